@@ -1,0 +1,55 @@
+//! DSP building blocks for the Sema default language, grouped by kind.
+//!
+//! Each node is a small struct with a per-sample `tick`-style method that follows the
+//! behaviour of the Maximilian class Sema uses for the same DSL function (so patches
+//! sound as they do in Sema). Nodes never allocate after construction: buffers are
+//! sized in `new()`, off the audio thread.
+
+pub mod blep;
+pub mod bits;
+pub mod effect;
+pub mod envelope;
+pub mod filter;
+pub mod maps;
+pub mod oscillator;
+pub mod reverb;
+pub mod sampler;
+pub mod sequencer;
+pub mod trigger;
+
+/// A small, fast pseudo-random generator (xorshift64*), used for `noiz`, `bitnoise` and
+/// the chorus LFO. Deterministic per seed so renders are reproducible in tests.
+#[derive(Clone, Debug)]
+pub struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    /// Creates a generator; a zero seed is replaced (xorshift must not start at 0).
+    pub fn new(seed: u64) -> Self {
+        Self { state: if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed } }
+    }
+
+    /// Next 64 random bits.
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    #[inline]
+    pub fn next_unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in [-1, 1).
+    #[inline]
+    pub fn next_bipolar(&mut self) -> f64 {
+        self.next_unit() * 2.0 - 1.0
+    }
+}

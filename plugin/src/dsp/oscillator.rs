@@ -1,0 +1,260 @@
+//! Naive oscillators with Maximilian's `maxiOsc` phase conventions (`sin`, `saw`, `tri`,
+//! `pha`, `ph2`, `sqr`, `pul`, `imp`, `sawn`, `noiz`).
+//!
+//! All of them advance a phase by `frequency / sample_rate` per sample. As in Maximilian,
+//! most output the value for the phase *before* the increment, and the wrap happens lazily
+//! (`if phase >= 1 { phase -= 1 }`), which is what makes `{100}saw` have exactly the
+//! period `sample_rate / 100`.
+
+use std::f64::consts::TAU;
+use std::sync::OnceLock;
+
+/// One oscillator's state: its phase. Each DSL call site owns one.
+#[derive(Clone, Debug, Default)]
+pub struct Osc {
+    /// Current phase (0..1 for most waveforms, -1..1 for `saw`, -0.5..0.5 for `sawn`).
+    pub phase: f64,
+    /// Last output of `sqr`/`pul`, held when the phase sits exactly on the edge.
+    last: f64,
+}
+
+impl Osc {
+    /// An oscillator starting at `phase` (Sema's optional last argument).
+    pub fn new(phase: f64) -> Self {
+        Self { phase, last: 0.0 }
+    }
+
+    #[inline]
+    fn advance(&mut self, inc: f64) {
+        if self.phase >= 1.0 {
+            self.phase -= 1.0;
+        }
+        self.phase += inc;
+    }
+
+    /// Sine wave: `sin(2π·phase)`.
+    #[inline]
+    pub fn sine(&mut self, freq: f64, inv_sr: f64) -> f64 {
+        let out = (self.phase * TAU).sin();
+        self.advance(freq * inv_sr);
+        out
+    }
+
+    /// Rising ramp 0..1.
+    #[inline]
+    pub fn phasor(&mut self, freq: f64, inv_sr: f64) -> f64 {
+        let out = self.phase;
+        self.advance(freq * inv_sr);
+        out
+    }
+
+    /// Ramp from `start` to `end` (Maximilian `phasorBetween`).
+    #[inline]
+    pub fn phasor_between(&mut self, freq: f64, start: f64, end: f64, inv_sr: f64) -> f64 {
+        let out = self.phase;
+        if self.phase < start {
+            self.phase = start;
+        }
+        if self.phase >= end {
+            self.phase = start;
+        }
+        self.phase += (end - start) * freq * inv_sr;
+        out
+    }
+
+    /// Naive sawtooth -1..1 (the phase itself runs from -1 to 1).
+    #[inline]
+    pub fn saw(&mut self, freq: f64, inv_sr: f64) -> f64 {
+        let out = self.phase;
+        if self.phase >= 1.0 {
+            self.phase -= 2.0;
+        }
+        self.phase += 2.0 * freq * inv_sr;
+        out
+    }
+
+    /// Square wave -1/1; like Maximilian it keeps the previous output at phase == 0.5.
+    #[inline]
+    pub fn square(&mut self, freq: f64, inv_sr: f64) -> f64 {
+        if self.phase < 0.5 {
+            self.last = -1.0;
+        } else if self.phase > 0.5 {
+            self.last = 1.0;
+        }
+        self.advance(freq * inv_sr);
+        self.last
+    }
+
+    /// Pulse wave -1/1 with duty cycle `duty` (0..1), evaluated after the increment.
+    #[inline]
+    pub fn pulse(&mut self, freq: f64, duty: f64, inv_sr: f64) -> f64 {
+        let duty = duty.clamp(0.0, 1.0);
+        self.advance(freq * inv_sr);
+        if self.phase < duty {
+            self.last = -1.0;
+        } else if self.phase > duty {
+            self.last = 1.0;
+        }
+        self.last
+    }
+
+    /// 1 on the first sample of each period, else 0.
+    #[inline]
+    pub fn impulse(&mut self, freq: f64, inv_sr: f64) -> f64 {
+        if self.phase >= 1.0 {
+            self.phase -= 1.0;
+        }
+        let inc = freq * inv_sr;
+        let out = if self.phase < inc { 1.0 } else { 0.0 };
+        self.phase += inc;
+        out
+    }
+
+    /// Triangle -1..1, evaluated after the increment.
+    #[inline]
+    pub fn triangle(&mut self, freq: f64, inv_sr: f64) -> f64 {
+        self.advance(freq * inv_sr);
+        if self.phase <= 0.5 {
+            (self.phase - 0.25) * 4.0
+        } else {
+            ((1.0 - self.phase) - 0.25) * 4.0
+        }
+    }
+
+    /// Band-limited sawtooth (Maximilian `sawn`): a descending ramp whose jump is
+    /// replaced by a tabulated band-limited step about five samples (at 44.1 kHz) wide.
+    #[inline]
+    pub fn sawn(&mut self, freq: f64, inv_sr: f64) -> f64 {
+        if self.phase >= 0.5 {
+            self.phase -= 1.0;
+        }
+        self.phase += freq * inv_sr;
+        let mut temp = if freq != 0.0 { (8820.22 / freq) * self.phase } else { 0.0 };
+        temp = temp.clamp(-0.5, 0.5);
+        temp = temp * 1000.0 + 500.0;
+        let table = transition_table();
+        let i = (temp.floor() as usize).min(table.len() - 2);
+        let rem = temp - temp.floor();
+        (1.0 - rem) * table[i] + rem * table[i + 1] - self.phase
+    }
+}
+
+/// The band-limited step used by `sawn`: the running integral of a Blackman-windowed
+/// sinc spanning five samples, from -0.5 to 0.5, tabulated at 1001 points (+1 guard).
+/// Computed once, at first compile (never on the audio thread: programs using `sawn`
+/// call [`transition_table`] while compiling).
+pub fn transition_table() -> &'static [f64] {
+    static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        const N: usize = 1001;
+        let kernel = |x: f64| -> f64 {
+            // x in [-0.5, 0.5] covers 5 samples: t in [-2.5, 2.5].
+            let t = x * 5.0;
+            let sinc = if t.abs() < 1e-12 { 1.0 } else { (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t) };
+            let w = x + 0.5; // 0..1 window position
+            let blackman = 0.42 - 0.5 * (TAU * w).cos() + 0.08 * (2.0 * TAU * w).cos();
+            sinc * blackman
+        };
+        // Trapezoid integration over a fine grid, sampled at the table points.
+        let steps_per_point = 16;
+        let h = 1.0 / ((N - 1) * steps_per_point) as f64;
+        let mut acc = 0.0;
+        let mut raw = Vec::with_capacity(N + 1);
+        raw.push(0.0);
+        for p in 1..N {
+            for s in 0..steps_per_point {
+                let x0 = -0.5 + ((p - 1) * steps_per_point + s) as f64 * h;
+                acc += 0.5 * (kernel(x0) + kernel(x0 + h)) * h;
+            }
+            raw.push(acc);
+        }
+        let total = acc;
+        let mut table: Vec<f64> = raw.iter().map(|v| v / total - 0.5).collect();
+        table.push(0.5);
+        table
+    })
+}
+
+/// White noise with amplitude `amp` (`noiz`).
+#[inline]
+pub fn noise(rng: &mut super::Rng, amp: f64) -> f64 {
+    rng.next_bipolar() * amp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SR: f64 = 48_000.0;
+
+    #[test]
+    fn saw_period_at_100_hz() {
+        let mut o = Osc::new(0.0);
+        let v: Vec<f64> = (0..2000).map(|_| o.saw(100.0, 1.0 / SR)).collect();
+        // Each wrap (value jumps down) happens exactly every 480 samples.
+        let wraps: Vec<usize> = (1..v.len()).filter(|&i| v[i] < v[i - 1]).collect();
+        assert!(wraps.len() >= 3, "{wraps:?}");
+        for w in wraps.windows(2) {
+            assert_eq!(w[1] - w[0], 480);
+        }
+        assert!(v.iter().all(|x| (-1.0..=1.0 + 1e-9).contains(x)));
+    }
+
+    #[test]
+    fn sine_phase_and_frequency() {
+        let mut o = Osc::new(0.25);
+        assert!((o.sine(1000.0, 1.0 / SR) - 1.0).abs() < 1e-12);
+        let mut o = Osc::new(0.0);
+        let v: Vec<f64> = (0..480).map(|_| o.sine(100.0, 1.0 / SR)).collect();
+        assert!((v[120] - 1.0).abs() < 1e-9 && (v[360] + 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn impulse_once_per_period() {
+        let mut o = Osc::new(0.0);
+        let n: f64 = (0..48_000).map(|_| o.impulse(10.0, 1.0 / SR)).sum();
+        assert_eq!(n, 10.0);
+    }
+
+    #[test]
+    fn square_pulse_triangle_phasor_ranges() {
+        let mut o = Osc::new(0.0);
+        let v: Vec<f64> = (0..480).map(|_| o.square(100.0, 1.0 / SR)).collect();
+        assert_eq!(v.iter().filter(|&&x| x == 1.0).count(), 239);
+        let mut o = Osc::new(0.0);
+        let v: Vec<f64> = (0..480).map(|_| o.pulse(100.0, 0.25, 1.0 / SR)).collect();
+        let high = v.iter().filter(|&&x| x == 1.0).count();
+        assert!((358..=362).contains(&high), "{high}");
+        let mut o = Osc::new(0.0);
+        let v: Vec<f64> = (0..480).map(|_| o.triangle(100.0, 1.0 / SR)).collect();
+        let (mn, mx) = v.iter().fold((9.0f64, -9.0f64), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(mn < -0.99 && mx > 0.99);
+        let mut o = Osc::new(0.0);
+        let v: Vec<f64> = (0..480).map(|_| o.phasor(100.0, 1.0 / SR)).collect();
+        assert!(v[0] == 0.0 && (v[240] - 0.5).abs() < 1e-9);
+        let mut o = Osc::new(0.0);
+        let v: Vec<f64> = (0..1000).map(|_| o.phasor_between(100.0, 0.3, 0.8, 1.0 / SR)).collect();
+        assert!(v[5..].iter().all(|x| (0.3..0.8 + 1e-9).contains(x)));
+    }
+
+    #[test]
+    fn sawn_is_bandlimited_descending_ramp() {
+        let t = transition_table();
+        assert!((t[0] + 0.5).abs() < 1e-9 && (t[1000] - 0.5).abs() < 1e-6);
+        let mut o = Osc::new(0.0);
+        let v: Vec<f64> = (0..4800).map(|_| o.sawn(100.0, 1.0 / SR)).collect();
+        let max_step = v.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f64::max);
+        // A naive saw jumps by 1 in one sample; the band-limited step spreads it out.
+        assert!(max_step < 0.6, "{max_step}");
+        assert!(v.iter().all(|x| x.abs() <= 0.6));
+    }
+
+    #[test]
+    fn noise_is_bounded_and_centred() {
+        let mut r = crate::dsp::Rng::new(1);
+        let v: Vec<f64> = (0..10_000).map(|_| noise(&mut r, 0.5)).collect();
+        assert!(v.iter().all(|x| x.abs() <= 0.5));
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!(mean.abs() < 0.02);
+    }
+}

@@ -1,0 +1,174 @@
+//! JS source split into blocks, and error positions mapped back into the whole file.
+//!
+//! As in Sema's JS editor, a line made of three or more underscores (surrounding
+//! whitespace allowed) separates blocks; each block is evaluated on its own. Every block
+//! is evaluated with its first line padded to its line in the file (see [`padded_code`]),
+//! so the line numbers Boa reports are already lines of the whole file, whichever block
+//! defined the function that failed.
+
+/// One block of a JS file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Position among all blocks of the file, from 0 (empty blocks count too, so indices
+    /// match what the editor shows).
+    pub index: usize,
+    /// Line (1-based) of the block's first line in the file.
+    pub first_line: usize,
+    /// Number of lines of the block.
+    pub line_count: usize,
+    /// The block's text, without the separator lines.
+    pub code: String,
+}
+
+impl Block {
+    /// Whether the block holds nothing but whitespace.
+    pub fn is_blank(&self) -> bool {
+        self.code.trim().is_empty()
+    }
+
+    /// Whether file line `line` (1-based) lies inside this block.
+    pub fn contains_line(&self, line: usize) -> bool {
+        line >= self.first_line && line < self.first_line + self.line_count
+    }
+}
+
+/// Whether `line` separates blocks: three or more underscores and nothing else but
+/// whitespace.
+pub fn is_separator(line: &str) -> bool {
+    let t = line.trim();
+    t.len() >= 3 && t.bytes().all(|b| b == b'_')
+}
+
+/// Splits a file into blocks at separator lines.
+pub fn split_blocks(source: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut code = String::new();
+    let mut first_line = 1;
+    let mut line_count = 0;
+    let mut line_no = 0;
+    for line in source.lines() {
+        line_no += 1;
+        if is_separator(line) {
+            blocks.push(Block { index: blocks.len(), first_line, line_count, code: std::mem::take(&mut code) });
+            first_line = line_no + 1;
+            line_count = 0;
+        } else {
+            code.push_str(line);
+            code.push('\n');
+            line_count += 1;
+        }
+    }
+    blocks.push(Block { index: blocks.len(), first_line, line_count, code });
+    blocks
+}
+
+/// The block that holds file line `line` (1-based), as the editor's "evaluate the block
+/// under the cursor" needs. A separator line belongs to no block.
+pub fn block_at_line(source: &str, line: usize) -> Option<Block> {
+    split_blocks(source).into_iter().find(|b| b.contains_line(line))
+}
+
+/// The code to hand to the engine for a block starting at `first_line`: padded with
+/// newlines so that line `k` of the block is line `first_line + k - 1` of the evaluation.
+pub fn padded_code(code: &str, first_line: usize) -> String {
+    let pad = first_line.saturating_sub(1);
+    let mut s = String::with_capacity(pad + code.len());
+    s.extend(std::iter::repeat_n('\n', pad));
+    s.push_str(code);
+    s
+}
+
+/// Finds the innermost `eval` position (line, column) in a Boa error text.
+///
+/// Boa prints positions of evaluated code as `eval at :LINE:COL` (in the error itself and
+/// in each backtrace entry, innermost first) and parse errors as `at line L, col C`.
+pub fn error_position(text: &str) -> Option<(usize, usize)> {
+    if let Some(p) = find_pair_after(text, "eval at :", ':') {
+        return Some(p);
+    }
+    find_parse_position(text)
+}
+
+/// `marker` followed by `N<sep>M`.
+fn find_pair_after(text: &str, marker: &str, sep: char) -> Option<(usize, usize)> {
+    let mut rest = text;
+    while let Some(i) = rest.find(marker) {
+        let after = &rest[i + marker.len()..];
+        if let Some(p) = parse_pair(after, sep) {
+            return Some(p);
+        }
+        rest = after;
+    }
+    None
+}
+
+/// `N<sep>M` at the start of `s`.
+fn parse_pair(s: &str, sep: char) -> Option<(usize, usize)> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let a: usize = s[..digits].parse().ok()?;
+    let rest = s[digits..].strip_prefix(sep)?;
+    let digits2 = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let b: usize = rest[..digits2].parse().ok()?;
+    Some((a, b))
+}
+
+/// Boa's parser errors end with `at line L, col C`.
+fn find_parse_position(text: &str) -> Option<(usize, usize)> {
+    let i = text.rfind("line ")?;
+    let after = &text[i + 5..];
+    let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+    let line: usize = after[..digits].parse().ok()?;
+    let rest = after[digits..].strip_prefix(", col ")?;
+    let digits2 = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let col: usize = rest[..digits2].parse().ok()?;
+    Some((line, col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_three_or_more_underscores() {
+        let src = "a\nb\n___\nc\n  _____  \n\n__\nd";
+        let blocks = split_blocks(src);
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[0], Block { index: 0, first_line: 1, line_count: 2, code: "a\nb\n".into() });
+        assert_eq!(blocks[1].first_line, 4);
+        assert_eq!(blocks[1].code, "c\n");
+        // Two underscores are code, not a separator.
+        assert_eq!(blocks[2].first_line, 6);
+        assert_eq!(blocks[2].code, "\n__\nd\n");
+        assert!(blocks[2].contains_line(8));
+        assert!(!blocks[2].contains_line(5));
+    }
+
+    #[test]
+    fn block_under_cursor() {
+        let src = "x\n___\ny\nz\n___\n";
+        assert_eq!(block_at_line(src, 1).unwrap().index, 0);
+        assert_eq!(block_at_line(src, 4).unwrap().index, 1);
+        assert!(block_at_line(src, 2).is_none());
+        assert!(split_blocks(src)[2].is_blank());
+    }
+
+    #[test]
+    fn padding_keeps_file_lines() {
+        let p = padded_code("foo();\n", 4);
+        assert_eq!(p.lines().count(), 4);
+        assert_eq!(p.lines().nth(3), Some("foo();"));
+    }
+
+    #[test]
+    fn finds_positions_in_boa_messages() {
+        assert_eq!(
+            error_position("ReferenceError: x is not defined (eval at :12:5)\n    at <main> (eval at :12:5)"),
+            Some((12, 5))
+        );
+        assert_eq!(
+            error_position("SyntaxError: expected token ';', got 'x' in expression statement at line 7, col 3"),
+            Some((7, 3))
+        );
+        assert_eq!(error_position("Error: boom"), None);
+    }
+}

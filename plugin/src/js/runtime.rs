@@ -1,0 +1,890 @@
+//! The Boa context and its event loop.
+//!
+//! [`Runtime`] owns the context and everything asynchronous around it: the Promise job
+//! queue, timers, pending model requests, `host.onBar` callbacks and values from the
+//! DSL's `toJS`. It never blocks: [`Runtime::pump`] does whatever is due and returns.
+//! [`JsHost`] runs a runtime on its own thread for a plugin instance; [`run_source`] and
+//! [`run_file`] drive one headless.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use boa_engine::builtins::promise::{OperationType, PromiseState};
+use boa_engine::context::HostHooks;
+use boa_engine::job::{Job, JobExecutor, PromiseJob, TimeoutJob};
+use boa_engine::object::builtins::JsFunction;
+use boa_engine::vm::RuntimeLimits;
+use boa_engine::{js_string, Context, JsError, JsObject, JsResult, JsValue};
+use crossbeam_channel::{Receiver, Sender};
+
+use super::blocks::{self, Block};
+use super::{api, ConsoleLevel, ConsoleLine, HostView};
+use crate::ml::worker::{ModelWorker, WorkerConfig};
+
+/// Loop iterations one function call (or one block's top level) may run before it is
+/// stopped. Boa runs very roughly 10-30 million simple iterations per second here, so a
+/// `while (true) {}` stops within about a second.
+pub const LOOP_ITERATION_LIMIT: u64 = 10_000_000;
+/// Depth of nested JS calls before a "too much recursion" error.
+pub const RECURSION_LIMIT: usize = 400;
+/// Largest ArrayBuffer (and so typed array) a script may allocate, in bytes.
+pub const MAX_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
+/// Promise jobs run in one go before the queue is declared runaway and dropped.
+const MAX_JOBS_PER_PUMP: usize = 1_000_000;
+/// Live timers a script may hold at once.
+pub const MAX_TIMERS: usize = 10_000;
+/// Values from `toJS` handed to `input` per pump (the rest waits for the next pump).
+const MAX_INPUTS_PER_PUMP: usize = 4096;
+/// Stack of the JS thread: native built-ins (e.g. `Array.prototype.map`) recurse on it.
+const JS_THREAD_STACK: usize = 64 * 1024 * 1024;
+
+/// What the runtime talks to. Everything is a channel, an atomic or a callback that the
+/// plugin makes lock-free, so the JS thread never makes the audio thread wait.
+pub struct JsIo {
+    /// Receives `(channel id, data)` for every `send` on a JS output channel, with the
+    /// data already padded or truncated to the channel's block size.
+    pub channel_sink: Box<dyn FnMut(u32, Box<[f64]>) + Send>,
+    /// Host parameters and transport.
+    pub host: Arc<HostView>,
+    /// Values from the DSL's `toJS`: `(channel, value)`, handed to JS `input(value, channel)`.
+    pub to_js: Receiver<(u32, f64)>,
+    /// Receives `sema.sendBuffer(name, data)`.
+    pub samples_sink: Box<dyn FnMut(String, Vec<f32>) + Send>,
+    /// Configuration of the model worker, started on the first model request. Its
+    /// `temperature` source is replaced by `host.temperature`.
+    pub models: WorkerConfig,
+    /// Headless run (CLI, tests): console lines are also printed to stdout.
+    pub headless: bool,
+    /// Folder that relative `importScripts` paths are resolved against.
+    pub base_dir: PathBuf,
+}
+
+/// A timer made by `setTimeout`/`setInterval`.
+pub(crate) struct Timer {
+    /// The id returned to JS.
+    pub id: u32,
+    /// When it fires next.
+    pub due: Instant,
+    /// Period for `setInterval`.
+    pub interval: Option<Duration>,
+    /// The callback.
+    pub func: JsObject,
+    /// Extra arguments given to `setTimeout(fn, ms, ...args)`.
+    pub args: Vec<JsValue>,
+    /// Block that created it (for error locations).
+    pub block: Option<usize>,
+}
+
+/// A `host.onBar` callback.
+pub(crate) struct BarCallback {
+    /// The id returned to JS (for `host.offBar`).
+    pub id: u32,
+    /// Block that registered it: evaluating that block again replaces it.
+    pub block: Option<usize>,
+    /// The callback.
+    pub func: JsObject,
+}
+
+/// A model request waiting for the worker.
+pub(crate) struct PendingModel {
+    /// Resolves the Promise returned to JS.
+    pub resolve: JsFunction,
+    /// Rejects it.
+    pub reject: JsFunction,
+    /// What was asked (for error messages).
+    pub what: String,
+    /// Block that asked.
+    pub block: Option<usize>,
+}
+
+/// State shared between the runtime and the native functions of the API, stored in the
+/// context (natives fetch it with [`shared`]). Never borrowed across a call into JS.
+pub(crate) struct Shared {
+    /// Console lines not yet collected.
+    pub console: VecDeque<ConsoleLine>,
+    /// Output channel data to the audio engine.
+    pub channel_sink: Box<dyn FnMut(u32, Box<[f64]>) + Send>,
+    /// Samples to the DSL.
+    pub samples_sink: Box<dyn FnMut(String, Vec<f32>) + Send>,
+    /// Host parameters and transport.
+    pub host: Arc<HostView>,
+    /// Live timers.
+    pub timers: Vec<Timer>,
+    /// Last timer id handed out.
+    pub next_timer_id: u32,
+    /// `host.onBar` callbacks.
+    pub bar_callbacks: Vec<BarCallback>,
+    /// Last bar callback id handed out.
+    pub next_bar_id: u32,
+    /// Model requests in flight, by worker request id.
+    pub pending_models: HashMap<u64, PendingModel>,
+    /// The model worker, once started.
+    pub worker: Option<ModelWorker>,
+    /// Its configuration until then.
+    pub worker_config: Option<WorkerConfig>,
+    /// Block being evaluated (or whose callback is running), for console locations.
+    pub current_block: Option<usize>,
+    /// Folder for relative `importScripts` paths.
+    pub base_dir: PathBuf,
+}
+
+impl Shared {
+    /// Adds a console line attributed to the current block.
+    pub fn log(&mut self, level: ConsoleLevel, text: String) {
+        let block = self.current_block;
+        self.console.push_back(ConsoleLine { level, text, block, line: None });
+    }
+
+    /// The model worker, started on first use.
+    pub fn worker(&mut self) -> &ModelWorker {
+        if self.worker.is_none() {
+            let mut config = self
+                .worker_config
+                .take()
+                .unwrap_or_else(|| WorkerConfig::new(PathBuf::from("assets/models")));
+            let host = self.host.clone();
+            // Model calls without a temperature follow the host's `temperature` parameter.
+            config.temperature = Arc::new(move || host.temperature.load(Ordering::Relaxed));
+            self.worker = Some(ModelWorker::spawn(config));
+        }
+        self.worker.as_ref().expect("worker was just started")
+    }
+}
+
+/// The shared state stored in a context.
+pub(crate) fn shared(ctx: &Context) -> Rc<RefCell<Shared>> {
+    ctx.get_data::<SharedHandle>()
+        .map(|h| h.0.clone())
+        .expect("the JS runtime stores its shared state in every context it creates")
+}
+
+/// Wrapper so the shared state has a type of its own in the context's data map.
+struct SharedHandle(Rc<RefCell<Shared>>);
+
+/// Promise and timeout jobs of one context, run by [`Runtime::pump`].
+#[derive(Default)]
+struct Jobs {
+    /// Promise reactions (microtasks).
+    promise: RefCell<VecDeque<PromiseJob>>,
+    /// Engine-made timeout jobs (the API's timers do not use these).
+    timeouts: RefCell<Vec<(Instant, TimeoutJob)>>,
+}
+
+impl JobExecutor for Jobs {
+    fn enqueue_job(self: Rc<Self>, job: Job, _context: &mut Context) {
+        match job {
+            Job::PromiseJob(p) => self.promise.borrow_mut().push_back(p),
+            Job::TimeoutJob(t) => {
+                let due = Instant::now() + Duration::from_millis(t.timeout().as_millis());
+                self.timeouts.borrow_mut().push((due, t));
+            }
+            Job::GenericJob(g) => {
+                // Generic jobs are plain callbacks: run them in the microtask order.
+                self.promise.borrow_mut().push_back(PromiseJob::new(move |ctx| g.call(ctx)));
+            }
+            // No native async functions are installed, and FinalizationRegistry cleanup
+            // is optional per the spec: nothing else is ever queued.
+            _ => {}
+        }
+    }
+
+    fn run_jobs(self: Rc<Self>, context: &mut Context) -> JsResult<()> {
+        let mut n = 0;
+        loop {
+            let job = self.promise.borrow_mut().pop_front();
+            let Some(job) = job else { return Ok(()) };
+            job.call(context)?;
+            n += 1;
+            if n > MAX_JOBS_PER_PUMP {
+                self.promise.borrow_mut().clear();
+                return Err(JsError::from_opaque(
+                    js_string!("too many chained Promise jobs (endless .then loop?): dropped them")
+                        .into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Host hooks: unhandled-rejection tracking and a cap on buffer allocations.
+#[derive(Default)]
+struct Hooks {
+    /// Promises rejected without a handler (so far).
+    rejected: RefCell<Vec<JsObject>>,
+}
+
+impl HostHooks for Hooks {
+    fn promise_rejection_tracker(
+        &self,
+        promise: &JsObject<boa_engine::builtins::promise::Promise>,
+        operation: OperationType,
+        _context: &mut Context,
+    ) {
+        let obj = promise.clone().upcast();
+        let mut list = self.rejected.borrow_mut();
+        match operation {
+            OperationType::Reject => list.push(obj),
+            OperationType::Handle => list.retain(|p| !JsObject::equals(p, &obj)),
+        }
+    }
+
+    fn max_buffer_size(&self, _context: &mut Context) -> u64 {
+        MAX_BUFFER_BYTES
+    }
+}
+
+/// A block that was evaluated: which file lines it covers.
+#[derive(Clone, Copy, Debug)]
+struct EvaluatedBlock {
+    index: usize,
+    first_line: usize,
+    line_count: usize,
+}
+
+/// A Boa context with Sema's API and its event loop.
+pub struct Runtime {
+    /// The engine. Dropped last (see `Drop`).
+    ctx: Context,
+    /// State shared with the API's natives.
+    shared: Rc<RefCell<Shared>>,
+    /// The job queue.
+    jobs: Rc<Jobs>,
+    /// Rejection tracking.
+    hooks: Rc<Hooks>,
+    /// Values from `toJS`.
+    to_js: Receiver<(u32, f64)>,
+    /// The engine's own `eval` (users may shadow the global).
+    eval_fn: JsObject,
+    /// Bar index the `onBar` callbacks last ran for (None while stopped).
+    last_bar: Option<i64>,
+    /// Blocks evaluated so far, latest last (to attribute error lines).
+    evaluated: Vec<EvaluatedBlock>,
+    /// Print console lines to stdout as they are collected.
+    headless: bool,
+    /// Number of uncaught errors reported so far.
+    errors: usize,
+}
+
+impl Runtime {
+    /// Creates a context and installs the API.
+    pub fn new(io: JsIo) -> Result<Self, String> {
+        let jobs = Rc::new(Jobs::default());
+        let hooks = Rc::new(Hooks::default());
+        let mut ctx = Context::builder()
+            .job_executor(jobs.clone())
+            .host_hooks(hooks.clone())
+            .build()
+            .map_err(|e| format!("cannot create the JS context: {e}"))?;
+        let mut limits = RuntimeLimits::default();
+        limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
+        limits.set_recursion_limit(RECURSION_LIMIT);
+        ctx.set_runtime_limits(limits);
+
+        let shared = Rc::new(RefCell::new(Shared {
+            console: VecDeque::new(),
+            channel_sink: io.channel_sink,
+            samples_sink: io.samples_sink,
+            host: io.host,
+            timers: Vec::new(),
+            next_timer_id: 0,
+            bar_callbacks: Vec::new(),
+            next_bar_id: 0,
+            pending_models: HashMap::new(),
+            worker: None,
+            worker_config: Some(io.models),
+            current_block: None,
+            base_dir: io.base_dir,
+        }));
+        ctx.insert_data(SharedHandle(shared.clone()));
+        let eval_fn = ctx
+            .global_object()
+            .get(js_string!("eval"), &mut ctx)
+            .ok()
+            .and_then(|v| v.as_callable())
+            .ok_or("the JS engine has no eval function")?;
+        api::install(&mut ctx).map_err(|e| format!("cannot install the JS API: {e}"))?;
+        Ok(Runtime {
+            ctx,
+            shared,
+            jobs,
+            hooks,
+            to_js: io.to_js,
+            eval_fn,
+            last_bar: None,
+            evaluated: Vec::new(),
+            headless: io.headless,
+            errors: 0,
+        })
+    }
+
+    /// Evaluates one block as Sema does: in the global scope, where `var` and function
+    /// declarations persist, while the block's `let`/`const`/`class` stay local to it
+    /// (an indirect `eval`). `first_line` is the block's first line in the file, so
+    /// errors report file lines. Returns false when the block threw.
+    pub fn eval_block(&mut self, code: &str, block_index: usize, first_line: usize) -> bool {
+        let line_count = code.lines().count().max(1);
+        self.evaluated.retain(|b| b.index != block_index);
+        self.evaluated.push(EvaluatedBlock { index: block_index, first_line, line_count });
+        {
+            let mut sh = self.shared.borrow_mut();
+            sh.current_block = Some(block_index);
+            // Re-evaluating a block replaces the bar callbacks it registered before, so
+            // live edits do not stack up callbacks.
+            sh.bar_callbacks.retain(|c| c.block != Some(block_index));
+        }
+        let source = blocks::padded_code(code, first_line);
+        let result =
+            self.eval_fn.call(&JsValue::undefined(), &[js_string!(source).into()], &mut self.ctx);
+        let ok = match result {
+            Ok(_) => true,
+            Err(e) => {
+                self.report_error(&e, "Uncaught");
+                false
+            }
+        };
+        self.run_microtasks();
+        self.shared.borrow_mut().current_block = None;
+        ok
+    }
+
+    /// Evaluates a whole block list (skipping blank blocks).
+    pub fn eval_blocks(&mut self, blocks: &[Block]) -> usize {
+        let mut failed = 0;
+        for b in blocks.iter().filter(|b| !b.is_blank()) {
+            if !self.eval_block(&b.code, b.index, b.first_line) {
+                failed += 1;
+            }
+        }
+        failed
+    }
+
+    /// Does whatever is due: model results, DSL input, timers, bar callbacks and the
+    /// Promise jobs they cause. Never blocks.
+    pub fn pump(&mut self) {
+        self.deliver_model_results();
+        self.deliver_inputs();
+        self.run_timers();
+        self.run_bar_callbacks();
+        self.run_microtasks();
+    }
+
+    /// Console lines collected since the last call (printed first when headless).
+    pub fn take_console(&mut self) -> Vec<ConsoleLine> {
+        let lines: Vec<ConsoleLine> = self.shared.borrow_mut().console.drain(..).collect();
+        if self.headless {
+            for l in &lines {
+                println!("{l}");
+            }
+        }
+        lines
+    }
+
+    /// Number of model requests in flight.
+    pub fn pending_models(&self) -> usize {
+        self.shared.borrow().pending_models.len()
+    }
+
+    /// Number of live timers (`setTimeout` not yet fired, `setInterval` not cleared).
+    pub fn pending_timers(&self) -> usize {
+        self.shared.borrow().timers.len()
+    }
+
+    /// Whether only intervals (never-ending) remain among the timers.
+    pub fn only_intervals_left(&self) -> bool {
+        self.shared.borrow().timers.iter().all(|t| t.interval.is_some())
+    }
+
+    /// When the next timer is due, if any.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.shared.borrow().timers.iter().map(|t| t.due).min()
+    }
+
+    /// Number of uncaught errors reported so far.
+    pub fn error_count(&self) -> usize {
+        self.errors
+    }
+
+    /// Direct access to the context (tests, embedding).
+    pub fn context(&mut self) -> &mut Context {
+        &mut self.ctx
+    }
+
+    /// Runs queued Promise jobs, then reports rejections nobody handled.
+    fn run_microtasks(&mut self) {
+        if let Err(e) = self.jobs.clone().run_jobs(&mut self.ctx) {
+            self.report_error(&e, "Uncaught");
+        }
+        // Engine-made timeouts (rare: only built-ins that schedule them).
+        let now = Instant::now();
+        let due: Vec<TimeoutJob> = {
+            let mut t = self.jobs.timeouts.borrow_mut();
+            let (run, keep): (Vec<_>, Vec<_>) = t.drain(..).partition(|(d, _)| *d <= now);
+            *t = keep;
+            run.into_iter().map(|(_, j)| j).collect()
+        };
+        for j in due {
+            if let Err(e) = j.call(&mut self.ctx) {
+                self.report_error(&e, "Uncaught");
+            }
+        }
+        let rejected: Vec<JsObject> = self.hooks.rejected.borrow_mut().drain(..).collect();
+        for p in rejected {
+            let reason = match boa_engine::object::builtins::JsPromise::from_object(p) {
+                Ok(p) => match p.state() {
+                    PromiseState::Rejected(r) => r,
+                    _ => continue,
+                },
+                Err(_) => continue,
+            };
+            let err = JsError::from_opaque(reason);
+            self.report_error(&err, "Uncaught (in promise)");
+        }
+    }
+
+    /// Reports an uncaught error on the console with its block and file line.
+    fn report_error(&mut self, err: &JsError, prefix: &str) {
+        self.errors += 1;
+        let full = error_text(err, &mut self.ctx);
+        let pos = blocks::error_position(&full);
+        let line = pos.map(|(l, _)| l);
+        let current = self.shared.borrow().current_block;
+        let block = line
+            .and_then(|l| self.evaluated.iter().rev().find(|b| l >= b.first_line && l < b.first_line + b.line_count))
+            .map(|b| b.index)
+            .or(current);
+        let mut text = format!("{prefix} {}", first_line_of(&full));
+        if full.contains("loop iteration limit") || full.contains("RuntimeLimit") {
+            text.push_str(" (the script ran too long and was stopped)");
+        }
+        self.shared.borrow_mut().console.push_back(ConsoleLine { level: ConsoleLevel::Error, text, block, line });
+    }
+
+    /// Resolves or rejects the Promises of finished model requests.
+    fn deliver_model_results(&mut self) {
+        loop {
+            let (progress, done) = {
+                let sh = self.shared.borrow();
+                match &sh.worker {
+                    Some(w) => (w.try_progress(), w.try_recv()),
+                    None => return,
+                }
+            };
+            if let Some(p) = &progress {
+                let text = match p.fraction {
+                    Some(f) => format!("{} ({:.0}%)", p.message, f * 100.0),
+                    None => p.message.clone(),
+                };
+                self.shared.borrow_mut().console.push_back(ConsoleLine {
+                    level: ConsoleLevel::Info,
+                    text,
+                    block: None,
+                    line: None,
+                });
+            }
+            let Some((id, result)) = done else {
+                if progress.is_none() {
+                    return;
+                }
+                continue;
+            };
+            let pending = self.shared.borrow_mut().pending_models.remove(&id);
+            let Some(pending) = pending else { continue };
+            self.shared.borrow_mut().current_block = pending.block;
+            let outcome = match result {
+                Ok(resp) => match api::magenta::response_to_js(resp, &mut self.ctx) {
+                    Ok(v) => pending.resolve.call(&JsValue::undefined(), &[v], &mut self.ctx),
+                    Err(e) => {
+                        let v = e.into_opaque(&mut self.ctx).unwrap_or_default();
+                        pending.reject.call(&JsValue::undefined(), &[v], &mut self.ctx)
+                    }
+                },
+                Err(msg) => {
+                    let err = boa_engine::JsNativeError::error()
+                        .with_message(format!("{}: {msg}", pending.what))
+                        .into_opaque(&mut self.ctx);
+                    pending.reject.call(&JsValue::undefined(), &[err.into()], &mut self.ctx)
+                }
+            };
+            if let Err(e) = outcome {
+                self.report_error(&e, "Uncaught");
+            }
+            self.run_microtasks();
+            self.shared.borrow_mut().current_block = None;
+        }
+    }
+
+    /// Hands values from `toJS` to the global `input(value, channel)`.
+    fn deliver_inputs(&mut self) {
+        let mut reported = false;
+        for _ in 0..MAX_INPUTS_PER_PUMP {
+            let Ok((channel, value)) = self.to_js.try_recv() else { break };
+            let input = self.ctx.global_object().get(js_string!("input"), &mut self.ctx);
+            let Some(f) = input.ok().and_then(|v| v.as_callable()) else { continue };
+            let r = f.call(&JsValue::undefined(), &[value.into(), channel.into()], &mut self.ctx);
+            if let Err(e) = r {
+                // One report per pump: `input` may be called thousands of times a second.
+                if !reported {
+                    self.report_error(&e, "Uncaught in input():");
+                    reported = true;
+                }
+            }
+        }
+    }
+
+    /// Runs due timers in order of their due time.
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        let mut due: Vec<(Instant, u32)> = self
+            .shared
+            .borrow()
+            .timers
+            .iter()
+            .filter(|t| t.due <= now)
+            .map(|t| (t.due, t.id))
+            .collect();
+        due.sort();
+        for (_, id) in due {
+            // A callback may have cleared this timer meanwhile.
+            let call = {
+                let mut sh = self.shared.borrow_mut();
+                let Some(i) = sh.timers.iter().position(|t| t.id == id) else { continue };
+                let t = &mut sh.timers[i];
+                let call = (t.func.clone(), t.args.clone(), t.block);
+                match t.interval {
+                    Some(iv) => {
+                        // Skip missed periods instead of firing a burst after a stall.
+                        t.due += iv;
+                        if t.due <= now {
+                            t.due = now + iv;
+                        }
+                    }
+                    None => {
+                        sh.timers.remove(i);
+                    }
+                }
+                call
+            };
+            let (func, args, block) = call;
+            self.shared.borrow_mut().current_block = block;
+            if let Err(e) = func.call(&JsValue::undefined(), &args, &mut self.ctx) {
+                self.report_error(&e, "Uncaught");
+            }
+            self.run_microtasks();
+        }
+        self.shared.borrow_mut().current_block = None;
+    }
+
+    /// Calls the `host.onBar` callbacks once per new bar while the host plays.
+    fn run_bar_callbacks(&mut self) {
+        let (playing, bar) = {
+            let sh = self.shared.borrow();
+            (sh.host.playing.load(Ordering::Relaxed), sh.host.bar.load(Ordering::Relaxed))
+        };
+        if !playing {
+            self.last_bar = None;
+            return;
+        }
+        if self.last_bar == Some(bar) {
+            return;
+        }
+        self.last_bar = Some(bar);
+        let callbacks: Vec<(JsObject, Option<usize>)> =
+            self.shared.borrow().bar_callbacks.iter().map(|c| (c.func.clone(), c.block)).collect();
+        for (func, block) in callbacks {
+            self.shared.borrow_mut().current_block = block;
+            if let Err(e) = func.call(&JsValue::undefined(), &[JsValue::from(bar as f64)], &mut self.ctx) {
+                self.report_error(&e, "Uncaught in host.onBar callback:");
+            }
+            self.run_microtasks();
+        }
+        self.shared.borrow_mut().current_block = None;
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Release every JS handle kept outside the engine before the context goes.
+        let mut sh = self.shared.borrow_mut();
+        sh.timers.clear();
+        sh.bar_callbacks.clear();
+        sh.pending_models.clear();
+        self.jobs.promise.borrow_mut().clear();
+        self.jobs.timeouts.borrow_mut().clear();
+        self.hooks.rejected.borrow_mut().clear();
+    }
+}
+
+/// The full text of an error: message, position and backtrace as Boa prints them.
+pub(crate) fn error_text(err: &JsError, ctx: &mut Context) -> String {
+    match err.try_native(ctx) {
+        Ok(native) => {
+            let mut s = native.to_string();
+            // The backtrace (with eval positions) is on the JsError, not the native copy.
+            let full = err.to_string();
+            if let Some(i) = full.find("\n    at ") {
+                s.push_str(&full[i..]);
+            }
+            s
+        }
+        Err(_) => {
+            let full = err.to_string();
+            match err.as_opaque() {
+                Some(v) if !v.is_object() => {
+                    let shown = v.display().to_string();
+                    match full.find("\n    at ") {
+                        Some(i) => format!("{shown}{}", &full[i..]),
+                        None => shown,
+                    }
+                }
+                _ => full,
+            }
+        }
+    }
+}
+
+/// The first line of a possibly multi-line text.
+fn first_line_of(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Commands from [`JsHost`] to its thread.
+enum Command {
+    /// Evaluate a block.
+    Eval { code: String, block: usize, first_line: usize },
+    /// Stop the thread.
+    Shutdown,
+}
+
+/// The JS thread of one plugin instance, as the plugin and its editor see it. Nothing
+/// here blocks: code goes in over a channel, console lines come back over another.
+pub struct JsHost {
+    /// Commands to the thread.
+    commands: Sender<Command>,
+    /// Console lines from the thread (bounded: lines are dropped when nobody reads).
+    console: Receiver<ConsoleLine>,
+    /// The thread.
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Console lines kept for the editor before older ones are dropped.
+const CONSOLE_CAPACITY: usize = 10_000;
+
+impl JsHost {
+    /// Starts the JS thread. It lives until [`JsHost::shutdown`] (or drop).
+    pub fn spawn(io: JsIo) -> Self {
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<Command>();
+        let (con_tx, con_rx) = crossbeam_channel::bounded::<ConsoleLine>(CONSOLE_CAPACITY);
+        let error_tx = con_tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("sema-live-js".into())
+            .stack_size(JS_THREAD_STACK)
+            .spawn(move || {
+                let mut rt = match Runtime::new(io) {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = con_tx.try_send(ConsoleLine { level: ConsoleLevel::Error, text: e, block: None, line: None });
+                        return;
+                    }
+                };
+                host_loop(&mut rt, &cmd_rx, &con_tx);
+            });
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let _ = error_tx.try_send(ConsoleLine {
+                    level: ConsoleLevel::Error,
+                    text: format!("cannot start the JS thread: {e}"),
+                    block: None,
+                    line: None,
+                });
+                None
+            }
+        };
+        JsHost { commands: cmd_tx, console: con_rx, thread }
+    }
+
+    /// Queues a block for evaluation. Never blocks.
+    pub fn eval_block(&self, code: String, block_index: usize, first_line: usize) {
+        let _ = self.commands.send(Command::Eval { code, block: block_index, first_line });
+    }
+
+    /// The next console line, if any. Never blocks.
+    pub fn try_console(&self) -> Option<ConsoleLine> {
+        self.console.try_recv().ok()
+    }
+
+    /// Waits up to `timeout` for a console line (tests and headless tools).
+    pub fn recv_console_timeout(&self, timeout: Duration) -> Option<ConsoleLine> {
+        self.console.recv_timeout(timeout).ok()
+    }
+
+    /// Stops the thread and waits for it (a running script is stopped by its limits).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for JsHost {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The JS thread's loop: evaluate queued blocks, pump, forward console lines, sleep until
+/// something is due (at most a few milliseconds, to notice bar changes and input).
+fn host_loop(rt: &mut Runtime, commands: &Receiver<Command>, console: &Sender<ConsoleLine>) {
+    const MAX_SLEEP: Duration = Duration::from_millis(4);
+    let mut wait = Duration::ZERO;
+    loop {
+        match commands.recv_timeout(wait) {
+            Ok(Command::Eval { code, block, first_line }) => {
+                rt.eval_block(&code, block, first_line);
+            }
+            Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+        }
+        rt.pump();
+        for line in rt.take_console() {
+            // Full: the editor is not reading; dropping old output is better than growing.
+            let _ = console.try_send(line);
+        }
+        let now = Instant::now();
+        wait = rt.next_timer().map(|t| t.saturating_duration_since(now)).unwrap_or(MAX_SLEEP).min(MAX_SLEEP);
+    }
+}
+
+/// Options of a headless run.
+pub struct RunOptions {
+    /// Model worker configuration (bundled models dir, cache, network, seed).
+    pub models: WorkerConfig,
+    /// Host parameters and transport seen by the script.
+    pub host: Arc<HostView>,
+    /// Longest wait for pending work, between blocks and at the end.
+    pub timeout: Duration,
+    /// Wait for model loads and other pending model work after each block, as a live
+    /// coder waits for "model loaded" before evaluating the next block.
+    pub settle_between_blocks: bool,
+    /// Print console lines to stdout.
+    pub print: bool,
+}
+
+impl RunOptions {
+    /// Defaults: bundled models from `bundled_dir`, 60 s timeout, settle between blocks,
+    /// print to stdout.
+    pub fn new(bundled_dir: PathBuf) -> Self {
+        RunOptions {
+            models: WorkerConfig::new(bundled_dir),
+            host: Arc::new(HostView::default()),
+            timeout: Duration::from_secs(60),
+            settle_between_blocks: true,
+            print: true,
+        }
+    }
+}
+
+/// What a headless run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Every console line, in order.
+    pub console: Vec<ConsoleLine>,
+    /// Every channel send: `(channel id, padded data)`, in order.
+    pub sends: Vec<(u32, Vec<f64>)>,
+    /// Every `sema.sendBuffer`: `(name, sample count)`.
+    pub buffers: Vec<(String, usize)>,
+    /// Uncaught errors (also in `console`).
+    pub errors: Vec<ConsoleLine>,
+    /// Whether the run stopped waiting because of the timeout.
+    pub timed_out: bool,
+}
+
+/// Evaluates `source` block by block, headless, and waits for pending work.
+pub fn run_source(source: &str, base_dir: &Path, opts: RunOptions) -> Result<RunReport, String> {
+    let sends = Arc::new(parking_lot::Mutex::new(Vec::<(u32, Vec<f64>)>::new()));
+    let buffers = Arc::new(parking_lot::Mutex::new(Vec::<(String, usize)>::new()));
+    let (s2, b2) = (sends.clone(), buffers.clone());
+    let (_to_js_tx, to_js_rx) = crossbeam_channel::unbounded();
+    let io = JsIo {
+        channel_sink: Box::new(move |id, data| s2.lock().push((id, data.to_vec()))),
+        host: opts.host.clone(),
+        to_js: to_js_rx,
+        samples_sink: Box::new(move |name, data| b2.lock().push((name, data.len()))),
+        models: opts.models.clone(),
+        headless: opts.print,
+        base_dir: base_dir.to_path_buf(),
+    };
+    let mut rt = Runtime::new(io)?;
+    let mut report = RunReport::default();
+    for b in blocks::split_blocks(source).iter().filter(|b| !b.is_blank()) {
+        rt.eval_block(&b.code, b.index, b.first_line);
+        report.console.extend(rt.take_console());
+        if opts.settle_between_blocks {
+            report.timed_out |= !settle(&mut rt, &mut report, opts.timeout, false);
+        }
+    }
+    report.timed_out |= !settle(&mut rt, &mut report, opts.timeout, true);
+    if rt.pending_models() > 0 {
+        let line = ConsoleLine {
+            level: ConsoleLevel::Error,
+            text: format!("timed out after {:?} waiting for {} model request(s)", opts.timeout, rt.pending_models()),
+            block: None,
+            line: None,
+        };
+        if opts.print {
+            println!("{line}");
+        }
+        report.console.push(line);
+    }
+    report.errors = report.console.iter().filter(|l| l.level == ConsoleLevel::Error && l.text.starts_with("Uncaught")).cloned().collect();
+    if rt.pending_models() > 0 {
+        report.errors.push(report.console.last().cloned().unwrap_or(ConsoleLine { level: ConsoleLevel::Error, text: String::new(), block: None, line: None }));
+    }
+    report.sends = std::mem::take(&mut *sends.lock());
+    report.buffers = std::mem::take(&mut *buffers.lock());
+    Ok(report)
+}
+
+/// Pumps until no model request is pending (and, when `timers`, no timeout is left;
+/// intervals alone do not keep the run alive), or until `timeout`. Returns false on
+/// timeout.
+fn settle(rt: &mut Runtime, report: &mut RunReport, timeout: Duration, timers: bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        rt.pump();
+        report.console.extend(rt.take_console());
+        let busy = rt.pending_models() > 0 || (timers && rt.pending_timers() > 0 && !rt.only_intervals_left());
+        if !busy {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        let wake = rt.next_timer().map(|t| t.saturating_duration_since(now)).unwrap_or(Duration::from_millis(2));
+        std::thread::sleep(wake.min(Duration::from_millis(2)));
+    }
+}
+
+/// `sema-live js run FILE.js`: evaluates the file headless, printing the console.
+/// Err when a block or callback threw, or pending work timed out.
+pub fn run_file(path: &Path, opts: RunOptions) -> Result<RunReport, String> {
+    let source = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let report = run_source(&source, &base, opts)?;
+    if let Some(first) = report.errors.first() {
+        return Err(format!("{}: {} uncaught error(s); first: {first}", path.display(), report.errors.len()));
+    }
+    Ok(report)
+}

@@ -1,0 +1,241 @@
+//! Sema Live: live coding with machine learning inside the DAW.
+//!
+//! This file holds the plugin glue and little else: the `Plugin` impl wires the host's
+//! transport, parameters, audio and MIDI to the [`engine::Engine`], and the
+//! [`controller::Controller`] to the editor, the JS runtime and the saved state.
+
+use nice_plug::prelude::*;
+use parking_lot::Mutex;
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub mod console;
+pub mod controller;
+pub mod dsl;
+pub mod dsp;
+mod editor;
+pub mod engine;
+pub mod midi_out;
+pub mod params;
+pub mod rt;
+pub mod state;
+pub mod status;
+pub mod transport;
+
+use console::Console;
+use controller::Controller;
+use engine::{BlockIo, Engine};
+use params::SemaParams;
+use state::SessionState;
+use status::{AudioOutlets, Inlets, Status};
+use transport::HostTime;
+
+/// Things the plugin shares with its editor and the JS thread.
+pub struct Shared {
+    pub params: Arc<SemaParams>,
+    pub controller: Arc<Mutex<Controller>>,
+    pub console: Arc<Console>,
+    pub status: Arc<Status>,
+    pub inlets: Arc<Inlets>,
+}
+
+pub struct SemaLive {
+    params: Arc<SemaParams>,
+    shared: Arc<Shared>,
+    engine: Engine,
+    outlets: AudioOutlets,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
+}
+
+impl Default for SemaLive {
+    fn default() -> Self {
+        let console = Arc::new(Console::new());
+        let (control_ends, audio_ends) = engine::queues();
+        let controller = Arc::new(Mutex::new(Controller::new(
+            control_ends,
+            SessionState::default(),
+            console.clone(),
+        )));
+        let mut engine = Engine::new(audio_ends, 48_000.0, 512);
+        // Not the audio thread: install the default session directly so the plugin makes
+        // sound as soon as the host starts processing.
+        controller.lock().resync(&mut engine, 48_000.0, 512);
+        let params = Arc::new(SemaParams::new(controller.clone()));
+        let (outlets, inlets) = status::outlets();
+        let shared = Arc::new(Shared {
+            params: params.clone(),
+            controller,
+            console,
+            status: Arc::new(Status::default()),
+            inlets: Arc::new(inlets),
+        });
+        Self {
+            params,
+            shared,
+            engine,
+            outlets,
+            editor_state: editor::default_state(),
+        }
+    }
+}
+
+impl Plugin for SemaLive {
+    const NAME: &'static str = "Sema Live";
+    const VENDOR: &'static str = "Sema Live";
+    const URL: &'static str = "https://github.com/mimic-sussex/sema";
+    const EMAIL: &'static str = "info@example.com";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        // Stereo out with an optional stereo sidechain for the DSL's `adc`.
+        AudioIOLayout {
+            main_input_channels: None,
+            main_output_channels: NonZeroU32::new(2),
+            aux_input_ports: &[new_nonzero_u32(2)],
+            aux_output_ports: &[],
+            names: PortNames {
+                layout: Some("Stereo + sidechain"),
+                main_input: None,
+                main_output: Some("Output"),
+                aux_inputs: &["Sidechain"],
+                aux_outputs: &[],
+            },
+        },
+        AudioIOLayout {
+            main_input_channels: None,
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+
+    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
+    const SAMPLE_ACCURATE_AUTOMATION: bool = false;
+
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Box<dyn Editor>> {
+        editor::create(self.shared.clone(), self.editor_state.clone())
+    }
+
+    fn activate(
+        &mut self,
+        _audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        let sr = buffer_config.sample_rate as f64;
+        let max_block = buffer_config.max_buffer_size.max(1) as usize;
+        self.shared.controller.lock().resync(&mut self.engine, sr, max_block);
+        true
+    }
+
+    fn reset(&mut self) {
+        self.engine.reset();
+    }
+
+    fn deactivate(&mut self) {
+        self.engine.reset();
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        let started = Instant::now();
+        // MIDI input is accepted (hosts route notes to instruments) but not used yet.
+        while context.next_event().is_some() {}
+
+        let t = context.transport();
+        let host = HostTime {
+            playing: t.playing,
+            tempo: t.tempo,
+            time_sig: t.time_sig_numerator.zip(t.time_sig_denominator),
+            pos_beats: t.pos_beats(),
+            bar_start_beats: t.bar_start_pos_beats(),
+            bar_number: t.bar_number(),
+        };
+        let len = buffer.samples();
+        let sample_rate = t.sample_rate;
+        let empty: &[f32] = &[];
+        let sidechain: [&[f32]; 2] = match aux.inputs.first() {
+            Some(sc) if sc.channels() >= 2 => {
+                let s = sc.as_slice_immutable();
+                [&s[0][..], &s[1][..]]
+            }
+            Some(sc) if sc.channels() == 1 => {
+                let s = sc.as_slice_immutable();
+                [&s[0][..], &s[0][..]]
+            }
+            _ => [empty, empty],
+        };
+        let outputs = buffer.as_slice();
+        let [l, r, ..] = outputs else {
+            return ProcessStatus::Normal;
+        };
+        let report = self.engine.process(BlockIo {
+            host,
+            sync: self.params.sync.value(),
+            gain: util::db_to_gain(self.params.gain.value()),
+            params: self.params.values(),
+            inputs: sidechain,
+            outputs: [&mut **l, &mut **r],
+        });
+        for e in report.midi {
+            let event = if e.on {
+                NoteEvent::NoteOn {
+                    timing: e.timing,
+                    voice_id: None,
+                    channel: e.channel,
+                    note: e.key,
+                    velocity: e.velocity,
+                }
+            } else {
+                NoteEvent::NoteOff {
+                    timing: e.timing,
+                    voice_id: None,
+                    channel: e.channel,
+                    note: e.key,
+                    velocity: 0.0,
+                }
+            };
+            let _ = context.try_send_event(event);
+        }
+        self.outlets.publish(report.clocks, report.midi, report.to_js);
+        let status = &self.shared.status;
+        status.publish(&report.clock);
+        let budget = len as f32 / sample_rate.max(1.0);
+        let load = started.elapsed().as_secs_f32() / budget.max(1e-6);
+        let old = status.dsp_load.load(Ordering::Relaxed);
+        status.dsp_load.store(old + (load - old) * 0.1, Ordering::Relaxed);
+        ProcessStatus::KeepAlive
+    }
+}
+
+impl ClapPlugin for SemaLive {
+    const CLAP_ID: &'static str = "org.semalive.sema-live";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Live coding with machine learning: Sema's language, JS and Magenta models");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] =
+        &[ClapFeature::Instrument, ClapFeature::Synthesizer, ClapFeature::Stereo];
+}
+
+impl Vst3Plugin for SemaLive {
+    const VST3_CLASS_ID: [u8; 16] = *b"SemaLiveCodingML";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
+}
+
+nice_export_clap!(SemaLive);
+nice_export_vst3!(SemaLive);

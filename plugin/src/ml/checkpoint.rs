@@ -1,0 +1,498 @@
+//! Reads (and, for tests and benches, writes) magenta.js checkpoint folders:
+//! `config.json`, `weights_manifest.json` and the binary shards it names.
+//!
+//! Format (tfjs `io.loadWeights`): the manifest is a list of groups; the shards of a group
+//! are concatenated in order and the group's tensors lie back to back in that buffer,
+//! little endian, without padding. A tensor is float32, or quantised as uint8/uint16
+//! (`value = q * scale + min`, computed in f64 then rounded to f32 as JS does) or float16.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One float32 variable of a checkpoint (row-major).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Var {
+    /// Shape as in the manifest.
+    pub shape: Vec<usize>,
+    /// Values, `prod(shape)` of them.
+    pub data: Vec<f32>,
+}
+
+impl Var {
+    /// Rows and columns of a 2-D variable, or an error naming it.
+    pub fn dims2(&self, name: &str) -> Result<(usize, usize), String> {
+        match self.shape[..] {
+            [r, c] => Ok((r, c)),
+            _ => Err(format!("checkpoint variable {name}: expected 2-D shape, got {:?}", self.shape)),
+        }
+    }
+
+    /// Length of a 1-D variable, or an error naming it.
+    pub fn dims1(&self, name: &str) -> Result<usize, String> {
+        match self.shape[..] {
+            [n] => Ok(n),
+            _ => Err(format!("checkpoint variable {name}: expected 1-D shape, got {:?}", self.shape)),
+        }
+    }
+}
+
+/// `dataConverter` of `config.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConverterSpec {
+    /// Converter class, e.g. `MelodyConverter`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Constructor arguments.
+    pub args: ConverterArgs,
+}
+
+/// Arguments of a MelodyConverter (other converters' arguments are ignored).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConverterArgs {
+    /// Lowest pitch.
+    pub min_pitch: Option<i32>,
+    /// Highest pitch.
+    pub max_pitch: Option<i32>,
+    /// Fixed length in steps (MusicVAE).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_steps: Option<usize>,
+    /// Whether to skip simultaneous notes (default true) instead of failing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignore_polyphony: Option<bool>,
+}
+
+/// `config.json` of a checkpoint.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ModelConfig {
+    /// `MusicRNN` or `MusicVAE`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Data converter.
+    pub data_converter: ConverterSpec,
+    /// Hierarchical VAEs have segments; not supported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_segments: Option<usize>,
+    /// Attention length of attention_rnn (read from config; vars decide).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attention_length: Option<usize>,
+    /// Chord conditioning; not supported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chord_encoder: Option<serde_json::Value>,
+}
+
+/// A loaded checkpoint.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// Folder it came from.
+    pub dir: PathBuf,
+    /// Parsed `config.json`.
+    pub config: ModelConfig,
+    /// Variables by name.
+    pub vars: HashMap<String, Var>,
+}
+
+impl Checkpoint {
+    /// A variable by name, or an error naming the missing variable and the folder.
+    pub fn var(&self, name: &str) -> Result<&Var, String> {
+        self.vars
+            .get(name)
+            .ok_or_else(|| format!("checkpoint {}: missing variable {name}", self.dir.display()))
+    }
+
+    /// Whether a variable exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
+    }
+}
+
+/// Quantisation info of a manifest entry.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Quantization {
+    /// Storage type: `uint8`, `uint16` or `float16`.
+    pub dtype: String,
+    /// Offset (uint8/uint16).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Step (uint8/uint16).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f64>,
+}
+
+/// One tensor entry of a manifest group.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ManifestEntry {
+    /// Variable name.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Logical dtype; only `float32` is supported.
+    pub dtype: String,
+    /// Present for quantised storage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
+}
+
+/// One manifest group: shards concatenated in order hold the entries back to back.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ManifestGroup {
+    /// Shard file names, relative to the checkpoint folder.
+    pub paths: Vec<String>,
+    /// Tensors in storage order.
+    pub weights: Vec<ManifestEntry>,
+}
+
+/// Bytes per stored element of an entry, or an error for unsupported types.
+fn storage_bytes(e: &ManifestEntry) -> Result<usize, String> {
+    if e.dtype != "float32" {
+        return Err(format!("weight {}: unsupported dtype {:?} (only float32)", e.name, e.dtype));
+    }
+    match &e.quantization {
+        None => Ok(4),
+        Some(q) => match q.dtype.as_str() {
+            "uint8" => Ok(1),
+            "uint16" | "float16" => Ok(2),
+            other => Err(format!("weight {}: unsupported quantization dtype {other:?}", e.name)),
+        },
+    }
+}
+
+/// Converts an IEEE 754 half to f32 (exact).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let man = (h & 0x3ff) as u32;
+    let bits = if exp == 0 {
+        if man == 0 {
+            sign
+        } else {
+            // Subnormal half: value = man * 2^-24, exactly representable in f32.
+            let v = man as f32 * 2f32.powi(-24);
+            return if sign != 0 { -v } else { v };
+        }
+    } else if exp == 0x1f {
+        sign | 0x7f80_0000 | (man << 13)
+    } else {
+        sign | ((exp + 127 - 15) << 23) | (man << 13)
+    };
+    f32::from_bits(bits)
+}
+
+/// Decodes one entry's bytes into f32 values.
+fn decode_entry(e: &ManifestEntry, bytes: &[u8]) -> Result<Vec<f32>, String> {
+    match &e.quantization {
+        None => Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()),
+        Some(q) if q.dtype == "float16" => Ok(bytes
+            .chunks_exact(2)
+            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+            .collect()),
+        Some(q) => {
+            let (Some(min), Some(scale)) = (q.min, q.scale) else {
+                return Err(format!("weight {}: {} quantization needs min and scale", e.name, q.dtype));
+            };
+            // JS: Float32Array.from(q, v => v * scale + min): f64 arithmetic, one rounding.
+            let deq = |v: f64| (v * scale + min) as f32;
+            Ok(if q.dtype == "uint8" {
+                bytes.iter().map(|&b| deq(b as f64)).collect()
+            } else {
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| deq(u16::from_le_bytes([b[0], b[1]]) as f64))
+                    .collect()
+            })
+        }
+    }
+}
+
+/// Reads `weights_manifest.json` and its shards from `dir`.
+pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, String> {
+    let manifest_path = dir.join("weights_manifest.json");
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| format!("cannot read {}: {e}", manifest_path.display()))?;
+    let groups: Vec<ManifestGroup> = serde_json::from_str(&text)
+        .map_err(|e| format!("invalid {}: {e}", manifest_path.display()))?;
+    let mut vars = HashMap::new();
+    for (gi, group) in groups.iter().enumerate() {
+        let mut buf = Vec::new();
+        for p in &group.paths {
+            // Shard names are relative; refuse anything that climbs out of the folder.
+            if p.contains("..") || Path::new(p).is_absolute() {
+                return Err(format!("{}: shard path {p:?} is not inside the checkpoint", manifest_path.display()));
+            }
+            let sp = dir.join(p);
+            let bytes = std::fs::read(&sp).map_err(|e| format!("cannot read shard {}: {e}", sp.display()))?;
+            buf.extend_from_slice(&bytes);
+        }
+        let mut offset = 0usize;
+        for e in &group.weights {
+            let count = e.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            let size = count
+                .and_then(|c| storage_bytes(e).ok().and_then(|b| c.checked_mul(b)))
+                .ok_or_else(|| match storage_bytes(e) {
+                    Err(msg) => msg,
+                    Ok(_) => format!("weight {}: shape {:?} too large", e.name, e.shape),
+                })?;
+            let end = offset + size;
+            if end > buf.len() {
+                return Err(format!(
+                    "checkpoint {}: group {gi} shards hold {} bytes but weight {} needs bytes {offset}..{end} (truncated or mismatched shards)",
+                    dir.display(),
+                    buf.len(),
+                    e.name
+                ));
+            }
+            let data = decode_entry(e, &buf[offset..end])?;
+            vars.insert(e.name.clone(), Var { shape: e.shape.clone(), data });
+            offset = end;
+        }
+        if offset != buf.len() {
+            return Err(format!(
+                "checkpoint {}: group {gi} shards hold {} bytes but the manifest describes {offset} (mismatched shards)",
+                dir.display(),
+                buf.len()
+            ));
+        }
+    }
+    Ok(vars)
+}
+
+/// Reads `config.json` from `dir`.
+pub fn read_config(dir: &Path) -> Result<ModelConfig, String> {
+    let p = dir.join("config.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("invalid {}: {e}", p.display()))
+}
+
+/// Loads a whole checkpoint folder.
+pub fn load(dir: &Path) -> Result<Checkpoint, String> {
+    let config = read_config(dir)?;
+    let vars = read_weights(dir)?;
+    Ok(Checkpoint { dir: dir.to_path_buf(), config, vars })
+}
+
+/// How `write` stores the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// Plain float32.
+    Float32,
+    /// uint8 with per-tensor min/scale (as tfjs's `--quantize_uint8`).
+    Uint8,
+    /// uint16 with per-tensor min/scale.
+    Uint16,
+    /// IEEE half.
+    Float16,
+}
+
+/// Converts an f32 to the nearest IEEE half (round to nearest even), for writing.
+pub fn f32_to_f16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let man = bits & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        let m = man | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let half = m >> shift;
+        let rem = m & ((1 << shift) - 1);
+        let mid = 1 << (shift - 1);
+        let round = (rem > mid || (rem == mid && half & 1 == 1)) as u32;
+        return sign | (half + round) as u16;
+    }
+    let half = ((e as u32) << 10) | (man >> 13);
+    let rem = man & 0x1fff;
+    let round = (rem > 0x1000 || (rem == 0x1000 && half & 1 == 1)) as u32;
+    sign | (half + round) as u16
+}
+
+/// Writes a checkpoint folder in the magenta.js format: `config.json`,
+/// `weights_manifest.json` (one group) and shards of at most `shard_bytes` bytes each
+/// (tensors may straddle shards, as in real checkpoints). Returns the vars as a reader
+/// will see them (quantised values dequantised), so callers can compare.
+pub fn write(
+    dir: &Path,
+    config: &serde_json::Value,
+    vars: &[(String, Var)],
+    storage: Storage,
+    shard_bytes: usize,
+) -> Result<HashMap<String, Var>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut entries = Vec::new();
+    for (name, var) in vars {
+        let mut entry = ManifestEntry {
+            name: name.clone(),
+            shape: var.shape.clone(),
+            dtype: "float32".into(),
+            quantization: None,
+        };
+        match storage {
+            Storage::Float32 => {
+                for v in &var.data {
+                    buf.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            Storage::Float16 => {
+                entry.quantization = Some(Quantization { dtype: "float16".into(), min: None, scale: None });
+                for v in &var.data {
+                    buf.extend_from_slice(&f32_to_f16(*v).to_le_bytes());
+                }
+            }
+            Storage::Uint8 | Storage::Uint16 => {
+                let levels = if storage == Storage::Uint8 { 255.0 } else { 65535.0 };
+                let lo = var.data.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
+                let hi = var.data.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+                let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
+                let scale = if hi > lo { (hi - lo) / levels } else { 1.0 };
+                for v in &var.data {
+                    let q = ((*v as f64 - lo) / scale).round().clamp(0.0, levels);
+                    if storage == Storage::Uint8 {
+                        buf.push(q as u8);
+                    } else {
+                        buf.extend_from_slice(&(q as u16).to_le_bytes());
+                    }
+                }
+                let dtype = if storage == Storage::Uint8 { "uint8" } else { "uint16" };
+                entry.quantization = Some(Quantization { dtype: dtype.into(), min: Some(lo), scale: Some(scale) });
+            }
+        }
+        entries.push(entry);
+    }
+    let shard_bytes = shard_bytes.max(1);
+    let mut paths = Vec::new();
+    let nshards = buf.len().div_ceil(shard_bytes).max(1);
+    for (i, chunk) in buf.chunks(shard_bytes).enumerate() {
+        let name = format!("group1-shard{}of{}", i + 1, nshards);
+        std::fs::write(dir.join(&name), chunk).map_err(|e| format!("cannot write shard {name}: {e}"))?;
+        paths.push(name);
+    }
+    if buf.is_empty() {
+        let name = "group1-shard1of1".to_string();
+        std::fs::write(dir.join(&name), []).map_err(|e| format!("cannot write shard {name}: {e}"))?;
+        paths.push(name);
+    }
+    let manifest = vec![ManifestGroup { paths, weights: entries }];
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("weights_manifest.json"), text).map_err(|e| format!("cannot write manifest: {e}"))?;
+    let text = serde_json::to_string_pretty(config).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("config.json"), text).map_err(|e| format!("cannot write config: {e}"))?;
+    read_weights(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars() -> Vec<(String, Var)> {
+        vec![
+            ("a/kernel".into(), Var { shape: vec![3, 5], data: (0..15).map(|i| i as f32 * 0.37 - 2.0).collect() }),
+            ("a/bias".into(), Var { shape: vec![5], data: vec![0.5, -0.25, 1.0, 3.0, -7.5] }),
+            ("s".into(), Var { shape: vec![], data: vec![42.0] }),
+        ]
+    }
+
+    #[test]
+    fn float32_round_trip_across_small_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = write(dir.path(), &json!({"type": "MusicRNN"}), &vars(), Storage::Float32, 7).unwrap();
+        for (name, v) in vars() {
+            assert_eq!(got[&name], v, "{name}");
+        }
+        // 7-byte shards: more than one shard, and tensors straddle them.
+        assert!(std::fs::read_dir(dir.path()).unwrap().count() > 5);
+        let ck = load(dir.path()).unwrap();
+        assert_eq!(ck.config.kind, "MusicRNN");
+        assert!(ck.var("nope").unwrap_err().contains("missing variable nope"));
+    }
+
+    #[test]
+    fn uint8_and_uint16_dequantise_with_js_arithmetic() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = write(dir.path(), &json!({}), &vars(), Storage::Uint8, 1 << 20).unwrap();
+        let k = &got["a/kernel"];
+        // min = -2, max = -2 + 14 * 0.37: each value within half a quantisation step.
+        let step = (14.0 * 0.37) / 255.0;
+        for (i, v) in k.data.iter().enumerate() {
+            let orig = i as f32 * 0.37 - 2.0;
+            assert!((v - orig).abs() <= step * 0.5 + 1e-6, "{i}: {v} vs {orig}");
+        }
+        assert_eq!(k.data[0], -2.0);
+        // Hand-made manifest: q * scale + min evaluated in f64, rounded once.
+        std::fs::write(dir.path().join("w.bin"), [0u8, 1, 255]).unwrap();
+        std::fs::write(
+            dir.path().join("weights_manifest.json"),
+            r#"[{"paths":["w.bin"],"weights":[{"name":"q","shape":[3],"dtype":"float32",
+                "quantization":{"dtype":"uint8","min":-1.0,"scale":0.1}}]}]"#,
+        )
+        .unwrap();
+        let v = read_weights(dir.path()).unwrap();
+        assert_eq!(v["q"].data, vec![-1.0f32, (0.1f64 - 1.0) as f32, (255.0 * 0.1f64 - 1.0) as f32]);
+
+        let dir2 = tempfile::tempdir().unwrap();
+        let got = write(dir2.path(), &json!({}), &vars(), Storage::Uint16, 3).unwrap();
+        let step = (14.0 * 0.37) / 65535.0;
+        for (i, v) in got["a/kernel"].data.iter().enumerate() {
+            assert!((v - (i as f32 * 0.37 - 2.0)).abs() <= step + 1e-6);
+        }
+    }
+
+    #[test]
+    fn float16_round_trip() {
+        for x in [0.0f32, 1.0, -2.5, 0.333, 65504.0, 6.1e-5, 3.0e-7, -1.0e-6] {
+            let back = f16_to_f32(f32_to_f16(x));
+            assert!((back - x).abs() <= x.abs() * 1e-3 + 6e-8, "{x} -> {back}");
+        }
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
+        assert_eq!(f16_to_f32(0x8001), -5.960_464_5e-8);
+        assert!(f16_to_f32(0x7c00).is_infinite());
+        let dir = tempfile::tempdir().unwrap();
+        let got = write(dir.path(), &json!({}), &vars(), Storage::Float16, 5).unwrap();
+        assert_eq!(got["a/bias"].data, vec![0.5, -0.25, 1.0, 3.0, -7.5]);
+    }
+
+    #[test]
+    fn corrupt_checkpoints_give_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &json!({}), &vars(), Storage::Float32, 1 << 20).unwrap();
+        let shard = dir.path().join("group1-shard1of1");
+        let bytes = std::fs::read(&shard).unwrap();
+        std::fs::write(&shard, &bytes[..bytes.len() - 4]).unwrap();
+        let e = read_weights(dir.path()).unwrap_err();
+        assert!(e.contains("weight s") && e.contains("truncated"), "{e}");
+        std::fs::write(&shard, [bytes.clone(), vec![0; 8]].concat()).unwrap();
+        assert!(read_weights(dir.path()).unwrap_err().contains("mismatched"));
+        std::fs::remove_file(&shard).unwrap();
+        assert!(read_weights(dir.path()).unwrap_err().contains("cannot read shard"));
+        std::fs::write(dir.path().join("weights_manifest.json"), "{not json").unwrap();
+        assert!(read_weights(dir.path()).unwrap_err().contains("invalid"));
+        std::fs::write(
+            dir.path().join("weights_manifest.json"),
+            r#"[{"paths":[],"weights":[{"name":"x","shape":[1],"dtype":"int32"}]}]"#,
+        )
+        .unwrap();
+        assert!(read_weights(dir.path()).unwrap_err().contains("unsupported dtype"));
+        assert!(load(&dir.path().join("missing")).unwrap_err().contains("config.json"));
+    }
+}

@@ -1,0 +1,278 @@
+//! MusicRNN (`basic_rnn` and other melody RNNs): `continueSequence` as magenta.js does it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rand::Rng;
+
+use super::checkpoint::{self, Checkpoint};
+use super::converter::MelodyConverter;
+use super::lstm::{Dense, LstmWeights, StepNet, StepSpec};
+use super::note_seq::NoteSequence;
+
+/// Upper bound on generated steps per request, to refuse runaway requests clearly.
+pub const MAX_STEPS: usize = 16_384;
+/// Upper bound on the batch of one request.
+pub const MAX_BATCH: usize = 64;
+
+/// Picks a class from logits: argmax (first maximum, as tfjs) when `temperature` is 0,
+/// else a sample of `softmax(logits / temperature)`.
+pub fn sample_class(logits: &[f32], temperature: f32, rng: &mut impl Rng) -> usize {
+    if temperature <= 0.0 || !temperature.is_finite() {
+        let mut best = 0;
+        for (i, &v) in logits.iter().enumerate() {
+            // Strict `>` keeps the first maximum; NaN never wins.
+            if v > logits[best] || logits[best].is_nan() {
+                best = i;
+            }
+        }
+        return best;
+    }
+    let t = temperature as f64;
+    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64 / t));
+    let weights: Vec<f64> = logits.iter().map(|&v| (v as f64 / t - max).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    if !(total > 0.0) || !total.is_finite() {
+        return sample_class(logits, 0.0, rng);
+    }
+    let mut r = rng.random::<f64>() * total;
+    for (i, w) in weights.iter().enumerate() {
+        r -= w;
+        if r < 0.0 {
+            return i;
+        }
+    }
+    weights.len() - 1
+}
+
+/// A loaded MusicRNN.
+pub struct MusicRnn {
+    /// The model's data converter.
+    pub converter: MelodyConverter,
+    /// Weights and shape of the step network.
+    spec: StepSpec,
+    /// Compiled step networks by batch size, built on first use.
+    nets: HashMap<usize, StepNet>,
+}
+
+impl MusicRnn {
+    /// Loads a checkpoint folder.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let ck = checkpoint::load(dir)?;
+        Self::from_checkpoint(&ck)
+    }
+
+    /// Builds the model from a loaded checkpoint (and compiles the batch-1 network).
+    pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, String> {
+        let at = |e: String| format!("MusicRNN checkpoint {}: {e}", ck.dir.display());
+        if ck.config.kind != "MusicRNN" {
+            return Err(at(format!("config type is {:?}, expected \"MusicRNN\"", ck.config.kind)));
+        }
+        if ck.config.chord_encoder.is_some() {
+            return Err(at("chord-conditioned models are not supported".into()));
+        }
+        if ck.has("rnn/attention_cell_wrapper/kernel") {
+            return Err(at("attention_rnn models are not supported yet".into()));
+        }
+        let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
+        let layers = LstmWeights::discover(ck, |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")).map_err(at)?;
+        if layers.is_empty() {
+            return Err(at("no LSTM layers (rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel missing)".into()));
+        }
+        let projection = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases").map_err(at)?;
+        let d = converter.depth();
+        if projection.output() != d {
+            return Err(at(format!("fully_connected has {} outputs but the converter has {d} classes", projection.output())));
+        }
+        let spec = StepSpec { inputs: vec![d], layers, projection: Some(projection) };
+        let mut model = MusicRnn { converter, spec, nets: HashMap::new() };
+        model.net(1).map_err(at)?;
+        Ok(model)
+    }
+
+    /// LSTM layer sizes.
+    pub fn layer_sizes(&self) -> Vec<usize> {
+        self.spec.layers.iter().map(|l| l.units).collect()
+    }
+
+    /// The step network for `batch` rows, built on first use.
+    fn net(&mut self, batch: usize) -> Result<&mut StepNet, String> {
+        if !self.nets.contains_key(&batch) {
+            let net = StepNet::build(&self.spec, batch)?;
+            self.nets.insert(batch, net);
+        }
+        self.nets.get_mut(&batch).ok_or_else(|| "step network missing".to_string())
+    }
+
+    /// Runs the magenta.js sampling loop on melody classes: all primer frames, then
+    /// `steps` samples each fed back; returns `count` class sequences (one batch).
+    pub fn continue_events(
+        &mut self,
+        primer: &[usize],
+        steps: usize,
+        temperature: f32,
+        count: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<Vec<usize>>, String> {
+        let d = self.converter.depth();
+        let b = count.max(1);
+        if b > MAX_BATCH {
+            return Err(format!("continueSequence: at most {MAX_BATCH} outputs per call"));
+        }
+        if steps > MAX_STEPS {
+            return Err(format!("continueSequence: at most {MAX_STEPS} steps per call"));
+        }
+        if steps == 0 {
+            return Ok(vec![Vec::new(); b]);
+        }
+        if primer.is_empty() {
+            return Err("continueSequence: the primer has no steps (totalQuantizedSteps is 0)".into());
+        }
+        if let Some(&bad) = primer.iter().find(|&&k| k >= d) {
+            return Err(format!("continueSequence: primer class {bad} out of range (depth {d})"));
+        }
+        let sizes = self.layer_sizes();
+        let mut states: Vec<Vec<f32>> = sizes.iter().flat_map(|&h| [vec![0f32; b * h], vec![0f32; b * h]]).collect();
+        let mut x = vec![0f32; b * d];
+        let mut samples = vec![Vec::with_capacity(steps); b];
+        let len = primer.len();
+        let net = self.net(b)?;
+        let mut logits: Vec<f32> = Vec::new();
+        for i in 0..len + steps {
+            x.iter_mut().for_each(|v| *v = 0.0);
+            if i < len {
+                for r in 0..b {
+                    x[r * d + primer[i]] = 1.0;
+                }
+            } else {
+                for r in 0..b {
+                    let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+                    samples[r].push(k);
+                    x[r * d + k] = 1.0;
+                }
+            }
+            // No LSTM step after the last sample, as magenta.js.
+            if i == len + steps - 1 {
+                break;
+            }
+            let mut args: Vec<&[f32]> = vec![&x];
+            args.extend(states.iter().map(|s| s.as_slice()));
+            let mut out = net.run(&args)?;
+            logits = out.pop().ok_or("step produced no logits")?;
+            states = out;
+        }
+        Ok(samples)
+    }
+
+    /// `continueSequence(seq, steps, temperature)` for `count` variations. The primer
+    /// must be quantized (the worker quantizes unquantized primers first).
+    pub fn continue_sequence(
+        &mut self,
+        seq: &NoteSequence,
+        steps: usize,
+        temperature: f32,
+        count: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<NoteSequence>, String> {
+        let spq = seq
+            .steps_per_quarter()
+            .ok_or("continueSequence: the primer must be quantized (stepsPerQuarter > 0)")?;
+        let primer = self.converter.to_events(seq)?;
+        let outs = self.continue_events(&primer, steps, temperature, count, rng)?;
+        Ok(outs.iter().map(|ev| self.converter.to_note_sequence(ev, spq, None)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::checkpoint::Storage;
+    use crate::ml::lstm::reference_step;
+    use crate::ml::testutil::{write_rnn, RnnSizes};
+    use rand::{rngs::SmallRng, SeedableRng};
+
+    /// Greedy continuation in plain Rust (f64 cells), the reference for the tract model.
+    fn reference_continue(ck: &Checkpoint, primer: &[usize], steps: usize) -> Vec<usize> {
+        let layers = LstmWeights::discover(ck, |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")).unwrap();
+        let proj = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases").unwrap();
+        let d = proj.output();
+        let mut st: Vec<(Vec<f32>, Vec<f32>)> = layers.iter().map(|l| (vec![0.0; l.units], vec![0.0; l.units])).collect();
+        let mut out = Vec::new();
+        let mut rng = SmallRng::seed_from_u64(0);
+        for i in 0..primer.len() + steps {
+            let mut x = vec![0f32; d];
+            if i < primer.len() {
+                x[primer[i]] = 1.0;
+            } else {
+                let top = &st.last().unwrap().1;
+                let k = sample_class(&proj.apply(top, 1), 0.0, &mut rng);
+                out.push(k);
+                x[k] = 1.0;
+            }
+            if i == primer.len() + steps - 1 {
+                break;
+            }
+            for (l, w) in layers.iter().enumerate() {
+                let (c, h) = &mut st[l];
+                reference_step(w, &x, c, h);
+                x = h.clone();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn greedy_continuation_matches_reference_float32_and_uint8() {
+        for (layers, storage, seed) in [(vec![16usize, 24], Storage::Float32, 3u64), (vec![32], Storage::Uint8, 4)] {
+            let dir = tempfile::tempdir().unwrap();
+            write_rnn(dir.path(), &RnnSizes { min_pitch: 48, max_pitch: 83, layers: layers.clone() }, storage, seed).unwrap();
+            let ck = checkpoint::load(dir.path()).unwrap();
+            let mut m = MusicRnn::from_checkpoint(&ck).unwrap();
+            assert_eq!(m.layer_sizes(), layers);
+            let primer = vec![27, 0, 0, 0, 29, 0, 1, 0, 34, 0, 0, 0];
+            let want = reference_continue(&ck, &primer, 20);
+            let mut rng = SmallRng::seed_from_u64(1);
+            let got = m.continue_events(&primer, 20, 0.0, 3, &mut rng).unwrap();
+            assert_eq!(got.len(), 3);
+            for g in &got {
+                assert_eq!(g, &want);
+            }
+            // Temperature sampling stays in range and gives the requested length.
+            let hot = m.continue_events(&primer, 20, 1.5, 2, &mut rng).unwrap();
+            assert!(hot.iter().all(|s| s.len() == 20 && s.iter().all(|&k| k < 38)));
+        }
+    }
+
+    #[test]
+    fn sequences_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        write_rnn(dir.path(), &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![8] }, Storage::Float32, 9).unwrap();
+        let mut m = MusicRnn::load(dir.path()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let primer = m.converter.to_note_sequence(&[20, 0, 1, 0], 4, None);
+        let out = m.continue_sequence(&primer, 16, 0.0, 1, &mut rng).unwrap();
+        assert_eq!(out[0].total_quantized_steps, Some(16));
+        assert_eq!(out[0].steps_per_quarter(), Some(4));
+        let mut unq = primer.clone();
+        unq.quantization_info = None;
+        assert!(m.continue_sequence(&unq, 4, 0.0, 1, &mut rng).unwrap_err().contains("quantized"));
+        assert!(m.continue_events(&[], 4, 0.0, 1, &mut rng).is_err());
+        assert!(m.continue_events(&[40], 4, 0.0, 1, &mut rng).unwrap_err().contains("out of range"));
+        // A VAE config is refused with a clear message.
+        let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+        std::fs::write(dir.path().join("config.json"), text.replace("MusicRNN", "MusicVAE")).unwrap();
+        assert!(MusicRnn::load(dir.path()).err().unwrap().contains("expected \"MusicRNN\""));
+    }
+
+    #[test]
+    fn sampling_rules() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        assert_eq!(sample_class(&[1.0, 3.0, 3.0, 2.0], 0.0, &mut rng), 1);
+        let mut counts = [0usize; 3];
+        for _ in 0..3000 {
+            counts[sample_class(&[0.0, (2.0f32).ln(), f32::NEG_INFINITY], 1.0, &mut rng)] += 1;
+        }
+        assert_eq!(counts[2], 0);
+        assert!(counts[1] > counts[0] * 3 / 2 && counts[1] < counts[0] * 5 / 2, "{counts:?}");
+    }
+}

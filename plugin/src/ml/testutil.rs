@@ -1,0 +1,166 @@
+//! Random-weight checkpoints in the magenta.js format, for unit tests, benches, the
+//! parity test against magenta.js and `sema-live model random-checkpoint`.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::checkpoint::{self, Storage, Var};
+use super::note_seq::{Note, NoteSequence};
+
+/// The seed tutorial's "Piano Phase" primer, unquantized as the seed writes it: twelve
+/// 0.5 s notes and `totalTime` 12 s (96 steps at 4 steps per quarter, 120 qpm).
+pub fn piano_phase() -> NoteSequence {
+    let pitches = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82];
+    NoteSequence {
+        notes: pitches
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| Note {
+                pitch: p,
+                start_time: Some(0.5 * i as f64),
+                end_time: Some(0.5 * (i + 1) as f64),
+                ..Default::default()
+            })
+            .collect(),
+        total_time: Some(12.0),
+        ..Default::default()
+    }
+}
+
+/// Small deterministic generator (splitmix64), so test checkpoints are the same on every
+/// machine and independent of `rand`'s versions.
+pub struct Lcg(u64);
+
+impl Lcg {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Lcg(seed ^ 0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `n` values uniform in [-scale, scale].
+    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| ((self.uniform() * 2.0 - 1.0) as f32) * scale).collect()
+    }
+}
+
+/// Sizes of a random MusicRNN checkpoint.
+#[derive(Clone, Debug)]
+pub struct RnnSizes {
+    /// Lowest pitch of the MelodyConverter.
+    pub min_pitch: i32,
+    /// Highest pitch.
+    pub max_pitch: i32,
+    /// LSTM layer sizes (basic_rnn: [512, 512]).
+    pub layers: Vec<usize>,
+}
+
+impl RnnSizes {
+    /// basic_rnn's real sizes.
+    pub fn basic_rnn() -> Self {
+        RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![512, 512] }
+    }
+}
+
+/// Sizes of a random flat MusicVAE checkpoint.
+#[derive(Clone, Debug)]
+pub struct VaeSizes {
+    /// Lowest pitch.
+    pub min_pitch: i32,
+    /// Highest pitch.
+    pub max_pitch: i32,
+    /// Steps per sequence.
+    pub num_steps: usize,
+    /// Units of the bidirectional encoder layer.
+    pub encoder: usize,
+    /// Decoder layer sizes (all equal).
+    pub decoder: Vec<usize>,
+    /// Latent size.
+    pub z: usize,
+}
+
+impl VaeSizes {
+    /// mel_2bar_small's real sizes.
+    pub fn mel_2bar_small() -> Self {
+        VaeSizes { min_pitch: 21, max_pitch: 108, num_steps: 32, encoder: 512, decoder: vec![256, 256], z: 256 }
+    }
+}
+
+/// A dense layer's random weights with a Glorot-like range, times `gain`.
+fn dense(rng: &mut Lcg, rows: usize, cols: usize, gain: f32) -> (Var, Var) {
+    let scale = gain * (6.0 / (rows + cols) as f32).sqrt();
+    (
+        Var { shape: vec![rows, cols], data: rng.vec(rows * cols, scale) },
+        Var { shape: vec![cols], data: rng.vec(cols, 0.1 * gain) },
+    )
+}
+
+fn push(vars: &mut Vec<(String, Var)>, prefix: &str, kb: (Var, Var), names: (&str, &str)) {
+    vars.push((format!("{prefix}{}", names.0), kb.0));
+    vars.push((format!("{prefix}{}", names.1), kb.1));
+}
+
+/// Writes a random MusicRNN checkpoint (config, manifest, shards of 4 MB like the
+/// converter's default).
+pub fn write_rnn(dir: &Path, sizes: &RnnSizes, storage: Storage, seed: u64) -> Result<(), String> {
+    let mut rng = Lcg::new(seed);
+    let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
+    let mut vars = Vec::new();
+    let mut prev = d;
+    for (l, &h) in sizes.layers.iter().enumerate() {
+        let prefix = format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/");
+        push(&mut vars, &prefix, dense(&mut rng, prev + h, 4 * h, 1.5), ("kernel", "bias"));
+        prev = h;
+    }
+    push(&mut vars, "fully_connected/", dense(&mut rng, prev, d, 3.0), ("weights", "biases"));
+    let config = json!({
+        "type": "MusicRNN",
+        "dataConverter": {"type": "MelodyConverter",
+                          "args": {"minPitch": sizes.min_pitch, "maxPitch": sizes.max_pitch}}
+    });
+    checkpoint::write(dir, &config, &vars, storage, 4 << 20).map(|_| ())
+}
+
+/// Writes a random flat MusicVAE checkpoint (including the unused `encoder/sigma`).
+pub fn write_vae(dir: &Path, sizes: &VaeSizes, storage: Storage, seed: u64) -> Result<(), String> {
+    let mut rng = Lcg::new(seed);
+    let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
+    let e = sizes.encoder;
+    let mut vars = Vec::new();
+    for dir_name in ["fw", "bw"] {
+        let prefix = format!("encoder/cell_0/bidirectional_rnn/{dir_name}/multi_rnn_cell/cell_0/lstm_cell/");
+        push(&mut vars, &prefix, dense(&mut rng, d + e, 4 * e, 1.5), ("kernel", "bias"));
+    }
+    push(&mut vars, "encoder/mu/", dense(&mut rng, 2 * e, sizes.z, 1.0), ("kernel", "bias"));
+    push(&mut vars, "encoder/sigma/", dense(&mut rng, 2 * e, sizes.z, 1.0), ("kernel", "bias"));
+    let mut prev = d + sizes.z;
+    for (l, &h) in sizes.decoder.iter().enumerate() {
+        let prefix = format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/");
+        push(&mut vars, &prefix, dense(&mut rng, prev + h, 4 * h, 1.5), ("kernel", "bias"));
+        prev = h;
+    }
+    let total: usize = sizes.decoder.iter().sum();
+    push(&mut vars, "decoder/z_to_initial_state/", dense(&mut rng, sizes.z, 2 * total, 1.0), ("kernel", "bias"));
+    push(&mut vars, "decoder/output_projection/", dense(&mut rng, prev, d, 3.0), ("kernel", "bias"));
+    let config = json!({
+        "type": "MusicVAE",
+        "dataConverter": {"type": "MelodyConverter",
+                          "args": {"numSteps": sizes.num_steps, "minPitch": sizes.min_pitch,
+                                   "maxPitch": sizes.max_pitch}}
+    });
+    checkpoint::write(dir, &config, &vars, storage, 4 << 20).map(|_| ())
+}

@@ -1,0 +1,433 @@
+//! Flat categorical MusicVAE (melody models such as `mel_2bar_small`): encode, decode,
+//! sample and interpolate as magenta.js does them.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rand::Rng;
+
+use super::checkpoint::{self, Checkpoint};
+use super::converter::MelodyConverter;
+use super::lstm::{Dense, LstmWeights, StepNet, StepSpec};
+use super::note_seq::NoteSequence;
+use super::rnn::{sample_class, MAX_BATCH};
+
+/// Standard normal sample (Box-Muller), for `sample`'s prior draws.
+pub fn normal(rng: &mut impl Rng) -> f32 {
+    let u1 = rng.random::<f64>().max(1e-300);
+    let u2 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+/// A loaded flat MusicVAE.
+pub struct MusicVae {
+    /// The model's data converter (with `num_steps`).
+    pub converter: MelodyConverter,
+    /// Sequence length in steps.
+    pub num_steps: usize,
+    /// Forward encoder layer.
+    enc_fw: StepSpec,
+    /// Backward encoder layer.
+    enc_bw: StepSpec,
+    /// `encoder/mu`.
+    mu: Dense,
+    /// `decoder/z_to_initial_state`.
+    z_to_state: Dense,
+    /// Decoder stack with its output projection; inputs `[previous output, z]`.
+    dec: StepSpec,
+    /// Compiled networks by (kind, batch): kind 0 = fw, 1 = bw, 2 = decoder.
+    nets: HashMap<(u8, usize), StepNet>,
+}
+
+impl MusicVae {
+    /// Loads a checkpoint folder.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let ck = checkpoint::load(dir)?;
+        Self::from_checkpoint(&ck)
+    }
+
+    /// Builds the model from a loaded checkpoint and compiles its batch-1 networks.
+    pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, String> {
+        let at = |e: String| format!("MusicVAE checkpoint {}: {e}", ck.dir.display());
+        if ck.config.kind != "MusicVAE" {
+            return Err(at(format!("config type is {:?}, expected \"MusicVAE\"", ck.config.kind)));
+        }
+        if ck.config.num_segments.is_some() || ck.has("decoder/hierarchical_level_0/output_projection/kernel") {
+            return Err(at("hierarchical MusicVAE models are not supported".into()));
+        }
+        if ck.config.chord_encoder.is_some() {
+            return Err(at("chord-conditioned models are not supported".into()));
+        }
+        if ck.has("decoder/nade/w_enc") {
+            return Err(at("NADE decoders are not supported (only categorical melody models)".into()));
+        }
+        let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
+        let num_steps = converter
+            .num_steps
+            .filter(|&n| n > 0)
+            .ok_or_else(|| at("MelodyConverter of a MusicVAE needs numSteps".into()))?;
+        let d = converter.depth();
+        let enc = |dir: &str| {
+            let fw = LstmWeights::discover(ck, |l| {
+                format!("encoder/cell_0/bidirectional_rnn/{dir}/multi_rnn_cell/cell_{l}/lstm_cell/")
+            })?;
+            if fw.len() != 1 || ck.has(&format!("encoder/cell_1/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/lstm_cell/kernel")) {
+                return Err(format!("the flat encoder needs exactly one {dir} layer, found {}", fw.len()));
+            }
+            Ok(StepSpec { inputs: vec![d], layers: fw, projection: None })
+        };
+        let enc_fw = enc("fw").map_err(at)?;
+        let enc_bw = enc("bw").map_err(at)?;
+        let mu = Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias").map_err(at)?;
+        let enc_out = enc_fw.layers[0].units + enc_bw.layers[0].units;
+        if mu.input() != enc_out {
+            return Err(at(format!("encoder/mu expects {} inputs, the encoder gives {enc_out}", mu.input())));
+        }
+        let z_to_state =
+            Dense::from_checkpoint(ck, "decoder/z_to_initial_state/kernel", "decoder/z_to_initial_state/bias").map_err(at)?;
+        let z = z_to_state.input();
+        if mu.output() != z {
+            return Err(at(format!("encoder/mu gives {} dims but the decoder takes z of {z}", mu.output())));
+        }
+        let layers = LstmWeights::discover(ck, |l| format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")).map_err(at)?;
+        if layers.is_empty() {
+            return Err(at("no decoder layers".into()));
+        }
+        let h = layers[0].units;
+        if layers.iter().any(|l| l.units != h) {
+            return Err(at("decoder layers must all have the same size".into()));
+        }
+        if z_to_state.output() != 2 * h * layers.len() {
+            return Err(at(format!(
+                "z_to_initial_state gives {} values, the decoder state needs {}",
+                z_to_state.output(),
+                2 * h * layers.len()
+            )));
+        }
+        let proj = Dense::from_checkpoint(ck, "decoder/output_projection/kernel", "decoder/output_projection/bias")
+            .map_err(at)?;
+        if proj.output() != d {
+            return Err(at(format!("output_projection has {} outputs, the converter has {d} classes", proj.output())));
+        }
+        let dec = StepSpec { inputs: vec![d, z], layers, projection: Some(proj) };
+        let mut m = MusicVae { converter, num_steps, enc_fw, enc_bw, mu, z_to_state, dec, nets: HashMap::new() };
+        for kind in 0..3 {
+            m.net(kind, 1).map_err(at)?;
+        }
+        Ok(m)
+    }
+
+    /// `decoder.zDims`.
+    pub fn z_dims(&self) -> usize {
+        self.z_to_state.input()
+    }
+
+    fn net(&mut self, kind: u8, batch: usize) -> Result<&mut StepNet, String> {
+        if !self.nets.contains_key(&(kind, batch)) {
+            let spec = match kind {
+                0 => &self.enc_fw,
+                1 => &self.enc_bw,
+                _ => &self.dec,
+            };
+            let net = StepNet::build(spec, batch)?;
+            self.nets.insert((kind, batch), net);
+        }
+        self.nets.get_mut(&(kind, batch)).ok_or_else(|| "step network missing".to_string())
+    }
+
+    /// Runs one encoder direction over the batch's class sequences, in `order`, and
+    /// returns the final `h` `[B, H]`.
+    fn run_direction(&mut self, kind: u8, events: &[Vec<usize>], reverse: bool) -> Result<Vec<f32>, String> {
+        let b = events.len();
+        let d = self.converter.depth();
+        let units = if kind == 0 { self.enc_fw.layers[0].units } else { self.enc_bw.layers[0].units };
+        let t_len = self.num_steps;
+        let net = self.net(kind, b)?;
+        let mut c = vec![0f32; b * units];
+        let mut h = vec![0f32; b * units];
+        let mut x = vec![0f32; b * d];
+        for s in 0..t_len {
+            let t = if reverse { t_len - 1 - s } else { s };
+            x.iter_mut().for_each(|v| *v = 0.0);
+            for (r, ev) in events.iter().enumerate() {
+                x[r * d + ev[t]] = 1.0;
+            }
+            let mut out = net.run(&[&x, &c, &h])?;
+            h = out.pop().ok_or("encoder step gave no h")?;
+            c = out.pop().ok_or("encoder step gave no c")?;
+        }
+        Ok(h)
+    }
+
+    /// `encode(seqs)`: the mean of q(z|x) for each quantized melody (no sampling).
+    pub fn encode(&mut self, seqs: &[NoteSequence]) -> Result<Vec<Vec<f32>>, String> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        if seqs.len() > MAX_BATCH {
+            return Err(format!("encode: at most {MAX_BATCH} sequences per call"));
+        }
+        let events = seqs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.converter.to_events(s).map_err(|e| format!("encode: sequence {i}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let b = events.len();
+        let hf = self.run_direction(0, &events, false)?;
+        let hb = self.run_direction(1, &events, true)?;
+        let (uf, ub) = (self.enc_fw.layers[0].units, self.enc_bw.layers[0].units);
+        let mut cat = Vec::with_capacity(b * (uf + ub));
+        for r in 0..b {
+            cat.extend_from_slice(&hf[r * uf..(r + 1) * uf]);
+            cat.extend_from_slice(&hb[r * ub..(r + 1) * ub]);
+        }
+        let z = self.mu.apply(&cat, b);
+        let zd = self.z_dims();
+        Ok(z.chunks(zd).map(|c| c.to_vec()).collect())
+    }
+
+    /// Decodes latent vectors to melody classes: greedy at temperature 0, else
+    /// softmax sampling at that temperature.
+    pub fn decode_events(&mut self, z: &[Vec<f32>], temperature: f32, rng: &mut impl Rng) -> Result<Vec<Vec<usize>>, String> {
+        let b = z.len();
+        if b == 0 {
+            return Ok(Vec::new());
+        }
+        if b > MAX_BATCH {
+            return Err(format!("decode: at most {MAX_BATCH} vectors per call"));
+        }
+        let zd = self.z_dims();
+        if let Some((i, v)) = z.iter().enumerate().find(|(_, v)| v.len() != zd) {
+            return Err(format!("decode: z[{i}] has {} dims, the model needs {zd}", v.len()));
+        }
+        if z.iter().flatten().any(|v| !v.is_finite()) {
+            return Err("decode: z contains NaN or infinity".into());
+        }
+        let flat_z: Vec<f32> = z.iter().flatten().copied().collect();
+        let init: Vec<f32> = self.z_to_state.apply(&flat_z, b).iter().map(|v| v.tanh()).collect();
+        let nl = self.dec.layers.len();
+        let h = self.dec.layers[0].units;
+        // Split into [c0, h0, c1, h1, ...] chunks of h columns per batch row.
+        let width = 2 * nl * h;
+        let mut states: Vec<Vec<f32>> = (0..2 * nl)
+            .map(|k| (0..b).flat_map(|r| init[r * width + k * h..r * width + (k + 1) * h].iter().copied()).collect())
+            .collect();
+        let d = self.converter.depth();
+        let mut prev = vec![0f32; b * d];
+        let mut out = vec![Vec::with_capacity(self.num_steps); b];
+        let steps = self.num_steps;
+        let net = self.net(2, b)?;
+        for _ in 0..steps {
+            let mut args: Vec<&[f32]> = vec![&prev, &flat_z];
+            args.extend(states.iter().map(|s| s.as_slice()));
+            let mut res = net.run(&args)?;
+            let logits = res.pop().ok_or("decoder step gave no logits")?;
+            states = res;
+            prev.iter_mut().for_each(|v| *v = 0.0);
+            for r in 0..b {
+                let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+                out[r].push(k);
+                prev[r * d + k] = 1.0;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `decode(z, temperature)`: melodies at 4 steps per quarter, 120 qpm.
+    pub fn decode(&mut self, z: &[Vec<f32>], temperature: f32, rng: &mut impl Rng) -> Result<Vec<NoteSequence>, String> {
+        let ev = self.decode_events(z, temperature, rng)?;
+        Ok(ev.iter().map(|e| self.converter.to_note_sequence(e, 4, None)).collect())
+    }
+
+    /// `sample(n, temperature)`: decodes `n` draws of z ~ N(0, 1).
+    pub fn sample(&mut self, n: usize, temperature: f32, rng: &mut impl Rng) -> Result<Vec<NoteSequence>, String> {
+        let zd = self.z_dims();
+        let z: Vec<Vec<f32>> = (0..n).map(|_| (0..zd).map(|_| normal(rng)).collect()).collect();
+        self.decode(&z, temperature, rng)
+    }
+
+    /// `interpolate(seqs, n)`: 2 inputs give `n` melodies on the line between their
+    /// codes; 4 inputs give an `n` x `n` grid (bilinear, row-major), as magenta.js.
+    pub fn interpolate(
+        &mut self,
+        seqs: &[NoteSequence],
+        n: usize,
+        temperature: f32,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<NoteSequence>, String> {
+        if n == 0 {
+            return Err("interpolate: the number of interpolations must be > 0".into());
+        }
+        let zs = self.encode(seqs)?;
+        let z = interpolated_zs(&zs, n)?;
+        self.decode(&z, temperature, rng)
+    }
+}
+
+/// `linspace(0, 1, n)` as tfjs's CPU kernel computes it: a running sum of an f64 step,
+/// stored as f32 after each addition.
+fn linspace(n: usize) -> Vec<f32> {
+    let step = if n > 1 { 1.0 / (n - 1) as f64 } else { 0.0 };
+    let mut out = Vec::with_capacity(n);
+    let mut v = 0f32;
+    for i in 0..n {
+        if i > 0 {
+            v = (v as f64 + step) as f32;
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// The latent vectors `interpolate` decodes (see `MusicVae::interpolate`).
+pub fn interpolated_zs(zs: &[Vec<f32>], n: usize) -> Result<Vec<Vec<f32>>, String> {
+    let tx = linspace(n);
+    match zs.len() {
+        2 => Ok(tx
+            .iter()
+            .map(|&t| zs[0].iter().zip(&zs[1]).map(|(&a, &b)| t * (b - a) + a).collect())
+            .collect()),
+        4 => {
+            let mut out = Vec::with_capacity(n * n);
+            for &ty in &tx {
+                for &txv in &tx {
+                    let w = [(1.0 - ty) * (1.0 - txv), ty * (1.0 - txv), (1.0 - ty) * txv, ty * txv];
+                    out.push(
+                        (0..zs[0].len())
+                            .map(|k| w.iter().zip(zs).map(|(wi, z)| z[k] * wi).sum())
+                            .collect(),
+                    );
+                }
+            }
+            Ok(out)
+        }
+        k => Err(format!("interpolate: needs 2 or 4 input sequences, got {k}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::checkpoint::Storage;
+    use crate::ml::lstm::reference_step;
+    use crate::ml::note_seq::{Note, QuantizationInfo};
+    use crate::ml::testutil::{write_vae, VaeSizes};
+    use rand::{rngs::SmallRng, SeedableRng};
+
+    fn small() -> VaeSizes {
+        VaeSizes { min_pitch: 48, max_pitch: 59, num_steps: 8, encoder: 16, decoder: vec![12, 12], z: 6 }
+    }
+
+    fn melody(pitches: &[(i32, i64, i64)]) -> NoteSequence {
+        NoteSequence {
+            notes: pitches
+                .iter()
+                .map(|&(p, s, e)| Note { pitch: p, quantized_start_step: Some(s), quantized_end_step: Some(e), ..Default::default() })
+                .collect(),
+            total_quantized_steps: Some(8),
+            quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
+            ..Default::default()
+        }
+    }
+
+    /// Encoder in plain Rust (f64 cells): the reference for `encode`.
+    fn reference_encode(ck: &Checkpoint, events: &[usize], d: usize) -> Vec<f32> {
+        let mut hs = Vec::new();
+        for (dir, rev) in [("fw", false), ("bw", true)] {
+            let w = LstmWeights::from_checkpoint(ck, &format!("encoder/cell_0/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/lstm_cell/")).unwrap();
+            let (mut c, mut h) = (vec![0f32; w.units], vec![0f32; w.units]);
+            for s in 0..events.len() {
+                let t = if rev { events.len() - 1 - s } else { s };
+                let mut x = vec![0f32; d];
+                x[events[t]] = 1.0;
+                reference_step(&w, &x, &mut c, &mut h);
+            }
+            hs.extend(h);
+        }
+        Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias").unwrap().apply(&hs, 1)
+    }
+
+    /// Greedy decoder in plain Rust.
+    fn reference_decode(ck: &Checkpoint, z: &[f32], steps: usize, d: usize) -> Vec<usize> {
+        let layers = LstmWeights::discover(ck, |l| format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")).unwrap();
+        let zs = Dense::from_checkpoint(ck, "decoder/z_to_initial_state/kernel", "decoder/z_to_initial_state/bias").unwrap();
+        let proj = Dense::from_checkpoint(ck, "decoder/output_projection/kernel", "decoder/output_projection/bias").unwrap();
+        let init: Vec<f32> = zs.apply(z, 1).iter().map(|v| v.tanh()).collect();
+        let h = layers[0].units;
+        let mut st: Vec<(Vec<f32>, Vec<f32>)> =
+            (0..layers.len()).map(|l| (init[2 * l * h..(2 * l + 1) * h].to_vec(), init[(2 * l + 1) * h..(2 * l + 2) * h].to_vec())).collect();
+        let mut prev = vec![0f32; d];
+        let mut out = Vec::new();
+        let mut rng = SmallRng::seed_from_u64(0);
+        for _ in 0..steps {
+            let mut x: Vec<f32> = prev.iter().chain(z.iter()).copied().collect();
+            for (l, w) in layers.iter().enumerate() {
+                let (c, hh) = &mut st[l];
+                reference_step(w, &x, c, hh);
+                x = hh.clone();
+            }
+            let k = sample_class(&proj.apply(&x, 1), 0.0, &mut rng);
+            out.push(k);
+            prev = vec![0f32; d];
+            prev[k] = 1.0;
+        }
+        out
+    }
+
+    #[test]
+    fn encode_and_decode_match_reference() {
+        for (storage, seed) in [(Storage::Float32, 11u64), (Storage::Uint8, 12)] {
+            let dir = tempfile::tempdir().unwrap();
+            write_vae(dir.path(), &small(), storage, seed).unwrap();
+            let ck = checkpoint::load(dir.path()).unwrap();
+            let mut m = MusicVae::from_checkpoint(&ck).unwrap();
+            assert_eq!(m.z_dims(), 6);
+            let seqs = vec![melody(&[(50, 0, 2), (55, 2, 7)]), melody(&[(59, 1, 8)])];
+            let z = m.encode(&seqs).unwrap();
+            for (s, zv) in seqs.iter().zip(&z) {
+                let ev = m.converter.to_events(s).unwrap();
+                let want = reference_encode(&ck, &ev, 14);
+                for (a, b) in zv.iter().zip(&want) {
+                    assert!((a - b).abs() < 1e-4, "z {a} vs {b}");
+                }
+            }
+            let mut rng = SmallRng::seed_from_u64(3);
+            let ev = m.decode_events(&z, 0.0, &mut rng).unwrap();
+            for (zv, e) in z.iter().zip(&ev) {
+                assert_eq!(e, &reference_decode(&ck, zv, 8, 14));
+            }
+            let out = m.decode(&z, 0.0, &mut rng).unwrap();
+            assert_eq!(out.len(), 2);
+            assert_eq!(out[0].total_quantized_steps, Some(8));
+            let s = m.sample(3, 0.5, &mut rng).unwrap();
+            assert_eq!(s.len(), 3);
+            let i = m.interpolate(&seqs, 4, 0.0, &mut rng).unwrap();
+            assert_eq!(i.len(), 4);
+            // The first point of a greedy interpolation is the first input's own code.
+            assert_eq!(i[0], out[0]);
+            assert!(m.decode(&[vec![0.0; 5]], 0.0, &mut rng).unwrap_err().contains("dims"));
+            assert!(m.interpolate(&seqs[..1], 3, 0.0, &mut rng).is_err());
+        }
+    }
+
+    #[test]
+    fn grid_interpolation_corners() {
+        let zs = vec![vec![0.0, 0.0], vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
+        let g = interpolated_zs(&zs, 3).unwrap();
+        assert_eq!(g.len(), 9);
+        assert_eq!(g[0], vec![0.0, 0.0]);
+        assert_eq!(g[2], vec![0.0, 1.0]); // x = 1 on row 0 is z2
+        assert_eq!(g[6], vec![1.0, 0.0]); // y = 1, x = 0 is z1
+        assert_eq!(g[8], vec![1.0, 1.0]);
+        assert_eq!(g[4], vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn wrong_checkpoints_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sizes = small();
+        sizes.decoder = vec![12, 10];
+        write_vae(dir.path(), &sizes, Storage::Float32, 1).unwrap();
+        assert!(MusicVae::load(dir.path()).err().unwrap().contains("same size"));
+    }
+}

@@ -1,0 +1,491 @@
+//! The model worker: one background thread per plugin instance that owns the loaded
+//! models and runs requests in order. Callers (JS runtime, editor, CLI) only touch
+//! channels: `submit` and the `try_*` functions never block, so the audio thread and the
+//! editor never wait for inference or downloads.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use serde::Serialize;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use super::midime::MidiMe;
+use super::note_seq::{quantize_note_sequence, NoteSequence};
+use super::resolve::{resolve, ResolveOptions, Resolved};
+use super::rnn::MusicRnn;
+use super::vae::MusicVae;
+
+/// Handle of a model loaded in a worker.
+pub type ModelId = u64;
+
+/// A request to the worker. Each completes with one `Response` (or an error message).
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// Load a MusicRNN checkpoint (URL or local folder) -> `Response::Loaded`.
+    LoadRnn {
+        /// Checkpoint URL (cached per user) or local folder path.
+        url_or_path: String,
+    },
+    /// Load a MusicVAE checkpoint (URL or local folder) -> `Response::Loaded`.
+    LoadVae {
+        /// Checkpoint URL (cached per user) or local folder path.
+        url_or_path: String,
+    },
+    /// `continueSequence` -> `Response::Sequences` with `count` continuations, run as one
+    /// batch.
+    RnnContinue {
+        /// A model loaded with `LoadRnn`.
+        model: ModelId,
+        /// The primer (quantized, or unquantized: then quantized at 4 steps/quarter).
+        seq: NoteSequence,
+        /// Number of steps to generate.
+        steps: usize,
+        /// None: host temperature; Some(0.0): greedy.
+        temperature: Option<f32>,
+        /// Number of continuations.
+        count: usize,
+    },
+    /// `encode` -> `Response::Z`.
+    VaeEncode {
+        /// A model loaded with `LoadVae`.
+        model: ModelId,
+        /// Melodies to encode (quantized or not).
+        seqs: Vec<NoteSequence>,
+    },
+    /// `decode(z, temperature)` -> `Response::Sequences`.
+    VaeDecode {
+        /// A model loaded with `LoadVae`.
+        model: ModelId,
+        /// Latent vectors, each of length `zDims`.
+        z: Vec<Vec<f32>>,
+        /// None: host temperature; Some(0.0): greedy.
+        temperature: Option<f32>,
+    },
+    /// `sample(n, temperature)` -> `Response::Sequences`.
+    VaeSample {
+        /// A model loaded with `LoadVae`.
+        model: ModelId,
+        /// Number of samples.
+        n: usize,
+        /// None: host temperature; Some(0.0): greedy.
+        temperature: Option<f32>,
+    },
+    /// `interpolate(seqs, n)` -> `Response::Sequences` (n sequences from the first to the
+    /// last input).
+    VaeInterpolate {
+        /// A model loaded with `LoadVae`.
+        model: ModelId,
+        /// Two (or four, for a 2-D grid) sequences.
+        seqs: Vec<NoteSequence>,
+        /// Number of interpolation steps.
+        n: usize,
+        /// None: host temperature; Some(0.0): greedy.
+        temperature: Option<f32>,
+    },
+    /// Train a MidiMe model on the VAE's latent vectors of `seqs` -> `Response::MidiMe`.
+    MidiMeTrain {
+        /// A model loaded with `LoadVae`.
+        vae: ModelId,
+        /// The user's melodies.
+        seqs: Vec<NoteSequence>,
+        /// Training epochs.
+        epochs: usize,
+        /// Size of MidiMe's own latent space.
+        latent: usize,
+    },
+    /// Sample from a MidiMe model through a MusicVAE decoder -> `Response::Sequences`.
+    MidiMeSample {
+        /// A model returned by `MidiMeTrain`.
+        midime: ModelId,
+        /// The MusicVAE whose decoder turns latent vectors into notes.
+        vae: ModelId,
+        /// Number of samples.
+        n: usize,
+        /// None: host temperature; Some(0.0): greedy.
+        temperature: Option<f32>,
+    },
+    /// Drop a model -> `Response::Unloaded`.
+    Unload {
+        /// The model to drop.
+        model: ModelId,
+    },
+}
+
+/// What a request produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Response {
+    /// A model is ready.
+    Loaded {
+        /// Its handle.
+        model: ModelId,
+        /// What it is.
+        kind: ModelKind,
+        /// `decoder.zDims` for a MusicVAE.
+        z_dims: Option<usize>,
+        /// Where it came from (checkpoint folder, bundled fallback, ...).
+        description: String,
+    },
+    /// Generated sequences.
+    Sequences(Vec<NoteSequence>),
+    /// Latent vectors.
+    Z(Vec<Vec<f32>>),
+    /// A trained MidiMe model.
+    MidiMe {
+        /// Its handle.
+        model: ModelId,
+    },
+    /// The model was dropped.
+    Unloaded,
+}
+
+/// Kind of a loaded model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ModelKind {
+    /// `mm.MusicRNN`.
+    MusicRnn,
+    /// `mm.MusicVAE`.
+    MusicVae,
+    /// `mm.MidiMe`.
+    MidiMe,
+}
+
+/// A console message from the worker (download progress, fallback notices).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// Human-readable message.
+    pub message: String,
+    /// Completed fraction in 0..=1 when known.
+    pub fraction: Option<f32>,
+}
+
+/// How a worker finds and samples models.
+#[derive(Clone)]
+pub struct WorkerConfig {
+    /// Per-user cache of downloaded checkpoints.
+    pub cache_dir: PathBuf,
+    /// Folder with the bundled default models (`basic_rnn`, `mel_2bar_small`).
+    pub bundled_dir: PathBuf,
+    /// Whether checkpoints may be downloaded.
+    pub allow_network: bool,
+    /// Seed of the sampling RNG (None: from entropy), for reproducible runs.
+    pub seed: Option<u64>,
+    /// The host's `temperature` parameter, used when a request gives none.
+    pub temperature: Arc<dyn Fn() -> f32 + Send + Sync>,
+}
+
+impl WorkerConfig {
+    /// Default configuration: cache under the user's cache dir
+    /// (`<cache>/sema-live/models`), network allowed, temperature fixed at 1.0.
+    pub fn new(bundled_dir: PathBuf) -> Self {
+        WorkerConfig {
+            cache_dir: super::resolve::default_cache_dir(),
+            bundled_dir,
+            allow_network: true,
+            seed: None,
+            temperature: Arc::new(|| 1.0),
+        }
+    }
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("cache_dir", &self.cache_dir)
+            .field("bundled_dir", &self.bundled_dir)
+            .field("allow_network", &self.allow_network)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Result of one request, tagged with the id `submit` returned.
+pub type Completion = (u64, Result<Response, String>);
+
+/// Owner of the background model thread. Dropping it stops the thread after the current
+/// request (without waiting for it).
+pub struct ModelWorker {
+    /// Requests to the thread; `None` once shutting down.
+    requests: Option<Sender<(u64, Request)>>,
+    /// Completed requests from the thread.
+    completions: Receiver<Completion>,
+    /// Console messages from the thread.
+    progress: Receiver<Progress>,
+    /// Lets `submit` complete a request with an error when the thread is gone.
+    done_tx: Sender<Completion>,
+    /// Next request id.
+    next_id: AtomicU64,
+    /// The thread, detached on drop so that dropping never blocks.
+    _thread: Option<JoinHandle<()>>,
+}
+
+impl ModelWorker {
+    /// Starts the worker thread.
+    pub fn spawn(config: WorkerConfig) -> Self {
+        let (req_tx, req_rx) = unbounded::<(u64, Request)>();
+        let (done_tx, done_rx) = unbounded::<Completion>();
+        let (prog_tx, prog_rx) = unbounded::<Progress>();
+        let thread_done = done_tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("sema-live-models".into())
+            .spawn(move || {
+                let mut state = WorkerState::new(config, prog_tx);
+                for (id, req) in req_rx.iter() {
+                    let result = state.handle(req);
+                    if thread_done.send((id, result)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok();
+        ModelWorker {
+            requests: Some(req_tx),
+            completions: done_rx,
+            done_tx,
+            progress: prog_rx,
+            next_id: AtomicU64::new(1),
+            _thread: thread,
+        }
+    }
+
+    /// Queues a request and returns its id. Never blocks. If the thread could not be
+    /// started, the request completes at once with an error.
+    pub fn submit(&self, req: Request) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let sent = match &self.requests {
+            Some(tx) => tx.send((id, req)).is_ok(),
+            None => false,
+        };
+        if !sent {
+            // The thread is gone (failed to start or panicked): nothing else will answer.
+            let _ = self
+                .done_tx
+                .send((id, Err("model worker thread is not running".to_string())));
+        }
+        id
+    }
+
+    /// A completed request, if any. Never blocks.
+    pub fn try_recv(&self) -> Option<Completion> {
+        self.completions.try_recv().ok()
+    }
+
+    /// Waits up to `d` for a completed request (for headless runs and tests).
+    pub fn recv_timeout(&self, d: Duration) -> Option<Completion> {
+        self.completions.recv_timeout(d).ok()
+    }
+
+    /// A console message, if any. Never blocks.
+    pub fn try_progress(&self) -> Option<Progress> {
+        self.progress.try_recv().ok()
+    }
+
+    /// Submits `req` and waits for its completion (CLI and tests; never call this from
+    /// the audio thread or the editor). Completions of other requests received while
+    /// waiting are dropped.
+    pub fn run_blocking(&self, req: Request, timeout: Duration) -> Result<Response, String> {
+        let id = self.submit(req);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.completions.recv_timeout(left) {
+                Ok((got, result)) if got == id => return result,
+                Ok(_) => continue,
+                Err(_) => return Err(format!("model worker: request {id} timed out")),
+            }
+        }
+    }
+}
+
+impl Drop for ModelWorker {
+    fn drop(&mut self) {
+        // Closing the request channel ends the thread's loop; it is not joined so that
+        // dropping a plugin instance never waits for a running inference.
+        self.requests = None;
+    }
+}
+
+/// A model owned by the worker thread.
+enum Slot {
+    /// A MusicRNN.
+    Rnn(MusicRnn),
+    /// A MusicVAE.
+    Vae(MusicVae),
+    /// A trained MidiMe.
+    MidiMe(MidiMe),
+}
+
+/// Everything the worker thread owns.
+struct WorkerState {
+    /// Configuration from `spawn`.
+    config: WorkerConfig,
+    /// Console messages.
+    progress: Sender<Progress>,
+    /// Loaded models by id.
+    models: HashMap<ModelId, Slot>,
+    /// Next model id.
+    next_model: ModelId,
+    /// Sampling RNG (seeded from the config for reproducible runs).
+    rng: SmallRng,
+}
+
+/// Quantizes an unquantized sequence at 4 steps per quarter (magenta's default grid),
+/// so JS code can pass sequences straight from `NoteSequence` literals.
+fn quantized(seq: NoteSequence) -> Result<NoteSequence, String> {
+    if seq.is_quantized() {
+        Ok(seq)
+    } else {
+        quantize_note_sequence(&seq, 4)
+    }
+}
+
+impl WorkerState {
+    fn new(config: WorkerConfig, progress: Sender<Progress>) -> Self {
+        let rng = match config.seed {
+            Some(s) => SmallRng::seed_from_u64(s),
+            // No OS RNG feature in the dependency set: the clock is random enough for
+            // musical sampling.
+            None => SmallRng::seed_from_u64(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0x5eed),
+            ),
+        };
+        WorkerState { config, progress, models: HashMap::new(), next_model: 1, rng }
+    }
+
+    /// The request's temperature, or the host's when it gives none.
+    fn temperature(&self, t: Option<f32>) -> f32 {
+        let t = t.unwrap_or_else(|| (self.config.temperature)());
+        if t.is_finite() && t > 0.0 {
+            t
+        } else {
+            0.0
+        }
+    }
+
+    fn insert(&mut self, slot: Slot) -> ModelId {
+        let id = self.next_model;
+        self.next_model += 1;
+        self.models.insert(id, slot);
+        id
+    }
+
+    fn rnn(&mut self, id: ModelId) -> Result<&mut MusicRnn, String> {
+        match self.models.get_mut(&id) {
+            Some(Slot::Rnn(m)) => Ok(m),
+            Some(_) => Err(format!("model {id} is not a MusicRNN")),
+            None => Err(format!("no model with id {id} (not loaded or disposed)")),
+        }
+    }
+
+    fn vae(&mut self, id: ModelId) -> Result<&mut MusicVae, String> {
+        match self.models.get_mut(&id) {
+            Some(Slot::Vae(m)) => Ok(m),
+            Some(_) => Err(format!("model {id} is not a MusicVAE")),
+            None => Err(format!("no model with id {id} (not loaded or disposed)")),
+        }
+    }
+
+    fn resolve(&mut self, url_or_path: &str, kind: ModelKind) -> Result<Resolved, String> {
+        let opts = ResolveOptions {
+            cache_dir: self.config.cache_dir.clone(),
+            bundled_dir: self.config.bundled_dir.clone(),
+            allow_network: self.config.allow_network,
+        };
+        let tx = self.progress.clone();
+        resolve(url_or_path, kind, &opts, &mut |p| {
+            let _ = tx.send(p);
+        })
+    }
+
+    fn handle(&mut self, req: Request) -> Result<Response, String> {
+        match req {
+            Request::LoadRnn { url_or_path } => {
+                let r = self.resolve(&url_or_path, ModelKind::MusicRnn)?;
+                let m = MusicRnn::load(&r.dir)?;
+                let model = self.insert(Slot::Rnn(m));
+                Ok(Response::Loaded { model, kind: ModelKind::MusicRnn, z_dims: None, description: r.description })
+            }
+            Request::LoadVae { url_or_path } => {
+                let r = self.resolve(&url_or_path, ModelKind::MusicVae)?;
+                let m = MusicVae::load(&r.dir)?;
+                let z_dims = Some(m.z_dims());
+                let model = self.insert(Slot::Vae(m));
+                Ok(Response::Loaded { model, kind: ModelKind::MusicVae, z_dims, description: r.description })
+            }
+            Request::RnnContinue { model, seq, steps, temperature, count } => {
+                let t = self.temperature(temperature);
+                let seq = quantized(seq)?;
+                let mut rng = self.rng.clone();
+                let out = self.rnn(model)?.continue_sequence(&seq, steps, t, count, &mut rng);
+                self.rng = rng;
+                out.map(Response::Sequences)
+            }
+            Request::VaeEncode { model, seqs } => {
+                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
+                self.vae(model)?.encode(&seqs).map(Response::Z)
+            }
+            Request::VaeDecode { model, z, temperature } => {
+                let t = self.temperature(temperature);
+                let mut rng = self.rng.clone();
+                let out = self.vae(model)?.decode(&z, t, &mut rng);
+                self.rng = rng;
+                out.map(Response::Sequences)
+            }
+            Request::VaeSample { model, n, temperature } => {
+                let t = self.temperature(temperature);
+                let mut rng = self.rng.clone();
+                let out = self.vae(model)?.sample(n, t, &mut rng);
+                self.rng = rng;
+                out.map(Response::Sequences)
+            }
+            Request::VaeInterpolate { model, seqs, n, temperature } => {
+                let t = self.temperature(temperature);
+                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
+                let mut rng = self.rng.clone();
+                let out = self.vae(model)?.interpolate(&seqs, n, t, &mut rng);
+                self.rng = rng;
+                out.map(Response::Sequences)
+            }
+            Request::MidiMeTrain { vae, seqs, epochs, latent } => {
+                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
+                let z = self.vae(vae)?.encode(&seqs)?;
+                let mut rng = self.rng.clone();
+                let tx = self.progress.clone();
+                let trained = MidiMe::train(&z, latent, epochs, &mut rng, &mut |epoch, loss| {
+                    let _ = tx.send(Progress {
+                        message: format!("MidiMe epoch {epoch}/{epochs}: loss {loss:.4}"),
+                        fraction: Some(epoch as f32 / epochs.max(1) as f32),
+                    });
+                });
+                self.rng = rng;
+                let model = self.insert(Slot::MidiMe(trained?));
+                Ok(Response::MidiMe { model })
+            }
+            Request::MidiMeSample { midime, vae, n, temperature } => {
+                let t = self.temperature(temperature);
+                let mut rng = self.rng.clone();
+                let z = match self.models.get(&midime) {
+                    Some(Slot::MidiMe(m)) => m.sample(n, &mut rng),
+                    Some(_) => return Err(format!("model {midime} is not a MidiMe model")),
+                    None => return Err(format!("no model with id {midime} (not trained or disposed)")),
+                };
+                let out = self.vae(vae)?.decode(&z?, t, &mut rng);
+                self.rng = rng;
+                out.map(Response::Sequences)
+            }
+            Request::Unload { model } => match self.models.remove(&model) {
+                Some(_) => Ok(Response::Unloaded),
+                None => Err(format!("unload: no model with id {model}")),
+            },
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Host-automatable parameters and the persisted session. Parameter IDs are part of saved
+//! projects and automation: never change them once released.
+
+use nice_plug::params::persist::PersistentField;
+use nice_plug::prelude::*;
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+use crate::controller::Controller;
+use crate::rt::NUM_PARAMS;
+use crate::state::SessionState;
+
+/// The session (code + channel data + layout) as a persistent field: saving reads the
+/// controller's session, loading hands the restored session to the controller, which
+/// compiles it and sends it to the audio engine at once.
+pub struct SessionPersist {
+    pub controller: Arc<Mutex<Controller>>,
+}
+
+impl<'a> PersistentField<'a, SessionState> for SessionPersist {
+    fn set(&self, new_value: SessionState) {
+        self.controller.lock().load_state(new_value);
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&SessionState) -> R,
+    {
+        f(self.controller.lock().session())
+    }
+}
+
+#[derive(Params)]
+pub struct SemaParams {
+    /// DSL + JS code, channel data and editor layout, saved in the project.
+    #[persist = "session"]
+    pub session: SessionPersist,
+
+    /// Sampling temperature used by model calls that give none; `{0}param` in the DSL.
+    #[id = "temperature"]
+    pub temperature: FloatParam,
+
+    /// Output gain in dB (smoothed by the engine).
+    #[id = "gain"]
+    pub gain: FloatParam,
+
+    /// Follow the host transport (on) or free-run at the tempo set in code (off).
+    #[id = "sync"]
+    pub sync: BoolParam,
+
+    /// Free macros, `{1}param`..`{8}param` in the DSL, `host.macros[0..7]` in JS.
+    #[id = "macro1"]
+    pub macro1: FloatParam,
+    #[id = "macro2"]
+    pub macro2: FloatParam,
+    #[id = "macro3"]
+    pub macro3: FloatParam,
+    #[id = "macro4"]
+    pub macro4: FloatParam,
+    #[id = "macro5"]
+    pub macro5: FloatParam,
+    #[id = "macro6"]
+    pub macro6: FloatParam,
+    #[id = "macro7"]
+    pub macro7: FloatParam,
+    #[id = "macro8"]
+    pub macro8: FloatParam,
+}
+
+fn macro_param(n: usize) -> FloatParam {
+    FloatParam::new(format!("Macro {n}"), 0.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+        .with_step_size(0.001)
+}
+
+impl SemaParams {
+    pub fn new(controller: Arc<Mutex<Controller>>) -> Self {
+        Self {
+            session: SessionPersist { controller },
+            temperature: FloatParam::new("Temperature", 1.0, FloatRange::Linear { min: 0.0, max: 2.0 })
+                .with_step_size(0.01),
+            gain: FloatParam::new("Gain", 0.0, FloatRange::Linear { min: -60.0, max: 12.0 })
+                .with_unit(" dB")
+                .with_step_size(0.1),
+            sync: BoolParam::new("Sync", true),
+            macro1: macro_param(1),
+            macro2: macro_param(2),
+            macro3: macro_param(3),
+            macro4: macro_param(4),
+            macro5: macro_param(5),
+            macro6: macro_param(6),
+            macro7: macro_param(7),
+            macro8: macro_param(8),
+        }
+    }
+
+    /// The eight macros in order.
+    pub fn macros(&self) -> [&FloatParam; 8] {
+        [
+            &self.macro1, &self.macro2, &self.macro3, &self.macro4, &self.macro5, &self.macro6,
+            &self.macro7, &self.macro8,
+        ]
+    }
+
+    /// Values for the DSL's `param`: temperature, then the macros. Lock-free (atomics).
+    pub fn values(&self) -> [f32; NUM_PARAMS] {
+        let mut v = [0.0; NUM_PARAMS];
+        v[0] = self.temperature.value();
+        for (i, m) in self.macros().iter().enumerate() {
+            v[i + 1] = m.value();
+        }
+        v
+    }
+}

@@ -1,0 +1,222 @@
+//! The contract between the realtime engine (plugin glue, transport, MIDI) and the
+//! compiled DSL program. Everything here is used on the audio thread: no allocation,
+//! no locks, no I/O. Buffers are sized when they are created, off the audio thread.
+
+/// Number of host parameters a DSL program can read with `{i}param`:
+/// index 0 is `temperature`, 1..=8 are `macro1`..`macro8`.
+pub const NUM_PARAMS: usize = 9;
+
+/// Highest JS channel id + 1 that `createOutputChannel`/`fromJS` can use.
+pub const NUM_CHANNELS: usize = 64;
+
+/// Number of audio outputs the program writes (stereo).
+pub const NUM_OUTPUTS: usize = 2;
+
+/// The latest data each JS output channel sent, as the audio thread sees it.
+///
+/// Owned by the audio thread; new data arrives through the realtime handoff and the
+/// replaced boxes travel back to be dropped elsewhere.
+pub struct ChannelBank {
+    /// `slots[id]` is what channel `id` last sent (empty before the first send).
+    slots: Vec<Box<[f64]>>,
+    /// Bumped every time a slot is replaced, so readers can notice new data cheaply.
+    generations: Vec<u64>,
+}
+
+impl Default for ChannelBank {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChannelBank {
+    pub fn new() -> Self {
+        Self {
+            slots: (0..NUM_CHANNELS).map(|_| Vec::new().into_boxed_slice()).collect(),
+            generations: vec![0; NUM_CHANNELS],
+        }
+    }
+
+    /// What channel `id` last sent: empty before anything was sent or for an id out of
+    /// range. An array when the channel's block size is > 1, one value when it is 1.
+    #[inline]
+    pub fn get(&self, id: usize) -> &[f64] {
+        self.slots.get(id).map(|s| &s[..]).unwrap_or(&[])
+    }
+
+    /// A counter that changes whenever channel `id` receives new data.
+    #[inline]
+    pub fn generation(&self, id: usize) -> u64 {
+        self.generations.get(id).copied().unwrap_or(0)
+    }
+
+    /// Installs new data for channel `id` and returns the replaced box, which the
+    /// caller must send off the audio thread to be dropped. Returns `data` itself when
+    /// `id` is out of range.
+    #[inline]
+    pub fn replace(&mut self, id: usize, data: Box<[f64]>) -> Box<[f64]> {
+        match self.slots.get_mut(id) {
+            Some(slot) => {
+                self.generations[id] = self.generations[id].wrapping_add(1);
+                std::mem::replace(slot, data)
+            }
+            None => data,
+        }
+    }
+}
+
+/// A note request from the DSL's `midi` function. The engine turns it into a note-on now
+/// and a note-off after `length_bars` (and releases it early on stop or code swap).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NoteRequest {
+    /// MIDI note number 0..=127 (already rounded and clamped by the caller).
+    pub pitch: u8,
+    /// Velocity 0..=1. A velocity of 0 sends nothing.
+    pub velocity: f32,
+    /// Length in bars (> 0).
+    pub length_bars: f64,
+    /// MIDI channel 0..=15.
+    pub channel: u8,
+}
+
+/// A fixed-capacity queue the program pushes into during one block; the engine drains
+/// it after the block. Pushing into a full queue drops the item (never allocates).
+pub struct FixedQueue<T: Copy> {
+    items: Vec<T>,
+}
+
+impl<T: Copy> FixedQueue<T> {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { items: Vec::with_capacity(capacity) }
+    }
+    /// Pushes `item` unless the queue is full; returns whether it was stored.
+    #[inline]
+    pub fn push(&mut self, item: T) -> bool {
+        if self.items.len() < self.items.capacity() {
+            self.items.push(item);
+            true
+        } else {
+            false
+        }
+    }
+    #[inline]
+    pub fn as_slice(&self) -> &[T] {
+        &self.items
+    }
+    /// Mutable access to the queued items (the engine shifts note offsets of sub-blocks).
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.items
+    }
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.items.capacity()
+    }
+    /// Drops the items pushed after the first `len`.
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        self.items.truncate(len);
+    }
+    #[inline]
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// A note request with the sample offset (within the block) at which it was made.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimedNote {
+    pub offset: u32,
+    pub note: NoteRequest,
+}
+
+/// A value the DSL's `toJS` sends to the JS `input(value, channel)` handler.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ToJsValue {
+    pub channel: u32,
+    pub value: f64,
+}
+
+/// What the program needs to know about time, computed by the engine for every sample
+/// from the host transport (or free-running at the program's `clk` tempo).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClockState {
+    /// Position within the current bar, 0 <= phase < 1.
+    pub bar_phase: f64,
+    /// Index of the current bar (0 = first bar of the song), may be negative in pre-roll.
+    pub bar: i64,
+    /// Tempo in quarter-note beats per minute.
+    pub bpm: f64,
+    /// Beats per bar (time signature numerator scaled to quarter notes).
+    pub beats_per_bar: f64,
+    /// Whether the clock is advancing (host playing, or free-running).
+    pub playing: bool,
+    /// Audio sample rate in Hz.
+    pub sample_rate: f64,
+}
+
+impl Default for ClockState {
+    fn default() -> Self {
+        Self {
+            bar_phase: 0.0,
+            bar: 0,
+            bpm: 120.0,
+            beats_per_bar: 4.0,
+            playing: false,
+            sample_rate: 48_000.0,
+        }
+    }
+}
+
+/// Everything a compiled DSL program reads and writes while rendering one block.
+///
+/// The engine fills `clocks`, `inputs` and `params` before calling the program, and
+/// reads `outputs`, `notes`, `to_js`, `scope` and `clock_request` afterwards.
+pub struct BlockContext<'a> {
+    /// Number of samples in this block (<= the `max_block` given at prepare time).
+    pub len: usize,
+    /// Clock state for every sample of the block (`clocks[i]` for sample `i`).
+    pub clocks: &'a [ClockState],
+    /// Audio input (the optional sidechain) per channel, `len` samples each; zeros when
+    /// the host gives none. Read by `adc`.
+    pub inputs: [&'a [f32]; 2],
+    /// Output per channel, `len` samples each. The program overwrites every sample.
+    pub outputs: [&'a mut [f32]; NUM_OUTPUTS],
+    /// Host parameter values (0 = temperature, 1..=8 = macros), constant for the block.
+    pub params: &'a [f32; NUM_PARAMS],
+    /// Latest data from the JS channels (`fromJS`).
+    pub channels: &'a ChannelBank,
+    /// Notes requested by `midi` during this block.
+    pub notes: &'a mut FixedQueue<TimedNote>,
+    /// Values sent by `toJS` during this block.
+    pub to_js: &'a mut FixedQueue<ToJsValue>,
+    /// Samples for the editor's scope view (`scop`), one value per call.
+    pub scope: &'a mut FixedQueue<f32>,
+    /// Set by `clk`: the tempo (bpm, beats per bar) the code asks for, used when the
+    /// clock is not synced to the host. Last write in the block wins.
+    pub clock_request: Option<(f64, f64)>,
+}
+
+/// A compiled program the engine can run: the DSL's `Program` implements it, and so do
+/// the small test patches of the engine's own tests.
+pub trait Patch: Send + 'static {
+    /// Renders `ctx.len` samples. Must not allocate, lock or do I/O.
+    fn process(&mut self, ctx: &mut BlockContext);
+    /// Whether this patch should replace the playing one at the next bar (`{1}quantise`)
+    /// rather than at once.
+    fn quantise(&self) -> bool {
+        false
+    }
+    /// The tempo (bpm, beats per bar) set by a constant `clk`, used when free-running.
+    fn initial_clock(&self) -> Option<(f64, f64)> {
+        None
+    }
+}

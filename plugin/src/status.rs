@@ -1,0 +1,104 @@
+//! What the audio thread tells the editor and the JS thread, lock-free: transport
+//! position, DSP load, and a log of the MIDI notes it sent.
+
+use atomic_float::{AtomicF32, AtomicF64};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+use crate::midi_out::MidiEvent;
+use crate::rt::{ClockState, ToJsValue};
+
+/// Capacity of the note log (audio → editor) and the toJS queue (audio → JS).
+const NOTE_LOG_CAPACITY: usize = 4096;
+const TO_JS_CAPACITY: usize = 16384;
+
+/// A note the plugin sent, with its musical time, for the piano roll and `.mid` export.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NoteRecord {
+    /// Position in bars (bar index + phase) when the event happened.
+    pub bars: f64,
+    /// Tempo at that moment (for export to seconds/ticks).
+    pub bpm: f64,
+    pub on: bool,
+    pub channel: u8,
+    pub key: u8,
+    pub velocity: f32,
+}
+
+/// Atomics written by the audio thread once per block.
+#[derive(Default)]
+pub struct Status {
+    pub bpm: AtomicF64,
+    pub beats_per_bar: AtomicF64,
+    pub bar: AtomicI64,
+    pub bar_phase: AtomicF64,
+    pub playing: AtomicBool,
+    /// Time spent in `process` / duration of the block, smoothed.
+    pub dsp_load: AtomicF32,
+    /// Number of blocks processed (tells the editor the engine is running).
+    pub blocks: AtomicU64,
+}
+
+impl Status {
+    pub fn publish(&self, clock: &ClockState) {
+        self.bpm.store(clock.bpm, Ordering::Relaxed);
+        self.beats_per_bar.store(clock.beats_per_bar, Ordering::Relaxed);
+        self.bar.store(clock.bar, Ordering::Relaxed);
+        self.bar_phase.store(clock.bar_phase, Ordering::Relaxed);
+        self.playing.store(clock.playing, Ordering::Relaxed);
+        self.blocks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn clock(&self) -> ClockState {
+        ClockState {
+            bar_phase: self.bar_phase.load(Ordering::Relaxed),
+            bar: self.bar.load(Ordering::Relaxed),
+            bpm: self.bpm.load(Ordering::Relaxed),
+            beats_per_bar: self.beats_per_bar.load(Ordering::Relaxed),
+            playing: self.playing.load(Ordering::Relaxed),
+            sample_rate: 0.0,
+        }
+    }
+}
+
+/// The audio thread's ends of the audio → editor/JS queues.
+pub struct AudioOutlets {
+    pub notes: rtrb::Producer<NoteRecord>,
+    pub to_js: rtrb::Producer<ToJsValue>,
+}
+
+/// The consumer ends, shared by the editor and the JS thread (never the audio thread).
+pub struct Inlets {
+    pub notes: Mutex<rtrb::Consumer<NoteRecord>>,
+    pub to_js: Mutex<rtrb::Consumer<ToJsValue>>,
+}
+
+pub fn outlets() -> (AudioOutlets, Inlets) {
+    let (n_tx, n_rx) = rtrb::RingBuffer::new(NOTE_LOG_CAPACITY);
+    let (j_tx, j_rx) = rtrb::RingBuffer::new(TO_JS_CAPACITY);
+    (
+        AudioOutlets { notes: n_tx, to_js: j_tx },
+        Inlets { notes: Mutex::new(n_rx), to_js: Mutex::new(j_rx) },
+    )
+}
+
+impl AudioOutlets {
+    /// Logs a block's MIDI events and toJS values; drops what does not fit (the editor
+    /// and JS catch up; the audio thread never waits).
+    pub fn publish(&mut self, clocks: &[ClockState], midi: &[MidiEvent], to_js: &[ToJsValue]) {
+        for e in midi {
+            let Some(c) = clocks.get(e.timing as usize).or(clocks.last()) else { break };
+            let _ = self.notes.push(NoteRecord {
+                bars: c.bar as f64 + c.bar_phase,
+                bpm: c.bpm,
+                on: e.on,
+                channel: e.channel,
+                key: e.key,
+                velocity: e.velocity,
+            });
+        }
+        for v in to_js {
+            let _ = self.to_js.push(*v);
+        }
+    }
+}
