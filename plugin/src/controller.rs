@@ -51,7 +51,7 @@ impl Controller {
             env: CompileEnv {
                 sample_rate: 48_000.0,
                 max_block: 512,
-                samples: Arc::new(SampleLibrary::default()),
+                samples: Arc::new(SampleLibrary::new()),
             },
             session,
             console,
@@ -185,5 +185,17 @@ impl Controller {
         if self.ends.to_audio.push(msg).is_ok() {
             self.in_flight += 1;
         }
+    }
+}
+
+impl Patch for dsl::Program {
+    fn process(&mut self, ctx: &mut crate::rt::BlockContext) {
+        dsl::Program::process(self, ctx)
+    }
+    fn quantise(&self) -> bool {
+        dsl::Program::quantise(self)
+    }
+    fn initial_clock(&self) -> Option<(f64, f64)> {
+        dsl::Program::initial_clock(self)
     }
 }

@@ -1,6 +1,7 @@
 //! The editor window (egui): the live-code (DSL) and JS editors, the console, the status
 //! strip and the parameter controls.
 
+use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
@@ -125,7 +126,7 @@ impl NiceEguiApp for SemaEditor {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
         let Some(gui) = self.gui.clone() else { return };
-        let setter = ParamSetter::new(&gui);
+        let setter = gui.param_setter();
         let ctrl_enter = ui.input(|i| i.key_pressed(egui::Key::Enter) && i.modifiers.command);
         egui::Panel::top("status").show(ui, |ui| {
             self.status_strip(ui);

@@ -4,6 +4,7 @@
 //! transport, parameters, audio and MIDI to the [`engine::Engine`], and the
 //! [`controller::Controller`] to the editor, the JS runtime and the saved state.
 
+use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use parking_lot::Mutex;
 use std::num::NonZeroU32;
@@ -15,10 +16,13 @@ pub mod console;
 pub mod controller;
 pub mod dsl;
 pub mod dsp;
-mod editor;
+pub mod editor;
 pub mod engine;
+pub mod midi_file;
+pub mod ml;
 pub mod midi_out;
 pub mod params;
+pub mod render;
 pub mod rt;
 pub mod state;
 pub mod status;
@@ -114,6 +118,7 @@ impl Plugin for SemaLive {
     const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
 
+    type Editor = nice_plug_egui::EguiEditor<editor::SemaEditor>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
@@ -121,7 +126,7 @@ impl Plugin for SemaLive {
         self.params.clone()
     }
 
-    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Box<dyn Editor>> {
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         editor::create(self.shared.clone(), self.editor_state.clone())
     }
 
@@ -194,17 +199,17 @@ impl Plugin for SemaLive {
             let event = if e.on {
                 NoteEvent::NoteOn {
                     timing: e.timing,
-                    voice_id: None,
-                    channel: e.channel,
-                    note: e.key,
+                    voice_id: VoiceID::Wildcard,
+                    channel: Channel::Number(e.channel),
+                    key: Key::Number(e.key),
                     velocity: e.velocity,
                 }
             } else {
                 NoteEvent::NoteOff {
                     timing: e.timing,
-                    voice_id: None,
-                    channel: e.channel,
-                    note: e.key,
+                    voice_id: VoiceID::Wildcard,
+                    channel: Channel::Number(e.channel),
+                    key: Key::Number(e.key),
                     velocity: 0.0,
                 }
             };

@@ -57,8 +57,10 @@ pub struct Clock {
     code_bpm: f64,
     /// Beats per bar the code asked for, used when free-running.
     code_beats_per_bar: f64,
-    /// Free-running position in quarter-note beats.
-    free_beats: f64,
+    /// Free-running position: beats at the anchor plus samples since the anchor. Counting
+    /// samples (instead of adding a float step per sample) keeps bar lines exact.
+    free_anchor_beats: f64,
+    free_samples: u64,
     /// Whether the previous block was synced to a playing host (to detect stops).
     was_host_playing: bool,
 }
@@ -76,9 +78,21 @@ impl Clock {
             sample_rate,
             code_bpm: 120.0,
             code_beats_per_bar: 4.0,
-            free_beats: 0.0,
+            free_anchor_beats: 0.0,
+            free_samples: 0,
             was_host_playing: false,
         }
+    }
+
+    /// Current free-running position in beats.
+    fn free_beats(&self) -> f64 {
+        self.free_anchor_beats + self.free_samples as f64 * self.code_bpm / 60.0 / self.sample_rate
+    }
+
+    /// Moves the free-running anchor to `beats` (tempo change, or following the host).
+    fn set_free_beats(&mut self, beats: f64) {
+        self.free_anchor_beats = beats;
+        self.free_samples = 0;
     }
 
     pub fn sample_rate(&self) -> f64 {
@@ -88,8 +102,11 @@ impl Clock {
     /// Sets the tempo used when free-running (from the program's `clk`). Invalid values
     /// are ignored so a typo cannot stall the clock.
     pub fn set_code_tempo(&mut self, bpm: f64, beats_per_bar: f64) {
-        if bpm.is_finite() && bpm > 0.0 && bpm <= 2000.0 {
+        if bpm.is_finite() && bpm > 0.0 && bpm <= 2000.0 && bpm != self.code_bpm {
+            // Re-anchor so the position stays continuous across the tempo change.
+            let now = self.free_beats();
             self.code_bpm = bpm;
+            self.set_free_beats(now);
         }
         if beats_per_bar.is_finite() && beats_per_bar >= 1.0 && beats_per_bar <= 64.0 {
             self.code_beats_per_bar = beats_per_bar;
@@ -98,7 +115,7 @@ impl Clock {
 
     /// Restarts the free-running clock at bar 0.
     pub fn reset(&mut self) {
-        self.free_beats = 0.0;
+        self.set_free_beats(0.0);
         self.was_host_playing = false;
     }
 
@@ -124,11 +141,10 @@ impl Clock {
             };
             for (i, c) in out.iter_mut().enumerate() {
                 let beats = start + i as f64 * beats_per_sample;
-                let bars = (beats - origin_beats) / beats_per_bar;
-                let whole = bars.floor();
+                let (whole, phase) = split_bars((beats - origin_beats) / beats_per_bar);
                 *c = ClockState {
-                    bar_phase: (bars - whole).clamp(0.0, 1.0 - f64::EPSILON),
-                    bar: origin_bar + whole as i64,
+                    bar_phase: phase,
+                    bar: origin_bar + whole,
                     bpm,
                     beats_per_bar,
                     playing: host.playing,
@@ -140,7 +156,7 @@ impl Clock {
             // Keep the free-running clock where the host left it, so switching sync off
             // continues from the same place instead of jumping.
             let len = out.len() as f64;
-            self.free_beats = start + len * beats_per_sample;
+            self.set_free_beats(start + len * beats_per_sample);
         } else {
             events.stopped = self.was_host_playing;
             self.was_host_playing = false;
@@ -148,26 +164,29 @@ impl Clock {
             let beats_per_bar = self.code_beats_per_bar;
             let step = bpm / 60.0 / sr;
             for c in out.iter_mut() {
-                let bars = self.free_beats / beats_per_bar;
-                let whole = bars.floor();
+                let beats = self.free_anchor_beats + self.free_samples as f64 * step;
+                let (whole, phase) = split_bars(beats / beats_per_bar);
                 *c = ClockState {
-                    bar_phase: (bars - whole).clamp(0.0, 1.0 - f64::EPSILON),
-                    bar: whole as i64,
+                    bar_phase: phase,
+                    bar: whole,
                     bpm,
                     beats_per_bar,
                     playing: true,
                     sample_rate: sr,
                 };
-                self.free_beats += step;
-            }
-            // Wrap every so often to keep full f64 precision on long sessions.
-            let bars_per_wrap = 1024.0 * beats_per_bar;
-            if self.free_beats > bars_per_wrap * 4.0 {
-                self.free_beats -= bars_per_wrap;
+                self.free_samples += 1;
             }
         }
         events
     }
+}
+
+/// Splits a position in bars into (bar index, phase in [0, 1)). Positions within 1e-9
+/// bars below a bar line count as on it: hosts give positions in binary fractions, and a
+/// note meant for the downbeat must not land one sample late.
+fn split_bars(bars: f64) -> (i64, f64) {
+    let whole = (bars + 1e-9).floor();
+    ((whole as i64), (bars - whole).clamp(0.0, 1.0 - f64::EPSILON))
 }
 
 #[cfg(test)]

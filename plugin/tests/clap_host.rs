@@ -52,7 +52,6 @@ fn plugin_path() -> PathBuf {
 type NoteOut = (u64, bool, i16);
 
 struct Instance {
-    _entry: PluginEntry,
     instance: PluginInstance<Host>,
     processor: Option<StartedPluginAudioProcessor<Host>>,
     /// Absolute sample position of the next block.
@@ -65,6 +64,10 @@ impl Instance {
         assert!(path.exists(), "plugin binary not found at {}", path.display());
         // SAFETY: loading a CLAP plugin runs its entry code; it is our own plugin.
         let entry = unsafe { PluginEntry::load(&path) }.expect("load the .clap entry");
+        // Never unload the library: test threads that ran plugin code keep thread-local
+        // destructors pointing into it, which would crash at thread exit after a dlclose
+        // (a real host keeps plugins loaded while their threads live, too).
+        let entry: &'static PluginEntry = Box::leak(Box::new(entry));
         let factory = entry.get_plugin_factory().expect("plugin factory");
         let descriptor = factory
             .plugin_descriptors()
@@ -73,7 +76,7 @@ impl Instance {
         let id = descriptor.id().expect("id").to_owned();
         let host_info = HostInfo::new("sema-live tests", "Sema Live", "https://example.com", "0.1").expect("host info");
         let mut instance =
-            PluginInstance::<Host>::new(|_| Shared, |_| (), &entry, &id, &host_info).expect("instantiate");
+            PluginInstance::<Host>::new(|_| Shared, |_| (), entry, &id, &host_info).expect("instantiate");
         let config = PluginAudioConfiguration {
             sample_rate: SAMPLE_RATE,
             min_frames_count: BLOCK as u32,
@@ -81,7 +84,7 @@ impl Instance {
         };
         let stopped = instance.activate(|_, _| (), config).expect("activate");
         let processor = Some(stopped.start_processing().expect("start processing"));
-        Self { _entry: entry, instance, processor, now: 0 }
+        Self { instance, processor, now: 0 }
     }
 
     fn save(&mut self) -> Vec<u8> {
@@ -100,13 +103,18 @@ impl Instance {
 
     /// Replaces the DSL program through the saved state (as a project load would).
     fn set_dsl(&mut self, dsl: &str) {
+        // nice-plug's CLAP state: a little-endian u64 length, then the JSON.
         let bytes = self.save();
-        let mut v: serde_json::Value = serde_json::from_slice(&bytes).expect("state is JSON");
+        assert!(bytes.len() > 8, "state too short");
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes[8..]).expect("state is JSON");
         let session_str = v["fields"]["session"].as_str().expect("session field").to_string();
         let mut session: serde_json::Value = serde_json::from_str(&session_str).expect("session JSON");
         session["dsl"] = serde_json::Value::String(dsl.to_string());
         v["fields"]["session"] = serde_json::Value::String(session.to_string());
-        self.load(&serde_json::to_vec(&v).expect("json"));
+        let json = serde_json::to_vec(&v).expect("json");
+        let mut out = (json.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&json);
+        self.load(&out);
     }
 
     /// Processes one block with the transport at `pos_beats` (playing or not); returns

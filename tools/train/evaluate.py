@@ -13,6 +13,7 @@ Computation is float64 (the reference notes show this reproduces tfjs' argmax ch
 """
 import argparse
 import json
+import re
 import math
 
 import numpy as np
@@ -316,6 +317,7 @@ def main():
     if a.vae:
         res["mel_2bar_small"] = eval_vae(a.vae, mel, seed=a.seed)
     s = json.dumps(res, indent=1)
+    s = re.sub(r"\[\s+([^\[\]]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", s)
     print(s)
     if a.json:
         with open(a.json, "w") as f:

@@ -7,8 +7,11 @@
 //!             | var expr | var lambda | '>' expr | '>N' expr
 //! lambda     := '(' [var {',' var}] '@' expr ')'
 //! params     := param {',' param}
-//! param      := number | 'string' | var | '[' params ']' | expr
+//! param      := number | 'string' | var | '[' params ']' | expr | 0tN
 //! ```
+//!
+//! Sema's lexer defines a clock-trigger lexeme `0tN` that no grammar rule uses; here it is
+//! accepted as an argument meaning `{N}clt` (a trigger N times per bar).
 
 use super::ast::{Expr, PlayerKind};
 use super::lexer::{lex, Pos, Tok, Token};
@@ -49,7 +52,7 @@ impl Parser {
     fn error(&self, expected: &str) -> Diagnostic {
         let t = &self.toks[self.i];
         let extra = match &t.tok {
-            Tok::ClockTrig(s) => format!(" (the clock-trigger form '{s}' is not supported yet: use {{{}}}clt)", &s[2..]),
+            Tok::ClockTrig(s) => format!(" (a clock trigger like '{s}' can only be an argument)"),
             _ => String::new(),
         };
         Diagnostic { line: t.pos.line, col: t.pos.col, message: format!("expected {expected}, found {}{extra}", t.tok.describe()) }
@@ -169,6 +172,13 @@ impl Parser {
                 self.bump();
                 Ok(Expr::Str(s, pos))
             }
+            Tok::ClockTrig(text) => {
+                self.bump();
+                match text[2..].parse::<f64>() {
+                    Ok(n) => Ok(Expr::Call { name: "clt".into(), args: vec![Expr::Num(n, pos)], pos }),
+                    Err(_) => Err(Diagnostic { line: pos.line, col: pos.col, message: format!("invalid clock trigger '{text}'") }),
+                }
+            }
             Tok::LBracket => {
                 self.bump();
                 if self.peek() == &Tok::RBracket {
@@ -212,7 +222,7 @@ mod tests {
                         assert_eq!(args.len(), 3);
                         assert!(matches!(args[1], Expr::List(_, _)));
                         assert!(matches!(args[2], Expr::GetVar(_, _)));
-                        assert_eq!((pos.line, pos.col), (4, 29));
+                        assert_eq!((pos.line, pos.col), (4, 25));
                     }
                     e => panic!("{e:?}"),
                 }
@@ -247,8 +257,11 @@ mod tests {
         assert!(e.message.contains("function name"), "{}", e.message);
         let e = parse("{[1,2}at;").unwrap_err();
         assert!(e.message.contains("expected ',' or ']'"), "{}", e.message);
-        let e = parse(">{0t4}\\kick;").unwrap_err();
-        assert!(e.message.contains("not supported yet"), "{}", e.message);
+        // The clock-trigger lexeme is an argument meaning {N}clt.
+        let s = parse(">{0t4}\\kick;").unwrap();
+        assert!(matches!(&s[0], Expr::Dac { value, .. } if matches!(&**value, Expr::Player { args, .. } if matches!(&args[0], Expr::Call { name, .. } if name == "clt"))));
+        let e = parse("0t4;").unwrap_err();
+        assert!(e.message.contains("can only be an argument"), "{}", e.message);
         let e = parse(":x:;").unwrap_err();
         assert!(e.message.contains("assign"), "{}", e.message);
     }

@@ -113,6 +113,18 @@ mod tests {
     }
 
     #[test]
+    fn flanger_delay_is_delay_plus_one() {
+        // Depth 0: the wet path is a plain delay of delay+1 samples, shaped by x(1-|x|).
+        let mut f = Flanger::new(modulated_capacity(Some(100.0)));
+        let v: Vec<f64> = (0..300).map(|i| f.flange(if i == 0 { 1.0 } else { 0.0 }, 100.0, 0.5, 1.0, 0.0, 1.0 / 48_000.0)).collect();
+        assert_eq!(v[0], 0.5);
+        let echo = 1 + v[1..].iter().position(|&x| x != 0.0).unwrap();
+        assert_eq!(echo, 101);
+        // dl gives 0.5·fb = 0.25, shaped: 0.25·0.75, halved by the mix.
+        assert!((v[101] - 0.25 * 0.75 / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn flanger_and_chorus_mix_dry() {
         let mut f = Flanger::new(modulated_capacity(Some(200.0)));
         let y = f.flange(1.0, 200.0, 0.5, 0.1, 0.9, 1.0 / 48_000.0);
@@ -121,6 +133,10 @@ mod tests {
         let y = c.chorus(0.9, 400.0, 0.9, 2.0, 0.9, 48_000.0);
         assert!((y - 0.3).abs() < 1e-12);
         let v: Vec<f64> = (0..48_000).map(|i| c.chorus(((i as f64) * 0.05).sin(), 400.0, 0.9, 2.0, 0.9, 48_000.0)).collect();
-        assert!(v.iter().all(|x| x.is_finite() && x.abs() < 1.0));
+        // With high feedback the delay lines resonate (as in Maximilian); it must stay
+        // finite and differ from the dry signal.
+        assert!(v.iter().all(|x| x.is_finite()));
+        let dry: Vec<f64> = (0..48_000).map(|i| ((i as f64) * 0.05).sin() / 3.0).collect();
+        assert!(v.iter().zip(&dry).skip(1000).any(|(a, b)| (a - b).abs() > 0.01));
     }
 }

@@ -147,11 +147,12 @@ mod tests {
         // Attack: step 1-0.01^(1/480) per sample reaches 1 after ceil(1/step) samples.
         let step = 1.0 - 0.01f64.powf(1.0 / 480.0);
         let n_attack = (1.0 / step).ceil() as usize;
-        let peak = v.iter().position(|&x| x >= 1.0 - 1e-12).unwrap();
+        // The sample reaching 1 already applies one decay step.
+        let peak = v.iter().position(|&x| x >= 0.999).unwrap();
         assert!((peak as i64 - (n_attack as i64 - 1)).abs() <= 1, "{peak} {n_attack}");
         // Decay: multiplied by 0.01^(1/9600) until <= 0.05: ln(0.05)/ln(0.01)*9600 samples.
         let n_decay = (0.05f64.ln() / 0.01f64.ln() * 9600.0).ceil() as usize;
-        let at_sustain = v.iter().position(|&x| x <= 0.05 && x > 0.0).unwrap();
+        let at_sustain = peak + v[peak..].iter().position(|&x| x <= 0.05).unwrap();
         assert!((at_sustain as i64 - (peak + n_decay) as i64).abs() <= 2, "{at_sustain} {}", peak + n_decay);
         // Sustain holds while the gate is open.
         assert!((v[23_999] - v[at_sustain]).abs() < 1e-12);

@@ -5,16 +5,19 @@
 //! sound as they do in Sema). Nodes never allocate after construction: buffers are
 //! sized in `new()`, off the audio thread.
 
+pub mod acid;
 pub mod blep;
 pub mod bits;
 pub mod effect;
 pub mod envelope;
 pub mod filter;
+pub mod grains;
 pub mod maps;
 pub mod oscillator;
 pub mod reverb;
 pub mod sampler;
 pub mod sequencer;
+pub mod spectral;
 pub mod trigger;
 
 /// A small, fast pseudo-random generator (xorshift64*), used for `noiz`, `bitnoise` and

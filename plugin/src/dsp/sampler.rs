@@ -26,7 +26,7 @@ impl SamplePlayer {
     /// Linear interpolation at `pos`; 0 outside the buffer.
     #[inline]
     fn read(&self, pos: f64) -> f64 {
-        if !(pos >= 0.0) {
+        if pos.is_nan() || pos < 0.0 {
             return 0.0;
         }
         let i = pos as usize;

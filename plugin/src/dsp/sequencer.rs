@@ -9,42 +9,106 @@ pub struct RatioSeq {
     counter: usize,
     /// Length of the values list seen last time; a change resets the counter.
     values_len: usize,
+    /// The normalised cumulative trigger points of the ratios given to `prepare`
+    /// (capacity fixed at construction, so preparing never allocates).
+    points: Vec<f64>,
 }
 
 impl Default for RatioSeq {
     fn default() -> Self {
-        Self { prev_phase: 0.0, first: true, counter: 0, values_len: usize::MAX }
+        Self::new(16)
     }
 }
 
 impl RatioSeq {
-    /// 1 when `phase` wraps or crosses one of the cumulative, normalised ratio points.
+    /// A sequencer for ratio lists of up to `max_ratios` entries.
+    pub fn new(max_ratios: usize) -> Self {
+        Self { prev_phase: 0.0, first: true, counter: 0, values_len: usize::MAX, points: Vec::with_capacity(max_ratios.max(1)) }
+    }
+
+    /// Computes the trigger points for `times` (call when the ratios may have changed;
+    /// entries beyond the capacity given to `new` are ignored).
     #[inline]
-    pub fn play_trig(&mut self, phase: f64, times: &[f64], inv_sr: f64) -> f64 {
+    pub fn prepare(&mut self, times: &[f64]) {
+        let times = &times[..times.len().min(self.points.capacity())];
+        let sum: f64 = times.iter().sum();
+        self.points.clear();
+        let mut acc = 0.0;
+        for &t in times {
+            acc += t;
+            let point = acc / sum;
+            // A point at exactly 1 is the wrap, i.e. 0.
+            self.points.push(if point == 1.0 { 0.0 } else { point });
+        }
+    }
+
+    /// Handles the first call and a change of the values list's length once, before
+    /// a run of [`trig_fast`](Self::trig_fast)/[`values_fast`](Self::values_fast) calls
+    /// (the block loop then skips those checks).
+    #[inline]
+    pub fn begin(&mut self, first_phase: f64, values_len: usize, inv_sr: f64) {
+        if self.first {
+            self.first = false;
+            self.prev_phase = first_phase - inv_sr;
+        }
+        if self.values_len != values_len {
+            self.values_len = values_len;
+            self.counter = values_len.saturating_sub(1);
+        }
+    }
+
+    /// 1 when `phase` wraps or crosses one of the prepared points.
+    #[inline]
+    pub fn trig(&mut self, phase: f64, inv_sr: f64) -> f64 {
         if self.first {
             self.first = false;
             self.prev_phase = phase - inv_sr;
         }
-        let sum: f64 = times.iter().sum();
+        self.trig_fast(phase, inv_sr)
+    }
+
+    /// [`trig`](Self::trig) after [`begin`](Self::begin).
+    #[inline]
+    pub fn trig_fast(&mut self, phase: f64, inv_sr: f64) -> f64 {
         if self.prev_phase > phase {
             // The phasor wrapped: start the comparison from just below 0.
             self.prev_phase = -inv_sr;
         }
-        let mut trig = 0.0;
-        let mut acc = 0.0;
-        for &t in times {
-            acc += t;
-            let mut point = acc / sum;
-            if point == 1.0 {
-                point = 0.0;
-            }
-            if self.prev_phase <= point && phase > point {
-                trig = 1.0;
-                break;
+        let prev = self.prev_phase;
+        self.prev_phase = phase;
+        let hit = match self.points.as_slice() {
+            // The most common case, `[1]`: one trigger per cycle, at the wrap.
+            [p] => prev <= *p && phase > *p,
+            ps => ps.iter().any(|&p| prev <= p && phase > p),
+        };
+        if hit { 1.0 } else { 0.0 }
+    }
+
+    /// 1 when `phase` wraps or crosses one of the cumulative, normalised ratio points.
+    #[inline]
+    pub fn play_trig(&mut self, phase: f64, times: &[f64], inv_sr: f64) -> f64 {
+        self.prepare(times);
+        self.trig(phase, inv_sr)
+    }
+
+    /// [`play_values`](Self::play_values) with points already prepared.
+    #[inline]
+    pub fn values(&mut self, phase: f64, values: &[f64], inv_sr: f64) -> f64 {
+        self.begin(phase, values.len(), inv_sr);
+        self.values_fast(phase, values, inv_sr)
+    }
+
+    /// [`values`](Self::values) after [`begin`](Self::begin) with this `values` list.
+    #[inline]
+    pub fn values_fast(&mut self, phase: f64, values: &[f64], inv_sr: f64) -> f64 {
+        let n = values.len();
+        if self.trig_fast(phase, inv_sr) > 0.0 {
+            self.counter += 1;
+            if self.counter >= n {
+                self.counter = 0;
             }
         }
-        self.prev_phase = phase;
-        trig
+        values.get(self.counter).copied().unwrap_or(0.0)
     }
 
     /// Steps through `values` on each trigger of [`play_trig`](Self::play_trig) and holds
@@ -52,18 +116,8 @@ impl RatioSeq {
     /// starts at len-1 so the first trigger reads index 0).
     #[inline]
     pub fn play_values(&mut self, phase: f64, times: &[f64], values: &[f64], inv_sr: f64) -> f64 {
-        let n = values.len();
-        if self.values_len != n {
-            self.values_len = n;
-            self.counter = n.saturating_sub(1);
-        }
-        if self.play_trig(phase, times, inv_sr) > 0.0 {
-            self.counter += 1;
-            if self.counter >= n {
-                self.counter = 0;
-            }
-        }
-        values.get(self.counter).copied().unwrap_or(0.0)
+        self.prepare(times);
+        self.values(phase, values, inv_sr)
     }
 }
 
@@ -73,14 +127,38 @@ pub fn bar_position(bar: i64, bar_phase: f64) -> f64 {
     bar as f64 + bar_phase
 }
 
+/// `floor` without a libm call (baseline x86-64 has no SSE4.1 `roundsd`): adding and
+/// subtracting 2^52·1.5 rounds to the nearest integer, then one compare fixes the
+/// direction. Exact for |x| < 2^51; larger values (far beyond any bar position) and
+/// NaN fall back to `f64::floor`.
+#[inline]
+pub fn fast_floor(x: f64) -> f64 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+    if x.abs() < 2_251_799_813_685_248.0 {
+        let r = (x + MAGIC) - MAGIC;
+        if r > x { r - 1.0 } else { r }
+    } else {
+        x.floor()
+    }
+}
+
+/// `x mod 1` in [0, 1).
+#[inline]
+fn wrap01(x: f64) -> f64 {
+    let f = x - fast_floor(x);
+    if f >= 1.0 { 0.0 } else { f }
+}
+
 /// `clp`: a phasor running `cycles` times per bar, shifted by `offset` (0..1). Derived
 /// from the absolute bar position so it stays in sync after a transport relocation and
 /// works for fractional rates (e.g. 0.01 cycles per bar).
 #[inline]
 pub fn clock_phase(bars: f64, cycles: f64, offset: f64) -> f64 {
-    let p = ((bars * cycles).rem_euclid(1.0) + offset).rem_euclid(1.0);
-    // rem_euclid can return exactly 1.0 for tiny negative inputs: keep the range [0, 1).
-    if p >= 1.0 { 0.0 } else { p }
+    if offset == 0.0 {
+        wrap01(bars * cycles)
+    } else {
+        wrap01(wrap01(bars * cycles) + offset)
+    }
 }
 
 /// `clt`: 1 on the first sample of each `clp` cycle, else 0.
@@ -97,7 +175,7 @@ impl ClockTrig {
     #[inline]
     pub fn tick(&mut self, bars: f64, cycles: f64, offset: f64, bars_per_sample: f64) -> f64 {
         let pos = bars * cycles + offset;
-        let cycle = pos.floor();
+        let cycle = fast_floor(pos);
         let frac = pos - cycle;
         let step = (bars_per_sample * cycles).abs();
         let hit = match self.prev_cycle {
@@ -138,9 +216,17 @@ mod tests {
         }
         // Starts on the last value, then steps in order once per phasor cycle.
         assert_eq!(seen, vec![30.0, 10.0, 20.0, 30.0, 10.0]);
-        // Changing the list length restarts from the first value at the next trigger.
+        // Changing the list length restarts from the first value at the next trigger
+        // (here the phasor wraps, which is a trigger).
         let v = r.play_values(0.5, &[1.0], &[1.0, 2.0], 1.0 / SR);
-        assert_eq!(v, 2.0);
+        assert_eq!(v, 1.0);
+    }
+
+    #[test]
+    fn fast_floor_matches_floor() {
+        for x in [-2.5, -2.0, -0.1, 0.0, 0.3, 1.0, 7.9, 1e12 + 0.5, -1e12 - 0.5] {
+            assert_eq!(fast_floor(x), x.floor(), "{x}");
+        }
     }
 
     #[test]

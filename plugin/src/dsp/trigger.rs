@@ -120,8 +120,8 @@ mod tests {
         assert_eq!(out, vec![1.0, 1.0, 2.0, 2.0, 3.0, 0.0, 1.0]);
         let mut ix = Index::default();
         let vals = [10.0, 20.0, 30.0, 40.0];
-        assert_eq!(ix.pull(1.0, 0.5, &vals), 30.0);
-        assert_eq!(ix.pull(1.0, 0.0, &vals), 30.0); // no new edge: held
+        assert_eq!(ix.pull(1.0, 0.5, &vals), 20.0);
+        assert_eq!(ix.pull(1.0, 0.0, &vals), 20.0); // no new edge: held
         ix.pull(0.0, 0.0, &vals);
         assert_eq!(ix.pull(1.0, 1.0, &vals), 40.0);
     }

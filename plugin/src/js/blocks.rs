@@ -78,28 +78,25 @@ pub fn padded_code(code: &str, first_line: usize) -> String {
     s
 }
 
-/// Finds the innermost `eval` position (line, column) in a Boa error text.
+/// Finds the innermost position (line, column) of block code in a Boa error text.
 ///
-/// Boa prints positions of evaluated code as `eval at :LINE:COL` (in the error itself and
-/// in each backtrace entry, innermost first) and parse errors as `at line L, col C`.
+/// Boa prints positions in the error and in each backtrace entry (innermost first) as
+/// `(<source> at :LINE:COL)`, where the source of block code is `eval` and that of
+/// functions declared in it `unknown`; files and the runtime's own JS layers carry their
+/// path instead and are skipped. Parse errors end with `at line L, col C`.
 pub fn error_position(text: &str) -> Option<(usize, usize)> {
-    if let Some(p) = find_pair_after(text, "eval at :", ':') {
-        return Some(p);
-    }
-    find_parse_position(text)
-}
-
-/// `marker` followed by `N<sep>M`.
-fn find_pair_after(text: &str, marker: &str, sep: char) -> Option<(usize, usize)> {
     let mut rest = text;
-    while let Some(i) = rest.find(marker) {
-        let after = &rest[i + marker.len()..];
-        if let Some(p) = parse_pair(after, sep) {
-            return Some(p);
+    while let Some(i) = rest.find(" at :") {
+        let before = &rest[..i];
+        let after = &rest[i + 5..];
+        if before.ends_with("eval") || before.ends_with("unknown") {
+            if let Some(p) = parse_pair(after, ':') {
+                return Some(p);
+            }
         }
         rest = after;
     }
-    None
+    find_parse_position(text)
 }
 
 /// `N<sep>M` at the start of `s`.
@@ -169,6 +166,11 @@ mod tests {
             error_position("SyntaxError: expected token ';', got 'x' in expression statement at line 7, col 3"),
             Some((7, 3))
         );
+        assert_eq!(
+            error_position("ReferenceError: nope is not defined (native)\n    at boom (unknown at :4:15)\n    at <eval> (eval at :8:5)"),
+            Some((4, 15))
+        );
+        assert_eq!(error_position("TypeError: x (<sema-live:magenta.js>:12:3)\n    at f (eval at :2:1)"), Some((2, 1)));
         assert_eq!(error_position("Error: boom"), None);
     }
 }

@@ -102,3 +102,8 @@ impl std::fmt::Display for ConsoleLine {
         }
     }
 }
+
+#[cfg(test)]
+mod model_tests;
+#[cfg(test)]
+mod tests;

@@ -20,7 +20,7 @@ use boa_engine::context::HostHooks;
 use boa_engine::job::{Job, JobExecutor, PromiseJob, TimeoutJob};
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::vm::RuntimeLimits;
-use boa_engine::{js_string, Context, JsError, JsObject, JsResult, JsValue};
+use boa_engine::{js_string, Context, JsError, JsObject, JsResult, JsString, JsValue};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::blocks::{self, Block};
@@ -340,7 +340,7 @@ impl Runtime {
         }
         let source = blocks::padded_code(code, first_line);
         let result =
-            self.eval_fn.call(&JsValue::undefined(), &[js_string!(source).into()], &mut self.ctx);
+            self.eval_fn.call(&JsValue::undefined(), &[JsString::from(source.as_str()).into()], &mut self.ctx);
         let ok = match result {
             Ok(_) => true,
             Err(e) => {
@@ -451,6 +451,7 @@ impl Runtime {
     fn report_error(&mut self, err: &JsError, prefix: &str) {
         self.errors += 1;
         let full = error_text(err, &mut self.ctx);
+        eprintln!("DEBUG full error: {full:?}");
         let pos = blocks::error_position(&full);
         let line = pos.map(|(l, _)| l);
         let current = self.shared.borrow().current_block;
@@ -459,8 +460,10 @@ impl Runtime {
             .map(|b| b.index)
             .or(current);
         let mut text = format!("{prefix} {}", first_line_of(&full));
-        if full.contains("loop iteration limit") || full.contains("RuntimeLimit") {
-            text.push_str(" (the script ran too long and was stopped)");
+        if full.contains("maximum number of iteration loops") {
+            text.push_str(&format!(" (more than {LOOP_ITERATION_LIMIT} loop iterations: the script was stopped)"));
+        } else if full.contains("maximum number of recursive calls") || full.contains("maximum stack size") {
+            text.push_str(" (too deep recursion: the script was stopped)");
         }
         self.shared.borrow_mut().console.push_back(ConsoleLine { level: ConsoleLevel::Error, text, block, line });
     }
@@ -792,6 +795,14 @@ impl RunOptions {
             settle_between_blocks: true,
             print: true,
         }
+    }
+}
+
+impl Default for RunOptions {
+    /// [`RunOptions::new`] with the bundled models folder found next to the executable
+    /// (or `$SEMA_LIVE_MODELS`).
+    fn default() -> Self {
+        RunOptions::new(crate::ml::resolve::default_bundled_dir())
     }
 }
 

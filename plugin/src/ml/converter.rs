@@ -80,7 +80,7 @@ impl MelodyConverter {
         // Stable sort as JS Array.prototype.sort.
         notes.sort_by(|a, b| start(a).cmp(&start(b)).then(b.pitch.cmp(&a.pitch)));
         let mut events = vec![NO_EVENT; len];
-        let mut set = |events: &mut Vec<usize>, step: i64, v: usize| {
+        let set = |events: &mut Vec<usize>, step: i64, v: usize| {
             if step >= 0 && (step as usize) < len {
                 events[step as usize] = v;
             }

@@ -194,10 +194,11 @@ impl GraphBuilder {
                 }]
             })
             .unwrap_or_default();
+        let name = self.fresh("n");
         self.graph.node.push(pb::NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: outs.clone(),
-            name: self.fresh("n"),
+            name,
             op_type: op.into(),
             attribute,
             ..Default::default()
@@ -241,10 +242,11 @@ impl GraphBuilder {
 
     /// Renames a value into a graph output with a fixed name.
     fn expose(&mut self, value: &str, name: &str, shape: &[usize]) {
+        let node_name = self.fresh("out");
         self.graph.node.push(pb::NodeProto {
             input: vec![value.to_string()],
             output: vec![name.to_string()],
-            name: self.fresh("out"),
+            name: node_name,
             op_type: "Identity".into(),
             ..Default::default()
         });
@@ -375,7 +377,7 @@ impl StepNet {
             if data.len() != self.batch * n {
                 return Err(format!("step input {i}: {} values, expected {}", data.len(), self.batch * n));
             }
-            let t = Tensor::from_shape(&[self.batch, n], data).map_err(terr("step input"))?;
+            let t = Tensor::from_shape::<f32>(&[self.batch, n], data).map_err(terr("step input"))?;
             tv.push(t.into_tvalue());
         }
         let out = self.state.run(tv).map_err(terr("running step"))?;

@@ -10,13 +10,14 @@
 //! - `cli`: `sema-live model ...`.
 //! - `testutil`: random-weight checkpoints in the magenta.js format (tests, benches, parity).
 
-pub mod note_seq;
-pub mod resolve;
-pub mod worker;
 pub mod checkpoint;
+pub mod cli;
 pub mod converter;
 pub mod lstm;
-pub mod testutil;
-pub mod rnn;
-pub mod vae;
 pub mod midime;
+pub mod note_seq;
+pub mod resolve;
+pub mod rnn;
+pub mod testutil;
+pub mod vae;
+pub mod worker;

@@ -251,6 +251,58 @@ mod tests {
         assert!(msgs.iter().any(|m| m.contains("using the bundled basic_rnn model")));
     }
 
+    /// Serves files of `root` over HTTP/1.0 on 127.0.0.1 until `requests` were answered.
+    fn serve(root: PathBuf, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+        use std::io::BufRead;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let h = std::thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let mut stream = stream.unwrap();
+                let mut line = String::new();
+                std::io::BufReader::new(&mut stream).read_line(&mut line).unwrap();
+                let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+                match std::fs::read(root.join(&path)) {
+                    Ok(body) => {
+                        let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let _ = stream.write_all(head.as_bytes());
+                        let _ = stream.write_all(&body);
+                    }
+                    Err(_) => {
+                        let _ = stream.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                }
+            }
+        });
+        (base, h)
+    }
+
+    #[test]
+    fn downloads_into_the_cache_with_progress() {
+        let root = tempfile::tempdir().unwrap();
+        let served = root.path().join("served/ckpt");
+        // 1 MB of shards in several files so progress is reported.
+        write_rnn(&served, &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![180] }, Storage::Float32, 3).unwrap();
+        let shards = std::fs::read_dir(&served).unwrap().count() - 2;
+        let (base, server) = serve(root.path().join("served"), 2 + shards);
+        let o = opts(root.path(), true);
+        let url = format!("{base}/ckpt");
+        let mut msgs = Vec::new();
+        let r = resolve(&url, ModelKind::MusicRnn, &o, &mut |p| msgs.push((p.message, p.fraction))).unwrap();
+        server.join().unwrap();
+        assert!(!r.fallback, "{msgs:?}");
+        assert!(r.dir.join(COMPLETE_MARKER).is_file());
+        let a = crate::ml::checkpoint::load(&served).unwrap();
+        let b = crate::ml::checkpoint::load(&r.dir).unwrap();
+        assert_eq!(a.vars, b.vars);
+        assert!(msgs.iter().any(|(m, f)| m.starts_with("downloaded") && *f == Some(1.0)));
+        assert!(msgs.iter().any(|(m, _)| m.contains("KB")));
+        // The server is gone: the cached copy is used.
+        let again = resolve(&url, ModelKind::MusicRnn, &o, &mut |_| {}).unwrap();
+        assert_eq!(again.dir, r.dir);
+        assert!(again.description.contains("cached"));
+    }
+
     #[test]
     fn unreachable_server_falls_back() {
         let root = tempfile::tempdir().unwrap();

@@ -21,7 +21,7 @@ pub mod tf;
 use boa_engine::native_function::NativeFunctionPointer;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
-use boa_engine::{js_string, Context, JsNativeError, JsObject, JsResult, JsValue, NativeFunction, Source};
+use boa_engine::{js_string, Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source};
 
 /// One native function: JS name, implementation, declared argument count.
 pub(crate) type Native = (&'static str, NativeFunctionPointer, usize);
@@ -30,7 +30,7 @@ pub(crate) type Native = (&'static str, NativeFunctionPointer, usize);
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let mut init = ObjectInitializer::new(ctx);
     for (name, f, n) in sema::NATIVES.iter().chain(host::NATIVES).chain(magenta::NATIVES) {
-        init.function(NativeFunction::from_fn_ptr(*f), js_string!(*name), *n);
+        init.function(NativeFunction::from_fn_ptr(*f), JsString::from(*name), *n);
     }
     let native = init.build();
     let modules = JsObject::with_object_proto(ctx.intrinsics());

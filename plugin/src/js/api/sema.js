@@ -94,4 +94,27 @@
   g.sema = {
     sendBuffer: (name, data) => N.sendBuffer(name, data),
   };
+
+  // Guards against single huge allocations that would take the whole host process down
+  // before any loop limit triggers (typed arrays are capped by the runtime's hooks).
+  const MAX_LEN = 1 << 26;
+  const tooBig = what => new RangeError(what + ': result larger than ' + MAX_LEN + ' elements (memory guard)');
+  const guard = (proto, name, check) => {
+    const orig = proto[name];
+    Object.defineProperty(proto, name, {
+      value: { [name](...args) { check(this, args); return orig.apply(this, args); } }[name],
+      writable: true, configurable: true, enumerable: false,
+    });
+  };
+  guard(String.prototype, 'repeat', (s, [n]) => { if (String(s).length * Number(n) > MAX_LEN) throw tooBig('repeat'); });
+  guard(String.prototype, 'padStart', (s, [n]) => { if (Number(n) > MAX_LEN) throw tooBig('padStart'); });
+  guard(String.prototype, 'padEnd', (s, [n]) => { if (Number(n) > MAX_LEN) throw tooBig('padEnd'); });
+  guard(Array.prototype, 'fill', a => { if (a.length > MAX_LEN) throw tooBig('fill'); });
+  const checkLength = args => {
+    if (args.length === 1 && typeof args[0] === 'number' && args[0] > MAX_LEN) throw tooBig('Array');
+  };
+  g.Array = new Proxy(Array, {
+    construct(target, args, newTarget) { checkLength(args); return Reflect.construct(target, args, newTarget); },
+    apply(target, self, args) { checkLength(args); return Reflect.apply(target, self, args); },
+  });
 })

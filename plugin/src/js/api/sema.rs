@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use boa_engine::{js_string, Context, JsNativeError, JsResult, JsValue, Script, Source};
+use boa_engine::{js_string, Context, JsNativeError, JsResult, JsString, JsValue, Script, Source};
 
 use super::{arg, numbers, Native};
 use crate::js::runtime::{shared, Timer, MAX_TIMERS};
@@ -164,7 +164,7 @@ fn import_script(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
     let url = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
     let base = shared(ctx).borrow().base_dir.clone();
     match classify_script(&url, &base).map_err(|m| JsNativeError::error().with_message(m))? {
-        ScriptSource::Builtin(name) => Ok(js_string!(name).into()),
+        ScriptSource::Builtin(name) => Ok(JsString::from(name).into()),
         ScriptSource::File(path) => {
             let code = std::fs::read_to_string(&path).map_err(|e| {
                 JsNativeError::error().with_message(format!("importScripts: cannot read {}: {e}", path.display()))
@@ -185,9 +185,7 @@ fn set_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     let ms = if ms.is_finite() && ms > 0.0 { ms.min(1e9) } else { 0.0 };
     let repeat = arg(args, 2).to_boolean();
     let extra = match arg(args, 3).as_object() {
-        Some(_) => {
-            let a = arg(args, 3);
-            let obj = a.as_object().expect("checked above");
+        Some(obj) => {
             let n = obj.get(js_string!("length"), ctx)?.to_length(ctx)?.min(64);
             let mut v = Vec::with_capacity(n as usize);
             for i in 0..n {

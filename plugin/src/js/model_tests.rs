@@ -1,0 +1,228 @@
+//! Tests that run models: both seed parts unmodified (headless), and `host.onBar`
+//! regenerating a melody each bar while the host temperature rises.
+//!
+//! The seed's JS is in `seed/` verbatim (from the tutorial). The models are random-weight
+//! checkpoints in the magenta.js format with the real vocabularies, written to a temp dir
+//! that stands in for the bundled models folder (the seed's URLs then fall back to it,
+//! since downloads are off).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::tests::Harness;
+use super::{run_source, RunOptions};
+use crate::ml::checkpoint::Storage;
+use crate::ml::testutil::{write_rnn, write_vae, RnnSizes, VaeSizes};
+use crate::ml::worker::WorkerConfig;
+
+/// The seed's part 1 (MusicRNN), as written in the tutorial.
+const SEED_PART1: &str = include_str!("seed/part1_rnn.js");
+/// The seed's part 2 (MusicVAE), as written in the tutorial.
+const SEED_PART2: &str = include_str!("seed/part2_vae.js");
+
+/// basic_rnn's pitch range (MelodyConverter 48..=83).
+const RNN_RANGE: (i32, i32) = (48, 83);
+/// mel_2bar_small's pitch range.
+const VAE_RANGE: (i32, i32) = (21, 108);
+
+/// Writes small random checkpoints named like the bundled models.
+fn models() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rnn = RnnSizes { min_pitch: RNN_RANGE.0, max_pitch: RNN_RANGE.1, layers: vec![64, 64] };
+    write_rnn(&dir.path().join("basic_rnn"), &rnn, Storage::Float32, 11).expect("rnn checkpoint");
+    let vae = VaeSizes {
+        min_pitch: VAE_RANGE.0,
+        max_pitch: VAE_RANGE.1,
+        num_steps: 32,
+        encoder: 64,
+        decoder: vec![64, 64],
+        z: 256,
+    };
+    write_vae(&dir.path().join("mel_2bar_small"), &vae, Storage::Float32, 12).expect("vae checkpoint");
+    dir
+}
+
+fn config(dir: &Path) -> WorkerConfig {
+    let mut cfg = WorkerConfig::new(dir.to_path_buf());
+    cfg.cache_dir = dir.join("cache");
+    cfg.allow_network = false;
+    cfg.seed = Some(7);
+    cfg
+}
+
+fn mtof(m: f64) -> f64 {
+    2f64.powf((m - 69.0) / 12.0) * 440.0
+}
+
+/// Checks every value is 0 padding or the frequency of a MIDI note in `range`; returns
+/// the notes.
+fn notes_of(values: &[f64], range: (i32, i32)) -> Vec<i32> {
+    let mut notes = Vec::new();
+    for &v in values {
+        if v == 0.0 {
+            continue;
+        }
+        let m = (12.0 * (v / 440.0).log2() + 69.0).round();
+        assert!((mtof(m) - v).abs() < 1e-6, "{v} is not a MIDI note frequency");
+        let m = m as i32;
+        assert!(m >= range.0 && m <= range.1, "note {m} outside the model range {range:?}");
+        notes.push(m);
+    }
+    notes
+}
+
+fn options(dir: &Path) -> RunOptions {
+    let mut opts = RunOptions::new(dir.to_path_buf());
+    opts.models = config(dir);
+    opts.timeout = Duration::from_secs(120);
+    opts.print = false;
+    opts
+}
+
+#[test]
+fn seed_part1_sends_the_rnn_continuation() {
+    let dir = models();
+    let report = run_source(SEED_PART1, dir.path(), options(dir.path())).expect("run");
+    for l in &report.console {
+        eprintln!("{l}");
+    }
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(!report.timed_out);
+    assert_eq!(report.sends.len(), 2, "{:?}", report.sends);
+    // First the original notes, then the continuation.
+    let (id, original) = &report.sends[0];
+    assert_eq!(*id, 1);
+    let expected: Vec<f64> = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82].iter().map(|&p| mtof(p as f64)).collect();
+    assert_eq!(original, &expected);
+    let (id, cont) = &report.sends[1];
+    assert_eq!(*id, 1);
+    assert_eq!(cont.len(), 12);
+    let notes = notes_of(cont, RNN_RANGE);
+    assert!(!notes.is_empty(), "the continuation has no notes: {cont:?}");
+    // Padding only at the end.
+    let first_zero = cont.iter().position(|&v| v == 0.0).unwrap_or(12);
+    assert!(cont[first_zero..].iter().all(|&v| v == 0.0), "{cont:?}");
+    assert!(report.console.iter().any(|l| l.text.contains("MusicRNN initialized")));
+}
+
+#[test]
+fn seed_part2_sends_the_vae_decoding() {
+    let dir = models();
+    let report = run_source(SEED_PART2, dir.path(), options(dir.path())).expect("run");
+    for l in &report.console {
+        eprintln!("{l}");
+    }
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(!report.timed_out);
+    // One melody when the model is loaded (`console.log(sequence())`), one from the
+    // "generate new sequences" block.
+    assert_eq!(report.sends.len(), 2, "{:?}", report.sends);
+    for (id, values) in &report.sends {
+        assert_eq!(*id, 1);
+        assert_eq!(values.len(), 8);
+        let notes = notes_of(values, VAE_RANGE);
+        assert!(!notes.is_empty(), "{values:?}");
+    }
+    assert!(report.console.iter().any(|l| l.text == "model-loaded"));
+}
+
+/// Shannon entropy (bits) of a pitch histogram.
+fn entropy(pitches: &[i32]) -> f64 {
+    let mut counts: HashMap<i32, usize> = HashMap::new();
+    for &p in pitches {
+        *counts.entry(p).or_default() += 1;
+    }
+    let n = pitches.len() as f64;
+    counts.values().map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum()
+}
+
+#[test]
+fn on_bar_follows_the_host_temperature() {
+    let dir = models();
+    let mut h = Harness::new(config(dir.path()), dir.path().to_path_buf());
+    h.run(
+        "importScripts('https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/core.js');\n\
+         importScripts('https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/music_rnn.js');\n\
+         var rnn = new music_rnn.MusicRNN('https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn');\n\
+         rnn.initialize();\n\
+         var ch = createOutputChannel(2, 64);\n\
+         var primer = core.sequences.quantizeNoteSequence({notes: [\n\
+           {pitch: 60, startTime: 0, endTime: 0.5}, {pitch: 62, startTime: 0.5, endTime: 1},\n\
+           {pitch: 64, startTime: 1, endTime: 1.5}, {pitch: 65, startTime: 1.5, endTime: 2}], totalTime: 2}, 4);\n\
+         var done = 0;\n\
+         host.onBar(bar => rnn.continueSequence(primer, 64).then(s => {\n\
+           ch.send(s.notes.map(n => n.pitch)); done++; }));\n",
+    );
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+    h.host.playing.store(true, Ordering::Relaxed);
+    let bars = 8;
+    let mut temps = Vec::new();
+    for bar in 0..bars {
+        let t = 0.1 + 1.4 * bar as f32 / (bars - 1) as f32;
+        temps.push(t);
+        h.host.temperature.store(t, Ordering::Relaxed);
+        h.host.bar.store(bar as i64, Ordering::Relaxed);
+        let before = h.sends.lock().len();
+        assert!(
+            h.pump_until(Duration::from_secs(60), |h| h.sends.lock().len() > before),
+            "no continuation for bar {bar}: {:?}",
+            h.console
+        );
+    }
+    let sends = h.sends.lock().clone();
+    assert_eq!(sends.len(), bars);
+    let melodies: Vec<Vec<i32>> =
+        sends.iter().map(|(_, v)| v.iter().filter(|&&p| p > 0.0).map(|&p| p as i32).collect()).collect();
+    let third = bars / 3;
+    let low: Vec<i32> = melodies[..third].concat();
+    let high: Vec<i32> = melodies[bars - third..].concat();
+    let distinct = |m: &[i32]| m.iter().collect::<HashSet<_>>().len();
+    let (e_low, e_high) = (entropy(&low), entropy(&high));
+    eprintln!("temperatures {temps:?}");
+    for (t, m) in temps.iter().zip(&melodies) {
+        eprintln!("t={t:.2}: {} notes, {} distinct, entropy {:.2}: {m:?}", m.len(), distinct(m), entropy(m));
+    }
+    eprintln!("pitch entropy low {e_low:.2} bits, high {e_high:.2} bits; distinct {} vs {}", distinct(&low), distinct(&high));
+    assert!(e_high > e_low + 0.5, "entropy low {e_low} high {e_high}");
+    assert!(distinct(&high) > distinct(&low));
+}
+
+#[test]
+fn music_vae_and_midime_api() {
+    let dir = models();
+    let mut h = Harness::new(config(dir.path()), dir.path().to_path_buf());
+    h.run(
+        "importScripts('https://cdn.jsdelivr.net/npm/@magenta/music@1.23.1/es6/music_vae.js');\n\
+         var vae = new music_vae.MusicVAE('https://storage.googleapis.com/magentadata/js/checkpoints/music_vae/mel_2bar_small');\n\
+         var mel = p => ({notes: p.map((q, i) => ({pitch: q, quantizedStartStep: 4 * i, quantizedEndStep: 4 * i + 4})),\n\
+                         quantizationInfo: {stepsPerQuarter: 4}, totalQuantizedSteps: 32});\n\
+         var result = null;\n\
+         (async () => {\n\
+           await vae.initialize();\n\
+           const seqs = [mel([60, 62, 64, 65, 67, 65, 64, 62]), mel([72, 71, 69, 67, 65, 64, 62, 60])];\n\
+           const z = await vae.encode(seqs);\n\
+           const sampled = await vae.sample(2, 0.5);\n\
+           const interp = await vae.interpolate(seqs, 4);\n\
+           const midime = new mm.MidiMe({epochs: 3});\n\
+           midime.initialize();\n\
+           await midime.train(z);\n\
+           const zs = await midime.sample(2);\n\
+           const decoded = await vae.decode(zs);\n\
+           const again = await vae.decode(z, 0);\n\
+           result = [z.shape.join('x'), vae.decoder.zDims, sampled.length, interp.length, decoded.length, again.length].join(' ');\n\
+         })().catch(e => { result = 'failed: ' + e; });\n",
+    );
+    assert!(h.pump_until(Duration::from_secs(120), |h| h.rt.pending_models() == 0 && !h.console.is_empty()));
+    h.eval("console.log(result)", 5);
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+    assert_eq!(h.logs().last().unwrap(), "2x256 256 2 4 2 2");
+    // A MidiMe without training, and decode with the wrong z size, fail clearly.
+    h.eval("new mm.MidiMe().sample(1).catch(e => console.log(String(e)))", 6);
+    h.eval("vae.decode([[1, 2]]).catch(e => console.log(String(e)))", 7);
+    h.pump_until(Duration::from_secs(2), |_| false);
+    let logs = h.logs();
+    assert!(logs.iter().any(|l| l.contains("train the model first")), "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("z has 2 dimensions, the model needs 256")), "{logs:?}");
+}

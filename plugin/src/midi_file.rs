@@ -1,0 +1,124 @@
+//! Standard MIDI files (midly) of the notes Sema Live generated: for the editor's export
+//! button and the offline renderer.
+
+use midly::num::{u15, u24, u28, u4, u7};
+use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+
+/// Ticks per quarter note in the files we write.
+pub const PPQ: u16 = 480;
+
+/// A note event at a musical time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimedEvent {
+    /// Position in quarter-note beats from the start of the file.
+    pub beats: f64,
+    pub on: bool,
+    pub channel: u8,
+    pub key: u8,
+    /// 0..=1
+    pub velocity: f32,
+}
+
+/// Encodes `events` as a type-0 SMF at `bpm` and `num`/4 time. Events need not be
+/// sorted; note-offs sort before note-ons at the same tick. Notes still held at the end
+/// are closed at the last event's tick.
+pub fn encode(events: &[TimedEvent], bpm: f64, beats_per_bar: u8) -> Vec<u8> {
+    let mut evs: Vec<TimedEvent> = events.iter().copied().filter(|e| e.beats.is_finite() && e.beats >= 0.0).collect();
+    evs.sort_by(|a, b| {
+        let ta = (a.beats * PPQ as f64).round() as u64;
+        let tb = (b.beats * PPQ as f64).round() as u64;
+        (ta, a.on, a.channel, a.key).cmp(&(tb, b.on, b.channel, b.key))
+    });
+    // Close notes left open.
+    let mut held = std::collections::BTreeSet::new();
+    for e in &evs {
+        if e.on {
+            held.insert((e.channel, e.key));
+        } else {
+            held.remove(&(e.channel, e.key));
+        }
+    }
+    let end = evs.last().map(|e| e.beats).unwrap_or(0.0);
+    for (channel, key) in held {
+        evs.push(TimedEvent { beats: end, on: false, channel, key, velocity: 0.0 });
+    }
+
+    let mpq = (60_000_000.0 / bpm.clamp(1.0, 1000.0)).round() as u32;
+    let mut track = vec![
+        TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(mpq.min(0xFF_FFFF)))) },
+        TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Meta(MetaMessage::TimeSignature(beats_per_bar.max(1), 2, 24, 8)),
+        },
+    ];
+    let mut last_tick = 0u64;
+    for e in &evs {
+        let tick = (e.beats * PPQ as f64).round() as u64;
+        let delta = tick.saturating_sub(last_tick).min(0x0FFF_FFFF) as u32;
+        last_tick = tick;
+        let key = u7::new(e.key.min(127));
+        let vel = u7::new(((e.velocity.clamp(0.0, 1.0) * 127.0).round() as u8).max(if e.on { 1 } else { 0 }));
+        let message = if e.on { MidiMessage::NoteOn { key, vel } } else { MidiMessage::NoteOff { key, vel: u7::new(0) } };
+        track.push(TrackEvent {
+            delta: u28::new(delta),
+            kind: TrackEventKind::Midi { channel: u4::new(e.channel.min(15)), message },
+        });
+    }
+    track.push(TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+    let smf = Smf { header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(PPQ))), tracks: vec![track] };
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = smf.write_std(&mut out);
+    out
+}
+
+/// Notes of a MIDI file as (start beat, end beat, key), for tests and summaries.
+pub fn decode_notes(bytes: &[u8]) -> Result<Vec<(f64, f64, u8)>, String> {
+    let smf = Smf::parse(bytes).map_err(|e| format!("not a MIDI file: {e}"))?;
+    let ppq = match smf.header.timing {
+        Timing::Metrical(t) => t.as_int() as f64,
+        Timing::Timecode(..) => return Err("timecode MIDI files are not supported".into()),
+    };
+    let mut notes = Vec::new();
+    for track in &smf.tracks {
+        let mut tick = 0u64;
+        let mut open: std::collections::HashMap<(u8, u8), u64> = Default::default();
+        for ev in track {
+            tick += ev.delta.as_int() as u64;
+            if let TrackEventKind::Midi { channel, message } = ev.kind {
+                let ch = channel.as_int();
+                match message {
+                    MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                        open.insert((ch, key.as_int()), tick);
+                    }
+                    MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                        if let Some(start) = open.remove(&(ch, key.as_int())) {
+                            notes.push((start as f64 / ppq, tick as f64 / ppq, key.as_int()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    notes.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_round_trip_through_a_file() {
+        let ev = |beats, on, key| TimedEvent { beats, on, channel: 0, key, velocity: 0.8 };
+        let bytes = encode(&[ev(1.0, false, 60), ev(0.0, true, 60), ev(1.0, true, 62), ev(1.5, false, 62), ev(2.0, true, 64)], 120.0, 4);
+        let notes = decode_notes(&bytes).expect("parse");
+        assert_eq!(notes, vec![(0.0, 1.0, 60), (1.0, 1.5, 62), (2.0, 2.0, 64)]);
+    }
+
+    #[test]
+    fn garbage_is_not_a_midi_file() {
+        assert!(decode_notes(b"RIFF....").is_err());
+    }
+}

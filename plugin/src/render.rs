@@ -1,0 +1,181 @@
+//! Offline rendering through the realtime engine, driven as a host would: fixed block
+//! size, transport advancing at the given tempo. Used by `sema-live render` and tests.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::console::Console;
+use crate::controller::Controller;
+use crate::engine::{self, BlockIo, Engine};
+use crate::midi_file::{self, TimedEvent};
+use crate::rt::NUM_PARAMS;
+use crate::state::SessionState;
+use crate::transport::HostTime;
+
+/// How to render.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderSettings {
+    pub bars: u32,
+    pub bpm: f64,
+    /// Beats per bar (time signature numerator over 4).
+    pub beats_per_bar: u8,
+    pub sample_rate: f64,
+    /// Block size, as a host's buffer size.
+    pub block: usize,
+    /// Parameter values: temperature, macro1..8.
+    pub params: [f32; NUM_PARAMS],
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        let mut params = [0.0; NUM_PARAMS];
+        params[0] = 1.0;
+        Self { bars: 4, bpm: 120.0, beats_per_bar: 4, sample_rate: 48_000.0, block: 512, params }
+    }
+}
+
+/// The result of a render.
+pub struct Rendered {
+    /// Stereo audio.
+    pub audio: [Vec<f32>; 2],
+    /// MIDI note events, timed in beats from the start.
+    pub events: Vec<TimedEvent>,
+    pub settings: RenderSettings,
+}
+
+impl Rendered {
+    pub fn peak(&self) -> f32 {
+        self.audio.iter().flatten().fold(0.0f32, |m, x| m.max(x.abs()))
+    }
+
+    pub fn rms(&self) -> f32 {
+        let n = self.audio[0].len() + self.audio[1].len();
+        if n == 0 {
+            return 0.0;
+        }
+        let sum: f64 = self.audio.iter().flatten().map(|&x| (x as f64) * (x as f64)).sum();
+        (sum / n as f64).sqrt() as f32
+    }
+
+    /// Writes `audio.wav` (32-bit float stereo), `notes.mid` and `summary.txt` into `dir`.
+    pub fn write(&self, dir: &Path, channels: &std::collections::BTreeMap<u32, Vec<f64>>) -> Result<String, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let wav = dir.join("audio.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: self.settings.sample_rate as u32,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(&wav, spec).map_err(|e| format!("cannot write {}: {e}", wav.display()))?;
+        for (l, r) in self.audio[0].iter().zip(self.audio[1].iter()) {
+            w.write_sample(*l).and_then(|_| w.write_sample(*r)).map_err(|e| format!("writing {}: {e}", wav.display()))?;
+        }
+        w.finalize().map_err(|e| format!("writing {}: {e}", wav.display()))?;
+        let mid = dir.join("notes.mid");
+        std::fs::write(&mid, midi_file::encode(&self.events, self.settings.bpm, self.settings.beats_per_bar))
+            .map_err(|e| format!("cannot write {}: {e}", mid.display()))?;
+        let summary = self.summary(channels);
+        std::fs::write(dir.join("summary.txt"), &summary).map_err(|e| format!("cannot write summary: {e}"))?;
+        Ok(summary)
+    }
+
+    /// A short text summary: length, levels, notes per MIDI channel, channel data.
+    pub fn summary(&self, channels: &std::collections::BTreeMap<u32, Vec<f64>>) -> String {
+        let s = &self.settings;
+        let secs = self.audio[0].len() as f64 / s.sample_rate;
+        let mut out = format!(
+            "{} bars at {} bpm ({}/4), {:.2} s, {} Hz\npeak {:.3} ({:.1} dBFS), RMS {:.4} ({:.1} dBFS)\n",
+            s.bars,
+            s.bpm,
+            s.beats_per_bar,
+            secs,
+            s.sample_rate,
+            self.peak(),
+            20.0 * self.peak().max(1e-9).log10(),
+            self.rms(),
+            20.0 * self.rms().max(1e-9).log10()
+        );
+        let mut per_channel = std::collections::BTreeMap::<u8, (usize, Vec<u8>)>::new();
+        for e in self.events.iter().filter(|e| e.on) {
+            let entry = per_channel.entry(e.channel).or_default();
+            entry.0 += 1;
+            entry.1.push(e.key);
+        }
+        if per_channel.is_empty() {
+            out.push_str("MIDI: no notes\n");
+        }
+        for (ch, (n, keys)) in per_channel {
+            let first: Vec<String> = keys.iter().take(16).map(|k| k.to_string()).collect();
+            out.push_str(&format!("MIDI channel {}: {n} notes (first: {})\n", ch + 1, first.join(" ")));
+        }
+        for (id, data) in channels {
+            let vals: Vec<String> = data.iter().take(16).map(|v| format!("{v:.2}")).collect();
+            out.push_str(&format!("JS channel {id}: {} values [{}]\n", data.len(), vals.join(", ")));
+        }
+        out
+    }
+}
+
+/// A controller + engine pair configured for offline rendering.
+pub struct OfflineEngine {
+    pub controller: Controller,
+    pub engine: Engine,
+    settings: RenderSettings,
+}
+
+impl OfflineEngine {
+    /// Builds the engine and installs `session` (its DSL and channel data).
+    pub fn new(session: SessionState, settings: RenderSettings, console: Arc<Console>) -> Self {
+        let (ends, audio) = engine::queues();
+        let mut controller = Controller::new(ends, session, console);
+        let mut engine = Engine::new(audio, settings.sample_rate, settings.block);
+        controller.resync(&mut engine, settings.sample_rate, settings.block);
+        Self { controller, engine, settings }
+    }
+
+    /// Re-installs the controller's session into the engine (after JS changed it).
+    pub fn resync(&mut self) {
+        self.controller.resync(&mut self.engine, self.settings.sample_rate, self.settings.block);
+    }
+
+    /// Renders `settings.bars` bars from the song start; `progress` is called with the
+    /// fraction done after each block.
+    pub fn render(&mut self, mut progress: impl FnMut(f64)) -> Rendered {
+        let s = self.settings.clone();
+        let samples_per_beat = s.sample_rate * 60.0 / s.bpm;
+        let total = (s.bars as f64 * s.beats_per_bar as f64 * samples_per_beat).round() as usize;
+        let mut audio = [Vec::with_capacity(total), Vec::with_capacity(total)];
+        let mut events = Vec::new();
+        let mut l = vec![0.0f32; s.block];
+        let mut r = vec![0.0f32; s.block];
+        let mut pos = 0usize;
+        while pos < total {
+            let n = s.block.min(total - pos);
+            let beats = pos as f64 / samples_per_beat;
+            let report = self.engine.process(BlockIo {
+                host: HostTime::playing_at(s.bpm, s.beats_per_bar as i32, beats),
+                sync: true,
+                gain: 1.0,
+                params: s.params,
+                inputs: [&[], &[]],
+                outputs: [&mut l[..n], &mut r[..n]],
+            });
+            for e in report.midi {
+                events.push(TimedEvent {
+                    beats: (pos + e.timing as usize) as f64 / samples_per_beat,
+                    on: e.on,
+                    channel: e.channel,
+                    key: e.key,
+                    velocity: e.velocity,
+                });
+            }
+            audio[0].extend_from_slice(&l[..n]);
+            audio[1].extend_from_slice(&r[..n]);
+            pos += n;
+            self.controller.collect_garbage();
+            progress(pos as f64 / total.max(1) as f64);
+        }
+        Rendered { audio, events, settings: s }
+    }
+}

@@ -1,0 +1,230 @@
+// Parity with the real magenta.js: random-weight checkpoints (several sizes, float32 and
+// uint8) are run by `tests/parity/parity.mjs` in Node and by Sema Live's models; greedy
+// RNN continuations and VAE decodes must give exactly the same notes, and encoded z must
+// agree within 1e-4.
+//
+// Needs Node and `npm install` in `tests/parity/` (or `PARITY_NODE_DIR` pointing at a
+// folder with those node_modules). Without them the test prints why and passes, unless
+// `SEMA_LIVE_PARITY=1` demands it (CI). `PARITY_BENCH=1` also times the real-size jobs
+// in both implementations and prints the ratio.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use rand::{rngs::SmallRng, SeedableRng};
+use serde_json::{json, Value};
+
+use sema_live::ml::checkpoint::Storage;
+use sema_live::ml::note_seq::{quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
+use sema_live::ml::rnn::MusicRnn;
+use sema_live::ml::testutil::{piano_phase, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes};
+use sema_live::ml::vae::MusicVae;
+
+fn node_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("PARITY_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity"));
+    dir.join("node_modules/@magenta/music").is_dir().then_some(dir)
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity/parity.mjs")
+}
+
+/// A random monophonic melody of `steps` steps in `lo..=hi`, quantized at 4 steps/quarter.
+fn random_melody(rng: &mut Lcg, steps: i64, lo: i32, hi: i32) -> NoteSequence {
+    let mut notes = Vec::new();
+    let mut s = (rng.next_u64() % 3) as i64;
+    while s < steps {
+        let len = 1 + (rng.next_u64() % 4) as i64;
+        let pitch = lo + (rng.next_u64() % (hi - lo + 1) as u64) as i32;
+        notes.push(Note {
+            pitch,
+            velocity: Some(100),
+            quantized_start_step: Some(s),
+            quantized_end_step: Some((s + len).min(steps)),
+            ..Default::default()
+        });
+        s += len + (rng.next_u64() % 3) as i64;
+    }
+    NoteSequence {
+        notes,
+        total_quantized_steps: Some(steps),
+        quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
+        ..Default::default()
+    }
+}
+
+/// Notes as (pitch, start, end), the part both implementations must agree on.
+fn notes_of(v: &Value) -> Vec<(i64, i64, i64)> {
+    v["notes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|n| {
+                    (
+                        n["pitch"].as_i64().unwrap_or(-1),
+                        n["quantizedStartStep"].as_i64().unwrap_or(0),
+                        n["quantizedEndStep"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn rust_notes(ns: &NoteSequence) -> Vec<(i64, i64, i64)> {
+    ns.notes
+        .iter()
+        .map(|n| (n.pitch as i64, n.quantized_start_step.unwrap_or(0), n.quantized_end_step.unwrap_or(0)))
+        .collect()
+}
+
+fn run_node(dir: &Path, job: &Value, root: &Path) -> Value {
+    let job_path = root.join("job.json");
+    std::fs::write(&job_path, serde_json::to_vec(job).unwrap()).unwrap();
+    let out = Command::new("node")
+        .arg(script())
+        .arg(&job_path)
+        .env("PARITY_NODE_DIR", dir)
+        .output()
+        .expect("cannot run node");
+    assert!(out.status.success(), "parity.mjs failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("parity.mjs printed no JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn magenta_js_parity() {
+    let Some(node) = node_dir() else {
+        let msg = "parity test skipped: no node_modules/@magenta/music (run `npm install` in tests/parity or set PARITY_NODE_DIR)";
+        assert!(std::env::var("SEMA_LIVE_PARITY").map(|v| v != "1").unwrap_or(true), "{msg}");
+        eprintln!("{msg}");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let mut rng = Lcg::new(2024);
+
+    let rnn_cases = [
+        ("rnn_32_f32", vec![32usize], Storage::Float32),
+        ("rnn_64x48_f32", vec![64, 48], Storage::Float32),
+        ("rnn_96x96_u8", vec![96, 96], Storage::Uint8),
+        ("rnn_40_f16", vec![40], Storage::Float16),
+    ];
+    let mut primers = vec![piano_phase()];
+    for _ in 0..3 {
+        primers.push(random_melody(&mut rng, 24, 48, 83));
+    }
+    let mut rnn_jobs = Vec::new();
+    for (i, (name, layers, storage)) in rnn_cases.iter().enumerate() {
+        let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: layers.clone() };
+        write_rnn(&root.path().join(name), &sizes, *storage, 100 + i as u64).unwrap();
+        rnn_jobs.push(json!({"name": name, "dir": name, "primers": primers, "steps": 32}));
+    }
+
+    let vae_cases = [
+        ("vae_small_f32", VaeSizes { min_pitch: 21, max_pitch: 108, num_steps: 32, encoder: 32, decoder: vec![24, 24], z: 8 }, Storage::Float32),
+        ("vae_mid_u8", VaeSizes { min_pitch: 21, max_pitch: 108, num_steps: 32, encoder: 96, decoder: vec![64, 64], z: 32 }, Storage::Uint8),
+        ("vae_1layer_f32", VaeSizes { min_pitch: 48, max_pitch: 83, num_steps: 16, encoder: 24, decoder: vec![32], z: 16 }, Storage::Float32),
+    ];
+    let mut vae_jobs = Vec::new();
+    let mut vae_inputs = Vec::new();
+    for (i, (name, sizes, storage)) in vae_cases.iter().enumerate() {
+        write_vae(&root.path().join(name), sizes, *storage, 200 + i as u64).unwrap();
+        let mut seqs = vec![];
+        if sizes.min_pitch <= 73 {
+            seqs.push(quantize_note_sequence(&piano_phase(), 4).unwrap());
+        }
+        for _ in 0..3 {
+            seqs.push(random_melody(&mut rng, sizes.num_steps as i64, sizes.min_pitch.max(50), sizes.max_pitch.min(90)));
+        }
+        let extra_z: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(sizes.z, 2.0)).collect();
+        vae_jobs.push(json!({"name": name, "dir": name, "encode": seqs, "decode": extra_z}));
+        vae_inputs.push(seqs);
+    }
+
+    let bench = std::env::var("PARITY_BENCH").map(|v| v == "1").unwrap_or(false);
+    let mut job = json!({"root": root.path(), "rnn": rnn_jobs, "vae": vae_jobs});
+    if bench {
+        write_rnn(&root.path().join("basic_rnn"), &RnnSizes::basic_rnn(), Storage::Float32, 7).unwrap();
+        write_vae(&root.path().join("mel_2bar_small"), &VaeSizes::mel_2bar_small(), Storage::Float32, 8).unwrap();
+        job["bench"] = json!({"rnn": "basic_rnn", "vae": "mel_2bar_small", "steps": 32, "reps": 3, "primer": piano_phase()});
+    }
+    let t = Instant::now();
+    let js = run_node(&node, &job, root.path());
+    eprintln!("magenta.js ran in {:.1} s (backend {})", t.elapsed().as_secs_f64(), js["tfjsBackend"]);
+
+    let mut srng = SmallRng::seed_from_u64(0);
+    let mut compared = 0;
+    let mut pitches = std::collections::BTreeSet::new();
+    for (i, (name, _, _)) in rnn_cases.iter().enumerate() {
+        let mut m = MusicRnn::load(&root.path().join(name)).unwrap();
+        let outs = js["rnn"][i]["outputs"].as_array().expect("rnn outputs");
+        for (p, want) in primers.iter().zip(outs) {
+            let q = if p.is_quantized() { p.clone() } else { quantize_note_sequence(p, 4).unwrap() };
+            let got = m.continue_sequence(&q, 32, 0.0, 1, &mut srng).unwrap();
+            assert_eq!(rust_notes(&got[0]), notes_of(want), "{name}: continuation differs");
+            assert_eq!(got[0].total_quantized_steps, want["totalQuantizedSteps"].as_i64());
+            pitches.extend(got[0].notes.iter().map(|n| n.pitch));
+            compared += 1;
+        }
+    }
+    let mut max_dz = 0f32;
+    for (i, (name, _, _)) in vae_cases.iter().enumerate() {
+        let mut m = MusicVae::load(&root.path().join(name)).unwrap();
+        let res = &js["vae"][i];
+        let z = m.encode(&vae_inputs[i]).unwrap();
+        let jz: Vec<Vec<f32>> = serde_json::from_value(res["z"].clone()).unwrap();
+        for (a, b) in z.iter().flatten().zip(jz.iter().flatten()) {
+            max_dz = max_dz.max((a - b).abs());
+        }
+        assert!(max_dz < 1e-4, "{name}: encoded z differs by {max_dz}");
+        let dz: Vec<Vec<f32>> = serde_json::from_value(res["decodeZ"].clone()).unwrap();
+        let got = m.decode(&dz, 0.0, &mut srng).unwrap();
+        let want = res["decoded"].as_array().unwrap();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(rust_notes(g), notes_of(w), "{name}: decode differs");
+            pitches.extend(g.notes.iter().map(|n| n.pitch));
+            compared += 1;
+        }
+    }
+    // Guard against a vacuous comparison (e.g. every model emitting silence).
+    assert!(pitches.len() >= 8, "outputs use only pitches {pitches:?}");
+    eprintln!("parity: {compared} sequences identical, {} distinct pitches, max |dz| = {max_dz:e}", pitches.len());
+
+    if bench {
+        let primer = quantize_note_sequence(&piano_phase(), 4).unwrap();
+        let mut m = MusicRnn::load(&root.path().join("basic_rnn")).unwrap();
+        m.continue_sequence(&primer, 32, 0.0, 1, &mut srng).unwrap();
+        let t = Instant::now();
+        for _ in 0..3 {
+            m.continue_sequence(&primer, 32, 0.0, 1, &mut srng).unwrap();
+        }
+        let rust_rnn = t.elapsed().as_secs_f64() * 1000.0 / 3.0;
+        let mut v = MusicVae::load(&root.path().join("mel_2bar_small")).unwrap();
+        let z = v.encode(std::slice::from_ref(&primer)).unwrap();
+        let t = Instant::now();
+        for _ in 0..3 {
+            v.encode(std::slice::from_ref(&primer)).unwrap();
+        }
+        let rust_enc = t.elapsed().as_secs_f64() * 1000.0 / 3.0;
+        let t = Instant::now();
+        for _ in 0..3 {
+            v.decode(&z, 0.0, &mut srng).unwrap();
+        }
+        let rust_dec = t.elapsed().as_secs_f64() * 1000.0 / 3.0;
+        let b = &js["bench"];
+        let f = |k: &str| b[k].as_f64().unwrap_or(f64::NAN);
+        eprintln!(
+            "bench: RNN {rust_rnn:.1} ms vs magenta.js {:.1} ms ({:.0}x); VAE encode {rust_enc:.1} vs {:.1} ms ({:.0}x), decode {rust_dec:.1} vs {:.1} ms ({:.0}x)",
+            f("rnnContinueMs"),
+            f("rnnContinueMs") / rust_rnn,
+            f("vaeEncodeMs"),
+            f("vaeEncodeMs") / rust_enc,
+            f("vaeDecodeMs"),
+            f("vaeDecodeMs") / rust_dec
+        );
+    }
+}
