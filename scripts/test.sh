@@ -10,8 +10,18 @@ bash scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sema-live/target}"
 export CARGO_TERM_COLOR=never
 
-# Debug bundle: same profile and features as the test build, so it costs only a link.
-cargo xtask bundle sema_live
-export SEMA_LIVE_CLAP="$CARGO_TARGET_DIR/bundled/Sema Live.clap"
+# magenta.js in Node for the parity test (real tfjs on the CPU).
+(cd plugin/tests/parity && npm install --no-audit --no-fund --loglevel=error)
+export SEMA_LIVE_PARITY=1
+
+# Build everything the tests need once (debug, dependencies optimised).
+cargo test -p sema_live --lib --bins --tests --no-run
+
+# The CLAP bundle of that build. On Linux a .clap is the plugin's shared library under
+# another name; bundling through `cargo xtask bundle` would build without dev-dependencies,
+# whose features change the dependency graph and recompile tract/boa for nothing.
+mkdir -p "$CARGO_TARGET_DIR/bundled-debug"
+cp "$CARGO_TARGET_DIR/debug/libsema_live.so" "$CARGO_TARGET_DIR/bundled-debug/Sema Live.clap"
+export SEMA_LIVE_CLAP="$CARGO_TARGET_DIR/bundled-debug/Sema Live.clap"
 
 cargo test -p sema_live --lib --bins --tests

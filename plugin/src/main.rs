@@ -1,8 +1,18 @@
 //! `sema-live`: the command line of Sema Live, sharing the plugin's engine.
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sema_live::console::Console;
+use sema_live::js::{self, HostView, RunOptions};
+use sema_live::ml::cli::ModelArgs;
+use sema_live::ml::resolve::{default_bundled_dir, default_cache_dir};
+use sema_live::ml::worker::WorkerConfig;
+use sema_live::render::{OfflineEngine, RenderSettings};
+use sema_live::session::Session;
 
 #[derive(Parser)]
 #[command(name = "sema-live", version, about = "Sema Live: live coding with machine learning")]
@@ -18,16 +28,77 @@ enum Command {
         /// The DSL file (Sema's default language).
         file: PathBuf,
     },
+    /// Render a session: run its JS blocks (waiting for model results), then play N bars
+    /// through the realtime engine; writes audio.wav, notes.mid and summary.txt.
+    Render {
+        /// The session file (.sema.toml).
+        session: PathBuf,
+        /// Number of bars (default: the session's).
+        #[arg(long)]
+        bars: Option<u32>,
+        /// Tempo in bpm (default: the session's).
+        #[arg(long)]
+        bpm: Option<f64>,
+        /// Output folder.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Seed for model sampling (default: the session's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Never download checkpoints: use the cache, else the bundled models.
+        #[arg(long)]
+        offline: bool,
+        /// Longest wait for JS work (model loads, promises, timers), in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// JavaScript: run a file block by block as the editor would.
+    Js {
+        #[command(subcommand)]
+        command: JsCommand,
+    },
+    /// Run a model on a checkpoint and print JSON.
+    Model(ModelArgs),
+}
+
+#[derive(Subcommand)]
+enum JsCommand {
+    /// Evaluate FILE block by block (blocks separated by `___` lines), wait for pending
+    /// work, print the console; exit non-zero on an uncaught error.
+    Run {
+        file: PathBuf,
+        /// Seed for model sampling and tf.randomNormal.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Never download checkpoints.
+        #[arg(long)]
+        offline: bool,
+        /// Longest wait for pending work, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Check { file } => check(&file),
+    let result = match cli.command {
+        Command::Check { file } => return check(&file),
+        Command::Render { session, bars, bpm, out, seed, offline, timeout } => {
+            render(&session, bars, bpm, &out, seed, offline, timeout)
+        }
+        Command::Js { command: JsCommand::Run { file, seed, offline, timeout } } => js_run(&file, seed, offline, timeout),
+        Command::Model(args) => sema_live::ml::cli::cli_model(args).map(|json| println!("{json}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn check(file: &PathBuf) -> ExitCode {
+fn check(file: &Path) -> ExitCode {
     let src = match std::fs::read_to_string(file) {
         Ok(s) => s,
         Err(e) => {
@@ -47,4 +118,93 @@ fn check(file: &PathBuf) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_options(host: Arc<HostView>, seed: Option<u64>, offline: bool, timeout: u64) -> RunOptions {
+    let temp_host = host.clone();
+    RunOptions {
+        models: WorkerConfig {
+            cache_dir: default_cache_dir(),
+            bundled_dir: default_bundled_dir(),
+            allow_network: !offline,
+            seed,
+            temperature: Arc::new(move || temp_host.temperature.load(std::sync::atomic::Ordering::Relaxed)),
+        },
+        host,
+        timeout: Duration::from_secs(timeout),
+        settle_between_blocks: true,
+        print: true,
+    }
+}
+
+fn js_run(file: &Path, seed: Option<u64>, offline: bool, timeout: u64) -> Result<(), String> {
+    let report = js::run_file(file, run_options(Arc::new(HostView::default()), seed, offline, timeout))?;
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} uncaught error(s)", report.errors.len()))
+    }
+}
+
+fn render(
+    path: &Path,
+    bars: Option<u32>,
+    bpm: Option<f64>,
+    out: &Path,
+    seed: Option<u64>,
+    offline: bool,
+    timeout: u64,
+) -> Result<(), String> {
+    let session = Session::load(path)?;
+    let mut settings = RenderSettings {
+        bars: bars.unwrap_or(session.settings.bars).max(1),
+        bpm: bpm.unwrap_or(session.settings.bpm),
+        beats_per_bar: session.settings.beats_per_bar,
+        ..RenderSettings::default()
+    };
+    if !(settings.bpm.is_finite() && settings.bpm > 0.0) {
+        return Err(format!("invalid tempo {}", settings.bpm));
+    }
+    let console = Arc::new(Console::new());
+    console.set_echo(true);
+    let mut offline_engine = OfflineEngine::new(session.to_state(), settings.clone(), console);
+
+    if !session.js.trim().is_empty() {
+        println!("running the session's JS ({} blocks)…", js::blocks::split_blocks(&session.js).len());
+        let host = Arc::new(HostView::default());
+        host.bpm.store(settings.bpm, std::sync::atomic::Ordering::Relaxed);
+        host.temperature.store(settings.params[0], std::sync::atomic::Ordering::Relaxed);
+        let base = path.parent().unwrap_or(Path::new("."));
+        let report = js::run_source(&session.js, base, run_options(host, seed.or(session.settings.seed), offline, timeout))?;
+        if !report.errors.is_empty() {
+            return Err(format!("the session's JS raised {} uncaught error(s)", report.errors.len()));
+        }
+        if report.timed_out {
+            return Err(format!("the session's JS did not finish within {timeout} s"));
+        }
+        let mut controller = offline_engine.controller.lock();
+        for (id, data) in report.sends {
+            controller.send_channel(id, data).map_err(|e| e.to_string())?;
+        }
+    }
+    offline_engine.resync();
+
+    let bar = indicatif::ProgressBar::new(1000);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("rendering [{bar:40}] {percent}% ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    settings = offline_engine.settings().clone();
+    let rendered = offline_engine.render(|f| bar.set_position((f * 1000.0) as u64));
+    bar.finish_and_clear();
+    let channels = offline_engine.controller.lock().session().channels.clone();
+    let summary = rendered.write(out, &channels)?;
+    print!("{summary}");
+    println!(
+        "wrote {0}/audio.wav, {0}/notes.mid and {0}/summary.txt ({1} bars at {2} bpm)",
+        out.display(),
+        settings.bars,
+        settings.bpm
+    );
+    Ok(())
 }

@@ -119,7 +119,8 @@ impl Rendered {
 
 /// A controller + engine pair configured for offline rendering.
 pub struct OfflineEngine {
-    pub controller: Controller,
+    /// Behind a mutex like in the plugin, so JS channel sinks can share it.
+    pub controller: parking_lot::Mutex<Controller>,
     pub engine: Engine,
     settings: RenderSettings,
 }
@@ -131,12 +132,16 @@ impl OfflineEngine {
         let mut controller = Controller::new(ends, session, console);
         let mut engine = Engine::new(audio, settings.sample_rate, settings.block);
         controller.resync(&mut engine, settings.sample_rate, settings.block);
-        Self { controller, engine, settings }
+        Self { controller: parking_lot::Mutex::new(controller), engine, settings }
+    }
+
+    pub fn settings(&self) -> &RenderSettings {
+        &self.settings
     }
 
     /// Re-installs the controller's session into the engine (after JS changed it).
     pub fn resync(&mut self) {
-        self.controller.resync(&mut self.engine, self.settings.sample_rate, self.settings.block);
+        self.controller.lock().resync(&mut self.engine, self.settings.sample_rate, self.settings.block);
     }
 
     /// Renders `settings.bars` bars from the song start; `progress` is called with the
@@ -173,7 +178,7 @@ impl OfflineEngine {
             audio[0].extend_from_slice(&l[..n]);
             audio[1].extend_from_slice(&r[..n]);
             pos += n;
-            self.controller.collect_garbage();
+            self.controller.lock().collect_garbage();
             progress(pos as f64 / total.max(1) as f64);
         }
         Rendered { audio, events, settings: s }

@@ -42,11 +42,31 @@ used in an open-source (and commercially distributable) plugin:
 """
 
 
-def last_and_best(log_path, key, higher=False):
-    recs = [json.loads(l) for l in open(log_path) if l.strip()]
+def last_and_best(log_paths, key, higher=False):
+    """Read one or more jsonl logs (a run and its continuations, comma-separated).
+
+    Returns (last record with total minutes, last exported record, all records)."""
+    recs, minutes = [], 0.0
+    for p in log_paths.split(","):
+        rs = [json.loads(l) for l in open(p) if l.strip()]
+        minutes += rs[-1]["minutes"]
+        recs += rs
     exp = [r for r in recs if r.get("exported")]
     best = exp[-1] if exp else None
-    return recs[-1], best, recs
+    last = dict(recs[-1], minutes=minutes)
+    return last, best, recs
+
+
+def history(recs, keys, every=1000):
+    """Markdown table of validation metrics roughly every `every` steps."""
+    rows, nxt = [], 0
+    for r in recs:
+        if r["step"] >= nxt or r is recs[-1]:
+            rows.append(r)
+            nxt = r["step"] // every * every + every
+    head = "| step | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"
+    return head + "".join("| " + str(r["step"]) + " | " + " | ".join(
+        f"{r[k]:.3f}" for k in keys) + " |\n" for r in rows)
 
 
 def sizes(d):
@@ -132,10 +152,15 @@ Seed "Piano Phase" primer (pitches 73 75 80 82 83 75 73 82 80 75 83 82, quantise
 | notes generated (mean per sample) | {fmt(r['notes_per_sample'], 1)} |
 | samples without any note | {r['silent_samples']} / {r['samples']} |
 | fraction of notes in the primer's scale (G♯ minor / B major pitch classes) | {fmt(r['in_scale_fraction'])} |
-| greedy continuation (temperature 0) | {r['greedy_pitches']} |
+| same over 200 samples: notes per sample / in-scale fraction | {fmt(r.get('notes_per_sample_200_samples'), 2)} / {fmt(r.get('in_scale_fraction_200_samples'))} |
+| greedy continuation of the primer cut at its last note (totalTime 6.5 s) | {r.get('greedy_pitches_primer_without_trailing_silence')} |
+| greedy continuation (temperature 0) | {r['greedy_pitches'] or 'no notes (greedy keeps resting after the 43 silent primer steps)'} |
 
 Examples (temperature 1.0): {r['example_pitches']}
 
+Validation during training (from the training log):
+
+{history(recs, ['val_ce', 'val_acc', 'val_noteon_acc'])}
 ## Limitations
 
 Trained on ~4k Irish/Scottish/English fiddle and pipe tunes: it favours diatonic,
@@ -208,6 +233,10 @@ Samples: z ~ N(0, I), decoded at temperature {r['temperature']}, {r['samples']} 
 
 Examples: {r['example_pitches']}
 
+Validation during training (teacher-forced NLL per 2-bar sequence, KL in nats, greedy
+reconstruction accuracies; from the training log):
+
+{history(recs, ['val_nll_per_seq', 'val_kl', 'val_recon_step_acc', 'val_recon_noteon_acc'])}
 ## Limitations
 
 Trained on fiddle/pipe dance tunes and airs in 2/4, 4/4, 6/8, 9/8 and 3/4 (windows are 32

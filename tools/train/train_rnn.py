@@ -106,6 +106,10 @@ def main():
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", default=None,
+                    help="continue from a saved params .npz (exports only on improvement)")
+    ap.add_argument("--step0", type=int, default=0,
+                    help="step count already done by --init (for the log and lr decay)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     sizes = [int(s) for s in a.layers.split(",")]
@@ -117,8 +121,10 @@ def main():
           f"val target steps {int(vm.sum())}", flush=True)
 
     params = init_params(jax.random.PRNGKey(a.seed), sizes)
-    sched = optax.exponential_decay(a.lr, transition_steps=1000, decay_rate=0.9,
-                                    end_value=1e-4)
+    if a.init:
+        params = {k: jnp.asarray(v) for k, v in np.load(a.init).items()}
+    sched = optax.exponential_decay(a.lr * 0.9 ** (a.step0 / 1000), transition_steps=1000,
+                                    decay_rate=0.9, end_value=1e-4)
     opt = optax.chain(optax.clip_by_global_norm(3.0), optax.adam(sched))
     opt_state = opt.init(params)
 
@@ -149,7 +155,8 @@ def main():
 
     rng = np.random.default_rng(a.seed)
     t0 = time.time()
-    best = float("inf")
+    best = evaluate(params)["val_ce"] if a.init else float("inf")
+    print(f"initial val CE {best:.4f}", flush=True)
     log = open(os.path.join(a.work, "log.jsonl"), "a")
     step = 0
     run_loss = []
@@ -162,7 +169,7 @@ def main():
         done = elapsed > a.minutes * 60 or step >= a.max_steps
         if step % a.eval_every == 0 or done or step == 20:
             ev = evaluate(params)
-            rec = {"step": step, "minutes": round(elapsed / 60, 2),
+            rec = {"step": step + a.step0, "minutes": round(elapsed / 60, 2),
                    "train_ce": float(np.mean(run_loss)), **ev}
             run_loss = []
             np_params = {k: np.asarray(v) for k, v in params.items()}

@@ -49,7 +49,12 @@ pub fn split_blocks(source: &str) -> Vec<Block> {
     for line in source.lines() {
         line_no += 1;
         if is_separator(line) {
-            blocks.push(Block { index: blocks.len(), first_line, line_count, code: std::mem::take(&mut code) });
+            blocks.push(Block {
+                index: blocks.len(),
+                first_line,
+                line_count,
+                code: std::mem::take(&mut code),
+            });
             first_line = line_no + 1;
             line_count = 0;
         } else {
@@ -58,14 +63,21 @@ pub fn split_blocks(source: &str) -> Vec<Block> {
             line_count += 1;
         }
     }
-    blocks.push(Block { index: blocks.len(), first_line, line_count, code });
+    blocks.push(Block {
+        index: blocks.len(),
+        first_line,
+        line_count,
+        code,
+    });
     blocks
 }
 
 /// The block that holds file line `line` (1-based), as the editor's "evaluate the block
 /// under the cursor" needs. A separator line belongs to no block.
 pub fn block_at_line(source: &str, line: usize) -> Option<Block> {
-    split_blocks(source).into_iter().find(|b| b.contains_line(line))
+    split_blocks(source)
+        .into_iter()
+        .find(|b| b.contains_line(line))
 }
 
 /// The code to hand to the engine for a block starting at `first_line`: padded with
@@ -130,7 +142,15 @@ mod tests {
         let src = "a\nb\n___\nc\n  _____  \n\n__\nd";
         let blocks = split_blocks(src);
         assert_eq!(blocks.len(), 3);
-        assert_eq!(blocks[0], Block { index: 0, first_line: 1, line_count: 2, code: "a\nb\n".into() });
+        assert_eq!(
+            blocks[0],
+            Block {
+                index: 0,
+                first_line: 1,
+                line_count: 2,
+                code: "a\nb\n".into()
+            }
+        );
         assert_eq!(blocks[1].first_line, 4);
         assert_eq!(blocks[1].code, "c\n");
         // Two underscores are code, not a separator.
@@ -159,18 +179,274 @@ mod tests {
     #[test]
     fn finds_positions_in_boa_messages() {
         assert_eq!(
-            error_position("ReferenceError: x is not defined (eval at :12:5)\n    at <main> (eval at :12:5)"),
+            error_position(
+                "ReferenceError: x is not defined (eval at :12:5)\n    at <main> (eval at :12:5)"
+            ),
             Some((12, 5))
         );
         assert_eq!(
-            error_position("SyntaxError: expected token ';', got 'x' in expression statement at line 7, col 3"),
+            error_position(
+                "SyntaxError: expected token ';', got 'x' in expression statement at line 7, col 3"
+            ),
             Some((7, 3))
         );
         assert_eq!(
             error_position("ReferenceError: nope is not defined (native)\n    at boom (unknown at :4:15)\n    at <eval> (eval at :8:5)"),
             Some((4, 15))
         );
-        assert_eq!(error_position("TypeError: x (<sema-live:magenta.js>:12:3)\n    at f (eval at :2:1)"), Some((2, 1)));
+        assert_eq!(
+            error_position("TypeError: x (<sema-live:magenta.js>:12:3)\n    at f (eval at :2:1)"),
+            Some((2, 1))
+        );
         assert_eq!(error_position("Error: boom"), None);
+    }
+}
+
+/// Inserts `tick` (a call statement such as `__semaTick();`) at the start of every loop
+/// body written as a block (`for (...) {`, `while (...) {`, `do {`), on the same line so
+/// line numbers do not change. Functions declared in the code carry the ticks too, which
+/// is what lets the runtime stop a loop that calls a looping function (Boa's own loop
+/// limit counts per call frame).
+///
+/// A small scanner (strings, templates, comments, regular expressions) finds the loops;
+/// it returns None when it cannot follow the code, and the caller then runs the code
+/// unchanged.
+pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
+    #[derive(PartialEq)]
+    enum Loop {
+        None,
+        /// Saw `for`/`while`: waiting for its `(`.
+        AwaitParen,
+        /// Inside the loop head; the paren depth at which it closes.
+        InHead(usize),
+        /// Head closed (or `do`): a `{` next starts the body.
+        AwaitBody,
+    }
+    let b = code.as_bytes();
+    let mut out = String::with_capacity(code.len() + 64);
+    let mut copied = 0;
+    let mut i = 0;
+    let mut paren = 0usize;
+    // Brace depth of each open `${` of template literals.
+    let mut templates: Vec<usize> = Vec::new();
+    let mut in_template = false;
+    let mut state = Loop::None;
+    // Whether a `/` here starts a regular expression (after an operator, not a value).
+    let mut regex_ok = true;
+    const REGEX_KEYWORDS: [&str; 14] = [
+        "return",
+        "typeof",
+        "instanceof",
+        "in",
+        "of",
+        "new",
+        "delete",
+        "void",
+        "throw",
+        "case",
+        "do",
+        "else",
+        "yield",
+        "await",
+    ];
+    while i < b.len() {
+        let c = b[i];
+        if in_template {
+            match c {
+                b'\\' => i += 2,
+                b'`' => {
+                    in_template = false;
+                    regex_ok = false;
+                    i += 1;
+                }
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    templates.push(0);
+                    in_template = false;
+                    regex_ok = true;
+                    i += 2;
+                }
+                _ => i += 1,
+            }
+            continue;
+        }
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let end = code[i + 2..].find("*/")?;
+                i += 2 + end + 2;
+            }
+            b'/' if regex_ok => {
+                let mut class = false;
+                i += 1;
+                loop {
+                    match *b.get(i)? {
+                        b'\n' => return None,
+                        b'\\' => i += 1,
+                        b'[' => class = true,
+                        b']' => class = false,
+                        b'/' if !class => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                regex_ok = false;
+                if state == Loop::AwaitBody {
+                    state = Loop::None;
+                }
+            }
+            b'\'' | b'"' => {
+                i += 1;
+                loop {
+                    match *b.get(i)? {
+                        b'\n' => return None,
+                        b'\\' => i += 1,
+                        q if q == c => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i += 1;
+                regex_ok = false;
+                if state == Loop::AwaitBody {
+                    state = Loop::None;
+                }
+            }
+            b'`' => {
+                in_template = true;
+                i += 1;
+                if state == Loop::AwaitBody {
+                    state = Loop::None;
+                }
+            }
+            _ if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c >= 0x80 => {
+                let start = i;
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric()
+                        || b[i] == b'_'
+                        || b[i] == b'$'
+                        || b[i] >= 0x80)
+                {
+                    i += 1;
+                }
+                let word = &code[start..i];
+                // `.for`/`.while` are property names, not keywords.
+                let after_dot = code[..start].trim_end().ends_with('.');
+                regex_ok = REGEX_KEYWORDS.contains(&word) && !after_dot;
+                state = match (word, &state) {
+                    ("for" | "while", _) if !after_dot => Loop::AwaitParen,
+                    ("do", _) if !after_dot => Loop::AwaitBody,
+                    ("await", Loop::AwaitParen) => Loop::AwaitParen,
+                    (_, Loop::InHead(d)) => Loop::InHead(*d),
+                    _ => Loop::None,
+                };
+            }
+            _ if c.is_ascii_digit() => {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_')
+                {
+                    i += 1;
+                }
+                regex_ok = false;
+                if state == Loop::AwaitBody {
+                    state = Loop::None;
+                }
+            }
+            _ => {
+                i += 1;
+                match c {
+                    b'(' => {
+                        paren += 1;
+                        if state == Loop::AwaitParen {
+                            state = Loop::InHead(paren);
+                        }
+                    }
+                    b')' => {
+                        if state == Loop::InHead(paren) {
+                            state = Loop::AwaitBody;
+                        } else if state == Loop::AwaitBody {
+                            state = Loop::None;
+                        }
+                        paren = paren.saturating_sub(1);
+                    }
+                    b'{' => {
+                        if let Some(d) = templates.last_mut() {
+                            *d += 1;
+                        }
+                        if state == Loop::AwaitBody {
+                            out.push_str(&code[copied..i]);
+                            out.push_str(tick);
+                            copied = i;
+                            state = Loop::None;
+                        }
+                    }
+                    b'}' => match templates.last_mut() {
+                        Some(0) => {
+                            templates.pop();
+                            in_template = true;
+                        }
+                        Some(d) => *d -= 1,
+                        None => {}
+                    },
+                    _ => {
+                        if state == Loop::AwaitBody {
+                            state = Loop::None;
+                        }
+                    }
+                }
+                regex_ok = c != b')' && c != b']';
+            }
+        }
+    }
+    if in_template || !templates.is_empty() {
+        return None;
+    }
+    out.push_str(&code[copied..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod instrument_tests {
+    use super::instrument_loops;
+
+    const T: &str = "T();";
+
+    #[test]
+    fn ticks_loop_bodies_only() {
+        let src = "for (let i = 0; i < 3; i++) { f(i); }\nwhile (x) {\n}\ndo { y() } while (z);\nif (a) { b }\nvar o = {for: 1};";
+        let out = instrument_loops(src, T).unwrap();
+        assert_eq!(
+            out,
+            "for (let i = 0; i < 3; i++) {T(); f(i); }\nwhile (x) {T();\n}\ndo {T(); y() } while (z);\nif (a) { b }\nvar o = {for: 1};"
+        );
+        assert_eq!(out.lines().count(), src.lines().count());
+    }
+
+    #[test]
+    fn skips_strings_comments_templates_and_regexes() {
+        let src = "var s = 'for (;;) {'; // while (1) {\n/* do { */ var r = /for \\(x\\) {/g;\nvar t = `while (1) { ${ {a: 1}.a } }`;\nfor (const k of o) { a.for(1); }\nx = a / b; while (q) { }";
+        let out = instrument_loops(src, T).unwrap();
+        assert_eq!(
+            out,
+            "var s = 'for (;;) {'; // while (1) {\n/* do { */ var r = /for \\(x\\) {/g;\nvar t = `while (1) { ${ {a: 1}.a } }`;\nfor (const k of o) {T(); a.for(1); }\nx = a / b; while (q) {T(); }"
+        );
+        // Nested parentheses in the head, single-statement bodies, unfollowable code.
+        assert_eq!(
+            instrument_loops("for (f(g(1)); h(); ) { }", T).unwrap(),
+            "for (f(g(1)); h(); ) {T(); }"
+        );
+        assert_eq!(
+            instrument_loops("while (x) y();", T).unwrap(),
+            "while (x) y();"
+        );
+        assert_eq!(instrument_loops("var s = 'unterminated", T), None);
+        assert_eq!(instrument_loops("var t = `open ${ x", T), None);
     }
 }

@@ -8,9 +8,11 @@
 //!   callbacks, DSL input), [`JsHost`] (the thread the plugin talks to) and [`run_file`]
 //!   (headless runs: `sema-live js run FILE.js`).
 //! - [`api`]: the globals installed in the context.
+//! - [`cli`]: `sema-live js run FILE.js`.
 
 pub mod api;
 pub mod blocks;
+pub mod cli;
 pub mod runtime;
 
 use std::sync::atomic::{AtomicBool, AtomicI64};

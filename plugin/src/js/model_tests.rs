@@ -30,7 +30,11 @@ const VAE_RANGE: (i32, i32) = (21, 108);
 /// Writes small random checkpoints named like the bundled models.
 fn models() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let rnn = RnnSizes { min_pitch: RNN_RANGE.0, max_pitch: RNN_RANGE.1, layers: vec![64, 64] };
+    let rnn = RnnSizes {
+        min_pitch: RNN_RANGE.0,
+        max_pitch: RNN_RANGE.1,
+        layers: vec![64, 64],
+    };
     write_rnn(&dir.path().join("basic_rnn"), &rnn, Storage::Float32, 11).expect("rnn checkpoint");
     let vae = VaeSizes {
         min_pitch: VAE_RANGE.0,
@@ -40,7 +44,13 @@ fn models() -> tempfile::TempDir {
         decoder: vec![64, 64],
         z: 256,
     };
-    write_vae(&dir.path().join("mel_2bar_small"), &vae, Storage::Float32, 12).expect("vae checkpoint");
+    write_vae(
+        &dir.path().join("mel_2bar_small"),
+        &vae,
+        Storage::Float32,
+        12,
+    )
+    .expect("vae checkpoint");
     dir
 }
 
@@ -65,9 +75,15 @@ fn notes_of(values: &[f64], range: (i32, i32)) -> Vec<i32> {
             continue;
         }
         let m = (12.0 * (v / 440.0).log2() + 69.0).round();
-        assert!((mtof(m) - v).abs() < 1e-6, "{v} is not a MIDI note frequency");
+        assert!(
+            (mtof(m) - v).abs() < 1e-6,
+            "{v} is not a MIDI note frequency"
+        );
         let m = m as i32;
-        assert!(m >= range.0 && m <= range.1, "note {m} outside the model range {range:?}");
+        assert!(
+            m >= range.0 && m <= range.1,
+            "note {m} outside the model range {range:?}"
+        );
         notes.push(m);
     }
     notes
@@ -84,7 +100,42 @@ fn options(dir: &Path) -> RunOptions {
 #[test]
 fn seed_part1_sends_the_rnn_continuation() {
     let dir = models();
-    let report = run_source(SEED_PART1, dir.path(), options(dir.path())).expect("run");
+    check_seed_part1(dir.path());
+}
+
+#[test]
+fn seed_part2_sends_the_vae_decoding() {
+    let dir = models();
+    check_seed_part2(dir.path());
+}
+
+/// Both seed parts against the bundled default models (`assets/models`, or
+/// `$SEMA_LIVE_MODELS`), when they are there.
+#[test]
+fn seed_runs_against_the_bundled_models() {
+    let bundled = crate::ml::resolve::default_bundled_dir();
+    if !bundled.join("basic_rnn/config.json").is_file()
+        || !bundled.join("mel_2bar_small/config.json").is_file()
+    {
+        eprintln!("no bundled models at {}: skipped", bundled.display());
+        return;
+    }
+    check_seed_part1(&bundled);
+    check_seed_part2(&bundled);
+}
+
+/// Runs the seed's part 1 with `models` as the bundled models folder.
+fn check_seed_part1(models: &Path) {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let mut opts = options(models);
+    opts.models.cache_dir = cache.path().to_path_buf();
+    let t = std::time::Instant::now();
+    let report = run_source(SEED_PART1, cache.path(), opts).expect("run");
+    eprintln!(
+        "seed part 1 ran headless in {:?} with {}",
+        t.elapsed(),
+        models.display()
+    );
     for l in &report.console {
         eprintln!("{l}");
     }
@@ -94,7 +145,10 @@ fn seed_part1_sends_the_rnn_continuation() {
     // First the original notes, then the continuation.
     let (id, original) = &report.sends[0];
     assert_eq!(*id, 1);
-    let expected: Vec<f64> = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82].iter().map(|&p| mtof(p as f64)).collect();
+    let expected: Vec<f64> = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82]
+        .iter()
+        .map(|&p| mtof(p as f64))
+        .collect();
     assert_eq!(original, &expected);
     let (id, cont) = &report.sends[1];
     assert_eq!(*id, 1);
@@ -104,13 +158,24 @@ fn seed_part1_sends_the_rnn_continuation() {
     // Padding only at the end.
     let first_zero = cont.iter().position(|&v| v == 0.0).unwrap_or(12);
     assert!(cont[first_zero..].iter().all(|&v| v == 0.0), "{cont:?}");
-    assert!(report.console.iter().any(|l| l.text.contains("MusicRNN initialized")));
+    assert!(report
+        .console
+        .iter()
+        .any(|l| l.text.contains("MusicRNN initialized")));
 }
 
-#[test]
-fn seed_part2_sends_the_vae_decoding() {
-    let dir = models();
-    let report = run_source(SEED_PART2, dir.path(), options(dir.path())).expect("run");
+/// Runs the seed's part 2 with `models` as the bundled models folder.
+fn check_seed_part2(models: &Path) {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let mut opts = options(models);
+    opts.models.cache_dir = cache.path().to_path_buf();
+    let t = std::time::Instant::now();
+    let report = run_source(SEED_PART2, cache.path(), opts).expect("run");
+    eprintln!(
+        "seed part 2 ran headless in {:?} with {}",
+        t.elapsed(),
+        models.display()
+    );
     for l in &report.console {
         eprintln!("{l}");
     }
@@ -135,7 +200,11 @@ fn entropy(pitches: &[i32]) -> f64 {
         *counts.entry(p).or_default() += 1;
     }
     let n = pitches.len() as f64;
-    counts.values().map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum()
+    counts
+        .values()
+        .map(|&c| c as f64 / n)
+        .map(|p| -p * p.log2())
+        .sum()
 }
 
 #[test]
@@ -173,8 +242,10 @@ fn on_bar_follows_the_host_temperature() {
     }
     let sends = h.sends.lock().clone();
     assert_eq!(sends.len(), bars);
-    let melodies: Vec<Vec<i32>> =
-        sends.iter().map(|(_, v)| v.iter().filter(|&&p| p > 0.0).map(|&p| p as i32).collect()).collect();
+    let melodies: Vec<Vec<i32>> = sends
+        .iter()
+        .map(|(_, v)| v.iter().filter(|&&p| p > 0.0).map(|&p| p as i32).collect())
+        .collect();
     let third = bars / 3;
     let low: Vec<i32> = melodies[..third].concat();
     let high: Vec<i32> = melodies[bars - third..].concat();
@@ -182,9 +253,18 @@ fn on_bar_follows_the_host_temperature() {
     let (e_low, e_high) = (entropy(&low), entropy(&high));
     eprintln!("temperatures {temps:?}");
     for (t, m) in temps.iter().zip(&melodies) {
-        eprintln!("t={t:.2}: {} notes, {} distinct, entropy {:.2}: {m:?}", m.len(), distinct(m), entropy(m));
+        eprintln!(
+            "t={t:.2}: {} notes, {} distinct, entropy {:.2}: {m:?}",
+            m.len(),
+            distinct(m),
+            entropy(m)
+        );
     }
-    eprintln!("pitch entropy low {e_low:.2} bits, high {e_high:.2} bits; distinct {} vs {}", distinct(&low), distinct(&high));
+    eprintln!(
+        "pitch entropy low {e_low:.2} bits, high {e_high:.2} bits; distinct {} vs {}",
+        distinct(&low),
+        distinct(&high)
+    );
     assert!(e_high > e_low + 0.5, "entropy low {e_low} high {e_high}");
     assert!(distinct(&high) > distinct(&low));
 }
@@ -214,15 +294,57 @@ fn music_vae_and_midime_api() {
            result = [z.shape.join('x'), vae.decoder.zDims, sampled.length, interp.length, decoded.length, again.length].join(' ');\n\
          })().catch(e => { result = 'failed: ' + e; });\n",
     );
-    assert!(h.pump_until(Duration::from_secs(120), |h| h.rt.pending_models() == 0 && !h.console.is_empty()));
+    assert!(
+        h.pump_until(Duration::from_secs(120), |h| h.rt.pending_models() == 0
+            && !h.console.is_empty())
+    );
     h.eval("console.log(result)", 5);
     assert!(h.errors().is_empty(), "{:?}", h.errors());
     assert_eq!(h.logs().last().unwrap(), "2x256 256 2 4 2 2");
     // A MidiMe without training, and decode with the wrong z size, fail clearly.
-    h.eval("new mm.MidiMe().sample(1).catch(e => console.log(String(e)))", 6);
+    h.eval(
+        "new mm.MidiMe().sample(1).catch(e => console.log(String(e)))",
+        6,
+    );
     h.eval("vae.decode([[1, 2]]).catch(e => console.log(String(e)))", 7);
     h.pump_until(Duration::from_secs(2), |_| false);
     let logs = h.logs();
-    assert!(logs.iter().any(|l| l.contains("train the model first")), "{logs:?}");
-    assert!(logs.iter().any(|l| l.contains("z has 2 dimensions, the model needs 256")), "{logs:?}");
+    assert!(
+        logs.iter().any(|l| l.contains("train the model first")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("z has 2 dimensions, the model needs 256")),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn re_evaluated_models_share_one_load() {
+    let dir = models();
+    let mut h = Harness::new(config(dir.path()), dir.path().to_path_buf());
+    let block = "importScripts('https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/music_rnn.js');\n\
+                 var m = new music_rnn.MusicRNN('https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn');\n\
+                 m.initialize().then(() => console.log('ready'));\n";
+    for _ in 0..3 {
+        h.eval(block, 0);
+        assert!(h.pump_until(Duration::from_secs(60), |h| h.rt.pending_models() == 0));
+    }
+    assert_eq!(h.logs(), vec!["ready", "ready", "ready"]);
+    let loads = h
+        .console
+        .iter()
+        .filter(|l| l.text.starts_with("MusicRNN initialized"))
+        .count();
+    assert_eq!(loads, 1, "{:?}", h.console);
+    // A missing checkpoint fails, and a later initialize() tries again (and fails again).
+    h.eval("var bad = new music_rnn.MusicRNN('/no/such/folder'); bad.initialize().catch(e => console.log('failed once'));", 1);
+    assert!(h.pump_until(Duration::from_secs(30), |h| h.rt.pending_models() == 0));
+    h.eval(
+        "bad.initialize().catch(e => console.log(String(e).includes('no magenta.js checkpoint')));",
+        2,
+    );
+    assert!(h.pump_until(Duration::from_secs(30), |h| h.rt.pending_models() == 0));
+    assert_eq!(h.logs()[3..], ["failed once", "true"]);
 }

@@ -5,6 +5,14 @@
 //! DSL's `toJS`. It never blocks: [`Runtime::pump`] does whatever is due and returns.
 //! [`JsHost`] runs a runtime on its own thread for a plugin instance; [`run_source`] and
 //! [`run_file`] drive one headless.
+//!
+//! Runaway scripts: Boa's runtime limits stop a frame after [`LOOP_ITERATION_LIMIT`] loop
+//! iterations (uncatchable by `try`), deep recursion after [`RECURSION_LIMIT`] calls, and
+//! the host hooks cap buffers at [`MAX_BUFFER_BYTES`]; `sema.js` guards `Array(n)`,
+//! `fill`, `repeat` and `pad*` against single huge allocations. The loop counter is per
+//! call frame, so a loop that calls a function which itself loops near the limit is only
+//! bounded by the product of both (Boa 0.22 has no instruction budget outside its
+//! `fuzz` feature); [`JsHost::shutdown`] therefore never waits more than a few seconds.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -28,9 +36,11 @@ use super::{api, ConsoleLevel, ConsoleLine, HostView};
 use crate::ml::worker::{ModelWorker, WorkerConfig};
 
 /// Loop iterations one function call (or one block's top level) may run before it is
-/// stopped. Boa runs very roughly 10-30 million simple iterations per second here, so a
-/// `while (true) {}` stops within about a second.
-pub const LOOP_ITERATION_LIMIT: u64 = 10_000_000;
+/// stopped. Measured here (debug test build, deps at opt-level 2): an empty
+/// `while (true) {}` runs ~12 million iterations per second, a loop updating a global
+/// ~1.1 million, so a runaway loop stops within 0.2-2 s while loops over a few seconds
+/// of audio samples still fit.
+pub const LOOP_ITERATION_LIMIT: u64 = 2_000_000;
 /// Depth of nested JS calls before a "too much recursion" error.
 pub const RECURSION_LIMIT: usize = 400;
 /// Largest ArrayBuffer (and so typed array) a script may allocate, in bytes.
@@ -41,6 +51,13 @@ const MAX_JOBS_PER_PUMP: usize = 1_000_000;
 pub const MAX_TIMERS: usize = 10_000;
 /// Values from `toJS` handed to `input` per pump (the rest waits for the next pump).
 const MAX_INPUTS_PER_PUMP: usize = 4096;
+/// Longest a block, callback or Promise job chain may run: loops written as blocks check
+/// it (see [`blocks::instrument_loops`]), so a loop that calls looping functions stops too.
+pub const RUN_TIME_LIMIT: Duration = Duration::from_secs(2);
+/// The statement inserted at the start of loop bodies.
+pub(crate) const TICK_CALL: &str = "__semaTick();";
+/// Evaluations remembered for attributing error lines to blocks.
+const MAX_EVALUATED_RECORDS: usize = 1024;
 /// Stack of the JS thread: native built-ins (e.g. `Array.prototype.map`) recurse on it.
 const JS_THREAD_STACK: usize = 64 * 1024 * 1024;
 
@@ -132,13 +149,24 @@ pub(crate) struct Shared {
     pub current_block: Option<usize>,
     /// Folder for relative `importScripts` paths.
     pub base_dir: PathBuf,
+    /// When the running block or callback must stop (checked by `__semaTick`).
+    pub deadline: Option<Instant>,
+    /// Ticks since the clock was last read.
+    pub ticks: u32,
+    /// Set when `__semaTick` stopped a script for running too long.
+    pub timed_out: bool,
 }
 
 impl Shared {
     /// Adds a console line attributed to the current block.
     pub fn log(&mut self, level: ConsoleLevel, text: String) {
         let block = self.current_block;
-        self.console.push_back(ConsoleLine { level, text, block, line: None });
+        self.console.push_back(ConsoleLine {
+            level,
+            text,
+            block,
+            line: None,
+        });
     }
 
     /// The model worker, started on first use.
@@ -147,13 +175,50 @@ impl Shared {
             let mut config = self
                 .worker_config
                 .take()
-                .unwrap_or_else(|| WorkerConfig::new(PathBuf::from("assets/models")));
+                .unwrap_or_else(|| WorkerConfig::new(crate::ml::resolve::default_bundled_dir()));
             let host = self.host.clone();
             // Model calls without a temperature follow the host's `temperature` parameter.
             config.temperature = Arc::new(move || host.temperature.load(Ordering::Relaxed));
             self.worker = Some(ModelWorker::spawn(config));
         }
         self.worker.as_ref().expect("worker was just started")
+    }
+}
+
+/// `__semaTick()`, called at the start of every loop iteration of instrumented code:
+/// stops the script (uncatchably, like Boa's own limits) once it ran past its deadline.
+pub(crate) fn tick(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let sh = shared(ctx);
+    let mut sh = sh.borrow_mut();
+    sh.ticks = sh.ticks.wrapping_add(1);
+    // Reading the clock costs more than the rest of a tick: do it every 256 ticks.
+    if sh.ticks % 256 == 0 {
+        if let Some(deadline) = sh.deadline {
+            if Instant::now() > deadline {
+                sh.timed_out = true;
+                return Err(boa_engine::RuntimeLimitError::LoopIteration.into());
+            }
+        }
+    }
+    Ok(JsValue::undefined())
+}
+
+/// The code to evaluate for `code`: with loop ticks when the scanner could follow it and
+/// the result still parses, else unchanged.
+pub(crate) fn with_ticks(code: String, ctx: &mut Context) -> String {
+    match blocks::instrument_loops(&code, TICK_CALL) {
+        Some(t)
+            if t != code
+                && boa_engine::Script::parse(
+                    boa_engine::Source::from_bytes(t.as_bytes()),
+                    None,
+                    ctx,
+                )
+                .is_ok() =>
+        {
+            t
+        }
+        _ => code,
     }
 }
 
@@ -186,7 +251,9 @@ impl JobExecutor for Jobs {
             }
             Job::GenericJob(g) => {
                 // Generic jobs are plain callbacks: run them in the microtask order.
-                self.promise.borrow_mut().push_back(PromiseJob::new(move |ctx| g.call(ctx)));
+                self.promise
+                    .borrow_mut()
+                    .push_back(PromiseJob::new(move |ctx| g.call(ctx)));
             }
             // No native async functions are installed, and FinalizationRegistry cleanup
             // is optional per the spec: nothing else is ever queued.
@@ -300,6 +367,9 @@ impl Runtime {
             worker_config: Some(io.models),
             current_block: None,
             base_dir: io.base_dir,
+            deadline: None,
+            ticks: 0,
+            timed_out: false,
         }));
         ctx.insert_data(SharedHandle(shared.clone()));
         let eval_fn = ctx
@@ -329,8 +399,16 @@ impl Runtime {
     /// errors report file lines. Returns false when the block threw.
     pub fn eval_block(&mut self, code: &str, block_index: usize, first_line: usize) -> bool {
         let line_count = code.lines().count().max(1);
-        self.evaluated.retain(|b| b.index != block_index);
-        self.evaluated.push(EvaluatedBlock { index: block_index, first_line, line_count });
+        // Kept in evaluation order; the latest evaluation covering a line wins (a single
+        // line evaluated with Shift+Enter must not hide the rest of its block).
+        if self.evaluated.len() >= MAX_EVALUATED_RECORDS {
+            self.evaluated.remove(0);
+        }
+        self.evaluated.push(EvaluatedBlock {
+            index: block_index,
+            first_line,
+            line_count,
+        });
         {
             let mut sh = self.shared.borrow_mut();
             sh.current_block = Some(block_index);
@@ -338,9 +416,13 @@ impl Runtime {
             // live edits do not stack up callbacks.
             sh.bar_callbacks.retain(|c| c.block != Some(block_index));
         }
-        let source = blocks::padded_code(code, first_line);
-        let result =
-            self.eval_fn.call(&JsValue::undefined(), &[JsString::from(source.as_str()).into()], &mut self.ctx);
+        let source = with_ticks(blocks::padded_code(code, first_line), &mut self.ctx);
+        self.arm();
+        let result = self.eval_fn.call(
+            &JsValue::undefined(),
+            &[JsString::from(source.as_str()).into()],
+            &mut self.ctx,
+        );
         let ok = match result {
             Ok(_) => true,
             Err(e) => {
@@ -397,7 +479,11 @@ impl Runtime {
 
     /// Whether only intervals (never-ending) remain among the timers.
     pub fn only_intervals_left(&self) -> bool {
-        self.shared.borrow().timers.iter().all(|t| t.interval.is_some())
+        self.shared
+            .borrow()
+            .timers
+            .iter()
+            .all(|t| t.interval.is_some())
     }
 
     /// When the next timer is due, if any.
@@ -415,8 +501,16 @@ impl Runtime {
         &mut self.ctx
     }
 
+    /// Starts the run-time clock of a block or callback about to run.
+    fn arm(&self) {
+        let mut sh = self.shared.borrow_mut();
+        sh.deadline = Some(Instant::now() + RUN_TIME_LIMIT);
+        sh.timed_out = false;
+    }
+
     /// Runs queued Promise jobs, then reports rejections nobody handled.
     fn run_microtasks(&mut self) {
+        self.arm();
         if let Err(e) = self.jobs.clone().run_jobs(&mut self.ctx) {
             self.report_error(&e, "Uncaught");
         }
@@ -451,21 +545,40 @@ impl Runtime {
     fn report_error(&mut self, err: &JsError, prefix: &str) {
         self.errors += 1;
         let full = error_text(err, &mut self.ctx);
-        eprintln!("DEBUG full error: {full:?}");
         let pos = blocks::error_position(&full);
         let line = pos.map(|(l, _)| l);
         let current = self.shared.borrow().current_block;
         let block = line
-            .and_then(|l| self.evaluated.iter().rev().find(|b| l >= b.first_line && l < b.first_line + b.line_count))
+            .and_then(|l| {
+                self.evaluated
+                    .iter()
+                    .rev()
+                    .find(|b| l >= b.first_line && l < b.first_line + b.line_count)
+            })
             .map(|b| b.index)
             .or(current);
         let mut text = format!("{prefix} {}", first_line_of(&full));
-        if full.contains("maximum number of iteration loops") {
-            text.push_str(&format!(" (more than {LOOP_ITERATION_LIMIT} loop iterations: the script was stopped)"));
-        } else if full.contains("maximum number of recursive calls") || full.contains("maximum stack size") {
+        let timed_out = std::mem::take(&mut self.shared.borrow_mut().timed_out);
+        if timed_out {
+            text = format!(
+                "{prefix} the script ran longer than {} s and was stopped",
+                RUN_TIME_LIMIT.as_secs_f64()
+            );
+        } else if full.contains("maximum number of iteration loops") {
+            text.push_str(&format!(
+                " (more than {LOOP_ITERATION_LIMIT} loop iterations: the script was stopped)"
+            ));
+        } else if full.contains("maximum number of recursive calls")
+            || full.contains("maximum stack size")
+        {
             text.push_str(" (too deep recursion: the script was stopped)");
         }
-        self.shared.borrow_mut().console.push_back(ConsoleLine { level: ConsoleLevel::Error, text, block, line });
+        self.shared.borrow_mut().console.push_back(ConsoleLine {
+            level: ConsoleLevel::Error,
+            text,
+            block,
+            line,
+        });
     }
 
     /// Resolves or rejects the Promises of finished model requests.
@@ -499,19 +612,26 @@ impl Runtime {
             let pending = self.shared.borrow_mut().pending_models.remove(&id);
             let Some(pending) = pending else { continue };
             self.shared.borrow_mut().current_block = pending.block;
+            self.arm();
             let outcome = match result {
                 Ok(resp) => match api::magenta::response_to_js(resp, &mut self.ctx) {
-                    Ok(v) => pending.resolve.call(&JsValue::undefined(), &[v], &mut self.ctx),
+                    Ok(v) => pending
+                        .resolve
+                        .call(&JsValue::undefined(), &[v], &mut self.ctx),
                     Err(e) => {
                         let v = e.into_opaque(&mut self.ctx).unwrap_or_default();
-                        pending.reject.call(&JsValue::undefined(), &[v], &mut self.ctx)
+                        pending
+                            .reject
+                            .call(&JsValue::undefined(), &[v], &mut self.ctx)
                     }
                 },
                 Err(msg) => {
                     let err = boa_engine::JsNativeError::error()
                         .with_message(format!("{}: {msg}", pending.what))
                         .into_opaque(&mut self.ctx);
-                    pending.reject.call(&JsValue::undefined(), &[err.into()], &mut self.ctx)
+                    pending
+                        .reject
+                        .call(&JsValue::undefined(), &[err.into()], &mut self.ctx)
                 }
             };
             if let Err(e) = outcome {
@@ -525,11 +645,23 @@ impl Runtime {
     /// Hands values from `toJS` to the global `input(value, channel)`.
     fn deliver_inputs(&mut self) {
         let mut reported = false;
+        self.arm();
         for _ in 0..MAX_INPUTS_PER_PUMP {
-            let Ok((channel, value)) = self.to_js.try_recv() else { break };
-            let input = self.ctx.global_object().get(js_string!("input"), &mut self.ctx);
-            let Some(f) = input.ok().and_then(|v| v.as_callable()) else { continue };
-            let r = f.call(&JsValue::undefined(), &[value.into(), channel.into()], &mut self.ctx);
+            let Ok((channel, value)) = self.to_js.try_recv() else {
+                break;
+            };
+            let input = self
+                .ctx
+                .global_object()
+                .get(js_string!("input"), &mut self.ctx);
+            let Some(f) = input.ok().and_then(|v| v.as_callable()) else {
+                continue;
+            };
+            let r = f.call(
+                &JsValue::undefined(),
+                &[value.into(), channel.into()],
+                &mut self.ctx,
+            );
             if let Err(e) = r {
                 // One report per pump: `input` may be called thousands of times a second.
                 if !reported {
@@ -556,7 +688,9 @@ impl Runtime {
             // A callback may have cleared this timer meanwhile.
             let call = {
                 let mut sh = self.shared.borrow_mut();
-                let Some(i) = sh.timers.iter().position(|t| t.id == id) else { continue };
+                let Some(i) = sh.timers.iter().position(|t| t.id == id) else {
+                    continue;
+                };
                 let t = &mut sh.timers[i];
                 let call = (t.func.clone(), t.args.clone(), t.block);
                 match t.interval {
@@ -575,6 +709,7 @@ impl Runtime {
             };
             let (func, args, block) = call;
             self.shared.borrow_mut().current_block = block;
+            self.arm();
             if let Err(e) = func.call(&JsValue::undefined(), &args, &mut self.ctx) {
                 self.report_error(&e, "Uncaught");
             }
@@ -587,7 +722,10 @@ impl Runtime {
     fn run_bar_callbacks(&mut self) {
         let (playing, bar) = {
             let sh = self.shared.borrow();
-            (sh.host.playing.load(Ordering::Relaxed), sh.host.bar.load(Ordering::Relaxed))
+            (
+                sh.host.playing.load(Ordering::Relaxed),
+                sh.host.bar.load(Ordering::Relaxed),
+            )
         };
         if !playing {
             self.last_bar = None;
@@ -597,11 +735,21 @@ impl Runtime {
             return;
         }
         self.last_bar = Some(bar);
-        let callbacks: Vec<(JsObject, Option<usize>)> =
-            self.shared.borrow().bar_callbacks.iter().map(|c| (c.func.clone(), c.block)).collect();
+        let callbacks: Vec<(JsObject, Option<usize>)> = self
+            .shared
+            .borrow()
+            .bar_callbacks
+            .iter()
+            .map(|c| (c.func.clone(), c.block))
+            .collect();
         for (func, block) in callbacks {
             self.shared.borrow_mut().current_block = block;
-            if let Err(e) = func.call(&JsValue::undefined(), &[JsValue::from(bar as f64)], &mut self.ctx) {
+            self.arm();
+            if let Err(e) = func.call(
+                &JsValue::undefined(),
+                &[JsValue::from(bar as f64)],
+                &mut self.ctx,
+            ) {
                 self.report_error(&e, "Uncaught in host.onBar callback:");
             }
             self.run_microtasks();
@@ -659,7 +807,11 @@ fn first_line_of(s: &str) -> &str {
 /// Commands from [`JsHost`] to its thread.
 enum Command {
     /// Evaluate a block.
-    Eval { code: String, block: usize, first_line: usize },
+    Eval {
+        code: String,
+        block: usize,
+        first_line: usize,
+    },
     /// Stop the thread.
     Shutdown,
 }
@@ -673,7 +825,13 @@ pub struct JsHost {
     console: Receiver<ConsoleLine>,
     /// The thread.
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread ends (lets `shutdown` wait with a timeout).
+    exited: Receiver<()>,
 }
+
+/// How long `shutdown` waits for the JS thread before detaching it (a script stuck in a
+/// loop the limits do not catch must not hang the host when the plugin is removed).
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 
 /// Console lines kept for the editor before older ones are dropped.
 const CONSOLE_CAPACITY: usize = 10_000;
@@ -684,18 +842,28 @@ impl JsHost {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<Command>();
         let (con_tx, con_rx) = crossbeam_channel::bounded::<ConsoleLine>(CONSOLE_CAPACITY);
         let error_tx = con_tx.clone();
+        // The thread pops the oldest line itself when the editor does not keep up.
+        let oldest = con_rx.clone();
+        let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
         let thread = std::thread::Builder::new()
             .name("sema-live-js".into())
             .stack_size(JS_THREAD_STACK)
             .spawn(move || {
+                // Dropped when the thread ends, however it ends.
+                let _exit = exit_tx;
                 let mut rt = match Runtime::new(io) {
                     Ok(rt) => rt,
                     Err(e) => {
-                        let _ = con_tx.try_send(ConsoleLine { level: ConsoleLevel::Error, text: e, block: None, line: None });
+                        let _ = con_tx.try_send(ConsoleLine {
+                            level: ConsoleLevel::Error,
+                            text: e,
+                            block: None,
+                            line: None,
+                        });
                         return;
                     }
                 };
-                host_loop(&mut rt, &cmd_rx, &con_tx);
+                host_loop(&mut rt, &cmd_rx, &con_tx, &oldest);
             });
         let thread = match thread {
             Ok(t) => Some(t),
@@ -709,12 +877,21 @@ impl JsHost {
                 None
             }
         };
-        JsHost { commands: cmd_tx, console: con_rx, thread }
+        JsHost {
+            commands: cmd_tx,
+            console: con_rx,
+            thread,
+            exited: exit_rx,
+        }
     }
 
     /// Queues a block for evaluation. Never blocks.
     pub fn eval_block(&self, code: String, block_index: usize, first_line: usize) {
-        let _ = self.commands.send(Command::Eval { code, block: block_index, first_line });
+        let _ = self.commands.send(Command::Eval {
+            code,
+            block: block_index,
+            first_line,
+        });
     }
 
     /// The next console line, if any. Never blocks.
@@ -727,7 +904,8 @@ impl JsHost {
         self.console.recv_timeout(timeout).ok()
     }
 
-    /// Stops the thread and waits for it (a running script is stopped by its limits).
+    /// Stops the thread and waits for it, at most a few seconds (a running script is
+    /// normally stopped by its limits; one that is not is left to finish detached).
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -735,7 +913,14 @@ impl JsHost {
     fn stop(&mut self) {
         let _ = self.commands.send(Command::Shutdown);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // The thread drops its end of `exited` when it returns.
+            match self.exited.recv_timeout(SHUTDOWN_WAIT) {
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) | Ok(()) => {
+                    let _ = t.join();
+                }
+                // Still busy: detach it rather than freeze the host.
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => drop(t),
+            }
         }
     }
 }
@@ -748,12 +933,21 @@ impl Drop for JsHost {
 
 /// The JS thread's loop: evaluate queued blocks, pump, forward console lines, sleep until
 /// something is due (at most a few milliseconds, to notice bar changes and input).
-fn host_loop(rt: &mut Runtime, commands: &Receiver<Command>, console: &Sender<ConsoleLine>) {
+fn host_loop(
+    rt: &mut Runtime,
+    commands: &Receiver<Command>,
+    console: &Sender<ConsoleLine>,
+    oldest: &Receiver<ConsoleLine>,
+) {
     const MAX_SLEEP: Duration = Duration::from_millis(4);
     let mut wait = Duration::ZERO;
     loop {
         match commands.recv_timeout(wait) {
-            Ok(Command::Eval { code, block, first_line }) => {
+            Ok(Command::Eval {
+                code,
+                block,
+                first_line,
+            }) => {
                 rt.eval_block(&code, block, first_line);
             }
             Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -761,11 +955,19 @@ fn host_loop(rt: &mut Runtime, commands: &Receiver<Command>, console: &Sender<Co
         }
         rt.pump();
         for line in rt.take_console() {
-            // Full: the editor is not reading; dropping old output is better than growing.
-            let _ = console.try_send(line);
+            // Full: the editor is not reading (window closed); drop the oldest line
+            // rather than grow without bound or lose the newest output.
+            if let Err(crossbeam_channel::TrySendError::Full(line)) = console.try_send(line) {
+                let _ = oldest.try_recv();
+                let _ = console.try_send(line);
+            }
         }
         let now = Instant::now();
-        wait = rt.next_timer().map(|t| t.saturating_duration_since(now)).unwrap_or(MAX_SLEEP).min(MAX_SLEEP);
+        wait = rt
+            .next_timer()
+            .map(|t| t.saturating_duration_since(now))
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
     }
 }
 
@@ -838,7 +1040,10 @@ pub fn run_source(source: &str, base_dir: &Path, opts: RunOptions) -> Result<Run
     };
     let mut rt = Runtime::new(io)?;
     let mut report = RunReport::default();
-    for b in blocks::split_blocks(source).iter().filter(|b| !b.is_blank()) {
+    for b in blocks::split_blocks(source)
+        .iter()
+        .filter(|b| !b.is_blank())
+    {
         rt.eval_block(&b.code, b.index, b.first_line);
         report.console.extend(rt.take_console());
         if opts.settle_between_blocks {
@@ -849,7 +1054,11 @@ pub fn run_source(source: &str, base_dir: &Path, opts: RunOptions) -> Result<Run
     if rt.pending_models() > 0 {
         let line = ConsoleLine {
             level: ConsoleLevel::Error,
-            text: format!("timed out after {:?} waiting for {} model request(s)", opts.timeout, rt.pending_models()),
+            text: format!(
+                "timed out after {:?} waiting for {} model request(s)",
+                opts.timeout,
+                rt.pending_models()
+            ),
             block: None,
             line: None,
         };
@@ -858,9 +1067,21 @@ pub fn run_source(source: &str, base_dir: &Path, opts: RunOptions) -> Result<Run
         }
         report.console.push(line);
     }
-    report.errors = report.console.iter().filter(|l| l.level == ConsoleLevel::Error && l.text.starts_with("Uncaught")).cloned().collect();
+    report.errors = report
+        .console
+        .iter()
+        .filter(|l| l.level == ConsoleLevel::Error && l.text.starts_with("Uncaught"))
+        .cloned()
+        .collect();
     if rt.pending_models() > 0 {
-        report.errors.push(report.console.last().cloned().unwrap_or(ConsoleLine { level: ConsoleLevel::Error, text: String::new(), block: None, line: None }));
+        report
+            .errors
+            .push(report.console.last().cloned().unwrap_or(ConsoleLine {
+                level: ConsoleLevel::Error,
+                text: String::new(),
+                block: None,
+                line: None,
+            }));
     }
     report.sends = std::mem::take(&mut *sends.lock());
     report.buffers = std::mem::take(&mut *buffers.lock());
@@ -875,7 +1096,8 @@ fn settle(rt: &mut Runtime, report: &mut RunReport, timeout: Duration, timers: b
     loop {
         rt.pump();
         report.console.extend(rt.take_console());
-        let busy = rt.pending_models() > 0 || (timers && rt.pending_timers() > 0 && !rt.only_intervals_left());
+        let busy = rt.pending_models() > 0
+            || (timers && rt.pending_timers() > 0 && !rt.only_intervals_left());
         if !busy {
             return true;
         }
@@ -883,7 +1105,10 @@ fn settle(rt: &mut Runtime, report: &mut RunReport, timeout: Duration, timers: b
         if now >= deadline {
             return false;
         }
-        let wake = rt.next_timer().map(|t| t.saturating_duration_since(now)).unwrap_or(Duration::from_millis(2));
+        let wake = rt
+            .next_timer()
+            .map(|t| t.saturating_duration_since(now))
+            .unwrap_or(Duration::from_millis(2));
         std::thread::sleep(wake.min(Duration::from_millis(2)));
     }
 }
@@ -891,11 +1116,16 @@ fn settle(rt: &mut Runtime, report: &mut RunReport, timeout: Duration, timers: b
 /// `sema-live js run FILE.js`: evaluates the file headless, printing the console.
 /// Err when a block or callback threw, or pending work timed out.
 pub fn run_file(path: &Path, opts: RunOptions) -> Result<RunReport, String> {
-    let source = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let report = run_source(&source, &base, opts)?;
     if let Some(first) = report.errors.first() {
-        return Err(format!("{}: {} uncaught error(s); first: {first}", path.display(), report.errors.len()));
+        return Err(format!(
+            "{}: {} uncaught error(s); first: {first}",
+            path.display(),
+            report.errors.len()
+        ));
     }
     Ok(report)
 }

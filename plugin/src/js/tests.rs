@@ -40,7 +40,14 @@ impl Harness {
             base_dir,
         };
         let rt = Runtime::new(io).expect("runtime");
-        Harness { rt, sends, buffers, host, to_js: tx, console: Vec::new() }
+        Harness {
+            rt,
+            sends,
+            buffers,
+            host,
+            to_js: tx,
+            console: Vec::new(),
+        }
     }
 
     pub fn plain() -> Self {
@@ -70,7 +77,11 @@ impl Harness {
     }
 
     /// Pumps until `done` or the timeout.
-    pub fn pump_until(&mut self, timeout: Duration, mut done: impl FnMut(&Harness) -> bool) -> bool {
+    pub fn pump_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&Harness) -> bool,
+    ) -> bool {
         let end = Instant::now() + timeout;
         while Instant::now() < end {
             self.rt.pump();
@@ -84,11 +95,19 @@ impl Harness {
     }
 
     pub fn logs(&self) -> Vec<String> {
-        self.console.iter().filter(|l| l.level == ConsoleLevel::Log).map(|l| l.text.clone()).collect()
+        self.console
+            .iter()
+            .filter(|l| l.level == ConsoleLevel::Log)
+            .map(|l| l.text.clone())
+            .collect()
     }
 
     pub fn errors(&self) -> Vec<ConsoleLine> {
-        self.console.iter().filter(|l| l.level == ConsoleLevel::Error).cloned().collect()
+        self.console
+            .iter()
+            .filter(|l| l.level == ConsoleLevel::Error)
+            .cloned()
+            .collect()
     }
 }
 
@@ -147,6 +166,9 @@ fn runaway_scripts_stop_and_the_next_block_runs() {
         "var s = 'x'.repeat(2 ** 31);",
         "var arr = new Array(2 ** 31).fill(0);",
         "while (true) { try { for (;;) {} } catch (e) {} }",
+        // Each call stays under the per-frame loop limit: only the run-time limit stops it.
+        "function spin() { for (let i = 0; i < 1500000; i++) {} }\nwhile (true) { spin(); }",
+        "function spin2() { var i = 0; while (i < 1500000) { i++; } }\nfor (;;) spin2();",
     ]
     .iter()
     .enumerate()
@@ -178,17 +200,27 @@ fn promises_async_await_and_timers() {
     );
     assert!(h.pump_until(Duration::from_secs(5), |h| h.rt.pending_timers() == 0));
     h.eval("console.log(order.join(','))", 1);
-    assert_eq!(h.logs(), vec!["sync,then1,await,timeout" .to_string() + "xy,interval"]);
+    assert_eq!(
+        h.logs(),
+        vec!["sync,then1,await,timeout".to_string() + "xy,interval"]
+    );
 
     // An error in a callback is reported with the block that set the timer.
     h.eval("setTimeout(() => { null.x; }, 1);", 2);
     assert!(h.pump_until(Duration::from_secs(5), |h| !h.errors().is_empty()));
     assert_eq!(h.errors()[0].block, Some(2));
     // Unhandled rejections are reported; handled ones are not.
-    h.eval("Promise.reject(new Error('lost')); Promise.reject(new Error('caught')).catch(() => {});", 3);
+    h.eval(
+        "Promise.reject(new Error('lost')); Promise.reject(new Error('caught')).catch(() => {});",
+        3,
+    );
     let errs = h.errors();
     assert_eq!(errs.len(), 2, "{errs:?}");
-    assert!(errs[1].text.contains("Uncaught (in promise)") && errs[1].text.contains("lost"), "{}", errs[1].text);
+    assert!(
+        errs[1].text.contains("Uncaught (in promise)") && errs[1].text.contains("lost"),
+        "{}",
+        errs[1].text
+    );
 }
 
 #[test]
@@ -214,7 +246,11 @@ fn output_channels_pad_and_truncate() {
     );
     assert!(!h.eval("createOutputChannel(64, 4)", 1));
     assert!(!h.eval("createOutputChannel(1, 0)", 2));
-    assert!(h.errors()[0].text.contains("RangeError"), "{:?}", h.errors());
+    assert!(
+        h.errors()[0].text.contains("RangeError"),
+        "{:?}",
+        h.errors()
+    );
 }
 
 #[test]
@@ -227,12 +263,25 @@ fn input_buffers_console_and_host() {
     h.eval("console.log(got.join(' '))", 1);
     assert_eq!(h.logs(), vec!["3:0.25 0:1"]);
 
-    h.eval("sema.sendBuffer('noise', new Float32Array([0, 0.5, -0.5]))", 2);
-    assert_eq!(h.buffers.lock().clone(), vec![("noise".to_string(), vec![0.0, 0.5, -0.5])]);
+    h.eval(
+        "sema.sendBuffer('noise', new Float32Array([0, 0.5, -0.5]))",
+        2,
+    );
+    assert_eq!(
+        h.buffers.lock().clone(),
+        vec![("noise".to_string(), vec![0.0, 0.5, -0.5])]
+    );
     assert!(!h.eval("sema.sendBuffer('bad name', [1])", 3));
 
     h.eval("console.info({a: [1, 'b', {c: null}]}); console.warn(new Error('w')); console.log([1.5, -0, true])", 4);
-    let lines: Vec<_> = h.console.iter().rev().take(3).rev().map(|l| (l.level, l.text.clone())).collect();
+    let lines: Vec<_> = h
+        .console
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(|l| (l.level, l.text.clone()))
+        .collect();
     assert_eq!(
         lines,
         vec![
@@ -245,7 +294,10 @@ fn input_buffers_console_and_host() {
     h.host.temperature.store(0.75, Ordering::Relaxed);
     h.host.macros[2].store(0.5, Ordering::Relaxed);
     h.host.bpm.store(93.0, Ordering::Relaxed);
-    h.eval("console.log(host.temperature, host.macros[2], host.bpm, host.playing, host.bar)", 5);
+    h.eval(
+        "console.log(host.temperature, host.macros[2], host.bpm, host.playing, host.bar)",
+        5,
+    );
     assert_eq!(h.logs().last().unwrap(), "0.75 0.5 93 false 0");
 
     // onBar: once per new bar while playing; re-evaluating the block replaces it.
@@ -266,7 +318,11 @@ fn input_buffers_console_and_host() {
 #[test]
 fn import_scripts_installs_builtins_and_loads_local_files() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("helper.js"), "var helperValue = 41 + 1;\nfunction helper() { return 'h'; }\n").unwrap();
+    std::fs::write(
+        dir.path().join("helper.js"),
+        "var helperValue = 41 + 1;\nfunction helper() { return 'h'; }\n",
+    )
+    .unwrap();
     let mut cfg = WorkerConfig::new(dir.path().join("bundled"));
     cfg.allow_network = false;
     let mut h = Harness::new(cfg, dir.path().to_path_buf());
@@ -279,9 +335,18 @@ fn import_scripts_installs_builtins_and_loads_local_files() {
            typeof mm.MidiMe, typeof music_vae, helperValue, helper());\n",
     );
     assert!(h.errors().is_empty(), "{:?}", h.errors());
-    assert_eq!(h.logs(), vec!["function function function function undefined 42 h"]);
+    assert_eq!(
+        h.logs(),
+        vec!["function function function function undefined 42 h"]
+    );
     assert!(!h.eval("importScripts('https://example.com/lib.js')", 1));
-    assert!(h.errors()[0].text.contains("remote scripts are not fetched"), "{:?}", h.errors());
+    assert!(
+        h.errors()[0]
+            .text
+            .contains("remote scripts are not fetched"),
+        "{:?}",
+        h.errors()
+    );
     assert!(!h.eval("importScripts('missing.js')", 2));
     // The seed's shadowing: the module global becomes the instance, and the line can be
     // evaluated again.
@@ -307,7 +372,15 @@ fn tf_tensors_and_quantize() {
          console.log(q.totalQuantizedSteps, q.notes[1].quantizedStartStep, q.notes[1].quantizedEndStep, q.quantizationInfo.stepsPerQuarter);\n",
     );
     assert!(h.errors().is_empty(), "{:?}", h.errors());
-    assert_eq!(h.logs(), vec!["1x256 256 true true", "[[1,2,3],[4,5,6]] 2x3 7 3x2", "8 4 8 4", "array 6"]);
+    assert_eq!(
+        h.logs(),
+        vec![
+            "1x256 256 true true",
+            "[[1,2,3],[4,5,6]] 2x3 7 3x2",
+            "8 4 8 4",
+            "array 6"
+        ]
+    );
     assert!(!h.eval("tf.tensor2d([[1, 2], [3]])", 1));
     assert!(!h.eval("core.sequences.quantizeNoteSequence({notes: 3}, 4)", 2));
 }
@@ -329,7 +402,12 @@ fn js_host_thread_evaluates_and_reports() {
         base_dir: std::env::temp_dir(),
     });
     host.eval_block("while (true) {}".into(), 0, 1);
-    host.eval_block("setTimeout(() => { createOutputChannel(5, 2).send([1]); console.log('timer'); }, 10);".into(), 1, 3);
+    host.eval_block(
+        "setTimeout(() => { createOutputChannel(5, 2).send([1]); console.log('timer'); }, 10);"
+            .into(),
+        1,
+        3,
+    );
     let mut lines = Vec::new();
     let end = Instant::now() + Duration::from_secs(30);
     while Instant::now() < end && !lines.iter().any(|l: &ConsoleLine| l.text == "timer") {
@@ -341,5 +419,127 @@ fn js_host_thread_evaluates_and_reports() {
     assert_eq!(lines[0].block, Some(0));
     assert!(lines.iter().any(|l| l.text == "timer"), "{lines:?}");
     assert_eq!(sends.lock().clone(), vec![(5, vec![1.0, 0.0])]);
+    host.shutdown();
+}
+
+/// Timings of the runtime's hot paths (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn timings() {
+    let t = Instant::now();
+    let mut h = Harness::plain();
+    eprintln!("Runtime::new (context + API layers): {:?}", t.elapsed());
+
+    let n = 1000;
+    let t = Instant::now();
+    for i in 0..n {
+        h.rt.eval_block("var x = (x || 0) + 1;", i % 4, 1);
+    }
+    eprintln!(
+        "eval_block of a one-line block: {:?} each",
+        t.elapsed() / n as u32
+    );
+
+    let n = 10_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        h.rt.pump();
+    }
+    eprintln!("idle pump: {:?} each", t.elapsed() / n as u32);
+
+    h.eval(
+        "var ch = createOutputChannel(1, 12); var mel = [1,2,3,4,5,6,7,8,9,10,11,12];",
+        0,
+    );
+    let t = Instant::now();
+    h.eval("for (let i = 0; i < 10000; i++) ch.send(mel);", 1);
+    eprintln!("channel send of 12 values: {:?} each", t.elapsed() / 10_000);
+
+    let t = Instant::now();
+    h.eval("while (true) {}", 2);
+    eprintln!("while (true) {{}} stopped after {:?}", t.elapsed());
+    let t = Instant::now();
+    h.eval("function spin() { for (;;) {} } spin();", 3);
+    eprintln!("loop in a function stopped after {:?}", t.elapsed());
+    let t = Instant::now();
+    h.eval("var g = 0; for (;;) { g = g + 1; }", 4);
+    eprintln!("loop updating a global stopped after {:?}", t.elapsed());
+}
+
+#[test]
+fn run_file_reports_uncaught_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || {
+        let mut o = super::RunOptions::new(dir.path().join("bundled"));
+        o.models.allow_network = false;
+        o.print = false;
+        o.timeout = Duration::from_secs(10);
+        o
+    };
+    let good = dir.path().join("good.js");
+    std::fs::write(
+        &good,
+        "var ch = createOutputChannel(3, 2);\n___\nsetTimeout(() => ch.send([5]), 20);\n",
+    )
+    .unwrap();
+    let report = super::run_file(&good, opts()).expect("runs");
+    // The run waited for the timer.
+    assert_eq!(report.sends, vec![(3, vec![5.0, 0.0])]);
+    let bad = dir.path().join("bad.js");
+    std::fs::write(
+        &bad,
+        "var a = 1;\n___\nsetTimeout(() => undefinedFn(), 5);\n",
+    )
+    .unwrap();
+    let err = super::run_file(&bad, opts()).unwrap_err();
+    assert!(
+        err.contains("1 uncaught error") && err.contains("undefinedFn"),
+        "{err}"
+    );
+    assert!(err.contains("block 2, line 3"), "{err}");
+    // A model that cannot load is an error too (no bundled models in this folder).
+    let model = dir.path().join("model.js");
+    std::fs::write(
+        &model,
+        "importScripts('https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/music_rnn.js');\n\
+         new music_rnn.MusicRNN('https://storage.googleapis.com/x/basic_rnn').initialize();\n",
+    )
+    .unwrap();
+    let err = super::run_file(&model, opts()).unwrap_err();
+    assert!(
+        err.contains("MusicRNN.initialize") && err.contains("missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn js_host_keeps_the_newest_console_lines_when_nobody_reads() {
+    let (_tx, rx) = crossbeam_channel::unbounded();
+    let mut cfg = WorkerConfig::new(std::env::temp_dir().join("sema-live-none"));
+    cfg.allow_network = false;
+    let host = super::JsHost::spawn(JsIo {
+        channel_sink: Box::new(|_, _| {}),
+        host: Arc::new(HostView::default()),
+        to_js: rx,
+        samples_sink: Box::new(|_, _| {}),
+        models: cfg,
+        headless: false,
+        base_dir: std::env::temp_dir(),
+    });
+    host.eval_block(
+        "for (let i = 0; i < 10050; i++) console.log(i); console.log(typeof performance.now(), typeof queueMicrotask);".into(),
+        0,
+        1,
+    );
+    // Nobody reads while the block runs.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut lines = Vec::new();
+    while let Some(l) = host.try_console() {
+        lines.push(l.text);
+    }
+    assert_eq!(lines.len(), 10_000);
+    assert_eq!(lines[0], "51");
+    assert_eq!(lines[lines.len() - 2], "10049");
+    assert_eq!(lines[lines.len() - 1], "number function");
     host.shutdown();
 }

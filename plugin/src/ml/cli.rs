@@ -341,3 +341,54 @@ pub fn cli_model(args: ModelArgs) -> Result<String, String> {
     };
     serde_json::to_string_pretty(&out).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Value, String> {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ModelArgs,
+        }
+        use clap::Parser;
+        let cli = Cli::try_parse_from(std::iter::once("model").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        let text = cli_model(cli.args)?;
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cli_round_trip_on_random_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = |p: &str| dir.path().join(p).display().to_string();
+        let off = ["--offline", "--bundled-dir", "/nonexistent"];
+        let (rnn, vae, primer, zf) = (d("rnn"), d("vae"), d("primer.json"), d("z.json"));
+        let with_off = |a: &[&str]| -> Vec<String> { a.iter().chain(off.iter()).map(|s| s.to_string()).collect() };
+        let run_s = |a: Vec<String>| {
+            let refs: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+            run(&refs)
+        };
+        run(&["random-checkpoint", "rnn", &rnn, "--layers", "16,8", "--storage", "uint8"]).unwrap();
+        run(&["random-checkpoint", "vae", &vae, "--layers", "8,8", "--encoder", "12", "--z", "4"]).unwrap();
+        std::fs::write(&primer, serde_json::to_string(&testutil::piano_phase()).unwrap()).unwrap();
+
+        let out = run_s(with_off(&["continue", &rnn, &primer, "--steps", "8", "--count", "2"])).unwrap();
+        let seqs = out["sequences"].as_array().unwrap();
+        assert_eq!(seqs.len(), 2);
+        assert_eq!(seqs[0]["totalQuantizedSteps"], 8);
+        assert_eq!(seqs[0], seqs[1]); // greedy
+
+        let out = run_s(with_off(&["encode", &vae, &primer])).unwrap();
+        let z = out["z"].clone();
+        assert_eq!(z[0].as_array().unwrap().len(), 4);
+        std::fs::write(&zf, z.to_string()).unwrap();
+        assert_eq!(run_s(with_off(&["decode", &vae, &zf])).unwrap()["sequences"][0]["totalQuantizedSteps"], 32);
+        let out = run_s(with_off(&["sample", &vae, "--n", "3", "--seed", "4"])).unwrap();
+        assert_eq!(out["sequences"].as_array().unwrap().len(), 3);
+
+        // Errors are messages, not panics.
+        assert!(run_s(with_off(&["decode", &vae, &primer])).unwrap_err().contains("expected a list of latent vectors"));
+        assert!(run_s(with_off(&["continue", &vae, &primer])).unwrap_err().contains("expected \"MusicRNN\""));
+    }
+}

@@ -27,8 +27,12 @@ pub(crate) const PRELUDE: &str = r#"
 "#;
 
 /// Natives used by the layer above.
-pub(crate) const NATIVES: &[Native] =
-    &[("hostGet", host_get, 1), ("hostMacros", host_macros, 0), ("onBar", on_bar, 1), ("offBar", off_bar, 1)];
+pub(crate) const NATIVES: &[Native] = &[
+    ("hostGet", host_get, 1),
+    ("hostMacros", host_macros, 0),
+    ("onBar", on_bar, 1),
+    ("offBar", off_bar, 1),
+];
 
 /// `hostGet(name)`: one host value.
 fn host_get(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
@@ -39,23 +43,30 @@ fn host_get(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
         "bpm" => JsValue::from(host.bpm.load(Ordering::Relaxed)),
         "playing" => JsValue::from(host.playing.load(Ordering::Relaxed)),
         "bar" => JsValue::from(host.bar.load(Ordering::Relaxed) as f64),
-        other => return Err(JsNativeError::typ().with_message(format!("host has no value '{other}'")).into()),
+        other => {
+            return Err(JsNativeError::typ()
+                .with_message(format!("host has no value '{other}'"))
+                .into())
+        }
     })
 }
 
 /// `hostMacros()`: a fresh array of the macro values.
 fn host_macros(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let host = shared(ctx).borrow().host.clone();
-    let values = host.macros.iter().map(|m| JsValue::from(m.load(Ordering::Relaxed) as f64));
+    let values = host
+        .macros
+        .iter()
+        .map(|m| JsValue::from(m.load(Ordering::Relaxed) as f64));
     Ok(JsArray::from_iter(values, ctx).into())
 }
 
 /// `onBar(callback)`: registers a bar callback and returns its id. Evaluating the same
 /// block again replaces the callbacks it registered, so live edits do not stack up.
 fn on_bar(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let func = arg(args, 0)
-        .as_callable()
-        .ok_or_else(|| JsNativeError::typ().with_message("host.onBar: the argument must be a function"))?;
+    let func = arg(args, 0).as_callable().ok_or_else(|| {
+        JsNativeError::typ().with_message("host.onBar: the argument must be a function")
+    })?;
     let sh = shared(ctx);
     let mut sh = sh.borrow_mut();
     sh.next_bar_id = sh.next_bar_id.wrapping_add(1).max(1);

@@ -30,7 +30,12 @@
     return rows;
   }
 
-  // Shared loading logic: one load per model object, retried after a failure.
+  // Loaded checkpoints by kind and URL, shared by all model objects that name them:
+  // re-evaluating `var m = new MusicRNN(url)` (live coding) reuses the loaded weights
+  // instead of loading another copy. The models keep no state between calls.
+  const loaded = new Map();
+
+  // Shared loading logic: one load per checkpoint, retried after a failure.
   class Model {
     constructor(checkpointURL, spec, kind, label) {
       this.checkpointURL = checkpointURL;
@@ -47,20 +52,34 @@
         if (typeof this.checkpointURL !== 'string' || !this.checkpointURL) {
           return Promise.reject(new TypeError(this._label + ': needs a checkpoint URL or folder'));
         }
-        this._loading = N.ml(this._kind, { url: this.checkpointURL }).then(
+        const key = this._kind + ' ' + this.checkpointURL;
+        let entry = loaded.get(key);
+        if (!entry) {
+          entry = { refs: 0, load: N.ml(this._kind, { url: this.checkpointURL }) };
+          loaded.set(key, entry);
+          // A failed load is forgotten so that the next initialize() tries again.
+          entry.load.then(null, () => { if (loaded.get(key) === entry) loaded.delete(key); });
+          entry.load.then(r => console.info(this._label + ' initialized (' + r.description + ')'), () => {});
+        }
+        entry.refs++;
+        hidden(this, '_key', key);
+        this._loading = entry.load.then(
           r => {
             this._model = r.model;
             this.initialized = true;
             this._loaded(r);
-            console.info(this._label + ' initialized (' + r.description + ')');
           },
-          e => { this._loading = null; throw e; });
+          e => { this._loading = null; entry.refs--; throw e; });
       }
       return this._loading;
     }
     _loaded(r) {}
     dispose() {
-      if (this._model !== null) N.ml('Unload', { model: this._model }).catch(() => {});
+      const entry = this._key && loaded.get(this._key);
+      if (entry && this._loading && --entry.refs <= 0) {
+        loaded.delete(this._key);
+        if (this._model !== null) N.ml('Unload', { model: this._model }).catch(() => {});
+      }
       this._model = null;
       this._loading = null;
       this.initialized = false;

@@ -38,7 +38,12 @@ fn ml(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let block = sh.current_block;
     sh.pending_models.insert(
         id,
-        PendingModel { resolve: resolvers.resolve, reject: resolvers.reject, what: what(&kind).to_string(), block },
+        PendingModel {
+            resolve: resolvers.resolve,
+            reject: resolvers.reject,
+            what: what(&kind).to_string(),
+            block,
+        },
     );
     Ok(promise.into())
 }
@@ -64,8 +69,12 @@ fn what(kind: &str) -> &'static str {
 pub fn build_request(kind: &str, a: &Value) -> Result<Request, String> {
     let name = what(kind);
     Ok(match kind {
-        "LoadRnn" => Request::LoadRnn { url_or_path: string(a, "url", name)? },
-        "LoadVae" => Request::LoadVae { url_or_path: string(a, "url", name)? },
+        "LoadRnn" => Request::LoadRnn {
+            url_or_path: string(a, "url", name)?,
+        },
+        "LoadVae" => Request::LoadVae {
+            url_or_path: string(a, "url", name)?,
+        },
         "RnnContinue" => Request::RnnContinue {
             model: id(a, "model", name)?,
             seq: sequence(a.get("seq").unwrap_or(&Value::Null), name)?,
@@ -73,8 +82,15 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, String> {
             temperature: temperature(a, name)?,
             count: count(a, "count", name, MAX_COUNT)?,
         },
-        "VaeEncode" => Request::VaeEncode { model: id(a, "model", name)?, seqs: sequences(a, name)? },
-        "VaeDecode" => Request::VaeDecode { model: id(a, "model", name)?, z: latents(a, name)?, temperature: temperature(a, name)? },
+        "VaeEncode" => Request::VaeEncode {
+            model: id(a, "model", name)?,
+            seqs: sequences(a, name)?,
+        },
+        "VaeDecode" => Request::VaeDecode {
+            model: id(a, "model", name)?,
+            z: latents(a, name)?,
+            temperature: temperature(a, name)?,
+        },
         "VaeSample" => Request::VaeSample {
             model: id(a, "model", name)?,
             n: count(a, "n", name, MAX_COUNT)?,
@@ -98,7 +114,9 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, String> {
             n: count(a, "n", name, MAX_COUNT)?,
             temperature: temperature(a, name)?,
         },
-        "Unload" => Request::Unload { model: id(a, "model", name)? },
+        "Unload" => Request::Unload {
+            model: id(a, "model", name)?,
+        },
         other => return Err(format!("unknown model request '{other}'")),
     })
 }
@@ -114,7 +132,11 @@ fn string(a: &Value, key: &str, name: &str) -> Result<String, String> {
 /// A non-negative integer field (JS numbers may arrive as floats).
 fn integer(a: &Value, key: &str) -> Option<u64> {
     let v = a.get(key)?;
-    v.as_u64().or_else(|| v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9e15).map(|f| f as u64))
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9e15)
+            .map(|f| f as u64)
+    })
 }
 
 /// A model id field.
@@ -126,7 +148,10 @@ fn id(a: &Value, key: &str, name: &str) -> Result<u64, String> {
 fn count(a: &Value, key: &str, name: &str, max: usize) -> Result<usize, String> {
     match integer(a, key) {
         Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
-        _ => Err(format!("{name}: {key} must be an integer 1..{max}, got {}", a.get(key).unwrap_or(&Value::Null))),
+        _ => Err(format!(
+            "{name}: {key} must be an integer 1..{max}, got {}",
+            a.get(key).unwrap_or(&Value::Null)
+        )),
     }
 }
 
@@ -136,7 +161,9 @@ fn temperature(a: &Value, name: &str) -> Result<Option<f32>, String> {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_f64() {
             Some(t) if t.is_finite() && t >= 0.0 => Ok(Some(t as f32)),
-            _ => Err(format!("{name}: temperature must be a number >= 0, got {v}")),
+            _ => Err(format!(
+                "{name}: temperature must be a number >= 0, got {v}"
+            )),
         },
     }
 }
@@ -144,7 +171,9 @@ fn temperature(a: &Value, name: &str) -> Result<Option<f32>, String> {
 /// One NoteSequence.
 fn sequence(v: &Value, name: &str) -> Result<NoteSequence, String> {
     if !v.get("notes").is_some_and(Value::is_array) {
-        return Err(format!("{name}: expected a NoteSequence ({{notes: [...]}})"));
+        return Err(format!(
+            "{name}: expected a NoteSequence ({{notes: [...]}})"
+        ));
     }
     serde_json::from_value(v.clone()).map_err(|e| format!("{name}: invalid NoteSequence: {e}"))
 }
@@ -152,8 +181,12 @@ fn sequence(v: &Value, name: &str) -> Result<NoteSequence, String> {
 /// The `seqs` field: a list of NoteSequences.
 fn sequences(a: &Value, name: &str) -> Result<Vec<NoteSequence>, String> {
     match a.get("seqs") {
-        Some(Value::Array(list)) if !list.is_empty() => list.iter().map(|s| sequence(s, name)).collect(),
-        _ => Err(format!("{name}: expected a non-empty array of NoteSequences")),
+        Some(Value::Array(list)) if !list.is_empty() => {
+            list.iter().map(|s| sequence(s, name)).collect()
+        }
+        _ => Err(format!(
+            "{name}: expected a non-empty array of NoteSequences"
+        )),
     }
 }
 
@@ -161,7 +194,11 @@ fn sequences(a: &Value, name: &str) -> Result<Vec<NoteSequence>, String> {
 fn latents(a: &Value, name: &str) -> Result<Vec<Vec<f32>>, String> {
     let rows = match a.get("z") {
         Some(Value::Array(rows)) if !rows.is_empty() => rows,
-        _ => return Err(format!("{name}: z must be a tensor or array of latent vectors")),
+        _ => {
+            return Err(format!(
+                "{name}: z must be a tensor or array of latent vectors"
+            ))
+        }
     };
     rows.iter()
         .map(|r| match r {
@@ -178,13 +215,21 @@ fn latents(a: &Value, name: &str) -> Result<Vec<Vec<f32>>, String> {
 /// Converts a worker response to the JS value the layer expects.
 pub(crate) fn response_to_js(resp: Response, ctx: &mut Context) -> JsResult<JsValue> {
     let value = match resp {
-        Response::Loaded { model, kind, z_dims, description } => {
+        Response::Loaded {
+            model,
+            kind,
+            z_dims,
+            description,
+        } => {
             json!({ "model": model, "kind": format!("{kind:?}"), "zDims": z_dims, "description": description })
         }
         Response::Sequences(seqs) => serde_json::to_value(seqs)
             .map_err(|e| JsNativeError::error().with_message(format!("model output: {e}")))?,
         Response::Z(z) => {
-            let rows: Vec<Value> = z.into_iter().map(|r| r.into_iter().map(|v| json!(v)).collect()).collect();
+            let rows: Vec<Value> = z
+                .into_iter()
+                .map(|r| r.into_iter().map(|v| json!(v)).collect())
+                .collect();
             Value::Array(rows)
         }
         Response::MidiMe { model } => json!({ "model": model }),
@@ -200,10 +245,16 @@ fn quantize(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     let ns = sequence(&json, name).map_err(|m| JsNativeError::typ().with_message(m))?;
     let spq = arg(args, 1).to_number(ctx)?;
     if !(spq >= 1.0 && spq <= 1024.0 && spq.fract() == 0.0) {
-        return Err(JsNativeError::range().with_message(format!("{name}: stepsPerQuarter must be an integer 1..1024, got {spq}")).into());
+        return Err(JsNativeError::range()
+            .with_message(format!(
+                "{name}: stepsPerQuarter must be an integer 1..1024, got {spq}"
+            ))
+            .into());
     }
-    let q = quantize_note_sequence(&ns, spq as u32).map_err(|m| JsNativeError::error().with_message(m))?;
-    let v = serde_json::to_value(q).map_err(|e| JsNativeError::error().with_message(format!("{name}: {e}")))?;
+    let q = quantize_note_sequence(&ns, spq as u32)
+        .map_err(|m| JsNativeError::error().with_message(m))?;
+    let v = serde_json::to_value(q)
+        .map_err(|e| JsNativeError::error().with_message(format!("{name}: {e}")))?;
     JsValue::from_json(&v, ctx)
 }
 
@@ -215,26 +266,51 @@ mod tests {
     fn builds_requests_from_js_arguments() {
         let seq = json!({"notes": [{"pitch": 60, "quantizedStartStep": 0, "quantizedEndStep": 2}],
                          "quantizationInfo": {"stepsPerQuarter": 4}, "totalQuantizedSteps": 4});
-        match build_request("RnnContinue", &json!({"model": 3.0, "seq": seq, "steps": 12, "temperature": null, "count": 1})) {
-            Ok(Request::RnnContinue { model: 3, steps: 12, temperature: None, count: 1, seq }) => {
+        match build_request(
+            "RnnContinue",
+            &json!({"model": 3.0, "seq": seq, "steps": 12, "temperature": null, "count": 1}),
+        ) {
+            Ok(Request::RnnContinue {
+                model: 3,
+                steps: 12,
+                temperature: None,
+                count: 1,
+                seq,
+            }) => {
                 assert_eq!(seq.notes[0].pitch, 60)
             }
             other => panic!("unexpected {other:?}"),
         }
-        match build_request("VaeDecode", &json!({"model": 1, "z": [[0.5, -1.0]], "temperature": 0.5})) {
-            Ok(Request::VaeDecode { z, temperature: Some(t), .. }) => {
+        match build_request(
+            "VaeDecode",
+            &json!({"model": 1, "z": [[0.5, -1.0]], "temperature": 0.5}),
+        ) {
+            Ok(Request::VaeDecode {
+                z,
+                temperature: Some(t),
+                ..
+            }) => {
                 assert_eq!(z, vec![vec![0.5, -1.0]]);
                 assert!((t - 0.5).abs() < 1e-6);
             }
             other => panic!("unexpected {other:?}"),
         }
-        let e = build_request("RnnContinue", &json!({"seq": seq, "steps": 12, "count": 1})).unwrap_err();
+        let e = build_request("RnnContinue", &json!({"seq": seq, "steps": 12, "count": 1}))
+            .unwrap_err();
         assert!(e.contains("not initialized"), "{e}");
-        let e = build_request("RnnContinue", &json!({"model": 1, "seq": {"x": 1}, "steps": 12, "count": 1})).unwrap_err();
+        let e = build_request(
+            "RnnContinue",
+            &json!({"model": 1, "seq": {"x": 1}, "steps": 12, "count": 1}),
+        )
+        .unwrap_err();
         assert!(e.contains("NoteSequence"), "{e}");
         let e = build_request("VaeSample", &json!({"model": 1, "n": 0})).unwrap_err();
         assert!(e.contains("n must be"), "{e}");
-        let e = build_request("VaeDecode", &json!({"model": 1, "z": [[1.0]], "temperature": -1})).unwrap_err();
+        let e = build_request(
+            "VaeDecode",
+            &json!({"model": 1, "z": [[1.0]], "temperature": -1}),
+        )
+        .unwrap_err();
         assert!(e.contains("temperature"), "{e}");
     }
 }

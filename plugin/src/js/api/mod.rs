@@ -21,7 +21,10 @@ pub mod tf;
 use boa_engine::native_function::NativeFunctionPointer;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
-use boa_engine::{js_string, Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source};
+use boa_engine::{
+    js_string, Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction,
+    Source,
+};
 
 /// One native function: JS name, implementation, declared argument count.
 pub(crate) type Native = (&'static str, NativeFunctionPointer, usize);
@@ -29,12 +32,25 @@ pub(crate) type Native = (&'static str, NativeFunctionPointer, usize);
 /// Installs every API into a fresh context.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let mut init = ObjectInitializer::new(ctx);
-    for (name, f, n) in sema::NATIVES.iter().chain(host::NATIVES).chain(magenta::NATIVES) {
+    for (name, f, n) in sema::NATIVES
+        .iter()
+        .chain(host::NATIVES)
+        .chain(magenta::NATIVES)
+    {
         init.function(NativeFunction::from_fn_ptr(*f), JsString::from(*name), *n);
     }
     let native = init.build();
+    ctx.register_global_builtin_callable(
+        JsString::from("__semaTick"),
+        0,
+        NativeFunction::from_fn_ptr(crate::js::runtime::tick),
+    )?;
     let modules = JsObject::with_object_proto(ctx.intrinsics());
-    ctx.register_global_property(js_string!("__semaNative"), native.clone(), Attribute::CONFIGURABLE)?;
+    ctx.register_global_property(
+        js_string!("__semaNative"),
+        native.clone(),
+        Attribute::CONFIGURABLE,
+    )?;
     for (name, code) in [
         ("sema.js", sema::PRELUDE),
         ("host.js", host::PRELUDE),
@@ -48,14 +64,24 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
 
 /// Evaluates a JS layer (a function expression) and calls it with
 /// `(globalThis, natives, modules)`.
-fn run_prelude(ctx: &mut Context, name: &str, code: &str, native: &JsObject, modules: &JsObject) -> JsResult<()> {
+fn run_prelude(
+    ctx: &mut Context,
+    name: &str,
+    code: &str,
+    native: &JsObject,
+    modules: &JsObject,
+) -> JsResult<()> {
     let path = std::path::PathBuf::from(format!("<sema-live:{name}>"));
     let f = ctx.eval(Source::from_bytes(code).with_path(&path))?;
-    let f = f
-        .as_callable()
-        .ok_or_else(|| JsNativeError::typ().with_message(format!("{name} must evaluate to a function")))?;
+    let f = f.as_callable().ok_or_else(|| {
+        JsNativeError::typ().with_message(format!("{name} must evaluate to a function"))
+    })?;
     let global: JsValue = ctx.global_object().into();
-    f.call(&JsValue::undefined(), &[global, native.clone().into(), modules.clone().into()], ctx)?;
+    f.call(
+        &JsValue::undefined(),
+        &[global, native.clone().into(), modules.clone().into()],
+        ctx,
+    )?;
     Ok(())
 }
 

@@ -91,6 +91,10 @@
   g.clearTimeout = id => N.clearTimer(id);
   g.clearInterval = id => N.clearTimer(id);
 
+  g.queueMicrotask = fn => { Promise.resolve().then(fn); };
+  const t0 = Date.now();
+  g.performance = { now: () => Date.now() - t0 };
+
   g.sema = {
     sendBuffer: (name, data) => N.sendBuffer(name, data),
   };

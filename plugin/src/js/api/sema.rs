@@ -51,7 +51,10 @@ fn channel_params(args: &[JsValue], ctx: &mut Context) -> JsResult<(u32, usize)>
     let size = arg(args, 1).to_number(ctx)?;
     if !(id >= 0.0 && id < NUM_CHANNELS as f64 && id.fract() == 0.0) {
         return Err(JsNativeError::range()
-            .with_message(format!("createOutputChannel: channel id must be an integer 0..{}, got {id}", NUM_CHANNELS - 1))
+            .with_message(format!(
+                "createOutputChannel: channel id must be an integer 0..{}, got {id}",
+                NUM_CHANNELS - 1
+            ))
             .into());
     }
     if !(size >= 1.0 && size <= MAX_BLOCK_SIZE as f64 && size.fract() == 0.0) {
@@ -88,7 +91,10 @@ fn output(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     let ch = arg(args, 1).to_number(ctx)?;
     if !(ch >= 0.0 && ch < NUM_CHANNELS as f64 && ch.fract() == 0.0) {
         return Err(JsNativeError::range()
-            .with_message(format!("output: channel must be an integer 0..{}, got {ch}", NUM_CHANNELS - 1))
+            .with_message(format!(
+                "output: channel must be an integer 0..{}, got {ch}",
+                NUM_CHANNELS - 1
+            ))
             .into());
     }
     let v = if value.is_finite() { value } else { 0.0 };
@@ -99,22 +105,36 @@ fn output(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
 /// `sendBuffer(name, data)`: a sample for the DSL's `\name`.
 fn send_buffer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
-    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(JsNativeError::typ()
-            .with_message(format!("sema.sendBuffer: invalid buffer name '{name}' (letters, digits, _ and - only)"))
+            .with_message(format!(
+                "sema.sendBuffer: invalid buffer name '{name}' (letters, digits, _ and - only)"
+            ))
             .into());
     }
     let data = arg(args, 1);
     if !data.is_object() {
-        return Err(JsNativeError::typ().with_message("sema.sendBuffer: data must be a Float32Array or an array").into());
+        return Err(JsNativeError::typ()
+            .with_message("sema.sendBuffer: data must be a Float32Array or an array")
+            .into());
     }
     let values = numbers(&data, MAX_BUFFER_SAMPLES, ctx)?;
-    let samples: Vec<f32> = values.into_iter().map(|v| if v.is_finite() { v as f32 } else { 0.0 }).collect();
+    let samples: Vec<f32> = values
+        .into_iter()
+        .map(|v| if v.is_finite() { v as f32 } else { 0.0 })
+        .collect();
     let len = samples.len();
     let sh = shared(ctx);
     let mut sh = sh.borrow_mut();
     (sh.samples_sink)(name.clone(), samples);
-    sh.log(ConsoleLevel::Info, format!("buffer '{name}' sent ({len} samples)"));
+    sh.log(
+        ConsoleLevel::Info,
+        format!("buffer '{name}' sent ({len} samples)"),
+    );
     Ok(JsValue::undefined())
 }
 
@@ -133,12 +153,19 @@ pub enum ScriptSource {
 pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, String> {
     let u = url.trim();
     let lower = u.to_ascii_lowercase();
-    let remote = lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//");
+    let remote =
+        lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//");
     if lower.contains("@tensorflow/tfjs") || (remote && lower.contains("/tfjs")) {
         return Ok(ScriptSource::Builtin("tf"));
     }
     if lower.contains("@magenta/music") {
-        let file = lower.split(['?', '#']).next().unwrap_or("").rsplit('/').next().unwrap_or("");
+        let file = lower
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .rsplit('/')
+            .next()
+            .unwrap_or("");
         let module = match file {
             "core.js" => "core",
             "music_rnn.js" => "music_rnn",
@@ -155,7 +182,11 @@ pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, String> {
         ));
     }
     let p = PathBuf::from(u.strip_prefix("file://").unwrap_or(u));
-    Ok(ScriptSource::File(if p.is_absolute() { p } else { base.join(p) }))
+    Ok(ScriptSource::File(if p.is_absolute() {
+        p
+    } else {
+        base.join(p)
+    }))
 }
 
 /// `importScript(url)`: returns the name of a built-in module for `sema.js` to install,
@@ -167,8 +198,12 @@ fn import_script(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
         ScriptSource::Builtin(name) => Ok(JsString::from(name).into()),
         ScriptSource::File(path) => {
             let code = std::fs::read_to_string(&path).map_err(|e| {
-                JsNativeError::error().with_message(format!("importScripts: cannot read {}: {e}", path.display()))
+                JsNativeError::error().with_message(format!(
+                    "importScripts: cannot read {}: {e}",
+                    path.display()
+                ))
             })?;
+            let code = crate::js::runtime::with_ticks(code, ctx);
             let script = Script::parse(Source::from_bytes(&code).with_path(&path), None, ctx)?;
             script.evaluate(ctx)?;
             Ok(js_string!("").into())
@@ -178,11 +213,16 @@ fn import_script(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
 
 /// `setTimer(fn, ms, repeat, args)`: schedules a callback, returns its id.
 fn set_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let func = arg(args, 0)
-        .as_callable()
-        .ok_or_else(|| JsNativeError::typ().with_message("setTimeout/setInterval: the first argument must be a function"))?;
+    let func = arg(args, 0).as_callable().ok_or_else(|| {
+        JsNativeError::typ()
+            .with_message("setTimeout/setInterval: the first argument must be a function")
+    })?;
     let ms = arg(args, 1).to_number(ctx)?;
-    let ms = if ms.is_finite() && ms > 0.0 { ms.min(1e9) } else { 0.0 };
+    let ms = if ms.is_finite() && ms > 0.0 {
+        ms.min(1e9)
+    } else {
+        0.0
+    };
     let repeat = arg(args, 2).to_boolean();
     let extra = match arg(args, 3).as_object() {
         Some(obj) => {
@@ -199,7 +239,9 @@ fn set_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     let mut sh = sh.borrow_mut();
     if sh.timers.len() >= MAX_TIMERS {
         return Err(JsNativeError::range()
-            .with_message(format!("too many timers ({MAX_TIMERS} live): clear some with clearTimeout/clearInterval"))
+            .with_message(format!(
+                "too many timers ({MAX_TIMERS} live): clear some with clearTimeout/clearInterval"
+            ))
             .into());
     }
     // Intervals run at most once per millisecond so a 0 ms interval cannot spin.
@@ -208,7 +250,14 @@ fn set_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     sh.next_timer_id = sh.next_timer_id.wrapping_add(1).max(1);
     let id = sh.next_timer_id;
     let block = sh.current_block;
-    sh.timers.push(Timer { id, due: Instant::now() + interval.unwrap_or(period), interval, func, args: extra, block });
+    sh.timers.push(Timer {
+        id,
+        due: Instant::now() + interval.unwrap_or(period),
+        interval,
+        func,
+        args: extra,
+        block,
+    });
     Ok(JsValue::from(id))
 }
 
@@ -231,26 +280,44 @@ mod tests {
     fn classifies_seed_urls() {
         let b = Path::new("/tmp");
         assert_eq!(
-            classify_script("https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@1.4.0/dist/tf.min.js", b),
+            classify_script(
+                "https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@1.4.0/dist/tf.min.js",
+                b
+            ),
             Ok(ScriptSource::Builtin("tf"))
         );
         assert_eq!(
-            classify_script("https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/core.js", b),
+            classify_script(
+                "https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/core.js",
+                b
+            ),
             Ok(ScriptSource::Builtin("core"))
         );
         assert_eq!(
-            classify_script("https://cdn.jsdelivr.net/npm/@magenta/music@1.23.1/es6/music_rnn.js", b),
+            classify_script(
+                "https://cdn.jsdelivr.net/npm/@magenta/music@1.23.1/es6/music_rnn.js",
+                b
+            ),
             Ok(ScriptSource::Builtin("music_rnn"))
         );
         assert_eq!(
-            classify_script("https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/music_vae.js", b),
+            classify_script(
+                "https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/music_vae.js",
+                b
+            ),
             Ok(ScriptSource::Builtin("music_vae"))
         );
         assert_eq!(
-            classify_script("https://cdn.jsdelivr.net/npm/@magenta/music@1.12.0/dist/magentamusic.min.js", b),
+            classify_script(
+                "https://cdn.jsdelivr.net/npm/@magenta/music@1.12.0/dist/magentamusic.min.js",
+                b
+            ),
             Ok(ScriptSource::Builtin("mm"))
         );
-        assert_eq!(classify_script("lib/util.js", b), Ok(ScriptSource::File(PathBuf::from("/tmp/lib/util.js"))));
+        assert_eq!(
+            classify_script("lib/util.js", b),
+            Ok(ScriptSource::File(PathBuf::from("/tmp/lib/util.js")))
+        );
         let err = classify_script("https://example.com/evil.js", b).unwrap_err();
         assert!(err.contains("remote scripts are not fetched"), "{err}");
     }

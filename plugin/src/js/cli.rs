@@ -1,0 +1,140 @@
+//! `sema-live js ...`: the JS runtime from the command line.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::runtime::{run_file, RunOptions};
+
+/// Arguments of `sema-live js`.
+#[derive(Args, Debug, Clone)]
+pub struct JsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: JsCommand,
+}
+
+/// `sema-live js` subcommands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum JsCommand {
+    /// Evaluates a JS file block by block (blocks separated by lines of `___`), waits for
+    /// model loads, Promises and timers, prints the console; fails on an uncaught error.
+    Run {
+        /// The JS file.
+        file: PathBuf,
+        /// Longest wait for pending work, in seconds.
+        #[arg(long, default_value_t = 60.0)]
+        timeout: f64,
+        /// Never download checkpoints: use the cache, else the bundled models.
+        #[arg(long)]
+        offline: bool,
+        /// Folder of the bundled models (default: next to the executable or the source tree).
+        #[arg(long)]
+        bundled_dir: Option<PathBuf>,
+        /// Seed of the models' sampling RNG, for reproducible output.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Value of `host.temperature` (and the default temperature of model calls).
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f32,
+        /// Evaluate the next block right away instead of waiting for model work first.
+        #[arg(long)]
+        no_settle: bool,
+    },
+}
+
+/// Runs `sema-live js ...`; the console goes to stdout as it is produced. Err (for a
+/// non-zero exit) on an uncaught error or a timeout.
+pub fn cli_js(args: JsArgs) -> Result<(), String> {
+    match args.command {
+        JsCommand::Run {
+            file,
+            timeout,
+            offline,
+            bundled_dir,
+            seed,
+            temperature,
+            no_settle,
+        } => {
+            let mut opts = match bundled_dir {
+                Some(dir) => RunOptions::new(dir),
+                None => RunOptions::default(),
+            };
+            if !(timeout.is_finite() && timeout > 0.0) {
+                return Err(format!(
+                    "--timeout must be a positive number of seconds, got {timeout}"
+                ));
+            }
+            opts.timeout = Duration::from_secs_f64(timeout);
+            opts.models.allow_network = !offline;
+            opts.models.seed = seed;
+            opts.settle_between_blocks = !no_settle;
+            opts.host.temperature.store(temperature, Ordering::Relaxed);
+            let report = run_file(&file, opts)?;
+            if report.timed_out {
+                return Err(format!(
+                    "{}: timed out waiting for pending work",
+                    file.display()
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        js: Top,
+    }
+    #[derive(clap::Subcommand)]
+    enum Top {
+        Js(JsArgs),
+    }
+
+    #[test]
+    fn parses_and_runs_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.js");
+        std::fs::write(
+            &file,
+            "var x = 2;\n___\nconsole.log('x is', x * host.temperature);\n",
+        )
+        .unwrap();
+        let bundled = dir.path().join("none");
+        let cli = Cli::try_parse_from([
+            "sema-live",
+            "js",
+            "run",
+            file.to_str().unwrap(),
+            "--offline",
+            "--temperature",
+            "0.5",
+            "--bundled-dir",
+            bundled.to_str().unwrap(),
+        ])
+        .expect("parses");
+        let Top::Js(args) = cli.js;
+        assert!(cli_js(args).is_ok());
+
+        std::fs::write(&file, "throw new Error('bad');\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "sema-live",
+            "js",
+            "run",
+            file.to_str().unwrap(),
+            "--offline",
+        ])
+        .unwrap();
+        let Top::Js(args) = cli.js;
+        let err = cli_js(args).unwrap_err();
+        assert!(err.contains("bad"), "{err}");
+    }
+}
