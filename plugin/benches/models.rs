@@ -27,20 +27,35 @@ fn models(c: &mut Criterion) {
     let mut g = c.benchmark_group("models");
     g.sample_size(10);
 
-    g.bench_function("rnn_load_basic_rnn", |b| b.iter(|| black_box(MusicRnn::load(&rnn_dir).expect("load"))));
+    g.bench_function("rnn_load_basic_rnn", |b| {
+        b.iter(|| black_box(MusicRnn::load(&rnn_dir).expect("load")))
+    });
     let mut rnn = MusicRnn::load(&rnn_dir).expect("load rnn");
     g.bench_function("rnn_continue_piano_phase_96+32", |b| {
-        b.iter(|| black_box(rnn.continue_sequence(&primer, 32, 0.0, 1, &mut rng).expect("continue")))
+        b.iter(|| {
+            black_box(
+                rnn.continue_sequence(&primer, 32, 0.0, 1, &mut rng)
+                    .expect("continue"),
+            )
+        })
     });
-    rnn.continue_sequence(&primer, 32, 1.0, 4, &mut rng).expect("batch net");
+    rnn.continue_sequence(&primer, 32, 1.0, 4, &mut rng)
+        .expect("batch net");
     g.bench_function("rnn_continue_piano_phase_96+32_x4", |b| {
-        b.iter(|| black_box(rnn.continue_sequence(&primer, 32, 1.0, 4, &mut rng).expect("continue x4")))
+        b.iter(|| {
+            black_box(
+                rnn.continue_sequence(&primer, 32, 1.0, 4, &mut rng)
+                    .expect("continue x4"),
+            )
+        })
     });
 
     let mut vae = MusicVae::load(&vae_dir).expect("load vae");
     let seqs = vec![primer.clone()];
     let z = vae.encode(&seqs).expect("encode");
-    g.bench_function("vae_encode_mel_2bar_small", |b| b.iter(|| black_box(vae.encode(&seqs).expect("encode"))));
+    g.bench_function("vae_encode_mel_2bar_small", |b| {
+        b.iter(|| black_box(vae.encode(&seqs).expect("encode")))
+    });
     g.bench_function("vae_decode_mel_2bar_small", |b| {
         b.iter(|| black_box(vae.decode(&z, 0.0, &mut rng).expect("decode")))
     });

@@ -159,6 +159,11 @@ impl Controller {
         let _ = self.eval_dsl(&src);
     }
 
+    /// The sample rate the DSL is compiled for.
+    pub fn sample_rate(&self) -> f64 {
+        self.env.sample_rate
+    }
+
     pub fn samples(&self) -> &Arc<SampleLibrary> {
         &self.env.samples
     }

@@ -33,6 +33,52 @@ pub struct SemaEditor {
     gui: Option<GuiContext>,
     dsl: String,
     js: String,
+    /// The code editor that had keyboard focus last frame (where Ctrl+Enter goes).
+    focus: Option<Pane>,
+    /// Cursor line (1-based) in each editor, from the last frame.
+    dsl_line: usize,
+    js_line: usize,
+}
+
+/// 1-based line of the character at `char_index` in `text`.
+pub fn line_of_char(text: &str, char_index: usize) -> usize {
+    1 + text.chars().take(char_index).filter(|&c| c == '\n').count()
+}
+
+/// What an evaluation key press asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Evaluation {
+    /// Compile the whole DSL program.
+    Dsl,
+    /// Run one JS block or line: code, block index, first line of the code in the file.
+    Js { code: String, block: usize, first_line: usize },
+    /// Nothing to evaluate (cursor on a separator, empty block).
+    Nothing,
+}
+
+/// Routes Ctrl+Enter (`line_only` false) or Shift+Enter (`line_only` true) in `pane`,
+/// with the cursor on `line`: the DSL is always evaluated whole, as in Sema; JS evaluates
+/// the block under the cursor or the cursor's line.
+pub fn route_evaluation(pane: Pane, js: &str, line: usize, line_only: bool) -> Evaluation {
+    match pane {
+        Pane::Dsl => Evaluation::Dsl,
+        Pane::Js => {
+            let Some(block) = crate::js::blocks::block_at_line(js, line) else {
+                return Evaluation::Nothing;
+            };
+            if line_only {
+                let code = js.lines().nth(line.saturating_sub(1)).unwrap_or("").to_string();
+                if code.trim().is_empty() {
+                    return Evaluation::Nothing;
+                }
+                Evaluation::Js { code, block: block.index, first_line: line }
+            } else if block.code.trim().is_empty() {
+                Evaluation::Nothing
+            } else {
+                Evaluation::Js { code: block.code, block: block.index, first_line: block.first_line }
+            }
+        }
+    }
 }
 
 /// Which code editor an evaluation came from.
@@ -48,14 +94,24 @@ impl SemaEditor {
             let c = shared.controller.lock();
             (c.session().dsl.clone(), c.session().js.clone())
         };
-        Self { shared, gui: None, dsl, js }
+        Self { shared, gui: None, dsl, js, focus: None, dsl_line: 1, js_line: 1 }
     }
 
-    /// Evaluates the whole DSL program; errors go to the console and the old patch plays on.
-    fn eval_dsl(&mut self) {
-        let mut c = self.shared.controller.lock();
-        if c.eval_dsl(&self.dsl).is_ok() {
-            c.console().info(Source::System, "DSL program evaluated");
+    /// Carries out an evaluation: DSL errors go to the console and the old patch plays on;
+    /// JS runs on the instance's JS thread.
+    fn evaluate(&mut self, eval: Evaluation) {
+        match eval {
+            Evaluation::Dsl => {
+                let mut c = self.shared.controller.lock();
+                if c.eval_dsl(&self.dsl).is_ok() {
+                    c.console().info(Source::System, "live code evaluated");
+                }
+            }
+            Evaluation::Js { code, block, first_line } => {
+                self.shared.controller.lock().session_mut().js = self.js.clone();
+                self.shared.js.eval_block(code, block, first_line, &self.shared.controller, &self.shared.inlets);
+            }
+            Evaluation::Nothing => {}
         }
     }
 
@@ -127,7 +183,14 @@ impl NiceEguiApp for SemaEditor {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
         let Some(gui) = self.gui.clone() else { return };
         let setter = gui.param_setter();
-        let ctrl_enter = ui.input(|i| i.key_pressed(egui::Key::Enter) && i.modifiers.command);
+        self.shared.js.drain_console(&self.shared.console);
+        // Take the evaluation keys before the text editors see them (no stray newline).
+        let (block_key, line_key) = ui.input_mut(|i| {
+            (
+                i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter),
+                i.consume_key(egui::Modifiers::SHIFT, egui::Key::Enter),
+            )
+        });
         egui::Panel::top("status").show(ui, |ui| {
             self.status_strip(ui);
             self.controls(ui, &setter);
@@ -135,32 +198,87 @@ impl NiceEguiApp for SemaEditor {
         egui::Panel::bottom("console").resizable(true).default_size(140.0).show(ui, |ui| {
             self.console(ui);
         });
-        let mut focused = None;
+        let mut clicked = None;
         egui::CentralPanel::default().show(ui, |ui| {
             ui.columns(2, |cols| {
                 cols[0].horizontal(|ui| {
                     ui.strong("Live code");
-                    if ui.button("Evaluate (Ctrl+Enter)").clicked() {
-                        focused = Some(Pane::Dsl);
+                    if ui.button("Evaluate").on_hover_text("Ctrl+Enter").clicked() {
+                        clicked = Some(Pane::Dsl);
                     }
                 });
                 let dsl = egui::ScrollArea::vertical().id_salt("dsl").show(&mut cols[0], |ui| {
-                    ui.add(egui::TextEdit::multiline(&mut self.dsl).code_editor().desired_width(f32::INFINITY))
+                    egui::TextEdit::multiline(&mut self.dsl).code_editor().desired_width(f32::INFINITY).show(ui)
                 });
-                cols[1].strong("JavaScript");
+                cols[1].horizontal(|ui| {
+                    ui.strong("JavaScript");
+                    if ui.button("Evaluate block").on_hover_text("Ctrl+Enter; Shift+Enter: line").clicked() {
+                        clicked = Some(Pane::Js);
+                    }
+                });
                 let js = egui::ScrollArea::vertical().id_salt("js").show(&mut cols[1], |ui| {
-                    ui.add(egui::TextEdit::multiline(&mut self.js).code_editor().desired_width(f32::INFINITY))
+                    egui::TextEdit::multiline(&mut self.js).code_editor().desired_width(f32::INFINITY).show(ui)
                 });
-                if js.inner.changed() {
-                    self.shared.controller.lock().session_mut().js = self.js.clone();
+                if let Some(r) = dsl.inner.cursor_range {
+                    self.dsl_line = line_of_char(&self.dsl, r.primary.index.0);
                 }
-                if ctrl_enter && dsl.inner.has_focus() {
-                    focused = Some(Pane::Dsl);
+                if let Some(r) = js.inner.cursor_range {
+                    self.js_line = line_of_char(&self.js, r.primary.index.0);
+                }
+                if dsl.inner.response.has_focus() {
+                    self.focus = Some(Pane::Dsl);
+                } else if js.inner.response.has_focus() {
+                    self.focus = Some(Pane::Js);
+                }
+                if js.inner.response.changed() {
+                    self.shared.controller.lock().session_mut().js = self.js.clone();
                 }
             });
         });
-        if focused == Some(Pane::Dsl) {
-            self.eval_dsl();
+        let pane = clicked.or(if block_key || line_key { self.focus } else { None });
+        if let Some(pane) = pane {
+            let eval = route_evaluation(pane, &self.js, self.js_line, line_key && clicked.is_none());
+            self.evaluate(eval);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JS: &str = "var a = 1;\n___\nconsole.log(a);\nvar b = 2;\n___\n";
+
+    #[test]
+    fn cursor_lines_count_newlines() {
+        assert_eq!(line_of_char("ab\ncd\nef", 0), 1);
+        assert_eq!(line_of_char("ab\ncd\nef", 3), 2);
+        assert_eq!(line_of_char("ab\ncd\nef", 100), 3);
+    }
+
+    #[test]
+    fn ctrl_enter_runs_the_block_under_the_cursor() {
+        assert_eq!(
+            route_evaluation(Pane::Js, JS, 4, false),
+            Evaluation::Js { code: "console.log(a);\nvar b = 2;".into(), block: 1, first_line: 3 }
+        );
+        assert_eq!(
+            route_evaluation(Pane::Js, JS, 1, false),
+            Evaluation::Js { code: "var a = 1;".into(), block: 0, first_line: 1 }
+        );
+    }
+
+    #[test]
+    fn shift_enter_runs_the_line() {
+        assert_eq!(
+            route_evaluation(Pane::Js, JS, 4, true),
+            Evaluation::Js { code: "var b = 2;".into(), block: 1, first_line: 4 }
+        );
+    }
+
+    #[test]
+    fn separators_and_the_dsl_route_as_expected() {
+        assert_eq!(route_evaluation(Pane::Js, JS, 2, false), Evaluation::Nothing);
+        assert_eq!(route_evaluation(Pane::Dsl, JS, 2, true), Evaluation::Dsl);
     }
 }

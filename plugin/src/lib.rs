@@ -19,6 +19,7 @@ pub mod dsp;
 pub mod editor;
 pub mod engine;
 pub mod js;
+pub mod js_bridge;
 pub mod midi_file;
 pub mod ml;
 pub mod midi_out;
@@ -45,6 +46,8 @@ pub struct Shared {
     pub console: Arc<Console>,
     pub status: Arc<Status>,
     pub inlets: Arc<Inlets>,
+    /// The instance's JS runtime (started on first use).
+    pub js: js_bridge::JsBridge,
 }
 
 pub struct SemaLive {
@@ -76,6 +79,7 @@ impl Default for SemaLive {
             console,
             status: Arc::new(Status::default()),
             inlets: Arc::new(inlets),
+            js: js_bridge::JsBridge::new(),
         });
         Self {
             params,
@@ -220,6 +224,16 @@ impl Plugin for SemaLive {
         self.outlets.publish(report.clocks, report.midi, report.to_js);
         let status = &self.shared.status;
         status.publish(&report.clock);
+        // What scripts see as `host.*` (atomics only).
+        let view = &self.shared.js.view;
+        let values = self.params.values();
+        view.temperature.store(values[0], Ordering::Relaxed);
+        for (m, v) in view.macros.iter().zip(values[1..].iter()) {
+            m.store(*v, Ordering::Relaxed);
+        }
+        view.bpm.store(report.clock.bpm, Ordering::Relaxed);
+        view.playing.store(report.clock.playing, Ordering::Relaxed);
+        view.bar.store(report.clock.bar, Ordering::Relaxed);
         let budget = len as f32 / sample_rate.max(1.0);
         let load = started.elapsed().as_secs_f32() / budget.max(1e-6);
         let old = status.dsp_load.load(Ordering::Relaxed);

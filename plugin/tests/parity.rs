@@ -25,7 +25,9 @@ fn node_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PARITY_NODE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity"));
-    dir.join("node_modules/@magenta/music").is_dir().then_some(dir)
+    dir.join("node_modules/@magenta/music")
+        .is_dir()
+        .then_some(dir)
 }
 
 fn script() -> PathBuf {
@@ -51,7 +53,9 @@ fn random_melody(rng: &mut Lcg, steps: i64, lo: i32, hi: i32) -> NoteSequence {
     NoteSequence {
         notes,
         total_quantized_steps: Some(steps),
-        quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
+        quantization_info: Some(QuantizationInfo {
+            steps_per_quarter: 4,
+        }),
         ..Default::default()
     }
 }
@@ -77,7 +81,13 @@ fn notes_of(v: &Value) -> Vec<(i64, i64, i64)> {
 fn rust_notes(ns: &NoteSequence) -> Vec<(i64, i64, i64)> {
     ns.notes
         .iter()
-        .map(|n| (n.pitch as i64, n.quantized_start_step.unwrap_or(0), n.quantized_end_step.unwrap_or(0)))
+        .map(|n| {
+            (
+                n.pitch as i64,
+                n.quantized_start_step.unwrap_or(0),
+                n.quantized_end_step.unwrap_or(0),
+            )
+        })
         .collect()
 }
 
@@ -90,16 +100,29 @@ fn run_node(dir: &Path, job: &Value, root: &Path) -> Value {
         .env("PARITY_NODE_DIR", dir)
         .output()
         .expect("cannot run node");
-    assert!(out.status.success(), "parity.mjs failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("parity.mjs printed no JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "parity.mjs failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "parity.mjs printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 #[test]
 fn magenta_js_parity() {
     let Some(node) = node_dir() else {
         let msg = "parity test skipped: no node_modules/@magenta/music (run `npm install` in tests/parity or set PARITY_NODE_DIR)";
-        assert!(std::env::var("SEMA_LIVE_PARITY").map(|v| v != "1").unwrap_or(true), "{msg}");
+        assert!(
+            std::env::var("SEMA_LIVE_PARITY")
+                .map(|v| v != "1")
+                .unwrap_or(true),
+            "{msg}"
+        );
         eprintln!("{msg}");
         return;
     };
@@ -118,15 +141,52 @@ fn magenta_js_parity() {
     }
     let mut rnn_jobs = Vec::new();
     for (i, (name, layers, storage)) in rnn_cases.iter().enumerate() {
-        let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: layers.clone() };
+        let sizes = RnnSizes {
+            min_pitch: 48,
+            max_pitch: 83,
+            layers: layers.clone(),
+        };
         write_rnn(&root.path().join(name), &sizes, *storage, 100 + i as u64).unwrap();
         rnn_jobs.push(json!({"name": name, "dir": name, "primers": primers, "steps": 32}));
     }
 
     let vae_cases = [
-        ("vae_small_f32", VaeSizes { min_pitch: 21, max_pitch: 108, num_steps: 32, encoder: 32, decoder: vec![24, 24], z: 8 }, Storage::Float32),
-        ("vae_mid_u8", VaeSizes { min_pitch: 21, max_pitch: 108, num_steps: 32, encoder: 96, decoder: vec![64, 64], z: 32 }, Storage::Uint8),
-        ("vae_1layer_f32", VaeSizes { min_pitch: 48, max_pitch: 83, num_steps: 16, encoder: 24, decoder: vec![32], z: 16 }, Storage::Float32),
+        (
+            "vae_small_f32",
+            VaeSizes {
+                min_pitch: 21,
+                max_pitch: 108,
+                num_steps: 32,
+                encoder: 32,
+                decoder: vec![24, 24],
+                z: 8,
+            },
+            Storage::Float32,
+        ),
+        (
+            "vae_mid_u8",
+            VaeSizes {
+                min_pitch: 21,
+                max_pitch: 108,
+                num_steps: 32,
+                encoder: 96,
+                decoder: vec![64, 64],
+                z: 32,
+            },
+            Storage::Uint8,
+        ),
+        (
+            "vae_1layer_f32",
+            VaeSizes {
+                min_pitch: 48,
+                max_pitch: 83,
+                num_steps: 16,
+                encoder: 24,
+                decoder: vec![32],
+                z: 16,
+            },
+            Storage::Float32,
+        ),
     ];
     let mut vae_jobs = Vec::new();
     let mut vae_inputs = Vec::new();
@@ -137,23 +197,46 @@ fn magenta_js_parity() {
             seqs.push(quantize_note_sequence(&piano_phase(), 4).unwrap());
         }
         for _ in 0..3 {
-            seqs.push(random_melody(&mut rng, sizes.num_steps as i64, sizes.min_pitch.max(50), sizes.max_pitch.min(90)));
+            seqs.push(random_melody(
+                &mut rng,
+                sizes.num_steps as i64,
+                sizes.min_pitch.max(50),
+                sizes.max_pitch.min(90),
+            ));
         }
         let extra_z: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(sizes.z, 2.0)).collect();
         vae_jobs.push(json!({"name": name, "dir": name, "encode": seqs, "decode": extra_z}));
         vae_inputs.push(seqs);
     }
 
-    let bench = std::env::var("PARITY_BENCH").map(|v| v == "1").unwrap_or(false);
+    let bench = std::env::var("PARITY_BENCH")
+        .map(|v| v == "1")
+        .unwrap_or(false);
     let mut job = json!({"root": root.path(), "rnn": rnn_jobs, "vae": vae_jobs});
     if bench {
-        write_rnn(&root.path().join("basic_rnn"), &RnnSizes::basic_rnn(), Storage::Float32, 7).unwrap();
-        write_vae(&root.path().join("mel_2bar_small"), &VaeSizes::mel_2bar_small(), Storage::Float32, 8).unwrap();
+        write_rnn(
+            &root.path().join("basic_rnn"),
+            &RnnSizes::basic_rnn(),
+            Storage::Float32,
+            7,
+        )
+        .unwrap();
+        write_vae(
+            &root.path().join("mel_2bar_small"),
+            &VaeSizes::mel_2bar_small(),
+            Storage::Float32,
+            8,
+        )
+        .unwrap();
         job["bench"] = json!({"rnn": "basic_rnn", "vae": "mel_2bar_small", "steps": 32, "reps": 3, "primer": piano_phase()});
     }
     let t = Instant::now();
     let js = run_node(&node, &job, root.path());
-    eprintln!("magenta.js ran in {:.1} s (backend {})", t.elapsed().as_secs_f64(), js["tfjsBackend"]);
+    eprintln!(
+        "magenta.js ran in {:.1} s (backend {})",
+        t.elapsed().as_secs_f64(),
+        js["tfjsBackend"]
+    );
 
     let mut srng = SmallRng::seed_from_u64(0);
     let mut compared = 0;
@@ -162,10 +245,21 @@ fn magenta_js_parity() {
         let mut m = MusicRnn::load(&root.path().join(name)).unwrap();
         let outs = js["rnn"][i]["outputs"].as_array().expect("rnn outputs");
         for (p, want) in primers.iter().zip(outs) {
-            let q = if p.is_quantized() { p.clone() } else { quantize_note_sequence(p, 4).unwrap() };
+            let q = if p.is_quantized() {
+                p.clone()
+            } else {
+                quantize_note_sequence(p, 4).unwrap()
+            };
             let got = m.continue_sequence(&q, 32, 0.0, 1, &mut srng).unwrap();
-            assert_eq!(rust_notes(&got[0]), notes_of(want), "{name}: continuation differs");
-            assert_eq!(got[0].total_quantized_steps, want["totalQuantizedSteps"].as_i64());
+            assert_eq!(
+                rust_notes(&got[0]),
+                notes_of(want),
+                "{name}: continuation differs"
+            );
+            assert_eq!(
+                got[0].total_quantized_steps,
+                want["totalQuantizedSteps"].as_i64()
+            );
             pitches.extend(got[0].notes.iter().map(|n| n.pitch));
             compared += 1;
         }
@@ -192,7 +286,10 @@ fn magenta_js_parity() {
     }
     // Guard against a vacuous comparison (e.g. every model emitting silence).
     assert!(pitches.len() >= 8, "outputs use only pitches {pitches:?}");
-    eprintln!("parity: {compared} sequences identical, {} distinct pitches, max |dz| = {max_dz:e}", pitches.len());
+    eprintln!(
+        "parity: {compared} sequences identical, {} distinct pitches, max |dz| = {max_dz:e}",
+        pitches.len()
+    );
 
     if bench {
         let primer = quantize_note_sequence(&piano_phase(), 4).unwrap();

@@ -300,9 +300,15 @@ def eval_vae(ckpt, mel, n_samples=50, temperature=0.5, seed=0, max_val=2048):
                     "recon_exact": float(ok.all(1).mean())})
     z = rng.standard_normal((n_samples, vae.Z))
     smp = vae.decode(z, temperature, rng)
-    distinct, degenerate, nnotes = [], 0, []
+    distinct, degenerate, nnotes, keyfit = [], 0, [], []
+    major = {0, 2, 4, 5, 7, 9, 11}
     for row in smp:
         notes = events_to_notes(row, vae.min_pitch)
+        if notes:
+            # Diatonic fit: share of notes inside the best-fitting major (= relative minor)
+            # scale; uniformly random pitch classes score ~0.78 on 15 notes, tonal melodies ~1.
+            keyfit.append(max(sum((p - k) % 12 in major for p, _, _ in notes)
+                              for k in range(12)) / len(notes))
         ps = {p for p, _, _ in notes}
         distinct.append(len(ps))
         nnotes.append(len(notes))
@@ -312,6 +318,7 @@ def eval_vae(ckpt, mel, n_samples=50, temperature=0.5, seed=0, max_val=2048):
                 "mean_distinct_pitches": float(np.mean(distinct)),
                 "mean_notes": float(np.mean(nnotes)),
                 "silent_or_single_note_fraction": degenerate / n_samples,
+                "mean_best_major_scale_fit": float(np.mean(keyfit)) if keyfit else None,
                 "example_pitches": [[p for p, _, _ in events_to_notes(r, vae.min_pitch)]
                                     for r in smp[:3]]})
     return res

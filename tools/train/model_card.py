@@ -128,8 +128,9 @@ magenta's `basic_rnn`, trained from scratch, much smaller.
 ## Training
 
 - JAX/optax on 1 CPU thread (2-core machine shared with a Rust build), {last['step']} steps
-  of batch 64 × 128-step windows in {last['minutes']:.0f} min wall clock. Exported
-  snapshot: step {best['step']} (best validation CE).
+  of batch 64 × 128-step windows in {last['minutes']:.0f} min wall clock (an 85-min run, then
+  a continuation from its best snapshot with a fresh optimiser). Exported snapshot:
+  step {best['step']} (best validation CE).
 - Windows transposed by a random shift that keeps them inside 48..83; 25 % of windows get
   a silent gap (NOTE_OFF + 8–48 silent steps) so the model resumes after rests; steps
   after a tune's end are not trained on. Adam (lr 2e-3, ×0.9 per 1000 steps), clip 3.
@@ -230,6 +231,7 @@ Samples: z ~ N(0, I), decoded at temperature {r['temperature']}, {r['samples']} 
 | mean distinct pitches per 2-bar sample | {fmt(r['mean_distinct_pitches'], 2)} |
 | mean notes per sample | {fmt(r['mean_notes'], 2)} |
 | fraction all-silent or single-note | {fmt(r['silent_or_single_note_fraction'])} |
+| mean share of a sample's notes in its best-fitting major/minor scale (random pitches: ~0.78) | {fmt(r.get('mean_best_major_scale_fit'))} |
 
 Examples: {r['example_pitches']}
 

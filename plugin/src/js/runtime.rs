@@ -7,12 +7,15 @@
 //! [`run_file`] drive one headless.
 //!
 //! Runaway scripts: Boa's runtime limits stop a frame after [`LOOP_ITERATION_LIMIT`] loop
-//! iterations (uncatchable by `try`), deep recursion after [`RECURSION_LIMIT`] calls, and
+//! iterations (uncatchable by `try`) and deep recursion after [`RECURSION_LIMIT`] calls;
 //! the host hooks cap buffers at [`MAX_BUFFER_BYTES`]; `sema.js` guards `Array(n)`,
-//! `fill`, `repeat` and `pad*` against single huge allocations. The loop counter is per
-//! call frame, so a loop that calls a function which itself loops near the limit is only
-//! bounded by the product of both (Boa 0.22 has no instruction budget outside its
-//! `fuzz` feature); [`JsHost::shutdown`] therefore never waits more than a few seconds.
+//! `fill`, `repeat` and `pad*` against single huge allocations. Boa's loop counter is per
+//! call frame (and 0.22 has no instruction budget outside its `fuzz` feature), so block
+//! code gets a `__semaTick();` at the start of each loop body written as a block
+//! ([`blocks::instrument_loops`]): it stops any block, callback or Promise chain that runs
+//! longer than [`RUN_TIME_LIMIT`], including loops that call looping functions. Loops
+//! with a single-statement body only have the per-frame limit; [`JsHost::shutdown`]
+//! therefore never waits more than a few seconds.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -36,10 +39,9 @@ use super::{api, ConsoleLevel, ConsoleLine, HostView};
 use crate::ml::worker::{ModelWorker, WorkerConfig};
 
 /// Loop iterations one function call (or one block's top level) may run before it is
-/// stopped. Measured here (debug test build, deps at opt-level 2): an empty
-/// `while (true) {}` runs ~12 million iterations per second, a loop updating a global
-/// ~1.1 million, so a runaway loop stops within 0.2-2 s while loops over a few seconds
-/// of audio samples still fit.
+/// stopped. Measured here (debug test build, deps at opt-level 2, busy machine): a
+/// `while (true) {}` with its tick stops after ~1 s, a loop updating a global is stopped
+/// by [`RUN_TIME_LIMIT`] first; loops over a few seconds of audio samples still fit.
 pub const LOOP_ITERATION_LIMIT: u64 = 2_000_000;
 /// Depth of nested JS calls before a "too much recursion" error.
 pub const RECURSION_LIMIT: usize = 400;
@@ -149,12 +151,17 @@ pub(crate) struct Shared {
     pub current_block: Option<usize>,
     /// Folder for relative `importScripts` paths.
     pub base_dir: PathBuf,
-    /// When the running block or callback must stop (checked by `__semaTick`).
-    pub deadline: Option<Instant>,
+}
+
+thread_local! {
+    /// When the running block or callback must stop (checked by `__semaTick`). Per
+    /// thread, not per runtime: only one runtime runs on a thread at a time and each
+    /// entry into JS sets it first. Kept outside the context so a tick stays cheap.
+    static DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
     /// Ticks since the clock was last read.
-    pub ticks: u32,
+    static TICKS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     /// Set when `__semaTick` stopped a script for running too long.
-    pub timed_out: bool,
+    static TIMED_OUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Shared {
@@ -187,15 +194,14 @@ impl Shared {
 
 /// `__semaTick()`, called at the start of every loop iteration of instrumented code:
 /// stops the script (uncatchably, like Boa's own limits) once it ran past its deadline.
-pub(crate) fn tick(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let sh = shared(ctx);
-    let mut sh = sh.borrow_mut();
-    sh.ticks = sh.ticks.wrapping_add(1);
+pub(crate) fn tick(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let n = TICKS.get().wrapping_add(1);
+    TICKS.set(n);
     // Reading the clock costs more than the rest of a tick: do it every 256 ticks.
-    if sh.ticks % 256 == 0 {
-        if let Some(deadline) = sh.deadline {
+    if n % 256 == 0 {
+        if let Some(deadline) = DEADLINE.get() {
             if Instant::now() > deadline {
-                sh.timed_out = true;
+                TIMED_OUT.set(true);
                 return Err(boa_engine::RuntimeLimitError::LoopIteration.into());
             }
         }
@@ -367,9 +373,6 @@ impl Runtime {
             worker_config: Some(io.models),
             current_block: None,
             base_dir: io.base_dir,
-            deadline: None,
-            ticks: 0,
-            timed_out: false,
         }));
         ctx.insert_data(SharedHandle(shared.clone()));
         let eval_fn = ctx
@@ -503,9 +506,8 @@ impl Runtime {
 
     /// Starts the run-time clock of a block or callback about to run.
     fn arm(&self) {
-        let mut sh = self.shared.borrow_mut();
-        sh.deadline = Some(Instant::now() + RUN_TIME_LIMIT);
-        sh.timed_out = false;
+        DEADLINE.set(Some(Instant::now() + RUN_TIME_LIMIT));
+        TIMED_OUT.set(false);
     }
 
     /// Runs queued Promise jobs, then reports rejections nobody handled.
@@ -558,7 +560,7 @@ impl Runtime {
             .map(|b| b.index)
             .or(current);
         let mut text = format!("{prefix} {}", first_line_of(&full));
-        let timed_out = std::mem::take(&mut self.shared.borrow_mut().timed_out);
+        let timed_out = TIMED_OUT.replace(false);
         if timed_out {
             text = format!(
                 "{prefix} the script ran longer than {} s and was stopped",

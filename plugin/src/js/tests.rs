@@ -181,6 +181,9 @@ fn runaway_scripts_stop_and_the_next_block_runs() {
         eprintln!("{code:?} stopped after {took:?}");
         let last = h.errors().last().cloned().expect("an error line");
         assert_eq!(last.block, Some(i), "{last:?}");
+        if code.contains("spin") {
+            assert!(last.text.contains("ran longer than 2 s"), "{last:?}");
+        }
         assert!(h.eval("var alive = 1; console.log('alive')", 10));
         assert_eq!(h.logs().last().map(String::as_str), Some("alive"));
     }

@@ -25,7 +25,10 @@ impl Var {
     pub fn dims2(&self, name: &str) -> Result<(usize, usize), String> {
         match self.shape[..] {
             [r, c] => Ok((r, c)),
-            _ => Err(format!("checkpoint variable {name}: expected 2-D shape, got {:?}", self.shape)),
+            _ => Err(format!(
+                "checkpoint variable {name}: expected 2-D shape, got {:?}",
+                self.shape
+            )),
         }
     }
 
@@ -33,7 +36,10 @@ impl Var {
     pub fn dims1(&self, name: &str) -> Result<usize, String> {
         match self.shape[..] {
             [n] => Ok(n),
-            _ => Err(format!("checkpoint variable {name}: expected 1-D shape, got {:?}", self.shape)),
+            _ => Err(format!(
+                "checkpoint variable {name}: expected 1-D shape, got {:?}",
+                self.shape
+            )),
         }
     }
 }
@@ -152,14 +158,20 @@ pub struct ManifestGroup {
 /// Bytes per stored element of an entry, or an error for unsupported types.
 fn storage_bytes(e: &ManifestEntry) -> Result<usize, String> {
     if e.dtype != "float32" {
-        return Err(format!("weight {}: unsupported dtype {:?} (only float32)", e.name, e.dtype));
+        return Err(format!(
+            "weight {}: unsupported dtype {:?} (only float32)",
+            e.name, e.dtype
+        ));
     }
     match &e.quantization {
         None => Ok(4),
         Some(q) => match q.dtype.as_str() {
             "uint8" => Ok(1),
             "uint16" | "float16" => Ok(2),
-            other => Err(format!("weight {}: unsupported quantization dtype {other:?}", e.name)),
+            other => Err(format!(
+                "weight {}: unsupported quantization dtype {other:?}",
+                e.name
+            )),
         },
     }
 }
@@ -198,7 +210,10 @@ fn decode_entry(e: &ManifestEntry, bytes: &[u8]) -> Result<Vec<f32>, String> {
             .collect()),
         Some(q) => {
             let (Some(min), Some(scale)) = (q.min, q.scale) else {
-                return Err(format!("weight {}: {} quantization needs min and scale", e.name, q.dtype));
+                return Err(format!(
+                    "weight {}: {} quantization needs min and scale",
+                    e.name, q.dtype
+                ));
             };
             // JS: Float32Array.from(q, v => v * scale + min): f64 arithmetic, one rounding.
             let deq = |v: f64| (v * scale + min) as f32;
@@ -227,10 +242,14 @@ pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, String> {
         for p in &group.paths {
             // Shard names are relative; refuse anything that climbs out of the folder.
             if p.contains("..") || Path::new(p).is_absolute() {
-                return Err(format!("{}: shard path {p:?} is not inside the checkpoint", manifest_path.display()));
+                return Err(format!(
+                    "{}: shard path {p:?} is not inside the checkpoint",
+                    manifest_path.display()
+                ));
             }
             let sp = dir.join(p);
-            let bytes = std::fs::read(&sp).map_err(|e| format!("cannot read shard {}: {e}", sp.display()))?;
+            let bytes = std::fs::read(&sp)
+                .map_err(|e| format!("cannot read shard {}: {e}", sp.display()))?;
             buf.extend_from_slice(&bytes);
         }
         let mut offset = 0usize;
@@ -252,7 +271,13 @@ pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, String> {
                 ));
             }
             let data = decode_entry(e, &buf[offset..end])?;
-            vars.insert(e.name.clone(), Var { shape: e.shape.clone(), data });
+            vars.insert(
+                e.name.clone(),
+                Var {
+                    shape: e.shape.clone(),
+                    data,
+                },
+            );
             offset = end;
         }
         if offset != buf.len() {
@@ -269,7 +294,8 @@ pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, String> {
 /// Reads `config.json` from `dir`.
 pub fn read_config(dir: &Path) -> Result<ModelConfig, String> {
     let p = dir.join("config.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    let text =
+        std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("invalid {}: {e}", p.display()))
 }
 
@@ -277,7 +303,11 @@ pub fn read_config(dir: &Path) -> Result<ModelConfig, String> {
 pub fn load(dir: &Path) -> Result<Checkpoint, String> {
     let config = read_config(dir)?;
     let vars = read_weights(dir)?;
-    Ok(Checkpoint { dir: dir.to_path_buf(), config, vars })
+    Ok(Checkpoint {
+        dir: dir.to_path_buf(),
+        config,
+        vars,
+    })
 }
 
 /// How `write` stores the weights.
@@ -352,13 +382,21 @@ pub fn write(
                 }
             }
             Storage::Float16 => {
-                entry.quantization = Some(Quantization { dtype: "float16".into(), min: None, scale: None });
+                entry.quantization = Some(Quantization {
+                    dtype: "float16".into(),
+                    min: None,
+                    scale: None,
+                });
                 for v in &var.data {
                     buf.extend_from_slice(&f32_to_f16(*v).to_le_bytes());
                 }
             }
             Storage::Uint8 | Storage::Uint16 => {
-                let levels = if storage == Storage::Uint8 { 255.0 } else { 65535.0 };
+                let levels = if storage == Storage::Uint8 {
+                    255.0
+                } else {
+                    65535.0
+                };
                 let lo = var.data.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
                 let hi = var.data.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
                 let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
@@ -371,8 +409,16 @@ pub fn write(
                         buf.extend_from_slice(&(q as u16).to_le_bytes());
                     }
                 }
-                let dtype = if storage == Storage::Uint8 { "uint8" } else { "uint16" };
-                entry.quantization = Some(Quantization { dtype: dtype.into(), min: Some(lo), scale: Some(scale) });
+                let dtype = if storage == Storage::Uint8 {
+                    "uint8"
+                } else {
+                    "uint16"
+                };
+                entry.quantization = Some(Quantization {
+                    dtype: dtype.into(),
+                    min: Some(lo),
+                    scale: Some(scale),
+                });
             }
         }
         entries.push(entry);
@@ -382,19 +428,26 @@ pub fn write(
     let nshards = buf.len().div_ceil(shard_bytes).max(1);
     for (i, chunk) in buf.chunks(shard_bytes).enumerate() {
         let name = format!("group1-shard{}of{}", i + 1, nshards);
-        std::fs::write(dir.join(&name), chunk).map_err(|e| format!("cannot write shard {name}: {e}"))?;
+        std::fs::write(dir.join(&name), chunk)
+            .map_err(|e| format!("cannot write shard {name}: {e}"))?;
         paths.push(name);
     }
     if buf.is_empty() {
         let name = "group1-shard1of1".to_string();
-        std::fs::write(dir.join(&name), []).map_err(|e| format!("cannot write shard {name}: {e}"))?;
+        std::fs::write(dir.join(&name), [])
+            .map_err(|e| format!("cannot write shard {name}: {e}"))?;
         paths.push(name);
     }
-    let manifest = vec![ManifestGroup { paths, weights: entries }];
+    let manifest = vec![ManifestGroup {
+        paths,
+        weights: entries,
+    }];
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("weights_manifest.json"), text).map_err(|e| format!("cannot write manifest: {e}"))?;
+    std::fs::write(dir.join("weights_manifest.json"), text)
+        .map_err(|e| format!("cannot write manifest: {e}"))?;
     let text = serde_json::to_string_pretty(config).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("config.json"), text).map_err(|e| format!("cannot write config: {e}"))?;
+    std::fs::write(dir.join("config.json"), text)
+        .map_err(|e| format!("cannot write config: {e}"))?;
     read_weights(dir)
 }
 
@@ -405,16 +458,41 @@ mod tests {
 
     fn vars() -> Vec<(String, Var)> {
         vec![
-            ("a/kernel".into(), Var { shape: vec![3, 5], data: (0..15).map(|i| i as f32 * 0.37 - 2.0).collect() }),
-            ("a/bias".into(), Var { shape: vec![5], data: vec![0.5, -0.25, 1.0, 3.0, -7.5] }),
-            ("s".into(), Var { shape: vec![], data: vec![42.0] }),
+            (
+                "a/kernel".into(),
+                Var {
+                    shape: vec![3, 5],
+                    data: (0..15).map(|i| i as f32 * 0.37 - 2.0).collect(),
+                },
+            ),
+            (
+                "a/bias".into(),
+                Var {
+                    shape: vec![5],
+                    data: vec![0.5, -0.25, 1.0, 3.0, -7.5],
+                },
+            ),
+            (
+                "s".into(),
+                Var {
+                    shape: vec![],
+                    data: vec![42.0],
+                },
+            ),
         ]
     }
 
     #[test]
     fn float32_round_trip_across_small_shards() {
         let dir = tempfile::tempdir().unwrap();
-        let got = write(dir.path(), &json!({"type": "MusicRNN"}), &vars(), Storage::Float32, 7).unwrap();
+        let got = write(
+            dir.path(),
+            &json!({"type": "MusicRNN"}),
+            &vars(),
+            Storage::Float32,
+            7,
+        )
+        .unwrap();
         for (name, v) in vars() {
             assert_eq!(got[&name], v, "{name}");
         }
@@ -422,7 +500,10 @@ mod tests {
         assert!(std::fs::read_dir(dir.path()).unwrap().count() > 5);
         let ck = load(dir.path()).unwrap();
         assert_eq!(ck.config.kind, "MusicRNN");
-        assert!(ck.var("nope").unwrap_err().contains("missing variable nope"));
+        assert!(ck
+            .var("nope")
+            .unwrap_err()
+            .contains("missing variable nope"));
     }
 
     #[test]
@@ -446,7 +527,14 @@ mod tests {
         )
         .unwrap();
         let v = read_weights(dir.path()).unwrap();
-        assert_eq!(v["q"].data, vec![-1.0f32, (0.1f64 - 1.0) as f32, (255.0 * 0.1f64 - 1.0) as f32]);
+        assert_eq!(
+            v["q"].data,
+            vec![
+                -1.0f32,
+                (0.1f64 - 1.0) as f32,
+                (255.0 * 0.1f64 - 1.0) as f32
+            ]
+        );
 
         let dir2 = tempfile::tempdir().unwrap();
         let got = write(dir2.path(), &json!({}), &vars(), Storage::Uint16, 3).unwrap();
@@ -484,7 +572,9 @@ mod tests {
         std::fs::write(&shard, [bytes.clone(), vec![0; 8]].concat()).unwrap();
         assert!(read_weights(dir.path()).unwrap_err().contains("mismatched"));
         std::fs::remove_file(&shard).unwrap();
-        assert!(read_weights(dir.path()).unwrap_err().contains("cannot read shard"));
+        assert!(read_weights(dir.path())
+            .unwrap_err()
+            .contains("cannot read shard"));
         std::fs::write(dir.path().join("weights_manifest.json"), "{not json").unwrap();
         assert!(read_weights(dir.path()).unwrap_err().contains("invalid"));
         std::fs::write(
@@ -492,7 +582,11 @@ mod tests {
             r#"[{"paths":[],"weights":[{"name":"x","shape":[1],"dtype":"int32"}]}]"#,
         )
         .unwrap();
-        assert!(read_weights(dir.path()).unwrap_err().contains("unsupported dtype"));
-        assert!(load(&dir.path().join("missing")).unwrap_err().contains("config.json"));
+        assert!(read_weights(dir.path())
+            .unwrap_err()
+            .contains("unsupported dtype"));
+        assert!(load(&dir.path().join("missing"))
+            .unwrap_err()
+            .contains("config.json"));
     }
 }

@@ -170,7 +170,8 @@ pub enum ModelCommand {
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
 }
 
@@ -184,9 +185,13 @@ fn read_sequences(paths: &[PathBuf]) -> Result<Vec<NoteSequence>, String> {
             other => vec![other],
         };
         for (i, item) in items.into_iter().enumerate() {
-            let ns: NoteSequence =
-                serde_json::from_value(item).map_err(|e| format!("{}: item {i} is not a NoteSequence: {e}", p.display()))?;
-            out.push(if ns.is_quantized() { ns } else { quantize_note_sequence(&ns, 4)? });
+            let ns: NoteSequence = serde_json::from_value(item)
+                .map_err(|e| format!("{}: item {i} is not a NoteSequence: {e}", p.display()))?;
+            out.push(if ns.is_quantized() {
+                ns
+            } else {
+                quantize_note_sequence(&ns, 4)?
+            });
         }
     }
     Ok(out)
@@ -224,10 +229,18 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, String> {
 pub fn cli_model(args: ModelArgs) -> Result<String, String> {
     let mut rng = rng(args.seed);
     let out = match &args.command {
-        ModelCommand::Continue { checkpoint, primer, steps, temperature, count } => {
+        ModelCommand::Continue {
+            checkpoint,
+            primer,
+            steps,
+            temperature,
+            count,
+        } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicRnn)?;
             let seqs = read_sequences(std::slice::from_ref(primer))?;
-            let seq = seqs.first().ok_or_else(|| format!("{}: no NoteSequence", primer.display()))?;
+            let seq = seqs
+                .first()
+                .ok_or_else(|| format!("{}: no NoteSequence", primer.display()))?;
             let t0 = Instant::now();
             let mut m = MusicRnn::load(&dir)?;
             let load_ms = ms(t0);
@@ -243,7 +256,11 @@ pub fn cli_model(args: ModelArgs) -> Result<String, String> {
             let z = m.encode(&seqs)?;
             json!({"z": z, "runMs": ms(t1)})
         }
-        ModelCommand::Decode { checkpoint, z, temperature } => {
+        ModelCommand::Decode {
+            checkpoint,
+            z,
+            temperature,
+        } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicVae)?;
             let zs: Vec<Vec<f32>> = serde_json::from_value(read_json(z)?)
                 .map_err(|e| format!("{}: expected a list of latent vectors: {e}", z.display()))?;
@@ -252,20 +269,37 @@ pub fn cli_model(args: ModelArgs) -> Result<String, String> {
             let res = m.decode(&zs, *temperature, &mut rng)?;
             json!({"sequences": to_json(&res)?, "runMs": ms(t1)})
         }
-        ModelCommand::Sample { checkpoint, n, temperature } => {
+        ModelCommand::Sample {
+            checkpoint,
+            n,
+            temperature,
+        } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicVae)?;
             let mut m = MusicVae::load(&dir)?;
             let res = m.sample(*n, *temperature, &mut rng)?;
             json!({"sequences": to_json(&res)?})
         }
-        ModelCommand::Interpolate { checkpoint, inputs, n, temperature } => {
+        ModelCommand::Interpolate {
+            checkpoint,
+            inputs,
+            n,
+            temperature,
+        } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicVae)?;
             let seqs = read_sequences(inputs)?;
             let mut m = MusicVae::load(&dir)?;
             let res = m.interpolate(&seqs, *n, *temperature, &mut rng)?;
             json!({"sequences": to_json(&res)?})
         }
-        ModelCommand::RandomCheckpoint { kind, out, layers, encoder, z, storage, weights_seed } => {
+        ModelCommand::RandomCheckpoint {
+            kind,
+            out,
+            layers,
+            encoder,
+            z,
+            storage,
+            weights_seed,
+        } => {
             match kind {
                 KindArg::Rnn => {
                     let mut sizes = RnnSizes::basic_rnn();
@@ -286,7 +320,12 @@ pub fn cli_model(args: ModelArgs) -> Result<String, String> {
             }
             json!({"written": out.display().to_string()})
         }
-        ModelCommand::Bench { rnn, vae, steps, reps } => {
+        ModelCommand::Bench {
+            rnn,
+            vae,
+            steps,
+            reps,
+        } => {
             let mut result = serde_json::Map::new();
             let reps = (*reps).max(1);
             let stats = |mut v: Vec<f64>| {
@@ -353,7 +392,8 @@ mod tests {
             args: ModelArgs,
         }
         use clap::Parser;
-        let cli = Cli::try_parse_from(std::iter::once("model").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        let cli = Cli::try_parse_from(std::iter::once("model").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
         let text = cli_model(cli.args)?;
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
@@ -364,16 +404,45 @@ mod tests {
         let d = |p: &str| dir.path().join(p).display().to_string();
         let off = ["--offline", "--bundled-dir", "/nonexistent"];
         let (rnn, vae, primer, zf) = (d("rnn"), d("vae"), d("primer.json"), d("z.json"));
-        let with_off = |a: &[&str]| -> Vec<String> { a.iter().chain(off.iter()).map(|s| s.to_string()).collect() };
+        let with_off = |a: &[&str]| -> Vec<String> {
+            a.iter().chain(off.iter()).map(|s| s.to_string()).collect()
+        };
         let run_s = |a: Vec<String>| {
             let refs: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
             run(&refs)
         };
-        run(&["random-checkpoint", "rnn", &rnn, "--layers", "16,8", "--storage", "uint8"]).unwrap();
-        run(&["random-checkpoint", "vae", &vae, "--layers", "8,8", "--encoder", "12", "--z", "4"]).unwrap();
-        std::fs::write(&primer, serde_json::to_string(&testutil::piano_phase()).unwrap()).unwrap();
+        run(&[
+            "random-checkpoint",
+            "rnn",
+            &rnn,
+            "--layers",
+            "16,8",
+            "--storage",
+            "uint8",
+        ])
+        .unwrap();
+        run(&[
+            "random-checkpoint",
+            "vae",
+            &vae,
+            "--layers",
+            "8,8",
+            "--encoder",
+            "12",
+            "--z",
+            "4",
+        ])
+        .unwrap();
+        std::fs::write(
+            &primer,
+            serde_json::to_string(&testutil::piano_phase()).unwrap(),
+        )
+        .unwrap();
 
-        let out = run_s(with_off(&["continue", &rnn, &primer, "--steps", "8", "--count", "2"])).unwrap();
+        let out = run_s(with_off(&[
+            "continue", &rnn, &primer, "--steps", "8", "--count", "2",
+        ]))
+        .unwrap();
         let seqs = out["sequences"].as_array().unwrap();
         assert_eq!(seqs.len(), 2);
         assert_eq!(seqs[0]["totalQuantizedSteps"], 8);
@@ -383,12 +452,19 @@ mod tests {
         let z = out["z"].clone();
         assert_eq!(z[0].as_array().unwrap().len(), 4);
         std::fs::write(&zf, z.to_string()).unwrap();
-        assert_eq!(run_s(with_off(&["decode", &vae, &zf])).unwrap()["sequences"][0]["totalQuantizedSteps"], 32);
+        assert_eq!(
+            run_s(with_off(&["decode", &vae, &zf])).unwrap()["sequences"][0]["totalQuantizedSteps"],
+            32
+        );
         let out = run_s(with_off(&["sample", &vae, "--n", "3", "--seed", "4"])).unwrap();
         assert_eq!(out["sequences"].as_array().unwrap().len(), 3);
 
         // Errors are messages, not panics.
-        assert!(run_s(with_off(&["decode", &vae, &primer])).unwrap_err().contains("expected a list of latent vectors"));
-        assert!(run_s(with_off(&["continue", &vae, &primer])).unwrap_err().contains("expected \"MusicRNN\""));
+        assert!(run_s(with_off(&["decode", &vae, &primer]))
+            .unwrap_err()
+            .contains("expected a list of latent vectors"));
+        assert!(run_s(with_off(&["continue", &vae, &primer]))
+            .unwrap_err()
+            .contains("expected \"MusicRNN\""));
     }
 }

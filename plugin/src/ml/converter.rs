@@ -30,9 +30,16 @@ impl MelodyConverter {
     /// A converter for `min_pitch..=max_pitch`.
     pub fn new(min_pitch: i32, max_pitch: i32, num_steps: Option<usize>) -> Result<Self, String> {
         if min_pitch > max_pitch || min_pitch < 0 || max_pitch > 127 {
-            return Err(format!("MelodyConverter: invalid pitch range {min_pitch}..{max_pitch}"));
+            return Err(format!(
+                "MelodyConverter: invalid pitch range {min_pitch}..{max_pitch}"
+            ));
         }
-        Ok(MelodyConverter { min_pitch, max_pitch, num_steps, ignore_polyphony: true })
+        Ok(MelodyConverter {
+            min_pitch,
+            max_pitch,
+            num_steps,
+            ignore_polyphony: true,
+        })
     }
 
     /// Builds the converter a checkpoint's `config.json` describes.
@@ -92,7 +99,9 @@ impl MelodyConverter {
                 if self.ignore_polyphony {
                     continue;
                 }
-                return Err(format!("NoteSequence is not monophonic (two notes start at step {s})"));
+                return Err(format!(
+                    "NoteSequence is not monophonic (two notes start at step {s})"
+                ));
             }
             if n.pitch < self.min_pitch || n.pitch > self.max_pitch {
                 return Err(format!(
@@ -100,7 +109,11 @@ impl MelodyConverter {
                     self.min_pitch, self.max_pitch, n.pitch
                 ));
             }
-            set(&mut events, s, (n.pitch - self.min_pitch) as usize + FIRST_PITCH);
+            set(
+                &mut events,
+                s,
+                (n.pitch - self.min_pitch) as usize + FIRST_PITCH,
+            );
             set(&mut events, n.quantized_end_step.unwrap_or(0), NOTE_OFF);
             last_start = Some(s);
         }
@@ -109,7 +122,12 @@ impl MelodyConverter {
 
     /// Quantized NoteSequence of melody classes (`Melody.toNoteSequence`): an onset or
     /// NOTE_OFF closes the open note; a note still open at the end lasts to the end.
-    pub fn to_note_sequence(&self, events: &[usize], steps_per_quarter: u32, qpm: Option<f64>) -> NoteSequence {
+    pub fn to_note_sequence(
+        &self,
+        events: &[usize],
+        steps_per_quarter: u32,
+        qpm: Option<f64>,
+    ) -> NoteSequence {
         let mut notes = Vec::new();
         let mut open: Option<Note> = None;
         for (s, &e) in events.iter().enumerate() {
@@ -142,7 +160,10 @@ impl MelodyConverter {
             notes,
             total_quantized_steps: Some(events.len() as i64),
             quantization_info: Some(QuantizationInfo { steps_per_quarter }),
-            tempos: vec![Tempo { time: 0.0, qpm: qpm.unwrap_or(DEFAULT_QPM) }],
+            tempos: vec![Tempo {
+                time: 0.0,
+                qpm: qpm.unwrap_or(DEFAULT_QPM),
+            }],
             ..Default::default()
         }
     }
@@ -154,14 +175,21 @@ mod tests {
     use crate::ml::note_seq::quantize_note_sequence;
 
     fn qnote(pitch: i32, s: i64, e: i64) -> Note {
-        Note { pitch, quantized_start_step: Some(s), quantized_end_step: Some(e), ..Default::default() }
+        Note {
+            pitch,
+            quantized_start_step: Some(s),
+            quantized_end_step: Some(e),
+            ..Default::default()
+        }
     }
 
     fn qseq(notes: Vec<Note>, total: i64) -> NoteSequence {
         NoteSequence {
             notes,
             total_quantized_steps: Some(total),
-            quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
+            quantization_info: Some(QuantizationInfo {
+                steps_per_quarter: 4,
+            }),
             ..Default::default()
         }
     }
@@ -197,7 +225,15 @@ mod tests {
     #[test]
     fn round_trip_monophonic_melody() {
         let c = MelodyConverter::new(21, 108, Some(32)).unwrap();
-        let ns = qseq(vec![qnote(60, 0, 4), qnote(62, 4, 6), qnote(64, 8, 12), qnote(65, 12, 32)], 32);
+        let ns = qseq(
+            vec![
+                qnote(60, 0, 4),
+                qnote(62, 4, 6),
+                qnote(64, 8, 12),
+                qnote(65, 12, 32),
+            ],
+            32,
+        );
         let ev = c.to_events(&ns).unwrap();
         let back = c.to_note_sequence(&ev, 4, None);
         assert_eq!(back.notes, ns.notes);
@@ -213,7 +249,13 @@ mod tests {
         let got: Vec<(i32, i64, i64)> = ns
             .notes
             .iter()
-            .map(|n| (n.pitch, n.quantized_start_step.unwrap(), n.quantized_end_step.unwrap()))
+            .map(|n| {
+                (
+                    n.pitch,
+                    n.quantized_start_step.unwrap(),
+                    n.quantized_end_step.unwrap(),
+                )
+            })
             .collect();
         assert_eq!(got, vec![(48, 0, 2), (48, 2, 3), (48, 3, 4), (83, 6, 8)]);
         assert_eq!(ns.tempos[0].qpm, 90.0);
@@ -224,7 +266,15 @@ mod tests {
     fn polyphony_overlaps_and_range() {
         let mut c = MelodyConverter::new(48, 83, None).unwrap();
         // Same start: highest pitch wins; later note replaces an earlier NOTE_OFF.
-        let ns = qseq(vec![qnote(60, 0, 4), qnote(64, 0, 2), qnote(62, 4, 8), qnote(70, 6, 20)], 10);
+        let ns = qseq(
+            vec![
+                qnote(60, 0, 4),
+                qnote(64, 0, 2),
+                qnote(62, 4, 8),
+                qnote(70, 6, 20),
+            ],
+            10,
+        );
         let ev = c.to_events(&ns).unwrap();
         assert_eq!(ev, vec![18, 0, 1, 0, 16, 0, 24, 0, 1, 0]);
         c.ignore_polyphony = false;

@@ -40,7 +40,9 @@ impl LstmWeights {
         let nb = bias.dims1(&bname)?;
         let (rows, cols) = kernel.dims2(&kname)?;
         if nb % 4 != 0 || nb == 0 {
-            return Err(format!("{bname}: length {nb} is not a positive multiple of 4"));
+            return Err(format!(
+                "{bname}: length {nb} is not a positive multiple of 4"
+            ));
         }
         let units = nb / 4;
         if cols != nb || rows <= units {
@@ -48,7 +50,12 @@ impl LstmWeights {
                 "{kname}: shape [{rows}, {cols}] does not fit {units} units (expected [input + {units}, {nb}])"
             ));
         }
-        Ok(LstmWeights { kernel, bias: bias.data.clone(), input: rows - units, units })
+        Ok(LstmWeights {
+            kernel,
+            bias: bias.data.clone(),
+            input: rows - units,
+            units,
+        })
     }
 
     /// Layers `fmt(0)`, `fmt(1)`, ... up to the first missing `<prefix>kernel`, as
@@ -82,9 +89,15 @@ impl Dense {
         let (_, cols) = kernel.dims2(kname)?;
         let bias = ck.var(bname)?;
         if bias.dims1(bname)? != cols {
-            return Err(format!("{bname}: length {} does not match {kname} columns {cols}", bias.data.len()));
+            return Err(format!(
+                "{bname}: length {} does not match {kname} columns {cols}",
+                bias.data.len()
+            ));
         }
-        Ok(Dense { kernel, bias: bias.data.clone() })
+        Ok(Dense {
+            kernel,
+            bias: bias.data.clone(),
+        })
     }
 
     /// Input size.
@@ -104,16 +117,23 @@ impl Dense {
         let mut out = vec![0f32; batch * m];
         let mut acc = vec![0f64; m];
         for b in 0..batch {
-            acc.iter_mut().zip(&self.bias).for_each(|(a, &v)| *a = v as f64);
+            acc.iter_mut()
+                .zip(&self.bias)
+                .for_each(|(a, &v)| *a = v as f64);
             for k in 0..n {
                 let xv = x[b * n + k] as f64;
                 if xv == 0.0 {
                     continue;
                 }
                 let row = &self.kernel.data[k * m..(k + 1) * m];
-                acc.iter_mut().zip(row).for_each(|(a, &w)| *a += xv * w as f64);
+                acc.iter_mut()
+                    .zip(row)
+                    .for_each(|(a, &w)| *a += xv * w as f64);
             }
-            out[b * m..(b + 1) * m].iter_mut().zip(&acc).for_each(|(o, &a)| *o = a as f32);
+            out[b * m..(b + 1) * m]
+                .iter_mut()
+                .zip(&acc)
+                .for_each(|(o, &a)| *o = a as f32);
         }
         out
     }
@@ -142,7 +162,10 @@ fn value_info(name: &str, shape: &[usize]) -> pb::ValueInfoProto {
                 shape: Some(pb::TensorShapeProto {
                     dim: shape
                         .iter()
-                        .map(|&d| Dimension { denotation: String::new(), value: Some(Value::DimValue(d as i64)) })
+                        .map(|&d| Dimension {
+                            denotation: String::new(),
+                            value: Some(Value::DimValue(d as i64)),
+                        })
                         .collect(),
                 }),
             })),
@@ -153,7 +176,13 @@ fn value_info(name: &str, shape: &[usize]) -> pb::ValueInfoProto {
 
 impl GraphBuilder {
     fn new() -> Self {
-        GraphBuilder { graph: pb::GraphProto { name: "step".into(), ..Default::default() }, next: 0 }
+        GraphBuilder {
+            graph: pb::GraphProto {
+                name: "step".into(),
+                ..Default::default()
+            },
+            next: 0,
+        }
     }
 
     fn fresh(&mut self, hint: &str) -> String {
@@ -182,8 +211,16 @@ impl GraphBuilder {
         name
     }
 
-    fn node(&mut self, op: &str, inputs: &[&str], outputs: usize, axis: Option<i64>) -> Vec<String> {
-        let outs: Vec<String> = (0..outputs).map(|_| self.fresh(&op.to_lowercase())).collect();
+    fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        outputs: usize,
+        axis: Option<i64>,
+    ) -> Vec<String> {
+        let outs: Vec<String> = (0..outputs)
+            .map(|_| self.fresh(&op.to_lowercase()))
+            .collect();
         let attribute = axis
             .map(|a| {
                 vec![pb::AttributeProto {
@@ -256,12 +293,17 @@ impl GraphBuilder {
     fn compile(self) -> Result<Arc<TypedRunnableModel>, String> {
         let proto = pb::ModelProto {
             ir_version: 8,
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
             producer_name: "sema-live".into(),
             graph: Some(self.graph),
             ..Default::default()
         };
-        let model = tract_onnx::onnx().model_for_proto_model(&proto).map_err(terr("building step graph"))?;
+        let model = tract_onnx::onnx()
+            .model_for_proto_model(&proto)
+            .map_err(terr("building step graph"))?;
         model
             .into_optimized()
             .and_then(|m| m.into_runnable())
@@ -322,7 +364,10 @@ impl StepNet {
         let top = spec.layers.last().map(|l| l.units).unwrap_or(0);
         if let Some(p) = &spec.projection {
             if p.input() != top {
-                return Err(format!("output projection expects {} inputs, top layer has {top} units", p.input()));
+                return Err(format!(
+                    "output projection expects {} inputs, top layer has {top} units",
+                    p.input()
+                ));
             }
         }
         let mut g = GraphBuilder::new();
@@ -363,21 +408,35 @@ impl StepNet {
         }
         let plan = g.compile()?;
         let state = TypedSimpleState::new(&plan).map_err(terr("creating step state"))?;
-        Ok(StepNet { plan, state, batch, input_sizes })
+        Ok(StepNet {
+            plan,
+            state,
+            batch,
+            input_sizes,
+        })
     }
 
     /// Runs one step. `inputs` are the step inputs then the states, each `batch * size`
     /// values; returns the new states then the logits, as flat vectors.
     pub fn run(&mut self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, String> {
         if inputs.len() != self.input_sizes.len() {
-            return Err(format!("step: {} inputs given, {} expected", inputs.len(), self.input_sizes.len()));
+            return Err(format!(
+                "step: {} inputs given, {} expected",
+                inputs.len(),
+                self.input_sizes.len()
+            ));
         }
         let mut tv: TVec<TValue> = tvec![];
         for (i, (data, &n)) in inputs.iter().zip(&self.input_sizes).enumerate() {
             if data.len() != self.batch * n {
-                return Err(format!("step input {i}: {} values, expected {}", data.len(), self.batch * n));
+                return Err(format!(
+                    "step input {i}: {} values, expected {}",
+                    data.len(),
+                    self.batch * n
+                ));
             }
-            let t = Tensor::from_shape::<f32>(&[self.batch, n], data).map_err(terr("step input"))?;
+            let t =
+                Tensor::from_shape::<f32>(&[self.batch, n], data).map_err(terr("step input"))?;
             tv.push(t.into_tvalue());
         }
         let out = self.state.run(tv).map_err(terr("running step"))?;
@@ -408,7 +467,9 @@ pub fn reference_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) 
             continue;
         }
         let row = &w.kernel.data[k * cols..(k + 1) * cols];
-        g.iter_mut().zip(row).for_each(|(a, &wv)| *a += v as f64 * wv as f64);
+        g.iter_mut()
+            .zip(row)
+            .for_each(|(a, &wv)| *a += v as f64 * wv as f64);
     }
     let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
     for u in 0..hsz {
@@ -426,7 +487,10 @@ mod tests {
 
     fn random_layer(rng: &mut Lcg, input: usize, units: usize) -> LstmWeights {
         LstmWeights {
-            kernel: Var { shape: vec![input + units, 4 * units], data: rng.vec((input + units) * 4 * units, 0.3) },
+            kernel: Var {
+                shape: vec![input + units, 4 * units],
+                data: rng.vec((input + units) * 4 * units, 0.3),
+            },
             bias: rng.vec(4 * units, 0.3),
             input,
             units,
@@ -436,7 +500,10 @@ mod tests {
     #[test]
     fn step_net_matches_reference_for_stacks_and_batches() {
         let mut rng = Lcg::new(7);
-        for (inputs, sizes, batch) in [(vec![5usize], vec![8usize], 1usize), (vec![6, 3], vec![16, 12], 3)] {
+        for (inputs, sizes, batch) in [
+            (vec![5usize], vec![8usize], 1usize),
+            (vec![6, 3], vec![16, 12], 3),
+        ] {
             let d: usize = inputs.iter().sum();
             let mut layers = Vec::new();
             let mut prev = d;
@@ -444,10 +511,23 @@ mod tests {
                 layers.push(random_layer(&mut rng, prev, h));
                 prev = h;
             }
-            let proj = Dense { kernel: Var { shape: vec![prev, 4], data: rng.vec(prev * 4, 0.5) }, bias: rng.vec(4, 0.5) };
-            let spec = StepSpec { inputs: inputs.clone(), layers: layers.clone(), projection: Some(proj.clone()) };
+            let proj = Dense {
+                kernel: Var {
+                    shape: vec![prev, 4],
+                    data: rng.vec(prev * 4, 0.5),
+                },
+                bias: rng.vec(4, 0.5),
+            };
+            let spec = StepSpec {
+                inputs: inputs.clone(),
+                layers: layers.clone(),
+                projection: Some(proj.clone()),
+            };
             let mut net = StepNet::build(&spec, batch).unwrap();
-            let mut states: Vec<Vec<f32>> = sizes.iter().flat_map(|&h| [vec![0f32; batch * h], vec![0f32; batch * h]]).collect();
+            let mut states: Vec<Vec<f32>> = sizes
+                .iter()
+                .flat_map(|&h| [vec![0f32; batch * h], vec![0f32; batch * h]])
+                .collect();
             let mut ref_states = states.clone();
             for _step in 0..5 {
                 let xs: Vec<Vec<f32>> = inputs.iter().map(|&n| rng.vec(batch * n, 1.0)).collect();
@@ -488,11 +568,26 @@ mod tests {
         let mut rng = Lcg::new(1);
         let l0 = random_layer(&mut rng, 5, 8);
         let l1 = random_layer(&mut rng, 7, 8);
-        let spec = StepSpec { inputs: vec![5], layers: vec![l0.clone(), l1], projection: None };
-        assert!(StepNet::build(&spec, 1).err().unwrap().contains("layer 1 expects input size 7"));
-        let spec = StepSpec { inputs: vec![4], layers: vec![l0.clone()], projection: None };
+        let spec = StepSpec {
+            inputs: vec![5],
+            layers: vec![l0.clone(), l1],
+            projection: None,
+        };
+        assert!(StepNet::build(&spec, 1)
+            .err()
+            .unwrap()
+            .contains("layer 1 expects input size 7"));
+        let spec = StepSpec {
+            inputs: vec![4],
+            layers: vec![l0.clone()],
+            projection: None,
+        };
         assert!(StepNet::build(&spec, 1).is_err());
-        let spec = StepSpec { inputs: vec![5], layers: vec![l0], projection: None };
+        let spec = StepSpec {
+            inputs: vec![5],
+            layers: vec![l0],
+            projection: None,
+        };
         let mut net = StepNet::build(&spec, 2).unwrap();
         let z = vec![0f32; 3];
         assert!(net.run(&[&z, &z, &z]).unwrap_err().contains("expected"));

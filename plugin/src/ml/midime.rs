@@ -46,7 +46,9 @@ impl Layer {
     /// Glorot-uniform kernel, zero bias (the tfjs `dense` defaults).
     fn new(inp: usize, out: usize, act: Act, rng: &mut impl Rng) -> Self {
         let lim = (6.0 / (inp + out) as f64).sqrt();
-        let w = (0..inp * out).map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * lim) as f32).collect();
+        let w = (0..inp * out)
+            .map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * lim) as f32)
+            .collect();
         Layer {
             w,
             b: vec![0.0; out],
@@ -86,13 +88,27 @@ impl Layer {
     }
 
     /// Given dL/d(post), accumulates gradients and returns dL/dx.
-    fn backward(&self, x: &[f32], pre: &[f32], dpost: &[f32], n: usize, gw: &mut [f32], gb: &mut [f32]) -> Vec<f32> {
+    fn backward(
+        &self,
+        x: &[f32],
+        pre: &[f32],
+        dpost: &[f32],
+        n: usize,
+        gw: &mut [f32],
+        gb: &mut [f32],
+    ) -> Vec<f32> {
         let dpre: Vec<f32> = dpost
             .iter()
             .zip(pre)
             .map(|(&d, &p)| match self.act {
                 Act::Linear => d,
-                Act::Relu => if p > 0.0 { d } else { 0.0 },
+                Act::Relu => {
+                    if p > 0.0 {
+                        d
+                    } else {
+                        0.0
+                    }
+                }
                 Act::Softplus => d * sigmoid(p),
             })
             .collect();
@@ -206,7 +222,15 @@ impl MidiMe {
             prev = h;
         }
         dec.push(Layer::new(prev, input, Act::Linear, rng));
-        let mut m = MidiMe { enc, mu, sigma, dec, latent, input, final_loss: f32::NAN };
+        let mut m = MidiMe {
+            enc,
+            mu,
+            sigma,
+            dec,
+            latent,
+            input,
+            final_loss: f32::NAN,
+        };
         let x: Vec<f32> = z.iter().flatten().copied().collect();
         for epoch in 0..epochs {
             let loss = m.step(&x, n, rng, epoch as i32 + 1);
@@ -242,16 +266,27 @@ impl MidiMe {
             g = post;
         }
         let y = g;
-        let recon: f32 = y.iter().zip(x).map(|(a, b)| (a - b) * (a - b) / 2.0).sum::<f32>() / nf;
+        let recon: f32 = y
+            .iter()
+            .zip(x)
+            .map(|(a, b)| (a - b) * (a - b) / 2.0)
+            .sum::<f32>()
+            / nf;
         let kl: f32 = -(0..mu.len())
-            .map(|i| 1.0 + (sigma[i] * sigma[i]).max(1e-30).ln() - mu[i] * mu[i] - sigma[i] * sigma[i])
+            .map(|i| {
+                1.0 + (sigma[i] * sigma[i]).max(1e-30).ln() - mu[i] * mu[i] - sigma[i] * sigma[i]
+            })
             .sum::<f32>()
             / (2.0 * nf);
         let loss = recon + BETA * kl;
 
         // Backward.
         let mut d: Vec<f32> = y.iter().zip(x).map(|(a, b)| (a - b) / nf).collect();
-        let mut dec_grads: Vec<(Vec<f32>, Vec<f32>)> = self.dec.iter().map(|l| (vec![0.0; l.w.len()], vec![0.0; l.out])).collect();
+        let mut dec_grads: Vec<(Vec<f32>, Vec<f32>)> = self
+            .dec
+            .iter()
+            .map(|l| (vec![0.0; l.w.len()], vec![0.0; l.out]))
+            .collect();
         for (i, l) in self.dec.iter().enumerate().rev() {
             let (inp, pre) = &dec_io[i];
             let (gw, gb) = &mut dec_grads[i];
@@ -265,9 +300,15 @@ impl MidiMe {
         let (mut gmw, mut gmb) = (vec![0.0; self.mu.w.len()], vec![0.0; self.mu.out]);
         let (mut gsw, mut gsb) = (vec![0.0; self.sigma.w.len()], vec![0.0; self.sigma.out]);
         let dh1 = self.mu.backward(&h, &mu_pre, &dmu, n, &mut gmw, &mut gmb);
-        let dh2 = self.sigma.backward(&h, &s_pre, &dsig, n, &mut gsw, &mut gsb);
+        let dh2 = self
+            .sigma
+            .backward(&h, &s_pre, &dsig, n, &mut gsw, &mut gsb);
         let mut d: Vec<f32> = dh1.iter().zip(&dh2).map(|(a, b)| a + b).collect();
-        let mut enc_grads: Vec<(Vec<f32>, Vec<f32>)> = self.enc.iter().map(|l| (vec![0.0; l.w.len()], vec![0.0; l.out])).collect();
+        let mut enc_grads: Vec<(Vec<f32>, Vec<f32>)> = self
+            .enc
+            .iter()
+            .map(|l| (vec![0.0; l.w.len()], vec![0.0; l.out]))
+            .collect();
         for (i, l) in self.enc.iter().enumerate().rev() {
             let (inp, pre) = &enc_io[i];
             let (gw, gb) = &mut enc_grads[i];
@@ -287,7 +328,11 @@ impl MidiMe {
     /// Decodes MidiMe latent vectors to MusicVAE latent vectors.
     pub fn decode(&self, z: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         if let Some(v) = z.iter().find(|v| v.len() != self.latent) {
-            return Err(format!("MidiMe decode: vector of {} dims, the model has {}", v.len(), self.latent));
+            return Err(format!(
+                "MidiMe decode: vector of {} dims, the model has {}",
+                v.len(),
+                self.latent
+            ));
         }
         let n = z.len();
         let mut g: Vec<f32> = z.iter().flatten().copied().collect();
@@ -299,7 +344,9 @@ impl MidiMe {
 
     /// `sample(n)`: decodes `n` draws from N(0, 1) of MidiMe's latent space.
     pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Result<Vec<Vec<f32>>, String> {
-        let z: Vec<Vec<f32>> = (0..n).map(|_| (0..self.latent).map(|_| normal(rng)).collect()).collect();
+        let z: Vec<Vec<f32>> = (0..n)
+            .map(|_| (0..self.latent).map(|_| normal(rng)).collect())
+            .collect();
         self.decode(&z)
     }
 
@@ -327,19 +374,39 @@ mod tests {
         // Four 16-dim "latent vectors" around a common offset.
         let base: Vec<f32> = (0..16).map(|i| (i as f32 * 0.7).sin() * 2.0).collect();
         let z: Vec<Vec<f32>> = (0..4)
-            .map(|k| base.iter().enumerate().map(|(i, b)| b + 0.1 * ((k * 16 + i) as f32).cos()).collect())
+            .map(|k| {
+                base.iter()
+                    .enumerate()
+                    .map(|(i, b)| b + 0.1 * ((k * 16 + i) as f32).cos())
+                    .collect()
+            })
             .collect();
         let mut losses = Vec::new();
         let m = MidiMe::train(&z, 4, 200, &mut rng, &mut |_, l| losses.push(l)).unwrap();
         assert_eq!(losses.len(), 200);
-        assert!(losses[199] < losses[0] * 0.3, "loss {} -> {}", losses[0], losses[199]);
+        assert!(
+            losses[199] < losses[0] * 0.3,
+            "loss {} -> {}",
+            losses[0],
+            losses[199]
+        );
         // Samples land near the training data, far closer than the origin is.
         let s = m.sample(8, &mut rng).unwrap();
         assert_eq!(s.len(), 8);
-        let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt();
+        let dist = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f32>()
+                .sqrt()
+        };
         let origin = dist(&base, &vec![0.0; 16]);
         for v in &s {
-            assert!(dist(v, &base) < origin * 0.6, "{} vs {origin}", dist(v, &base));
+            assert!(
+                dist(v, &base) < origin * 0.6,
+                "{} vs {origin}",
+                dist(v, &base)
+            );
         }
         assert_eq!(m.reconstruct(&z).len(), 4);
         assert!(m.decode(&[vec![0.0; 3]]).is_err());
@@ -349,7 +416,14 @@ mod tests {
     fn rejects_bad_training_input() {
         let mut rng = SmallRng::seed_from_u64(1);
         assert!(MidiMe::train(&[], 4, 1, &mut rng, &mut |_, _| {}).is_err());
-        assert!(MidiMe::train(&[vec![1.0; 3], vec![1.0; 2]], 4, 1, &mut rng, &mut |_, _| {}).is_err());
+        assert!(MidiMe::train(
+            &[vec![1.0; 3], vec![1.0; 2]],
+            4,
+            1,
+            &mut rng,
+            &mut |_, _| {}
+        )
+        .is_err());
         assert!(MidiMe::train(&[vec![1.0; 3]], 0, 1, &mut rng, &mut |_, _| {}).is_err());
     }
 }

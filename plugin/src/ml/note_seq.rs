@@ -58,7 +58,10 @@ pub struct Tempo {
 
 impl Default for Tempo {
     fn default() -> Self {
-        Tempo { time: 0.0, qpm: DEFAULT_QPM }
+        Tempo {
+            time: 0.0,
+            qpm: DEFAULT_QPM,
+        }
     }
 }
 
@@ -76,7 +79,11 @@ pub struct TimeSignature {
 
 impl Default for TimeSignature {
     fn default() -> Self {
-        TimeSignature { time: 0.0, numerator: 4, denominator: 4 }
+        TimeSignature {
+            time: 0.0,
+            numerator: 4,
+            denominator: 4,
+        }
     }
 }
 
@@ -147,8 +154,7 @@ pub fn quantize_note_sequence(
     } else {
         q.time_signatures.sort_by(|a, b| a.time.total_cmp(&b.time));
         let first = q.time_signatures[0].clone();
-        if q
-            .time_signatures
+        if q.time_signatures
             .iter()
             .any(|t| t.numerator != first.numerator || t.denominator != first.denominator)
         {
@@ -231,7 +237,12 @@ mod tests {
     #[test]
     fn zero_length_note_gets_one_step_and_extends_total() {
         let ns = NoteSequence {
-            notes: vec![Note { pitch: 60, start_time: Some(1.0), end_time: Some(1.01), ..Default::default() }],
+            notes: vec![Note {
+                pitch: 60,
+                start_time: Some(1.0),
+                end_time: Some(1.01),
+                ..Default::default()
+            }],
             total_time: Some(0.5),
             ..Default::default()
         };
@@ -244,8 +255,19 @@ mod tests {
     #[test]
     fn refuses_tempo_changes_and_bad_input() {
         let mut ns = piano_phase();
-        ns.tempos = vec![Tempo { time: 0.0, qpm: 120.0 }, Tempo { time: 1.0, qpm: 90.0 }];
-        assert!(quantize_note_sequence(&ns, 4).unwrap_err().contains("tempo"));
+        ns.tempos = vec![
+            Tempo {
+                time: 0.0,
+                qpm: 120.0,
+            },
+            Tempo {
+                time: 1.0,
+                qpm: 90.0,
+            },
+        ];
+        assert!(quantize_note_sequence(&ns, 4)
+            .unwrap_err()
+            .contains("tempo"));
         assert!(quantize_note_sequence(&piano_phase(), 0).is_err());
     }
 

@@ -29,7 +29,10 @@ pub fn default_bundled_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("SEMA_LIVE_MODELS") {
         return PathBuf::from(p);
     }
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
         for up in ["", "..", "../.."] {
             let cand = exe_dir.join(up).join("assets").join("models");
             if cand.is_dir() {
@@ -79,10 +82,19 @@ pub fn cache_path(cache_dir: &Path, url: &str) -> PathBuf {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     let mut p = cache_dir.to_path_buf();
-    for part in rest.split('/').filter(|s| !s.is_empty() && *s != "." && *s != "..") {
+    for part in rest
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
+    {
         let clean: String = part
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         p.push(clean);
     }
@@ -108,7 +120,11 @@ pub fn resolve(
     if !is_url(spec) {
         let path = PathBuf::from(spec.strip_prefix("file://").unwrap_or(spec));
         if has_checkpoint(&path) {
-            return Ok(Resolved { description: format!("checkpoint folder {}", path.display()), dir: path, fallback: false });
+            return Ok(Resolved {
+                description: format!("checkpoint folder {}", path.display()),
+                dir: path,
+                fallback: false,
+            });
         }
         return Err(format!(
             "no magenta.js checkpoint at {} (config.json and weights_manifest.json expected)",
@@ -118,27 +134,60 @@ pub fn resolve(
     let url = spec.trim_end_matches('/');
     let dir = cache_path(&opts.cache_dir, url);
     if dir.join(COMPLETE_MARKER).is_file() && has_checkpoint(&dir) {
-        return Ok(Resolved { description: format!("{url} (cached in {})", dir.display()), dir, fallback: false });
+        return Ok(Resolved {
+            description: format!("{url} (cached in {})", dir.display()),
+            dir,
+            fallback: false,
+        });
     }
     if !opts.allow_network {
-        return bundled(kind, opts, &format!("{url} is not cached and downloads are off"), progress);
+        return bundled(
+            kind,
+            opts,
+            &format!("{url} is not cached and downloads are off"),
+            progress,
+        );
     }
     match download(url, &dir, progress) {
-        Ok(()) => Ok(Resolved { description: format!("{url} (downloaded to {})", dir.display()), dir, fallback: false }),
-        Err(e) => bundled(kind, opts, &format!("download of {url} failed: {e}"), progress),
+        Ok(()) => Ok(Resolved {
+            description: format!("{url} (downloaded to {})", dir.display()),
+            dir,
+            fallback: false,
+        }),
+        Err(e) => bundled(
+            kind,
+            opts,
+            &format!("download of {url} failed: {e}"),
+            progress,
+        ),
     }
 }
 
 /// The bundled model of `kind`, announcing the fallback and why.
-fn bundled(kind: ModelKind, opts: &ResolveOptions, why: &str, progress: &mut dyn FnMut(Progress)) -> Result<Resolved, String> {
+fn bundled(
+    kind: ModelKind,
+    opts: &ResolveOptions,
+    why: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Resolved, String> {
     let name = bundled_name(kind);
     let dir = opts.bundled_dir.join(name);
     if !has_checkpoint(&dir) {
-        return Err(format!("{why}; and the bundled {name} model is missing at {}", dir.display()));
+        return Err(format!(
+            "{why}; and the bundled {name} model is missing at {}",
+            dir.display()
+        ));
     }
     let message = format!("{why}; using the bundled {name} model instead");
-    progress(Progress { message: message.clone(), fraction: None });
-    Ok(Resolved { description: format!("bundled {name} ({})", dir.display()), dir, fallback: true })
+    progress(Progress {
+        message: message.clone(),
+        fraction: None,
+    });
+    Ok(Resolved {
+        description: format!("bundled {name} ({})", dir.display()),
+        dir,
+        fallback: true,
+    })
 }
 
 /// Downloads a checkpoint into `dir` through a sibling `.partial` folder, so an
@@ -151,9 +200,14 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     let agent = ureq::Agent::new_with_config(config);
     let partial = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+    std::fs::create_dir_all(&partial)
+        .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
 
-    let fetch = |name: &str, progress: &mut dyn FnMut(Progress), base: f32, span: f32| -> Result<Vec<u8>, String> {
+    let fetch = |name: &str,
+                 progress: &mut dyn FnMut(Progress),
+                 base: f32,
+                 span: f32|
+     -> Result<Vec<u8>, String> {
         let u = format!("{url}/{name}");
         let mut resp = agent.get(&u).call().map_err(|e| format!("{u}: {e}"))?;
         let total = resp.body().content_length();
@@ -170,7 +224,9 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
             // Report about every 512 KB, not every packet.
             if data.len() - last >= 1 << 19 {
                 last = data.len();
-                let frac = total.map(|t| (data.len() as f32 / t.max(1) as f32).min(1.0)).unwrap_or(0.0);
+                let frac = total
+                    .map(|t| (data.len() as f32 / t.max(1) as f32).min(1.0))
+                    .unwrap_or(0.0);
                 progress(Progress {
                     message: format!("downloading {u}: {} KB", data.len() / 1024),
                     fraction: Some(base + span * frac),
@@ -181,16 +237,21 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     };
     let write = |name: &str, data: &[u8]| -> Result<(), String> {
         let p = partial.join(name);
-        let mut f = std::fs::File::create(&p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
-        f.write_all(data).map_err(|e| format!("cannot write {}: {e}", p.display()))
+        let mut f =
+            std::fs::File::create(&p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        f.write_all(data)
+            .map_err(|e| format!("cannot write {}: {e}", p.display()))
     };
 
-    progress(Progress { message: format!("downloading checkpoint {url}"), fraction: Some(0.0) });
+    progress(Progress {
+        message: format!("downloading checkpoint {url}"),
+        fraction: Some(0.0),
+    });
     let cfg = fetch("config.json", progress, 0.0, 0.0)?;
     write("config.json", &cfg)?;
     let manifest = fetch("weights_manifest.json", progress, 0.0, 0.0)?;
-    let groups: Vec<ManifestGroup> =
-        serde_json::from_slice(&manifest).map_err(|e| format!("{url}/weights_manifest.json: invalid manifest: {e}"))?;
+    let groups: Vec<ManifestGroup> = serde_json::from_slice(&manifest)
+        .map_err(|e| format!("{url}/weights_manifest.json: invalid manifest: {e}"))?;
     write("weights_manifest.json", &manifest)?;
     let shards: Vec<&String> = groups.iter().flat_map(|g| g.paths.iter()).collect();
     for (i, shard) in shards.iter().enumerate() {
@@ -204,10 +265,15 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     write(COMPLETE_MARKER, b"")?;
     let _ = std::fs::remove_dir_all(dir);
     if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
-    std::fs::rename(&partial, dir).map_err(|e| format!("cannot move download into {}: {e}", dir.display()))?;
-    progress(Progress { message: format!("downloaded {url}"), fraction: Some(1.0) });
+    std::fs::rename(&partial, dir)
+        .map_err(|e| format!("cannot move download into {}: {e}", dir.display()))?;
+    progress(Progress {
+        message: format!("downloaded {url}"),
+        fraction: Some(1.0),
+    });
     Ok(())
 }
 
@@ -218,7 +284,11 @@ mod tests {
     use crate::ml::testutil::{write_rnn, RnnSizes};
 
     fn opts(root: &Path, net: bool) -> ResolveOptions {
-        ResolveOptions { cache_dir: root.join("cache"), bundled_dir: root.join("bundled"), allow_network: net }
+        ResolveOptions {
+            cache_dir: root.join("cache"),
+            bundled_dir: root.join("bundled"),
+            allow_network: net,
+        }
     }
 
     #[test]
@@ -230,14 +300,28 @@ mod tests {
         let url = "https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn";
         // Nothing bundled, no network: a clear error naming both problems.
         let e = resolve(url, ModelKind::MusicRnn, &o, &mut cb).unwrap_err();
-        assert!(e.contains("not cached") && e.contains("bundled basic_rnn model is missing"), "{e}");
-        let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![4] };
-        write_rnn(&o.bundled_dir.join("basic_rnn"), &sizes, Storage::Float32, 1).unwrap();
+        assert!(
+            e.contains("not cached") && e.contains("bundled basic_rnn model is missing"),
+            "{e}"
+        );
+        let sizes = RnnSizes {
+            min_pitch: 48,
+            max_pitch: 83,
+            layers: vec![4],
+        };
+        write_rnn(
+            &o.bundled_dir.join("basic_rnn"),
+            &sizes,
+            Storage::Float32,
+            1,
+        )
+        .unwrap();
         let r = resolve(url, ModelKind::MusicRnn, &o, &mut cb).unwrap();
         assert!(r.fallback && r.dir.ends_with("bundled/basic_rnn"));
         // A cached copy wins over the fallback.
         let cached = cache_path(&o.cache_dir, url);
-        assert!(cached.ends_with("storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn"));
+        assert!(cached
+            .ends_with("storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn"));
         write_rnn(&cached, &sizes, Storage::Float32, 2).unwrap();
         std::fs::write(cached.join(COMPLETE_MARKER), b"").unwrap();
         let r = resolve(&format!("{url}/"), ModelKind::MusicRnn, &o, &mut cb).unwrap();
@@ -246,9 +330,13 @@ mod tests {
         let local = root.path().join("bundled/basic_rnn");
         let r = resolve(local.to_str().unwrap(), ModelKind::MusicRnn, &o, &mut cb).unwrap();
         assert_eq!(r.dir, local);
-        assert!(resolve("/no/such/dir", ModelKind::MusicRnn, &o, &mut cb).unwrap_err().contains("no magenta.js checkpoint"));
+        assert!(resolve("/no/such/dir", ModelKind::MusicRnn, &o, &mut cb)
+            .unwrap_err()
+            .contains("no magenta.js checkpoint"));
         drop(cb);
-        assert!(msgs.iter().any(|m| m.contains("using the bundled basic_rnn model")));
+        assert!(msgs
+            .iter()
+            .any(|m| m.contains("using the bundled basic_rnn model")));
     }
 
     /// Serves files of `root` over HTTP/1.0 on 127.0.0.1 until `requests` were answered.
@@ -260,11 +348,21 @@ mod tests {
             for stream in listener.incoming().take(requests) {
                 let mut stream = stream.unwrap();
                 let mut line = String::new();
-                std::io::BufReader::new(&mut stream).read_line(&mut line).unwrap();
-                let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+                std::io::BufReader::new(&mut stream)
+                    .read_line(&mut line)
+                    .unwrap();
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_string();
                 match std::fs::read(root.join(&path)) {
                     Ok(body) => {
-                        let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let head = format!(
+                            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
                         let _ = stream.write_all(head.as_bytes());
                         let _ = stream.write_all(&body);
                     }
@@ -282,20 +380,35 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let served = root.path().join("served/ckpt");
         // 1 MB of shards in several files so progress is reported.
-        write_rnn(&served, &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![180] }, Storage::Float32, 3).unwrap();
+        write_rnn(
+            &served,
+            &RnnSizes {
+                min_pitch: 48,
+                max_pitch: 83,
+                layers: vec![180],
+            },
+            Storage::Float32,
+            3,
+        )
+        .unwrap();
         let shards = std::fs::read_dir(&served).unwrap().count() - 2;
         let (base, server) = serve(root.path().join("served"), 2 + shards);
         let o = opts(root.path(), true);
         let url = format!("{base}/ckpt");
         let mut msgs = Vec::new();
-        let r = resolve(&url, ModelKind::MusicRnn, &o, &mut |p| msgs.push((p.message, p.fraction))).unwrap();
+        let r = resolve(&url, ModelKind::MusicRnn, &o, &mut |p| {
+            msgs.push((p.message, p.fraction))
+        })
+        .unwrap();
         server.join().unwrap();
         assert!(!r.fallback, "{msgs:?}");
         assert!(r.dir.join(COMPLETE_MARKER).is_file());
         let a = crate::ml::checkpoint::load(&served).unwrap();
         let b = crate::ml::checkpoint::load(&r.dir).unwrap();
         assert_eq!(a.vars, b.vars);
-        assert!(msgs.iter().any(|(m, f)| m.starts_with("downloaded") && *f == Some(1.0)));
+        assert!(msgs
+            .iter()
+            .any(|(m, f)| m.starts_with("downloaded") && *f == Some(1.0)));
         assert!(msgs.iter().any(|(m, _)| m.contains("KB")));
         // The server is gone: the cached copy is used.
         let again = resolve(&url, ModelKind::MusicRnn, &o, &mut |_| {}).unwrap();
@@ -307,12 +420,32 @@ mod tests {
     fn unreachable_server_falls_back() {
         let root = tempfile::tempdir().unwrap();
         let o = opts(root.path(), true);
-        write_rnn(&o.bundled_dir.join("basic_rnn"), &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![4] }, Storage::Float32, 1).unwrap();
+        write_rnn(
+            &o.bundled_dir.join("basic_rnn"),
+            &RnnSizes {
+                min_pitch: 48,
+                max_pitch: 83,
+                layers: vec![4],
+            },
+            Storage::Float32,
+            1,
+        )
+        .unwrap();
         // Port 9 on localhost: connection refused at once.
         let mut msgs = Vec::new();
-        let r = resolve("http://127.0.0.1:9/ckpt", ModelKind::MusicRnn, &o, &mut |p| msgs.push(p.message)).unwrap();
+        let r = resolve(
+            "http://127.0.0.1:9/ckpt",
+            ModelKind::MusicRnn,
+            &o,
+            &mut |p| msgs.push(p.message),
+        )
+        .unwrap();
         assert!(r.fallback);
-        assert!(msgs.iter().any(|m| m.contains("download of http://127.0.0.1:9/ckpt failed")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("download of http://127.0.0.1:9/ckpt failed")),
+            "{msgs:?}"
+        );
         assert!(!cache_path(&o.cache_dir, "http://127.0.0.1:9/ckpt").exists());
     }
 }

@@ -29,7 +29,9 @@ pub fn sample_class(logits: &[f32], temperature: f32, rng: &mut impl Rng) -> usi
         return best;
     }
     let t = temperature as f64;
-    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64 / t));
+    let max = logits
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64 / t));
     let weights: Vec<f64> = logits.iter().map(|&v| (v as f64 / t - max).exp()).collect();
     let total: f64 = weights.iter().sum();
     if !(total > 0.0) || !total.is_finite() {
@@ -66,7 +68,10 @@ impl MusicRnn {
     pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, String> {
         let at = |e: String| format!("MusicRNN checkpoint {}: {e}", ck.dir.display());
         if ck.config.kind != "MusicRNN" {
-            return Err(at(format!("config type is {:?}, expected \"MusicRNN\"", ck.config.kind)));
+            return Err(at(format!(
+                "config type is {:?}, expected \"MusicRNN\"",
+                ck.config.kind
+            )));
         }
         if ck.config.chord_encoder.is_some() {
             return Err(at("chord-conditioned models are not supported".into()));
@@ -75,17 +80,35 @@ impl MusicRnn {
             return Err(at("attention_rnn models are not supported yet".into()));
         }
         let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
-        let layers = LstmWeights::discover(ck, |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")).map_err(at)?;
+        let layers = LstmWeights::discover(ck, |l| {
+            format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")
+        })
+        .map_err(at)?;
         if layers.is_empty() {
-            return Err(at("no LSTM layers (rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel missing)".into()));
+            return Err(at(
+                "no LSTM layers (rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel missing)".into(),
+            ));
         }
-        let projection = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases").map_err(at)?;
+        let projection =
+            Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")
+                .map_err(at)?;
         let d = converter.depth();
         if projection.output() != d {
-            return Err(at(format!("fully_connected has {} outputs but the converter has {d} classes", projection.output())));
+            return Err(at(format!(
+                "fully_connected has {} outputs but the converter has {d} classes",
+                projection.output()
+            )));
         }
-        let spec = StepSpec { inputs: vec![d], layers, projection: Some(projection) };
-        let mut model = MusicRnn { converter, spec, nets: HashMap::new() };
+        let spec = StepSpec {
+            inputs: vec![d],
+            layers,
+            projection: Some(projection),
+        };
+        let mut model = MusicRnn {
+            converter,
+            spec,
+            nets: HashMap::new(),
+        };
         model.net(1).map_err(at)?;
         Ok(model)
     }
@@ -101,7 +124,9 @@ impl MusicRnn {
             let net = StepNet::build(&self.spec, batch)?;
             self.nets.insert(batch, net);
         }
-        self.nets.get_mut(&batch).ok_or_else(|| "step network missing".to_string())
+        self.nets
+            .get_mut(&batch)
+            .ok_or_else(|| "step network missing".to_string())
     }
 
     /// Runs the magenta.js sampling loop on melody classes: all primer frames, then
@@ -117,28 +142,55 @@ impl MusicRnn {
         let d = self.converter.depth();
         let b = count.max(1);
         if b > MAX_BATCH {
-            return Err(format!("continueSequence: at most {MAX_BATCH} outputs per call"));
+            return Err(format!(
+                "continueSequence: at most {MAX_BATCH} outputs per call"
+            ));
         }
         if steps > MAX_STEPS {
-            return Err(format!("continueSequence: at most {MAX_STEPS} steps per call"));
+            return Err(format!(
+                "continueSequence: at most {MAX_STEPS} steps per call"
+            ));
         }
         if steps == 0 {
             return Ok(vec![Vec::new(); b]);
         }
         if primer.is_empty() {
-            return Err("continueSequence: the primer has no steps (totalQuantizedSteps is 0)".into());
+            return Err(
+                "continueSequence: the primer has no steps (totalQuantizedSteps is 0)".into(),
+            );
         }
         if let Some(&bad) = primer.iter().find(|&&k| k >= d) {
-            return Err(format!("continueSequence: primer class {bad} out of range (depth {d})"));
+            return Err(format!(
+                "continueSequence: primer class {bad} out of range (depth {d})"
+            ));
         }
         let sizes = self.layer_sizes();
-        let mut states: Vec<Vec<f32>> = sizes.iter().flat_map(|&h| [vec![0f32; b * h], vec![0f32; b * h]]).collect();
+        let len = primer.len();
+        // The primer is the same for every variation: consume it once at batch 1 (all
+        // but its last frame), then copy the state into each row of the batch.
+        let mut states: Vec<Vec<f32>> = sizes
+            .iter()
+            .flat_map(|&h| [vec![0f32; h], vec![0f32; h]])
+            .collect();
+        {
+            let net1 = self.net(1)?;
+            let mut x1 = vec![0f32; d];
+            for &k in &primer[..len - 1] {
+                x1.iter_mut().for_each(|v| *v = 0.0);
+                x1[k] = 1.0;
+                let mut args: Vec<&[f32]> = vec![&x1];
+                args.extend(states.iter().map(|s| s.as_slice()));
+                let mut out = net1.run(&args)?;
+                out.pop();
+                states = out;
+            }
+        }
+        let mut states: Vec<Vec<f32>> = states.iter().map(|s| s.repeat(b)).collect();
         let mut x = vec![0f32; b * d];
         let mut samples = vec![Vec::with_capacity(steps); b];
-        let len = primer.len();
         let net = self.net(b)?;
         let mut logits: Vec<f32> = Vec::new();
-        for i in 0..len + steps {
+        for i in len - 1..len + steps {
             x.iter_mut().for_each(|v| *v = 0.0);
             if i < len {
                 for r in 0..b {
@@ -179,7 +231,10 @@ impl MusicRnn {
             .ok_or("continueSequence: the primer must be quantized (stepsPerQuarter > 0)")?;
         let primer = self.converter.to_events(seq)?;
         let outs = self.continue_events(&primer, steps, temperature, count, rng)?;
-        Ok(outs.iter().map(|ev| self.converter.to_note_sequence(ev, spq, None)).collect())
+        Ok(outs
+            .iter()
+            .map(|ev| self.converter.to_note_sequence(ev, spq, None))
+            .collect())
     }
 }
 
@@ -193,10 +248,17 @@ mod tests {
 
     /// Greedy continuation in plain Rust (f64 cells), the reference for the tract model.
     fn reference_continue(ck: &Checkpoint, primer: &[usize], steps: usize) -> Vec<usize> {
-        let layers = LstmWeights::discover(ck, |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")).unwrap();
-        let proj = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases").unwrap();
+        let layers = LstmWeights::discover(ck, |l| {
+            format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")
+        })
+        .unwrap();
+        let proj = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")
+            .unwrap();
         let d = proj.output();
-        let mut st: Vec<(Vec<f32>, Vec<f32>)> = layers.iter().map(|l| (vec![0.0; l.units], vec![0.0; l.units])).collect();
+        let mut st: Vec<(Vec<f32>, Vec<f32>)> = layers
+            .iter()
+            .map(|l| (vec![0.0; l.units], vec![0.0; l.units]))
+            .collect();
         let mut out = Vec::new();
         let mut rng = SmallRng::seed_from_u64(0);
         for i in 0..primer.len() + steps {
@@ -223,9 +285,22 @@ mod tests {
 
     #[test]
     fn greedy_continuation_matches_reference_float32_and_uint8() {
-        for (layers, storage, seed) in [(vec![16usize, 24], Storage::Float32, 3u64), (vec![32], Storage::Uint8, 4)] {
+        for (layers, storage, seed) in [
+            (vec![16usize, 24], Storage::Float32, 3u64),
+            (vec![32], Storage::Uint8, 4),
+        ] {
             let dir = tempfile::tempdir().unwrap();
-            write_rnn(dir.path(), &RnnSizes { min_pitch: 48, max_pitch: 83, layers: layers.clone() }, storage, seed).unwrap();
+            write_rnn(
+                dir.path(),
+                &RnnSizes {
+                    min_pitch: 48,
+                    max_pitch: 83,
+                    layers: layers.clone(),
+                },
+                storage,
+                seed,
+            )
+            .unwrap();
             let ck = checkpoint::load(dir.path()).unwrap();
             let mut m = MusicRnn::from_checkpoint(&ck).unwrap();
             assert_eq!(m.layer_sizes(), layers);
@@ -239,14 +314,26 @@ mod tests {
             }
             // Temperature sampling stays in range and gives the requested length.
             let hot = m.continue_events(&primer, 20, 1.5, 2, &mut rng).unwrap();
-            assert!(hot.iter().all(|s| s.len() == 20 && s.iter().all(|&k| k < 38)));
+            assert!(hot
+                .iter()
+                .all(|s| s.len() == 20 && s.iter().all(|&k| k < 38)));
         }
     }
 
     #[test]
     fn sequences_and_errors() {
         let dir = tempfile::tempdir().unwrap();
-        write_rnn(dir.path(), &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![8] }, Storage::Float32, 9).unwrap();
+        write_rnn(
+            dir.path(),
+            &RnnSizes {
+                min_pitch: 48,
+                max_pitch: 83,
+                layers: vec![8],
+            },
+            Storage::Float32,
+            9,
+        )
+        .unwrap();
         let mut m = MusicRnn::load(dir.path()).unwrap();
         let mut rng = SmallRng::seed_from_u64(1);
         let primer = m.converter.to_note_sequence(&[20, 0, 1, 0], 4, None);
@@ -255,13 +342,26 @@ mod tests {
         assert_eq!(out[0].steps_per_quarter(), Some(4));
         let mut unq = primer.clone();
         unq.quantization_info = None;
-        assert!(m.continue_sequence(&unq, 4, 0.0, 1, &mut rng).unwrap_err().contains("quantized"));
+        assert!(m
+            .continue_sequence(&unq, 4, 0.0, 1, &mut rng)
+            .unwrap_err()
+            .contains("quantized"));
         assert!(m.continue_events(&[], 4, 0.0, 1, &mut rng).is_err());
-        assert!(m.continue_events(&[40], 4, 0.0, 1, &mut rng).unwrap_err().contains("out of range"));
+        assert!(m
+            .continue_events(&[40], 4, 0.0, 1, &mut rng)
+            .unwrap_err()
+            .contains("out of range"));
         // A VAE config is refused with a clear message.
         let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
-        std::fs::write(dir.path().join("config.json"), text.replace("MusicRNN", "MusicVAE")).unwrap();
-        assert!(MusicRnn::load(dir.path()).err().unwrap().contains("expected \"MusicRNN\""));
+        std::fs::write(
+            dir.path().join("config.json"),
+            text.replace("MusicRNN", "MusicVAE"),
+        )
+        .unwrap();
+        assert!(MusicRnn::load(dir.path())
+            .err()
+            .unwrap()
+            .contains("expected \"MusicRNN\""));
     }
 
     #[test]
@@ -273,6 +373,9 @@ mod tests {
             counts[sample_class(&[0.0, (2.0f32).ln(), f32::NEG_INFINITY], 1.0, &mut rng)] += 1;
         }
         assert_eq!(counts[2], 0);
-        assert!(counts[1] > counts[0] * 3 / 2 && counts[1] < counts[0] * 5 / 2, "{counts:?}");
+        assert!(
+            counts[1] > counts[0] * 3 / 2 && counts[1] < counts[0] * 5 / 2,
+            "{counts:?}"
+        );
     }
 }

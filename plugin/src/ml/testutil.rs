@@ -54,7 +54,9 @@ impl Lcg {
 
     /// `n` values uniform in [-scale, scale].
     pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| ((self.uniform() * 2.0 - 1.0) as f32) * scale).collect()
+        (0..n)
+            .map(|_| ((self.uniform() * 2.0 - 1.0) as f32) * scale)
+            .collect()
     }
 }
 
@@ -72,7 +74,11 @@ pub struct RnnSizes {
 impl RnnSizes {
     /// basic_rnn's real sizes.
     pub fn basic_rnn() -> Self {
-        RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![512, 512] }
+        RnnSizes {
+            min_pitch: 48,
+            max_pitch: 83,
+            layers: vec![512, 512],
+        }
     }
 }
 
@@ -96,7 +102,14 @@ pub struct VaeSizes {
 impl VaeSizes {
     /// mel_2bar_small's real sizes.
     pub fn mel_2bar_small() -> Self {
-        VaeSizes { min_pitch: 21, max_pitch: 108, num_steps: 32, encoder: 512, decoder: vec![256, 256], z: 256 }
+        VaeSizes {
+            min_pitch: 21,
+            max_pitch: 108,
+            num_steps: 32,
+            encoder: 512,
+            decoder: vec![256, 256],
+            z: 256,
+        }
     }
 }
 
@@ -104,8 +117,14 @@ impl VaeSizes {
 fn dense(rng: &mut Lcg, rows: usize, cols: usize, gain: f32) -> (Var, Var) {
     let scale = gain * (6.0 / (rows + cols) as f32).sqrt();
     (
-        Var { shape: vec![rows, cols], data: rng.vec(rows * cols, scale) },
-        Var { shape: vec![cols], data: rng.vec(cols, 0.1 * gain) },
+        Var {
+            shape: vec![rows, cols],
+            data: rng.vec(rows * cols, scale),
+        },
+        Var {
+            shape: vec![cols],
+            data: rng.vec(cols, 0.1 * gain),
+        },
     )
 }
 
@@ -123,10 +142,20 @@ pub fn write_rnn(dir: &Path, sizes: &RnnSizes, storage: Storage, seed: u64) -> R
     let mut prev = d;
     for (l, &h) in sizes.layers.iter().enumerate() {
         let prefix = format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/");
-        push(&mut vars, &prefix, dense(&mut rng, prev + h, 4 * h, 1.5), ("kernel", "bias"));
+        push(
+            &mut vars,
+            &prefix,
+            dense(&mut rng, prev + h, 4 * h, 1.5),
+            ("kernel", "bias"),
+        );
         prev = h;
     }
-    push(&mut vars, "fully_connected/", dense(&mut rng, prev, d, 3.0), ("weights", "biases"));
+    push(
+        &mut vars,
+        "fully_connected/",
+        dense(&mut rng, prev, d, 3.0),
+        ("weights", "biases"),
+    );
     let config = json!({
         "type": "MusicRNN",
         "dataConverter": {"type": "MelodyConverter",
@@ -142,20 +171,51 @@ pub fn write_vae(dir: &Path, sizes: &VaeSizes, storage: Storage, seed: u64) -> R
     let e = sizes.encoder;
     let mut vars = Vec::new();
     for dir_name in ["fw", "bw"] {
-        let prefix = format!("encoder/cell_0/bidirectional_rnn/{dir_name}/multi_rnn_cell/cell_0/lstm_cell/");
-        push(&mut vars, &prefix, dense(&mut rng, d + e, 4 * e, 1.5), ("kernel", "bias"));
+        let prefix =
+            format!("encoder/cell_0/bidirectional_rnn/{dir_name}/multi_rnn_cell/cell_0/lstm_cell/");
+        push(
+            &mut vars,
+            &prefix,
+            dense(&mut rng, d + e, 4 * e, 1.5),
+            ("kernel", "bias"),
+        );
     }
-    push(&mut vars, "encoder/mu/", dense(&mut rng, 2 * e, sizes.z, 1.0), ("kernel", "bias"));
-    push(&mut vars, "encoder/sigma/", dense(&mut rng, 2 * e, sizes.z, 1.0), ("kernel", "bias"));
+    push(
+        &mut vars,
+        "encoder/mu/",
+        dense(&mut rng, 2 * e, sizes.z, 1.0),
+        ("kernel", "bias"),
+    );
+    push(
+        &mut vars,
+        "encoder/sigma/",
+        dense(&mut rng, 2 * e, sizes.z, 1.0),
+        ("kernel", "bias"),
+    );
     let mut prev = d + sizes.z;
     for (l, &h) in sizes.decoder.iter().enumerate() {
         let prefix = format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/");
-        push(&mut vars, &prefix, dense(&mut rng, prev + h, 4 * h, 1.5), ("kernel", "bias"));
+        push(
+            &mut vars,
+            &prefix,
+            dense(&mut rng, prev + h, 4 * h, 1.5),
+            ("kernel", "bias"),
+        );
         prev = h;
     }
     let total: usize = sizes.decoder.iter().sum();
-    push(&mut vars, "decoder/z_to_initial_state/", dense(&mut rng, sizes.z, 2 * total, 1.0), ("kernel", "bias"));
-    push(&mut vars, "decoder/output_projection/", dense(&mut rng, prev, d, 3.0), ("kernel", "bias"));
+    push(
+        &mut vars,
+        "decoder/z_to_initial_state/",
+        dense(&mut rng, sizes.z, 2 * total, 1.0),
+        ("kernel", "bias"),
+    );
+    push(
+        &mut vars,
+        "decoder/output_projection/",
+        dense(&mut rng, prev, d, 3.0),
+        ("kernel", "bias"),
+    );
     let config = json!({
         "type": "MusicVAE",
         "dataConverter": {"type": "MelodyConverter",

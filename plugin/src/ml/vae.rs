@@ -50,16 +50,23 @@ impl MusicVae {
     pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, String> {
         let at = |e: String| format!("MusicVAE checkpoint {}: {e}", ck.dir.display());
         if ck.config.kind != "MusicVAE" {
-            return Err(at(format!("config type is {:?}, expected \"MusicVAE\"", ck.config.kind)));
+            return Err(at(format!(
+                "config type is {:?}, expected \"MusicVAE\"",
+                ck.config.kind
+            )));
         }
-        if ck.config.num_segments.is_some() || ck.has("decoder/hierarchical_level_0/output_projection/kernel") {
+        if ck.config.num_segments.is_some()
+            || ck.has("decoder/hierarchical_level_0/output_projection/kernel")
+        {
             return Err(at("hierarchical MusicVAE models are not supported".into()));
         }
         if ck.config.chord_encoder.is_some() {
             return Err(at("chord-conditioned models are not supported".into()));
         }
         if ck.has("decoder/nade/w_enc") {
-            return Err(at("NADE decoders are not supported (only categorical melody models)".into()));
+            return Err(at(
+                "NADE decoders are not supported (only categorical melody models)".into(),
+            ));
         }
         let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
         let num_steps = converter
@@ -71,25 +78,49 @@ impl MusicVae {
             let fw = LstmWeights::discover(ck, |l| {
                 format!("encoder/cell_0/bidirectional_rnn/{dir}/multi_rnn_cell/cell_{l}/lstm_cell/")
             })?;
-            if fw.len() != 1 || ck.has(&format!("encoder/cell_1/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/lstm_cell/kernel")) {
-                return Err(format!("the flat encoder needs exactly one {dir} layer, found {}", fw.len()));
+            if fw.len() != 1
+                || ck.has(&format!(
+                    "encoder/cell_1/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/lstm_cell/kernel"
+                ))
+            {
+                return Err(format!(
+                    "the flat encoder needs exactly one {dir} layer, found {}",
+                    fw.len()
+                ));
             }
-            Ok(StepSpec { inputs: vec![d], layers: fw, projection: None })
+            Ok(StepSpec {
+                inputs: vec![d],
+                layers: fw,
+                projection: None,
+            })
         };
         let enc_fw = enc("fw").map_err(at)?;
         let enc_bw = enc("bw").map_err(at)?;
         let mu = Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias").map_err(at)?;
         let enc_out = enc_fw.layers[0].units + enc_bw.layers[0].units;
         if mu.input() != enc_out {
-            return Err(at(format!("encoder/mu expects {} inputs, the encoder gives {enc_out}", mu.input())));
+            return Err(at(format!(
+                "encoder/mu expects {} inputs, the encoder gives {enc_out}",
+                mu.input()
+            )));
         }
-        let z_to_state =
-            Dense::from_checkpoint(ck, "decoder/z_to_initial_state/kernel", "decoder/z_to_initial_state/bias").map_err(at)?;
+        let z_to_state = Dense::from_checkpoint(
+            ck,
+            "decoder/z_to_initial_state/kernel",
+            "decoder/z_to_initial_state/bias",
+        )
+        .map_err(at)?;
         let z = z_to_state.input();
         if mu.output() != z {
-            return Err(at(format!("encoder/mu gives {} dims but the decoder takes z of {z}", mu.output())));
+            return Err(at(format!(
+                "encoder/mu gives {} dims but the decoder takes z of {z}",
+                mu.output()
+            )));
         }
-        let layers = LstmWeights::discover(ck, |l| format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")).map_err(at)?;
+        let layers = LstmWeights::discover(ck, |l| {
+            format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")
+        })
+        .map_err(at)?;
         if layers.is_empty() {
             return Err(at("no decoder layers".into()));
         }
@@ -104,13 +135,33 @@ impl MusicVae {
                 2 * h * layers.len()
             )));
         }
-        let proj = Dense::from_checkpoint(ck, "decoder/output_projection/kernel", "decoder/output_projection/bias")
-            .map_err(at)?;
+        let proj = Dense::from_checkpoint(
+            ck,
+            "decoder/output_projection/kernel",
+            "decoder/output_projection/bias",
+        )
+        .map_err(at)?;
         if proj.output() != d {
-            return Err(at(format!("output_projection has {} outputs, the converter has {d} classes", proj.output())));
+            return Err(at(format!(
+                "output_projection has {} outputs, the converter has {d} classes",
+                proj.output()
+            )));
         }
-        let dec = StepSpec { inputs: vec![d, z], layers, projection: Some(proj) };
-        let mut m = MusicVae { converter, num_steps, enc_fw, enc_bw, mu, z_to_state, dec, nets: HashMap::new() };
+        let dec = StepSpec {
+            inputs: vec![d, z],
+            layers,
+            projection: Some(proj),
+        };
+        let mut m = MusicVae {
+            converter,
+            num_steps,
+            enc_fw,
+            enc_bw,
+            mu,
+            z_to_state,
+            dec,
+            nets: HashMap::new(),
+        };
         for kind in 0..3 {
             m.net(kind, 1).map_err(at)?;
         }
@@ -132,15 +183,26 @@ impl MusicVae {
             let net = StepNet::build(spec, batch)?;
             self.nets.insert((kind, batch), net);
         }
-        self.nets.get_mut(&(kind, batch)).ok_or_else(|| "step network missing".to_string())
+        self.nets
+            .get_mut(&(kind, batch))
+            .ok_or_else(|| "step network missing".to_string())
     }
 
     /// Runs one encoder direction over the batch's class sequences, in `order`, and
     /// returns the final `h` `[B, H]`.
-    fn run_direction(&mut self, kind: u8, events: &[Vec<usize>], reverse: bool) -> Result<Vec<f32>, String> {
+    fn run_direction(
+        &mut self,
+        kind: u8,
+        events: &[Vec<usize>],
+        reverse: bool,
+    ) -> Result<Vec<f32>, String> {
         let b = events.len();
         let d = self.converter.depth();
-        let units = if kind == 0 { self.enc_fw.layers[0].units } else { self.enc_bw.layers[0].units };
+        let units = if kind == 0 {
+            self.enc_fw.layers[0].units
+        } else {
+            self.enc_bw.layers[0].units
+        };
         let t_len = self.num_steps;
         let net = self.net(kind, b)?;
         let mut c = vec![0f32; b * units];
@@ -170,7 +232,11 @@ impl MusicVae {
         let events = seqs
             .iter()
             .enumerate()
-            .map(|(i, s)| self.converter.to_events(s).map_err(|e| format!("encode: sequence {i}: {e}")))
+            .map(|(i, s)| {
+                self.converter
+                    .to_events(s)
+                    .map_err(|e| format!("encode: sequence {i}: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let b = events.len();
         let hf = self.run_direction(0, &events, false)?;
@@ -188,7 +254,12 @@ impl MusicVae {
 
     /// Decodes latent vectors to melody classes: greedy at temperature 0, else
     /// softmax sampling at that temperature.
-    pub fn decode_events(&mut self, z: &[Vec<f32>], temperature: f32, rng: &mut impl Rng) -> Result<Vec<Vec<usize>>, String> {
+    pub fn decode_events(
+        &mut self,
+        z: &[Vec<f32>],
+        temperature: f32,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<Vec<usize>>, String> {
         let b = z.len();
         if b == 0 {
             return Ok(Vec::new());
@@ -198,19 +269,35 @@ impl MusicVae {
         }
         let zd = self.z_dims();
         if let Some((i, v)) = z.iter().enumerate().find(|(_, v)| v.len() != zd) {
-            return Err(format!("decode: z[{i}] has {} dims, the model needs {zd}", v.len()));
+            return Err(format!(
+                "decode: z[{i}] has {} dims, the model needs {zd}",
+                v.len()
+            ));
         }
         if z.iter().flatten().any(|v| !v.is_finite()) {
             return Err("decode: z contains NaN or infinity".into());
         }
         let flat_z: Vec<f32> = z.iter().flatten().copied().collect();
-        let init: Vec<f32> = self.z_to_state.apply(&flat_z, b).iter().map(|v| v.tanh()).collect();
+        let init: Vec<f32> = self
+            .z_to_state
+            .apply(&flat_z, b)
+            .iter()
+            .map(|v| v.tanh())
+            .collect();
         let nl = self.dec.layers.len();
         let h = self.dec.layers[0].units;
         // Split into [c0, h0, c1, h1, ...] chunks of h columns per batch row.
         let width = 2 * nl * h;
         let mut states: Vec<Vec<f32>> = (0..2 * nl)
-            .map(|k| (0..b).flat_map(|r| init[r * width + k * h..r * width + (k + 1) * h].iter().copied()).collect())
+            .map(|k| {
+                (0..b)
+                    .flat_map(|r| {
+                        init[r * width + k * h..r * width + (k + 1) * h]
+                            .iter()
+                            .copied()
+                    })
+                    .collect()
+            })
             .collect();
         let d = self.converter.depth();
         let mut prev = vec![0f32; b * d];
@@ -234,15 +321,30 @@ impl MusicVae {
     }
 
     /// `decode(z, temperature)`: melodies at 4 steps per quarter, 120 qpm.
-    pub fn decode(&mut self, z: &[Vec<f32>], temperature: f32, rng: &mut impl Rng) -> Result<Vec<NoteSequence>, String> {
+    pub fn decode(
+        &mut self,
+        z: &[Vec<f32>],
+        temperature: f32,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<NoteSequence>, String> {
         let ev = self.decode_events(z, temperature, rng)?;
-        Ok(ev.iter().map(|e| self.converter.to_note_sequence(e, 4, None)).collect())
+        Ok(ev
+            .iter()
+            .map(|e| self.converter.to_note_sequence(e, 4, None))
+            .collect())
     }
 
     /// `sample(n, temperature)`: decodes `n` draws of z ~ N(0, 1).
-    pub fn sample(&mut self, n: usize, temperature: f32, rng: &mut impl Rng) -> Result<Vec<NoteSequence>, String> {
+    pub fn sample(
+        &mut self,
+        n: usize,
+        temperature: f32,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<NoteSequence>, String> {
         let zd = self.z_dims();
-        let z: Vec<Vec<f32>> = (0..n).map(|_| (0..zd).map(|_| normal(rng)).collect()).collect();
+        let z: Vec<Vec<f32>> = (0..n)
+            .map(|_| (0..zd).map(|_| normal(rng)).collect())
+            .collect();
         self.decode(&z, temperature, rng)
     }
 
@@ -285,13 +387,24 @@ pub fn interpolated_zs(zs: &[Vec<f32>], n: usize) -> Result<Vec<Vec<f32>>, Strin
     match zs.len() {
         2 => Ok(tx
             .iter()
-            .map(|&t| zs[0].iter().zip(&zs[1]).map(|(&a, &b)| t * (b - a) + a).collect())
+            .map(|&t| {
+                zs[0]
+                    .iter()
+                    .zip(&zs[1])
+                    .map(|(&a, &b)| t * (b - a) + a)
+                    .collect()
+            })
             .collect()),
         4 => {
             let mut out = Vec::with_capacity(n * n);
             for &ty in &tx {
                 for &txv in &tx {
-                    let w = [(1.0 - ty) * (1.0 - txv), ty * (1.0 - txv), (1.0 - ty) * txv, ty * txv];
+                    let w = [
+                        (1.0 - ty) * (1.0 - txv),
+                        ty * (1.0 - txv),
+                        (1.0 - ty) * txv,
+                        ty * txv,
+                    ];
                     out.push(
                         (0..zs[0].len())
                             .map(|k| w.iter().zip(zs).map(|(wi, z)| z[k] * wi).sum())
@@ -301,7 +414,9 @@ pub fn interpolated_zs(zs: &[Vec<f32>], n: usize) -> Result<Vec<Vec<f32>>, Strin
             }
             Ok(out)
         }
-        k => Err(format!("interpolate: needs 2 or 4 input sequences, got {k}")),
+        k => Err(format!(
+            "interpolate: needs 2 or 4 input sequences, got {k}"
+        )),
     }
 }
 
@@ -315,17 +430,31 @@ mod tests {
     use rand::{rngs::SmallRng, SeedableRng};
 
     fn small() -> VaeSizes {
-        VaeSizes { min_pitch: 48, max_pitch: 59, num_steps: 8, encoder: 16, decoder: vec![12, 12], z: 6 }
+        VaeSizes {
+            min_pitch: 48,
+            max_pitch: 59,
+            num_steps: 8,
+            encoder: 16,
+            decoder: vec![12, 12],
+            z: 6,
+        }
     }
 
     fn melody(pitches: &[(i32, i64, i64)]) -> NoteSequence {
         NoteSequence {
             notes: pitches
                 .iter()
-                .map(|&(p, s, e)| Note { pitch: p, quantized_start_step: Some(s), quantized_end_step: Some(e), ..Default::default() })
+                .map(|&(p, s, e)| Note {
+                    pitch: p,
+                    quantized_start_step: Some(s),
+                    quantized_end_step: Some(e),
+                    ..Default::default()
+                })
                 .collect(),
             total_quantized_steps: Some(8),
-            quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
+            quantization_info: Some(QuantizationInfo {
+                steps_per_quarter: 4,
+            }),
             ..Default::default()
         }
     }
@@ -334,7 +463,11 @@ mod tests {
     fn reference_encode(ck: &Checkpoint, events: &[usize], d: usize) -> Vec<f32> {
         let mut hs = Vec::new();
         for (dir, rev) in [("fw", false), ("bw", true)] {
-            let w = LstmWeights::from_checkpoint(ck, &format!("encoder/cell_0/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/lstm_cell/")).unwrap();
+            let w = LstmWeights::from_checkpoint(
+                ck,
+                &format!("encoder/cell_0/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/lstm_cell/"),
+            )
+            .unwrap();
             let (mut c, mut h) = (vec![0f32; w.units], vec![0f32; w.units]);
             for s in 0..events.len() {
                 let t = if rev { events.len() - 1 - s } else { s };
@@ -344,18 +477,39 @@ mod tests {
             }
             hs.extend(h);
         }
-        Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias").unwrap().apply(&hs, 1)
+        Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias")
+            .unwrap()
+            .apply(&hs, 1)
     }
 
     /// Greedy decoder in plain Rust.
     fn reference_decode(ck: &Checkpoint, z: &[f32], steps: usize, d: usize) -> Vec<usize> {
-        let layers = LstmWeights::discover(ck, |l| format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")).unwrap();
-        let zs = Dense::from_checkpoint(ck, "decoder/z_to_initial_state/kernel", "decoder/z_to_initial_state/bias").unwrap();
-        let proj = Dense::from_checkpoint(ck, "decoder/output_projection/kernel", "decoder/output_projection/bias").unwrap();
+        let layers = LstmWeights::discover(ck, |l| {
+            format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")
+        })
+        .unwrap();
+        let zs = Dense::from_checkpoint(
+            ck,
+            "decoder/z_to_initial_state/kernel",
+            "decoder/z_to_initial_state/bias",
+        )
+        .unwrap();
+        let proj = Dense::from_checkpoint(
+            ck,
+            "decoder/output_projection/kernel",
+            "decoder/output_projection/bias",
+        )
+        .unwrap();
         let init: Vec<f32> = zs.apply(z, 1).iter().map(|v| v.tanh()).collect();
         let h = layers[0].units;
-        let mut st: Vec<(Vec<f32>, Vec<f32>)> =
-            (0..layers.len()).map(|l| (init[2 * l * h..(2 * l + 1) * h].to_vec(), init[(2 * l + 1) * h..(2 * l + 2) * h].to_vec())).collect();
+        let mut st: Vec<(Vec<f32>, Vec<f32>)> = (0..layers.len())
+            .map(|l| {
+                (
+                    init[2 * l * h..(2 * l + 1) * h].to_vec(),
+                    init[(2 * l + 1) * h..(2 * l + 2) * h].to_vec(),
+                )
+            })
+            .collect();
         let mut prev = vec![0f32; d];
         let mut out = Vec::new();
         let mut rng = SmallRng::seed_from_u64(0);
@@ -405,14 +559,22 @@ mod tests {
             assert_eq!(i.len(), 4);
             // The first point of a greedy interpolation is the first input's own code.
             assert_eq!(i[0], out[0]);
-            assert!(m.decode(&[vec![0.0; 5]], 0.0, &mut rng).unwrap_err().contains("dims"));
+            assert!(m
+                .decode(&[vec![0.0; 5]], 0.0, &mut rng)
+                .unwrap_err()
+                .contains("dims"));
             assert!(m.interpolate(&seqs[..1], 3, 0.0, &mut rng).is_err());
         }
     }
 
     #[test]
     fn grid_interpolation_corners() {
-        let zs = vec![vec![0.0, 0.0], vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
+        let zs = vec![
+            vec![0.0, 0.0],
+            vec![1.0, 0.0],
+            vec![0.0, 1.0],
+            vec![1.0, 1.0],
+        ];
         let g = interpolated_zs(&zs, 3).unwrap();
         assert_eq!(g.len(), 9);
         assert_eq!(g[0], vec![0.0, 0.0]);
@@ -428,6 +590,9 @@ mod tests {
         let mut sizes = small();
         sizes.decoder = vec![12, 10];
         write_vae(dir.path(), &sizes, Storage::Float32, 1).unwrap();
-        assert!(MusicVae::load(dir.path()).err().unwrap().contains("same size"));
+        assert!(MusicVae::load(dir.path())
+            .err()
+            .unwrap()
+            .contains("same size"));
     }
 }

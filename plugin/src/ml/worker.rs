@@ -358,7 +358,13 @@ impl WorkerState {
                     .unwrap_or(0x5eed),
             ),
         };
-        WorkerState { config, progress, models: HashMap::new(), next_model: 1, rng }
+        WorkerState {
+            config,
+            progress,
+            models: HashMap::new(),
+            next_model: 1,
+            rng,
+        }
     }
 
     /// The request's temperature, or the host's when it gives none.
@@ -412,51 +418,96 @@ impl WorkerState {
                 let r = self.resolve(&url_or_path, ModelKind::MusicRnn)?;
                 let m = MusicRnn::load(&r.dir)?;
                 let model = self.insert(Slot::Rnn(m));
-                Ok(Response::Loaded { model, kind: ModelKind::MusicRnn, z_dims: None, description: r.description })
+                Ok(Response::Loaded {
+                    model,
+                    kind: ModelKind::MusicRnn,
+                    z_dims: None,
+                    description: r.description,
+                })
             }
             Request::LoadVae { url_or_path } => {
                 let r = self.resolve(&url_or_path, ModelKind::MusicVae)?;
                 let m = MusicVae::load(&r.dir)?;
                 let z_dims = Some(m.z_dims());
                 let model = self.insert(Slot::Vae(m));
-                Ok(Response::Loaded { model, kind: ModelKind::MusicVae, z_dims, description: r.description })
+                Ok(Response::Loaded {
+                    model,
+                    kind: ModelKind::MusicVae,
+                    z_dims,
+                    description: r.description,
+                })
             }
-            Request::RnnContinue { model, seq, steps, temperature, count } => {
+            Request::RnnContinue {
+                model,
+                seq,
+                steps,
+                temperature,
+                count,
+            } => {
                 let t = self.temperature(temperature);
                 let seq = quantized(seq)?;
                 let mut rng = self.rng.clone();
-                let out = self.rnn(model)?.continue_sequence(&seq, steps, t, count, &mut rng);
+                let out = self
+                    .rnn(model)?
+                    .continue_sequence(&seq, steps, t, count, &mut rng);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
             Request::VaeEncode { model, seqs } => {
-                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
+                let seqs = seqs
+                    .into_iter()
+                    .map(quantized)
+                    .collect::<Result<Vec<_>, _>>()?;
                 self.vae(model)?.encode(&seqs).map(Response::Z)
             }
-            Request::VaeDecode { model, z, temperature } => {
+            Request::VaeDecode {
+                model,
+                z,
+                temperature,
+            } => {
                 let t = self.temperature(temperature);
                 let mut rng = self.rng.clone();
                 let out = self.vae(model)?.decode(&z, t, &mut rng);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
-            Request::VaeSample { model, n, temperature } => {
+            Request::VaeSample {
+                model,
+                n,
+                temperature,
+            } => {
                 let t = self.temperature(temperature);
                 let mut rng = self.rng.clone();
                 let out = self.vae(model)?.sample(n, t, &mut rng);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
-            Request::VaeInterpolate { model, seqs, n, temperature } => {
+            Request::VaeInterpolate {
+                model,
+                seqs,
+                n,
+                temperature,
+            } => {
                 let t = self.temperature(temperature);
-                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
+                let seqs = seqs
+                    .into_iter()
+                    .map(quantized)
+                    .collect::<Result<Vec<_>, _>>()?;
                 let mut rng = self.rng.clone();
                 let out = self.vae(model)?.interpolate(&seqs, n, t, &mut rng);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
-            Request::MidiMeTrain { vae, seqs, epochs, latent } => {
-                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
+            Request::MidiMeTrain {
+                vae,
+                seqs,
+                epochs,
+                latent,
+            } => {
+                let seqs = seqs
+                    .into_iter()
+                    .map(quantized)
+                    .collect::<Result<Vec<_>, _>>()?;
                 let z = self.vae(vae)?.encode(&seqs)?;
                 let mut rng = self.rng.clone();
                 let tx = self.progress.clone();
@@ -470,13 +521,22 @@ impl WorkerState {
                 let model = self.insert(Slot::MidiMe(trained?));
                 Ok(Response::MidiMe { model })
             }
-            Request::MidiMeSample { midime, vae, n, temperature } => {
+            Request::MidiMeSample {
+                midime,
+                vae,
+                n,
+                temperature,
+            } => {
                 let t = self.temperature(temperature);
                 let mut rng = self.rng.clone();
                 let z = match self.models.get(&midime) {
                     Some(Slot::MidiMe(m)) => m.sample(n, &mut rng),
                     Some(_) => return Err(format!("model {midime} is not a MidiMe model")),
-                    None => return Err(format!("no model with id {midime} (not trained or disposed)")),
+                    None => {
+                        return Err(format!(
+                            "no model with id {midime} (not trained or disposed)"
+                        ))
+                    }
                 };
                 let out = self.vae(vae)?.decode(&z?, t, &mut rng);
                 self.rng = rng;
@@ -503,8 +563,25 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let rnn_dir = root.path().join("rnn");
         let vae_dir = root.path().join("vae");
-        write_rnn(&rnn_dir, &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![16, 16] }, Storage::Float32, 1).unwrap();
-        let vs = VaeSizes { min_pitch: 21, max_pitch: 108, num_steps: 32, encoder: 16, decoder: vec![8, 8], z: 4 };
+        write_rnn(
+            &rnn_dir,
+            &RnnSizes {
+                min_pitch: 48,
+                max_pitch: 83,
+                layers: vec![16, 16],
+            },
+            Storage::Float32,
+            1,
+        )
+        .unwrap();
+        let vs = VaeSizes {
+            min_pitch: 21,
+            max_pitch: 108,
+            num_steps: 32,
+            encoder: 16,
+            decoder: vec![8, 8],
+            z: 4,
+        };
         write_vae(&vae_dir, &vs, Storage::Uint8, 2).unwrap();
         let mut cfg = WorkerConfig::new(root.path().join("bundled"));
         cfg.cache_dir = root.path().join("cache");
@@ -515,42 +592,114 @@ mod tests {
         assert!(w.try_recv().is_none());
 
         // Two requests queued at once complete in order with their ids.
-        let a = w.submit(Request::LoadRnn { url_or_path: rnn_dir.display().to_string() });
-        let b = w.submit(Request::LoadVae { url_or_path: vae_dir.display().to_string() });
+        let a = w.submit(Request::LoadRnn {
+            url_or_path: rnn_dir.display().to_string(),
+        });
+        let b = w.submit(Request::LoadVae {
+            url_or_path: vae_dir.display().to_string(),
+        });
         let (ia, ra) = w.recv_timeout(WAIT).unwrap();
         let (ib, rb) = w.recv_timeout(WAIT).unwrap();
         assert_eq!((ia, ib), (a, b));
-        let Ok(Response::Loaded { model: rnn, kind: ModelKind::MusicRnn, .. }) = ra else { panic!("{ra:?}") };
-        let Ok(Response::Loaded { model: vae, kind: ModelKind::MusicVae, z_dims: Some(4), .. }) = rb else {
+        let Ok(Response::Loaded {
+            model: rnn,
+            kind: ModelKind::MusicRnn,
+            ..
+        }) = ra
+        else {
+            panic!("{ra:?}")
+        };
+        let Ok(Response::Loaded {
+            model: vae,
+            kind: ModelKind::MusicVae,
+            z_dims: Some(4),
+            ..
+        }) = rb
+        else {
             panic!("{rb:?}")
         };
 
         // Unquantized primer, host temperature 0 -> greedy: all 3 outputs agree.
         let r = w.run_blocking(
-            Request::RnnContinue { model: rnn, seq: piano_phase(), steps: 16, temperature: None, count: 3 },
+            Request::RnnContinue {
+                model: rnn,
+                seq: piano_phase(),
+                steps: 16,
+                temperature: None,
+                count: 3,
+            },
             WAIT,
         );
-        let Ok(Response::Sequences(seqs)) = r else { panic!("{r:?}") };
+        let Ok(Response::Sequences(seqs)) = r else {
+            panic!("{r:?}")
+        };
         assert_eq!(seqs.len(), 3);
-        assert!(seqs.iter().all(|s| s == &seqs[0] && s.total_quantized_steps == Some(16)));
+        assert!(seqs
+            .iter()
+            .all(|s| s == &seqs[0] && s.total_quantized_steps == Some(16)));
 
-        let r = w.run_blocking(Request::VaeEncode { model: vae, seqs: vec![piano_phase(), piano_phase()] }, WAIT);
-        let Ok(Response::Z(z)) = r else { panic!("{r:?}") };
+        let r = w.run_blocking(
+            Request::VaeEncode {
+                model: vae,
+                seqs: vec![piano_phase(), piano_phase()],
+            },
+            WAIT,
+        );
+        let Ok(Response::Z(z)) = r else {
+            panic!("{r:?}")
+        };
         assert_eq!((z.len(), z[0].len()), (2, 4));
         assert_eq!(z[0], z[1]);
-        let r = w.run_blocking(Request::VaeDecode { model: vae, z: z.clone(), temperature: Some(0.0) }, WAIT);
-        assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 2));
-        let r = w.run_blocking(Request::VaeSample { model: vae, n: 2, temperature: Some(0.5) }, WAIT);
+        let r = w.run_blocking(
+            Request::VaeDecode {
+                model: vae,
+                z: z.clone(),
+                temperature: Some(0.0),
+            },
+            WAIT,
+        );
         assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 2));
         let r = w.run_blocking(
-            Request::VaeInterpolate { model: vae, seqs: vec![piano_phase(), piano_phase()], n: 3, temperature: None },
+            Request::VaeSample {
+                model: vae,
+                n: 2,
+                temperature: Some(0.5),
+            },
+            WAIT,
+        );
+        assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 2));
+        let r = w.run_blocking(
+            Request::VaeInterpolate {
+                model: vae,
+                seqs: vec![piano_phase(), piano_phase()],
+                n: 3,
+                temperature: None,
+            },
             WAIT,
         );
         assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 3));
 
-        let r = w.run_blocking(Request::MidiMeTrain { vae, seqs: vec![piano_phase()], epochs: 3, latent: 2 }, WAIT);
-        let Ok(Response::MidiMe { model: mm }) = r else { panic!("{r:?}") };
-        let r = w.run_blocking(Request::MidiMeSample { midime: mm, vae, n: 2, temperature: Some(0.0) }, WAIT);
+        let r = w.run_blocking(
+            Request::MidiMeTrain {
+                vae,
+                seqs: vec![piano_phase()],
+                epochs: 3,
+                latent: 2,
+            },
+            WAIT,
+        );
+        let Ok(Response::MidiMe { model: mm }) = r else {
+            panic!("{r:?}")
+        };
+        let r = w.run_blocking(
+            Request::MidiMeSample {
+                midime: mm,
+                vae,
+                n: 2,
+                temperature: Some(0.0),
+            },
+            WAIT,
+        );
         assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 2));
         let mut saw_epoch = false;
         while let Some(p) = w.try_progress() {
@@ -559,16 +708,38 @@ mod tests {
         assert!(saw_epoch);
 
         // Wrong kinds and unknown ids are errors, not panics.
-        let r = w.run_blocking(Request::VaeEncode { model: rnn, seqs: vec![] }, WAIT);
-        assert!(r.unwrap_err().contains("not a MusicVAE"));
-        assert_eq!(w.run_blocking(Request::Unload { model: rnn }, WAIT), Ok(Response::Unloaded));
         let r = w.run_blocking(
-            Request::RnnContinue { model: rnn, seq: piano_phase(), steps: 4, temperature: None, count: 1 },
+            Request::VaeEncode {
+                model: rnn,
+                seqs: vec![],
+            },
+            WAIT,
+        );
+        assert!(r.unwrap_err().contains("not a MusicVAE"));
+        assert_eq!(
+            w.run_blocking(Request::Unload { model: rnn }, WAIT),
+            Ok(Response::Unloaded)
+        );
+        let r = w.run_blocking(
+            Request::RnnContinue {
+                model: rnn,
+                seq: piano_phase(),
+                steps: 4,
+                temperature: None,
+                count: 1,
+            },
             WAIT,
         );
         assert!(r.unwrap_err().contains("no model"));
         // A URL with no cache, no network and no bundled model: a clear error.
-        let r = w.run_blocking(Request::LoadRnn { url_or_path: "https://example.com/x/basic_rnn".into() }, WAIT);
-        assert!(r.unwrap_err().contains("bundled basic_rnn model is missing"));
+        let r = w.run_blocking(
+            Request::LoadRnn {
+                url_or_path: "https://example.com/x/basic_rnn".into(),
+            },
+            WAIT,
+        );
+        assert!(r
+            .unwrap_err()
+            .contains("bundled basic_rnn model is missing"));
     }
 }

@@ -37,10 +37,15 @@ function serve(root) {
       const file = resolve(root, '.' + path);
       if (!file.startsWith(resolve(root))) throw new Error('outside root');
       const data = await readFile(file);
-      res.writeHead(200, { 'Content-Type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+      // No keep-alive: node-fetch reuses idle sockets the server has already dropped
+      // after long model runs (ECONNRESET).
+      res.writeHead(200, {
+        'Content-Type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+        Connection: 'close',
+      });
       res.end(data);
     } catch (e) {
-      res.writeHead(404);
+      res.writeHead(404, { Connection: 'close' });
       res.end(String(e));
     }
   });
