@@ -359,6 +359,9 @@ impl Runtime {
         limits.set_recursion_limit(RECURSION_LIMIT);
         ctx.set_runtime_limits(limits);
 
+        // A seeded run (renders, tests) must be reproducible: seed `Math.random` too, since
+        // tf.randomNormal and user code draw from it.
+        let seed = io.models.seed;
         let shared = Rc::new(RefCell::new(Shared {
             console: VecDeque::new(),
             channel_sink: io.channel_sink,
@@ -382,6 +385,17 @@ impl Runtime {
             .and_then(|v| v.as_callable())
             .ok_or("the JS engine has no eval function")?;
         api::install(&mut ctx).map_err(|e| format!("cannot install the JS API: {e}"))?;
+        if let Some(seed) = seed {
+            // mulberry32, the same generator tf.js uses for an explicit seed.
+            let src = format!(
+                "Math.random = (function () {{ let a = {} >>> 0; return function () {{ \
+                 a = (a + 0x6D2B79F5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); \
+                 t ^= t + Math.imul(t ^ (t >>> 7), t | 61); \
+                 return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }}; }})();",
+                seed as u32
+            );
+            ctx.eval(boa_engine::Source::from_bytes(&src)).map_err(|e| format!("cannot seed Math.random: {e}"))?;
+        }
         Ok(Runtime {
             ctx,
             shared,
