@@ -54,9 +54,14 @@ fn every_example_renders_sound_and_matching_notes() {
         assert!(peak > 0.01, "{}: silent (peak {peak})", session.display());
 
         let notes = decode_notes(&std::fs::read(dir.path().join("notes.mid")).expect("mid")).expect("parse mid");
+        assert!(!notes.is_empty(), "{}: no MIDI notes", session.display());
         // The pitches the JS left on channel 1, as the summary lists them.
         let summary = std::fs::read_to_string(dir.path().join("summary.txt")).expect("summary");
-        assert!(summary.contains("JS channel 1"), "{}: {stdout}", session.display());
+        if !summary.contains("JS channel 1") {
+            // A session without JS data (Sema's Piano Phase): its notes come from the code.
+            assert!(stdout.contains("MIDI channel 1"), "{}: {stdout}", session.display());
+            continue;
+        }
         let line = summary.lines().find(|l| l.starts_with("JS channel 1")).unwrap_or_default();
         let values: Vec<f64> = line
             .split('[')
@@ -67,7 +72,6 @@ fn every_example_renders_sound_and_matching_notes() {
             .filter_map(|v| v.parse().ok())
             .collect();
         let sent: std::collections::BTreeSet<i64> = values.iter().filter(|&&f| f > 0.0).map(|&f| ftom(f)).collect();
-        assert!(!notes.is_empty(), "{}: no MIDI notes", session.display());
         for (_, _, key) in &notes {
             assert!(sent.contains(&(*key as i64)), "{}: note {key} not among the sent pitches {sent:?}", session.display());
         }

@@ -586,7 +586,7 @@ pub static FUNCTIONS: &[FuncDef] = &[
         b.emit(Op::Param { index, out });
         Ok(Operand::S(out))
     }),
-    f!("midi", 2, 5, "{trigger, note, velocity?, lengthBars?, channel?}midi", "Sends a MIDI note on each rising trigger (velocity 0.8, 1/4 bar and channel 0 by default).", |b, c| {
+    f!("midi", 2, 5, "{trigger, note, velocity?, lengthBars?, channel?}midi", "Sends a MIDI note on each rising trigger (velocity 0.8, 1/4 bar and channel 0 by default); a note below 0.5 (e.g. ftom of a 0 Hz padding) is a rest.", |b, c| {
         let (trig, pitch) = (b.s(c, 0)?, b.s(c, 1)?);
         let vel = b.s_or(c, 2, 0.8)?;
         let (len, channel) = (b.opt_s(c, 3)?, b.opt_s(c, 4)?);

@@ -757,7 +757,9 @@ impl Op {
                         let p = g!(*pitch, j);
                         let v = g!(*vel, j);
                         let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
-                        if p.is_finite() && v > 0.0 {
+                        // A pitch below 0.5 is a rest: `ftom` of the 0 Hz that pads a JS
+                        // channel gives 0, which must not play MIDI note 0.
+                        if p.is_finite() && p >= 0.5 && v > 0.0 {
                             let length = len.map(|r| g!(r, j)).filter(|l| l.is_finite() && *l > 0.0).unwrap_or(0.25);
                             let ch = channel.map(|r| g!(r, j)).filter(|c| c.is_finite()).unwrap_or(0.0);
                             f.ctx.notes.push(TimedNote {

@@ -395,6 +395,13 @@ fn to_js_scope_midi_params_adc() {
     assert_eq!(h.notes.len(), 1);
     assert_eq!(h.notes[0].note.pitch, 81);
     assert_eq!(h.notes[0].note.velocity, 0.8);
+    // A zero-padded JS value (0 Hz → ftom 0) is a rest, not MIDI note 0.
+    let mut h = Harness::new(120.0, 4.0);
+    let mut p = h.compile("{{4}clt, {{[0,440,0,220],{{4}clt,0}count}at}ftom}midi;");
+    h.render(&mut p, BAR);
+    let pitches: Vec<u8> = h.notes.iter().map(|n| n.note.pitch).collect();
+    // `count` is 1 at the first trigger: indices 1, 2 (a rest), 3, 3.
+    assert_eq!(pitches, vec![69, 57, 57]);
 }
 
 #[test]
