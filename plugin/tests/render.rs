@@ -48,7 +48,9 @@ fn every_example_renders_sound_and_matching_notes() {
         let stdout = render(&session, dir.path());
         let mut wav = hound::WavReader::open(dir.path().join("audio.wav")).expect("wav");
         let samples: Vec<f32> = wav.samples::<f32>().map(|s| s.expect("sample")).collect();
-        assert_eq!(samples.len(), 2 * 4 * 2 * 48_000, "{}: 4 bars at 120 bpm, stereo", session.display());
+        let settings = sema_live::session::Session::load(&session).expect("session").settings;
+        let frames = (4.0 * settings.beats_per_bar as f64 * 60.0 / settings.bpm * 48_000.0).round() as usize;
+        assert_eq!(samples.len(), 2 * frames, "{}: 4 bars, stereo", session.display());
         assert!(samples.iter().all(|x| x.is_finite()), "{}: NaN/inf", session.display());
         let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         assert!(peak > 0.01, "{}: silent (peak {peak})", session.display());
