@@ -38,6 +38,8 @@ pub struct SemaEditor {
     /// Cursor line (1-based) in each editor, from the last frame.
     dsl_line: usize,
     js_line: usize,
+    /// Path typed into the session field (Open / Save).
+    session_path: String,
 }
 
 /// 1-based line of the character at `char_index` in `text`.
@@ -94,7 +96,10 @@ impl SemaEditor {
             let c = shared.controller.lock();
             (c.session().dsl.clone(), c.session().js.clone())
         };
-        Self { shared, gui: None, dsl, js, focus: None, dsl_line: 1, js_line: 1 }
+        let session_path = dirs::home_dir()
+            .map(|h| h.join("session.sema.toml").to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self { shared, gui: None, dsl, js, focus: None, dsl_line: 1, js_line: 1, session_path }
     }
 
     /// Carries out an evaluation: DSL errors go to the console and the old patch plays on;
@@ -112,6 +117,38 @@ impl SemaEditor {
                 self.shared.js.eval_block(code, block, first_line, &self.shared.controller, &self.shared.inlets);
             }
             Evaluation::Nothing => {}
+        }
+    }
+
+    /// Opens a session file: its code and channel data replace the current ones.
+    fn open_session(&mut self) {
+        let path = std::path::PathBuf::from(self.session_path.trim());
+        match crate::session::Session::load(&path) {
+            Ok(session) => {
+                let mut c = self.shared.controller.lock();
+                c.load_state(session.to_state());
+                self.dsl = c.session().dsl.clone();
+                self.js = c.session().js.clone();
+                c.console().info(Source::System, format!("opened {}", path.display()));
+            }
+            Err(e) => self.shared.console.error(Source::System, e),
+        }
+    }
+
+    /// Saves the current code and channel data as a session file.
+    fn save_session(&mut self) {
+        let path = std::path::PathBuf::from(self.session_path.trim());
+        let c = self.shared.controller.lock();
+        let clock = self.shared.status.clock();
+        let settings = crate::session::Settings {
+            bpm: clock.bpm,
+            beats_per_bar: clock.beats_per_bar.round().clamp(1.0, 64.0) as u8,
+            ..Default::default()
+        };
+        let session = crate::session::Session::from_state(c.session(), settings);
+        match session.save(&path) {
+            Ok(()) => c.console().info(Source::System, format!("saved {}", path.display())),
+            Err(e) => c.console().error(Source::System, e),
         }
     }
 
@@ -191,10 +228,23 @@ impl NiceEguiApp for SemaEditor {
                 i.consume_key(egui::Modifiers::SHIFT, egui::Key::Enter),
             )
         });
+        let (mut open, mut save) = (false, false);
         egui::Panel::top("status").show(ui, |ui| {
             self.status_strip(ui);
             self.controls(ui, &setter);
+            ui.horizontal(|ui| {
+                ui.label("Session");
+                ui.add(egui::TextEdit::singleline(&mut self.session_path).desired_width(360.0));
+                open = ui.button("Open").clicked();
+                save = ui.button("Save").clicked();
+            });
         });
+        if open {
+            self.open_session();
+        }
+        if save {
+            self.save_session();
+        }
         egui::Panel::bottom("console").resizable(true).default_size(140.0).show(ui, |ui| {
             self.console(ui);
         });
