@@ -80,6 +80,15 @@ impl JsBridge {
                 std::thread::sleep(RELAY_PERIOD);
             }
         });
+        // The models compiled into the plugin, written to the user cache on first use;
+        // if that fails the source-tree/next-to-binary lookup is the fallback.
+        let bundled_dir = match crate::ml::embedded::bundled_dir() {
+            Ok(dir) => dir,
+            Err(e) => {
+                controller.lock().console().error(Source::Model, format!("bundled models unavailable: {e}"));
+                default_bundled_dir()
+            }
+        };
         let sink_controller = controller.clone();
         let view = self.view.clone();
         let temperature_view = self.view.clone();
@@ -102,7 +111,7 @@ impl JsBridge {
             }),
             models: WorkerConfig {
                 cache_dir: default_cache_dir(),
-                bundled_dir: default_bundled_dir(),
+                bundled_dir,
                 allow_network: true,
                 seed: None,
                 temperature: Arc::new(move || temperature_view.temperature.load(Ordering::Relaxed)),

@@ -12,6 +12,7 @@
 
 pub mod checkpoint;
 pub mod cli;
+pub mod embedded;
 pub mod converter;
 pub mod lstm;
 pub mod midime;
