@@ -310,11 +310,11 @@ mod tests {
     fn ctrl_enter_runs_the_block_under_the_cursor() {
         assert_eq!(
             route_evaluation(Pane::Js, JS, 4, false),
-            Evaluation::Js { code: "console.log(a);\nvar b = 2;".into(), block: 1, first_line: 3 }
+            Evaluation::Js { code: "console.log(a);\nvar b = 2;\n".into(), block: 1, first_line: 3 }
         );
         assert_eq!(
             route_evaluation(Pane::Js, JS, 1, false),
-            Evaluation::Js { code: "var a = 1;".into(), block: 0, first_line: 1 }
+            Evaluation::Js { code: "var a = 1;\n".into(), block: 0, first_line: 1 }
         );
     }
 
