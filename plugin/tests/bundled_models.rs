@@ -8,6 +8,8 @@
 use std::path::Path;
 
 use rand::{rngs::SmallRng, SeedableRng};
+mod common;
+use common::{notes_of, rust_notes};
 use serde_json::Value;
 
 use sema_live::ml::note_seq::{quantize_note_sequence, NoteSequence};
@@ -21,30 +23,6 @@ fn fixture() -> Value {
 
 fn models() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models")
-}
-
-fn notes_of(v: &Value) -> Vec<(i64, i64, i64)> {
-    v["notes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|n| {
-                    (
-                        n["pitch"].as_i64().unwrap_or(-1),
-                        n["quantizedStartStep"].as_i64().unwrap_or(0),
-                        n["quantizedEndStep"].as_i64().unwrap_or(0),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn rust_notes(ns: &NoteSequence) -> Vec<(i64, i64, i64)> {
-    ns.notes
-        .iter()
-        .map(|n| (n.pitch as i64, n.quantized_start_step.unwrap_or(0), n.quantized_end_step.unwrap_or(0)))
-        .collect()
 }
 
 fn quantized(v: &Value) -> NoteSequence {

@@ -13,6 +13,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use rand::{rngs::SmallRng, SeedableRng};
+mod common;
+use common::{notes_of, rust_notes};
 use serde_json::{json, Value};
 
 use sema_live::ml::checkpoint::Storage;
@@ -58,37 +60,6 @@ fn random_melody(rng: &mut Lcg, steps: i64, lo: i32, hi: i32) -> NoteSequence {
         }),
         ..Default::default()
     }
-}
-
-/// Notes as (pitch, start, end), the part both implementations must agree on.
-fn notes_of(v: &Value) -> Vec<(i64, i64, i64)> {
-    v["notes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|n| {
-                    (
-                        n["pitch"].as_i64().unwrap_or(-1),
-                        n["quantizedStartStep"].as_i64().unwrap_or(0),
-                        n["quantizedEndStep"].as_i64().unwrap_or(0),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn rust_notes(ns: &NoteSequence) -> Vec<(i64, i64, i64)> {
-    ns.notes
-        .iter()
-        .map(|n| {
-            (
-                n.pitch as i64,
-                n.quantized_start_step.unwrap_or(0),
-                n.quantized_end_step.unwrap_or(0),
-            )
-        })
-        .collect()
 }
 
 fn run_node(dir: &Path, job: &Value, root: &Path) -> Value {

@@ -18,7 +18,7 @@ use crate::ml::testutil::{write_rnn, write_vae, RnnSizes, VaeSizes};
 use crate::ml::worker::WorkerConfig;
 
 /// The seed's part 1 (MusicRNN), as written in the tutorial.
-const SEED_PART1: &str = include_str!("seed/part1_rnn.js");
+const SEED_PART1: &str = crate::state::DEFAULT_JS;
 /// The seed's part 2 (MusicVAE), as written in the tutorial.
 const SEED_PART2: &str = include_str!("seed/part2_vae.js");
 
