@@ -43,16 +43,35 @@ impl std::fmt::Display for SendError {
     }
 }
 
+/// The user's sample folder for `\name` players: `$SEMA_LIVE_SAMPLES`, else
+/// `<user data dir>/sema-live/samples` (e.g. `~/.local/share/sema-live/samples`).
+pub fn default_samples_dir() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("SEMA_LIVE_SAMPLES") {
+        return p.into();
+    }
+    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("sema-live").join("samples")
+}
+
+/// Loads the WAV files of `dir` (if it exists); problems go to the console.
+fn load_samples(dir: &std::path::Path, console: &Console) -> SampleLibrary {
+    if !dir.is_dir() {
+        return SampleLibrary::new();
+    }
+    let (lib, warnings) = SampleLibrary::from_dir(dir);
+    for w in warnings {
+        console.push(crate::console::Level::Warn, Source::System, w);
+    }
+    lib
+}
+
 impl Controller {
+    /// A controller whose DSL sees the samples of [`default_samples_dir`].
     pub fn new(ends: ControlEnds, session: SessionState, console: Arc<Console>) -> Self {
+        let samples = load_samples(&default_samples_dir(), &console);
         Self {
             ends,
             in_flight: 0,
-            env: CompileEnv {
-                sample_rate: 48_000.0,
-                max_block: 512,
-                samples: Arc::new(SampleLibrary::new()),
-            },
+            env: CompileEnv { sample_rate: 48_000.0, max_block: 512, samples: Arc::new(samples) },
             session,
             console,
         }

@@ -168,6 +168,10 @@ fn render(
     let console = Arc::new(Console::new());
     console.set_echo(true);
     let mut offline_engine = OfflineEngine::new(session.to_state(), settings.clone(), console);
+    if let Err(errors) = offline_engine.controller.lock().compile(&session.dsl) {
+        let list: Vec<String> = errors.iter().map(|e| format!("  {}: {e}", path.display())).collect();
+        return Err(format!("the session's DSL does not compile:\n{}", list.join("\n")));
+    }
 
     if !session.js.trim().is_empty() {
         println!("running the session's JS ({} blocks)…", js::blocks::split_blocks(&session.js).len());

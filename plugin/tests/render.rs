@@ -94,3 +94,39 @@ fn rendering_twice_gives_identical_files() {
         }
     }
 }
+
+#[test]
+fn samples_from_the_user_folder_play() {
+    let samples = tempfile::tempdir().expect("tempdir");
+    let spec = hound::WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(samples.path().join("click.wav"), spec).expect("wav");
+    for i in 0..4800 {
+        w.write_sample(if i % 100 < 50 { 12_000i16 } else { -12_000 }).expect("sample");
+    }
+    w.finalize().expect("finalize");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.sema.toml");
+    std::fs::write(&session, "dsl = '''\n>{{4}clt}\\click;\n'''\n").expect("session");
+    let output = Command::new(env!("CARGO_BIN_EXE_sema-live"))
+        .env("SEMA_LIVE_SAMPLES", samples.path())
+        .args(["render", "--offline", "--bars", "1", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&session)
+        .output()
+        .expect("run sema-live");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut wav = hound::WavReader::open(dir.path().join("out/audio.wav")).expect("wav");
+    let peak = wav.samples::<f32>().map(|s| s.expect("sample").abs()).fold(0.0f32, f32::max);
+    assert!(peak > 0.2, "the sample did not play (peak {peak})");
+
+    // Without the folder the same program is a clear error, not silence.
+    let output = Command::new(env!("CARGO_BIN_EXE_sema-live"))
+        .env("SEMA_LIVE_SAMPLES", dir.path().join("missing"))
+        .args(["render", "--offline", "--bars", "1", "--out"])
+        .arg(dir.path().join("out2"))
+        .arg(&session)
+        .output()
+        .expect("run sema-live");
+    let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(!output.status.success() && all.contains("click"), "{all}");
+}
