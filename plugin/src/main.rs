@@ -53,30 +53,9 @@ enum Command {
         timeout: u64,
     },
     /// JavaScript: run a file block by block as the editor would.
-    Js {
-        #[command(subcommand)]
-        command: JsCommand,
-    },
+    Js(sema_live::js::cli::JsArgs),
     /// Run a model on a checkpoint and print JSON.
     Model(ModelArgs),
-}
-
-#[derive(Subcommand)]
-enum JsCommand {
-    /// Evaluate FILE block by block (blocks separated by `___` lines), wait for pending
-    /// work, print the console; exit non-zero on an uncaught error.
-    Run {
-        file: PathBuf,
-        /// Seed for model sampling and tf.randomNormal.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Never download checkpoints.
-        #[arg(long)]
-        offline: bool,
-        /// Longest wait for pending work, in seconds.
-        #[arg(long, default_value_t = 120)]
-        timeout: u64,
-    },
 }
 
 fn main() -> ExitCode {
@@ -86,7 +65,7 @@ fn main() -> ExitCode {
         Command::Render { session, bars, bpm, out, seed, offline, timeout } => {
             render(&session, bars, bpm, &out, seed, offline, timeout)
         }
-        Command::Js { command: JsCommand::Run { file, seed, offline, timeout } } => js_run(&file, seed, offline, timeout),
+        Command::Js(args) => sema_live::js::cli::cli_js(args),
         Command::Model(args) => sema_live::ml::cli::cli_model(args).map(|json| println!("{json}")),
     };
     match result {
@@ -134,15 +113,6 @@ fn run_options(host: Arc<HostView>, seed: Option<u64>, offline: bool, timeout: u
         timeout: Duration::from_secs(timeout),
         settle_between_blocks: true,
         print: true,
-    }
-}
-
-fn js_run(file: &Path, seed: Option<u64>, offline: bool, timeout: u64) -> Result<(), String> {
-    let report = js::run_file(file, run_options(Arc::new(HostView::default()), seed, offline, timeout))?;
-    if report.errors.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{} uncaught error(s)", report.errors.len()))
     }
 }
 
