@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::tests::Harness;
-use super::{run_source, RunOptions};
+use super::{run_source, RunOptions, RunReport};
 use crate::ml::checkpoint::Storage;
 use crate::ml::testutil::{write_rnn, write_vae, RnnSizes, VaeSizes};
 use crate::ml::worker::WorkerConfig;
@@ -110,37 +110,40 @@ fn seed_part2_sends_the_vae_decoding() {
 }
 
 /// Both seed parts against the bundled default models (`assets/models`, or
-/// `$SEMA_LIVE_MODELS`), when they are there.
+/// `$SEMA_LIVE_MODELS`). They ship with the repository, so their absence is a failure.
 #[test]
 fn seed_runs_against_the_bundled_models() {
     let bundled = crate::ml::resolve::default_bundled_dir();
-    if !bundled.join("basic_rnn/config.json").is_file()
-        || !bundled.join("mel_2bar_small/config.json").is_file()
-    {
-        eprintln!("no bundled models at {}: skipped", bundled.display());
-        return;
-    }
+    assert!(
+        bundled.join("basic_rnn/config.json").is_file()
+            && bundled.join("mel_2bar_small/config.json").is_file(),
+        "no bundled models at {}",
+        bundled.display()
+    );
     check_seed_part1(&bundled);
     check_seed_part2(&bundled);
 }
 
-/// Runs the seed's part 1 with `models` as the bundled models folder.
-fn check_seed_part1(models: &Path) {
+/// Runs one seed part headless with `models` as the bundled models folder (and a fresh
+/// cache), prints its console, and checks it finished without errors.
+fn run_seed(label: &str, source: &str, models: &Path) -> RunReport {
     let cache = tempfile::tempdir().expect("temp dir");
     let mut opts = options(models);
     opts.models.cache_dir = cache.path().to_path_buf();
     let t = std::time::Instant::now();
-    let report = run_source(SEED_PART1, cache.path(), opts).expect("run");
-    eprintln!(
-        "seed part 1 ran headless in {:?} with {}",
-        t.elapsed(),
-        models.display()
-    );
+    let report = run_source(source, cache.path(), opts).expect("run");
+    eprintln!("{label} ran headless in {:?} with {}", t.elapsed(), models.display());
     for l in &report.console {
         eprintln!("{l}");
     }
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(!report.timed_out);
+    report
+}
+
+/// Runs the seed's part 1 with `models` as the bundled models folder.
+fn check_seed_part1(models: &Path) {
+    let report = run_seed("seed part 1", SEED_PART1, models);
     assert_eq!(report.sends.len(), 2, "{:?}", report.sends);
     // First the original notes, then the continuation.
     let (id, original) = &report.sends[0];
@@ -166,21 +169,7 @@ fn check_seed_part1(models: &Path) {
 
 /// Runs the seed's part 2 with `models` as the bundled models folder.
 fn check_seed_part2(models: &Path) {
-    let cache = tempfile::tempdir().expect("temp dir");
-    let mut opts = options(models);
-    opts.models.cache_dir = cache.path().to_path_buf();
-    let t = std::time::Instant::now();
-    let report = run_source(SEED_PART2, cache.path(), opts).expect("run");
-    eprintln!(
-        "seed part 2 ran headless in {:?} with {}",
-        t.elapsed(),
-        models.display()
-    );
-    for l in &report.console {
-        eprintln!("{l}");
-    }
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
-    assert!(!report.timed_out);
+    let report = run_seed("seed part 2", SEED_PART2, models);
     // One melody when the model is loaded (`console.log(sequence())`), one from the
     // "generate new sequences" block.
     assert_eq!(report.sends.len(), 2, "{:?}", report.sends);
