@@ -136,12 +136,18 @@ fn render(
         return Err(format!("invalid tempo {}", settings.bpm));
     }
     let console = Arc::new(Console::new());
-    console.set_echo(true);
-    let mut offline_engine = OfflineEngine::new(session.to_state(), settings.clone(), console);
+    let mut offline_engine = OfflineEngine::new(session.to_state(), settings.clone(), console.clone());
+    // Compile errors are reported once, here, with the file name (not also echoed by the
+    // console while the engine is set up).
     if let Err(errors) = offline_engine.controller.lock().compile(&session.dsl) {
         let list: Vec<String> = errors.iter().map(|e| format!("  {}: {e}", path.display())).collect();
         return Err(format!("the session's DSL does not compile:\n{}", list.join("\n")));
     }
+    // Warnings from the set-up (e.g. an unreadable WAV in the sample folder) still show.
+    for line in console.snapshot().iter().filter(|l| l.level == sema_live::console::Level::Warn) {
+        eprintln!("warning: {}", line.text);
+    }
+    console.set_echo(true);
 
     if !session.js.trim().is_empty() {
         println!("running the session's JS ({} blocks)…", js::blocks::split_blocks(&session.js).len());
