@@ -24,6 +24,9 @@ pub struct Controller {
     session: SessionState,
     /// Where errors and notices go.
     console: Arc<Console>,
+    /// Counts `load_state` calls, so an open editor notices the host (or Open) replaced the
+    /// session and reloads its text.
+    loads: u64,
 }
 
 /// Why a JS channel send was refused.
@@ -74,6 +77,7 @@ impl Controller {
             env: CompileEnv { sample_rate: 48_000.0, max_block: 512, samples: Arc::new(samples) },
             session,
             console,
+            loads: 0,
         }
     }
 
@@ -129,8 +133,14 @@ impl Controller {
     /// Replaces the whole session (project load): the engine plays the restored patch and
     /// channel data at once, before any JS runs. A restored program that no longer
     /// compiles keeps its text (nothing is lost) and reports why.
+    /// How many times a session was loaded (see the `loads` field).
+    pub fn loads(&self) -> u64 {
+        self.loads
+    }
+
     pub fn load_state(&mut self, state: SessionState) {
         let state = state.migrate();
+        self.loads += 1;
         let dsl = state.dsl.clone();
         let channels: Vec<(u32, Vec<f64>)> = state.channels.iter().map(|(k, v)| (*k, v.clone())).collect();
         self.session = state;

@@ -13,7 +13,7 @@ use crate::console::{Console, Level, Source};
 use crate::controller::Controller;
 use crate::js::{ConsoleLevel, HostView, JsHost, JsIo};
 use crate::ml::resolve::{default_bundled_dir, default_cache_dir};
-use crate::ml::worker::WorkerConfig;
+use crate::ml::worker::{ModelStatus, WorkerConfig};
 use crate::status::Inlets;
 
 /// How often the relay moves `toJS` values from the audio thread's ring buffer to the
@@ -24,13 +24,20 @@ pub struct JsBridge {
     host: Mutex<Option<JsHost>>,
     /// What scripts see as `host.*`; updated by the audio thread every block.
     pub view: Arc<HostView>,
+    /// What the instance's model worker is doing (the editor's status strip).
+    pub models: Arc<ModelStatus>,
     /// Stops the `toJS` relay thread.
     stop: Arc<AtomicBool>,
 }
 
 impl JsBridge {
     pub fn new() -> Self {
-        Self { host: Mutex::new(None), view: Arc::new(HostView::default()), stop: Arc::new(AtomicBool::new(false)) }
+        Self {
+            host: Mutex::new(None),
+            view: Arc::new(HostView::default()),
+            models: Arc::new(ModelStatus::default()),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Evaluates one block (0-based `index`, starting at file line `first_line`), starting
@@ -115,6 +122,7 @@ impl JsBridge {
                 allow_network: true,
                 seed: None,
                 temperature: Arc::new(move || temperature_view.temperature.load(Ordering::Relaxed)),
+                status: self.models.clone(),
             },
             headless: false,
             base_dir: dirs::home_dir().unwrap_or_else(|| PathBuf::from(".")),

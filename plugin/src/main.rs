@@ -108,6 +108,7 @@ fn run_options(host: Arc<HostView>, seed: Option<u64>, offline: bool, timeout: u
             allow_network: !offline,
             seed,
             temperature: Arc::new(move || temp_host.temperature.load(std::sync::atomic::Ordering::Relaxed)),
+            status: Default::default(),
         },
         host,
         timeout: Duration::from_secs(timeout),

@@ -32,11 +32,27 @@ pub struct EditorLayout {
     pub console_height: f32,
     /// Code font size in points.
     pub font_size: f32,
+    /// Width of the melody view in points (it shares the bottom area with the console).
+    pub melody_width: f32,
+    /// Window size in logical points, restored when the editor opens.
+    pub window: Option<[f32; 2]>,
+    /// The live-code editor's text when it differs from the program that plays (edits
+    /// not evaluated yet), so they are not lost with the project.
+    pub dsl_text: Option<String>,
 }
 
 impl Default for EditorLayout {
     fn default() -> Self {
-        Self { split: 0.45, dsl_scroll: 0.0, js_scroll: 0.0, console_height: 140.0, font_size: 13.0 }
+        Self {
+            split: 0.45,
+            dsl_scroll: 0.0,
+            js_scroll: 0.0,
+            console_height: 170.0,
+            font_size: 13.0,
+            melody_width: 420.0,
+            window: None,
+            dsl_text: None,
+        }
     }
 }
 

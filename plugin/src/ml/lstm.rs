@@ -151,7 +151,19 @@ struct GraphBuilder {
     next: usize,
 }
 
+/// A dimension of a graph input or output: fixed, or the symbolic row count `N`.
+#[derive(Clone, Copy, Debug)]
+enum Dim {
+    Fixed(usize),
+    Rows,
+}
+
 fn value_info(name: &str, shape: &[usize]) -> pb::ValueInfoProto {
+    let dims: Vec<Dim> = shape.iter().map(|&d| Dim::Fixed(d)).collect();
+    value_info_dims(name, &dims)
+}
+
+fn value_info_dims(name: &str, dims: &[Dim]) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
     pb::ValueInfoProto {
         name: name.to_string(),
@@ -160,11 +172,14 @@ fn value_info(name: &str, shape: &[usize]) -> pb::ValueInfoProto {
             value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
                 elem_type: pb::tensor_proto::DataType::Float as i32,
                 shape: Some(pb::TensorShapeProto {
-                    dim: shape
+                    dim: dims
                         .iter()
                         .map(|&d| Dimension {
                             denotation: String::new(),
-                            value: Some(Value::DimValue(d as i64)),
+                            value: Some(match d {
+                                Dim::Fixed(n) => Value::DimValue(n as i64),
+                                Dim::Rows => Value::DimParam("N".into()),
+                            }),
                         })
                         .collect(),
                 }),
@@ -195,8 +210,9 @@ impl GraphBuilder {
         name.to_string()
     }
 
-    fn output(&mut self, name: &str, shape: &[usize]) {
-        self.graph.output.push(value_info(name, shape));
+    fn input_dims(&mut self, name: &str, dims: &[Dim]) -> String {
+        self.graph.input.push(value_info_dims(name, dims));
+        name.to_string()
     }
 
     fn constant(&mut self, hint: &str, shape: &[usize], data: &[f32]) -> String {
@@ -262,7 +278,34 @@ impl GraphBuilder {
         let xh = self.node("Concat", &[x, h], 1, Some(1)).remove(0);
         let m = self.op1("MatMul", &[&xh, &k]);
         let g = self.op1("Add", &[&m, &b]);
-        let gates = self.node("Split", &[&g], 4, Some(1));
+        self.gates(&g, c, one)
+    }
+
+    /// The recurrent half of a `basicLSTMCell` step: `gx` is the input part of the gates
+    /// (`x @ W_x`, computed elsewhere); returns (c', h').
+    fn lstm_recurrent(
+        &mut self,
+        gx: &str,
+        c: &str,
+        h: &str,
+        w: &LstmWeights,
+        one: &str,
+    ) -> (String, String) {
+        let cols = 4 * w.units;
+        let wh = &w.kernel.data[w.input * cols..(w.input + w.units) * cols];
+        let k = self.constant("kernel_h", &[w.units, cols], wh);
+        let b = self.constant("bias", &[w.bias.len()], &w.bias);
+        // (h @ W_h + x @ W_x) + b: the same sums tract forms for the concatenated kernel
+        // (it splits the concat matmul into an input and a recurrent part itself).
+        let m = self.op1("MatMul", &[h, &k]);
+        let s = self.op1("Add", &[&m, gx]);
+        let g = self.op1("Add", &[&s, &b]);
+        self.gates(&g, c, one)
+    }
+
+    /// Gate math on `g = [i, j, f, o]`; returns (c', h').
+    fn gates(&mut self, g: &str, c: &str, one: &str) -> (String, String) {
+        let gates = self.node("Split", &[g], 4, Some(1));
         let (i, j, f, o) = (&gates[0], &gates[1], &gates[2], &gates[3]);
         let si = self.op1("Sigmoid", &[i]);
         let tj = self.op1("Tanh", &[j]);
@@ -279,6 +322,11 @@ impl GraphBuilder {
 
     /// Renames a value into a graph output with a fixed name.
     fn expose(&mut self, value: &str, name: &str, shape: &[usize]) {
+        let dims: Vec<Dim> = shape.iter().map(|&d| Dim::Fixed(d)).collect();
+        self.expose_dims(value, name, &dims);
+    }
+
+    fn expose_dims(&mut self, value: &str, name: &str, dims: &[Dim]) {
         let node_name = self.fresh("out");
         self.graph.node.push(pb::NodeProto {
             input: vec![value.to_string()],
@@ -287,7 +335,7 @@ impl GraphBuilder {
             op_type: "Identity".into(),
             ..Default::default()
         });
-        self.output(name, shape);
+        self.graph.output.push(value_info_dims(name, dims));
     }
 
     fn compile(self) -> Result<Arc<TypedRunnableModel>, String> {
@@ -455,6 +503,359 @@ impl StepNet {
     }
 }
 
+/// `x @ W (+ b)` for any number of rows, as a tract graph (the row count is symbolic, so
+/// one plan and one packed copy of `W` serve a whole primer at once and single steps).
+pub struct DenseNet {
+    /// Reused run state.
+    state: TypedSimpleState,
+    /// Columns of `x`.
+    input: usize,
+}
+
+impl DenseNet {
+    /// Builds the graph for `kernel` (`[input, output]`, row-major) and optional `bias`.
+    pub fn build(kernel: &[f32], input: usize, output: usize, bias: Option<&[f32]>) -> Result<Self, String> {
+        if kernel.len() != input * output || bias.is_some_and(|b| b.len() != output) {
+            return Err(format!(
+                "dense layer: kernel of {} values or bias does not fit [{input}, {output}]",
+                kernel.len()
+            ));
+        }
+        let mut g = GraphBuilder::new();
+        let x = g.input_dims("x", &[Dim::Rows, Dim::Fixed(input)]);
+        let k = g.constant("w", &[input, output], kernel);
+        let mut y = g.op1("MatMul", &[&x, &k]);
+        if let Some(b) = bias {
+            let b = g.constant("b", &[output], b);
+            y = g.op1("Add", &[&y, &b]);
+        }
+        g.expose_dims(&y, "y", &[Dim::Rows, Dim::Fixed(output)]);
+        let plan = g.compile()?;
+        let state = TypedSimpleState::new(&plan).map_err(terr("creating dense state"))?;
+        Ok(DenseNet { state, input })
+    }
+
+    /// Runs the layer on `[rows, input]`; returns `[rows, output]`.
+    pub fn run(&mut self, x: TValue) -> Result<TValue, String> {
+        if x.rank() != 2 || x.shape()[1] != self.input {
+            return Err(format!(
+                "dense layer: input shape {:?}, expected [rows, {}]",
+                x.shape(),
+                self.input
+            ));
+        }
+        let mut out = self.state.run(tvec![x]).map_err(terr("running dense layer"))?;
+        out.pop().ok_or_else(|| "dense layer gave no output".to_string())
+    }
+}
+
+/// The recurrent half of one LSTM layer for a fixed batch: takes the input part of the
+/// gates (`x @ W_x`) ready-made, so it can come from a batched matmul over a whole primer
+/// (or, for one-hot inputs, be a row of `W_x`). Reads only `W_h` per step.
+pub struct CellNet {
+    /// Reused run state.
+    state: TypedSimpleState,
+    /// Batch size the graph was built for.
+    batch: usize,
+    /// Units of the layer.
+    units: usize,
+}
+
+impl CellNet {
+    /// Builds the graph of layer `w` for `batch` rows.
+    pub fn build(w: &LstmWeights, batch: usize) -> Result<Self, String> {
+        let batch = batch.max(1);
+        let u = w.units;
+        if w.kernel.data.len() != (w.input + u) * 4 * u || w.bias.len() != 4 * u {
+            return Err(format!(
+                "LSTM layer: kernel/bias sizes do not fit input {} and {u} units",
+                w.input
+            ));
+        }
+        let mut g = GraphBuilder::new();
+        let gx = g.input("gx", &[batch, 4 * u]);
+        let c = g.input("c", &[batch, u]);
+        let h = g.input("h", &[batch, u]);
+        let one = g.constant("one", &[], &[1.0]);
+        let (c2, h2) = g.lstm_recurrent(&gx, &c, &h, w, &one);
+        g.expose(&c2, "c_out", &[batch, u]);
+        g.expose(&h2, "h_out", &[batch, u]);
+        let plan = g.compile()?;
+        let state = TypedSimpleState::new(&plan).map_err(terr("creating cell state"))?;
+        Ok(CellNet {
+            state,
+            batch,
+            units: u,
+        })
+    }
+
+    /// One step: `gx` `[batch, 4 * units]`, `c`, `h` `[batch, units]`; returns (c', h').
+    pub fn run(&mut self, gx: TValue, c: TValue, h: TValue) -> Result<(TValue, TValue), String> {
+        let (b, u) = (self.batch, self.units);
+        if gx.shape() != [b, 4 * u] || c.shape() != [b, u] || h.shape() != [b, u] {
+            return Err(format!(
+                "LSTM cell: shapes {:?}, {:?}, {:?}, expected [{b}, {}], [{b}, {u}], [{b}, {u}]",
+                gx.shape(),
+                c.shape(),
+                h.shape(),
+                4 * u
+            ));
+        }
+        let mut out = self
+            .state
+            .run(tvec![gx, c, h])
+            .map_err(terr("running LSTM cell"))?;
+        let h2 = out.pop().ok_or("LSTM cell gave no h")?;
+        let c2 = out.pop().ok_or("LSTM cell gave no c")?;
+        Ok((c2, h2))
+    }
+}
+
+/// The state of an LSTM stack: `(c, h)` per layer, `[batch, units]` each.
+#[derive(Clone)]
+pub struct StackState {
+    /// Rows.
+    pub batch: usize,
+    /// `(c, h)` per layer.
+    layers: Vec<(TValue, TValue)>,
+}
+
+impl StackState {
+    /// The state with each row repeated `n` times (a batch-1 primer state fanned out to
+    /// `n` variations).
+    pub fn repeat_rows(&self, n: usize) -> Result<StackState, String> {
+        let rep = |t: &TValue| -> Result<TValue, String> {
+            let v = f32s(t)?;
+            let cols = t.shape()[1];
+            let mut data = Vec::with_capacity(v.len() * n);
+            for row in v.chunks(cols) {
+                for _ in 0..n {
+                    data.extend_from_slice(row);
+                }
+            }
+            Ok(tensor_2d(self.batch * n, cols, &data)?)
+        };
+        Ok(StackState {
+            batch: self.batch * n,
+            layers: self
+                .layers
+                .iter()
+                .map(|(c, h)| Ok((rep(c)?, rep(h)?)))
+                .collect::<Result<_, String>>()?,
+        })
+    }
+}
+
+/// The values of an f32 tensor.
+fn f32s(t: &Tensor) -> Result<&[f32], String> {
+    t.try_as_plain_ram()
+        .and_then(|v| v.as_slice::<f32>())
+        .map_err(terr("reading a tensor"))
+}
+
+fn tensor_2d(rows: usize, cols: usize, data: &[f32]) -> Result<TValue, String> {
+    Tensor::from_shape::<f32>(&[rows, cols], data)
+        .map(|t| t.into_tvalue())
+        .map_err(terr("making a tensor"))
+}
+
+/// An LSTM stack fed one-hot classes, with an output projection to logits (MusicRNN).
+///
+/// Work is split so that fewer weight bytes are read per step, since a step at batch 1
+/// is bound by reading the weights from cache: `onehot @ W_x` of layer 0 is a row of
+/// `W_x` (copied, exact), every layer's recurrent half reads only `W_h`, and when the
+/// inputs are known in advance (a primer) `prime` runs the stack layer by layer, with one
+/// batched matmul for each upper layer's input part over all steps. The sums are the
+/// ones tract forms for the single-step graph (`(x @ W_x + h @ W_h) + b`).
+pub struct OneHotStack {
+    /// Layer weights (to build cells for new batch sizes).
+    layers: Vec<LstmWeights>,
+    /// Number of classes (layer 0's input size).
+    depth: usize,
+    /// `W_x` of layer 0, `[depth, 4 * units0]`.
+    rows0: Vec<f32>,
+    /// Input parts of layers 1.. (no bias), any number of rows.
+    proj: Vec<DenseNet>,
+    /// Output projection (with bias).
+    out: DenseNet,
+    /// Classes of the output projection.
+    classes: usize,
+    /// Recurrent halves per batch size, built on first use.
+    cells: std::collections::HashMap<usize, Vec<CellNet>>,
+}
+
+impl OneHotStack {
+    /// Checks the shapes and builds the batch-1 networks.
+    pub fn new(layers: Vec<LstmWeights>, projection: &Dense, depth: usize) -> Result<Self, String> {
+        if layers.is_empty() {
+            return Err("LSTM stack has no layers".into());
+        }
+        if layers[0].input != depth {
+            return Err(format!(
+                "layer 0 expects input size {} but the model feeds {depth}",
+                layers[0].input
+            ));
+        }
+        for l in 1..layers.len() {
+            if layers[l].input != layers[l - 1].units {
+                return Err(format!(
+                    "layer {l} expects input size {} but layer {} has {} units",
+                    layers[l].input,
+                    l - 1,
+                    layers[l - 1].units
+                ));
+            }
+        }
+        let top = layers[layers.len() - 1].units;
+        if projection.input() != top {
+            return Err(format!(
+                "output projection expects {} inputs, top layer has {top} units",
+                projection.input()
+            ));
+        }
+        let rows0 = layers[0].kernel.data[..depth * 4 * layers[0].units].to_vec();
+        let proj = layers[1..]
+            .iter()
+            .map(|w| {
+                let cols = 4 * w.units;
+                DenseNet::build(&w.kernel.data[..w.input * cols], w.input, cols, None)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = DenseNet::build(
+            &projection.kernel.data,
+            projection.input(),
+            projection.output(),
+            Some(&projection.bias),
+        )?;
+        let mut stack = OneHotStack {
+            layers,
+            depth,
+            rows0,
+            proj,
+            out,
+            classes: projection.output(),
+            cells: Default::default(),
+        };
+        stack.cells(1)?;
+        Ok(stack)
+    }
+
+    /// Units per layer.
+    pub fn layer_sizes(&self) -> Vec<usize> {
+        self.layers.iter().map(|l| l.units).collect()
+    }
+
+    /// Number of output classes.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    fn cells(&mut self, batch: usize) -> Result<&mut Vec<CellNet>, String> {
+        if !self.cells.contains_key(&batch) {
+            let nets = self
+                .layers
+                .iter()
+                .map(|w| CellNet::build(w, batch))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.cells.insert(batch, nets);
+        }
+        self.cells
+            .get_mut(&batch)
+            .ok_or_else(|| "LSTM cells missing".to_string())
+    }
+
+    /// The all-zero state for `batch` rows.
+    pub fn zero_state(&self, batch: usize) -> Result<StackState, String> {
+        Ok(StackState {
+            batch,
+            layers: self
+                .layers
+                .iter()
+                .map(|w| {
+                    let z = vec![0f32; batch * w.units];
+                    Ok((tensor_2d(batch, w.units, &z)?, tensor_2d(batch, w.units, &z)?))
+                })
+                .collect::<Result<_, String>>()?,
+        })
+    }
+
+    /// `onehot(classes) @ W_x` of layer 0: one row of `W_x` per class.
+    fn input_rows(&self, classes: &[usize]) -> Result<TValue, String> {
+        let cols = 4 * self.layers[0].units;
+        let mut data = Vec::with_capacity(classes.len() * cols);
+        for &k in classes {
+            if k >= self.depth {
+                return Err(format!("class {k} out of range (depth {})", self.depth));
+            }
+            data.extend_from_slice(&self.rows0[k * cols..(k + 1) * cols]);
+        }
+        tensor_2d(classes.len(), cols, &data)
+    }
+
+    /// Feeds a known class sequence to one row from the zero state, layer by layer, and
+    /// returns the state after the last class and the logits there (`classes()` values).
+    pub fn prime(&mut self, sequence: &[usize]) -> Result<(StackState, Vec<f32>), String> {
+        let t_len = sequence.len();
+        if t_len == 0 {
+            return Err("prime: empty sequence".into());
+        }
+        let mut state = self.zero_state(1)?;
+        let nl = self.layers.len();
+        // Input parts of the current layer's gates for every step, `[t_len, 4 * units]`.
+        let mut gx_all = self.input_rows(sequence)?;
+        for l in 0..nl {
+            let u = self.layers[l].units;
+            let keep = l + 1 < nl;
+            let mut hs: Vec<f32> = Vec::with_capacity(if keep { t_len * u } else { 0 });
+            let (mut c, mut h) = state.layers[l].clone();
+            {
+                let cell = &mut self.cells(1)?[l];
+                for t in 0..t_len {
+                    let gx = gx_all
+                        .slice(0, t, t + 1)
+                        .map_err(terr("slicing gates"))?
+                        .into_tvalue();
+                    (c, h) = cell.run(gx, c, h)?;
+                    if keep {
+                        hs.extend_from_slice(f32s(&h)?);
+                    }
+                }
+            }
+            state.layers[l] = (c, h);
+            if keep {
+                gx_all = self.proj[l].run(tensor_2d(t_len, u, &hs)?)?;
+            }
+        }
+        let top = state.layers[nl - 1].1.clone();
+        let logits = self.out.run(top)?;
+        let logits = f32s(&logits)?.to_vec();
+        Ok((state, logits))
+    }
+
+    /// One step of all layers for `state.batch` rows, row `r` fed class `classes[r]`;
+    /// updates `state` and returns the logits `[batch, classes()]`.
+    pub fn step(&mut self, classes: &[usize], state: &mut StackState) -> Result<Vec<f32>, String> {
+        let b = state.batch;
+        if classes.len() != b {
+            return Err(format!("step: {} classes for {b} rows", classes.len()));
+        }
+        let mut x = self.input_rows(classes)?;
+        let nl = self.layers.len();
+        for l in 0..nl {
+            if l > 0 {
+                let h_below = state.layers[l - 1].1.clone();
+                x = self.proj[l - 1].run(h_below)?;
+            }
+            let (c, h) = state.layers[l].clone();
+            let cell = &mut self.cells(b)?[l];
+            state.layers[l] = cell.run(x.clone(), c, h)?;
+        }
+        let top = state.layers[nl - 1].1.clone();
+        let logits = self.out.run(top)?;
+        Ok(f32s(&logits)?.to_vec())
+    }
+}
+
 /// Plain-Rust reference of the cell math in f64 (tests, parity checks and the
 /// bidirectional encoder's one-off work). `x` is one row; `c`, `h` are updated in place.
 pub fn reference_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) {
@@ -561,6 +962,111 @@ mod tests {
                 states = out[..2 * sizes.len()].to_vec();
             }
         }
+    }
+
+    /// Runs the single-step graph over one-hot classes (`classes[r]` per row per step).
+    fn step_net_logits(
+        net: &mut StepNet,
+        d: usize,
+        classes: &[Vec<usize>],
+        states: &mut Vec<Vec<f32>>,
+    ) -> Vec<f32> {
+        let mut logits = Vec::new();
+        for step in classes {
+            let mut x = vec![0f32; step.len() * d];
+            for (r, &k) in step.iter().enumerate() {
+                x[r * d + k] = 1.0;
+            }
+            let mut args: Vec<&[f32]> = vec![&x];
+            args.extend(states.iter().map(|v| v.as_slice()));
+            let mut out = net.run(&args).unwrap();
+            logits = out.pop().unwrap();
+            *states = out;
+        }
+        logits
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn one_hot_stack_matches_step_net() {
+        let mut rng = Lcg::new(11);
+        let d = 7;
+        for sizes in [vec![8usize], vec![16, 12, 10]] {
+            let mut layers = Vec::new();
+            let mut prev = d;
+            for &h in &sizes {
+                layers.push(random_layer(&mut rng, prev, h));
+                prev = h;
+            }
+            let proj = Dense {
+                kernel: Var {
+                    shape: vec![prev, d],
+                    data: rng.vec(prev * d, 0.5),
+                },
+                bias: rng.vec(d, 0.5),
+            };
+            let spec = StepSpec {
+                inputs: vec![d],
+                layers: layers.clone(),
+                projection: Some(proj.clone()),
+            };
+            let mut stack = OneHotStack::new(layers.clone(), &proj, d).unwrap();
+            assert_eq!(stack.layer_sizes(), sizes);
+            let seq: Vec<usize> = (0..9).map(|_| (rng.next_u64() % d as u64) as usize).collect();
+            // Priming layer by layer gives the logits of stepping the whole stack.
+            let mut net = StepNet::build(&spec, 1).unwrap();
+            let mut states: Vec<Vec<f32>> = sizes
+                .iter()
+                .flat_map(|&h| [vec![0f32; h], vec![0f32; h]])
+                .collect();
+            let steps: Vec<Vec<usize>> = seq.iter().map(|&k| vec![k]).collect();
+            let want = step_net_logits(&mut net, d, &steps, &mut states);
+            let (st, got) = stack.prime(&seq).unwrap();
+            assert!(max_diff(&got, &want) < 1e-5, "prime logits {got:?} vs {want:?}");
+            // Then steps for 3 rows fed different classes.
+            let mut st3 = st.repeat_rows(3).unwrap();
+            assert_eq!(st3.batch, 3);
+            let mut net3 = StepNet::build(&spec, 3).unwrap();
+            let mut states3: Vec<Vec<f32>> = states.iter().map(|v| v.repeat(3)).collect();
+            for _ in 0..4 {
+                let classes: Vec<usize> =
+                    (0..3).map(|_| (rng.next_u64() % d as u64) as usize).collect();
+                let want =
+                    step_net_logits(&mut net3, d, std::slice::from_ref(&classes), &mut states3);
+                let got = stack.step(&classes, &mut st3).unwrap();
+                assert!(max_diff(&got, &want) < 1e-5, "step logits {got:?} vs {want:?}");
+            }
+            assert!(stack.step(&[0, 1], &mut st3).unwrap_err().contains("3 rows"));
+            assert!(stack.step(&[0, 1, d], &mut st3).unwrap_err().contains("out of range"));
+            assert!(stack.prime(&[]).is_err());
+        }
+    }
+
+    #[test]
+    fn dense_net_takes_any_row_count() {
+        let mut rng = Lcg::new(5);
+        let d = Dense {
+            kernel: Var {
+                shape: vec![6, 4],
+                data: rng.vec(24, 1.0),
+            },
+            bias: rng.vec(4, 1.0),
+        };
+        let mut net = DenseNet::build(&d.kernel.data, 6, 4, Some(&d.bias)).unwrap();
+        for rows in [1usize, 5, 2] {
+            let x = rng.vec(rows * 6, 1.0);
+            let y = net.run(tensor_2d(rows, 6, &x).unwrap()).unwrap();
+            assert_eq!(y.shape(), [rows, 4]);
+            assert!(max_diff(f32s(&y).unwrap(), &d.apply(&x, rows)) < 1e-5);
+        }
+        assert!(net
+            .run(tensor_2d(1, 5, &[0.0; 5]).unwrap())
+            .unwrap_err()
+            .contains("expected [rows, 6]"));
     }
 
     #[test]

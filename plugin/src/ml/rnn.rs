@@ -1,13 +1,12 @@
 //! MusicRNN (`basic_rnn` and other melody RNNs): `continueSequence` as magenta.js does it.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use rand::Rng;
 
 use super::checkpoint::{self, Checkpoint};
 use super::converter::MelodyConverter;
-use super::lstm::{Dense, LstmWeights, StepNet, StepSpec};
+use super::lstm::{Dense, LstmWeights, OneHotStack};
 use super::note_seq::NoteSequence;
 
 /// Upper bound on generated steps per request, to refuse runaway requests clearly.
@@ -51,10 +50,8 @@ pub fn sample_class(logits: &[f32], temperature: f32, rng: &mut impl Rng) -> usi
 pub struct MusicRnn {
     /// The model's data converter.
     pub converter: MelodyConverter,
-    /// Weights and shape of the step network.
-    spec: StepSpec,
-    /// Compiled step networks by batch size, built on first use.
-    nets: HashMap<usize, StepNet>,
+    /// The LSTM stack and output projection as tract networks.
+    stack: OneHotStack,
 }
 
 impl MusicRnn {
@@ -99,34 +96,13 @@ impl MusicRnn {
                 projection.output()
             )));
         }
-        let spec = StepSpec {
-            inputs: vec![d],
-            layers,
-            projection: Some(projection),
-        };
-        let mut model = MusicRnn {
-            converter,
-            spec,
-            nets: HashMap::new(),
-        };
-        model.net(1).map_err(at)?;
-        Ok(model)
+        let stack = OneHotStack::new(layers, &projection, d).map_err(at)?;
+        Ok(MusicRnn { converter, stack })
     }
 
     /// LSTM layer sizes.
     pub fn layer_sizes(&self) -> Vec<usize> {
-        self.spec.layers.iter().map(|l| l.units).collect()
-    }
-
-    /// The step network for `batch` rows, built on first use.
-    fn net(&mut self, batch: usize) -> Result<&mut StepNet, String> {
-        if !self.nets.contains_key(&batch) {
-            let net = StepNet::build(&self.spec, batch)?;
-            self.nets.insert(batch, net);
-        }
-        self.nets
-            .get_mut(&batch)
-            .ok_or_else(|| "step network missing".to_string())
+        self.stack.layer_sizes()
     }
 
     /// Runs the magenta.js sampling loop on melody classes: all primer frames, then
@@ -164,54 +140,24 @@ impl MusicRnn {
                 "continueSequence: primer class {bad} out of range (depth {d})"
             ));
         }
-        let sizes = self.layer_sizes();
-        let len = primer.len();
-        // The primer is the same for every variation: consume it once at batch 1 (all
-        // but its last frame), then copy the state into each row of the batch.
-        let mut states: Vec<Vec<f32>> = sizes
-            .iter()
-            .flat_map(|&h| [vec![0f32; h], vec![0f32; h]])
-            .collect();
-        {
-            let net1 = self.net(1)?;
-            let mut x1 = vec![0f32; d];
-            for &k in &primer[..len - 1] {
-                x1.iter_mut().for_each(|v| *v = 0.0);
-                x1[k] = 1.0;
-                let mut args: Vec<&[f32]> = vec![&x1];
-                args.extend(states.iter().map(|s| s.as_slice()));
-                let mut out = net1.run(&args)?;
-                out.pop();
-                states = out;
-            }
-        }
-        let mut states: Vec<Vec<f32>> = states.iter().map(|s| s.repeat(b)).collect();
-        let mut x = vec![0f32; b * d];
+        // The primer is the same for every variation and known in advance: run it once,
+        // layer by layer, then fan the state and logits out to the batch.
+        let (state1, logits1) = self.stack.prime(primer)?;
+        let mut state = if b == 1 { state1 } else { state1.repeat_rows(b)? };
+        let mut logits = logits1.repeat(b);
         let mut samples = vec![Vec::with_capacity(steps); b];
-        let net = self.net(b)?;
-        let mut logits: Vec<f32> = Vec::new();
-        for i in len - 1..len + steps {
-            x.iter_mut().for_each(|v| *v = 0.0);
-            if i < len {
-                for r in 0..b {
-                    x[r * d + primer[i]] = 1.0;
-                }
-            } else {
-                for r in 0..b {
-                    let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
-                    samples[r].push(k);
-                    x[r * d + k] = 1.0;
-                }
+        let mut classes = vec![0usize; b];
+        for i in 0..steps {
+            for r in 0..b {
+                let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+                samples[r].push(k);
+                classes[r] = k;
             }
             // No LSTM step after the last sample, as magenta.js.
-            if i == len + steps - 1 {
+            if i + 1 == steps {
                 break;
             }
-            let mut args: Vec<&[f32]> = vec![&x];
-            args.extend(states.iter().map(|s| s.as_slice()));
-            let mut out = net.run(&args)?;
-            logits = out.pop().ok_or("step produced no logits")?;
-            states = out;
+            logits = self.stack.step(&classes, &mut state)?;
         }
         Ok(samples)
     }

@@ -165,6 +165,68 @@ pub struct Progress {
     pub fraction: Option<f32>,
 }
 
+/// What the worker is doing, for the editor's status strip. Written by the worker thread,
+/// read by the editor; never touched by the audio thread.
+#[derive(Debug, Default)]
+pub struct ModelStatus {
+    /// Requests submitted and not yet completed.
+    pub pending: AtomicU64,
+    /// Completed requests (success or error).
+    pub completed: AtomicU64,
+    /// What runs now ("loading basic_rnn", "continueSequence ×4"), empty when idle.
+    pub activity: parking_lot::Mutex<String>,
+    /// The last completed inference request: what it was and its wall time in ms.
+    pub last_inference: parking_lot::Mutex<Option<(String, f64)>>,
+    /// Models loaded now, as "MusicRNN basic_rnn".
+    pub loaded: parking_lot::Mutex<Vec<String>>,
+    /// The last error message, cleared by the next success.
+    pub last_error: parking_lot::Mutex<Option<String>>,
+}
+
+impl ModelStatus {
+    /// One line for the status strip: "models: loading basic_rnn…", "models: ready (2) ·
+    /// continueSequence 43 ms", or "models: none" before anything was requested.
+    pub fn summary(&self) -> String {
+        let activity = self.activity.lock().clone();
+        let loaded = self.loaded.lock().len();
+        let last = self.last_inference.lock().clone();
+        let mut s = if !activity.is_empty() {
+            format!("models: {activity}…")
+        } else if loaded > 0 {
+            format!("models: ready ({loaded})")
+        } else {
+            "models: none loaded".to_string()
+        };
+        if let Some((what, ms)) = last {
+            s.push_str(&format!(" · last {what} {ms:.0} ms"));
+        }
+        let queued = self.pending.load(Ordering::Relaxed).saturating_sub(u64::from(!activity.is_empty()));
+        if queued > 0 {
+            s.push_str(&format!(" · {queued} queued"));
+        }
+        s
+    }
+}
+
+/// Short description of a request for the status strip (what runs, not its data).
+fn describe(req: &Request) -> String {
+    match req {
+        Request::LoadRnn { url_or_path } | Request::LoadVae { url_or_path } => {
+            let name = url_or_path.trim_end_matches('/').rsplit(['/', '\\']).next().unwrap_or(url_or_path);
+            format!("loading {name}")
+        }
+        Request::RnnContinue { count, .. } if *count > 1 => format!("continueSequence ×{count}"),
+        Request::RnnContinue { .. } => "continueSequence".into(),
+        Request::VaeEncode { .. } => "encode".into(),
+        Request::VaeDecode { .. } => "decode".into(),
+        Request::VaeSample { n, .. } => format!("sample({n})"),
+        Request::VaeInterpolate { n, .. } => format!("interpolate({n})"),
+        Request::MidiMeTrain { epochs, .. } => format!("MidiMe training ({epochs} epochs)"),
+        Request::MidiMeSample { n, .. } => format!("MidiMe sample({n})"),
+        Request::Unload { .. } => "unload".into(),
+    }
+}
+
 /// How a worker finds and samples models.
 #[derive(Clone)]
 pub struct WorkerConfig {
@@ -178,6 +240,8 @@ pub struct WorkerConfig {
     pub seed: Option<u64>,
     /// The host's `temperature` parameter, used when a request gives none.
     pub temperature: Arc<dyn Fn() -> f32 + Send + Sync>,
+    /// Where the worker reports what it is doing (the editor's status strip).
+    pub status: Arc<ModelStatus>,
 }
 
 impl WorkerConfig {
@@ -190,6 +254,7 @@ impl WorkerConfig {
             allow_network: true,
             seed: None,
             temperature: Arc::new(|| 1.0),
+            status: Arc::new(ModelStatus::default()),
         }
     }
 }
@@ -221,6 +286,8 @@ pub struct ModelWorker {
     done_tx: Sender<Completion>,
     /// Next request id.
     next_id: AtomicU64,
+    /// Shared with the thread and the editor.
+    status: Arc<ModelStatus>,
     /// The thread, detached on drop so that dropping never blocks.
     _thread: Option<JoinHandle<()>>,
 }
@@ -232,12 +299,28 @@ impl ModelWorker {
         let (done_tx, done_rx) = unbounded::<Completion>();
         let (prog_tx, prog_rx) = unbounded::<Progress>();
         let thread_done = done_tx.clone();
+        let shared_status = config.status.clone();
         let thread = std::thread::Builder::new()
             .name("sema-live-models".into())
             .spawn(move || {
+                let status = config.status.clone();
                 let mut state = WorkerState::new(config, prog_tx);
                 for (id, req) in req_rx.iter() {
+                    let what = describe(&req);
+                    let inference = !matches!(req, Request::LoadRnn { .. } | Request::LoadVae { .. } | Request::Unload { .. });
+                    *status.activity.lock() = what.clone();
+                    let started = std::time::Instant::now();
                     let result = state.handle(req);
+                    let ms = started.elapsed().as_secs_f64() * 1e3;
+                    status.activity.lock().clear();
+                    match &result {
+                        Ok(_) if inference => *status.last_inference.lock() = Some((what, ms)),
+                        _ => {}
+                    }
+                    *status.last_error.lock() = result.as_ref().err().cloned();
+                    *status.loaded.lock() = state.loaded_names();
+                    status.completed.fetch_add(1, Ordering::Relaxed);
+                    status.pending.fetch_sub(1, Ordering::Relaxed);
                     if thread_done.send((id, result)).is_err() {
                         break;
                     }
@@ -250,6 +333,7 @@ impl ModelWorker {
             done_tx,
             progress: prog_rx,
             next_id: AtomicU64::new(1),
+            status: shared_status,
             _thread: thread,
         }
     }
@@ -258,11 +342,13 @@ impl ModelWorker {
     /// started, the request completes at once with an error.
     pub fn submit(&self, req: Request) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.status.pending.fetch_add(1, Ordering::Relaxed);
         let sent = match &self.requests {
             Some(tx) => tx.send((id, req)).is_ok(),
             None => false,
         };
         if !sent {
+            self.status.pending.fetch_sub(1, Ordering::Relaxed);
             // The thread is gone (failed to start or panicked): nothing else will answer.
             let _ = self
                 .done_tx
@@ -375,6 +461,19 @@ impl WorkerState {
         } else {
             0.0
         }
+    }
+
+    /// The loaded models, for the status strip.
+    fn loaded_names(&self) -> Vec<String> {
+        let mut ids: Vec<_> = self.models.keys().copied().collect();
+        ids.sort_unstable();
+        ids.iter()
+            .map(|id| match &self.models[id] {
+                Slot::Rnn(_) => format!("MusicRNN #{id}"),
+                Slot::Vae(_) => format!("MusicVAE #{id}"),
+                Slot::MidiMe(_) => format!("MidiMe #{id}"),
+            })
+            .collect()
     }
 
     fn insert(&mut self, slot: Slot) -> ModelId {
@@ -588,6 +687,7 @@ mod tests {
         cfg.allow_network = false;
         cfg.seed = Some(5);
         cfg.temperature = Arc::new(|| 0.0);
+        let status = cfg.status.clone();
         let w = ModelWorker::spawn(cfg);
         assert!(w.try_recv().is_none());
 
@@ -637,6 +737,16 @@ mod tests {
         assert!(seqs
             .iter()
             .all(|s| s == &seqs[0] && s.total_quantized_steps == Some(16)));
+        // The status strip's view: both models loaded, the batch timed, nothing queued.
+        assert_eq!(status.pending.load(Ordering::Relaxed), 0);
+        assert_eq!(status.loaded.lock().len(), 2);
+        let last = status.last_inference.lock().clone();
+        assert!(matches!(last, Some((ref what, ms)) if what == "continueSequence ×3" && ms > 0.0), "{last:?}");
+        assert!(
+            status.summary().starts_with("models: ready (2) · last continueSequence ×3"),
+            "{}",
+            status.summary()
+        );
 
         let r = w.run_blocking(
             Request::VaeEncode {
