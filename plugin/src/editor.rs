@@ -388,7 +388,8 @@ impl SemaEditor {
             now,
             self.export_bars,
             clock.beats_per_bar.max(1.0),
-            if clock.bpm > 0.0 { clock.bpm } else { 120.0 },
+            // The tempo the notes were played at; the export falls back to 120 if unknown.
+            self.history.last_bpm().unwrap_or(clock.bpm),
         );
         let path = std::path::PathBuf::from(self.export_path.trim());
         let console = &self.shared.console;

@@ -23,6 +23,12 @@ pub struct TimedEvent {
 /// sorted; note-offs sort before note-ons at the same tick. Notes still held at the end
 /// are closed at the last event's tick.
 pub fn encode(events: &[TimedEvent], bpm: f64, beats_per_bar: u8) -> Vec<u8> {
+    encode_until(events, bpm, beats_per_bar, None)
+}
+
+/// As [`encode`], with the end of the track at `end_beats` (when later than the last
+/// event), so an export of N bars that ends in silence still lasts N bars.
+pub fn encode_until(events: &[TimedEvent], bpm: f64, beats_per_bar: u8, end_beats: Option<f64>) -> Vec<u8> {
     let mut evs: Vec<TimedEvent> = events.iter().copied().filter(|e| e.beats.is_finite() && e.beats >= 0.0).collect();
     evs.sort_by(|a, b| {
         let ta = (a.beats * PPQ as f64).round() as u64;
@@ -64,7 +70,9 @@ pub fn encode(events: &[TimedEvent], bpm: f64, beats_per_bar: u8) -> Vec<u8> {
             kind: TrackEventKind::Midi { channel: u4::new(e.channel.min(15)), message },
         });
     }
-    track.push(TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+    let end_tick = end_beats.filter(|b| b.is_finite() && *b > 0.0).map_or(0, |b| (b * PPQ as f64).round() as u64);
+    let end_delta = end_tick.saturating_sub(last_tick).min(0x0FFF_FFFF) as u32;
+    track.push(TrackEvent { delta: u28::new(end_delta), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
     let smf = Smf { header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(PPQ))), tracks: vec![track] };
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
@@ -120,5 +128,22 @@ mod tests {
     #[test]
     fn garbage_is_not_a_midi_file() {
         assert!(decode_notes(b"RIFF....").is_err());
+    }
+
+    #[test]
+    fn the_track_ends_at_the_requested_beat() {
+        let events = [
+            TimedEvent { beats: 0.0, on: true, channel: 0, key: 60, velocity: 0.8 },
+            TimedEvent { beats: 1.0, on: false, channel: 0, key: 60, velocity: 0.0 },
+        ];
+        let length = |bytes: &[u8]| -> u64 {
+            let smf = Smf::parse(bytes).expect("parse");
+            smf.tracks[0].iter().map(|e| u64::from(e.delta.as_int())).sum()
+        };
+        assert_eq!(length(&encode(&events, 120.0, 4)), u64::from(PPQ));
+        // Eight bars of 4/4 although the last note ends after one beat.
+        assert_eq!(length(&encode_until(&events, 120.0, 4, Some(32.0))), 32 * u64::from(PPQ));
+        // An end before the last event does not cut it.
+        assert_eq!(length(&encode_until(&events, 120.0, 4, Some(0.5))), u64::from(PPQ));
     }
 }

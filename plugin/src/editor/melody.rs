@@ -285,7 +285,8 @@ pub fn export_last_bars(history: &NoteHistory, now_bars: f64, n_bars: u32, beats
             events.push(ev(end, false));
         }
     }
-    midi_file::encode(&events, bpm, numerator)
+    let end = (n_bars as f64 * bpb).max(0.0);
+    midi_file::encode_until(&events, bpm, numerator, Some(end))
 }
 
 /// What a channel's numbers look like, which decides how they are drawn.
