@@ -5,8 +5,11 @@
 #
 #   bash scripts/screenshot.sh [OUT.png]
 #
-# Needs: xvfb, imagemagick (import, convert), x11-utils (xwininfo) and the packages of
-# scripts/install-deps.sh.
+# The tutorial's JavaScript blocks are evaluated one by one with Ctrl+Enter (xdotool), as
+# a user would: the RNN continues the primer and the result reaches the live code.
+#
+# Needs: xvfb, imagemagick (import, identify), x11-utils (xwininfo), xdotool and the
+# packages of scripts/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/editor.png}
@@ -24,8 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 sleep 1
-# A private cache/data dir so the screenshot never depends on this user's files.
-home=$(mktemp -d)
+# A private home (cache, data, session paths) so the picture never depends on this user.
+home=/tmp/musician
+rm -rf "$home" && mkdir -p "$home"
 DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1 HOME="$home" XDG_CACHE_HOME="$home/.cache" \
     XDG_DATA_HOME="$home/.local/share" "$app" --backend dummy --sample-rate 48000 --period-size 512 \
     >"$home/app.log" 2>&1 &
@@ -41,8 +45,23 @@ if ! DISPLAY=$display xwininfo -root -tree | grep -q '"Sema Live"'; then
     cat "$home/app.log" >&2
     exit 1
 fi
-sleep "${SCREENSHOT_WAIT:-6}"
 id=$(DISPLAY=$display xwininfo -root -tree | grep '"Sema Live"' | head -1 | awk '{print $1}')
+sleep 2
+x() { DISPLAY=$display xdotool "$@"; }
+# Put the cursor on line 1 of the JS editor (right half, first text row), then evaluate
+# each block of the default script and move down to the next one.
+x mousemove --window "$id" 760 140 click 1
+sleep 0.5
+line=1
+for start in 1 $(awk '/^[[:space:]]*___+[[:space:]]*$/ {print NR + 1}' assets/default/script.js); do
+    [ "$start" -gt "$(wc -l < assets/default/script.js)" ] && break
+    [ "$start" -gt "$line" ] && x key --delay 20 --repeat $((start - line)) Down
+    line=$start
+    x key ctrl+Return
+    # Loading the models (first block that uses them) and inference take a moment.
+    sleep 2
+done
+sleep "${SCREENSHOT_WAIT:-4}"
 mkdir -p "$(dirname "$out")"
 DISPLAY=$display import -window "$id" "$out"
 echo "wrote $out ($(identify -format '%wx%h' "$out"))"

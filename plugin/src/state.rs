@@ -49,7 +49,7 @@ impl Default for EditorLayout {
             js_scroll: 0.0,
             console_height: 170.0,
             font_size: 13.0,
-            melody_width: 420.0,
+            melody_width: 560.0,
             window: None,
             dsl_text: None,
         }
