@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use crate::console::{Console, Level, Source};
 use crate::controller::Controller;
-use crate::js::{ConsoleLevel, HostView, JsHost, JsIo};
+use crate::js::{ConsoleLevel, HostView, JsHost, JsInput, JsIo};
+use crate::rt::ToJsValue;
 use crate::ml::resolve::{default_bundled_dir, default_cache_dir};
 use crate::ml::worker::{ModelStatus, WorkerConfig};
 use crate::status::Inlets;
@@ -78,10 +79,13 @@ impl JsBridge {
         let stop = self.stop.clone();
         // Relay: audio ring buffer → JS channel, off the audio thread.
         let _ = std::thread::Builder::new().name("sema-live-tojs".into()).spawn(move || {
+            let mut lists = ListAssembler::default();
             while !stop.load(Ordering::Relaxed) {
                 if let Some(mut rx) = inlets.to_js.try_lock() {
                     while let Ok(v) = rx.pop() {
-                        let _ = to_js_tx.try_send((v.channel, v.value));
+                        if let Some(input) = lists.push(v) {
+                            let _ = to_js_tx.try_send(input);
+                        }
                     }
                 }
                 std::thread::sleep(RELAY_PERIOD);
@@ -130,6 +134,39 @@ impl JsBridge {
     }
 }
 
+/// Turns the audio thread's `toJS` values back into what JS receives: single numbers, or
+/// the lists that `{trig, ch, [..], n}toJS` sent as `n` consecutive values.
+#[derive(Default)]
+pub struct ListAssembler {
+    /// The list being collected: its channel, length and the values so far.
+    partial: Option<(u32, usize, Vec<f64>)>,
+}
+
+impl ListAssembler {
+    /// Takes the next value; returns an input for JS when one is complete. A list whose
+    /// values were lost (the ring buffer was full) is dropped rather than delivered short.
+    pub fn push(&mut self, v: ToJsValue) -> Option<(u32, JsInput)> {
+        if v.len == 0 {
+            return Some((v.channel, JsInput::Value(v.value)));
+        }
+        let len = usize::from(v.len);
+        if v.index == 0 {
+            self.partial = Some((v.channel, len, Vec::with_capacity(len)));
+        }
+        let (channel, want, values) = self.partial.as_mut()?;
+        if *channel != v.channel || *want != len || values.len() != usize::from(v.index) {
+            self.partial = None;
+            return None;
+        }
+        values.push(v.value);
+        if values.len() == len {
+            let (channel, _, values) = self.partial.take()?;
+            return Some((channel, JsInput::List(values)));
+        }
+        None
+    }
+}
+
 impl Default for JsBridge {
     fn default() -> Self {
         Self::new()
@@ -142,5 +179,32 @@ impl Drop for JsBridge {
         if let Some(h) = self.host.lock().take() {
             h.shutdown();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(channel: u32, value: f64, index: u16, len: u16) -> ToJsValue {
+        ToJsValue { channel, value, index, len }
+    }
+
+    #[test]
+    fn lists_are_reassembled_and_broken_ones_dropped() {
+        let mut a = ListAssembler::default();
+        assert_eq!(a.push(ToJsValue::single(4, 0.5)), Some((4, JsInput::Value(0.5))));
+        assert_eq!(a.push(part(1, 1.0, 0, 3)), None);
+        assert_eq!(a.push(part(1, 2.0, 1, 3)), None);
+        // A single value between the parts of a list does not disturb it.
+        assert_eq!(a.push(ToJsValue::single(0, 9.0)), Some((0, JsInput::Value(9.0))));
+        assert_eq!(a.push(part(1, 3.0, 2, 3)), Some((1, JsInput::List(vec![1.0, 2.0, 3.0]))));
+        // A list missing its middle (ring buffer overflow) is dropped, the next one arrives.
+        assert_eq!(a.push(part(2, 1.0, 0, 3)), None);
+        assert_eq!(a.push(part(2, 3.0, 2, 3)), None);
+        assert_eq!(a.push(part(2, 5.0, 0, 2)), None);
+        assert_eq!(a.push(part(2, 6.0, 1, 2)), Some((2, JsInput::List(vec![5.0, 6.0]))));
+        // A tail without its head is ignored.
+        assert_eq!(a.push(part(3, 1.0, 1, 2)), None);
     }
 }

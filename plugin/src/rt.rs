@@ -143,6 +143,18 @@ pub struct TimedNote {
 pub struct ToJsValue {
     pub channel: u32,
     pub value: f64,
+    /// Position of `value` in a list sent at once (`{trig, ch, [..], n}toJS`), which JS
+    /// receives as one array; 0 for a single value.
+    pub index: u16,
+    /// Length of that list, 0 for a single value.
+    pub len: u16,
+}
+
+impl ToJsValue {
+    /// A single value for `input(value, channel)`.
+    pub fn single(channel: u32, value: f64) -> Self {
+        Self { channel, value, index: 0, len: 0 }
+    }
 }
 
 /// What the program needs to know about time, computed by the engine for every sample

@@ -487,7 +487,7 @@ pub static FUNCTIONS: &[FuncDef] = &[
         b.emit(Op::FromJs { channel, trig, list, last: None });
         Ok(Operand::L(list))
     }),
-    f!("toJS", 3, 4, "{trigger, channel, value}toJS", "Sends value to JS input(value, channel) on each rising trigger.", |b, c| {
+    f!("toJS", 3, 4, "{trigger, channel, value}toJS", "Sends value to JS input(value, channel) on each rising trigger; a list of n values arrives as one array.", |b, c| {
         let (trig, channel) = (b.s(c, 0)?, b.s(c, 1)?);
         // A list is sent as `blocksize` values (default 1, as in Sema).
         let list = if matches!(c.args[2], Operand::L(_)) { Some(b.l(c, 2)?) } else { None };

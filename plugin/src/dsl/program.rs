@@ -292,7 +292,7 @@ pub enum Op {
     /// `fromJS`: copies the channel's data when it changes (`last` = id and generation seen).
     FromJs { channel: R, trig: Option<(R, Trigger)>, list: L, last: Option<(usize, u64)> },
     /// Sends on each rising edge of `trig`: the scalar `value`, or `block` values of
-    /// `list` (zero-padded), one `ToJsValue` each, in order.
+    /// `list` (zero-padded), one `ToJsValue` each, in order, marked as one list.
     ToJs { trig: R, channel: R, value: R, list: Option<L>, block: usize, out: R, zx: Trigger },
     /// Short-time FFT: `trig` is 1 on samples where a new frame was written to the lists.
     Fft { x: R, trig: R, mags: L, phases: L, a: Box<FftAnalyzer> },
@@ -723,13 +723,16 @@ impl Op {
                         let ch = if ch.is_finite() && ch >= 0.0 { ch as u32 } else { 0 };
                         match list {
                             None => {
-                                f.ctx.to_js.push(ToJsValue { channel: ch, value: v });
+                                f.ctx.to_js.push(ToJsValue::single(ch, v));
                             }
                             Some(l) => {
                                 let vals = lists.get(*l);
+                                // Sent as one list (JS gets an array); the compiler clamps
+                                // `block` to 4096, so it fits the u16.
+                                let len = *block as u16;
                                 for k in 0..*block {
                                     let value = vals.get(k).copied().unwrap_or(0.0);
-                                    f.ctx.to_js.push(ToJsValue { channel: ch, value });
+                                    f.ctx.to_js.push(ToJsValue { channel: ch, value, index: k as u16, len });
                                 }
                             }
                         }

@@ -373,7 +373,7 @@ fn to_js_scope_midi_params_adc() {
     let mut h = Harness::new(120.0, 4.0);
     h.run("{{10}imp,2,{0.5}const}toJS;", 48_000);
     assert_eq!(h.to_js.len(), 10);
-    assert_eq!(h.to_js[0], ToJsValue { channel: 2, value: 0.5 });
+    assert_eq!(h.to_js[0], ToJsValue::single(2, 0.5));
     h.run("{{100}imp,0,{0.25}const}scop;", 4800);
     assert_eq!(h.scope.len(), 10);
     assert!(h.scope.iter().all(|&x| x == 0.25));

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64};
 
 use atomic_float::{AtomicF32, AtomicF64};
 
-pub use runtime::{run_file, run_source, JsHost, JsIo, RunOptions, RunReport, Runtime};
+pub use runtime::{run_file, run_source, JsHost, JsInput, JsIo, RunOptions, RunReport, Runtime};
 
 /// Number of macro parameters `host.macros[i]` exposes.
 pub const NUM_MACROS: usize = 8;

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use boa_engine::builtins::promise::{OperationType, PromiseState};
 use boa_engine::context::HostHooks;
 use boa_engine::job::{Job, JobExecutor, PromiseJob, TimeoutJob};
-use boa_engine::object::builtins::JsFunction;
+use boa_engine::object::builtins::{JsArray, JsFunction};
 use boa_engine::vm::RuntimeLimits;
 use boa_engine::{js_string, Context, JsError, JsObject, JsResult, JsString, JsValue};
 use crossbeam_channel::{Receiver, Sender};
@@ -63,6 +63,21 @@ const MAX_EVALUATED_RECORDS: usize = 1024;
 /// Stack of the JS thread: native built-ins (e.g. `Array.prototype.map`) recurse on it.
 const JS_THREAD_STACK: usize = 64 * 1024 * 1024;
 
+/// A value from the DSL's `toJS` for JS `input(value, channel)`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JsInput {
+    /// `{trig, ch, signal}toJS`: a number.
+    Value(f64),
+    /// `{trig, ch, [a, b, ...], n}toJS`: an array of n numbers, as Sema delivers it.
+    List(Vec<f64>),
+}
+
+impl From<f64> for JsInput {
+    fn from(v: f64) -> Self {
+        JsInput::Value(v)
+    }
+}
+
 /// What the runtime talks to. Everything is a channel, an atomic or a callback that the
 /// plugin makes lock-free, so the JS thread never makes the audio thread wait.
 pub struct JsIo {
@@ -72,7 +87,7 @@ pub struct JsIo {
     /// Host parameters and transport.
     pub host: Arc<HostView>,
     /// Values from the DSL's `toJS`: `(channel, value)`, handed to JS `input(value, channel)`.
-    pub to_js: Receiver<(u32, f64)>,
+    pub to_js: Receiver<(u32, JsInput)>,
     /// Receives `sema.sendBuffer(name, data)`.
     pub samples_sink: Box<dyn FnMut(String, Vec<f32>) + Send>,
     /// Configuration of the model worker, started on the first model request. Its
@@ -331,7 +346,7 @@ pub struct Runtime {
     /// Rejection tracking.
     hooks: Rc<Hooks>,
     /// Values from `toJS`.
-    to_js: Receiver<(u32, f64)>,
+    to_js: Receiver<(u32, JsInput)>,
     /// The engine's own `eval` (users may shadow the global).
     eval_fn: JsObject,
     /// Bar index the `onBar` callbacks last ran for (None while stopped).
@@ -673,11 +688,13 @@ impl Runtime {
             let Some(f) = input.ok().and_then(|v| v.as_callable()) else {
                 continue;
             };
-            let r = f.call(
-                &JsValue::undefined(),
-                &[value.into(), channel.into()],
-                &mut self.ctx,
-            );
+            let value: JsValue = match value {
+                JsInput::Value(v) => v.into(),
+                JsInput::List(values) => {
+                    JsArray::from_iter(values.into_iter().map(JsValue::from), &mut self.ctx).into()
+                }
+            };
+            let r = f.call(&JsValue::undefined(), &[value, channel.into()], &mut self.ctx);
             if let Err(e) = r {
                 // One report per pump: `input` may be called thousands of times a second.
                 if !reported {

@@ -10,7 +10,7 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use super::blocks::split_blocks;
-use super::{ConsoleLevel, ConsoleLine, HostView, JsIo, Runtime};
+use super::{ConsoleLevel, ConsoleLine, HostView, JsInput, JsIo, Runtime};
 use crate::ml::worker::WorkerConfig;
 
 /// A runtime plus what it sent out.
@@ -19,7 +19,7 @@ pub(crate) struct Harness {
     pub sends: Arc<Mutex<Vec<(u32, Vec<f64>)>>>,
     pub buffers: Arc<Mutex<Vec<(String, Vec<f32>)>>>,
     pub host: Arc<HostView>,
-    pub to_js: Sender<(u32, f64)>,
+    pub to_js: Sender<(u32, JsInput)>,
     pub console: Vec<ConsoleLine>,
 }
 
@@ -260,11 +260,18 @@ fn output_channels_pad_and_truncate() {
 fn input_buffers_console_and_host() {
     let mut h = Harness::plain();
     h.run("var got = [];\ninput = (value, channel) => got.push(channel + ':' + value);\n");
-    h.to_js.send((3, 0.25)).unwrap();
-    h.to_js.send((0, 1.0)).unwrap();
+    h.to_js.send((3, 0.25.into())).unwrap();
+    h.to_js.send((0, 1.0.into())).unwrap();
+    h.to_js.send((2, JsInput::List(vec![0.5, -1.0, 2.0]))).unwrap();
     h.rt.pump();
     h.eval("console.log(got.join(' '))", 1);
-    assert_eq!(h.logs(), vec!["3:0.25 0:1"]);
+    // A list arrives as one array (joined by `+` into "0.5,-1,2").
+    assert_eq!(h.logs(), vec!["3:0.25 0:1 2:0.5,-1,2"]);
+    h.eval("var shape = ''; input = (value, channel) => { shape = Array.isArray(value) + ' ' + value.length; };", 5);
+    h.to_js.send((1, JsInput::List(vec![1.0, 2.0]))).unwrap();
+    h.rt.pump();
+    h.eval("console.log(shape)", 6);
+    assert_eq!(h.logs().last().map(String::as_str), Some("true 2"));
 
     h.eval(
         "sema.sendBuffer('noise', new Float32Array([0, 0.5, -0.5]))",
