@@ -412,6 +412,11 @@ pub fn lines_y_range(galley: &Galley, lines: RangeInclusive<usize>) -> Option<eg
 /// Pushes a token, merging it into the previous one when both are whitespace, comment,
 /// string or invalid (the scanners emit these in pieces, e.g. one per line of a block
 /// comment).
+/// Index of the next `\n` at or after `i` (or the end): where a `//` comment stops.
+fn line_end(b: &[u8], i: usize) -> usize {
+    b[i.min(b.len())..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p)
+}
+
 fn push_tok(out: &mut Vec<Token>, range: Range<usize>, kind: TokenKind) {
     if range.is_empty() {
         return;
@@ -469,9 +474,7 @@ fn dsl_tokens(text: &str, out: &mut Vec<Token>) {
                 continue;
             }
             b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < n && b[i] != b'\n' {
-                    i += 1;
-                }
+                i = line_end(b, i);
                 push_tok(out, start..i, TokenKind::Comment);
                 continue;
             }
@@ -743,9 +746,7 @@ fn js_tokens(text: &str, out: &mut Vec<Token>) {
                 continue;
             }
             b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < n && b[i] != b'\n' {
-                    i += 1;
-                }
+                i = line_end(b, i);
                 push_tok(out, start..i, TokenKind::Comment);
                 continue;
             }

@@ -196,21 +196,7 @@ mod tests {
 
     #[test]
     fn piano_phase_events_match_reference() {
-        let pitches = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82];
-        let ns = NoteSequence {
-            notes: pitches
-                .iter()
-                .enumerate()
-                .map(|(i, &p)| Note {
-                    pitch: p,
-                    start_time: Some(0.5 * i as f64),
-                    end_time: Some(0.5 * (i + 1) as f64),
-                    ..Default::default()
-                })
-                .collect(),
-            total_time: Some(12.0),
-            ..Default::default()
-        };
+        let ns = crate::ml::testutil::piano_phase();
         let q = quantize_note_sequence(&ns, 4).unwrap();
         let c = MelodyConverter::new(48, 83, None).unwrap();
         assert_eq!(c.depth(), 38);

@@ -204,24 +204,7 @@ pub fn quantize_note_sequence(
 mod tests {
     use super::*;
 
-    /// The seed's "Piano Phase" primer: 12 notes of 0.5 s, totalTime 12 s.
-    pub fn piano_phase() -> NoteSequence {
-        let pitches = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82];
-        NoteSequence {
-            notes: pitches
-                .iter()
-                .enumerate()
-                .map(|(i, &p)| Note {
-                    pitch: p,
-                    start_time: Some(0.5 * i as f64),
-                    end_time: Some(0.5 * (i + 1) as f64),
-                    ..Default::default()
-                })
-                .collect(),
-            total_time: Some(12.0),
-            ..Default::default()
-        }
-    }
+    use crate::ml::testutil::piano_phase;
 
     #[test]
     fn quantizes_piano_phase_like_magenta() {
