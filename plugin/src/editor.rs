@@ -906,4 +906,48 @@ mod tests {
         assert_eq!((ed.dsl.as_str(), ed.js.as_str()), (">{330}sin;", "console.log(1);"));
         assert_eq!(shared.controller.lock().session().editor.font_size, 17.0);
     }
+
+    #[test]
+    fn notes_the_audio_thread_sent_are_drawn_and_exported() {
+        use crate::status::NoteRecord;
+        let mut plugin = crate::SemaLive::default();
+        let shared = plugin.shared.clone();
+        // Two bars of quarter notes at 120 bpm, 4/4, as the audio thread logs them.
+        for q in 0..8 {
+            let bars = q as f64 / 4.0;
+            let key = 60 + q as u8;
+            for (at, on) in [(bars, true), (bars + 0.125, false)] {
+                let record = NoteRecord { bars: at, bpm: 120.0, on, channel: 0, key, velocity: 0.8 };
+                plugin.outlets.notes.push(record).expect("room in the note log");
+            }
+        }
+        shared.status.publish(&crate::rt::ClockState {
+            bar: 2,
+            bar_phase: 0.0,
+            bpm: 120.0,
+            beats_per_bar: 4.0,
+            playing: true,
+            sample_rate: 48_000.0,
+        });
+        let mut ed = SemaEditor::new(shared.clone());
+        let ctx = egui::Context::default();
+        let before = frame(&ctx, &mut ed, vec![]).shapes.len();
+        assert_eq!(ed.history.len(), 8);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("last.mid");
+        ed.export_path = path.display().to_string();
+        ed.export_bars = 1;
+        ed.export_midi();
+        let bytes = std::fs::read(&path).expect("the export was written");
+        let notes = crate::midi_file::decode_notes(&bytes).expect("a MIDI file");
+        // The last bar: keys 64..=67 at beats 0, 1, 2, 3, each half a beat long.
+        let expected: Vec<(f64, f64, u8)> = (0..4).map(|q| (q as f64, q as f64 + 0.5, 64 + q as u8)).collect();
+        assert_eq!(notes, expected);
+        // And the piano roll drew them: more shapes than without notes.
+        let mut empty = SemaEditor::new(shared.clone());
+        empty.history = NoteHistory::default();
+        let ctx2 = egui::Context::default();
+        let without = frame(&ctx2, &mut empty, vec![]).shapes.len();
+        assert!(before > without, "{before} shapes with notes, {without} without");
+    }
 }
