@@ -8,6 +8,7 @@ packages=(
   libx11-dev libx11-xcb-dev libxcb1-dev libxcb-icccm4-dev libxcb-dri2-0-dev
   libxcursor-dev libxkbcommon-dev libgl-dev
   libasound2-dev libjack-jackd2-dev
+  xvfb libgl1-mesa-dri
 )
 
 missing=()

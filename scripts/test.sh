@@ -20,8 +20,10 @@ cargo test -p sema_live --lib --bins --tests --no-run
 # The CLAP bundle of that build. On Linux a .clap is the plugin's shared library under
 # another name; bundling through `cargo xtask bundle` would build without dev-dependencies,
 # whose features change the dependency graph and recompile tract/boa for nothing.
+# The test build leaves the cdylib in deps/ (cargo copies it up to debug/ only when the
+# library itself is the requested target, so debug/libsema_live.so may be an old build).
 mkdir -p "$CARGO_TARGET_DIR/bundled-debug"
-cp "$CARGO_TARGET_DIR/debug/libsema_live.so" "$CARGO_TARGET_DIR/bundled-debug/Sema Live.clap"
+cp "$CARGO_TARGET_DIR/debug/deps/libsema_live.so" "$CARGO_TARGET_DIR/bundled-debug/Sema Live.clap"
 export SEMA_LIVE_CLAP="$CARGO_TARGET_DIR/bundled-debug/Sema Live.clap"
 
 cargo test -p sema_live --lib --bins --tests

@@ -6,16 +6,16 @@
 //! or else the cdylib cargo built next to this test. Debug builds of the plugin have
 //! `assert_process_allocs` on: any allocation in `process()` aborts this test.
 
+mod common;
+
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, TransportEvent, TransportFlags};
 use clack_host::events::{EventFlags, EventHeader};
 use clack_host::prelude::*;
 use clack_host::utils::{BeatTime, SecondsTime};
-use std::path::PathBuf;
 
 const SAMPLE_RATE: f64 = 48_000.0;
 const BLOCK: usize = 512;
-const PLUGIN_ID: &[u8] = b"org.semalive.sema-live";
 
 struct Shared;
 impl SharedHandler<'_> for Shared {
@@ -31,22 +31,6 @@ impl HostHandlers for Host {
     type AudioProcessor<'a> = ();
 }
 
-fn plugin_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("SEMA_LIVE_CLAP") {
-        return PathBuf::from(p);
-    }
-    // tests live in target/<profile>/deps; the cdylib in target/<profile>.
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let name = if cfg!(target_os = "macos") {
-        "libsema_live.dylib"
-    } else if cfg!(windows) {
-        "sema_live.dll"
-    } else {
-        "libsema_live.so"
-    };
-    dir.join(name)
-}
 
 /// A note event the plugin sent: (absolute sample, on?, key).
 type NoteOut = (u64, bool, i16);
@@ -60,7 +44,7 @@ struct Instance {
 
 impl Instance {
     fn new() -> Self {
-        let path = plugin_path();
+        let path = common::plugin_path();
         assert!(path.exists(), "plugin binary not found at {}", path.display());
         // SAFETY: loading a CLAP plugin runs its entry code; it is our own plugin.
         let entry = unsafe { PluginEntry::load(&path) }.expect("load the .clap entry");
@@ -71,7 +55,7 @@ impl Instance {
         let factory = entry.get_plugin_factory().expect("plugin factory");
         let descriptor = factory
             .plugin_descriptors()
-            .find(|d| d.id().map(|id| id.to_bytes() == PLUGIN_ID).unwrap_or(false))
+            .find(|d| d.id().map(|id| id == common::PLUGIN_ID).unwrap_or(false))
             .expect("Sema Live descriptor");
         let id = descriptor.id().expect("id").to_owned();
         let host_info = HostInfo::new("sema-live tests", "Sema Live", "https://example.com", "0.1").expect("host info");

@@ -1,7 +1,33 @@
-//! Helpers shared by the integration tests that compare note sequences.
+//! Helpers shared by the integration tests (each test binary uses a part of them).
+#![allow(dead_code)]
 
 use serde_json::Value;
 use sema_live::ml::note_seq::NoteSequence;
+use std::ffi::CStr;
+use std::path::PathBuf;
+
+/// The plugin's CLAP id.
+pub const PLUGIN_ID: &CStr = c"org.semalive.sema-live";
+
+/// The plugin binary: `$SEMA_LIVE_CLAP` (CI points it at the bundled `Sema Live.clap`),
+/// or else the cdylib cargo built next to the running test.
+pub fn plugin_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("SEMA_LIVE_CLAP") {
+        return PathBuf::from(p);
+    }
+    // Tests live in target/<profile>/deps, where the test build also leaves the cdylib
+    // (target/<profile>/ may hold an older one from a plain `cargo build`).
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().expect("target dir");
+    let name = if cfg!(target_os = "macos") {
+        "libsema_live.dylib"
+    } else if cfg!(windows) {
+        "sema_live.dll"
+    } else {
+        "libsema_live.so"
+    };
+    dir.join(name)
+}
 
 /// Notes of a JSON NoteSequence (as magenta.js returns it) as (pitch, start, end) steps.
 pub fn notes_of(v: &Value) -> Vec<(i64, i64, i64)> {

@@ -1,0 +1,168 @@
+//! The editor opens inside a host's window, as in Bitwig or Reaper on Linux: a CLAP host
+//! (clack-host) creates an X11 window on a private virtual X server (Xvfb, Mesa software
+//! OpenGL), embeds the plugin's GUI into it through the CLAP gui extension, and checks
+//! that the editor window appears at the size the plugin asked for, draws something, and
+//! goes away when the host destroys the GUI.
+//!
+//! Needs `Xvfb` (package xvfb, installed by scripts/install-deps.sh): without it the test
+//! fails and says so. Runs as its own test binary because it sets `DISPLAY`.
+
+mod common;
+
+use clack_extensions::gui::{GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui, Window};
+use clack_host::prelude::*;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, ImageFormat, Window as XWindow, WindowClass};
+use x11rb::rust_connection::RustConnection;
+
+struct Shared;
+impl SharedHandler<'_> for Shared {
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+/// The host side of the GUI extension, which plugins (and nice-plug) rely on: this host
+/// grants resizes and show/hide requests, as a DAW's plugin window would.
+impl HostGuiImpl for Shared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _new_size: GuiSize) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
+}
+
+struct Host;
+impl HostHandlers for Host {
+    type Shared<'a> = Shared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostGui>();
+    }
+}
+
+/// A private X server, killed when dropped.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Self {
+        // A display number of our own: other test runs (or a desktop) may use the low ones.
+        let n = 200 + std::process::id() % 700;
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start Xvfb ({e}): install it with scripts/install-deps.sh"));
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::path::Path::new(&socket).exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not start on {display}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Xvfb { child, display }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 50 ms for up to 15 s.
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn children(conn: &RustConnection, window: XWindow) -> Vec<XWindow> {
+    conn.query_tree(window).ok().and_then(|c| c.reply().ok()).map(|r| r.children).unwrap_or_default()
+}
+
+#[test]
+fn the_editor_opens_embedded_in_a_host_window() {
+    let xvfb = Xvfb::start();
+    // Own process (own test binary): nothing else reads DISPLAY concurrently.
+    std::env::set_var("DISPLAY", &xvfb.display);
+    std::env::set_var("LIBGL_ALWAYS_SOFTWARE", "1");
+
+    // The host's window.
+    let (conn, screen_num) = x11rb::connect(Some(&xvfb.display)).expect("connect to Xvfb");
+    let screen = &conn.setup().roots[screen_num];
+    let parent = conn.generate_id().expect("window id");
+    conn.create_window(
+        screen.root_depth,
+        parent,
+        screen.root,
+        0,
+        0,
+        1300,
+        860,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        screen.root_visual,
+        &CreateWindowAux::new().background_pixel(screen.black_pixel),
+    )
+    .expect("create the host window");
+    conn.map_window(parent).expect("map");
+    conn.flush().expect("flush");
+
+    let path = common::plugin_path();
+    assert!(path.exists(), "plugin binary not found at {}", path.display());
+    // SAFETY: loading a CLAP plugin runs its entry code; it is our own plugin. The entry is
+    // leaked: the plugin's threads keep thread-local destructors pointing into the library.
+    let entry: &'static PluginEntry = Box::leak(Box::new(unsafe { PluginEntry::load(&path) }.expect("load")));
+    let host_info = HostInfo::new("sema-live gui test", "Sema Live", "https://example.com", "0.1").expect("host");
+    let mut instance =
+        PluginInstance::<Host>::new(|_| Shared, |_| (), entry, common::PLUGIN_ID, &host_info).expect("instantiate");
+    let mut handle = instance.plugin_handle();
+    let gui: PluginGui = handle.get_extension().expect("the plugin has a GUI");
+    let embedded = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
+    assert!(gui.is_api_supported(&mut handle, embedded), "X11 embedding supported");
+    gui.create(&mut handle, embedded).expect("create the GUI");
+    let size = gui.get_size(&mut handle).expect("a size");
+    assert_eq!((size.width, size.height), (1180, 760), "the default editor size");
+    // SAFETY: the parent window lives until the end of the test, after `destroy`.
+    unsafe { gui.set_parent(&mut handle, Window::from_x11_handle(parent.into())) }.expect("embed");
+    gui.show(&mut handle).expect("show");
+
+    // The editor's window appears inside ours at the size it announced...
+    let editor = wait_for("the editor window", || children(&conn, parent).first().copied());
+    let geometry = conn.get_geometry(editor).expect("geometry").reply().expect("geometry reply");
+    assert_eq!((geometry.width, geometry.height), (1180, 760));
+    // ...and draws the editor (not one flat colour: text, panels, the piano roll).
+    let distinct = wait_for("the editor to draw", || {
+        let image = conn.get_image(ImageFormat::Z_PIXMAP, editor, 0, 0, 1180, 760, !0).ok()?.reply().ok()?;
+        let mut colours: Vec<&[u8]> = image.data.chunks(4).collect();
+        colours.sort_unstable();
+        colours.dedup();
+        (colours.len() > 20).then_some(colours.len())
+    });
+    assert!(distinct > 20);
+
+    gui.hide(&mut handle).expect("hide");
+    gui.destroy(&mut handle);
+    wait_for("the editor window to close", || children(&conn, parent).is_empty().then_some(()));
+}
