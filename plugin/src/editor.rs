@@ -33,6 +33,10 @@ pub use melody::NoteHistory;
 const FLASH: Duration = Duration::from_millis(450);
 /// Bars of history the melody view shows.
 const BARS_SHOWN: f64 = 8.0;
+/// Values of the DSL's `scop` the scope shows.
+const SCOPE_LEN: usize = 1024;
+/// The scope hides this long after the last `scop` value.
+const SCOPE_HOLD: Duration = Duration::from_secs(3);
 /// Smallest window the resize corner allows, in logical points.
 const MIN_WINDOW: egui::Vec2 = egui::vec2(720.0, 480.0);
 
@@ -85,6 +89,9 @@ pub struct SemaEditor {
     export_bars: u32,
     /// Where the export writes.
     export_path: String,
+    /// The latest `scop` values, oldest first, and when the last one arrived.
+    scope: std::collections::VecDeque<f32>,
+    scope_seen: Option<Instant>,
 }
 
 /// Where a clicked console message points.
@@ -186,6 +193,43 @@ pub fn route_evaluation(pane: Pane, js: &str, line: usize, line_only: bool) -> E
 pub enum Pane {
     Dsl,
     Js,
+}
+
+/// The vertical range the scope shows for `values`: their min..max, widened to include 0
+/// and to a small span when the signal is flat.
+pub fn scope_range(values: impl IntoIterator<Item = f32>) -> (f32, f32) {
+    let (mut lo, mut hi) = (0.0f32, 0.0f32);
+    for v in values.into_iter().filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if hi - lo < 1e-6 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// The DSL's `scop` values as a line, oldest at the left, auto-ranged, with the range.
+fn scope_view(ui: &mut egui::Ui, values: &std::collections::VecDeque<f32>) {
+    let (rect, _) = ui.allocate_exact_size(ui.available_size(), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let (lo, hi) = scope_range(values.iter().copied());
+    let y = |v: f32| rect.bottom() - (v - lo) / (hi - lo) * rect.height();
+    let zero = y(0.0);
+    painter.hline(rect.x_range(), zero, ui.visuals().widgets.noninteractive.bg_stroke);
+    let n = values.len().max(2) as f32 - 1.0;
+    let points: Vec<egui::Pos2> = values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(i, &v)| egui::pos2(rect.left() + i as f32 / n * rect.width(), y(v)))
+        .collect();
+    painter.add(egui::Shape::line(points, egui::Stroke::new(1.2, egui::Color32::from_rgb(120, 200, 140))));
+    let label = format!("scop  {lo:.3} … {hi:.3}");
+    let font = egui::FontId::monospace(10.0);
+    painter.text(rect.left_top() + egui::vec2(4.0, 2.0), egui::Align2::LEFT_TOP, label, font, ui.visuals().weak_text_color());
 }
 
 /// One code editor: what the frame did.
@@ -301,6 +345,8 @@ impl SemaEditor {
             history: NoteHistory::default(),
             export_bars: 8,
             export_path: home.join("sema-live-notes.mid").to_string_lossy().into_owned(),
+            scope: std::collections::VecDeque::with_capacity(SCOPE_LEN),
+            scope_seen: None,
         }
     }
 
@@ -496,17 +542,30 @@ impl SemaEditor {
             ui.add(egui::DragValue::new(&mut self.export_bars).range(1..=64).suffix(" bars"));
             ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(ui.available_width()));
         });
+        if self.scope_seen.is_some_and(|t| t.elapsed() < SCOPE_HOLD) {
+            egui::Panel::bottom("scope").exact_size(72.0).show(ui, |ui| scope_view(ui, &self.scope));
+        }
         melody::melody_view(ui, &channels, &self.history, now, BARS_SHOWN, clock.beats_per_bar.max(1.0));
         if export {
             self.export_midi();
         }
     }
 
-    /// Moves the notes the audio thread sent since the last frame into the history.
-    fn drain_notes(&mut self) {
+    /// Moves the notes and `scop` values the audio thread logged since the last frame
+    /// into the history and the scope.
+    fn drain_audio_logs(&mut self) {
         if let Some(mut rx) = self.shared.inlets.notes.try_lock() {
             while let Ok(n) = rx.pop() {
                 self.history.push(n);
+            }
+        }
+        if let Some(mut rx) = self.shared.inlets.scope.try_lock() {
+            while let Ok(v) = rx.pop() {
+                if self.scope.len() == SCOPE_LEN {
+                    self.scope.pop_front();
+                }
+                self.scope.push_back(v);
+                self.scope_seen = Some(Instant::now());
             }
         }
     }
@@ -552,7 +611,7 @@ impl SemaEditor {
     fn draw(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
         self.shared.js.drain_console(&self.shared.console);
         self.follow_session();
-        self.drain_notes();
+        self.drain_audio_logs();
         let restore = std::mem::take(&mut self.restore);
         if restore {
             if let Some([w, h]) = self.layout.window {
@@ -949,5 +1008,27 @@ mod tests {
         let ctx2 = egui::Context::default();
         let without = frame(&ctx2, &mut empty, vec![]).shapes.len();
         assert!(before > without, "{before} shapes with notes, {without} without");
+    }
+
+    #[test]
+    fn scop_values_reach_the_scope() {
+        let mut plugin = crate::SemaLive::default();
+        let shared = plugin.shared.clone();
+        let mut ed = SemaEditor::new(shared.clone());
+        let ctx = egui::Context::default();
+        let without = frame(&ctx, &mut ed, vec![]).shapes.len();
+        assert!(ed.scope_seen.is_none());
+        let wave: Vec<f32> = (0..2000).map(|i| (i as f32 * 0.05).sin()).collect();
+        plugin.outlets.publish(&[], &[], &[], &wave);
+        let with = frame(&ctx, &mut ed, vec![]).shapes.len();
+        // The newest SCOPE_LEN values are kept, in order.
+        assert_eq!(ed.scope.len(), SCOPE_LEN);
+        assert_eq!(ed.scope.back().copied(), wave.last().copied());
+        assert_eq!(ed.scope.front().copied(), Some(wave[2000 - SCOPE_LEN]));
+        assert!(with > without, "the scope is drawn: {with} vs {without} shapes");
+        let (lo, hi) = scope_range(ed.scope.iter().copied());
+        assert!(lo < -0.99 && hi > 0.99, "{lo}..{hi}");
+        assert_eq!(scope_range([0.25, 0.25]), (0.0, 0.25));
+        assert_eq!(scope_range([0.0, f32::NAN]), (-0.5, 0.5));
     }
 }

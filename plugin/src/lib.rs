@@ -221,7 +221,7 @@ impl Plugin for SemaLive {
             };
             let _ = context.try_send_event(event);
         }
-        self.outlets.publish(report.clocks, report.midi, report.to_js);
+        self.outlets.publish(report.clocks, report.midi, report.to_js, report.scope);
         let status = &self.shared.status;
         status.publish(&report.clock);
         // What scripts see as `host.*` (atomics only).

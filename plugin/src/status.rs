@@ -11,6 +11,9 @@ use crate::rt::{ClockState, ToJsValue};
 /// Capacity of the note log (audio → editor) and the toJS queue (audio → JS).
 const NOTE_LOG_CAPACITY: usize = 4096;
 const TO_JS_CAPACITY: usize = 16384;
+/// Capacity of the `scop` queue (audio → editor): a few seconds of `scop` values at the
+/// rates Sema code uses (one value per trigger, or per block).
+const SCOPE_CAPACITY: usize = 16384;
 
 /// A note the plugin sent, with its musical time, for the piano roll and `.mid` export.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,27 +68,31 @@ impl Status {
 pub struct AudioOutlets {
     pub notes: rtrb::Producer<NoteRecord>,
     pub to_js: rtrb::Producer<ToJsValue>,
+    /// Values of the DSL's `scop`, for the editor's scope.
+    pub scope: rtrb::Producer<f32>,
 }
 
 /// The consumer ends, shared by the editor and the JS thread (never the audio thread).
 pub struct Inlets {
     pub notes: Mutex<rtrb::Consumer<NoteRecord>>,
     pub to_js: Mutex<rtrb::Consumer<ToJsValue>>,
+    pub scope: Mutex<rtrb::Consumer<f32>>,
 }
 
 pub fn outlets() -> (AudioOutlets, Inlets) {
     let (n_tx, n_rx) = rtrb::RingBuffer::new(NOTE_LOG_CAPACITY);
     let (j_tx, j_rx) = rtrb::RingBuffer::new(TO_JS_CAPACITY);
+    let (s_tx, s_rx) = rtrb::RingBuffer::new(SCOPE_CAPACITY);
     (
-        AudioOutlets { notes: n_tx, to_js: j_tx },
-        Inlets { notes: Mutex::new(n_rx), to_js: Mutex::new(j_rx) },
+        AudioOutlets { notes: n_tx, to_js: j_tx, scope: s_tx },
+        Inlets { notes: Mutex::new(n_rx), to_js: Mutex::new(j_rx), scope: Mutex::new(s_rx) },
     )
 }
 
 impl AudioOutlets {
-    /// Logs a block's MIDI events and toJS values; drops what does not fit (the editor
-    /// and JS catch up; the audio thread never waits).
-    pub fn publish(&mut self, clocks: &[ClockState], midi: &[MidiEvent], to_js: &[ToJsValue]) {
+    /// Logs a block's MIDI events, toJS and `scop` values; drops what does not fit (the
+    /// editor and JS catch up; the audio thread never waits).
+    pub fn publish(&mut self, clocks: &[ClockState], midi: &[MidiEvent], to_js: &[ToJsValue], scope: &[f32]) {
         for e in midi {
             let Some(c) = clocks.get(e.timing as usize).or(clocks.last()) else { break };
             let _ = self.notes.push(NoteRecord {
@@ -99,6 +106,11 @@ impl AudioOutlets {
         }
         for v in to_js {
             let _ = self.to_js.push(*v);
+        }
+        for v in scope {
+            if self.scope.push(*v).is_err() {
+                break;
+            }
         }
     }
 }
