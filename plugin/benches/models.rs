@@ -1,8 +1,8 @@
 // Model inference at the real sizes with random weights: basic_rnn [512, 512] continuing
 // the seed's Piano Phase primer (96 primer steps + 32 generated), alone and as a batch of
 // 4 variations; mel_2bar_small (encoder 512 bidirectional, decoder [256, 256], z 256)
-// encode and greedy decode. Compare with magenta.js (~6.2 s for the RNN job here) through
-// `PARITY_BENCH=1 cargo test --release --test parity`.
+// encode and greedy decode. magenta.js on the same job, same machine, same run is timed by
+// `PARITY_BENCH=1 cargo test --release --test parity` (README, Benchmarks).
 
 use std::hint::black_box;
 

@@ -1,11 +1,21 @@
-//! LSTM step networks for tract, built in Rust as ONNX graphs from checkpoint weights.
+//! LSTM networks for tract, built in Rust as ONNX graphs from checkpoint weights.
 //!
-//! One graph computes one time step of a stack of `tf.basicLSTMCell`s with explicit state
-//! in and out (plus an optional output projection). It is optimised once at load time
-//! (tract splits the concat matmul and pre-packs the weights) and run per step with one
-//! reused `TypedSimpleState`. The batch dimension is fixed per graph; models keep one
-//! graph per batch size they have been asked for, so N variations cost one weight pass
-//! per step.
+//! Each graph is optimised once at load time (tract splits the concat matmul and
+//! pre-packs the weights) and run with one reused `TypedSimpleState`. Batch dimensions
+//! are fixed per graph (models keep one per batch size they have been asked for, so N
+//! variations cost one weight pass per step), except `DenseNet`'s symbolic row count.
+//!
+//! - `StepNet`: one time step of a whole stack of `tf.basicLSTMCell`s, state in and out,
+//!   plus an optional output projection.
+//! - `CellNet`: the recurrent half of one layer, given the input part of its gates.
+//! - `DenseNet`: `x @ W (+ b)` for a fixed or any number of rows.
+//! - `OneHotStack`: a stack fed one-hot classes (MusicRNN, the MusicVAE encoder and
+//!   decoder) built from those. A step at batch 1 is bound by reading the weights from
+//!   cache, so it reads as few as it can: the one-hot part of layer 0 is a row of `W_x`,
+//!   a fixed context input (the VAE's `z`) is multiplied once per call, and a primer runs
+//!   layer by layer with one batched matmul per upper layer for its input parts. The
+//!   sums are the ones tract forms for the single-step graph (`(x @ W_x + h @ W_h) + b`),
+//!   so the results are `StepNet`'s (the tests compare them).
 //!
 //! Cell math (forget bias 1.0, gate order i, j, f, o):
 //! `g = [x, h] @ K + b; c' = σ(i)·tanh(j) + c·σ(f + 1); h' = tanh(c')·σ(o)`.
@@ -111,23 +121,35 @@ impl Dense {
     }
 
     /// `x @ W + b` for a batch of rows (plain Rust, f64 accumulation; used for the
-    /// one-off layers like `encoder/mu` and `z_to_initial_state`).
+    /// one-off layers like `encoder/mu` and `z_to_initial_state`). Each output sums the
+    /// bias and then the products of the non-zero inputs in input order.
     pub fn apply(&self, x: &[f32], batch: usize) -> Vec<f32> {
         let (n, m) = (self.input(), self.output());
         let mut out = vec![0f32; batch * m];
         let mut acc = vec![0f64; m];
+        let mut nz: Vec<(usize, f64)> = Vec::with_capacity(n);
         for b in 0..batch {
             acc.iter_mut()
                 .zip(&self.bias)
                 .for_each(|(a, &v)| *a = v as f64);
-            for k in 0..n {
-                let xv = x[b * n + k] as f64;
-                if xv == 0.0 {
-                    continue;
-                }
-                let row = &self.kernel.data[k * m..(k + 1) * m];
+            nz.clear();
+            nz.extend(
+                x[b * n..(b + 1) * n]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v != 0.0)
+                    .map(|(k, &v)| (k, v as f64)),
+            );
+            let row = |k: usize| &self.kernel.data[k * m..(k + 1) * m];
+            let mut quads = nz.chunks_exact(4);
+            for q in &mut quads {
+                let xs = [q[0].1, q[1].1, q[2].1, q[3].1];
+                let rows = [row(q[0].0), row(q[1].0), row(q[2].0), row(q[3].0)];
+                add_rows4(&mut acc, xs, rows);
+            }
+            for &(k, xv) in quads.remainder() {
                 acc.iter_mut()
-                    .zip(row)
+                    .zip(row(k))
                     .for_each(|(a, &w)| *a += xv * w as f64);
             }
             out[b * m..(b + 1) * m]
@@ -136,6 +158,38 @@ impl Dense {
                 .for_each(|(o, &a)| *o = a as f32);
         }
         out
+    }
+}
+
+/// `acc += x0 * r0 + ... + x3 * r3`, added one product at a time in that order (the same
+/// sums as four single-row passes, four times fewer passes over `acc`). Uses AVX2 when
+/// the CPU has it (plain multiplies and adds there too: Rust never fuses them).
+fn add_rows4(acc: &mut [f64], xs: [f64; 4], rows: [&[f32]; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { add_rows4_avx2(acc, xs, rows) };
+        return;
+    }
+    add_rows4_portable(acc, xs, rows);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn add_rows4_avx2(acc: &mut [f64], xs: [f64; 4], rows: [&[f32]; 4]) {
+    add_rows4_portable(acc, xs, rows);
+}
+
+#[inline(always)]
+fn add_rows4_portable(acc: &mut [f64], xs: [f64; 4], rows: [&[f32]; 4]) {
+    let [r0, r1, r2, r3] = rows;
+    for ((((a, &w0), &w1), &w2), &w3) in acc.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+        let mut v = *a;
+        v += xs[0] * w0 as f64;
+        v += xs[1] * w1 as f64;
+        v += xs[2] * w2 as f64;
+        v += xs[3] * w3 as f64;
+        *a = v;
     }
 }
 
@@ -368,6 +422,10 @@ pub struct StepSpec {
     pub layers: Vec<LstmWeights>,
     /// Projection of the top `h` to logits, if any.
     pub projection: Option<Dense>,
+    /// Layer 0 takes the input part of its gates (`x @ W_x`, `4 * units` values per row,
+    /// computed by the caller) as the single step input instead of `x`, and reads only
+    /// its recurrent weights.
+    pub gates_input: bool,
 }
 
 /// A compiled step of an LSTM stack for a fixed batch size.
@@ -393,7 +451,15 @@ impl StepNet {
         }
         let batch = batch.max(1);
         let in_size: usize = spec.inputs.iter().sum();
-        if spec.layers[0].input != in_size {
+        if spec.gates_input {
+            if spec.inputs != [4 * spec.layers[0].units] {
+                return Err(format!(
+                    "layer 0 takes its {} gate inputs, the model feeds {:?}",
+                    4 * spec.layers[0].units,
+                    spec.inputs
+                ));
+            }
+        } else if spec.layers[0].input != in_size {
             return Err(format!(
                 "layer 0 expects input size {} but the model feeds {in_size}",
                 spec.layers[0].input
@@ -445,7 +511,11 @@ impl StepNet {
         };
         for (l, w) in spec.layers.iter().enumerate() {
             let (c, h) = states[l].clone();
-            let (c2, h2) = g.lstm(&x, &c, &h, w, &one);
+            let (c2, h2) = if l == 0 && spec.gates_input {
+                g.lstm_recurrent(&x, &c, &h, w, &one)
+            } else {
+                g.lstm(&x, &c, &h, w, &one)
+            };
             g.expose(&c2, &format!("c{l}_out"), &[batch, w.units]);
             g.expose(&h2, &format!("h{l}_out"), &[batch, w.units]);
             x = h2;
@@ -497,24 +567,56 @@ impl StepNet {
             .collect()
     }
 
+    /// Runs one step on tensors (no copies): the step inputs then the states, each
+    /// `[batch, size]`; returns the new states then the logits.
+    pub fn run_values(&mut self, inputs: TVec<TValue>) -> Result<TVec<TValue>, String> {
+        if inputs.len() != self.input_sizes.len()
+            || inputs
+                .iter()
+                .zip(&self.input_sizes)
+                .any(|(t, &n)| t.shape() != [self.batch, n])
+        {
+            return Err(format!(
+                "step: inputs {:?}, expected {} rows of {:?}",
+                inputs
+                    .iter()
+                    .map(|t| t.shape().to_vec())
+                    .collect::<Vec<_>>(),
+                self.batch,
+                self.input_sizes
+            ));
+        }
+        self.state.run(inputs).map_err(terr("running step"))
+    }
+
     /// The optimised plan (for inspection in tests).
     pub fn plan(&self) -> &Arc<TypedRunnableModel> {
         &self.plan
     }
 }
 
-/// `x @ W (+ b)` for any number of rows, as a tract graph (the row count is symbolic, so
-/// one plan and one packed copy of `W` serve a whole primer at once and single steps).
+/// `x @ W (+ b)` as a tract graph, for a fixed number of rows or any (symbolic; one plan
+/// and one packed copy of `W` then serve a whole primer at once). tract picks its matmul
+/// kernel by the row count: a fixed count of 1 gets the fastest matrix-vector kernel.
 pub struct DenseNet {
     /// Reused run state.
     state: TypedSimpleState,
     /// Columns of `x`.
     input: usize,
+    /// Fixed row count, if any.
+    rows: Option<usize>,
 }
 
 impl DenseNet {
-    /// Builds the graph for `kernel` (`[input, output]`, row-major) and optional `bias`.
-    pub fn build(kernel: &[f32], input: usize, output: usize, bias: Option<&[f32]>) -> Result<Self, String> {
+    /// Builds the graph for `kernel` (`[input, output]`, row-major) and optional `bias`,
+    /// for `rows` rows (`None`: any).
+    pub fn build(
+        kernel: &[f32],
+        input: usize,
+        output: usize,
+        bias: Option<&[f32]>,
+        rows: Option<usize>,
+    ) -> Result<Self, String> {
         if kernel.len() != input * output || bias.is_some_and(|b| b.len() != output) {
             return Err(format!(
                 "dense layer: kernel of {} values or bias does not fit [{input}, {output}]",
@@ -522,30 +624,39 @@ impl DenseNet {
             ));
         }
         let mut g = GraphBuilder::new();
-        let x = g.input_dims("x", &[Dim::Rows, Dim::Fixed(input)]);
+        let r = rows.map(Dim::Fixed).unwrap_or(Dim::Rows);
+        let x = g.input_dims("x", &[r, Dim::Fixed(input)]);
         let k = g.constant("w", &[input, output], kernel);
         let mut y = g.op1("MatMul", &[&x, &k]);
         if let Some(b) = bias {
             let b = g.constant("b", &[output], b);
             y = g.op1("Add", &[&y, &b]);
         }
-        g.expose_dims(&y, "y", &[Dim::Rows, Dim::Fixed(output)]);
+        g.expose_dims(&y, "y", &[r, Dim::Fixed(output)]);
         let plan = g.compile()?;
         let state = TypedSimpleState::new(&plan).map_err(terr("creating dense state"))?;
-        Ok(DenseNet { state, input })
+        Ok(DenseNet { state, input, rows })
     }
 
     /// Runs the layer on `[rows, input]`; returns `[rows, output]`.
     pub fn run(&mut self, x: TValue) -> Result<TValue, String> {
-        if x.rank() != 2 || x.shape()[1] != self.input {
+        if x.rank() != 2
+            || x.shape()[1] != self.input
+            || self.rows.is_some_and(|r| r != x.shape()[0])
+        {
             return Err(format!(
-                "dense layer: input shape {:?}, expected [rows, {}]",
+                "dense layer: input shape {:?}, expected [{}, {}]",
                 x.shape(),
+                self.rows.map(|r| r.to_string()).unwrap_or("rows".into()),
                 self.input
             ));
         }
-        let mut out = self.state.run(tvec![x]).map_err(terr("running dense layer"))?;
-        out.pop().ok_or_else(|| "dense layer gave no output".to_string())
+        let mut out = self
+            .state
+            .run(tvec![x])
+            .map_err(terr("running dense layer"))?;
+        out.pop()
+            .ok_or_else(|| "dense layer gave no output".to_string())
     }
 }
 
@@ -618,9 +729,21 @@ pub struct StackState {
     pub batch: usize,
     /// `(c, h)` per layer.
     layers: Vec<(TValue, TValue)>,
+    /// `context @ W_c` of layer 0 per row, `[batch, 4 * units0]`, if the stack has a
+    /// context input.
+    context_gates: Option<Vec<f32>>,
 }
 
 impl StackState {
+    /// The `h` of `layer`, `[batch, units]` row-major.
+    pub fn h(&self, layer: usize) -> Result<Vec<f32>, String> {
+        let (_, h) = self
+            .layers
+            .get(layer)
+            .ok_or_else(|| format!("no LSTM layer {layer}"))?;
+        Ok(f32s(h)?.to_vec())
+    }
+
     /// The state with each row repeated `n` times (a batch-1 primer state fanned out to
     /// `n` variations).
     pub fn repeat_rows(&self, n: usize) -> Result<StackState, String> {
@@ -642,6 +765,12 @@ impl StackState {
                 .iter()
                 .map(|(c, h)| Ok((rep(c)?, rep(h)?)))
                 .collect::<Result<_, String>>()?,
+            context_gates: self.context_gates.as_ref().map(|g| {
+                let cols = g.len() / self.batch.max(1);
+                g.chunks(cols.max(1))
+                    .flat_map(|row| std::iter::repeat_n(row, n).flatten().copied())
+                    .collect()
+            }),
         })
     }
 }
@@ -659,6 +788,10 @@ fn tensor_2d(rows: usize, cols: usize, data: &[f32]) -> Result<TValue, String> {
         .map_err(terr("making a tensor"))
 }
 
+/// Primer steps run layer by layer per chunk of this many (bounds the memory a long
+/// primer needs for its per-step gates).
+const PRIME_CHUNK: usize = 256;
+
 /// An LSTM stack fed one-hot classes, with an output projection to logits (MusicRNN).
 ///
 /// Work is split so that fewer weight bytes are read per step, since a step at batch 1
@@ -674,26 +807,44 @@ pub struct OneHotStack {
     depth: usize,
     /// `W_x` of layer 0, `[depth, 4 * units0]`.
     rows0: Vec<f32>,
+    /// Size of the context input that follows the one-hot part (a VAE decoder's `z`).
+    context: usize,
+    /// Layer 0's input part for the context (no bias), computed once per call.
+    context_net: Option<DenseNet>,
     /// Input parts of layers 1.. (no bias), any number of rows.
     proj: Vec<DenseNet>,
-    /// Output projection (with bias).
-    out: DenseNet,
+    /// Output projection (with bias), if the stack has one.
+    out: Option<DenseNet>,
     /// Classes of the output projection.
     classes: usize,
     /// Recurrent halves per batch size, built on first use.
     cells: std::collections::HashMap<usize, Vec<CellNet>>,
+    /// The output projection's weights (for the fused step networks).
+    projection: Option<Dense>,
+    /// Whether `step` runs one fused graph per step (see `set_fused_steps`).
+    fused: bool,
+    /// Fused step networks per batch size, built on first use.
+    step_nets: std::collections::HashMap<usize, StepNet>,
 }
 
 impl OneHotStack {
-    /// Checks the shapes and builds the batch-1 networks.
-    pub fn new(layers: Vec<LstmWeights>, projection: &Dense, depth: usize) -> Result<Self, String> {
+    /// Checks the shapes and builds the batch-1 networks. Layer 0's input is a one-hot
+    /// class of `depth` followed by a `context` vector held fixed for a whole call (0 for
+    /// none); `projection` maps the top `h` to logits.
+    pub fn new(
+        layers: Vec<LstmWeights>,
+        projection: Option<&Dense>,
+        depth: usize,
+        context: usize,
+    ) -> Result<Self, String> {
         if layers.is_empty() {
             return Err("LSTM stack has no layers".into());
         }
-        if layers[0].input != depth {
+        if layers[0].input != depth + context {
             return Err(format!(
-                "layer 0 expects input size {} but the model feeds {depth}",
-                layers[0].input
+                "layer 0 expects input size {} but the model feeds {}",
+                layers[0].input,
+                depth + context
             ));
         }
         for l in 1..layers.len() {
@@ -707,34 +858,45 @@ impl OneHotStack {
             }
         }
         let top = layers[layers.len() - 1].units;
-        if projection.input() != top {
-            return Err(format!(
-                "output projection expects {} inputs, top layer has {top} units",
-                projection.input()
-            ));
+        if let Some(p) = projection {
+            if p.input() != top {
+                return Err(format!(
+                    "output projection expects {} inputs, top layer has {top} units",
+                    p.input()
+                ));
+            }
         }
-        let rows0 = layers[0].kernel.data[..depth * 4 * layers[0].units].to_vec();
+        let cols0 = 4 * layers[0].units;
+        let rows0 = layers[0].kernel.data[..depth * cols0].to_vec();
+        let context_net = if context > 0 {
+            let wc = &layers[0].kernel.data[depth * cols0..(depth + context) * cols0];
+            Some(DenseNet::build(wc, context, cols0, None, None)?)
+        } else {
+            None
+        };
         let proj = layers[1..]
             .iter()
             .map(|w| {
                 let cols = 4 * w.units;
-                DenseNet::build(&w.kernel.data[..w.input * cols], w.input, cols, None)
+                DenseNet::build(&w.kernel.data[..w.input * cols], w.input, cols, None, None)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let out = DenseNet::build(
-            &projection.kernel.data,
-            projection.input(),
-            projection.output(),
-            Some(&projection.bias),
-        )?;
+        let out = projection
+            .map(|p| DenseNet::build(&p.kernel.data, p.input(), p.output(), Some(&p.bias), None))
+            .transpose()?;
         let mut stack = OneHotStack {
             layers,
             depth,
             rows0,
+            context,
+            context_net,
             proj,
             out,
-            classes: projection.output(),
+            classes: projection.map(|p| p.output()).unwrap_or(0),
             cells: Default::default(),
+            projection: projection.cloned(),
+            fused: false,
+            step_nets: Default::default(),
         };
         stack.cells(1)?;
         Ok(stack)
@@ -745,7 +907,36 @@ impl OneHotStack {
         self.layers.iter().map(|l| l.units).collect()
     }
 
-    /// Number of output classes.
+    /// Makes `step` run the whole stack as one graph per batch size (layer 0's gate
+    /// input part, then all layers and the projection; the same sums as the separate
+    /// networks). Fewer graph runs per step, which pays for small models, at the cost of
+    /// a second packed copy of the weights when `prime` is also used. Builds the batch-1
+    /// network now.
+    pub fn set_fused_steps(&mut self, on: bool) -> Result<(), String> {
+        self.fused = on;
+        if on {
+            self.step_net(1)?;
+        }
+        Ok(())
+    }
+
+    fn step_net(&mut self, batch: usize) -> Result<&mut StepNet, String> {
+        if !self.step_nets.contains_key(&batch) {
+            let spec = StepSpec {
+                inputs: vec![4 * self.layers[0].units],
+                layers: self.layers.clone(),
+                projection: self.projection.clone(),
+                gates_input: true,
+            };
+            let net = StepNet::build(&spec, batch)?;
+            self.step_nets.insert(batch, net);
+        }
+        self.step_nets
+            .get_mut(&batch)
+            .ok_or_else(|| "step network missing".to_string())
+    }
+
+    /// Number of output classes (0 without a projection).
     pub fn classes(&self) -> usize {
         self.classes
     }
@@ -766,43 +957,134 @@ impl OneHotStack {
 
     /// The all-zero state for `batch` rows.
     pub fn zero_state(&self, batch: usize) -> Result<StackState, String> {
+        let states: Vec<Vec<f32>> = self
+            .layers
+            .iter()
+            .flat_map(|w| [vec![0f32; batch * w.units], vec![0f32; batch * w.units]])
+            .collect();
+        self.state_from(batch, &states)
+    }
+
+    /// A state from `[c0, h0, c1, h1, ...]`, each `[batch, units]` row-major.
+    pub fn state_from(&self, batch: usize, states: &[Vec<f32>]) -> Result<StackState, String> {
+        if states.len() != 2 * self.layers.len() {
+            return Err(format!(
+                "LSTM state: {} parts given, {} expected",
+                states.len(),
+                2 * self.layers.len()
+            ));
+        }
+        let layers = self
+            .layers
+            .iter()
+            .zip(states.chunks(2))
+            .map(|(w, ch)| {
+                let part = |v: &Vec<f32>| {
+                    if v.len() != batch * w.units {
+                        return Err(format!(
+                            "LSTM state: {} values, expected {}",
+                            v.len(),
+                            batch * w.units
+                        ));
+                    }
+                    tensor_2d(batch, w.units, v)
+                };
+                Ok((part(&ch[0])?, part(&ch[1])?))
+            })
+            .collect::<Result<_, String>>()?;
         Ok(StackState {
             batch,
-            layers: self
-                .layers
-                .iter()
-                .map(|w| {
-                    let z = vec![0f32; batch * w.units];
-                    Ok((tensor_2d(batch, w.units, &z)?, tensor_2d(batch, w.units, &z)?))
-                })
-                .collect::<Result<_, String>>()?,
+            layers,
+            context_gates: None,
         })
     }
 
-    /// `onehot(classes) @ W_x` of layer 0: one row of `W_x` per class.
-    fn input_rows(&self, classes: &[usize]) -> Result<TValue, String> {
+    /// Sets the context input of every row (`[batch, context]` row-major) for the steps
+    /// that follow; its part of layer 0's gates is computed here, once.
+    pub fn set_context(&mut self, state: &mut StackState, context: &[f32]) -> Result<(), String> {
+        let b = state.batch;
+        let net = self
+            .context_net
+            .as_mut()
+            .ok_or("LSTM stack: this model has no context input")?;
+        if context.len() != b * self.context {
+            return Err(format!(
+                "LSTM stack: context of {} values, expected {}",
+                context.len(),
+                b * self.context
+            ));
+        }
+        let g = net.run(tensor_2d(b, self.context, context)?)?;
+        state.context_gates = Some(f32s(&g)?.to_vec());
+        Ok(())
+    }
+
+    /// Layer 0's input part of the gates, `[rows, 4 * units0]`: the row of `W_x` of each
+    /// row's class (a one-hot times `W_x`, exactly; none is an all-zero input) plus the
+    /// row's context part.
+    fn input_rows(
+        &self,
+        classes: &[Option<usize>],
+        context_gates: Option<&[f32]>,
+    ) -> Result<TValue, String> {
         let cols = 4 * self.layers[0].units;
+        if self.context > 0 && context_gates.is_none() {
+            return Err("LSTM stack: the context input is not set".into());
+        }
         let mut data = Vec::with_capacity(classes.len() * cols);
-        for &k in classes {
-            if k >= self.depth {
-                return Err(format!("class {k} out of range (depth {})", self.depth));
+        for (r, &k) in classes.iter().enumerate() {
+            let start = data.len();
+            match context_gates {
+                Some(g) => data.extend_from_slice(&g[r * cols..(r + 1) * cols]),
+                None => data.resize(start + cols, 0.0),
             }
-            data.extend_from_slice(&self.rows0[k * cols..(k + 1) * cols]);
+            if let Some(k) = k {
+                if k >= self.depth {
+                    return Err(format!("class {k} out of range (depth {})", self.depth));
+                }
+                let row = &self.rows0[k * cols..(k + 1) * cols];
+                data[start..]
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(a, &w)| *a = w + *a);
+            }
         }
         tensor_2d(classes.len(), cols, &data)
     }
 
+    fn logits(&mut self, state: &StackState) -> Result<Vec<f32>, String> {
+        match self.out.as_mut() {
+            Some(out) => {
+                let top = state.layers[state.layers.len() - 1].1.clone();
+                let logits = out.run(top)?;
+                Ok(f32s(&logits)?.to_vec())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Feeds a known class sequence to one row from the zero state, layer by layer, and
     /// returns the state after the last class and the logits there (`classes()` values).
+    /// For stacks without a context input.
     pub fn prime(&mut self, sequence: &[usize]) -> Result<(StackState, Vec<f32>), String> {
-        let t_len = sequence.len();
-        if t_len == 0 {
+        if sequence.is_empty() {
             return Err("prime: empty sequence".into());
         }
         let mut state = self.zero_state(1)?;
+        // In chunks, so that a long primer needs bounded memory for the per-step gates.
+        for chunk in sequence.chunks(PRIME_CHUNK) {
+            self.prime_chunk(chunk, &mut state)?;
+        }
+        let logits = self.logits(&state)?;
+        Ok((state, logits))
+    }
+
+    fn prime_chunk(&mut self, sequence: &[usize], state: &mut StackState) -> Result<(), String> {
+        let t_len = sequence.len();
         let nl = self.layers.len();
         // Input parts of the current layer's gates for every step, `[t_len, 4 * units]`.
-        let mut gx_all = self.input_rows(sequence)?;
+        let classes: Vec<Option<usize>> = sequence.iter().map(|&k| Some(k)).collect();
+        let mut gx_all = self.input_rows(&classes, None)?;
         for l in 0..nl {
             let u = self.layers[l].units;
             let keep = l + 1 < nl;
@@ -826,21 +1108,44 @@ impl OneHotStack {
                 gx_all = self.proj[l].run(tensor_2d(t_len, u, &hs)?)?;
             }
         }
-        let top = state.layers[nl - 1].1.clone();
-        let logits = self.out.run(top)?;
-        let logits = f32s(&logits)?.to_vec();
-        Ok((state, logits))
+        Ok(())
     }
 
-    /// One step of all layers for `state.batch` rows, row `r` fed class `classes[r]`;
-    /// updates `state` and returns the logits `[batch, classes()]`.
-    pub fn step(&mut self, classes: &[usize], state: &mut StackState) -> Result<Vec<f32>, String> {
+    /// One step of all layers for `state.batch` rows, row `r` fed class `classes[r]`
+    /// (`None`: an all-zero input) and the context; updates `state` and returns the
+    /// logits `[batch, classes()]` (empty without a projection).
+    pub fn step(
+        &mut self,
+        classes: &[Option<usize>],
+        state: &mut StackState,
+    ) -> Result<Vec<f32>, String> {
         let b = state.batch;
         if classes.len() != b {
             return Err(format!("step: {} classes for {b} rows", classes.len()));
         }
-        let mut x = self.input_rows(classes)?;
+        let mut x = self.input_rows(classes, state.context_gates.as_deref())?;
         let nl = self.layers.len();
+        if self.fused {
+            let mut inputs: TVec<TValue> = tvec![x];
+            for (c, h) in &state.layers {
+                inputs.push(c.clone());
+                inputs.push(h.clone());
+            }
+            let has_logits = self.out.is_some();
+            let mut out = self.step_net(b)?.run_values(inputs)?;
+            let logits = if has_logits {
+                let t = out.pop().ok_or("step gave no logits")?;
+                f32s(&t)?.to_vec()
+            } else {
+                Vec::new()
+            };
+            for l in (0..nl).rev() {
+                let h = out.pop().ok_or("step gave no h")?;
+                let c = out.pop().ok_or("step gave no c")?;
+                state.layers[l] = (c, h);
+            }
+            return Ok(logits);
+        }
         for l in 0..nl {
             if l > 0 {
                 let h_below = state.layers[l - 1].1.clone();
@@ -850,9 +1155,7 @@ impl OneHotStack {
             let cell = &mut self.cells(b)?[l];
             state.layers[l] = cell.run(x.clone(), c, h)?;
         }
-        let top = state.layers[nl - 1].1.clone();
-        let logits = self.out.run(top)?;
-        Ok(f32s(&logits)?.to_vec())
+        self.logits(state)
     }
 }
 
@@ -923,6 +1226,7 @@ mod tests {
                 inputs: inputs.clone(),
                 layers: layers.clone(),
                 projection: Some(proj.clone()),
+                gates_input: false,
             };
             let mut net = StepNet::build(&spec, batch).unwrap();
             let mut states: Vec<Vec<f32>> = sizes
@@ -988,7 +1292,10 @@ mod tests {
 
     fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         assert_eq!(a.len(), b.len());
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
     }
 
     #[test]
@@ -1013,10 +1320,13 @@ mod tests {
                 inputs: vec![d],
                 layers: layers.clone(),
                 projection: Some(proj.clone()),
+                gates_input: false,
             };
-            let mut stack = OneHotStack::new(layers.clone(), &proj, d).unwrap();
+            let mut stack = OneHotStack::new(layers.clone(), Some(&proj), d, 0).unwrap();
             assert_eq!(stack.layer_sizes(), sizes);
-            let seq: Vec<usize> = (0..9).map(|_| (rng.next_u64() % d as u64) as usize).collect();
+            let seq: Vec<usize> = (0..9)
+                .map(|_| (rng.next_u64() % d as u64) as usize)
+                .collect();
             // Priming layer by layer gives the logits of stepping the whole stack.
             let mut net = StepNet::build(&spec, 1).unwrap();
             let mut states: Vec<Vec<f32>> = sizes
@@ -1026,23 +1336,105 @@ mod tests {
             let steps: Vec<Vec<usize>> = seq.iter().map(|&k| vec![k]).collect();
             let want = step_net_logits(&mut net, d, &steps, &mut states);
             let (st, got) = stack.prime(&seq).unwrap();
-            assert!(max_diff(&got, &want) < 1e-5, "prime logits {got:?} vs {want:?}");
+            assert!(
+                max_diff(&got, &want) < 1e-5,
+                "prime logits {got:?} vs {want:?}"
+            );
             // Then steps for 3 rows fed different classes.
             let mut st3 = st.repeat_rows(3).unwrap();
             assert_eq!(st3.batch, 3);
+            // The fused step graph gives the same values as the separate networks.
+            let mut fused = OneHotStack::new(layers.clone(), Some(&proj), d, 0).unwrap();
+            fused.set_fused_steps(true).unwrap();
+            let mut fst = st3.clone();
             let mut net3 = StepNet::build(&spec, 3).unwrap();
             let mut states3: Vec<Vec<f32>> = states.iter().map(|v| v.repeat(3)).collect();
             for _ in 0..4 {
-                let classes: Vec<usize> =
-                    (0..3).map(|_| (rng.next_u64() % d as u64) as usize).collect();
+                let classes: Vec<usize> = (0..3)
+                    .map(|_| (rng.next_u64() % d as u64) as usize)
+                    .collect();
                 let want =
                     step_net_logits(&mut net3, d, std::slice::from_ref(&classes), &mut states3);
-                let got = stack.step(&classes, &mut st3).unwrap();
-                assert!(max_diff(&got, &want) < 1e-5, "step logits {got:?} vs {want:?}");
+                let opt: Vec<Option<usize>> = classes.iter().map(|&k| Some(k)).collect();
+                let got = stack.step(&opt, &mut st3).unwrap();
+                assert!(
+                    max_diff(&got, &want) < 1e-5,
+                    "step logits {got:?} vs {want:?}"
+                );
+                let f = fused.step(&opt, &mut fst).unwrap();
+                assert!(max_diff(&f, &got) < 1e-6, "fused logits {f:?} vs {got:?}");
             }
-            assert!(stack.step(&[0, 1], &mut st3).unwrap_err().contains("3 rows"));
-            assert!(stack.step(&[0, 1, d], &mut st3).unwrap_err().contains("out of range"));
+            assert!(stack
+                .step(&[Some(0), None], &mut st3)
+                .unwrap_err()
+                .contains("3 rows"));
+            assert!(stack
+                .step(&[Some(0), None, Some(d)], &mut st3)
+                .unwrap_err()
+                .contains("out of range"));
             assert!(stack.prime(&[]).is_err());
+        }
+    }
+
+    #[test]
+    fn long_primers_run_in_chunks() {
+        let mut rng = Lcg::new(21);
+        let d = 5;
+        let layers = vec![random_layer(&mut rng, d, 6), random_layer(&mut rng, 6, 4)];
+        let proj = Dense {
+            kernel: Var {
+                shape: vec![4, d],
+                data: rng.vec(4 * d, 0.5),
+            },
+            bias: rng.vec(d, 0.5),
+        };
+        let spec = StepSpec {
+            inputs: vec![d],
+            layers: layers.clone(),
+            projection: Some(proj.clone()),
+            gates_input: false,
+        };
+        let seq: Vec<usize> = (0..PRIME_CHUNK + 45)
+            .map(|_| (rng.next_u64() % d as u64) as usize)
+            .collect();
+        let mut net = StepNet::build(&spec, 1).unwrap();
+        let mut states: Vec<Vec<f32>> = [6, 6, 4, 4].iter().map(|&n| vec![0f32; n]).collect();
+        let steps: Vec<Vec<usize>> = seq.iter().map(|&k| vec![k]).collect();
+        let want = step_net_logits(&mut net, d, &steps, &mut states);
+        let mut stack = OneHotStack::new(layers, Some(&proj), d, 0).unwrap();
+        let (st, got) = stack.prime(&seq).unwrap();
+        assert!(max_diff(&got, &want) < 1e-5, "{got:?} vs {want:?}");
+        assert!(max_diff(&st.h(1).unwrap(), &states[3]) < 1e-5);
+    }
+
+    #[test]
+    fn dense_apply_sums_in_input_order() {
+        let mut rng = Lcg::new(9);
+        let (n, m, batch) = (23usize, 37usize, 3usize);
+        let d = Dense {
+            kernel: Var {
+                shape: vec![n, m],
+                data: rng.vec(n * m, 1.0),
+            },
+            bias: rng.vec(m, 1.0),
+        };
+        let mut x = rng.vec(batch * n, 3.0);
+        for k in [0usize, 5, 6, 30, 68] {
+            x[k] = 0.0;
+        }
+        let got = d.apply(&x, batch);
+        for b in 0..batch {
+            for j in 0..m {
+                let mut a = d.bias[j] as f64;
+                for k in 0..n {
+                    let v = x[b * n + k] as f64;
+                    if v != 0.0 {
+                        a += v * d.kernel.data[k * m + j] as f64;
+                    }
+                }
+                // Bit for bit: the same f64 sums in the same order.
+                assert_eq!(got[b * m + j].to_bits(), (a as f32).to_bits());
+            }
         }
     }
 
@@ -1056,7 +1448,7 @@ mod tests {
             },
             bias: rng.vec(4, 1.0),
         };
-        let mut net = DenseNet::build(&d.kernel.data, 6, 4, Some(&d.bias)).unwrap();
+        let mut net = DenseNet::build(&d.kernel.data, 6, 4, Some(&d.bias), None).unwrap();
         for rows in [1usize, 5, 2] {
             let x = rng.vec(rows * 6, 1.0);
             let y = net.run(tensor_2d(rows, 6, &x).unwrap()).unwrap();
@@ -1078,6 +1470,7 @@ mod tests {
             inputs: vec![5],
             layers: vec![l0.clone(), l1],
             projection: None,
+            gates_input: false,
         };
         assert!(StepNet::build(&spec, 1)
             .err()
@@ -1087,12 +1480,14 @@ mod tests {
             inputs: vec![4],
             layers: vec![l0.clone()],
             projection: None,
+            gates_input: false,
         };
         assert!(StepNet::build(&spec, 1).is_err());
         let spec = StepSpec {
             inputs: vec![5],
             layers: vec![l0],
             projection: None,
+            gates_input: false,
         };
         let mut net = StepNet::build(&spec, 2).unwrap();
         let z = vec![0f32; 3];

@@ -96,7 +96,7 @@ impl MusicRnn {
                 projection.output()
             )));
         }
-        let stack = OneHotStack::new(layers, &projection, d).map_err(at)?;
+        let stack = OneHotStack::new(layers, Some(&projection), d, 0).map_err(at)?;
         Ok(MusicRnn { converter, stack })
     }
 
@@ -143,15 +143,19 @@ impl MusicRnn {
         // The primer is the same for every variation and known in advance: run it once,
         // layer by layer, then fan the state and logits out to the batch.
         let (state1, logits1) = self.stack.prime(primer)?;
-        let mut state = if b == 1 { state1 } else { state1.repeat_rows(b)? };
+        let mut state = if b == 1 {
+            state1
+        } else {
+            state1.repeat_rows(b)?
+        };
         let mut logits = logits1.repeat(b);
         let mut samples = vec![Vec::with_capacity(steps); b];
-        let mut classes = vec![0usize; b];
+        let mut classes: Vec<Option<usize>> = vec![None; b];
         for i in 0..steps {
             for r in 0..b {
                 let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
                 samples[r].push(k);
-                classes[r] = k;
+                classes[r] = Some(k);
             }
             // No LSTM step after the last sample, as magenta.js.
             if i + 1 == steps {

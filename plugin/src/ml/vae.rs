@@ -1,14 +1,13 @@
 //! Flat categorical MusicVAE (melody models such as `mel_2bar_small`): encode, decode,
 //! sample and interpolate as magenta.js does them.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use rand::Rng;
 
 use super::checkpoint::{self, Checkpoint};
 use super::converter::MelodyConverter;
-use super::lstm::{Dense, LstmWeights, StepNet, StepSpec};
+use super::lstm::{Dense, LstmWeights, OneHotStack};
 use super::note_seq::NoteSequence;
 use super::rnn::{sample_class, MAX_BATCH};
 
@@ -26,17 +25,16 @@ pub struct MusicVae {
     /// Sequence length in steps.
     pub num_steps: usize,
     /// Forward encoder layer.
-    enc_fw: StepSpec,
+    enc_fw: OneHotStack,
     /// Backward encoder layer.
-    enc_bw: StepSpec,
+    enc_bw: OneHotStack,
     /// `encoder/mu`.
     mu: Dense,
     /// `decoder/z_to_initial_state`.
     z_to_state: Dense,
-    /// Decoder stack with its output projection; inputs `[previous output, z]`.
-    dec: StepSpec,
-    /// Compiled networks by (kind, batch): kind 0 = fw, 1 = bw, 2 = decoder.
-    nets: HashMap<(u8, usize), StepNet>,
+    /// Decoder stack with its output projection; inputs `[previous output, z]` (`z` is
+    /// the stack's context input, its part of the gates computed once per decode).
+    dec: OneHotStack,
 }
 
 impl MusicVae {
@@ -88,16 +86,12 @@ impl MusicVae {
                     fw.len()
                 ));
             }
-            Ok(StepSpec {
-                inputs: vec![d],
-                layers: fw,
-                projection: None,
-            })
+            OneHotStack::new(fw, None, d, 0)
         };
         let enc_fw = enc("fw").map_err(at)?;
         let enc_bw = enc("bw").map_err(at)?;
         let mu = Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias").map_err(at)?;
-        let enc_out = enc_fw.layers[0].units + enc_bw.layers[0].units;
+        let enc_out = enc_fw.layer_sizes()[0] + enc_bw.layer_sizes()[0];
         if mu.input() != enc_out {
             return Err(at(format!(
                 "encoder/mu expects {} inputs, the encoder gives {enc_out}",
@@ -147,12 +141,10 @@ impl MusicVae {
                 proj.output()
             )));
         }
-        let dec = StepSpec {
-            inputs: vec![d, z],
-            layers,
-            projection: Some(proj),
-        };
-        let mut m = MusicVae {
+        let mut dec = OneHotStack::new(layers, Some(&proj), d, z).map_err(at)?;
+        // The decoder's layers are small: one graph run per step beats four.
+        dec.set_fused_steps(true).map_err(at)?;
+        Ok(MusicVae {
             converter,
             num_steps,
             enc_fw,
@@ -160,12 +152,7 @@ impl MusicVae {
             mu,
             z_to_state,
             dec,
-            nets: HashMap::new(),
-        };
-        for kind in 0..3 {
-            m.net(kind, 1).map_err(at)?;
-        }
-        Ok(m)
+        })
     }
 
     /// `decoder.zDims`.
@@ -173,52 +160,24 @@ impl MusicVae {
         self.z_to_state.input()
     }
 
-    fn net(&mut self, kind: u8, batch: usize) -> Result<&mut StepNet, String> {
-        if !self.nets.contains_key(&(kind, batch)) {
-            let spec = match kind {
-                0 => &self.enc_fw,
-                1 => &self.enc_bw,
-                _ => &self.dec,
-            };
-            let net = StepNet::build(spec, batch)?;
-            self.nets.insert((kind, batch), net);
-        }
-        self.nets
-            .get_mut(&(kind, batch))
-            .ok_or_else(|| "step network missing".to_string())
-    }
-
-    /// Runs one encoder direction over the batch's class sequences, in `order`, and
-    /// returns the final `h` `[B, H]`.
+    /// Runs one encoder direction over the batch's class sequences (backwards when
+    /// `reverse`) and returns the final `h` `[B, H]`.
     fn run_direction(
-        &mut self,
-        kind: u8,
+        stack: &mut OneHotStack,
         events: &[Vec<usize>],
+        t_len: usize,
         reverse: bool,
     ) -> Result<Vec<f32>, String> {
-        let b = events.len();
-        let d = self.converter.depth();
-        let units = if kind == 0 {
-            self.enc_fw.layers[0].units
-        } else {
-            self.enc_bw.layers[0].units
-        };
-        let t_len = self.num_steps;
-        let net = self.net(kind, b)?;
-        let mut c = vec![0f32; b * units];
-        let mut h = vec![0f32; b * units];
-        let mut x = vec![0f32; b * d];
+        let mut state = stack.zero_state(events.len())?;
+        let mut classes: Vec<Option<usize>> = vec![None; events.len()];
         for s in 0..t_len {
             let t = if reverse { t_len - 1 - s } else { s };
-            x.iter_mut().for_each(|v| *v = 0.0);
-            for (r, ev) in events.iter().enumerate() {
-                x[r * d + ev[t]] = 1.0;
+            for (c, ev) in classes.iter_mut().zip(events) {
+                *c = Some(*ev.get(t).ok_or("encode: sequence shorter than numSteps")?);
             }
-            let mut out = net.run(&[&x, &c, &h])?;
-            h = out.pop().ok_or("encoder step gave no h")?;
-            c = out.pop().ok_or("encoder step gave no c")?;
+            stack.step(&classes, &mut state)?;
         }
-        Ok(h)
+        state.h(0)
     }
 
     /// `encode(seqs)`: the mean of q(z|x) for each quantized melody (no sampling).
@@ -239,9 +198,9 @@ impl MusicVae {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let b = events.len();
-        let hf = self.run_direction(0, &events, false)?;
-        let hb = self.run_direction(1, &events, true)?;
-        let (uf, ub) = (self.enc_fw.layers[0].units, self.enc_bw.layers[0].units);
+        let hf = Self::run_direction(&mut self.enc_fw, &events, self.num_steps, false)?;
+        let hb = Self::run_direction(&mut self.enc_bw, &events, self.num_steps, true)?;
+        let (uf, ub) = (self.enc_fw.layer_sizes()[0], self.enc_bw.layer_sizes()[0]);
         let mut cat = Vec::with_capacity(b * (uf + ub));
         for r in 0..b {
             cat.extend_from_slice(&hf[r * uf..(r + 1) * uf]);
@@ -284,11 +243,11 @@ impl MusicVae {
             .iter()
             .map(|v| v.tanh())
             .collect();
-        let nl = self.dec.layers.len();
-        let h = self.dec.layers[0].units;
+        let sizes = self.dec.layer_sizes();
+        let (nl, h) = (sizes.len(), sizes[0]);
         // Split into [c0, h0, c1, h1, ...] chunks of h columns per batch row.
         let width = 2 * nl * h;
-        let mut states: Vec<Vec<f32>> = (0..2 * nl)
+        let states: Vec<Vec<f32>> = (0..2 * nl)
             .map(|k| {
                 (0..b)
                     .flat_map(|r| {
@@ -300,21 +259,17 @@ impl MusicVae {
             })
             .collect();
         let d = self.converter.depth();
-        let mut prev = vec![0f32; b * d];
         let mut out = vec![Vec::with_capacity(self.num_steps); b];
-        let steps = self.num_steps;
-        let net = self.net(2, b)?;
-        for _ in 0..steps {
-            let mut args: Vec<&[f32]> = vec![&prev, &flat_z];
-            args.extend(states.iter().map(|s| s.as_slice()));
-            let mut res = net.run(&args)?;
-            let logits = res.pop().ok_or("decoder step gave no logits")?;
-            states = res;
-            prev.iter_mut().for_each(|v| *v = 0.0);
+        let mut state = self.dec.state_from(b, &states)?;
+        self.dec.set_context(&mut state, &flat_z)?;
+        // The first step sees an all-zero previous output, as magenta.js.
+        let mut prev: Vec<Option<usize>> = vec![None; b];
+        for _ in 0..self.num_steps {
+            let logits = self.dec.step(&prev, &mut state)?;
             for r in 0..b {
                 let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
                 out[r].push(k);
-                prev[r * d + k] = 1.0;
+                prev[r] = Some(k);
             }
         }
         Ok(out)
