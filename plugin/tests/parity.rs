@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use sema_live::ml::checkpoint::Storage;
 use sema_live::ml::note_seq::{quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
 use sema_live::ml::rnn::MusicRnn;
-use sema_live::ml::testutil::{piano_phase, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes};
+use sema_live::ml::testutil::{piano_phase, write_attention_rnn, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes};
 use sema_live::ml::vae::MusicVae;
 
 fn node_dir() -> Option<PathBuf> {
@@ -101,23 +101,30 @@ fn magenta_js_parity() {
     let mut rng = Lcg::new(2024);
 
     let rnn_cases = [
-        ("rnn_32_f32", vec![32usize], Storage::Float32),
-        ("rnn_64x48_f32", vec![64, 48], Storage::Float32),
-        ("rnn_96x96_u8", vec![96, 96], Storage::Uint8),
-        ("rnn_40_f16", vec![40], Storage::Float16),
+        ("rnn_32_f32", vec![32usize], Storage::Float32, None),
+        ("rnn_64x48_f32", vec![64, 48], Storage::Float32, None),
+        ("rnn_96x96_u8", vec![96, 96], Storage::Uint8, None),
+        ("rnn_40_f16", vec![40], Storage::Float16, None),
+        // attention_rnn: magenta.js reads the third layer's output, so three layers.
+        ("rnn_attention_3x32_f32", vec![32, 32, 32], Storage::Float32, Some(8usize)),
+        ("rnn_attention_48x40x32_f16", vec![48, 40, 32], Storage::Float16, Some(5)),
     ];
     let mut primers = vec![piano_phase()];
     for _ in 0..3 {
         primers.push(random_melody(&mut rng, 24, 48, 83));
     }
     let mut rnn_jobs = Vec::new();
-    for (i, (name, layers, storage)) in rnn_cases.iter().enumerate() {
+    for (i, (name, layers, storage, attention)) in rnn_cases.iter().enumerate() {
         let sizes = RnnSizes {
             min_pitch: 48,
             max_pitch: 83,
             layers: layers.clone(),
         };
-        write_rnn(&root.path().join(name), &sizes, *storage, 100 + i as u64).unwrap();
+        let dir = root.path().join(name);
+        match attention {
+            Some(len) => write_attention_rnn(&dir, &sizes, *len, *storage, 100 + i as u64).unwrap(),
+            None => write_rnn(&dir, &sizes, *storage, 100 + i as u64).unwrap(),
+        }
         rnn_jobs.push(json!({"name": name, "dir": name, "primers": primers, "steps": 32}));
     }
 
@@ -212,7 +219,7 @@ fn magenta_js_parity() {
     let mut srng = SmallRng::seed_from_u64(0);
     let mut compared = 0;
     let mut pitches = std::collections::BTreeSet::new();
-    for (i, (name, _, _)) in rnn_cases.iter().enumerate() {
+    for (i, (name, _, _, _)) in rnn_cases.iter().enumerate() {
         let mut m = MusicRnn::load(&root.path().join(name)).unwrap();
         let outs = js["rnn"][i]["outputs"].as_array().expect("rnn outputs");
         for (p, want) in primers.iter().zip(outs) {

@@ -10,6 +10,7 @@
 //! - `cli`: `sema-live model ...`.
 //! - `testutil`: random-weight checkpoints in the magenta.js format (tests, benches, parity).
 
+pub mod attention;
 pub mod checkpoint;
 pub mod cli;
 pub mod embedded;

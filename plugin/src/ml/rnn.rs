@@ -5,6 +5,7 @@ use std::path::Path;
 use rand::Rng;
 
 use super::checkpoint::{self, Checkpoint};
+use super::attention::{AttentionStack, PREFIX as ATTENTION_PREFIX};
 use super::converter::MelodyConverter;
 use super::lstm::{Dense, LstmWeights, OneHotStack};
 use super::note_seq::NoteSequence;
@@ -50,8 +51,17 @@ pub fn sample_class(logits: &[f32], temperature: f32, rng: &mut impl Rng) -> usi
 pub struct MusicRnn {
     /// The model's data converter.
     pub converter: MelodyConverter,
-    /// The LSTM stack and output projection as tract networks.
-    stack: OneHotStack,
+    /// The network.
+    net: Net,
+}
+
+/// The two MusicRNN variants magenta.js runs.
+enum Net {
+    /// `basic_rnn`, `melody_rnn`, ...: the LSTM stack and output projection as tract
+    /// networks.
+    Plain(OneHotStack),
+    /// `attention_rnn`: the attention-wrapped stack.
+    Attention(AttentionStack),
 }
 
 impl MusicRnn {
@@ -73,10 +83,15 @@ impl MusicRnn {
         if ck.config.chord_encoder.is_some() {
             return Err(at("chord-conditioned models are not supported".into()));
         }
-        if ck.has("rnn/attention_cell_wrapper/kernel") {
-            return Err(at("attention_rnn models are not supported yet".into()));
-        }
         let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
+        if ck.has(&format!("{ATTENTION_PREFIX}kernel")) {
+            let len = ck
+                .config
+                .attention_length
+                .ok_or_else(|| at("attention variables present but config.json has no attentionLength".into()))?;
+            let att = AttentionStack::from_checkpoint(ck, converter.depth(), len).map_err(at)?;
+            return Ok(MusicRnn { converter, net: Net::Attention(att) });
+        }
         let layers = LstmWeights::discover(ck, |l| {
             format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")
         })
@@ -97,12 +112,15 @@ impl MusicRnn {
             )));
         }
         let stack = OneHotStack::new(layers, Some(&projection), d, 0).map_err(at)?;
-        Ok(MusicRnn { converter, stack })
+        Ok(MusicRnn { converter, net: Net::Plain(stack) })
     }
 
     /// LSTM layer sizes.
     pub fn layer_sizes(&self) -> Vec<usize> {
-        self.stack.layer_sizes()
+        match &self.net {
+            Net::Plain(s) => s.layer_sizes(),
+            Net::Attention(a) => a.layer_sizes(),
+        }
     }
 
     /// Runs the magenta.js sampling loop on melody classes: all primer frames, then
@@ -140,9 +158,13 @@ impl MusicRnn {
                 "continueSequence: primer class {bad} out of range (depth {d})"
             ));
         }
+        let stack = match &mut self.net {
+            Net::Plain(s) => s,
+            Net::Attention(att) => return Ok(continue_attention(att, primer, steps, temperature, b, rng)),
+        };
         // The primer is the same for every variation and known in advance: run it once,
         // layer by layer, then fan the state and logits out to the batch.
-        let (state1, logits1) = self.stack.prime(primer)?;
+        let (state1, logits1) = stack.prime(primer)?;
         let mut state = if b == 1 {
             state1
         } else {
@@ -161,7 +183,7 @@ impl MusicRnn {
             if i + 1 == steps {
                 break;
             }
-            logits = self.stack.step(&classes, &mut state)?;
+            logits = stack.step(&classes, &mut state)?;
         }
         Ok(samples)
     }
@@ -186,6 +208,38 @@ impl MusicRnn {
             .map(|ev| self.converter.to_note_sequence(ev, spq, None))
             .collect())
     }
+}
+
+/// The magenta.js loop for `attention_rnn`: the primer once, then each of the `count`
+/// variations samples and feeds back from a copy of the primed state.
+fn continue_attention(
+    att: &AttentionStack,
+    primer: &[usize],
+    steps: usize,
+    temperature: f32,
+    count: usize,
+    rng: &mut impl Rng,
+) -> Vec<Vec<usize>> {
+    let mut primed = att.zero_state();
+    let mut primed_logits = Vec::new();
+    for &k in primer {
+        primed_logits = att.step(k, &mut primed);
+    }
+    (0..count)
+        .map(|_| {
+            let (mut st, mut logits) = (primed.clone(), primed_logits.clone());
+            let mut out = Vec::with_capacity(steps);
+            for i in 0..steps {
+                let k = sample_class(&logits, temperature, rng);
+                out.push(k);
+                if i + 1 == steps {
+                    break;
+                }
+                logits = att.step(k, &mut st);
+            }
+            out
+        })
+        .collect()
 }
 
 #[cfg(test)]

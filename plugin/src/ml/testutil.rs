@@ -164,6 +164,50 @@ pub fn write_rnn(dir: &Path, sizes: &RnnSizes, storage: Storage, seed: u64) -> R
     checkpoint::write(dir, &config, &vars, storage, 4 << 20).map(|_| ())
 }
 
+/// Writes a random `attention_rnn`-style checkpoint (variables under
+/// `rnn/attention_cell_wrapper/`, `attentionLength` in the config). magenta.js reads the
+/// output of the third layer, so give three layers for parity runs.
+pub fn write_attention_rnn(
+    dir: &Path,
+    sizes: &RnnSizes,
+    attn_len: usize,
+    storage: Storage,
+    seed: u64,
+) -> Result<(), String> {
+    let mut rng = Lcg::new(seed);
+    let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
+    let a = *sizes.layers.first().ok_or("at least one layer")?;
+    let p = "rnn/attention_cell_wrapper/";
+    let mut vars = Vec::new();
+    push(&mut vars, p, dense(&mut rng, d + a, d, 1.5), ("kernel", "bias"));
+    let mut prev = d;
+    for (l, &h) in sizes.layers.iter().enumerate() {
+        let prefix = format!("{p}multi_rnn_cell/cell_{l}/basic_lstm_cell/");
+        push(&mut vars, &prefix, dense(&mut rng, prev + h, 4 * h, 1.5), ("kernel", "bias"));
+        prev = h;
+    }
+    let state: usize = sizes.layers.iter().map(|h| 2 * h).sum();
+    let (w, _) = dense(&mut rng, a, a, 1.5);
+    vars.push((format!("{p}attention/attn_w"), Var { shape: vec![1, 1, a, a], data: w.data }));
+    let (v, _) = dense(&mut rng, 1, a, 1.5);
+    vars.push((format!("{p}attention/attn_v"), Var { shape: vec![a], data: v.data }));
+    push(&mut vars, &format!("{p}attention/"), dense(&mut rng, state, a, 1.5), ("kernel", "bias"));
+    push(
+        &mut vars,
+        &format!("{p}attention_output_projection/"),
+        dense(&mut rng, prev + a, a, 1.5),
+        ("kernel", "bias"),
+    );
+    push(&mut vars, "fully_connected/", dense(&mut rng, a, d, 3.0), ("weights", "biases"));
+    let config = json!({
+        "type": "MusicRNN",
+        "dataConverter": {"type": "MelodyConverter",
+                          "args": {"minPitch": sizes.min_pitch, "maxPitch": sizes.max_pitch}},
+        "attentionLength": attn_len
+    });
+    checkpoint::write(dir, &config, &vars, storage, 4 << 20).map(|_| ())
+}
+
 /// Writes a random flat MusicVAE checkpoint (including the unused `encoder/sigma`).
 pub fn write_vae(dir: &Path, sizes: &VaeSizes, storage: Storage, seed: u64) -> Result<(), String> {
     let mut rng = Lcg::new(seed);

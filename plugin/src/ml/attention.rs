@@ -1,0 +1,261 @@
+//! MusicRNN with attention (`attention_rnn`): `tf.contrib.rnn.AttentionCellWrapper` as
+//! magenta.js runs it (music_rnn/attention.ts), in plain Rust. Each step:
+//!
+//! 1. the input and the previous attention vector are projected back to the input size
+//!    (`attention_cell_wrapper/kernel`, `bias`) and run through the LSTM stack;
+//! 2. the query `[c0, h0, c1, h1, ...]` (`attention/kernel`, no bias, as magenta.js) scores
+//!    each of the last `attnLength` outputs: `s_j = Σ v · tanh(state_j @ attn_w + y)`;
+//! 3. the softmax of the scores weights those outputs into the new attention vector;
+//! 4. the output is `[h_last, attention] @ attention_output_projection + bias`, which
+//!    joins the window (the oldest leaves) and feeds the `fully_connected` logits.
+//!
+//! Sizes are small (attention over 128-unit layers), so the steps run as plain f32 loops
+//! in tfjs's order of operations.
+
+use super::checkpoint::{Checkpoint, Var};
+use super::lstm::{Dense, LstmWeights};
+
+/// Variable prefix of the wrapper.
+pub const PREFIX: &str = "rnn/attention_cell_wrapper/";
+
+/// An attention-wrapped LSTM stack and its output layer.
+pub struct AttentionStack {
+    layers: Vec<LstmWeights>,
+    /// `[input + attn_size, input]` and `[input]`: the input projection.
+    input_proj: Dense,
+    /// `[attn_size, vec_size]` (the 1×1 convolution over the window).
+    attn_w: Var,
+    /// `[vec_size]`.
+    attn_v: Vec<f32>,
+    /// `[Σ 2·units, vec_size]`: the query projection.
+    query: Var,
+    /// `[units_last + attn_size, attn_size]`.
+    output_proj: Dense,
+    /// `fully_connected`: `[attn_size, classes]`.
+    logits: Dense,
+    /// Size of the input (one-hot classes).
+    input: usize,
+    attn_len: usize,
+    attn_size: usize,
+    vec_size: usize,
+}
+
+/// State of one sequence.
+#[derive(Clone)]
+pub struct AttentionState {
+    c: Vec<Vec<f32>>,
+    h: Vec<Vec<f32>>,
+    /// The last attention vector, `[attn_size]`.
+    attention: Vec<f32>,
+    /// The window of the last `attn_len` outputs, oldest first, `[attn_len * attn_size]`.
+    window: Vec<f32>,
+}
+
+/// `x @ w (+ bias)` (`w` row-major `[x.len(), cols]`) in f32, summed in input order and
+/// the bias added last, as tfjs's CPU backend does (`matMul` then `add`), so near-ties
+/// between classes break the same way as in magenta.js.
+fn matvec(x: &[f32], w: &[f32], cols: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    let mut acc = vec![0f32; cols];
+    for (k, &v) in x.iter().enumerate() {
+        let row = &w[k * cols..(k + 1) * cols];
+        acc.iter_mut().zip(row).for_each(|(a, &wv)| *a += v * wv);
+    }
+    if let Some(b) = bias {
+        acc.iter_mut().zip(b).for_each(|(a, &b)| *a += b);
+    }
+    acc
+}
+
+/// One LSTM step in f32 (magenta.js `basicLSTMCell`, forget bias 1, gates i, j, f, o).
+fn lstm_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) {
+    let u = w.units;
+    let xh: Vec<f32> = x.iter().chain(h.iter()).copied().collect();
+    let g = matvec(&xh, &w.kernel.data, 4 * u, Some(&w.bias));
+    let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
+    for k in 0..u {
+        let (i, j, f, o) = (g[k], g[u + k], g[2 * u + k], g[3 * u + k]);
+        let c2 = c[k] * sig(f + 1.0) + sig(i) * j.tanh();
+        c[k] = c2;
+        h[k] = c2.tanh() * sig(o);
+    }
+}
+
+impl AttentionStack {
+    /// Reads the wrapper's variables; `classes` is the converter depth, `attn_len` the
+    /// config's `attentionLength`.
+    pub fn from_checkpoint(ck: &Checkpoint, classes: usize, attn_len: usize) -> Result<Self, String> {
+        if attn_len == 0 {
+            return Err("attentionLength must be at least 1".into());
+        }
+        let layers = LstmWeights::discover(ck, |l| format!("{PREFIX}multi_rnn_cell/cell_{l}/basic_lstm_cell/"))?;
+        let Some(first) = layers.first() else {
+            return Err(format!("no LSTM layers under {PREFIX}multi_rnn_cell/"));
+        };
+        // magenta.js: the attention size is the first layer's size.
+        let attn_size = first.units;
+        let input_proj = Dense::from_checkpoint(ck, &format!("{PREFIX}kernel"), &format!("{PREFIX}bias"))?;
+        if input_proj.input() != classes + attn_size || input_proj.output() != first.input {
+            return Err(format!(
+                "{PREFIX}kernel is [{}, {}], expected [{} + {attn_size}, {}]",
+                input_proj.input(),
+                input_proj.output(),
+                classes,
+                first.input
+            ));
+        }
+        let wname = format!("{PREFIX}attention/attn_w");
+        let attn_w = ck.var(&wname)?.clone();
+        let vec_size = match attn_w.shape[..] {
+            [1, 1, a, v] if a == attn_size => v,
+            _ => return Err(format!("{wname}: shape {:?}, expected [1, 1, {attn_size}, n]", attn_w.shape)),
+        };
+        let vname = format!("{PREFIX}attention/attn_v");
+        let attn_v = ck.var(&vname)?.data.clone();
+        if attn_v.len() != vec_size {
+            return Err(format!("{vname}: {} values, expected {vec_size}", attn_v.len()));
+        }
+        let qname = format!("{PREFIX}attention/kernel");
+        let query = ck.var(&qname)?.clone();
+        let state_size: usize = layers.iter().map(|l| 2 * l.units).sum();
+        if query.dims2(&qname)? != (state_size, vec_size) {
+            return Err(format!("{qname}: shape {:?}, expected [{state_size}, {vec_size}]", query.shape));
+        }
+        let last = layers.last().map_or(0, |l| l.units);
+        let output_proj = Dense::from_checkpoint(
+            ck,
+            &format!("{PREFIX}attention_output_projection/kernel"),
+            &format!("{PREFIX}attention_output_projection/bias"),
+        )?;
+        if output_proj.input() != last + attn_size || output_proj.output() != attn_size {
+            return Err(format!(
+                "{PREFIX}attention_output_projection/kernel is [{}, {}], expected [{last} + {attn_size}, {attn_size}]",
+                output_proj.input(),
+                output_proj.output()
+            ));
+        }
+        let logits = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")?;
+        if logits.input() != attn_size || logits.output() != classes {
+            return Err(format!(
+                "fully_connected is [{}, {}], expected [{attn_size}, {classes}]",
+                logits.input(),
+                logits.output()
+            ));
+        }
+        Ok(AttentionStack {
+            layers,
+            input_proj,
+            attn_w,
+            attn_v,
+            query,
+            output_proj,
+            logits,
+            input: classes,
+            attn_len,
+            attn_size,
+            vec_size,
+        })
+    }
+
+    /// LSTM layer sizes.
+    pub fn layer_sizes(&self) -> Vec<usize> {
+        self.layers.iter().map(|l| l.units).collect()
+    }
+
+    /// Zero state, as magenta.js starts.
+    pub fn zero_state(&self) -> AttentionState {
+        AttentionState {
+            c: self.layers.iter().map(|l| vec![0.0; l.units]).collect(),
+            h: self.layers.iter().map(|l| vec![0.0; l.units]).collect(),
+            attention: vec![0.0; self.attn_size],
+            window: vec![0.0; self.attn_len * self.attn_size],
+        }
+    }
+
+    /// One step with one-hot input `class`; returns the logits of the next class.
+    pub fn step(&self, class: usize, st: &mut AttentionState) -> Vec<f32> {
+        let (a, v) = (self.attn_size, self.vec_size);
+        let mut x = vec![0f32; self.input + a];
+        if class < self.input {
+            x[class] = 1.0;
+        }
+        x[self.input..].copy_from_slice(&st.attention);
+        let mut input = matvec(&x, &self.input_proj.kernel.data, self.input_proj.output(), Some(&self.input_proj.bias));
+        for (l, w) in self.layers.iter().enumerate() {
+            lstm_step(w, &input, &mut st.c[l], &mut st.h[l]);
+            input = st.h[l].clone();
+        }
+        // Query from every layer's state, c before h.
+        let q: Vec<f32> = st.c.iter().zip(&st.h).flat_map(|(c, h)| c.iter().chain(h.iter()).copied()).collect();
+        let y = matvec(&q, &self.query.data, v, None);
+        // Scores over the window, then its softmax.
+        let scores: Vec<f64> = st
+            .window
+            .chunks(a)
+            .map(|slot| {
+                let feat = matvec(slot, &self.attn_w.data, v, None);
+                feat.iter()
+                    .zip(&y)
+                    .zip(&self.attn_v)
+                    .map(|((f, y), w)| *w as f64 * ((*f as f64) + (*y as f64)).tanh())
+                    .sum()
+            })
+            .collect();
+        let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let exps: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+        let total: f64 = exps.iter().sum();
+        let mut attention = vec![0f64; a];
+        for (slot, e) in st.window.chunks(a).zip(&exps) {
+            let p = e / total;
+            attention.iter_mut().zip(slot).for_each(|(acc, &s)| *acc += p * s as f64);
+        }
+        st.attention = attention.into_iter().map(|v| v as f32).collect();
+        let last = st.h.last().map(Vec::as_slice).unwrap_or(&[]);
+        let joined: Vec<f32> = last.iter().chain(st.attention.iter()).copied().collect();
+        let output = matvec(&joined, &self.output_proj.kernel.data, self.output_proj.output(), Some(&self.output_proj.bias));
+        // The window moves on: drop the oldest output, append this one.
+        st.window.drain(..a);
+        st.window.extend_from_slice(&output);
+        matvec(&output, &self.logits.kernel.data, self.logits.output(), Some(&self.logits.bias))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ml::checkpoint::Storage;
+    use crate::ml::note_seq::quantize_note_sequence;
+    use crate::ml::rnn::MusicRnn;
+    use crate::ml::testutil::{piano_phase, write_attention_rnn, RnnSizes};
+    use rand::{rngs::SmallRng, SeedableRng};
+
+    fn sizes() -> RnnSizes {
+        RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![16, 12, 8] }
+    }
+
+    #[test]
+    fn attention_rnn_continues_and_batches() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_attention_rnn(dir.path(), &sizes(), 4, Storage::Float32, 3).expect("write");
+        let mut m = MusicRnn::load(dir.path()).expect("load");
+        assert_eq!(m.layer_sizes(), vec![16, 12, 8]);
+        let primer = quantize_note_sequence(&piano_phase(), 4).expect("quantize");
+        let mut rng = SmallRng::seed_from_u64(1);
+        let greedy = m.continue_sequence(&primer, 24, 0.0, 3, &mut rng).expect("continue");
+        assert_eq!(greedy.len(), 3);
+        assert!(greedy.iter().all(|s| s == &greedy[0] && s.total_quantized_steps == Some(24)));
+        let sampled = m.continue_sequence(&primer, 24, 1.0, 2, &mut rng).expect("sample");
+        assert!(sampled.iter().all(|s| s.notes.iter().all(|n| (48..=83).contains(&n.pitch))));
+    }
+
+    #[test]
+    fn attention_without_a_length_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_attention_rnn(dir.path(), &sizes(), 4, Storage::Float32, 3).expect("write");
+        let cfg = dir.path().join("config.json");
+        let text = std::fs::read_to_string(&cfg).expect("config");
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        v.as_object_mut().expect("object").remove("attentionLength");
+        std::fs::write(&cfg, v.to_string()).expect("write config");
+        let err = MusicRnn::load(dir.path()).err().expect("must fail");
+        assert!(err.contains("attentionLength"), "{err}");
+    }
+}
