@@ -9,11 +9,12 @@
 //! 4. the output is `[h_last, attention] @ attention_output_projection + bias`, which
 //!    joins the window (the oldest leaves) and feeds the `fully_connected` logits.
 //!
-//! Sizes are small (attention over 128-unit layers), so the steps run as plain f32 loops
-//! in tfjs's order of operations.
+//! Sizes are small (attention over 128-unit layers), so the steps run as plain loops: the
+//! LSTM cells are [`reference_step`] and the dense layers [`Dense::apply`], the same math
+//! the tract graphs are tested against.
 
 use super::checkpoint::{Checkpoint, Var};
-use super::lstm::{Dense, LstmWeights};
+use super::lstm::{reference_step, Dense, LstmWeights};
 
 /// Variable prefix of the wrapper.
 pub const PREFIX: &str = "rnn/attention_cell_wrapper/";
@@ -51,33 +52,15 @@ pub struct AttentionState {
     window: Vec<f32>,
 }
 
-/// `x @ w (+ bias)` (`w` row-major `[x.len(), cols]`) in f32, summed in input order and
-/// the bias added last, as tfjs's CPU backend does (`matMul` then `add`), so near-ties
-/// between classes break the same way as in magenta.js.
-fn matvec(x: &[f32], w: &[f32], cols: usize, bias: Option<&[f32]>) -> Vec<f32> {
-    let mut acc = vec![0f32; cols];
+/// `x @ w` (`w` row-major `[x.len(), cols]`, no bias) with f64 sums, as [`Dense::apply`]
+/// does for the layers that have a bias.
+fn matvec(x: &[f32], w: &[f32], cols: usize) -> Vec<f32> {
+    let mut acc = vec![0f64; cols];
     for (k, &v) in x.iter().enumerate() {
         let row = &w[k * cols..(k + 1) * cols];
-        acc.iter_mut().zip(row).for_each(|(a, &wv)| *a += v * wv);
+        acc.iter_mut().zip(row).for_each(|(a, &wv)| *a += v as f64 * wv as f64);
     }
-    if let Some(b) = bias {
-        acc.iter_mut().zip(b).for_each(|(a, &b)| *a += b);
-    }
-    acc
-}
-
-/// One LSTM step in f32 (magenta.js `basicLSTMCell`, forget bias 1, gates i, j, f, o).
-fn lstm_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) {
-    let u = w.units;
-    let xh: Vec<f32> = x.iter().chain(h.iter()).copied().collect();
-    let g = matvec(&xh, &w.kernel.data, 4 * u, Some(&w.bias));
-    let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
-    for k in 0..u {
-        let (i, j, f, o) = (g[k], g[u + k], g[2 * u + k], g[3 * u + k]);
-        let c2 = c[k] * sig(f + 1.0) + sig(i) * j.tanh();
-        c[k] = c2;
-        h[k] = c2.tanh() * sig(o);
-    }
+    acc.into_iter().map(|v| v as f32).collect()
 }
 
 impl AttentionStack {
@@ -179,20 +162,20 @@ impl AttentionStack {
             x[class] = 1.0;
         }
         x[self.input..].copy_from_slice(&st.attention);
-        let mut input = matvec(&x, &self.input_proj.kernel.data, self.input_proj.output(), Some(&self.input_proj.bias));
+        let mut input = self.input_proj.apply(&x, 1);
         for (l, w) in self.layers.iter().enumerate() {
-            lstm_step(w, &input, &mut st.c[l], &mut st.h[l]);
+            reference_step(w, &input, &mut st.c[l], &mut st.h[l]);
             input = st.h[l].clone();
         }
         // Query from every layer's state, c before h.
         let q: Vec<f32> = st.c.iter().zip(&st.h).flat_map(|(c, h)| c.iter().chain(h.iter()).copied()).collect();
-        let y = matvec(&q, &self.query.data, v, None);
+        let y = matvec(&q, &self.query.data, v);
         // Scores over the window, then its softmax.
         let scores: Vec<f64> = st
             .window
             .chunks(a)
             .map(|slot| {
-                let feat = matvec(slot, &self.attn_w.data, v, None);
+                let feat = matvec(slot, &self.attn_w.data, v);
                 feat.iter()
                     .zip(&y)
                     .zip(&self.attn_v)
@@ -211,11 +194,11 @@ impl AttentionStack {
         st.attention = attention.into_iter().map(|v| v as f32).collect();
         let last = st.h.last().map(Vec::as_slice).unwrap_or(&[]);
         let joined: Vec<f32> = last.iter().chain(st.attention.iter()).copied().collect();
-        let output = matvec(&joined, &self.output_proj.kernel.data, self.output_proj.output(), Some(&self.output_proj.bias));
+        let output = self.output_proj.apply(&joined, 1);
         // The window moves on: drop the oldest output, append this one.
         st.window.drain(..a);
         st.window.extend_from_slice(&output);
-        matvec(&output, &self.logits.kernel.data, self.logits.output(), Some(&self.logits.bias))
+        self.logits.apply(&output, 1)
     }
 }
 

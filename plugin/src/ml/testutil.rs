@@ -128,6 +128,23 @@ fn dense(rng: &mut Lcg, rows: usize, cols: usize, gain: f32) -> (Var, Var) {
     )
 }
 
+/// Random LSTM layers of `units` on an input of `input` values, as `<cell(l)>kernel` and
+/// `<cell(l)>bias`; returns the last layer's size.
+fn push_lstm_stack(
+    vars: &mut Vec<(String, Var)>,
+    rng: &mut Lcg,
+    input: usize,
+    units: &[usize],
+    cell: impl Fn(usize) -> String,
+) -> usize {
+    let mut prev = input;
+    for (l, &h) in units.iter().enumerate() {
+        push(vars, &cell(l), dense(rng, prev + h, 4 * h, 1.5), ("kernel", "bias"));
+        prev = h;
+    }
+    prev
+}
+
 fn push(vars: &mut Vec<(String, Var)>, prefix: &str, kb: (Var, Var), names: (&str, &str)) {
     vars.push((format!("{prefix}{}", names.0), kb.0));
     vars.push((format!("{prefix}{}", names.1), kb.1));
@@ -139,17 +156,9 @@ pub fn write_rnn(dir: &Path, sizes: &RnnSizes, storage: Storage, seed: u64) -> R
     let mut rng = Lcg::new(seed);
     let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
     let mut vars = Vec::new();
-    let mut prev = d;
-    for (l, &h) in sizes.layers.iter().enumerate() {
-        let prefix = format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/");
-        push(
-            &mut vars,
-            &prefix,
-            dense(&mut rng, prev + h, 4 * h, 1.5),
-            ("kernel", "bias"),
-        );
-        prev = h;
-    }
+    let prev = push_lstm_stack(&mut vars, &mut rng, d, &sizes.layers, |l| {
+        format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")
+    });
     push(
         &mut vars,
         "fully_connected/",
@@ -180,12 +189,9 @@ pub fn write_attention_rnn(
     let p = "rnn/attention_cell_wrapper/";
     let mut vars = Vec::new();
     push(&mut vars, p, dense(&mut rng, d + a, d, 1.5), ("kernel", "bias"));
-    let mut prev = d;
-    for (l, &h) in sizes.layers.iter().enumerate() {
-        let prefix = format!("{p}multi_rnn_cell/cell_{l}/basic_lstm_cell/");
-        push(&mut vars, &prefix, dense(&mut rng, prev + h, 4 * h, 1.5), ("kernel", "bias"));
-        prev = h;
-    }
+    let prev = push_lstm_stack(&mut vars, &mut rng, d, &sizes.layers, |l| {
+        format!("{p}multi_rnn_cell/cell_{l}/basic_lstm_cell/")
+    });
     let state: usize = sizes.layers.iter().map(|h| 2 * h).sum();
     let (w, _) = dense(&mut rng, a, a, 1.5);
     vars.push((format!("{p}attention/attn_w"), Var { shape: vec![1, 1, a, a], data: w.data }));
@@ -236,17 +242,9 @@ pub fn write_vae(dir: &Path, sizes: &VaeSizes, storage: Storage, seed: u64) -> R
         dense(&mut rng, 2 * e, sizes.z, 1.0),
         ("kernel", "bias"),
     );
-    let mut prev = d + sizes.z;
-    for (l, &h) in sizes.decoder.iter().enumerate() {
-        let prefix = format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/");
-        push(
-            &mut vars,
-            &prefix,
-            dense(&mut rng, prev + h, 4 * h, 1.5),
-            ("kernel", "bias"),
-        );
-        prev = h;
-    }
+    let prev = push_lstm_stack(&mut vars, &mut rng, d + sizes.z, &sizes.decoder, |l| {
+        format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")
+    });
     let total: usize = sizes.decoder.iter().sum();
     push(
         &mut vars,
