@@ -754,8 +754,8 @@ impl SemaEditor {
             self.evaluate(eval);
         }
         // Unevaluated DSL edits are kept with the project too.
-        let playing = self.shared.controller.lock().session().dsl.clone();
-        layout.dsl_text = (self.dsl != playing).then(|| self.dsl.clone());
+        let evaluated = self.shared.controller.lock().session().dsl == self.dsl;
+        layout.dsl_text = (!evaluated).then(|| self.dsl.clone());
         self.store_layout(layout);
         // The transport and the melody view move with the host.
         ui.ctx().request_repaint_after(Duration::from_millis(33));
