@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::TestHost;
+
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, TransportEvent, TransportFlags};
 use clack_host::events::{EventFlags, EventHeader};
@@ -17,50 +19,20 @@ use clack_host::utils::{BeatTime, SecondsTime};
 const SAMPLE_RATE: f64 = 48_000.0;
 const BLOCK: usize = 512;
 
-struct Shared;
-impl SharedHandler<'_> for Shared {
-    fn request_restart(&self) {}
-    fn request_process(&self) {}
-    fn request_callback(&self) {}
-}
-
-struct Host;
-impl HostHandlers for Host {
-    type Shared<'a> = Shared;
-    type MainThread<'a> = ();
-    type AudioProcessor<'a> = ();
-}
-
 
 /// A note event the plugin sent: (absolute sample, on?, key).
 type NoteOut = (u64, bool, i16);
 
 struct Instance {
-    instance: PluginInstance<Host>,
-    processor: Option<StartedPluginAudioProcessor<Host>>,
+    instance: PluginInstance<TestHost>,
+    processor: Option<StartedPluginAudioProcessor<TestHost>>,
     /// Absolute sample position of the next block.
     now: u64,
 }
 
 impl Instance {
     fn new() -> Self {
-        let path = common::plugin_path();
-        assert!(path.exists(), "plugin binary not found at {}", path.display());
-        // SAFETY: loading a CLAP plugin runs its entry code; it is our own plugin.
-        let entry = unsafe { PluginEntry::load(&path) }.expect("load the .clap entry");
-        // Never unload the library: test threads that ran plugin code keep thread-local
-        // destructors pointing into it, which would crash at thread exit after a dlclose
-        // (a real host keeps plugins loaded while their threads live, too).
-        let entry: &'static PluginEntry = Box::leak(Box::new(entry));
-        let factory = entry.get_plugin_factory().expect("plugin factory");
-        let descriptor = factory
-            .plugin_descriptors()
-            .find(|d| d.id().map(|id| id == common::PLUGIN_ID).unwrap_or(false))
-            .expect("Sema Live descriptor");
-        let id = descriptor.id().expect("id").to_owned();
-        let host_info = HostInfo::new("sema-live tests", "Sema Live", "https://example.com", "0.1").expect("host info");
-        let mut instance =
-            PluginInstance::<Host>::new(|_| Shared, |_| (), entry, &id, &host_info).expect("instantiate");
+        let mut instance = common::instantiate();
         let config = PluginAudioConfiguration {
             sample_rate: SAMPLE_RATE,
             min_frames_count: BLOCK as u32,

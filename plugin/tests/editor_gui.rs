@@ -9,51 +9,17 @@
 
 mod common;
 
-use clack_extensions::gui::{GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui, Window};
-use clack_host::prelude::*;
+use clack_extensions::gui::{GuiApiType, GuiConfiguration, PluginGui, Window};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, ImageFormat, Window as XWindow, WindowClass};
 use x11rb::rust_connection::RustConnection;
 
-struct Shared;
-impl SharedHandler<'_> for Shared {
-    fn request_restart(&self) {}
-    fn request_process(&self) {}
-    fn request_callback(&self) {}
-}
-
-/// The host side of the GUI extension, which plugins (and nice-plug) rely on: this host
-/// grants resizes and show/hide requests, as a DAW's plugin window would.
-impl HostGuiImpl for Shared {
-    fn resize_hints_changed(&self) {}
-    fn request_resize(&self, _new_size: GuiSize) -> Result<(), HostError> {
-        Ok(())
-    }
-    fn request_show(&self) -> Result<(), HostError> {
-        Ok(())
-    }
-    fn request_hide(&self) -> Result<(), HostError> {
-        Ok(())
-    }
-    fn closed(&self, _was_destroyed: bool) {}
-}
-
-struct Host;
-impl HostHandlers for Host {
-    type Shared<'a> = Shared;
-    type MainThread<'a> = ();
-    type AudioProcessor<'a> = ();
-
-    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
-        builder.register::<HostGui>();
-    }
-}
-
-/// A private X server, killed when dropped.
+/// A private X server. It is started with `-terminate`, so it exits when its last client
+/// disconnects: killing it while the plugin's window thread still holds a connection
+/// would make Xlib end the whole test process (its I/O error handler exits).
 struct Xvfb {
-    child: Child,
     display: String,
 }
 
@@ -62,8 +28,8 @@ impl Xvfb {
         // A display number of our own: other test runs (or a desktop) may use the low ones.
         let n = 200 + std::process::id() % 700;
         let display = format!(":{n}");
-        let child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
+        let _server: Child = Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1400x900x24", "-nolisten", "tcp", "-terminate"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -74,14 +40,7 @@ impl Xvfb {
             assert!(Instant::now() < deadline, "Xvfb did not start on {display}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Xvfb { child, display }
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Xvfb { display }
     }
 }
 
@@ -129,14 +88,7 @@ fn the_editor_opens_embedded_in_a_host_window() {
     conn.map_window(parent).expect("map");
     conn.flush().expect("flush");
 
-    let path = common::plugin_path();
-    assert!(path.exists(), "plugin binary not found at {}", path.display());
-    // SAFETY: loading a CLAP plugin runs its entry code; it is our own plugin. The entry is
-    // leaked: the plugin's threads keep thread-local destructors pointing into the library.
-    let entry: &'static PluginEntry = Box::leak(Box::new(unsafe { PluginEntry::load(&path) }.expect("load")));
-    let host_info = HostInfo::new("sema-live gui test", "Sema Live", "https://example.com", "0.1").expect("host");
-    let mut instance =
-        PluginInstance::<Host>::new(|_| Shared, |_| (), entry, common::PLUGIN_ID, &host_info).expect("instantiate");
+    let mut instance = common::instantiate();
     let mut handle = instance.plugin_handle();
     let gui: PluginGui = handle.get_extension().expect("the plugin has a GUI");
     let embedded = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests (each test binary uses a part of them).
 #![allow(dead_code)]
 
+use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
+use clack_host::prelude::*;
 use serde_json::Value;
 use sema_live::ml::note_seq::NoteSequence;
 use std::ffi::CStr;
@@ -53,4 +55,59 @@ pub fn rust_notes(ns: &NoteSequence) -> Vec<(i64, i64, i64)> {
         .iter()
         .map(|n| (n.pitch as i64, n.quantized_start_step.unwrap_or(0), n.quantized_end_step.unwrap_or(0)))
         .collect()
+}
+
+/// The host's shared callbacks: requests are accepted and need no action in these tests.
+pub struct TestShared;
+
+impl SharedHandler<'_> for TestShared {
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+/// The host side of the GUI extension, which plugins (and nice-plug) rely on: this host
+/// grants resizes and show/hide requests, as a DAW's plugin window would.
+impl HostGuiImpl for TestShared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _new_size: GuiSize) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
+}
+
+/// A minimal CLAP host offering the GUI extension.
+pub struct TestHost;
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = TestShared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostGui>();
+    }
+}
+
+/// Loads the plugin binary ([`plugin_path`]) and creates a Sema Live instance.
+pub fn instantiate() -> PluginInstance<TestHost> {
+    let path = plugin_path();
+    assert!(path.exists(), "plugin binary not found at {}", path.display());
+    // SAFETY: loading a CLAP plugin runs its entry code; it is our own plugin.
+    let entry = unsafe { PluginEntry::load(&path) }.expect("load the .clap entry");
+    // Never unload the library: test threads that ran plugin code keep thread-local
+    // destructors pointing into it, which would crash at thread exit after a dlclose
+    // (a real host keeps plugins loaded while their threads live, too).
+    let entry: &'static PluginEntry = Box::leak(Box::new(entry));
+    let factory = entry.get_plugin_factory().expect("plugin factory");
+    let listed = factory.plugin_descriptors().any(|d| d.id() == Some(PLUGIN_ID));
+    assert!(listed, "the factory lists Sema Live");
+    let host_info = HostInfo::new("sema-live tests", "Sema Live", "https://example.com", "0.1").expect("host info");
+    PluginInstance::<TestHost>::new(|_| TestShared, |_| (), entry, PLUGIN_ID, &host_info).expect("instantiate")
 }
