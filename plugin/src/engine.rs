@@ -263,7 +263,8 @@ impl Engine {
             return BlockReport { midi: &[], to_js: &[], scope: &[], clock: ClockState::default(), clocks: &[] };
         }
         let playing = self.clocks[0].playing;
-        if events.stopped || self.release_requested {
+        // A stop or a relocation (locate, loop jump) ends every held note at once.
+        if events.stopped || events.relocated || self.release_requested {
             self.scheduler.release_all(0);
             self.release_requested = false;
         }
@@ -590,6 +591,21 @@ mod tests {
         let off = rig.block(false);
         assert_eq!(off.len(), 1);
         assert!(!off[0].on && off[0].timing == 0);
+    }
+
+    #[test]
+    fn loop_jump_releases_held_notes_but_jitter_does_not() {
+        let mut rig = Rig::new();
+        rig.engine.install_patch(patch(0.0, false, 60));
+        let on = rig.block(true);
+        assert!(on.iter().any(|e| e.on));
+        // The host reports a position a few samples behind (rounding): the note holds.
+        rig.pos -= 4.0 / 48_000.0 * 2.0;
+        assert!(rig.block(true).is_empty());
+        // A loop jump back to the song start: the held note ends at once.
+        rig.pos = 0.0;
+        let ev = rig.block(true);
+        assert!(ev.iter().any(|e| !e.on && e.key == 60 && e.timing == 0), "{ev:?}");
     }
 
     #[test]

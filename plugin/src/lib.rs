@@ -163,6 +163,9 @@ impl Plugin for SemaLive {
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         let started = Instant::now();
+        // Denormal samples (a decaying sidechain, filter tails) would slow the DSP down
+        // several times over: flush them for this call, restoring the host's mode after.
+        let _denormals = rt::DenormalGuard::new();
         // MIDI input is accepted (hosts route notes to instruments) but not used yet.
         while context.next_event().is_some() {}
 

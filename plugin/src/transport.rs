@@ -1,9 +1,24 @@
 //! Musical time for every sample of a block, derived from the host transport.
 //!
-//! When synced, the bar phase is computed from the host's song position (in quarter-note
-//! beats) and time signature for each sample, never accumulated, so loops and relocations
-//! stay in sync. When `sync` is off, or the host gives no position or tempo, the clock
-//! free-runs at the tempo set in code (`clk`).
+//! When synced, the clock keeps a continuous musical position of its own and follows the
+//! host's song position (in quarter-note beats) without being thrown by its jitter. Hosts
+//! round the positions they report (to samples, or to ticks of a beat that is not a whole
+//! number of samples), so a block's reported start is often a few samples before or after
+//! where the previous block ended. Taking it as is would make the bar phase step backwards
+//! by a hair at those block boundaries, and every trigger that fires on a phase wrap (`rsq`,
+//! `clt`, ...) would take each backward step for a wrap.
+//!
+//! So at each block start the clock compares the host's position with its own:
+//! - within [`RELOCATE_TOLERANCE_SECONDS`] it keeps its own position and removes the
+//!   difference smoothly, by running slightly faster or slower over the next
+//!   [`CORRECTION_SECONDS`] (at most [`MAX_RATE_CORRECTION`] off the tempo): the phase never
+//!   steps backwards and never jumps;
+//! - further away it is a relocation (a locate, a loop jump): the clock jumps to the host's
+//!   position and reports it, so held notes are released and sequencers re-seek.
+//!
+//! When the transport starts, the clock starts from the host's position. When `sync` is
+//! off, or the host gives no position or tempo, the clock free-runs at the tempo set in
+//! code (`clk`).
 
 use crate::rt::ClockState;
 
@@ -63,13 +78,33 @@ pub struct Clock {
     free_samples: u64,
     /// Whether the previous block was synced to a playing host (to detect stops).
     was_host_playing: bool,
+    /// While synced to a playing host: where the clock's own position (quarter-note
+    /// beats) will be at the next block's first sample. `None` after a stop, a reset, a
+    /// free-running block, or when the host gave no position.
+    follow: Option<f64>,
 }
+
+/// Largest difference between the host's reported position and the clock's own that is
+/// taken for jitter (rounding) and corrected smoothly, in seconds of music. Anything
+/// further is a relocation. Hosts round positions to a few samples (Ardour to ticks of
+/// 1/1920 beat: 15 samples at 100 bpm and 48 kHz); loop and locate jumps are far longer.
+pub const RELOCATE_TOLERANCE_SECONDS: f64 = 0.010;
+/// Time over which a difference within the tolerance is removed (a proportional
+/// correction, recomputed at every block).
+pub const CORRECTION_SECONDS: f64 = 0.050;
+/// Largest change of the clock's rate while correcting, as a fraction of the tempo (2%,
+/// about a third of a semitone for oscillators driven by `clp`; jitter of a few samples
+/// needs far less).
+pub const MAX_RATE_CORRECTION: f64 = 0.02;
 
 /// What happened to the transport in a block, for the MIDI note release logic.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClockEvents {
     /// The host transport went from playing to stopped at the start of this block.
     pub stopped: bool,
+    /// The host relocated while playing (a locate or loop jump beyond the jitter
+    /// tolerance): the clock jumped to the host's position at the start of this block.
+    pub relocated: bool,
 }
 
 impl Clock {
@@ -81,6 +116,7 @@ impl Clock {
             free_anchor_beats: 0.0,
             free_samples: 0,
             was_host_playing: false,
+            follow: None,
         }
     }
 
@@ -117,6 +153,7 @@ impl Clock {
     pub fn reset(&mut self) {
         self.set_free_beats(0.0);
         self.was_host_playing = false;
+        self.follow = None;
     }
 
     /// Fills `out[..len]` with the clock state of each sample of the block.
@@ -131,12 +168,17 @@ impl Clock {
                 .filter(|(n, d)| *n > 0 && *d > 0)
                 .map(|(n, d)| n as f64 * 4.0 / d as f64)
                 .unwrap_or(4.0);
-            let start = host.pos_beats.unwrap_or(0.0);
-            let beats_per_sample = if host.playing { bpm / 60.0 / sr } else { 0.0 };
+            let host_start = host.pos_beats.unwrap_or(0.0);
+            let (start, beats_per_sample) = if host.playing {
+                let tempo_step = bpm / 60.0 / sr;
+                self.follow_host(host_start, bpm, tempo_step, &mut events)
+            } else {
+                (host_start, 0.0)
+            };
             // Prefer the host's own bar grid (correct across time signature changes);
             // otherwise assume the signature has held since the song start.
             let (origin_beats, origin_bar) = match (host.bar_start_beats, host.bar_number) {
-                (Some(b), Some(n)) if b <= start + 1e-9 => (b, n as i64),
+                (Some(b), Some(n)) if b.is_finite() && b <= host_start + 1e-9 => (b, n as i64),
                 _ => (0.0, 0),
             };
             for (i, c) in out.iter_mut().enumerate() {
@@ -155,11 +197,13 @@ impl Clock {
             self.was_host_playing = host.playing;
             // Keep the free-running clock where the host left it, so switching sync off
             // continues from the same place instead of jumping.
-            let len = out.len() as f64;
-            self.set_free_beats(start + len * beats_per_sample);
+            let end = start + out.len() as f64 * beats_per_sample;
+            self.follow = if host.playing { Some(end) } else { None };
+            self.set_free_beats(end);
         } else {
             events.stopped = self.was_host_playing;
             self.was_host_playing = false;
+            self.follow = None;
             let bpm = self.code_bpm;
             let beats_per_bar = self.code_beats_per_bar;
             let step = bpm / 60.0 / sr;
@@ -178,6 +222,39 @@ impl Clock {
             }
         }
         events
+    }
+}
+
+impl Clock {
+    /// Where a block of a playing, synced host starts and how fast it moves (beats per
+    /// sample): the clock's own continuous position, corrected smoothly towards the host's
+    /// `host_start`, or the host's position itself when the transport has just started or
+    /// relocated (see the module documentation).
+    fn follow_host(
+        &mut self,
+        host_start: f64,
+        bpm: f64,
+        tempo_step: f64,
+        events: &mut ClockEvents,
+    ) -> (f64, f64) {
+        let Some(own) = self.follow else {
+            return (host_start, tempo_step);
+        };
+        let error = host_start - own;
+        let tolerance = RELOCATE_TOLERANCE_SECONDS * bpm / 60.0;
+        if !error.is_finite() || !own.is_finite() || error.abs() > tolerance {
+            events.relocated = true;
+            return (host_start, tempo_step);
+        }
+        if (0.0..1e-9).contains(&error) {
+            // The host is where the clock is (or a hair ahead): take its position exactly,
+            // so a host with exact positions gets exactly its bar lines.
+            return (host_start, tempo_step);
+        }
+        let samples = CORRECTION_SECONDS * self.sample_rate;
+        let max = tempo_step * MAX_RATE_CORRECTION;
+        let correction = (error / samples.max(1.0)).clamp(-max, max);
+        (own, tempo_step + correction)
     }
 }
 
@@ -286,6 +363,131 @@ mod tests {
         let out = block(&mut clock, HostTime::playing_at(140.0, 4, 17.0), false, 8);
         assert_eq!(out[0].bpm, 100.0);
         assert_eq!(out[0].beats_per_bar, 3.0);
+    }
+
+    /// A host that rounds its positions: its own time runs in ticks of 1/1920 beat
+    /// (Ardour's resolution), each block's start is the tick at or before the true
+    /// position, and at some blocks it is a few samples later still (as measured in
+    /// Ardour). Returns the position it reports for the block starting at `sample`.
+    fn rounding_host(sample: u64, bpm: f64, sr: f64, rng: &mut u64) -> f64 {
+        let exact = sample as f64 * bpm / 60.0 / sr;
+        let ticks = (exact * 1920.0).floor();
+        *rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let late_samples = if (*rng >> 33) % 4 == 0 { ((*rng >> 40) % 9) as f64 } else { 0.0 };
+        (ticks / 1920.0 - late_samples * bpm / 60.0 / sr).max(0.0)
+    }
+
+    /// Runs `bars` bars of a jittery host at `bpm` (4/4, 48 kHz, 512-sample blocks); returns
+    /// the clock's position in bars at every sample and the relocations it reported.
+    fn run_jittery(bpm: f64, bars: f64, seed: u64) -> (Vec<f64>, usize) {
+        let sr = 48_000.0;
+        let mut clock = Clock::new(sr);
+        let mut rng = seed;
+        let total = (bars * 4.0 * 60.0 / bpm * sr) as u64;
+        let mut positions = Vec::with_capacity(total as usize);
+        let mut relocations = 0;
+        let mut out = vec![ClockState::default(); 512];
+        let mut sample = 0;
+        while sample < total {
+            let host = HostTime::playing_at(bpm, 4, rounding_host(sample, bpm, sr, &mut rng));
+            let ev = clock.fill_block(&host, true, &mut out);
+            relocations += ev.relocated as usize;
+            positions.extend(out.iter().map(|c| c.bar as f64 + c.bar_phase));
+            sample += 512;
+        }
+        positions.truncate(total as usize);
+        (positions, relocations)
+    }
+
+    #[test]
+    fn jittered_host_positions_never_step_backwards() {
+        for (bpm, seed) in [(100.0, 1), (110.0, 2), (120.0, 3), (93.0, 4), (174.0, 5)] {
+            let (pos, relocations) = run_jittery(bpm, 8.0, seed);
+            assert_eq!(relocations, 0, "{bpm} bpm: jitter is not a relocation");
+            let samples_per_bar = 4.0 * 60.0 / bpm * 48_000.0;
+            for (i, w) in pos.windows(2).enumerate() {
+                assert!(w[1] >= w[0], "{bpm} bpm: backward step at sample {i}: {} -> {}", w[0], w[1]);
+            }
+            // Never further from the true position than the host's own rounding (a tick
+            // of up to 15 samples at these tempi, plus up to 8 samples late).
+            for (i, p) in pos.iter().enumerate() {
+                let lag = (i as f64 / samples_per_bar - p) * samples_per_bar;
+                assert!(lag.abs() < 24.0, "{bpm} bpm: {lag:.1} samples off at sample {i}");
+            }
+            // `{15}clp` completes exactly 15 cycles per bar: 120 distinct cycles in 8 bars,
+            // and its phase only goes down at a wrap.
+            let mut wraps = 0;
+            let mut prev = clock_phase15(pos[0]);
+            for &p in &pos[1..] {
+                let ph = clock_phase15(p);
+                if ph < prev {
+                    assert!(prev > 0.9 && ph < 0.1, "{bpm} bpm: phase {prev} -> {ph} is not a wrap");
+                    wraps += 1;
+                }
+                prev = ph;
+            }
+            assert_eq!(wraps, 8 * 15 - 1, "{bpm} bpm");
+        }
+    }
+
+    fn clock_phase15(bars: f64) -> f64 {
+        (bars * 15.0).rem_euclid(1.0)
+    }
+
+    #[test]
+    fn steady_drift_is_followed_without_a_relocation() {
+        // A host whose position runs 0.5% fast against its reported tempo (tempo ramps,
+        // rounded tempo values): the clock follows it closely and never jumps.
+        let sr = 48_000.0;
+        let mut clock = Clock::new(sr);
+        let mut out = vec![ClockState::default(); 512];
+        let mut last = f64::MIN;
+        for k in 0..2000u64 {
+            let host_pos = k as f64 * 512.0 * 2.0 / sr * 1.005;
+            let ev = clock.fill_block(&HostTime::playing_at(120.0, 4, host_pos), true, &mut out);
+            assert!(!ev.relocated, "block {k}");
+            let first = out[0].bar as f64 * 4.0 + out[0].bar_phase * 4.0;
+            assert!(first >= last, "block {k}");
+            if k > 100 {
+                assert!((first - host_pos).abs() * 24_000.0 < 16.0, "block {k}: {} samples off", (first - host_pos) * 24_000.0);
+            }
+            last = out[511].bar as f64 * 4.0 + out[511].bar_phase * 4.0;
+        }
+    }
+
+    #[test]
+    fn relocations_and_loop_jumps_follow_the_host_at_once() {
+        let mut clock = Clock::new(48_000.0);
+        let mut out = vec![ClockState::default(); 512];
+        let step = 512.0 / 48_000.0 * 2.0;
+        let mut pos = 0.0;
+        for _ in 0..50 {
+            let ev = clock.fill_block(&HostTime::playing_at(120.0, 4, pos), true, &mut out);
+            assert!(!ev.relocated);
+            pos += step;
+        }
+        // A loop jump back to beat 4 (bar 1).
+        let ev = clock.fill_block(&HostTime::playing_at(120.0, 4, 4.0), true, &mut out);
+        assert!(ev.relocated);
+        assert_eq!(out[0].bar, 1);
+        assert!(out[0].bar_phase.abs() < 1e-12);
+        // Forward beyond the tolerance (20 ms at 120 bpm = 0.04 beats) is a relocation too.
+        let next = 4.0 + step + 0.04;
+        let ev = clock.fill_block(&HostTime::playing_at(120.0, 4, next), true, &mut out);
+        assert!(ev.relocated);
+        assert!((out[0].bar as f64 * 4.0 + out[0].bar_phase * 4.0 - next).abs() < 1e-9);
+        // Within it (5 ms) is not: the clock keeps its own position and catches up.
+        let own = next + step;
+        let ev = clock.fill_block(&HostTime::playing_at(120.0, 4, own + 0.01), true, &mut out);
+        assert!(!ev.relocated);
+        assert!((out[0].bar as f64 * 4.0 + out[0].bar_phase * 4.0 - own).abs() < 1e-9);
+        // Starting the transport takes the host's position as is, without a relocation.
+        let mut stopped = HostTime::playing_at(120.0, 4, 30.0);
+        stopped.playing = false;
+        clock.fill_block(&stopped, true, &mut out);
+        let ev = clock.fill_block(&HostTime::playing_at(120.0, 4, 30.001), true, &mut out);
+        assert!(!ev.relocated);
+        assert!((out[0].bar as f64 * 4.0 + out[0].bar_phase * 4.0 - 30.001).abs() < 1e-9);
     }
 
     #[test]

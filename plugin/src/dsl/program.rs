@@ -641,8 +641,14 @@ impl Op {
                 let base = f.base;
                 each!(regs, f, *out, |j| {
                     let c = &clocks[base + j];
-                    let bars_per_sample = c.bpm / 60.0 / c.beats_per_bar.max(1e-9) * inv_sr;
-                    t.tick(bar_position(c.bar, c.bar_phase), g!(*cycles, j), g!(*offset, j), bars_per_sample)
+                    if c.playing {
+                        let bars_per_sample = c.bpm / 60.0 / c.beats_per_bar.max(1e-9) * inv_sr;
+                        t.tick(bar_position(c.bar, c.bar_phase), g!(*cycles, j), g!(*offset, j), bars_per_sample)
+                    } else {
+                        // A stopped clock fires nothing; starting on a cycle start fires.
+                        t.stop();
+                        0.0
+                    }
                 })
             }
             Op::Clk { bpm, beats } => {

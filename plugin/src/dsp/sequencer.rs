@@ -169,6 +169,14 @@ pub struct ClockTrig {
 }
 
 impl ClockTrig {
+    /// Forgets the previous cycle while the clock stands still, so the next
+    /// [`tick`](Self::tick) fires if the transport starts on a cycle start (pressing play
+    /// at a bar line plays its downbeat).
+    #[inline]
+    pub fn stop(&mut self) {
+        self.prev_cycle = None;
+    }
+
     /// `bars_per_sample` is how far the bar position moves in one sample (tempo); a
     /// trigger fires when a new cycle starts within the last sample's step, so a jump of
     /// the transport into the middle of a cycle does not fire.
