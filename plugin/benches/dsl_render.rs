@@ -12,7 +12,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use sema_live::dsl::{compile, CompileEnv, Program, SampleLibrary};
-use sema_live::rt::{BlockContext, ChannelBank, ClockState, FixedQueue, NUM_PARAMS};
+use sema_live::audio::patch::{BlockContext, ChannelBank, ClockState, FixedQueue, NUM_PARAMS};
 
 const SR: f64 = 48_000.0;
 const BLOCK: usize = 512;

@@ -9,11 +9,11 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{rngs::SmallRng, SeedableRng};
 
-use sema_live::ml::checkpoint::Storage;
-use sema_live::ml::note_seq::quantize_note_sequence;
-use sema_live::ml::rnn::MusicRnn;
+use sema_live::ml::core::checkpoint::Storage;
+use sema_live::ml::core::note_seq::quantize_note_sequence;
+use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::testutil::{piano_phase, write_rnn, write_vae, RnnSizes, VaeSizes};
-use sema_live::ml::vae::MusicVae;
+use sema_live::ml::music_vae::MusicVae;
 
 fn models(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -12,32 +12,23 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub mod console;
-pub mod controller;
+pub mod audio;
+pub mod cli;
+pub mod control;
 pub mod dsl;
 pub mod dsp;
 pub mod editor;
-pub mod engine;
 pub mod js;
-pub mod js_bridge;
-pub mod midi_file;
 pub mod ml;
-pub mod midi_out;
-pub mod params;
-pub mod render;
-pub mod rt;
-pub mod session;
-pub mod state;
-pub mod status;
-pub mod transport;
 
-use console::Console;
-use controller::Controller;
-use engine::{BlockIo, Engine};
-use params::SemaParams;
-use state::SessionState;
-use status::{AudioOutlets, Inlets, Status};
-use transport::HostTime;
+use audio::engine::{self, BlockIo, Engine};
+use audio::transport::HostTime;
+use control::console::Console;
+use control::controller::Controller;
+use control::params::SemaParams;
+use control::state::SessionState;
+use control::status::{self, AudioOutlets, Inlets, Status};
+use control::js_bridge;
 
 /// Things the plugin shares with its editor and the JS thread.
 pub struct Shared {
@@ -165,7 +156,7 @@ impl Plugin for SemaLive {
         let started = Instant::now();
         // Denormal samples (a decaying sidechain, filter tails) would slow the DSP down
         // several times over: flush them for this call, restoring the host's mode after.
-        let _denormals = rt::DenormalGuard::new();
+        let _denormals = audio::denormals::DenormalGuard::new();
         // MIDI input is accepted (hosts route notes to instruments) but not used yet.
         while context.next_event().is_some() {}
 

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sema_live::console::Console;
+use sema_live::control::console::Console;
 use sema_live::js::{self, HostView, RunOptions};
 use sema_live::ml::cli::ModelArgs;
-use sema_live::ml::resolve::{default_bundled_dir, default_cache_dir};
+use sema_live::ml::core::resolve::{default_bundled_dir, default_cache_dir};
 use sema_live::ml::worker::WorkerConfig;
-use sema_live::render::{OfflineEngine, RenderSettings};
-use sema_live::session::Session;
+use sema_live::cli::render::{OfflineEngine, RenderSettings};
+use sema_live::cli::session::Session;
 
 #[derive(Parser)]
 #[command(name = "sema-live", version, about = "Sema Live: live coding with machine learning")]
@@ -145,7 +145,7 @@ fn render(
         return Err(format!("the session's DSL does not compile:\n{}", list.join("\n")));
     }
     // Warnings from the set-up (e.g. an unreadable WAV in the sample folder) still show.
-    for line in console.snapshot().iter().filter(|l| l.level == sema_live::console::Level::Warn) {
+    for line in console.snapshot().iter().filter(|l| l.level == sema_live::control::console::Level::Warn) {
         eprintln!("warning: {}", line.text);
     }
     console.set_echo(true);

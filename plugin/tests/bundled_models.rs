@@ -12,9 +12,9 @@ mod common;
 use common::{notes_of, rust_notes};
 use serde_json::Value;
 
-use sema_live::ml::note_seq::{quantize_note_sequence, NoteSequence};
-use sema_live::ml::rnn::MusicRnn;
-use sema_live::ml::vae::MusicVae;
+use sema_live::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
+use sema_live::ml::music_rnn::MusicRnn;
+use sema_live::ml::music_vae::MusicVae;
 
 fn fixture() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bundled_models_magentajs.json");

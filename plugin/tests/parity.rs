@@ -17,11 +17,11 @@ mod common;
 use common::{notes_of, rust_notes};
 use serde_json::{json, Value};
 
-use sema_live::ml::checkpoint::Storage;
-use sema_live::ml::note_seq::{quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
-use sema_live::ml::rnn::MusicRnn;
+use sema_live::ml::core::checkpoint::Storage;
+use sema_live::ml::core::note_seq::{quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
+use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::testutil::{piano_phase, write_attention_rnn, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes};
-use sema_live::ml::vae::MusicVae;
+use sema_live::ml::music_vae::MusicVae;
 
 fn node_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PARITY_NODE_DIR")

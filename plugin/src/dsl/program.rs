@@ -24,7 +24,7 @@ use crate::dsp::sequencer::{bar_position, clock_phase, ClockTrig, RatioSeq};
 use crate::dsp::spectral::{FftAnalyzer, IfftSynth, Mfcc, PvShift};
 use crate::dsp::trigger::{Counter, Index, SampleAndHold, Trigger};
 use crate::dsp::{bits, maps, Rng};
-use crate::rt::{BlockContext, NoteRequest, TimedNote, ToJsValue, NUM_OUTPUTS, NUM_PARAMS};
+use crate::audio::patch::{BlockContext, NoteRequest, TimedNote, ToJsValue, NUM_OUTPUTS, NUM_PARAMS};
 
 /// A scalar register number.
 pub type R = u32;

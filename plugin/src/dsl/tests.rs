@@ -1,7 +1,7 @@
 //! End-to-end tests: source → compile → render with a fake clock.
 
 use super::*;
-use crate::rt::{BlockContext, ChannelBank, ClockState, FixedQueue, TimedNote, ToJsValue, NUM_PARAMS};
+use crate::audio::patch::{BlockContext, ChannelBank, ClockState, FixedQueue, TimedNote, ToJsValue, NUM_PARAMS};
 
 pub const SEED: &str = "{120, 4}clk;\n{1}quantise;\n:m:{1}fromJS;\n:seq:{{15}clp, [1], :m:}rsq;\n:tune:{:seq:}saw;\n>{{:tune:,0.08}mul}mix;\n";
 

@@ -5,14 +5,14 @@
 //! lock-free ring; the editor drains the ring every frame into a [`NoteHistory`], which
 //! pairs note-ons with their note-offs into [`SentNote`]s on the host's bar timeline.
 //! [`melody_view`] draws the history and the channel arrays; [`export_last_bars`] turns a
-//! window of the history into a Standard MIDI File through [`crate::midi_file`].
+//! window of the history into a Standard MIDI File through [`crate::cli::midi_file`].
 
 use std::collections::{BTreeMap, VecDeque};
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Ui, Vec2};
 
-use crate::midi_file::{self, TimedEvent};
-use crate::status::NoteRecord;
+use crate::cli::midi_file::{self, TimedEvent};
+use crate::control::status::NoteRecord;
 
 /// A new event earlier than the latest one by more than this (in bars) is a transport
 /// jump backwards. Smaller differences are rounding noise between blocks and are treated

@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use super::tests::Harness;
 use super::{run_source, RunOptions, RunReport};
-use crate::ml::checkpoint::Storage;
+use crate::ml::core::checkpoint::Storage;
 use crate::ml::testutil::{write_rnn, write_vae, RnnSizes, VaeSizes};
 use crate::ml::worker::WorkerConfig;
 
 /// The seed's part 1 (MusicRNN), as written in the tutorial.
-const SEED_PART1: &str = crate::state::DEFAULT_JS;
+const SEED_PART1: &str = crate::control::state::DEFAULT_JS;
 /// The seed's part 2 (MusicVAE), as written in the tutorial.
 const SEED_PART2: &str = include_str!("seed/part2_vae.js");
 
@@ -113,7 +113,7 @@ fn seed_part2_sends_the_vae_decoding() {
 /// `$SEMA_LIVE_MODELS`). They ship with the repository, so their absence is a failure.
 #[test]
 fn seed_runs_against_the_bundled_models() {
-    let bundled = crate::ml::resolve::default_bundled_dir();
+    let bundled = crate::ml::core::resolve::default_bundled_dir();
     assert!(
         bundled.join("basic_rnn/config.json").is_file()
             && bundled.join("mel_2bar_small/config.json").is_file(),

@@ -197,7 +197,7 @@ impl Shared {
             let mut config = self
                 .worker_config
                 .take()
-                .unwrap_or_else(|| WorkerConfig::new(crate::ml::resolve::default_bundled_dir()));
+                .unwrap_or_else(|| WorkerConfig::new(crate::ml::core::resolve::default_bundled_dir()));
             let host = self.host.clone();
             // Model calls without a temperature follow the host's `temperature` parameter.
             config.temperature = Arc::new(move || host.temperature.load(Ordering::Relaxed));
@@ -1037,7 +1037,7 @@ impl Default for RunOptions {
     /// [`RunOptions::new`] with the bundled models folder found next to the executable
     /// (or `$SEMA_LIVE_MODELS`).
     fn default() -> Self {
-        RunOptions::new(crate::ml::resolve::default_bundled_dir())
+        RunOptions::new(crate::ml::core::resolve::default_bundled_dir())
     }
 }
 

@@ -9,13 +9,13 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
-use super::checkpoint::Storage;
-use super::note_seq::{quantize_note_sequence, NoteSequence};
-use super::resolve::{default_bundled_dir, default_cache_dir, resolve, ResolveOptions};
-use super::rnn::MusicRnn;
-use super::testutil::{self, RnnSizes, VaeSizes};
-use super::vae::MusicVae;
-use super::worker::ModelKind;
+use crate::ml::core::checkpoint::Storage;
+use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
+use crate::ml::core::resolve::{default_bundled_dir, default_cache_dir, resolve, ResolveOptions};
+use crate::ml::music_rnn::MusicRnn;
+use crate::ml::testutil::{self, RnnSizes, VaeSizes};
+use crate::ml::music_vae::MusicVae;
+use crate::ml::worker::ModelKind;
 
 /// Arguments of `sema-live model`.
 #[derive(Args, Debug, Clone)]

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::checkpoint::{self, Storage, Var};
-use super::note_seq::{Note, NoteSequence};
+use crate::ml::core::checkpoint::{self, Storage, Var};
+use crate::ml::core::note_seq::{Note, NoteSequence};
 
 /// The seed tutorial's "Piano Phase" primer, unquantized as the seed writes it: twelve
 /// 0.5 s notes and `totalTime` 12 s (96 steps at 4 steps per quarter, 120 qpm).

@@ -16,11 +16,11 @@ use serde::Serialize;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use super::midime::MidiMe;
-use super::note_seq::{quantize_note_sequence, NoteSequence};
-use super::resolve::{resolve, ResolveOptions, Resolved};
-use super::rnn::MusicRnn;
-use super::vae::MusicVae;
+use crate::ml::music_vae::midime::MidiMe;
+use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
+use crate::ml::core::resolve::{resolve, ResolveOptions, Resolved};
+use crate::ml::music_rnn::MusicRnn;
+use crate::ml::music_vae::MusicVae;
 
 /// Handle of a model loaded in a worker.
 pub type ModelId = u64;
@@ -249,7 +249,7 @@ impl WorkerConfig {
     /// (`<cache>/sema-live/models`), network allowed, temperature fixed at 1.0.
     pub fn new(bundled_dir: PathBuf) -> Self {
         WorkerConfig {
-            cache_dir: super::resolve::default_cache_dir(),
+            cache_dir: crate::ml::core::resolve::default_cache_dir(),
             bundled_dir,
             allow_network: true,
             seed: None,
@@ -652,7 +652,7 @@ impl WorkerState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::checkpoint::Storage;
+    use crate::ml::core::checkpoint::Storage;
     use crate::ml::testutil::{piano_phase, write_rnn, write_vae, RnnSizes, VaeSizes};
 
     const WAIT: Duration = Duration::from_secs(60);

@@ -4,7 +4,7 @@
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_host::prelude::*;
 use serde_json::Value;
-use sema_live::ml::note_seq::NoteSequence;
+use sema_live::ml::core::note_seq::NoteSequence;
 use std::ffi::CStr;
 use std::path::PathBuf;
 

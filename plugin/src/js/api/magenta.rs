@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{arg, Native};
 use crate::js::runtime::{shared, PendingModel};
-use crate::ml::note_seq::{quantize_note_sequence, NoteSequence};
+use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::worker::{Request, Response};
 
 /// The JS layer.

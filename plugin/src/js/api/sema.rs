@@ -10,7 +10,7 @@ use boa_engine::{js_string, Context, JsNativeError, JsResult, JsString, JsValue,
 use super::{arg, numbers, Native};
 use crate::js::runtime::{shared, Timer, MAX_TIMERS};
 use crate::js::ConsoleLevel;
-use crate::rt::NUM_CHANNELS;
+use crate::audio::patch::NUM_CHANNELS;
 
 /// The JS layer of this API.
 pub(crate) const PRELUDE: &str = include_str!("sema.js");

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 pub const STATE_VERSION: u32 = 1;
 
 /// The DSL program of a freshly inserted plugin: the seed tutorial's patch.
-pub const DEFAULT_DSL: &str = include_str!("../../assets/default/patch.sema");
+pub const DEFAULT_DSL: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/default/patch.sema"));
 /// The JS program of a freshly inserted plugin: the seed tutorial's part 1 (RNN).
-pub const DEFAULT_JS: &str = include_str!("../../assets/default/script.js");
+pub const DEFAULT_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/default/script.js"));
 /// The seed's Piano Phase primer (MIDI pitches) that a fresh plugin plays on channel 1.
 pub const DEFAULT_PRIMER: [u8; 12] = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82];
 
@@ -92,7 +92,7 @@ impl SessionState {
     pub fn migrate(mut self) -> Self {
         // Version 0 never existed outside development; nothing to convert yet.
         self.version = STATE_VERSION;
-        self.channels.retain(|id, _| (*id as usize) < crate::rt::NUM_CHANNELS);
+        self.channels.retain(|id, _| (*id as usize) < crate::audio::patch::NUM_CHANNELS);
         self
     }
 }

@@ -13,8 +13,8 @@
 //! LSTM cells are [`reference_step`] and the dense layers [`Dense::apply`], the same math
 //! the tract graphs are tested against.
 
-use super::checkpoint::{Checkpoint, Var};
-use super::lstm::{reference_step, Dense, LstmWeights};
+use crate::ml::core::checkpoint::{Checkpoint, Var};
+use crate::ml::core::lstm::{reference_step, Dense, LstmWeights};
 
 /// Variable prefix of the wrapper.
 pub const PREFIX: &str = "rnn/attention_cell_wrapper/";
@@ -204,9 +204,9 @@ impl AttentionStack {
 
 #[cfg(test)]
 mod tests {
-    use crate::ml::checkpoint::Storage;
-    use crate::ml::note_seq::quantize_note_sequence;
-    use crate::ml::rnn::MusicRnn;
+    use crate::ml::core::checkpoint::Storage;
+    use crate::ml::core::note_seq::quantize_note_sequence;
+    use crate::ml::music_rnn::MusicRnn;
     use crate::ml::testutil::{piano_phase, write_attention_rnn, RnnSizes};
     use rand::{rngs::SmallRng, SeedableRng};
 

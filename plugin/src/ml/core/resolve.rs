@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::checkpoint::ManifestGroup;
-use super::worker::{ModelKind, Progress};
+use crate::ml::core::checkpoint::ManifestGroup;
+use crate::ml::worker::{ModelKind, Progress};
 
 /// Marker written into a cache folder once every file of the checkpoint is there.
 const COMPLETE_MARKER: &str = ".complete";
@@ -280,7 +280,7 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::checkpoint::Storage;
+    use crate::ml::core::checkpoint::Storage;
     use crate::ml::testutil::{write_rnn, RnnSizes};
 
     fn opts(root: &Path, net: bool) -> ResolveOptions {
@@ -403,8 +403,8 @@ mod tests {
         server.join().unwrap();
         assert!(!r.fallback, "{msgs:?}");
         assert!(r.dir.join(COMPLETE_MARKER).is_file());
-        let a = crate::ml::checkpoint::load(&served).unwrap();
-        let b = crate::ml::checkpoint::load(&r.dir).unwrap();
+        let a = crate::ml::core::checkpoint::load(&served).unwrap();
+        let b = crate::ml::core::checkpoint::load(&r.dir).unwrap();
         assert_eq!(a.vars, b.vars);
         assert!(msgs
             .iter()

@@ -3,8 +3,8 @@
 //!
 //! Classes: 0 = NO_EVENT (hold or silence), 1 = NOTE_OFF, 2 + (pitch - minPitch) = onset.
 
-use super::checkpoint::ConverterSpec;
-use super::note_seq::{Note, NoteSequence, QuantizationInfo, Tempo, DEFAULT_QPM};
+use crate::ml::core::checkpoint::ConverterSpec;
+use crate::ml::core::note_seq::{Note, NoteSequence, QuantizationInfo, Tempo, DEFAULT_QPM};
 
 /// Class of "nothing happens at this step".
 pub const NO_EVENT: usize = 0;
@@ -172,7 +172,7 @@ impl MelodyConverter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::note_seq::quantize_note_sequence;
+    use crate::ml::core::note_seq::quantize_note_sequence;
 
     fn qnote(pitch: i32, s: i64, e: i64) -> Note {
         Note {

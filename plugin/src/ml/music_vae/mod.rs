@@ -1,15 +1,17 @@
 //! Flat categorical MusicVAE (melody models such as `mel_2bar_small`): encode, decode,
 //! sample and interpolate as magenta.js does them.
 
+pub mod midime;
+
 use std::path::Path;
 
 use rand::Rng;
 
-use super::checkpoint::{self, Checkpoint};
-use super::converter::MelodyConverter;
-use super::lstm::{Dense, LstmWeights, OneHotStack};
-use super::note_seq::NoteSequence;
-use super::rnn::{sample_class, MAX_BATCH};
+use crate::ml::core::checkpoint::{self, Checkpoint};
+use crate::ml::core::converter::MelodyConverter;
+use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack};
+use crate::ml::core::note_seq::NoteSequence;
+use crate::ml::music_rnn::{sample_class, MAX_BATCH};
 
 /// Standard normal sample (Box-Muller), for `sample`'s prior draws.
 pub fn normal(rng: &mut impl Rng) -> f32 {
@@ -378,9 +380,9 @@ pub fn interpolated_zs(zs: &[Vec<f32>], n: usize) -> Result<Vec<Vec<f32>>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::checkpoint::Storage;
-    use crate::ml::lstm::reference_step;
-    use crate::ml::note_seq::{Note, QuantizationInfo};
+    use crate::ml::core::checkpoint::Storage;
+    use crate::ml::core::lstm::reference_step;
+    use crate::ml::core::note_seq::{Note, QuantizationInfo};
     use crate::ml::testutil::{write_vae, VaeSizes};
     use rand::{rngs::SmallRng, SeedableRng};
 

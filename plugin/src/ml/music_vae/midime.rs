@@ -9,7 +9,7 @@
 
 use rand::Rng;
 
-use super::vae::normal;
+use crate::ml::music_vae::normal;
 
 /// Hidden layers of the encoder (magenta.js defaults).
 pub const ENCODER_LAYERS: [usize; 3] = [1024, 256, 64];

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use crate::console::{Console, Source};
+use crate::control::console::{Console, Source};
 use crate::dsl::{self, CompileEnv, Diagnostic, SampleLibrary};
-use crate::engine::{ControlEnds, Engine, Garbage, ToAudio, MAX_IN_FLIGHT};
-use crate::rt::{Patch, NUM_CHANNELS};
-use crate::state::SessionState;
+use crate::audio::engine::{ControlEnds, Engine, Garbage, ToAudio, MAX_IN_FLIGHT};
+use crate::audio::patch::{Patch, NUM_CHANNELS};
+use crate::control::state::SessionState;
 
 /// See the module documentation.
 pub struct Controller {
@@ -62,7 +62,7 @@ fn load_samples(dir: &std::path::Path, console: &Console) -> SampleLibrary {
     }
     let (lib, warnings) = SampleLibrary::from_dir(dir);
     for w in warnings {
-        console.push(crate::console::Level::Warn, Source::System, w);
+        console.push(crate::control::console::Level::Warn, Source::System, w);
     }
     lib
 }
@@ -223,7 +223,7 @@ impl Controller {
 }
 
 impl Patch for dsl::Program {
-    fn process(&mut self, ctx: &mut crate::rt::BlockContext) {
+    fn process(&mut self, ctx: &mut crate::audio::patch::BlockContext) {
         dsl::Program::process(self, ctx)
     }
     fn quantise(&self) -> bool {

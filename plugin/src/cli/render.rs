@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::console::Console;
-use crate::controller::Controller;
-use crate::engine::{self, BlockIo, Engine};
-use crate::midi_file::{self, TimedEvent};
-use crate::rt::NUM_PARAMS;
-use crate::state::SessionState;
-use crate::transport::HostTime;
+use crate::control::console::Console;
+use crate::control::controller::Controller;
+use crate::audio::engine::{self, BlockIo, Engine};
+use crate::cli::midi_file::{self, TimedEvent};
+use crate::audio::patch::NUM_PARAMS;
+use crate::control::state::SessionState;
+use crate::audio::transport::HostTime;
 
 /// How to render.
 #[derive(Clone, Debug, PartialEq)]

@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-use crate::state::SessionState;
+use crate::control::state::SessionState;
 
 /// Playback settings of a session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,8 +94,8 @@ impl Session {
             return Err("settings.beats_per_bar must be at least 1".into());
         }
         for c in &s.channels {
-            if c.id as usize >= crate::rt::NUM_CHANNELS {
-                return Err(format!("channel id {} is out of range (0..{})", c.id, crate::rt::NUM_CHANNELS - 1));
+            if c.id as usize >= crate::audio::patch::NUM_CHANNELS {
+                return Err(format!("channel id {} is out of range (0..{})", c.id, crate::audio::patch::NUM_CHANNELS - 1));
             }
         }
         Ok(s)

@@ -5,8 +5,8 @@ use atomic_float::{AtomicF32, AtomicF64};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use crate::midi_out::MidiEvent;
-use crate::rt::{ClockState, ToJsValue};
+use crate::audio::midi_out::MidiEvent;
+use crate::audio::patch::{ClockState, ToJsValue};
 
 /// Capacity of the note log (audio → editor) and the toJS queue (audio → JS).
 const NOTE_LOG_CAPACITY: usize = 4096;

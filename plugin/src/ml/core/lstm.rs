@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-use super::checkpoint::{Checkpoint, Var};
+use crate::ml::core::checkpoint::{Checkpoint, Var};
 
 /// Weights of one LSTM layer.
 #[derive(Clone, Debug)]

@@ -1,14 +1,16 @@
 //! MusicRNN (`basic_rnn` and other melody RNNs): `continueSequence` as magenta.js does it.
 
+pub mod attention;
+
 use std::path::Path;
 
 use rand::Rng;
 
-use super::checkpoint::{self, Checkpoint};
-use super::attention::{AttentionStack, PREFIX as ATTENTION_PREFIX};
-use super::converter::MelodyConverter;
-use super::lstm::{Dense, LstmWeights, OneHotStack};
-use super::note_seq::NoteSequence;
+use crate::ml::core::checkpoint::{self, Checkpoint};
+use crate::ml::music_rnn::attention::{AttentionStack, PREFIX as ATTENTION_PREFIX};
+use crate::ml::core::converter::MelodyConverter;
+use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack};
+use crate::ml::core::note_seq::NoteSequence;
 
 /// Upper bound on generated steps per request, to refuse runaway requests clearly.
 pub const MAX_STEPS: usize = 16_384;
@@ -245,8 +247,8 @@ fn continue_attention(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::checkpoint::Storage;
-    use crate::ml::lstm::reference_step;
+    use crate::ml::core::checkpoint::Storage;
+    use crate::ml::core::lstm::reference_step;
     use crate::ml::testutil::{write_rnn, RnnSizes};
     use rand::{rngs::SmallRng, SeedableRng};
 

@@ -5,7 +5,7 @@
 //! at a given sample (transport stop, code swap, reset). All storage is allocated up
 //! front; nothing here allocates on the audio thread.
 
-use crate::rt::{FixedQueue, NoteRequest};
+use crate::audio::patch::{FixedQueue, NoteRequest};
 
 /// Number of MIDI channels and keys tracked.
 const CHANNELS: usize = 16;

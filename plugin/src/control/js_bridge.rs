@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::console::{Console, Level, Source};
-use crate::controller::Controller;
+use crate::control::console::{Console, Level, Source};
+use crate::control::controller::Controller;
 use crate::js::{ConsoleLevel, HostView, JsHost, JsInput, JsIo};
-use crate::rt::ToJsValue;
-use crate::ml::resolve::{default_bundled_dir, default_cache_dir};
+use crate::audio::patch::ToJsValue;
+use crate::ml::core::resolve::{default_bundled_dir, default_cache_dir};
 use crate::ml::worker::{ModelStatus, WorkerConfig};
-use crate::status::Inlets;
+use crate::control::status::Inlets;
 
 /// How often the relay moves `toJS` values from the audio thread's ring buffer to the
 /// JS thread. The audio thread only ever pushes into a lock-free ring buffer.
@@ -93,7 +93,7 @@ impl JsBridge {
         });
         // The models compiled into the plugin, written to the user cache on first use;
         // if that fails the source-tree/next-to-binary lookup is the fallback.
-        let bundled_dir = match crate::ml::embedded::bundled_dir() {
+        let bundled_dir = match crate::ml::core::embedded::bundled_dir() {
             Ok(dir) => dir,
             Err(e) => {
                 controller.lock().console().error(Source::Model, format!("bundled models unavailable: {e}"));

@@ -21,8 +21,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::console::{Level, Source};
-use crate::state::EditorLayout;
+use crate::control::console::{Level, Source};
+use crate::control::state::EditorLayout;
 use crate::Shared;
 
 pub use highlight::Language;
@@ -394,7 +394,7 @@ impl SemaEditor {
     /// Opens a session file: its code and channel data replace the current ones.
     fn open_session(&mut self) {
         let path = std::path::PathBuf::from(self.session_path.trim());
-        match crate::session::Session::load(&path) {
+        match crate::cli::session::Session::load(&path) {
             Ok(session) => {
                 let mut c = self.shared.controller.lock();
                 c.load_state(session.to_state());
@@ -410,7 +410,7 @@ impl SemaEditor {
         let path = std::path::PathBuf::from(self.session_path.trim());
         let c = self.shared.controller.lock();
         let clock = self.shared.status.clock();
-        let settings = crate::session::Settings {
+        let settings = crate::cli::session::Settings {
             bpm: clock.bpm,
             beats_per_bar: clock.beats_per_bar.round().clamp(1.0, 64.0) as u8,
             ..Default::default()
@@ -418,7 +418,7 @@ impl SemaEditor {
         let mut state = c.session().clone();
         state.dsl = self.dsl.clone();
         state.js = self.js.clone();
-        let session = crate::session::Session::from_state(&state, settings);
+        let session = crate::cli::session::Session::from_state(&state, settings);
         match session.save(&path) {
             Ok(()) => c.console().info(Source::System, format!("saved {}", path.display())),
             Err(e) => c.console().error(Source::System, e),
@@ -956,7 +956,7 @@ mod tests {
         let mut ed = SemaEditor::new(shared.clone());
         let ctx = egui::Context::default();
         frame(&ctx, &mut ed, vec![]);
-        let mut state = crate::state::SessionState::default();
+        let mut state = crate::control::state::SessionState::default();
         state.dsl = ">{330}sin;".into();
         state.js = "console.log(1);".into();
         state.editor.font_size = 17.0;
@@ -968,7 +968,7 @@ mod tests {
 
     #[test]
     fn notes_the_audio_thread_sent_are_drawn_and_exported() {
-        use crate::status::NoteRecord;
+        use crate::control::status::NoteRecord;
         let mut plugin = crate::SemaLive::default();
         let shared = plugin.shared.clone();
         // Two bars of quarter notes at 120 bpm, 4/4, as the audio thread logs them.
@@ -980,7 +980,7 @@ mod tests {
                 plugin.outlets.notes.push(record).expect("room in the note log");
             }
         }
-        shared.status.publish(&crate::rt::ClockState {
+        shared.status.publish(&crate::audio::patch::ClockState {
             bar: 2,
             bar_phase: 0.0,
             bpm: 120.0,
@@ -998,7 +998,7 @@ mod tests {
         ed.export_bars = 1;
         ed.export_midi();
         let bytes = std::fs::read(&path).expect("the export was written");
-        let notes = crate::midi_file::decode_notes(&bytes).expect("a MIDI file");
+        let notes = crate::cli::midi_file::decode_notes(&bytes).expect("a MIDI file");
         // The last bar: keys 64..=67 at beats 0, 1, 2, 3, each half a beat long.
         let expected: Vec<(f64, f64, u8)> = (0..4).map(|q| (q as f64, q as f64 + 0.5, 64 + q as u8)).collect();
         assert_eq!(notes, expected);

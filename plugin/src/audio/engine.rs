@@ -5,13 +5,13 @@
 //! Everything the engine needs is allocated in [`Engine::new`] / [`Engine::configure`]
 //! (off the audio thread). New patches and channel data arrive through a lock-free ring
 //! buffer; whatever they replace goes back through a second ring buffer to be dropped by
-//! the [`crate::controller::Controller`], never on the audio thread.
+//! the [`crate::control::controller::Controller`], never on the audio thread.
 
-use crate::midi_out::{MidiEvent, NoteScheduler};
-use crate::rt::{
+use crate::audio::midi_out::{MidiEvent, NoteScheduler};
+use crate::audio::patch::{
     BlockContext, ChannelBank, ClockState, FixedQueue, Patch, TimedNote, ToJsValue, NUM_PARAMS,
 };
-use crate::transport::{Clock, HostTime};
+use crate::audio::transport::{Clock, HostTime};
 
 /// Messages from the controller (editor, JS thread, state loading) to the audio thread.
 pub enum ToAudio {
@@ -34,7 +34,7 @@ pub enum Garbage {
 pub const QUEUE_CAPACITY: usize = 256;
 /// See [`QUEUE_CAPACITY`]. The engine can hand back more objects than it was sent (the
 /// patch and the channel slots it started with), so leave room for those.
-pub const MAX_IN_FLIGHT: usize = QUEUE_CAPACITY - crate::rt::NUM_CHANNELS - 8;
+pub const MAX_IN_FLIGHT: usize = QUEUE_CAPACITY - crate::audio::patch::NUM_CHANNELS - 8;
 
 /// Crossfade length when code is swapped, in seconds (short enough to feel immediate,
 /// long enough to avoid a click).
@@ -459,7 +459,7 @@ fn sanitize(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rt::NoteRequest;
+    use crate::audio::patch::NoteRequest;
 
     /// Outputs `level` and plays a note at each bar start; can ask for quantise.
     struct BarNotes {

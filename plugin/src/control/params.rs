@@ -6,9 +6,9 @@ use nice_plug::prelude::*;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-use crate::controller::Controller;
-use crate::rt::NUM_PARAMS;
-use crate::state::SessionState;
+use crate::control::controller::Controller;
+use crate::audio::patch::NUM_PARAMS;
+use crate::control::state::SessionState;
 
 /// The session (code + channel data + layout) as a persistent field: saving reads the
 /// controller's session, loading hands the restored session to the controller, which

@@ -1,0 +1,17 @@
+//! The audio thread: everything `process()` runs, and the contract a compiled patch
+//! keeps with it. Nothing here allocates, locks (other than `try_lock`), does I/O or
+//! waits; buffers are sized off the audio thread (`Engine::new`, `Engine::configure`).
+//!
+//! - [`engine`]: runs the patch in time with the host, swaps in new code (at once or at the
+//!   next bar, crossfaded), applies JS channel data, hands replaced objects back.
+//! - [`transport`]: the bar clock, following the host's position through its jitter.
+//! - [`midi_out`]: sample-accurate note-on/off scheduling, never a stuck note.
+//! - [`patch`]: the patch/queue contract (`Patch`, `BlockContext`, `ClockState`, the
+//!   channel bank and fixed-capacity queues) the DSL's `Program` implements.
+//! - [`denormals`]: flush-to-zero for the duration of `process()`.
+
+pub mod denormals;
+pub mod engine;
+pub mod midi_out;
+pub mod patch;
+pub mod transport;

@@ -1,0 +1,16 @@
+//! What magenta.js keeps in `core`: checkpoints, NoteSequences and their converters, the
+//! recurrent nets both model families are built from, and where checkpoints come from.
+//!
+//! - [`checkpoint`]: reads magenta.js checkpoint folders (manifest, shards, quantisation).
+//! - [`note_seq`]: NoteSequence (magenta.js JSON shape) and quantisation.
+//! - [`converter`]: MelodyConverter, NoteSequence <-> class indices.
+//! - [`lstm`]: LSTM step graphs built for tract, optimised once and reused.
+//! - [`resolve`]: checkpoint URL -> cache folder (download, or the bundled fallback).
+//! - [`embedded`]: the bundled models compiled into the plugin.
+
+pub mod checkpoint;
+pub mod converter;
+pub mod embedded;
+pub mod lstm;
+pub mod note_seq;
+pub mod resolve;
