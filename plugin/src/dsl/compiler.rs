@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::ast::{Expr, PlayerKind};
 use super::functions::{lookup, Lookup, LAMBDA_LIST_FUNCTIONS};
 use super::lexer::Pos;
-use super::program::{ListFnKind, Lists, Op, PlayMode, Program, L, R};
+use super::program::{ListFnKind, Lists, Op, PlayMode, Program, ProgramParts, L, R};
 use super::{CompileEnv, Diagnostic};
 use crate::dsp::sampler::SamplePlayer;
 
@@ -575,9 +575,7 @@ impl<'e> Builder<'e> {
         let c = Call { name: name.to_string(), args: ops, pos, dest };
         (def.build)(self, &c).map_err(located)
     }
-}
 
-impl Builder<'_> {
     /// `{list, :f:}map` and friends: the lambda body is compiled into op lists that the
     /// `ListFn` op runs once per element.
     fn list_fn(&mut self, name: &str, args: &[Expr], pos: Pos, dest: Option<Slot>) -> Result<Operand, String> {
@@ -668,6 +666,16 @@ impl Builder<'_> {
             None => Operand::S(out),
         })
     }
+
+    /// Capacity of list `l`.
+    pub fn list_capacity(&self, l: L) -> usize {
+        self.lists.capacity(l)
+    }
+
+    /// A new list of `len` zeros.
+    pub fn new_list(&mut self, len: usize) -> L {
+        self.lists.add(&vec![0.0; len], len)
+    }
 }
 
 /// Compiles `stmts`; `audio` false skips sample lookups (for `check`).
@@ -683,38 +691,17 @@ pub fn compile_program(stmts: &[Expr], env: &CompileEnv, audio: bool) -> Result<
         return Err(b.diags);
     }
     let per_sample = b.feedback || b.dynamic_lists || b.midi_ops > 1 || b.tojs_ops > 1 || b.scope_ops > 1;
-    let max_block = env.max_block.max(1);
-    let stride = if per_sample { 1 } else { max_block };
-    let mut regs = vec![0.0; b.reg_consts.len() * stride];
-    for (i, c) in b.reg_consts.iter().enumerate() {
-        if let Some(v) = c {
-            regs[i * stride..(i + 1) * stride].fill(*v);
-        }
-    }
-    Ok(Program {
+    Program::new(ProgramParts {
         ops: b.ops,
-        regs,
-        stride,
+        reg_consts: b.reg_consts,
         per_sample,
         lists: b.lists,
         sample_rate: env.sample_rate,
-        max_block,
+        max_block: env.max_block,
         quantise: b.quantise.unwrap_or(false),
         initial_clock: b.clock,
         uses_midi: b.midi_ops > 0,
-        time: 0,
     })
+    .map_err(|message| vec![Diagnostic { line: 1, col: 1, message }])
 }
 
-
-impl Builder<'_> {
-    /// Capacity of list `l`.
-    pub fn list_capacity(&self, l: L) -> usize {
-        self.lists.capacity(l)
-    }
-
-    /// A new list of `len` zeros.
-    pub fn new_list(&mut self, len: usize) -> L {
-        self.lists.add(&vec![0.0; len], len)
-    }
-}

@@ -337,6 +337,291 @@ pub enum Op {
     BitClock { out: R },
 }
 
+impl Op {
+    /// Calls `f` with every register the op reads or writes, including those of lambda
+    /// bodies. [`Program::new`] checks them once, which is what makes the unchecked
+    /// register accesses of [`Op::run`] sound.
+    fn registers(&self, f: &mut dyn FnMut(R)) {
+        match self {
+            Op::Copy { a, out, .. } => {
+                f(*a);
+                f(*out);
+            }
+            Op::Bin { a, b, out, .. } => {
+                f(*a);
+                f(*b);
+                f(*out);
+            }
+            Op::Un { a, out, .. } => {
+                f(*a);
+                f(*out);
+            }
+            Op::Sum { args, out, .. } => {
+                args.iter().for_each(|r| f(*r));
+                f(*out);
+            }
+            Op::Prod { args, out, .. } => {
+                args.iter().for_each(|r| f(*r));
+                f(*out);
+            }
+            Op::Map { x, in_lo, in_hi, out_lo, out_hi, out, .. } => {
+                f(*x);
+                f(*in_lo);
+                f(*in_hi);
+                f(*out_lo);
+                f(*out_hi);
+                f(*out);
+            }
+            Op::Asym { x, a, b, out, .. } => {
+                f(*x);
+                f(*a);
+                f(*b);
+                f(*out);
+            }
+            Op::Osc { freq, out, .. } => {
+                f(*freq);
+                f(*out);
+            }
+            Op::Pul { freq, duty, out, .. } => {
+                f(*freq);
+                f(*duty);
+                f(*out);
+            }
+            Op::Ph2 { freq, start, end, out, .. } => {
+                f(*freq);
+                f(*start);
+                f(*end);
+                f(*out);
+            }
+            Op::Noise { amp, out, .. } => {
+                f(*amp);
+                f(*out);
+            }
+            Op::Blep { freq, wave, pw, out, .. } => {
+                f(*freq);
+                if let Some(r) = wave { f(*r); }
+                if let Some(r) = pw { f(*r); }
+                f(*out);
+            }
+            Op::Sah { x, ms, out, .. } => {
+                f(*x);
+                f(*ms);
+                f(*out);
+            }
+            Op::Env { gate, a, d, s, r, out, .. } => {
+                f(*gate);
+                f(*a);
+                f(*d);
+                f(*s);
+                f(*r);
+                f(*out);
+            }
+            Op::Line { trig, dur, out, .. } => {
+                f(*trig);
+                f(*dur);
+                f(*out);
+            }
+            Op::Filter { x, cutoff, res, out, .. } => {
+                f(*x);
+                f(*cutoff);
+                f(*res);
+                f(*out);
+            }
+            Op::Svf { x, cutoff, res, lp, bp, hp, notch, out, .. } => {
+                f(*x);
+                f(*cutoff);
+                f(*res);
+                f(*lp);
+                f(*bp);
+                f(*hp);
+                f(*notch);
+                f(*out);
+            }
+            Op::Dl { x, size, fb, out, .. } => {
+                f(*x);
+                f(*size);
+                f(*fb);
+                f(*out);
+            }
+            Op::Flange { x, delay, fb, speed, depth, out, .. } => {
+                f(*x);
+                f(*delay);
+                f(*fb);
+                f(*speed);
+                f(*depth);
+                f(*out);
+            }
+            Op::Chorus { x, delay, fb, speed, depth, out, .. } => {
+                f(*x);
+                f(*delay);
+                f(*fb);
+                f(*speed);
+                f(*depth);
+                f(*out);
+            }
+            Op::Reverb { x, room, absorb, out, .. } => {
+                f(*x);
+                f(*room);
+                f(*absorb);
+                f(*out);
+            }
+            Op::OnZx { x, out, .. } => {
+                f(*x);
+                f(*out);
+            }
+            Op::OnChange { x, tol, out, .. } => {
+                f(*x);
+                f(*tol);
+                f(*out);
+            }
+            Op::Count { inc, reset, out, .. } => {
+                f(*inc);
+                f(*reset);
+                f(*out);
+            }
+            Op::Idx { trig, index, out, .. } => {
+                f(*trig);
+                f(*index);
+                f(*out);
+            }
+            Op::Clp { cycles, offset, out, .. } => {
+                f(*cycles);
+                f(*offset);
+                f(*out);
+            }
+            Op::Clt { cycles, offset, out, .. } => {
+                f(*cycles);
+                f(*offset);
+                f(*out);
+            }
+            Op::Clk { bpm, beats, .. } => {
+                f(*bpm);
+                f(*beats);
+            }
+            Op::Rsq { phase, out, .. } => {
+                f(*phase);
+                f(*out);
+            }
+            Op::At { index, out, .. } => {
+                f(*index);
+                f(*out);
+            }
+            Op::ListFirst { out, .. } => {
+                f(*out);
+            }
+            Op::ScalarToList { a, .. } => {
+                f(*a);
+            }
+            Op::ListLit { elems, .. } => {
+                elems.iter().for_each(|(_, r)| f(*r));
+            }
+            Op::ListCopy { .. } => {}
+            Op::FromJs { channel, trig, .. } => {
+                f(*channel);
+                if let Some((r, _)) = trig { f(*r); }
+            }
+            Op::ToJs { trig, channel, value, out, .. } => {
+                f(*trig);
+                f(*channel);
+                f(*value);
+                f(*out);
+            }
+            Op::Fft { x, trig, .. } => {
+                f(*x);
+                f(*trig);
+            }
+            Op::Ifft { trig, out, .. } => {
+                f(*trig);
+                f(*out);
+            }
+            Op::Mfcc { x, trig, .. } => {
+                f(*x);
+                f(*trig);
+            }
+            Op::PvShift { x, shift, out, .. } => {
+                f(*x);
+                f(*shift);
+                f(*out);
+            }
+            Op::Stretch { pitch, time, grain, overlaps, out, .. } => {
+                f(*pitch);
+                f(*time);
+                f(*grain);
+                f(*overlaps);
+                f(*out);
+            }
+            Op::ListFn { out, params, bodies, results, .. } => {
+                f(*out);
+                params.iter().for_each(|r| f(*r));
+                bodies.iter().flat_map(|b| b.iter()).for_each(|op| op.registers(f));
+                results.iter().for_each(|r| f(*r));
+            }
+            Op::Acid { args, out, .. } => {
+                args.iter().for_each(|r| f(*r));
+                f(*out);
+            }
+            Op::Scope { trig, value, out, .. } => {
+                if let Some(r) = trig { f(*r); }
+                f(*value);
+                f(*out);
+            }
+            Op::Midi { trig, pitch, vel, len, channel, out, .. } => {
+                f(*trig);
+                f(*pitch);
+                f(*vel);
+                if let Some(r) = len { f(*r); }
+                if let Some(r) = channel { f(*r); }
+                f(*out);
+            }
+            Op::DacAll { x, .. } => {
+                f(*x);
+            }
+            Op::DacCh { x, ch, .. } => {
+                f(*x);
+                f(*ch);
+            }
+            Op::Adc { amp, out, .. } => {
+                f(*amp);
+                f(*out);
+            }
+            Op::Param { index, out, .. } => {
+                f(*index);
+                f(*out);
+            }
+            Op::Player { a, b, c, out, .. } => {
+                f(*a);
+                if let Some(r) = b { f(*r); }
+                if let Some(r) = c { f(*r); }
+                f(*out);
+            }
+            Op::BitBin { a, b, out, .. } => {
+                f(*a);
+                f(*b);
+                f(*out);
+            }
+            Op::BitUn { a, out, .. } => {
+                f(*a);
+                f(*out);
+            }
+            Op::BitR { v, offset, width, out, .. } => {
+                f(*v);
+                f(*offset);
+                f(*width);
+                f(*out);
+            }
+            Op::BitNoise { out, .. } => {
+                f(*out);
+            }
+            Op::BTime { out, .. } => {
+                f(*out);
+            }
+            Op::BitClock { out, .. } => {
+                f(*out);
+            }
+        }
+    }
+}
+
 /// What an op needs besides registers and lists while running.
 struct Frame<'c, 'a> {
     ctx: &'c mut BlockContext<'a>,
@@ -354,20 +639,78 @@ struct Frame<'c, 'a> {
 
 /// A compiled DSL program, ready to render. `Send + 'static`: it owns everything it uses.
 pub struct Program {
-    pub(crate) ops: Vec<Op>,
+    ops: Vec<Op>,
     /// Scalar registers (`stride` values each).
-    pub(crate) regs: Vec<f64>,
-    pub(crate) stride: usize,
+    regs: Vec<f64>,
+    stride: usize,
     /// Whether to run the op list per sample (feedback) instead of per block.
-    pub(crate) per_sample: bool,
-    pub(crate) lists: Lists,
-    pub(crate) sample_rate: f64,
-    pub(crate) max_block: usize,
-    pub(crate) quantise: bool,
-    pub(crate) initial_clock: Option<(f64, f64)>,
-    pub(crate) uses_midi: bool,
+    per_sample: bool,
+    lists: Lists,
+    sample_rate: f64,
+    max_block: usize,
+    quantise: bool,
+    initial_clock: Option<(f64, f64)>,
+    uses_midi: bool,
     /// Samples rendered so far.
-    pub(crate) time: u64,
+    time: u64,
+}
+
+/// What the compiler hands to [`Program::new`].
+pub(crate) struct ProgramParts {
+    pub ops: Vec<Op>,
+    /// One entry per register: its constant value, if it holds one.
+    pub reg_consts: Vec<Option<f64>>,
+    pub per_sample: bool,
+    pub lists: Lists,
+    pub sample_rate: f64,
+    pub max_block: usize,
+    pub quantise: bool,
+    pub initial_clock: Option<(f64, f64)>,
+    pub uses_midi: bool,
+}
+
+impl Program {
+    /// Builds a program from the compiler's output. Checks once that every register an op
+    /// uses exists, which is what the unchecked register accesses of [`Op::run`] rely on
+    /// (the fields are private, so nothing can break it afterwards). A failure is a bug in
+    /// the compiler, reported as an error rather than risking memory safety.
+    pub(crate) fn new(parts: ProgramParts) -> Result<Program, String> {
+        let ProgramParts { ops, reg_consts, per_sample, lists, sample_rate, max_block, quantise, initial_clock, uses_midi } =
+            parts;
+        let count = reg_consts.len();
+        let mut bad = None;
+        for op in &ops {
+            op.registers(&mut |r| {
+                if r as usize >= count {
+                    bad = Some(r);
+                }
+            });
+        }
+        if let Some(r) = bad {
+            return Err(format!("internal compiler error: register {r} used but only {count} allocated"));
+        }
+        let max_block = max_block.max(1);
+        let stride = if per_sample { 1 } else { max_block };
+        let mut regs = vec![0.0; count * stride];
+        for (i, c) in reg_consts.iter().enumerate() {
+            if let Some(v) = c {
+                regs[i * stride..(i + 1) * stride].fill(*v);
+            }
+        }
+        Ok(Program {
+            ops,
+            regs,
+            stride,
+            per_sample,
+            lists,
+            sample_rate,
+            max_block,
+            quantise,
+            initial_clock,
+            uses_midi,
+            time: 0,
+        })
+    }
 }
 
 impl Program {
@@ -449,9 +792,10 @@ macro_rules! each {
         debug_assert!(o + n <= $regs.len());
         for $j in 0..n {
             let v = $body;
-            // SAFETY: every register number in an op comes from the builder, which sized
-            // `regs` to (number of registers) × stride, and `n <= stride` (see
-            // `Program::process`), so `o + j < regs.len()`.
+            // SAFETY: `Program::new` checked every register number of every op against the
+            // register count and sized `regs` to (register count) × stride; the fields are
+            // private, so that still holds. `n <= stride` (see `Program::process`), so
+            // `o + j < regs.len()`.
             unsafe { *$regs.get_unchecked_mut(o + $j) = v };
         }
     }};

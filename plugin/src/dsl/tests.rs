@@ -749,3 +749,22 @@ fn list_functions_with_lambdas() {
     let e = errors(">{{[1,2],{1}saw}map,0}at;");
     assert!(e[0].message.contains("lambda variable"), "{}", e[0].message);
 }
+
+#[test]
+fn a_program_with_an_unallocated_register_is_refused() {
+    use super::program::{Op, ProgramParts};
+    let parts = |a| ProgramParts {
+        ops: vec![Op::Copy { a, out: 0 }],
+        reg_consts: vec![None, None],
+        per_sample: false,
+        lists: Default::default(),
+        sample_rate: 48_000.0,
+        max_block: 64,
+        quantise: false,
+        initial_clock: None,
+        uses_midi: false,
+    };
+    assert!(Program::new(parts(1)).is_ok());
+    let err = Program::new(parts(2)).err().expect("register 2 of 2 is refused");
+    assert!(err.contains("register 2"), "{err}");
+}
