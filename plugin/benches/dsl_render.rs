@@ -13,6 +13,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use sema_live::dsl::{compile, CompileEnv, Program, SampleLibrary};
 use sema_live::audio::patch::{BlockContext, ChannelBank, ClockState, FixedQueue, NUM_PARAMS};
+use sema_live::dsp::maps::mtof;
+use sema_live::ml::core::note_seq::PIANO_PHASE;
 
 const SR: f64 = 48_000.0;
 const BLOCK: usize = 512;
@@ -45,7 +47,7 @@ impl Host {
             .collect();
         let mut channels = ChannelBank::new();
         let freqs: Vec<f64> =
-            [73.0, 75.0, 80.0, 82.0, 83.0, 75.0, 73.0, 82.0, 80.0, 75.0, 83.0, 82.0].iter().map(|m: &f64| 440.0 * ((m - 69.0) / 12.0).exp2()).collect();
+            PIANO_PHASE.iter().map(|&m| mtof(m.into())).collect();
         let _ = channels.replace(1, freqs.into_boxed_slice());
         Self { clocks, channels, params: [0.0; NUM_PARAMS], input: vec![0.0; BLOCK], left: vec![0.0; BLOCK], right: vec![0.0; BLOCK] }
     }

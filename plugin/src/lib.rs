@@ -1,8 +1,36 @@
 //! Sema Live: live coding with machine learning inside the DAW.
 //!
 //! This file holds the plugin glue and little else: the `Plugin` impl wires the host's
-//! transport, parameters, audio and MIDI to the [`engine::Engine`], and the
-//! [`controller::Controller`] to the editor, the JS runtime and the saved state.
+//! transport, parameters, audio and MIDI to the [`audio::engine::Engine`], and the
+//! [`control::controller::Controller`] to the editor, the JS runtime and the saved state.
+//!
+//! # Threads and queues
+//!
+//! ```text
+//!  editor thread (egui)            JS thread (Boa, one per instance)      model worker
+//!  editor/ ── DSL text ──┐         js/ ── channel.send ──┐                ml/worker.rs
+//!          ── JS blocks ─┼───────▶ control/js_bridge    │   requests ──▶ (tract: music_rnn,
+//!                        │         ◀── results, console ─┼── crossbeam ◀─  music_vae, MidiMe)
+//!                        ▼                               ▼
+//!  host main thread ──▶ control/controller (compiles DSL, keeps the session)
+//!  (activate, state)       │ rtrb ToAudio: patches, channel data      ▲ rtrb Garbage: what
+//!                          ▼                                          │ was replaced, dropped
+//!  host audio thread:  process() → audio/engine (+ transport, midi_out) ┘ off the audio thread
+//!                          │ atomics: clock, DSP load, host.* view; params: atomics
+//!                          └ rtrb outlets (control/status): sent notes, scope → editor;
+//!                                                            toJS values → JS thread
+//! ```
+//!
+//! - The audio thread ([`audio`]) never allocates, locks or waits: everything it receives
+//!   was built elsewhere and arrives through lock-free ring buffers; everything it replaces
+//!   goes back the same way to be dropped by the controller.
+//! - The control side ([`control`]) runs on the host's main thread, the editor's thread and
+//!   the JS thread; [`dsl`] compiles there, its `Program` then runs on the audio thread
+//!   with the [`dsp`] nodes.
+//! - The JS runtime ([`js`]) runs on its own thread per instance; the Magenta models
+//!   ([`ml`]) on a worker thread per instance, never on the audio or editor thread.
+//! - [`cli`] holds session files, MIDI files and the offline renderer, shared by the
+//!   `sema-live` command line and the editor's Open/Save/Export.
 
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;

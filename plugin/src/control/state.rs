@@ -12,12 +12,8 @@ pub const DEFAULT_DSL: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "
 /// The JS program of a freshly inserted plugin: the seed tutorial's part 1 (RNN).
 pub const DEFAULT_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/default/script.js"));
 /// The seed's Piano Phase primer (MIDI pitches) that a fresh plugin plays on channel 1.
-pub const DEFAULT_PRIMER: [u8; 12] = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82];
+pub const DEFAULT_PRIMER: [u8; 12] = crate::ml::core::note_seq::PIANO_PHASE;
 
-/// MIDI note number to frequency in Hz (A4 = 440 Hz), as the seed's `mtof`.
-pub fn mtof(m: f64) -> f64 {
-    440.0 * 2f64.powf((m - 69.0) / 12.0)
-}
 
 /// Editor layout saved with the project.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,7 +72,7 @@ impl Default for SessionState {
     /// A freshly inserted plugin: the seed's RNN example with its primer on channel 1, so
     /// pressing play in the host makes sound at once.
     fn default() -> Self {
-        let primer = DEFAULT_PRIMER.iter().map(|&m| mtof(m as f64)).collect();
+        let primer = DEFAULT_PRIMER.iter().map(|&m| crate::dsp::maps::mtof(m as f64)).collect();
         Self {
             version: STATE_VERSION,
             dsl: DEFAULT_DSL.to_string(),

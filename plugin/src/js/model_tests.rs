@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::tests::Harness;
 use super::{run_source, RunOptions, RunReport};
+use crate::dsp::maps::mtof;
 use crate::ml::core::checkpoint::Storage;
 use crate::ml::testutil::{write_rnn, write_vae, RnnSizes, VaeSizes};
 use crate::ml::worker::WorkerConfig;
@@ -62,9 +63,6 @@ fn config(dir: &Path) -> WorkerConfig {
     cfg
 }
 
-fn mtof(m: f64) -> f64 {
-    2f64.powf((m - 69.0) / 12.0) * 440.0
-}
 
 /// Checks every value is 0 padding or the frequency of a MIDI note in `range`; returns
 /// the notes.

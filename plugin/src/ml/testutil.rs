@@ -6,18 +6,17 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::ml::core::checkpoint::{self, Storage, Var};
-use crate::ml::core::note_seq::{Note, NoteSequence};
+use crate::ml::core::note_seq::{Note, NoteSequence, PIANO_PHASE};
 
 /// The seed tutorial's "Piano Phase" primer, unquantized as the seed writes it: twelve
 /// 0.5 s notes and `totalTime` 12 s (96 steps at 4 steps per quarter, 120 qpm).
 pub fn piano_phase() -> NoteSequence {
-    let pitches = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82];
     NoteSequence {
-        notes: pitches
+        notes: PIANO_PHASE
             .iter()
             .enumerate()
             .map(|(i, &p)| Note {
-                pitch: p,
+                pitch: p.into(),
                 start_time: Some(0.5 * i as f64),
                 end_time: Some(0.5 * (i + 1) as f64),
                 ..Default::default()

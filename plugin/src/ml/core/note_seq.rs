@@ -6,6 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+
+/// The seed tutorial's "Piano Phase" primer (Steve Reich's figure, as MIDI pitches): the
+/// default session's channel 1, the models' test primer, the benchmarks' melody.
+pub const PIANO_PHASE: [u8; 12] = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82];
+
 /// Tempo used when a sequence has none (magenta's `DEFAULT_QUARTERS_PER_MINUTE`).
 pub const DEFAULT_QPM: f64 = 120.0;
 
