@@ -5,6 +5,14 @@
 //! is evaluated with its first line padded to its line in the file (see [`padded_code`]),
 //! so the line numbers Boa reports are already lines of the whole file, whichever block
 //! defined the function that failed.
+//!
+//! [`instrument_loops`] adds the loop ticks to block code, on top of the shared JS
+//! [`tokenizer`](super::tokenizer).
+//!
+//! Runs on the JS thread; the editor's thread also uses [`block_at_line`] and, through the
+//! tokenizer, [`is_separator`].
+
+use super::tokenizer::{Kind, Lexer, Mode, Token};
 
 /// One block of a JS file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,9 +216,9 @@ mod tests {
 /// is what lets the runtime stop a loop that calls a looping function (Boa's own loop
 /// limit counts per call frame).
 ///
-/// A small scanner (strings, templates, comments, regular expressions) finds the loops;
-/// it returns None when it cannot follow the code, and the caller then runs the code
-/// unchanged.
+/// The JS [`tokenizer`](super::tokenizer) skips strings, templates, comments and regular
+/// expressions; this returns None when the code leaves one of them open (it cannot follow
+/// the code then), and the caller then runs the code unchanged.
 pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
     #[derive(PartialEq)]
     enum Loop {
@@ -222,17 +230,7 @@ pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
         /// Head closed (or `do`): a `{` next starts the body.
         AwaitBody,
     }
-    let b = code.as_bytes();
-    let mut out = String::with_capacity(code.len() + 64);
-    let mut copied = 0;
-    let mut i = 0;
-    let mut paren = 0usize;
-    // Brace depth of each open `${` of template literals.
-    let mut templates: Vec<usize> = Vec::new();
-    let mut in_template = false;
-    let mut state = Loop::None;
-    // Whether a `/` here starts a regular expression (after an operator, not a value).
-    let mut regex_ok = true;
+    // Keywords after which a `/` starts a regular expression.
     const REGEX_KEYWORDS: [&str; 14] = [
         "return",
         "typeof",
@@ -249,98 +247,31 @@ pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
         "yield",
         "await",
     ];
-    while i < b.len() {
-        let c = b[i];
-        if in_template {
-            match c {
-                b'\\' => i += 2,
-                b'`' => {
-                    in_template = false;
-                    regex_ok = false;
-                    i += 1;
-                }
-                b'$' if b.get(i + 1) == Some(&b'{') => {
-                    templates.push(0);
-                    in_template = false;
-                    regex_ok = true;
-                    i += 2;
-                }
-                _ => i += 1,
-            }
-            continue;
-        }
-        match c {
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let end = code[i + 2..].find("*/")?;
-                i += 2 + end + 2;
-            }
-            b'/' if regex_ok => {
-                let mut class = false;
-                i += 1;
-                loop {
-                    match *b.get(i)? {
-                        b'\n' => return None,
-                        b'\\' => i += 1,
-                        b'[' => class = true,
-                        b']' => class = false,
-                        b'/' if !class => break,
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                i += 1;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                regex_ok = false;
+    let mut out = String::with_capacity(code.len() + 64);
+    let mut copied = 0;
+    let mut paren = 0usize;
+    let mut state = Loop::None;
+    let mut lexer = Lexer::new(code, Mode::Code);
+    while let Some(Token { kind, range }) = lexer.next() {
+        match kind {
+            Kind::Whitespace
+            | Kind::LineComment
+            | Kind::BlockComment
+            | Kind::Template
+            | Kind::InterpStart
+            | Kind::InterpEnd
+            | Kind::Separator => {}
+            Kind::Str { closed: false } | Kind::Regex { closed: false } => return None,
+            Kind::Str { .. } | Kind::Regex { .. } | Kind::TemplateStart | Kind::Number => {
                 if state == Loop::AwaitBody {
                     state = Loop::None;
                 }
             }
-            b'\'' | b'"' => {
-                i += 1;
-                loop {
-                    match *b.get(i)? {
-                        b'\n' => return None,
-                        b'\\' => i += 1,
-                        q if q == c => break,
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                i += 1;
-                regex_ok = false;
-                if state == Loop::AwaitBody {
-                    state = Loop::None;
-                }
-            }
-            b'`' => {
-                in_template = true;
-                i += 1;
-                if state == Loop::AwaitBody {
-                    state = Loop::None;
-                }
-            }
-            _ if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c >= 0x80 => {
-                let start = i;
-                while i < b.len()
-                    && (b[i].is_ascii_alphanumeric()
-                        || b[i] == b'_'
-                        || b[i] == b'$'
-                        || b[i] >= 0x80)
-                {
-                    i += 1;
-                }
-                let word = &code[start..i];
+            Kind::Word | Kind::Other => {
+                let word = &code[range.clone()];
                 // `.for`/`.while` are property names, not keywords.
-                let after_dot = code[..start].trim_end().ends_with('.');
-                regex_ok = REGEX_KEYWORDS.contains(&word) && !after_dot;
+                let after_dot = code[..range.start].trim_end().ends_with('.');
+                lexer.set_regex_ok(REGEX_KEYWORDS.contains(&word) && !after_dot);
                 state = match (word, &state) {
                     ("for" | "while", _) if !after_dot => Loop::AwaitParen,
                     ("do", _) if !after_dot => Loop::AwaitBody,
@@ -349,63 +280,40 @@ pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
                     _ => Loop::None,
                 };
             }
-            _ if c.is_ascii_digit() => {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_')
-                {
-                    i += 1;
-                }
-                regex_ok = false;
-                if state == Loop::AwaitBody {
-                    state = Loop::None;
-                }
-            }
-            _ => {
-                i += 1;
-                match c {
-                    b'(' => {
-                        paren += 1;
-                        if state == Loop::AwaitParen {
-                            state = Loop::InHead(paren);
-                        }
-                    }
-                    b')' => {
-                        if state == Loop::InHead(paren) {
-                            state = Loop::AwaitBody;
-                        } else if state == Loop::AwaitBody {
-                            state = Loop::None;
-                        }
-                        paren = paren.saturating_sub(1);
-                    }
-                    b'{' => {
-                        if let Some(d) = templates.last_mut() {
-                            *d += 1;
-                        }
-                        if state == Loop::AwaitBody {
-                            out.push_str(&code[copied..i]);
-                            out.push_str(tick);
-                            copied = i;
-                            state = Loop::None;
-                        }
-                    }
-                    b'}' => match templates.last_mut() {
-                        Some(0) => {
-                            templates.pop();
-                            in_template = true;
-                        }
-                        Some(d) => *d -= 1,
-                        None => {}
-                    },
-                    _ => {
-                        if state == Loop::AwaitBody {
-                            state = Loop::None;
-                        }
+            Kind::Punct => match code.as_bytes()[range.start] {
+                b'(' => {
+                    paren += 1;
+                    if state == Loop::AwaitParen {
+                        state = Loop::InHead(paren);
                     }
                 }
-                regex_ok = c != b')' && c != b']';
-            }
+                b')' => {
+                    if state == Loop::InHead(paren) {
+                        state = Loop::AwaitBody;
+                    } else if state == Loop::AwaitBody {
+                        state = Loop::None;
+                    }
+                    paren = paren.saturating_sub(1);
+                }
+                b'{' => {
+                    if state == Loop::AwaitBody {
+                        out.push_str(&code[copied..range.end]);
+                        out.push_str(tick);
+                        copied = range.end;
+                        state = Loop::None;
+                    }
+                }
+                // After a block a `/` starts a regular expression.
+                b'}' => lexer.set_regex_ok(true),
+                _ => {
+                    if state == Loop::AwaitBody {
+                        state = Loop::None;
+                    }
+                }
+            },
         }
     }
-    if in_template || !templates.is_empty() {
+    if lexer.is_open() {
         return None;
     }
     out.push_str(&code[copied..]);

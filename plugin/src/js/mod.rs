@@ -3,7 +3,10 @@
 //! `sema.sendBuffer`, `console`), a `host` object (parameters, transport, `onBar`) and
 //! built-in equivalents of tfjs and magenta.js whose models run on the `ml` worker.
 //!
-//! - [`blocks`]: splitting a file into blocks, mapping errors back to file lines.
+//! - [`blocks`]: splitting a file into blocks, mapping errors back to file lines, loop
+//!   instrumentation.
+//! - [`tokenizer`]: the JS lexer shared by the loop instrumentation and the editor's
+//!   syntax highlighting.
 //! - [`runtime`]: the context and its event loop (Promises, timers, model results, bar
 //!   callbacks, DSL input), [`JsHost`] (the thread the plugin talks to) and [`run_file`]
 //!   (headless runs: `sema-live js run FILE.js`).
@@ -14,6 +17,7 @@ pub mod api;
 pub mod blocks;
 pub mod cli;
 pub mod runtime;
+pub mod tokenizer;
 
 use std::sync::atomic::{AtomicBool, AtomicI64};
 

@@ -6,11 +6,18 @@
 //! text ──tokens()──▶ [Token{range, kind}] ──layout_job()──▶ egui LayoutJob ──fonts──▶ Galley
 //! ```
 //!
-//! The tokenisers are standalone (they do not use the `dsl` or `js` modules): they run
-//! every frame on whatever the user is typing, so they never fail, never panic and
-//! accept every input, classifying what they do not understand as [`TokenKind::Invalid`]
-//! or plain text. Token ranges are byte offsets that cover the whole text without gaps
-//! or overlaps and always fall on `char` boundaries.
+//! - `dsl.rs`: the DSL tokeniser (standalone: it follows `dsl/lexer.rs` but does not use
+//!   it).
+//! - `js.rs`: JS colouring on top of the shared JS lexer ([`crate::js::tokenizer`], also
+//!   used by the JS runtime's loop instrumentation).
+//! - here: the shared types, the theme, the layout job and the line helpers.
+//!
+//! The tokenisers run every frame on whatever the user is typing, so they never fail,
+//! never panic and accept every input, classifying what they do not understand as
+//! [`TokenKind::Invalid`] or plain text. Token ranges are byte offsets that cover the
+//! whole text without gaps or overlaps and always fall on `char` boundaries.
+//!
+//! Runs on the editor's thread.
 //!
 //! Use in a `TextEdit` (egui 0.37):
 //!
@@ -32,6 +39,9 @@ use std::sync::Arc;
 
 use egui::text::{ByteIndex, LayoutJob, LayoutSection, TextFormat};
 use egui::{Color32, FontId, Galley};
+
+mod dsl;
+mod js;
 
 /// Which language a text is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -235,8 +245,8 @@ impl Marks {
 pub fn tokens(text: &str, lang: Language) -> Vec<Token> {
     let mut out = Vec::with_capacity(text.len() / 3 + 1);
     match lang {
-        Language::Dsl => dsl_tokens(text, &mut out),
-        Language::Js => js_tokens(text, &mut out),
+        Language::Dsl => dsl::tokens(text, &mut out),
+        Language::Js => js::tokens(text, &mut out),
     }
     out
 }
@@ -406,17 +416,9 @@ pub fn lines_y_range(galley: &Galley, lines: RangeInclusive<usize>) -> Option<eg
     range
 }
 
-// ---------------------------------------------------------------------------------------
-// DSL
-
 /// Pushes a token, merging it into the previous one when both are whitespace, comment,
 /// string or invalid (the scanners emit these in pieces, e.g. one per line of a block
 /// comment).
-/// Index of the next `\n` at or after `i` (or the end): where a `//` comment stops.
-fn line_end(b: &[u8], i: usize) -> usize {
-    b[i.min(b.len())..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p)
-}
-
 fn push_tok(out: &mut Vec<Token>, range: Range<usize>, kind: TokenKind) {
     if range.is_empty() {
         return;
@@ -432,507 +434,16 @@ fn push_tok(out: &mut Vec<Token>, range: Range<usize>, kind: TokenKind) {
     out.push(Token { range, kind });
 }
 
-/// End of the run of ASCII letters and digits starting at `i` (the DSL's names).
-fn alnum_end(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && b[i].is_ascii_alphanumeric() {
-        i += 1;
-    }
-    i
-}
-
-/// End of the run of ASCII digits starting at `i`.
-fn digits_end(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    i
-}
-
-/// The character starting at byte `i` (a char boundary) and its length.
-fn char_at(text: &str, i: usize) -> (char, usize) {
-    text[i..].chars().next().map_or(('\0', 1), |c| (c, c.len_utf8()))
-}
-
-/// Tokenises the DSL after the lexer in `dsl/lexer.rs`, but leniently: where the lexer
-/// stops with an error this marks the offending characters and goes on.
-fn dsl_tokens(text: &str, out: &mut Vec<Token>) {
-    let b = text.as_bytes();
-    let n = b.len();
-    let mut i = 0;
-    // Whether the last token that was not whitespace or a comment was `}`: a name there
-    // is a function call (the lexer skips whitespace and comments in between too).
-    let mut after_rbrace = false;
-    while i < n {
-        let start = i;
-        let c = b[i];
-        let kind = match c {
-            b' ' | b'\t' | b'\r' | b'\n' => {
-                while i < n && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
-                    i += 1;
-                }
-                push_tok(out, start..i, TokenKind::Whitespace);
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                i = line_end(b, i);
-                push_tok(out, start..i, TokenKind::Comment);
-                continue;
-            }
-            b'{' | b'[' | b']' | b'(' | b')' | b',' | b';' | b'}' => {
-                i += 1;
-                TokenKind::Punctuation
-            }
-            b'>' => {
-                i = digits_end(b, i + 1);
-                TokenKind::Output
-            }
-            b':' => {
-                let k = alnum_end(b, i + 1);
-                if k > i + 1 && b.get(k) == Some(&b':') {
-                    i = k + 1;
-                    TokenKind::Variable
-                } else {
-                    i += 1;
-                    TokenKind::Invalid
-                }
-            }
-            b'\\' | b'|' | b'@' => {
-                let k = alnum_end(b, i + 1);
-                if k > i + 1 {
-                    i = k;
-                    TokenKind::Sample
-                } else {
-                    i += 1;
-                    if c == b'@' {
-                        TokenKind::Punctuation
-                    } else {
-                        TokenKind::Invalid
-                    }
-                }
-            }
-            b'\'' => {
-                // A string while it is being typed is still a string.
-                let k = alnum_end(b, i + 1);
-                i = if b.get(k) == Some(&b'\'') { k + 1 } else { k };
-                if i == start + 1 {
-                    TokenKind::Invalid
-                } else {
-                    TokenKind::String
-                }
-            }
-            b'-' | b'0'..=b'9' => dsl_number(b, &mut i),
-            c if c.is_ascii_alphabetic() => {
-                let k = alnum_end(b, i);
-                if b.get(k) == Some(&b':') {
-                    i = k + 1;
-                    TokenKind::Variable
-                } else {
-                    i = k;
-                    if after_rbrace {
-                        TokenKind::Function
-                    } else {
-                        TokenKind::Identifier
-                    }
-                }
-            }
-            c if c.is_ascii() => {
-                i += 1;
-                TokenKind::Invalid
-            }
-            _ => {
-                let (ch, len) = char_at(text, i);
-                i += len;
-                if ch.is_whitespace() {
-                    push_tok(out, start..i, TokenKind::Whitespace);
-                    continue;
-                }
-                TokenKind::Invalid
-            }
-        };
-        after_rbrace = c == b'}';
-        push_tok(out, start..i, kind);
-    }
-}
-
-/// A DSL token starting with `-` or a digit at `*i`: a clock trigger `0tN`, a number, a
-/// variable `1x:` (names may start with a digit) or, for a lone `-`, invalid.
-fn dsl_number(b: &[u8], i: &mut usize) -> TokenKind {
-    let start = *i;
-    if b[start] == b'0' && b.get(start + 1) == Some(&b't') {
-        let mut k = start + 2;
-        if b.get(k) == Some(&b'-') {
-            k += 1;
-        }
-        let d0 = k;
-        while k < b.len() && (b[k].is_ascii_digit() || b[k] == b'.') {
-            k += 1;
-        }
-        if k > d0 {
-            *i = k;
-            return TokenKind::Number;
-        }
-    }
-    let mut k = start + 1;
-    if b[start] == b'-' && !b.get(k).is_some_and(u8::is_ascii_digit) {
-        *i = k;
-        return TokenKind::Invalid;
-    }
-    k = digits_end(b, k);
-    let mut fraction = false;
-    if b.get(k) == Some(&b'.') && b.get(k + 1).is_some_and(u8::is_ascii_digit) {
-        fraction = true;
-        k = digits_end(b, k + 1);
-    }
-    let kk = alnum_end(b, k);
-    if b[start] != b'-' && !fraction && b.get(kk) == Some(&b':') {
-        *i = kk + 1;
-        return TokenKind::Variable;
-    }
-    *i = k;
-    TokenKind::Number
-}
-
-// ---------------------------------------------------------------------------------------
-// JS
-
-/// Whether `line` separates JS blocks: three or more underscores and nothing else but
-/// whitespace (the rule of `js::blocks::is_separator`).
-fn is_separator(line: &str) -> bool {
-    let t = line.trim();
-    t.len() >= 3 && t.bytes().all(|b| b == b'_')
-}
-
-/// JS keywords, and the literals coloured like them.
-#[rustfmt::skip]
-fn is_js_keyword(s: &str) -> bool {
-    matches!(
-        s,
-        "break" | "case" | "catch" | "class" | "const" | "continue" | "debugger" | "default" | "delete" | "do"
-            | "else" | "export" | "extends" | "finally" | "for" | "function" | "if" | "import" | "in"
-            | "instanceof" | "let" | "new" | "return" | "super" | "switch" | "this" | "throw" | "try"
-            | "typeof" | "var" | "void" | "while" | "with" | "yield" | "async" | "await" | "of" | "true"
-            | "false" | "null" | "undefined" | "NaN" | "Infinity"
-    )
-}
-
-/// Keywords after which a `/` starts a regular expression rather than a division.
-fn keyword_allows_regex(s: &str) -> bool {
-    !matches!(s, "this" | "super" | "true" | "false" | "null" | "undefined" | "NaN" | "Infinity")
-}
-
-/// Globals of Sema Live's JS API (js/API.md) and the JS standard library.
-#[rustfmt::skip]
-fn is_js_builtin(s: &str) -> bool {
-    matches!(
-        s,
-        "createOutputChannel" | "importScripts" | "console" | "mm" | "music_rnn" | "music_vae" | "midi_me"
-            | "core" | "tf" | "host" | "sema" | "input" | "output" | "onBar" | "offBar" | "sendBuffer"
-            | "setTimeout" | "setInterval" | "clearTimeout" | "clearInterval" | "Math" | "JSON" | "Promise"
-            | "Array" | "Object" | "Number" | "String" | "Boolean" | "Symbol" | "Map" | "Set" | "Date"
-            | "Error" | "Float32Array" | "Float64Array" | "Int32Array" | "Uint8Array" | "parseInt"
-            | "parseFloat" | "isNaN" | "globalThis"
-    )
-}
-
-fn is_ident_start(c: char) -> bool {
-    c == '_' || c == '$' || c.is_alphabetic()
-}
-
-fn is_ident_char(c: char) -> bool {
-    c == '_' || c == '$' || c.is_alphanumeric()
-}
-
-/// Where the JS scanner is between tokens.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum JsFrame {
-    /// Code inside `${ }` of a template literal, with the depth of `{` opened in it.
-    Interp(u32),
-    /// Inside a template literal's text.
-    Template,
-}
-
-/// Tokenises JS. A separator line is always a separator (Sema splits the blocks before
-/// JS sees them), so it also ends any comment or template left open above it.
-fn js_tokens(text: &str, out: &mut Vec<Token>) {
-    let b = text.as_bytes();
-    let n = b.len();
-    let mut i = 0;
-    let mut frames: Vec<JsFrame> = Vec::new();
-    let mut in_block_comment = false;
-    // Whether a `/` here starts a regular expression (no value precedes it).
-    let mut regex_ok = true;
-    while i < n {
-        let start = i;
-        // Every scanner below stops at or just after a line break, so each line start
-        // passes through here.
-        if i == 0 || b[i - 1] == b'\n' {
-            let rest = text[i..].trim_start_matches(|c: char| c != '\n' && c.is_whitespace());
-            if rest.starts_with('_') {
-                let eol = b[i..].iter().position(|&c| c == b'\n').map_or(n, |p| i + p);
-                if is_separator(&text[i..eol]) {
-                    push_tok(out, i..eol, TokenKind::Separator);
-                    frames.clear();
-                    in_block_comment = false;
-                    regex_ok = true;
-                    i = eol;
-                    continue;
-                }
-            }
-        }
-        if in_block_comment {
-            while i < n {
-                if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                    i += 2;
-                    in_block_comment = false;
-                    break;
-                }
-                i += 1;
-                if b[i - 1] == b'\n' {
-                    break;
-                }
-            }
-            push_tok(out, start..i, TokenKind::Comment);
-            continue;
-        }
-        if frames.last() == Some(&JsFrame::Template) {
-            while i < n {
-                match b[i] {
-                    b'`' => {
-                        i += 1;
-                        frames.pop();
-                        regex_ok = false;
-                        break;
-                    }
-                    b'$' if b.get(i + 1) == Some(&b'{') => break,
-                    // An escape, but never across a line end (see the loop's start).
-                    b'\\' if b.get(i + 1).is_some_and(|&c| c != b'\n') => i += 2,
-                    b'\n' => {
-                        i += 1;
-                        break;
-                    }
-                    _ => i += 1,
-                }
-            }
-            // `i` may be inside a multi-byte character after an escape: move on to its end.
-            while !text.is_char_boundary(i) {
-                i += 1;
-            }
-            if i > start {
-                push_tok(out, start..i, TokenKind::String);
-            } else {
-                // At `${`.
-                push_tok(out, i..i + 2, TokenKind::Punctuation);
-                frames.push(JsFrame::Interp(0));
-                regex_ok = true;
-                i += 2;
-            }
-            continue;
-        }
-        let c = b[i];
-        let kind = match c {
-            b' ' | b'\t' | b'\r' => {
-                while i < n && matches!(b[i], b' ' | b'\t' | b'\r') {
-                    i += 1;
-                }
-                if i < n && b[i] == b'\n' {
-                    i += 1;
-                }
-                push_tok(out, start..i, TokenKind::Whitespace);
-                continue;
-            }
-            b'\n' => {
-                i += 1;
-                push_tok(out, start..i, TokenKind::Whitespace);
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                i = line_end(b, i);
-                push_tok(out, start..i, TokenKind::Comment);
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                in_block_comment = true;
-                push_tok(out, start..i, TokenKind::Comment);
-                continue;
-            }
-            b'/' if regex_ok => match regex_end(b, i) {
-                Some(end) => {
-                    i = end;
-                    TokenKind::String
-                }
-                None => {
-                    i += 1;
-                    TokenKind::Punctuation
-                }
-            },
-            b'\'' | b'"' => {
-                i += 1;
-                while i < n && b[i] != b'\n' {
-                    if b[i] == c {
-                        i += 1;
-                        break;
-                    }
-                    i += if b[i] == b'\\' && b.get(i + 1).is_some_and(|&x| x != b'\n') { 2 } else { 1 };
-                }
-                while !text.is_char_boundary(i) {
-                    i += 1;
-                }
-                TokenKind::String
-            }
-            b'`' => {
-                i += 1;
-                frames.push(JsFrame::Template);
-                TokenKind::String
-            }
-            b'{' => {
-                if let Some(JsFrame::Interp(depth)) = frames.last_mut() {
-                    *depth += 1;
-                }
-                i += 1;
-                TokenKind::Punctuation
-            }
-            b'}' => {
-                match frames.last_mut() {
-                    Some(JsFrame::Interp(0)) => {
-                        frames.pop();
-                    }
-                    Some(JsFrame::Interp(depth)) => *depth -= 1,
-                    _ => {}
-                }
-                i += 1;
-                TokenKind::Punctuation
-            }
-            b'0'..=b'9' => {
-                i = js_number_end(b, i);
-                TokenKind::Number
-            }
-            b'.' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                i = js_number_end(b, i);
-                TokenKind::Number
-            }
-            _ => {
-                let (ch, len) = char_at(text, i);
-                if is_ident_start(ch) {
-                    i += len;
-                    while i < n {
-                        let (ch, len) = char_at(text, i);
-                        if !is_ident_char(ch) {
-                            break;
-                        }
-                        i += len;
-                    }
-                    let word = &text[start..i];
-                    // After `.` a name is a property: `x.default`, `p.catch(...)`.
-                    let after_dot = out
-                        .iter()
-                        .rev()
-                        .find(|t| !matches!(t.kind, TokenKind::Whitespace | TokenKind::Comment))
-                        .is_some_and(|t| &text[t.range.clone()] == ".");
-                    let kind = if is_js_keyword(word) && !after_dot {
-                        TokenKind::Keyword
-                    } else if is_js_builtin(word) {
-                        TokenKind::Builtin
-                    } else {
-                        let mut k = i;
-                        while k < n && (b[k] == b' ' || b[k] == b'\t') {
-                            k += 1;
-                        }
-                        if b.get(k) == Some(&b'(') {
-                            TokenKind::Function
-                        } else {
-                            TokenKind::Identifier
-                        }
-                    };
-                    regex_ok = kind == TokenKind::Keyword && keyword_allows_regex(word);
-                    push_tok(out, start..i, kind);
-                    continue;
-                } else if ch.is_whitespace() {
-                    i += len;
-                    push_tok(out, start..i, TokenKind::Whitespace);
-                    continue;
-                } else if ch.is_ascii() {
-                    i += 1;
-                    TokenKind::Punctuation
-                } else {
-                    i += len;
-                    TokenKind::Invalid
-                }
-            }
-        };
-        regex_ok = match kind {
-            TokenKind::Punctuation => !matches!(c, b')' | b']' | b'}'),
-            _ => false,
-        };
-        push_tok(out, start..i, kind);
-    }
-}
-
-/// End of a regular-expression literal starting with `/` at `i`, with its flags; `None`
-/// when the line ends first (then the `/` is an operator).
-fn regex_end(b: &[u8], i: usize) -> Option<usize> {
-    let mut k = i + 1;
-    let mut in_class = false;
-    while k < b.len() {
-        match b[k] {
-            b'\n' => return None,
-            b'\\' if b.get(k + 1).is_some_and(|&c| c != b'\n') => k += 1,
-            b'[' => in_class = true,
-            b']' => in_class = false,
-            b'/' if !in_class => {
-                return Some(alnum_end(b, k + 1));
-            }
-            _ => {}
-        }
-        k += 1;
-    }
-    None
-}
-
-/// End of a JS number starting at `i` (a digit, or `.` before a digit): decimal with
-/// fraction and exponent, `0x`/`0o`/`0b` forms, `_` separators, a BigInt `n`.
-fn js_number_end(b: &[u8], i: usize) -> usize {
-    let mut k = i;
-    if b[k] == b'0' && b.get(k + 1).is_some_and(|c| matches!(c, b'x' | b'X' | b'o' | b'O' | b'b' | b'B')) {
-        k += 2;
-        while k < b.len() && (b[k].is_ascii_hexdigit() || b[k] == b'_') {
-            k += 1;
-        }
-    } else {
-        while k < b.len() && (b[k].is_ascii_digit() || b[k] == b'_') {
-            k += 1;
-        }
-        if b.get(k) == Some(&b'.') {
-            k += 1;
-            while k < b.len() && (b[k].is_ascii_digit() || b[k] == b'_') {
-                k += 1;
-            }
-        }
-        if b.get(k).is_some_and(|c| matches!(c, b'e' | b'E')) {
-            let mut e = k + 1;
-            if b.get(e).is_some_and(|c| matches!(c, b'+' | b'-')) {
-                e += 1;
-            }
-            if b.get(e).is_some_and(u8::is_ascii_digit) {
-                k = digits_end(b, e);
-            }
-        }
-    }
-    if b.get(k) == Some(&b'n') {
-        k += 1;
-    }
-    k
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SEED_DSL: &str = "{120,4}clk; :m:{1}fromJS; >{{:m:}saw,0.1}mul;";
+    pub(super) const SEED_DSL: &str = "{120,4}clk; :m:{1}fromJS; >{{:m:}saw,0.1}mul;";
 
     /// Checks that `toks` cover `text` exactly, in order, without empty tokens, on char
     /// boundaries.
-    fn assert_covers(text: &str, toks: &[Token]) {
+    pub(super) fn assert_covers(text: &str, toks: &[Token]) {
         let mut pos = 0;
         for t in toks {
             assert_eq!(t.range.start, pos, "gap or overlap at {pos} in {text:?}: {toks:?}");
@@ -956,18 +467,18 @@ mod tests {
     }
 
     /// The kinds of the tokens whose text is `piece` (in order).
-    fn kinds_of(text: &str, lang: Language, piece: &str) -> Vec<TokenKind> {
+    pub(super) fn kinds_of(text: &str, lang: Language, piece: &str) -> Vec<TokenKind> {
         tokens(text, lang).into_iter().filter(|t| &text[t.range.clone()] == piece).map(|t| t.kind).collect()
     }
 
-    fn kind_of(text: &str, lang: Language, piece: &str) -> TokenKind {
+    pub(super) fn kind_of(text: &str, lang: Language, piece: &str) -> TokenKind {
         let k = kinds_of(text, lang, piece);
         assert!(!k.is_empty(), "no token {piece:?} in {text:?}: {:?}", tokens(text, lang));
         k[0]
     }
 
     /// The kind of the token holding the first byte of the first `piece` in `text`.
-    fn kind_at(text: &str, lang: Language, piece: &str) -> TokenKind {
+    pub(super) fn kind_at(text: &str, lang: Language, piece: &str) -> TokenKind {
         let at = text.find(piece).expect("piece in text");
         tokens(text, lang).into_iter().find(|t| t.range.contains(&at)).map(|t| t.kind).expect("covered")
     }
@@ -1024,141 +535,6 @@ mod tests {
                 assert_covers(text, &tokens(text, lang));
             }
         }
-    }
-
-    #[test]
-    fn dsl_seed_is_classified() {
-        let d = Language::Dsl;
-        for f in ["clk", "fromJS", "saw", "mul"] {
-            assert_eq!(kind_of(SEED_DSL, d, f), TokenKind::Function, "{f}");
-        }
-        assert_eq!(kinds_of(SEED_DSL, d, ":m:"), vec![TokenKind::Variable, TokenKind::Variable]);
-        for num in ["120", "4", "1", "0.1"] {
-            assert_eq!(kind_of(SEED_DSL, d, num), TokenKind::Number, "{num}");
-        }
-        assert_eq!(kind_of(SEED_DSL, d, ">"), TokenKind::Output);
-        for p in ["{", "}", ",", ";"] {
-            assert!(kinds_of(SEED_DSL, d, p).iter().all(|&k| k == TokenKind::Punctuation), "{p}");
-        }
-    }
-
-    #[test]
-    fn dsl_lexemes() {
-        let d = Language::Dsl;
-        let src = "// note\n:a:{-1.5,-2}saw; >1 x: {1}\\kick; {0t4}|brk; {2}@str; :f:(:p:@{:p:}sin); >{1,2}:f:;\n{'nm'}  tri; 2x: {1}sqr; {1}$ - saw";
-        assert_eq!(kind_of(src, d, "// note"), TokenKind::Comment);
-        assert_eq!(kind_of(src, d, "-1.5"), TokenKind::Number);
-        assert_eq!(kind_of(src, d, "-2"), TokenKind::Number);
-        assert_eq!(kind_of(src, d, ">1"), TokenKind::Output);
-        assert_eq!(kind_of(src, d, "x:"), TokenKind::Variable);
-        assert_eq!(kind_of(src, d, "2x:"), TokenKind::Variable);
-        assert_eq!(kind_of(src, d, "\\kick"), TokenKind::Sample);
-        assert_eq!(kind_of(src, d, "|brk"), TokenKind::Sample);
-        assert_eq!(kind_of(src, d, "@str"), TokenKind::Sample);
-        assert_eq!(kind_of(src, d, "0t4"), TokenKind::Number);
-        assert_eq!(kind_of(src, d, "@"), TokenKind::Punctuation);
-        assert_eq!(kind_of(src, d, "'nm'"), TokenKind::String);
-        // A name after `}` and whitespace is still a function; elsewhere it is not.
-        assert_eq!(kind_of(src, d, "tri"), TokenKind::Function);
-        assert_eq!(kinds_of(src, d, "saw"), vec![TokenKind::Function, TokenKind::Identifier]);
-        assert_eq!(kind_of(src, d, "$"), TokenKind::Invalid);
-        assert_eq!(kind_of(src, d, "-"), TokenKind::Invalid);
-        // A comment between `}` and the name does not change the name's role.
-        assert_eq!(kind_of("{1}//c\nsaw;", d, "saw"), TokenKind::Function);
-        // Non-ASCII: whitespace stays whitespace, anything else is invalid.
-        assert_eq!(kind_of("{1}\u{a0}saw;é", d, "\u{a0}"), TokenKind::Whitespace);
-        assert_eq!(kind_of("{1}\u{a0}saw;é", d, "saw"), TokenKind::Function);
-        assert_eq!(kind_of("{1}\u{a0}saw;é", d, "é"), TokenKind::Invalid);
-    }
-
-    const JS: &str = "// comment\nvar channel0 = createOutputChannel(1, 12);\n___\n/* block\n   comment */ const s = 'it\\'s' + \"q\";\n  _____  \nlet t = `a ${host.bar + `in ${1}`} b`;\nfunction f(x) { return x / 2 / 1; }\nconst r = /[/]x/g; host.onBar(b => f(b));\nx.default = 0x1Fn + .5e3;";
-
-    #[test]
-    fn js_classification() {
-        let j = Language::Js;
-        assert_eq!(kind_of(JS, j, "// comment"), TokenKind::Comment);
-        for k in ["var", "const", "let", "function", "return"] {
-            assert_eq!(kind_of(JS, j, k), TokenKind::Keyword, "{k}");
-        }
-        for b in ["createOutputChannel", "host", "onBar"] {
-            assert_eq!(kind_of(JS, j, b), TokenKind::Builtin, "{b}");
-        }
-        assert_eq!(kind_of(JS, j, "channel0"), TokenKind::Identifier);
-        assert_eq!(kinds_of(JS, j, "f"), vec![TokenKind::Function, TokenKind::Function]);
-        assert_eq!(kind_of(JS, j, "'it\\'s'"), TokenKind::String);
-        assert_eq!(kind_of(JS, j, "\"q\""), TokenKind::String);
-        assert_eq!(kind_of(JS, j, "12"), TokenKind::Number);
-        assert_eq!(kind_of(JS, j, "0x1Fn"), TokenKind::Number);
-        assert_eq!(kind_of(JS, j, ".5e3"), TokenKind::Number);
-        // Separator lines, with surrounding whitespace too, are one token.
-        assert_eq!(kind_of(JS, j, "___"), TokenKind::Separator);
-        assert_eq!(kind_of(JS, j, "  _____  "), TokenKind::Separator);
-        // `_` names are not separators.
-        assert_eq!(kind_of("___x = 1;", j, "___x"), TokenKind::Identifier);
-        // Division after a value, a regular expression after `=`.
-        assert_eq!(kinds_of(JS, j, "/"), vec![TokenKind::Punctuation, TokenKind::Punctuation]);
-        assert_eq!(kind_of(JS, j, "/[/]x/g"), TokenKind::String);
-        // A keyword used as a property name is not a keyword.
-        assert_eq!(kind_of(JS, j, "default"), TokenKind::Identifier);
-        // Templates: text is string, the interpolated code is code, nesting works.
-        assert_eq!(kind_of(JS, j, "`a "), TokenKind::String);
-        assert_eq!(kinds_of(JS, j, "${"), vec![TokenKind::Punctuation, TokenKind::Punctuation]);
-        assert_eq!(kind_of(JS, j, "bar"), TokenKind::Identifier);
-        assert_eq!(kind_of(JS, j, "`in "), TokenKind::String);
-        assert_eq!(kind_of(JS, j, " b`"), TokenKind::String);
-        assert_eq!(kind_of(JS, j, "1"), TokenKind::Number);
-    }
-
-    #[test]
-    fn js_block_comment_spans_lines_but_not_separators() {
-        let j = Language::Js;
-        let toks = tokens(JS, j);
-        let start = JS.find("/* block").unwrap();
-        let end = JS.find("comment */").unwrap() + "comment */".len();
-        // Every byte of the comment, across the line break, is comment.
-        for t in &toks {
-            if t.range.start < end && t.range.end > start {
-                assert_eq!(t.kind, TokenKind::Comment, "{:?}", &JS[t.range.clone()]);
-            }
-        }
-        assert_eq!(kind_of(JS, j, "s"), TokenKind::Identifier);
-        // An unterminated comment ends at the next separator: the next block is code.
-        let src = "/* open\nstill comment\n___\nvar x = 1;";
-        assert_eq!(kind_at(src, j, "still"), TokenKind::Comment);
-        assert_eq!(kind_at(src, j, "___"), TokenKind::Separator);
-        assert_eq!(kind_of(src, j, "var"), TokenKind::Keyword);
-        // The same for an open template literal.
-        let src = "let a = `open\n___\nvar y;";
-        assert_eq!(kind_of(src, j, "var"), TokenKind::Keyword);
-    }
-
-    #[test]
-    fn js_unterminated_strings_do_not_panic_and_stop_at_the_line_end() {
-        let j = Language::Js;
-        for src in ["'abc", "\"abc\\", "'é\\", "`abc ${ x", "`\\", "/* x", "x = /abc", "'\\\n'"] {
-            assert_covers(src, &tokens(src, j));
-        }
-        let src = "var s = 'open\nvar t = 1;";
-        assert_eq!(kind_of(src, j, "'open"), TokenKind::String);
-        assert_eq!(kinds_of(src, j, "var"), vec![TokenKind::Keyword, TokenKind::Keyword]);
-        // A `/` with no closing `/` on its line is division, not a regex.
-        assert_eq!(kind_of("x = /abc\ny", j, "/"), TokenKind::Punctuation);
-    }
-
-    #[test]
-    fn seed_files_tokenise() {
-        for (path, lang) in [
-            ("/work/main/assets/default/script.js", Language::Js),
-            ("/work/main/plugin/src/js/seed/part2_vae.js", Language::Js),
-        ] {
-            let Ok(src) = std::fs::read_to_string(path) else { continue };
-            let toks = tokens(&src, lang);
-            assert_covers(&src, &toks);
-            assert!(toks.iter().any(|t| t.kind == TokenKind::Separator), "{path}");
-            assert!(toks.iter().all(|t| t.kind != TokenKind::Invalid), "{path}");
-            assert_eq!(kind_of(&src, lang, "importScripts"), TokenKind::Builtin);
-        }
-        let _ = SEED_DSL;
     }
 
     /// The background colour over byte `at` in `job`.
