@@ -252,7 +252,13 @@ pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
     let mut paren = 0usize;
     let mut state = Loop::None;
     let mut lexer = Lexer::new(code, Mode::Code);
+    // Whether the last token that is not whitespace or a comment was a `.` (or `?.`).
+    let mut after_dot = false;
     while let Some(Token { kind, range }) = lexer.next() {
+        let was_after_dot = after_dot;
+        if !matches!(kind, Kind::Whitespace | Kind::LineComment | Kind::BlockComment) {
+            after_dot = kind == Kind::Punct && code[range.clone()].ends_with('.');
+        }
         match kind {
             Kind::Whitespace
             | Kind::LineComment
@@ -269,8 +275,9 @@ pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
             }
             Kind::Word | Kind::Other => {
                 let word = &code[range.clone()];
-                // `.for`/`.while` are property names, not keywords.
-                let after_dot = code[..range.start].trim_end().ends_with('.');
+                // `.for`/`.while` are property names, not keywords (a comment ending in
+                // a full stop before a loop is not a `.`).
+                let after_dot = was_after_dot;
                 lexer.set_regex_ok(REGEX_KEYWORDS.contains(&word) && !after_dot);
                 state = match (word, &state) {
                     ("for" | "while", _) if !after_dot => Loop::AwaitParen,
@@ -325,6 +332,16 @@ mod instrument_tests {
     use super::instrument_loops;
 
     const T: &str = "T();";
+
+    #[test]
+    fn a_comment_ending_in_a_full_stop_does_not_hide_the_next_loop() {
+        let code = "// Loop over the notes.\nfor (let i = 0; i < 3; i++) { x(); }\n/* done. */ while (y) { z(); }";
+        let out = instrument_loops(code, T).expect("instrumented");
+        assert_eq!(out.matches(T).count(), 2, "{out}");
+        // A property named `for` after a real `.` is still not a loop.
+        let out = instrument_loops("a.for(1); b?.while(2);", T).expect("instrumented");
+        assert_eq!(out.matches(T).count(), 0, "{out}");
+    }
 
     #[test]
     fn ticks_loop_bodies_only() {
