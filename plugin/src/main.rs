@@ -1,6 +1,7 @@
 //! `sema-live`: the command line of Sema Live, sharing the plugin's engine.
 
 use clap::{Parser, Subcommand};
+use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -60,13 +61,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // Each area's error type; printed as its message.
+    let result: Result<(), Box<dyn Error>> = match cli.command {
         Command::Check { file } => return check(&file),
         Command::Render { session, bars, bpm, out, seed, offline, timeout } => {
             render(&session, bars, bpm, &out, seed, offline, timeout)
         }
-        Command::Js(args) => sema_live::js::cli::cli_js(args),
-        Command::Model(args) => sema_live::ml::cli::cli_model(args).map(|json| println!("{json}")),
+        Command::Js(args) => sema_live::js::cli::cli_js(args).map_err(Into::into),
+        Command::Model(args) => {
+            sema_live::ml::cli::cli_model(args).map(|json| println!("{json}")).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,7 +129,7 @@ fn render(
     seed: Option<u64>,
     offline: bool,
     timeout: u64,
-) -> Result<(), String> {
+) -> Result<(), Box<dyn Error>> {
     let session = Session::load(path)?;
     let mut settings = RenderSettings {
         bars: bars.unwrap_or(session.settings.bars).max(1),
@@ -134,7 +138,7 @@ fn render(
         ..RenderSettings::default()
     };
     if !(settings.bpm.is_finite() && settings.bpm > 0.0) {
-        return Err(format!("invalid tempo {}", settings.bpm));
+        return Err(format!("invalid tempo {}", settings.bpm).into());
     }
     let console = Arc::new(Console::new());
     let mut offline_engine = OfflineEngine::new(session.to_state(), settings.clone(), console.clone());
@@ -142,7 +146,7 @@ fn render(
     // console while the engine is set up).
     if let Err(errors) = offline_engine.controller.lock().compile(&session.dsl) {
         let list: Vec<String> = errors.iter().map(|e| format!("  {}: {e}", path.display())).collect();
-        return Err(format!("the session's DSL does not compile:\n{}", list.join("\n")));
+        return Err(format!("the session's DSL does not compile:\n{}", list.join("\n")).into());
     }
     // Warnings from the set-up (e.g. an unreadable WAV in the sample folder) still show.
     for line in console.snapshot().iter().filter(|l| l.level == sema_live::control::console::Level::Warn) {
@@ -158,10 +162,10 @@ fn render(
         let base = path.parent().unwrap_or(Path::new("."));
         let report = js::run_source(&session.js, base, run_options(host, seed.or(session.settings.seed), offline, timeout))?;
         if !report.errors.is_empty() {
-            return Err(format!("the session's JS raised {} uncaught error(s)", report.errors.len()));
+            return Err(format!("the session's JS raised {} uncaught error(s)", report.errors.len()).into());
         }
         if report.timed_out {
-            return Err(format!("the session's JS did not finish within {timeout} s"));
+            return Err(format!("the session's JS did not finish within {timeout} s").into());
         }
         let mut controller = offline_engine.controller.lock();
         for (id, data) in report.sends {

@@ -21,9 +21,64 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::path::Path;
 
 use crate::control::state::SessionState;
+
+/// What kind of problem a [`SessionError`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SessionErrorKind {
+    /// The file could not be read or written.
+    Io,
+    /// The text is not a session file: TOML syntax, a value of the wrong type, an
+    /// unknown key (the message names the line).
+    Parse,
+    /// A value out of range: tempo, beats per bar, a channel id.
+    Invalid,
+}
+
+/// An error loading, parsing or saving a session file. Its `Display` is the message
+/// users read (prefixed with the file's path by [`Session::load`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionError {
+    kind: SessionErrorKind,
+    message: String,
+}
+
+impl SessionError {
+    /// An error of `kind` with the message users see.
+    pub fn new(kind: SessionErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> SessionErrorKind {
+        self.kind
+    }
+
+    /// The message (what `Display` prints).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(SessionErrorKind::Invalid, message)
+    }
+
+    /// "cannot `action` `path`: `error`".
+    fn io(action: &str, path: &Path, error: std::io::Error) -> Self {
+        Self::new(SessionErrorKind::Io, format!("cannot {action} {}: {error}", path.display()))
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SessionError {}
 
 /// Playback settings of a session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,25 +140,32 @@ impl Default for Session {
 
 impl Session {
     /// Parses a session file's text; errors name the line and what was wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let s: Session = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, SessionError> {
+        let s: Session = toml::from_str(text).map_err(|e| SessionError::new(SessionErrorKind::Parse, e.to_string()))?;
         if !(s.settings.bpm.is_finite() && s.settings.bpm > 0.0 && s.settings.bpm <= 1000.0) {
-            return Err(format!("settings.bpm must be between 0 and 1000, not {}", s.settings.bpm));
+            return Err(SessionError::invalid(format!(
+                "settings.bpm must be between 0 and 1000, not {}",
+                s.settings.bpm
+            )));
         }
         if s.settings.beats_per_bar == 0 {
-            return Err("settings.beats_per_bar must be at least 1".into());
+            return Err(SessionError::invalid("settings.beats_per_bar must be at least 1"));
         }
         for c in &s.channels {
             if c.id as usize >= crate::audio::patch::NUM_CHANNELS {
-                return Err(format!("channel id {} is out of range (0..{})", c.id, crate::audio::patch::NUM_CHANNELS - 1));
+                return Err(SessionError::invalid(format!(
+                    "channel id {} is out of range (0..{})",
+                    c.id,
+                    crate::audio::patch::NUM_CHANNELS - 1
+                )));
             }
         }
         Ok(s)
     }
 
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Self, SessionError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SessionError::io("read", path, e))?;
+        Self::parse(&text).map_err(|e| SessionError::new(e.kind, format!("{}: {}", path.display(), e.message)))
     }
 
     pub fn to_toml(&self) -> String {
@@ -111,8 +173,8 @@ impl Session {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        std::fs::write(path, self.to_toml()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    pub fn save(&self, path: &Path) -> Result<(), SessionError> {
+        std::fs::write(path, self.to_toml()).map_err(|e| SessionError::io("write", path, e))
     }
 
     /// The plugin state this session starts from.
@@ -154,11 +216,37 @@ mod tests {
     #[test]
     fn errors_are_located() {
         let err = Session::parse("title = \"x\"\n[settings]\nbpm = \"fast\"\n").unwrap_err();
-        assert!(err.contains("line 3"), "{err}");
+        assert_eq!(err.kind(), SessionErrorKind::Parse, "{err}");
+        assert!(err.to_string().contains("line 3"), "{err}");
         let err = Session::parse("[settings]\nbpm = -5\n").unwrap_err();
-        assert!(err.contains("bpm"), "{err}");
+        assert_eq!(err.kind(), SessionErrorKind::Invalid, "{err}");
+        assert!(err.to_string().contains("bpm"), "{err}");
         // Code placed under [settings] by mistake is reported, not silently ignored.
         let err = Session::parse("[settings]\nbpm = 120\ndsl = \">{440}sin;\"\n").unwrap_err();
-        assert!(err.contains("dsl"), "{err}");
+        assert_eq!(err.kind(), SessionErrorKind::Parse, "{err}");
+        assert!(err.to_string().contains("dsl"), "{err}");
+    }
+
+    #[test]
+    fn load_and_save_errors_name_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = dir.path().join("missing.sema.toml");
+        let err = Session::load(&missing).unwrap_err();
+        assert_eq!(err.kind(), SessionErrorKind::Io, "{err}");
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
+        let bad = dir.path().join("bad.sema.toml");
+        std::fs::write(&bad, "[settings]\nbeats_per_bar = 0\n").expect("write");
+        let err = Session::load(&bad).unwrap_err();
+        assert_eq!(err.kind(), SessionErrorKind::Invalid, "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!("{}: settings.beats_per_bar must be at least 1", bad.display())
+        );
+        let err = Session::default().save(&dir.path().join("no/such/dir/s.toml")).unwrap_err();
+        assert_eq!(err.kind(), SessionErrorKind::Io, "{err}");
+        assert_eq!(
+            Session::parse("[[channel]]\nid = 9999\ndata = []\n").err().map(|e| e.kind()),
+            Some(SessionErrorKind::Invalid)
+        );
     }
 }

@@ -400,7 +400,7 @@ impl SemaEditor {
                 c.load_state(session.to_state());
                 c.console().info(Source::System, format!("opened {}", path.display()));
             }
-            Err(e) => self.shared.console.error(Source::System, e),
+            Err(e) => self.shared.console.error(Source::System, e.to_string()),
         }
         self.follow_session();
     }
@@ -421,7 +421,7 @@ impl SemaEditor {
         let session = crate::cli::session::Session::from_state(&state, settings);
         match session.save(&path) {
             Ok(()) => c.console().info(Source::System, format!("saved {}", path.display())),
-            Err(e) => c.console().error(Source::System, e),
+            Err(e) => c.console().error(Source::System, e.to_string()),
         }
     }
 

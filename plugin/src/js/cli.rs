@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use super::error::{ScriptError, ScriptErrorKind};
 use super::runtime::{run_file, RunOptions};
 
 /// Arguments of `sema-live js`.
@@ -47,7 +48,7 @@ pub enum JsCommand {
 
 /// Runs `sema-live js ...`; the console goes to stdout as it is produced. Err (for a
 /// non-zero exit) on an uncaught error or a timeout.
-pub fn cli_js(args: JsArgs) -> Result<(), String> {
+pub fn cli_js(args: JsArgs) -> Result<(), ScriptError> {
     match args.command {
         JsCommand::Run {
             file,
@@ -63,8 +64,9 @@ pub fn cli_js(args: JsArgs) -> Result<(), String> {
                 None => RunOptions::default(),
             };
             if !(timeout.is_finite() && timeout > 0.0) {
-                return Err(format!(
-                    "--timeout must be a positive number of seconds, got {timeout}"
+                return Err(ScriptError::new(
+                    ScriptErrorKind::BadOptions,
+                    format!("--timeout must be a positive number of seconds, got {timeout}"),
                 ));
             }
             opts.timeout = Duration::from_secs_f64(timeout);
@@ -74,9 +76,9 @@ pub fn cli_js(args: JsArgs) -> Result<(), String> {
             opts.host.temperature.store(temperature, Ordering::Relaxed);
             let report = run_file(&file, opts)?;
             if report.timed_out {
-                return Err(format!(
-                    "{}: timed out waiting for pending work",
-                    file.display()
+                return Err(ScriptError::new(
+                    ScriptErrorKind::Pending,
+                    format!("{}: timed out waiting for pending work", file.display()),
                 ));
             }
             Ok(())
@@ -135,6 +137,26 @@ mod tests {
         .unwrap();
         let Top::Js(args) = cli.js;
         let err = cli_js(args).unwrap_err();
-        assert!(err.contains("bad"), "{err}");
+        assert_eq!(err.kind(), ScriptErrorKind::Uncaught, "{err}");
+        assert_eq!(
+            err.first().map(ScriptError::kind),
+            Some(ScriptErrorKind::Exception)
+        );
+        assert!(err.to_string().contains("bad"), "{err}");
+
+        let cli = Cli::try_parse_from([
+            "sema-live",
+            "js",
+            "run",
+            file.to_str().unwrap(),
+            "--timeout",
+            "0",
+        ])
+        .unwrap();
+        let Top::Js(args) = cli.js;
+        assert_eq!(
+            cli_js(args).err().map(|e| e.kind()),
+            Some(ScriptErrorKind::BadOptions)
+        );
     }
 }

@@ -12,10 +12,13 @@
 //!   (headless runs: `sema-live js run FILE.js`).
 //! - [`api`]: the globals installed in the context.
 //! - [`cli`]: `sema-live js run FILE.js`.
+//! - [`error`]: [`ScriptError`], what the runtime reports (uncaught exceptions with their
+//!   block and line, runtime limits, time-outs, set-up failures).
 
 pub mod api;
 pub mod blocks;
 pub mod cli;
+pub mod error;
 pub mod runtime;
 pub mod tokenizer;
 
@@ -23,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64};
 
 use atomic_float::{AtomicF32, AtomicF64};
 
+pub use error::{ScriptError, ScriptErrorKind};
 pub use runtime::{run_file, run_source, JsHost, JsInput, JsIo, RunOptions, RunReport, Runtime};
 
 /// Number of macro parameters `host.macros[i]` exposes.

@@ -35,6 +35,7 @@ use boa_engine::{js_string, Context, JsError, JsObject, JsResult, JsString, JsVa
 use crossbeam_channel::{Receiver, Sender};
 
 use super::blocks::{self, Block};
+use super::error::{ScriptError, ScriptErrorKind};
 use super::{api, ConsoleLevel, ConsoleLine, HostView};
 use crate::ml::worker::{ModelWorker, WorkerConfig};
 
@@ -357,18 +358,21 @@ pub struct Runtime {
     headless: bool,
     /// Number of uncaught errors reported so far.
     errors: usize,
+    /// Uncaught errors not yet collected with [`Runtime::take_errors`].
+    uncaught: Vec<ScriptError>,
 }
 
 impl Runtime {
     /// Creates a context and installs the API.
-    pub fn new(io: JsIo) -> Result<Self, String> {
+    pub fn new(io: JsIo) -> Result<Self, ScriptError> {
+        let setup = |message: String| ScriptError::new(ScriptErrorKind::Setup, message);
         let jobs = Rc::new(Jobs::default());
         let hooks = Rc::new(Hooks::default());
         let mut ctx = Context::builder()
             .job_executor(jobs.clone())
             .host_hooks(hooks.clone())
             .build()
-            .map_err(|e| format!("cannot create the JS context: {e}"))?;
+            .map_err(|e| setup(format!("cannot create the JS context: {e}")))?;
         let mut limits = RuntimeLimits::default();
         limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
         limits.set_recursion_limit(RECURSION_LIMIT);
@@ -398,8 +402,8 @@ impl Runtime {
             .get(js_string!("eval"), &mut ctx)
             .ok()
             .and_then(|v| v.as_callable())
-            .ok_or("the JS engine has no eval function")?;
-        api::install(&mut ctx).map_err(|e| format!("cannot install the JS API: {e}"))?;
+            .ok_or_else(|| setup("the JS engine has no eval function".into()))?;
+        api::install(&mut ctx).map_err(|e| setup(format!("cannot install the JS API: {e}")))?;
         if let Some(seed) = seed {
             // mulberry32, the same generator tf.js uses for an explicit seed.
             let src = format!(
@@ -409,7 +413,8 @@ impl Runtime {
                  return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }}; }})();",
                 seed as u32
             );
-            ctx.eval(boa_engine::Source::from_bytes(&src)).map_err(|e| format!("cannot seed Math.random: {e}"))?;
+            ctx.eval(boa_engine::Source::from_bytes(&src))
+                .map_err(|e| setup(format!("cannot seed Math.random: {e}")))?;
         }
         Ok(Runtime {
             ctx,
@@ -422,6 +427,7 @@ impl Runtime {
             evaluated: Vec::new(),
             headless: io.headless,
             errors: 0,
+            uncaught: Vec::new(),
         })
     }
 
@@ -528,6 +534,11 @@ impl Runtime {
         self.errors
     }
 
+    /// Uncaught errors reported since the last call (each was also a console line).
+    pub fn take_errors(&mut self) -> Vec<ScriptError> {
+        std::mem::take(&mut self.uncaught)
+    }
+
     /// Direct access to the context (tests, embedding).
     pub fn context(&mut self) -> &mut Context {
         &mut self.ctx
@@ -588,28 +599,32 @@ impl Runtime {
             })
             .map(|b| b.index)
             .or(current);
-        let mut text = format!("{prefix} {}", first_line_of(&full));
-        let timed_out = TIMED_OUT.replace(false);
-        if timed_out {
-            text = format!(
+        // `__semaTick` stops a script with Boa's loop limit error and says so here.
+        let kind = if TIMED_OUT.replace(false) {
+            ScriptErrorKind::TimeLimit
+        } else {
+            ScriptErrorKind::of(err)
+        };
+        let first = first_line_of(&full);
+        let text = match kind {
+            ScriptErrorKind::TimeLimit => format!(
                 "{prefix} the script ran longer than {} s and was stopped",
                 RUN_TIME_LIMIT.as_secs_f64()
-            );
-        } else if full.contains("maximum number of iteration loops") {
-            text.push_str(&format!(
-                " (more than {LOOP_ITERATION_LIMIT} loop iterations: the script was stopped)"
-            ));
-        } else if full.contains("maximum number of recursive calls")
-            || full.contains("maximum stack size")
-        {
-            text.push_str(" (too deep recursion: the script was stopped)");
-        }
-        self.shared.borrow_mut().console.push_back(ConsoleLine {
-            level: ConsoleLevel::Error,
-            text,
-            block,
-            line,
-        });
+            ),
+            ScriptErrorKind::LoopLimit => format!(
+                "{prefix} {first} (more than {LOOP_ITERATION_LIMIT} loop iterations: the script was stopped)"
+            ),
+            ScriptErrorKind::RecursionLimit => {
+                format!("{prefix} {first} (too deep recursion: the script was stopped)")
+            }
+            _ => format!("{prefix} {first}"),
+        };
+        let error = ScriptError::new(kind, text).at(block, line);
+        self.shared
+            .borrow_mut()
+            .console
+            .push_back(error.to_console_line());
+        self.uncaught.push(error);
     }
 
     /// Resolves or rejects the Promises of finished model requests.
@@ -887,12 +902,7 @@ impl JsHost {
                 let mut rt = match Runtime::new(io) {
                     Ok(rt) => rt,
                     Err(e) => {
-                        let _ = con_tx.try_send(ConsoleLine {
-                            level: ConsoleLevel::Error,
-                            text: e,
-                            block: None,
-                            line: None,
-                        });
+                        let _ = con_tx.try_send(e.to_console_line());
                         return;
                     }
                 };
@@ -987,6 +997,8 @@ fn host_loop(
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
         }
         rt.pump();
+        // The console carries the errors to the editor.
+        drop(rt.take_errors());
         for line in rt.take_console() {
             // Full: the editor is not reading (window closed); drop the oldest line
             // rather than grow without bound or lose the newest output.
@@ -1050,14 +1062,18 @@ pub struct RunReport {
     pub sends: Vec<(u32, Vec<f64>)>,
     /// Every `sema.sendBuffer`: `(name, sample count)`.
     pub buffers: Vec<(String, usize)>,
-    /// Uncaught errors (also in `console`).
-    pub errors: Vec<ConsoleLine>,
+    /// Uncaught errors, and giving up on pending model requests (also in `console`).
+    pub errors: Vec<ScriptError>,
     /// Whether the run stopped waiting because of the timeout.
     pub timed_out: bool,
 }
 
 /// Evaluates `source` block by block, headless, and waits for pending work.
-pub fn run_source(source: &str, base_dir: &Path, opts: RunOptions) -> Result<RunReport, String> {
+pub fn run_source(
+    source: &str,
+    base_dir: &Path,
+    opts: RunOptions,
+) -> Result<RunReport, ScriptError> {
     let sends = Arc::new(parking_lot::Mutex::new(Vec::<(u32, Vec<f64>)>::new()));
     let buffers = Arc::new(parking_lot::Mutex::new(Vec::<(String, usize)>::new()));
     let (s2, b2) = (sends.clone(), buffers.clone());
@@ -1079,42 +1095,27 @@ pub fn run_source(source: &str, base_dir: &Path, opts: RunOptions) -> Result<Run
     {
         rt.eval_block(&b.code, b.index, b.first_line);
         report.console.extend(rt.take_console());
+        report.errors.extend(rt.take_errors());
         if opts.settle_between_blocks {
             report.timed_out |= !settle(&mut rt, &mut report, opts.timeout, false);
         }
     }
     report.timed_out |= !settle(&mut rt, &mut report, opts.timeout, true);
     if rt.pending_models() > 0 {
-        let line = ConsoleLine {
-            level: ConsoleLevel::Error,
-            text: format!(
+        let error = ScriptError::new(
+            ScriptErrorKind::Pending,
+            format!(
                 "timed out after {:?} waiting for {} model request(s)",
                 opts.timeout,
                 rt.pending_models()
             ),
-            block: None,
-            line: None,
-        };
+        );
+        let line = error.to_console_line();
         if opts.print {
             println!("{line}");
         }
         report.console.push(line);
-    }
-    report.errors = report
-        .console
-        .iter()
-        .filter(|l| l.level == ConsoleLevel::Error && l.text.starts_with("Uncaught"))
-        .cloned()
-        .collect();
-    if rt.pending_models() > 0 {
-        report
-            .errors
-            .push(report.console.last().cloned().unwrap_or(ConsoleLine {
-                level: ConsoleLevel::Error,
-                text: String::new(),
-                block: None,
-                line: None,
-            }));
+        report.errors.push(error);
     }
     report.sends = std::mem::take(&mut *sends.lock());
     report.buffers = std::mem::take(&mut *buffers.lock());
@@ -1129,6 +1130,7 @@ fn settle(rt: &mut Runtime, report: &mut RunReport, timeout: Duration, timers: b
     loop {
         rt.pump();
         report.console.extend(rt.take_console());
+        report.errors.extend(rt.take_errors());
         let busy = rt.pending_models() > 0
             || (timers && rt.pending_timers() > 0 && !rt.only_intervals_left());
         if !busy {
@@ -1148,17 +1150,25 @@ fn settle(rt: &mut Runtime, report: &mut RunReport, timeout: Duration, timers: b
 
 /// `sema-live js run FILE.js`: evaluates the file headless, printing the console.
 /// Err when a block or callback threw, or pending work timed out.
-pub fn run_file(path: &Path, opts: RunOptions) -> Result<RunReport, String> {
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn run_file(path: &Path, opts: RunOptions) -> Result<RunReport, ScriptError> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        ScriptError::new(
+            ScriptErrorKind::Io,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let report = run_source(&source, &base, opts)?;
-    if let Some(first) = report.errors.first() {
-        return Err(format!(
-            "{}: {} uncaught error(s); first: {first}",
+    let mut report = run_source(&source, &base, opts)?;
+    if !report.errors.is_empty() {
+        let count = report.errors.len();
+        let first = report.errors.swap_remove(0);
+        // Quoted as the console prints the line.
+        let message = format!(
+            "{}: {count} uncaught error(s); first: {}",
             path.display(),
-            report.errors.len()
-        ));
+            first.to_console_line()
+        );
+        return Err(ScriptError::uncaught(message, first));
     }
     Ok(report)
 }

@@ -10,7 +10,9 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use super::blocks::split_blocks;
-use super::{ConsoleLevel, ConsoleLine, HostView, JsInput, JsIo, Runtime};
+use super::{
+    ConsoleLevel, ConsoleLine, HostView, JsInput, JsIo, Runtime, ScriptError, ScriptErrorKind,
+};
 use crate::ml::worker::WorkerConfig;
 
 /// A runtime plus what it sent out.
@@ -21,6 +23,8 @@ pub(crate) struct Harness {
     pub host: Arc<HostView>,
     pub to_js: Sender<(u32, JsInput)>,
     pub console: Vec<ConsoleLine>,
+    /// The uncaught errors, as the runtime reported them.
+    pub script_errors: Vec<ScriptError>,
 }
 
 impl Harness {
@@ -47,6 +51,7 @@ impl Harness {
             host,
             to_js: tx,
             console: Vec::new(),
+            script_errors: Vec::new(),
         }
     }
 
@@ -74,6 +79,7 @@ impl Harness {
 
     pub fn collect(&mut self) {
         self.console.extend(self.rt.take_console());
+        self.script_errors.extend(self.rt.take_errors());
     }
 
     /// Pumps until `done` or the timeout.
@@ -137,6 +143,12 @@ fn exceptions_report_block_and_file_line() {
     // The failing line is in block 1 (the function), file line 4.
     assert_eq!(errs[0].line, Some(4));
     assert_eq!(errs[0].block, Some(1));
+    // The typed error says the same, and prints as the console line does.
+    let e = &h.script_errors[0];
+    assert_eq!(e.kind(), ScriptErrorKind::Exception);
+    assert_eq!((e.block(), e.line()), (Some(1), Some(4)));
+    assert_eq!(e.to_console_line(), errs[0]);
+    assert_eq!(e.to_string(), format!("{} (block 2, line 4)", errs[0].text));
     // The next block still runs after an error.
     assert!(h.eval("console.log('after', y)", 3));
     assert_eq!(h.logs(), vec!["after 2"]);
@@ -157,18 +169,30 @@ fn exceptions_report_block_and_file_line() {
 
 #[test]
 fn runaway_scripts_stop_and_the_next_block_runs() {
+    use ScriptErrorKind::{Exception, LoopLimit, RecursionLimit, TimeLimit};
     let mut h = Harness::plain();
-    for (i, code) in [
-        "while (true) {}",
-        "for (;;) { var k = (k || 0) + 1; }",
-        "function r(n) { return r(n + 1) + 1; }\nr(0);",
-        "var big = new Float32Array(1e10);",
-        "var s = 'x'.repeat(2 ** 31);",
-        "var arr = new Array(2 ** 31).fill(0);",
-        "while (true) { try { for (;;) {} } catch (e) {} }",
+    // Which limit stops a loop first depends on the machine's speed.
+    let loops: &[ScriptErrorKind] = &[LoopLimit, TimeLimit];
+    for (i, (code, kinds)) in [
+        ("while (true) {}", loops),
+        ("for (;;) { var k = (k || 0) + 1; }", loops),
+        (
+            "function r(n) { return r(n + 1) + 1; }\nr(0);",
+            &[RecursionLimit][..],
+        ),
+        ("var big = new Float32Array(1e10);", &[Exception][..]),
+        ("var s = 'x'.repeat(2 ** 31);", &[Exception][..]),
+        ("var arr = new Array(2 ** 31).fill(0);", &[Exception][..]),
+        ("while (true) { try { for (;;) {} } catch (e) {} }", loops),
         // Each call stays under the per-frame loop limit: only the run-time limit stops it.
-        "function spin() { for (let i = 0; i < 1500000; i++) {} }\nwhile (true) { spin(); }",
-        "function spin2() { var i = 0; while (i < 1500000) { i++; } }\nfor (;;) spin2();",
+        (
+            "function spin() { for (let i = 0; i < 1500000; i++) {} }\nwhile (true) { spin(); }",
+            &[TimeLimit][..],
+        ),
+        (
+            "function spin2() { var i = 0; while (i < 1500000) { i++; } }\nfor (;;) spin2();",
+            &[TimeLimit][..],
+        ),
     ]
     .iter()
     .enumerate()
@@ -181,8 +205,18 @@ fn runaway_scripts_stop_and_the_next_block_runs() {
         eprintln!("{code:?} stopped after {took:?}");
         let last = h.errors().last().cloned().expect("an error line");
         assert_eq!(last.block, Some(i), "{last:?}");
-        if code.contains("spin") {
-            assert!(last.text.contains("ran longer than 2 s"), "{last:?}");
+        let error = h.script_errors.last().expect("a script error");
+        assert!(kinds.contains(&error.kind()), "{code}: {error:?}");
+        assert_eq!(error.to_console_line(), last);
+        // What the console says for each limit (users read it).
+        match error.kind() {
+            TimeLimit => assert!(last.text.contains("ran longer than 2 s"), "{last:?}"),
+            LoopLimit => assert!(
+                last.text.contains("more than 2000000 loop iterations"),
+                "{last:?}"
+            ),
+            RecursionLimit => assert!(last.text.contains("too deep recursion"), "{last:?}"),
+            _ => assert!(!last.text.contains("the script was stopped"), "{last:?}"),
         }
         assert!(h.eval("var alive = 1; console.log('alive')", 10));
         assert_eq!(h.logs().last().map(String::as_str), Some("alive"));
@@ -502,6 +536,12 @@ fn run_file_reports_uncaught_errors() {
     )
     .unwrap();
     let err = super::run_file(&bad, opts()).unwrap_err();
+    assert_eq!(err.kind(), ScriptErrorKind::Uncaught, "{err}");
+    let first = err.first().expect("the first error");
+    assert_eq!(first.kind(), ScriptErrorKind::Exception, "{first}");
+    assert_eq!((first.block(), first.line()), (Some(1), Some(3)));
+    // The message users read.
+    let err = err.to_string();
     assert!(
         err.contains("1 uncaught error") && err.contains("undefinedFn"),
         "{err}"
@@ -516,10 +556,17 @@ fn run_file_reports_uncaught_errors() {
     )
     .unwrap();
     let err = super::run_file(&model, opts()).unwrap_err();
+    assert_eq!(
+        err.first().map(ScriptError::kind),
+        Some(ScriptErrorKind::Exception)
+    );
+    let err = err.to_string();
     assert!(
         err.contains("MusicRNN.initialize") && err.contains("missing"),
         "{err}"
     );
+    let err = super::run_file(&dir.path().join("nope.js"), opts()).unwrap_err();
+    assert_eq!(err.kind(), ScriptErrorKind::Io, "{err}");
 }
 
 #[test]

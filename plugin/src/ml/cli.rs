@@ -16,6 +16,7 @@ use crate::ml::music_rnn::MusicRnn;
 use crate::ml::testutil::{self, RnnSizes, VaeSizes};
 use crate::ml::music_vae::MusicVae;
 use crate::ml::worker::ModelKind;
+use crate::ml::error::ModelError;
 
 /// Arguments of `sema-live model`.
 #[derive(Args, Debug, Clone)]
@@ -169,14 +170,14 @@ pub enum ModelCommand {
     },
 }
 
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
+fn read_json(path: &Path) -> Result<Value, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io("read", path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| ModelError::bad_input(format!("{}: invalid JSON: {e}", path.display())))
 }
 
 /// Reads NoteSequences from files holding one sequence or a list.
-fn read_sequences(paths: &[PathBuf]) -> Result<Vec<NoteSequence>, String> {
+fn read_sequences(paths: &[PathBuf]) -> Result<Vec<NoteSequence>, ModelError> {
     let mut out = Vec::new();
     for p in paths {
         let v = read_json(p)?;
@@ -185,8 +186,12 @@ fn read_sequences(paths: &[PathBuf]) -> Result<Vec<NoteSequence>, String> {
             other => vec![other],
         };
         for (i, item) in items.into_iter().enumerate() {
-            let ns: NoteSequence = serde_json::from_value(item)
-                .map_err(|e| format!("{}: item {i} is not a NoteSequence: {e}", p.display()))?;
+            let ns: NoteSequence = serde_json::from_value(item).map_err(|e| {
+                ModelError::bad_input(format!(
+                    "{}: item {i} is not a NoteSequence: {e}",
+                    p.display()
+                ))
+            })?;
             out.push(if ns.is_quantized() {
                 ns
             } else {
@@ -207,7 +212,7 @@ fn rng(seed: Option<u64>) -> SmallRng {
 }
 
 /// Resolves a checkpoint argument; fallback notices go to stderr.
-fn locate(args: &ModelArgs, spec: &str, kind: ModelKind) -> Result<PathBuf, String> {
+fn locate(args: &ModelArgs, spec: &str, kind: ModelKind) -> Result<PathBuf, ModelError> {
     let opts = ResolveOptions {
         cache_dir: default_cache_dir(),
         bundled_dir: args.bundled_dir.clone().unwrap_or_else(default_bundled_dir),
@@ -221,12 +226,12 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, String> {
-    serde_json::to_value(v).map_err(|e| e.to_string())
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ModelError> {
+    serde_json::to_value(v).map_err(|e| ModelError::engine(e.to_string()))
 }
 
 /// Runs `sema-live model ...` and returns the JSON to print.
-pub fn cli_model(args: ModelArgs) -> Result<String, String> {
+pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
     let mut rng = rng(args.seed);
     let out = match &args.command {
         ModelCommand::Continue {
@@ -238,9 +243,9 @@ pub fn cli_model(args: ModelArgs) -> Result<String, String> {
         } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicRnn)?;
             let seqs = read_sequences(std::slice::from_ref(primer))?;
-            let seq = seqs
-                .first()
-                .ok_or_else(|| format!("{}: no NoteSequence", primer.display()))?;
+            let seq = seqs.first().ok_or_else(|| {
+                ModelError::bad_input(format!("{}: no NoteSequence", primer.display()))
+            })?;
             let t0 = Instant::now();
             let mut m = MusicRnn::load(&dir)?;
             let load_ms = ms(t0);
@@ -262,8 +267,12 @@ pub fn cli_model(args: ModelArgs) -> Result<String, String> {
             temperature,
         } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicVae)?;
-            let zs: Vec<Vec<f32>> = serde_json::from_value(read_json(z)?)
-                .map_err(|e| format!("{}: expected a list of latent vectors: {e}", z.display()))?;
+            let zs: Vec<Vec<f32>> = serde_json::from_value(read_json(z)?).map_err(|e| {
+                ModelError::bad_input(format!(
+                    "{}: expected a list of latent vectors: {e}",
+                    z.display()
+                ))
+            })?;
             let mut m = MusicVae::load(&dir)?;
             let t1 = Instant::now();
             let res = m.decode(&zs, *temperature, &mut rng)?;
@@ -378,14 +387,16 @@ pub fn cli_model(args: ModelArgs) -> Result<String, String> {
             Value::Object(result)
         }
     };
-    serde_json::to_string_pretty(&out).map_err(|e| e.to_string())
+    serde_json::to_string_pretty(&out).map_err(|e| ModelError::engine(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::error::ModelErrorKind;
 
-    fn run(args: &[&str]) -> Result<Value, String> {
+    /// Parses and runs `sema-live model ARGS` (arguments must parse) and reads its JSON.
+    fn run(args: &[&str]) -> Result<Value, ModelError> {
         #[derive(clap::Parser)]
         struct Cli {
             #[command(flatten)]
@@ -393,9 +404,9 @@ mod tests {
         }
         use clap::Parser;
         let cli = Cli::try_parse_from(std::iter::once("model").chain(args.iter().copied()))
-            .map_err(|e| e.to_string())?;
+            .expect("arguments parse");
         let text = cli_model(cli.args)?;
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+        Ok(serde_json::from_str(&text).expect("JSON output"))
     }
 
     #[test]
@@ -460,11 +471,13 @@ mod tests {
         assert_eq!(out["sequences"].as_array().unwrap().len(), 3);
 
         // Errors are messages, not panics.
-        assert!(run_s(with_off(&["decode", &vae, &primer]))
-            .unwrap_err()
-            .contains("expected a list of latent vectors"));
-        assert!(run_s(with_off(&["continue", &vae, &primer]))
-            .unwrap_err()
-            .contains("expected \"MusicRNN\""));
+        let e = run_s(with_off(&["decode", &vae, &primer])).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(
+            e.message().contains("expected a list of latent vectors"),
+            "{e}"
+        );
+        let e = run_s(with_off(&["continue", &vae, &primer])).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::WrongModel, "{e}");
     }
 }

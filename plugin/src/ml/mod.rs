@@ -5,12 +5,16 @@
 //! - [`music_rnn`]: MusicRNN (melody RNNs, including the attention RNN).
 //! - [`music_vae`]: MusicVAE and MidiMe.
 //! - [`worker`]: the background thread that owns models; the API the JS runtime uses.
+//! - [`error`]: [`ModelError`], what every fallible model operation returns.
 //! - `cli`: `sema-live model ...`.
 //! - `testutil`: random-weight checkpoints in the magenta.js format (tests, benches, parity).
 
 pub mod cli;
 pub mod core;
+pub mod error;
 pub mod music_rnn;
 pub mod music_vae;
 pub mod testutil;
 pub mod worker;
+
+pub use error::{ModelError, ModelErrorKind};

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::ml::core::checkpoint::{self, Storage, Var};
 use crate::ml::core::note_seq::{Note, NoteSequence, PIANO_PHASE};
+use crate::ml::error::ModelError;
 
 /// The seed tutorial's "Piano Phase" primer, unquantized as the seed writes it: twelve
 /// 0.5 s notes and `totalTime` 12 s (96 steps at 4 steps per quarter, 120 qpm).
@@ -151,7 +152,7 @@ fn push(vars: &mut Vec<(String, Var)>, prefix: &str, kb: (Var, Var), names: (&st
 
 /// Writes a random MusicRNN checkpoint (config, manifest, shards of 4 MB like the
 /// converter's default).
-pub fn write_rnn(dir: &Path, sizes: &RnnSizes, storage: Storage, seed: u64) -> Result<(), String> {
+pub fn write_rnn(dir: &Path, sizes: &RnnSizes, storage: Storage, seed: u64) -> Result<(), ModelError> {
     let mut rng = Lcg::new(seed);
     let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
     let mut vars = Vec::new();
@@ -181,10 +182,13 @@ pub fn write_attention_rnn(
     attn_len: usize,
     storage: Storage,
     seed: u64,
-) -> Result<(), String> {
+) -> Result<(), ModelError> {
     let mut rng = Lcg::new(seed);
     let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
-    let a = *sizes.layers.first().ok_or("at least one layer")?;
+    let a = *sizes
+        .layers
+        .first()
+        .ok_or_else(|| ModelError::bad_input("at least one layer"))?;
     let p = "rnn/attention_cell_wrapper/";
     let mut vars = Vec::new();
     push(&mut vars, p, dense(&mut rng, d + a, d, 1.5), ("kernel", "bias"));
@@ -214,7 +218,7 @@ pub fn write_attention_rnn(
 }
 
 /// Writes a random flat MusicVAE checkpoint (including the unused `encoder/sigma`).
-pub fn write_vae(dir: &Path, sizes: &VaeSizes, storage: Storage, seed: u64) -> Result<(), String> {
+pub fn write_vae(dir: &Path, sizes: &VaeSizes, storage: Storage, seed: u64) -> Result<(), ModelError> {
     let mut rng = Lcg::new(seed);
     let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
     let e = sizes.encoder;

@@ -21,11 +21,12 @@ use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::core::resolve::{resolve, ResolveOptions, Resolved};
 use crate::ml::music_rnn::MusicRnn;
 use crate::ml::music_vae::MusicVae;
+use crate::ml::error::{ModelError, ModelErrorKind};
 
 /// Handle of a model loaded in a worker.
 pub type ModelId = u64;
 
-/// A request to the worker. Each completes with one `Response` (or an error message).
+/// A request to the worker. Each completes with one `Response` (or a [`ModelError`]).
 #[derive(Clone, Debug)]
 pub enum Request {
     /// Load a MusicRNN checkpoint (URL or local folder) -> `Response::Loaded`.
@@ -179,7 +180,7 @@ pub struct ModelStatus {
     pub last_inference: parking_lot::Mutex<Option<(String, f64)>>,
     /// Models loaded now, as "MusicRNN basic_rnn".
     pub loaded: parking_lot::Mutex<Vec<String>>,
-    /// The last error message, cleared by the next success.
+    /// The last error's message, cleared by the next success.
     pub last_error: parking_lot::Mutex<Option<String>>,
 }
 
@@ -271,7 +272,7 @@ impl std::fmt::Debug for WorkerConfig {
 }
 
 /// Result of one request, tagged with the id `submit` returned.
-pub type Completion = (u64, Result<Response, String>);
+pub type Completion = (u64, Result<Response, ModelError>);
 
 /// Owner of the background model thread. Dropping it stops the thread after the current
 /// request (without waiting for it).
@@ -317,7 +318,7 @@ impl ModelWorker {
                         Ok(_) if inference => *status.last_inference.lock() = Some((what, ms)),
                         _ => {}
                     }
-                    *status.last_error.lock() = result.as_ref().err().cloned();
+                    *status.last_error.lock() = result.as_ref().err().map(|e| e.to_string());
                     *status.loaded.lock() = state.loaded_names();
                     status.completed.fetch_add(1, Ordering::Relaxed);
                     status.pending.fetch_sub(1, Ordering::Relaxed);
@@ -350,9 +351,13 @@ impl ModelWorker {
         if !sent {
             self.status.pending.fetch_sub(1, Ordering::Relaxed);
             // The thread is gone (failed to start or panicked): nothing else will answer.
-            let _ = self
-                .done_tx
-                .send((id, Err("model worker thread is not running".to_string())));
+            let _ = self.done_tx.send((
+                id,
+                Err(ModelError::new(
+                    ModelErrorKind::WorkerStopped,
+                    "model worker thread is not running",
+                )),
+            ));
         }
         id
     }
@@ -375,7 +380,7 @@ impl ModelWorker {
     /// Submits `req` and waits for its completion (CLI and tests; never call this from
     /// the audio thread or the editor). Completions of other requests received while
     /// waiting are dropped.
-    pub fn run_blocking(&self, req: Request, timeout: Duration) -> Result<Response, String> {
+    pub fn run_blocking(&self, req: Request, timeout: Duration) -> Result<Response, ModelError> {
         let id = self.submit(req);
         let deadline = std::time::Instant::now() + timeout;
         loop {
@@ -383,7 +388,12 @@ impl ModelWorker {
             match self.completions.recv_timeout(left) {
                 Ok((got, result)) if got == id => return result,
                 Ok(_) => continue,
-                Err(_) => return Err(format!("model worker: request {id} timed out")),
+                Err(_) => {
+                    return Err(ModelError::new(
+                        ModelErrorKind::Timeout,
+                        format!("model worker: request {id} timed out"),
+                    ))
+                }
             }
         }
     }
@@ -423,7 +433,7 @@ struct WorkerState {
 
 /// Quantizes an unquantized sequence at 4 steps per quarter (magenta's default grid),
 /// so JS code can pass sequences straight from `NoteSequence` literals.
-fn quantized(seq: NoteSequence) -> Result<NoteSequence, String> {
+fn quantized(seq: NoteSequence) -> Result<NoteSequence, ModelError> {
     if seq.is_quantized() {
         Ok(seq)
     } else {
@@ -483,23 +493,27 @@ impl WorkerState {
         id
     }
 
-    fn rnn(&mut self, id: ModelId) -> Result<&mut MusicRnn, String> {
+    fn rnn(&mut self, id: ModelId) -> Result<&mut MusicRnn, ModelError> {
         match self.models.get_mut(&id) {
             Some(Slot::Rnn(m)) => Ok(m),
-            Some(_) => Err(format!("model {id} is not a MusicRNN")),
-            None => Err(format!("no model with id {id} (not loaded or disposed)")),
+            Some(_) => Err(wrong_model(format!("model {id} is not a MusicRNN"))),
+            None => Err(no_such_model(format!(
+                "no model with id {id} (not loaded or disposed)"
+            ))),
         }
     }
 
-    fn vae(&mut self, id: ModelId) -> Result<&mut MusicVae, String> {
+    fn vae(&mut self, id: ModelId) -> Result<&mut MusicVae, ModelError> {
         match self.models.get_mut(&id) {
             Some(Slot::Vae(m)) => Ok(m),
-            Some(_) => Err(format!("model {id} is not a MusicVAE")),
-            None => Err(format!("no model with id {id} (not loaded or disposed)")),
+            Some(_) => Err(wrong_model(format!("model {id} is not a MusicVAE"))),
+            None => Err(no_such_model(format!(
+                "no model with id {id} (not loaded or disposed)"
+            ))),
         }
     }
 
-    fn resolve(&mut self, url_or_path: &str, kind: ModelKind) -> Result<Resolved, String> {
+    fn resolve(&mut self, url_or_path: &str, kind: ModelKind) -> Result<Resolved, ModelError> {
         let opts = ResolveOptions {
             cache_dir: self.config.cache_dir.clone(),
             bundled_dir: self.config.bundled_dir.clone(),
@@ -511,7 +525,7 @@ impl WorkerState {
         })
     }
 
-    fn handle(&mut self, req: Request) -> Result<Response, String> {
+    fn handle(&mut self, req: Request) -> Result<Response, ModelError> {
         match req {
             Request::LoadRnn { url_or_path } => {
                 let r = self.resolve(&url_or_path, ModelKind::MusicRnn)?;
@@ -630,11 +644,15 @@ impl WorkerState {
                 let mut rng = self.rng.clone();
                 let z = match self.models.get(&midime) {
                     Some(Slot::MidiMe(m)) => m.sample(n, &mut rng),
-                    Some(_) => return Err(format!("model {midime} is not a MidiMe model")),
+                    Some(_) => {
+                        return Err(wrong_model(format!(
+                            "model {midime} is not a MidiMe model"
+                        )))
+                    }
                     None => {
-                        return Err(format!(
+                        return Err(no_such_model(format!(
                             "no model with id {midime} (not trained or disposed)"
-                        ))
+                        )))
                     }
                 };
                 let out = self.vae(vae)?.decode(&z?, t, &mut rng);
@@ -643,10 +661,20 @@ impl WorkerState {
             }
             Request::Unload { model } => match self.models.remove(&model) {
                 Some(_) => Ok(Response::Unloaded),
-                None => Err(format!("unload: no model with id {model}")),
+                None => Err(no_such_model(format!("unload: no model with id {model}"))),
             },
         }
     }
+}
+
+/// [`ModelErrorKind::WrongModel`].
+fn wrong_model(message: String) -> ModelError {
+    ModelError::new(ModelErrorKind::WrongModel, message)
+}
+
+/// [`ModelErrorKind::NoSuchModel`].
+fn no_such_model(message: String) -> ModelError {
+    ModelError::new(ModelErrorKind::NoSuchModel, message)
 }
 
 #[cfg(test)]
@@ -825,7 +853,7 @@ mod tests {
             },
             WAIT,
         );
-        assert!(r.unwrap_err().contains("not a MusicVAE"));
+        assert_eq!(r.unwrap_err().kind(), ModelErrorKind::WrongModel);
         assert_eq!(
             w.run_blocking(Request::Unload { model: rnn }, WAIT),
             Ok(Response::Unloaded)
@@ -840,7 +868,7 @@ mod tests {
             },
             WAIT,
         );
-        assert!(r.unwrap_err().contains("no model"));
+        assert_eq!(r.unwrap_err().kind(), ModelErrorKind::NoSuchModel);
         // A URL with no cache, no network and no bundled model: a clear error.
         let r = w.run_blocking(
             Request::LoadRnn {
@@ -848,8 +876,20 @@ mod tests {
             },
             WAIT,
         );
-        assert!(r
-            .unwrap_err()
-            .contains("bundled basic_rnn model is missing"));
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::NotFound, "{e}");
+        assert!(e.message().contains("bundled basic_rnn model is missing"), "{e}");
+        // The status strip shows the last error's message.
+        assert_eq!(status.last_error.lock().as_deref(), Some(e.message()));
+    }
+
+    #[test]
+    fn a_stopped_worker_answers_with_an_error() {
+        let mut w = ModelWorker::spawn(WorkerConfig::new(std::env::temp_dir().join("none")));
+        w.requests = None;
+        let e = w
+            .run_blocking(Request::Unload { model: 1 }, WAIT)
+            .unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::WorkerStopped, "{e}");
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::{arg, Native};
 use crate::js::runtime::{shared, PendingModel};
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
+use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::worker::{Request, Response};
 
 /// The JS layer.
@@ -30,7 +31,8 @@ pub(crate) const NATIVES: &[Native] = &[("ml", ml, 2), ("quantize", quantize, 2)
 fn ml(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let kind = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
     let json = arg(args, 1).to_json(ctx)?.unwrap_or(Value::Null);
-    let request = build_request(&kind, &json).map_err(|m| JsNativeError::typ().with_message(m))?;
+    let request = build_request(&kind, &json)
+        .map_err(|e| JsNativeError::typ().with_message(e.to_string()))?;
     let (promise, resolvers) = JsPromise::new_pending(ctx);
     let sh = shared(ctx);
     let mut sh = sh.borrow_mut();
@@ -66,7 +68,7 @@ fn what(kind: &str) -> &'static str {
 }
 
 /// Builds a worker request from the JS layer's arguments.
-pub fn build_request(kind: &str, a: &Value) -> Result<Request, String> {
+pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
     let name = what(kind);
     Ok(match kind {
         "LoadRnn" => Request::LoadRnn {
@@ -117,15 +119,21 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, String> {
         "Unload" => Request::Unload {
             model: id(a, "model", name)?,
         },
-        other => return Err(format!("unknown model request '{other}'")),
+        other => {
+            return Err(ModelError::bad_input(format!(
+                "unknown model request '{other}'"
+            )))
+        }
     })
 }
 
 /// A string field.
-fn string(a: &Value, key: &str, name: &str) -> Result<String, String> {
+fn string(a: &Value, key: &str, name: &str) -> Result<String, ModelError> {
     match a.get(key) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        _ => Err(format!("{name}: needs a checkpoint URL or folder path")),
+        _ => Err(ModelError::bad_input(format!(
+            "{name}: needs a checkpoint URL or folder path"
+        ))),
     }
 }
 
@@ -140,64 +148,70 @@ fn integer(a: &Value, key: &str) -> Option<u64> {
 }
 
 /// A model id field.
-fn id(a: &Value, key: &str, name: &str) -> Result<u64, String> {
-    integer(a, key).ok_or_else(|| format!("{name}: the model is not initialized"))
+fn id(a: &Value, key: &str, name: &str) -> Result<u64, ModelError> {
+    integer(a, key).ok_or_else(|| {
+        ModelError::new(
+            ModelErrorKind::NoSuchModel,
+            format!("{name}: the model is not initialized"),
+        )
+    })
 }
 
 /// A count in 1..=max.
-fn count(a: &Value, key: &str, name: &str, max: usize) -> Result<usize, String> {
+fn count(a: &Value, key: &str, name: &str, max: usize) -> Result<usize, ModelError> {
     match integer(a, key) {
         Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
-        _ => Err(format!(
+        _ => Err(ModelError::bad_input(format!(
             "{name}: {key} must be an integer 1..{max}, got {}",
             a.get(key).unwrap_or(&Value::Null)
-        )),
+        ))),
     }
 }
 
 /// The optional temperature: null/absent means "use the host's temperature".
-fn temperature(a: &Value, name: &str) -> Result<Option<f32>, String> {
+fn temperature(a: &Value, name: &str) -> Result<Option<f32>, ModelError> {
     match a.get("temperature") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_f64() {
             Some(t) if t.is_finite() && t >= 0.0 => Ok(Some(t as f32)),
-            _ => Err(format!(
+            _ => Err(ModelError::bad_input(format!(
                 "{name}: temperature must be a number >= 0, got {v}"
-            )),
+            ))),
         },
     }
 }
 
 /// One NoteSequence.
-fn sequence(v: &Value, name: &str) -> Result<NoteSequence, String> {
+fn sequence(v: &Value, name: &str) -> Result<NoteSequence, ModelError> {
     if !v.get("notes").is_some_and(Value::is_array) {
-        return Err(format!(
+        return Err(ModelError::bad_input(format!(
             "{name}: expected a NoteSequence ({{notes: [...]}})"
-        ));
+        )));
     }
-    serde_json::from_value(v.clone()).map_err(|e| format!("{name}: invalid NoteSequence: {e}"))
+    serde_json::from_value(v.clone())
+        .map_err(|e| ModelError::bad_input(format!("{name}: invalid NoteSequence: {e}")))
 }
 
 /// The `seqs` field: a list of NoteSequences.
-fn sequences(a: &Value, name: &str) -> Result<Vec<NoteSequence>, String> {
+fn sequences(a: &Value, name: &str) -> Result<Vec<NoteSequence>, ModelError> {
     match a.get("seqs") {
         Some(Value::Array(list)) if !list.is_empty() => {
             list.iter().map(|s| sequence(s, name)).collect()
         }
-        _ => Err(format!(
+        _ => Err(ModelError::bad_input(format!(
             "{name}: expected a non-empty array of NoteSequences"
-        )),
+        ))),
     }
 }
 
 /// The `z` field: rows of latent values.
-fn latents(a: &Value, name: &str) -> Result<Vec<Vec<f32>>, String> {
+fn latents(a: &Value, name: &str) -> Result<Vec<Vec<f32>>, ModelError> {
     let rows = match a.get("z") {
         Some(Value::Array(rows)) if !rows.is_empty() => rows,
         _ => {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "{name}: z must be a tensor or array of latent vectors"
-            ))
+            )))
         }
     };
     rows.iter()
@@ -206,8 +220,14 @@ fn latents(a: &Value, name: &str) -> Result<Vec<Vec<f32>>, String> {
                 .iter()
                 .map(|v| v.as_f64().filter(|f| f.is_finite()).map(|f| f as f32))
                 .collect::<Option<Vec<f32>>>()
-                .ok_or_else(|| format!("{name}: z holds a value that is not a finite number")),
-            _ => Err(format!("{name}: z must be 2-D (one row per sequence)")),
+                .ok_or_else(|| {
+                    ModelError::bad_input(format!(
+                        "{name}: z holds a value that is not a finite number"
+                    ))
+                }),
+            _ => Err(ModelError::bad_input(format!(
+                "{name}: z must be 2-D (one row per sequence)"
+            ))),
         })
         .collect()
 }
@@ -242,7 +262,7 @@ pub(crate) fn response_to_js(resp: Response, ctx: &mut Context) -> JsResult<JsVa
 fn quantize(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let name = "quantizeNoteSequence";
     let json = arg(args, 0).to_json(ctx)?.unwrap_or(Value::Null);
-    let ns = sequence(&json, name).map_err(|m| JsNativeError::typ().with_message(m))?;
+    let ns = sequence(&json, name).map_err(|e| JsNativeError::typ().with_message(e.to_string()))?;
     let spq = arg(args, 1).to_number(ctx)?;
     if !(spq >= 1.0 && spq <= 1024.0 && spq.fract() == 0.0) {
         return Err(JsNativeError::range()
@@ -252,7 +272,7 @@ fn quantize(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
             .into());
     }
     let q = quantize_note_sequence(&ns, spq as u32)
-        .map_err(|m| JsNativeError::error().with_message(m))?;
+        .map_err(|e| JsNativeError::error().with_message(e.to_string()))?;
     let v = serde_json::to_value(q)
         .map_err(|e| JsNativeError::error().with_message(format!("{name}: {e}")))?;
     JsValue::from_json(&v, ctx)
@@ -297,20 +317,23 @@ mod tests {
         }
         let e = build_request("RnnContinue", &json!({"seq": seq, "steps": 12, "count": 1}))
             .unwrap_err();
-        assert!(e.contains("not initialized"), "{e}");
+        assert_eq!(e.kind(), ModelErrorKind::NoSuchModel, "{e}");
         let e = build_request(
             "RnnContinue",
             &json!({"model": 1, "seq": {"x": 1}, "steps": 12, "count": 1}),
         )
         .unwrap_err();
-        assert!(e.contains("NoteSequence"), "{e}");
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("NoteSequence"), "{e}");
         let e = build_request("VaeSample", &json!({"model": 1, "n": 0})).unwrap_err();
-        assert!(e.contains("n must be"), "{e}");
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("n must be"), "{e}");
         let e = build_request(
             "VaeDecode",
             &json!({"model": 1, "z": [[1.0]], "temperature": -1}),
         )
         .unwrap_err();
-        assert!(e.contains("temperature"), "{e}");
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("temperature"), "{e}");
     }
 }

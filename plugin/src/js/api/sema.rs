@@ -9,6 +9,7 @@ use boa_engine::{js_string, Context, JsNativeError, JsResult, JsString, JsValue,
 
 use super::{arg, numbers, Native};
 use crate::js::runtime::{shared, Timer, MAX_TIMERS};
+use crate::js::error::{ScriptError, ScriptErrorKind};
 use crate::js::ConsoleLevel;
 use crate::audio::patch::NUM_CHANNELS;
 
@@ -150,7 +151,7 @@ pub enum ScriptSource {
 /// Classifies an `importScripts` argument: tfjs and @magenta/music URLs (any CDN, any
 /// version) are built in; other remote URLs are refused (no code is fetched from the
 /// network); anything else is a local path, relative to `base`.
-pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, String> {
+pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, ScriptError> {
     let u = url.trim();
     let lower = u.to_ascii_lowercase();
     let remote =
@@ -176,9 +177,12 @@ pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, String> {
         return Ok(ScriptSource::Builtin(module));
     }
     if remote {
-        return Err(format!(
-            "importScripts: cannot load '{u}': remote scripts are not fetched; the TensorFlow.js \
-             and @magenta/music URLs are built in, other libraries can be loaded from a local file path"
+        return Err(ScriptError::new(
+            ScriptErrorKind::Import,
+            format!(
+                "importScripts: cannot load '{u}': remote scripts are not fetched; the TensorFlow.js \
+                 and @magenta/music URLs are built in, other libraries can be loaded from a local file path"
+            ),
         ));
     }
     let p = PathBuf::from(u.strip_prefix("file://").unwrap_or(u));
@@ -194,7 +198,9 @@ pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, String> {
 fn import_script(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let url = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
     let base = shared(ctx).borrow().base_dir.clone();
-    match classify_script(&url, &base).map_err(|m| JsNativeError::error().with_message(m))? {
+    match classify_script(&url, &base)
+        .map_err(|e| JsNativeError::error().with_message(e.to_string()))?
+    {
         ScriptSource::Builtin(name) => Ok(JsString::from(name).into()),
         ScriptSource::File(path) => {
             let code = std::fs::read_to_string(&path).map_err(|e| {
@@ -319,6 +325,6 @@ mod tests {
             Ok(ScriptSource::File(PathBuf::from("/tmp/lib/util.js")))
         );
         let err = classify_script("https://example.com/evil.js", b).unwrap_err();
-        assert!(err.contains("remote scripts are not fetched"), "{err}");
+        assert_eq!(err.kind(), ScriptErrorKind::Import, "{err}");
     }
 }

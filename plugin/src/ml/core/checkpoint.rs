@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ml::error::{ModelError, ModelErrorKind};
+
 /// One float32 variable of a checkpoint (row-major).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Var {
@@ -22,24 +24,24 @@ pub struct Var {
 
 impl Var {
     /// Rows and columns of a 2-D variable, or an error naming it.
-    pub fn dims2(&self, name: &str) -> Result<(usize, usize), String> {
+    pub fn dims2(&self, name: &str) -> Result<(usize, usize), ModelError> {
         match self.shape[..] {
             [r, c] => Ok((r, c)),
-            _ => Err(format!(
+            _ => Err(ModelError::bad_checkpoint(format!(
                 "checkpoint variable {name}: expected 2-D shape, got {:?}",
                 self.shape
-            )),
+            ))),
         }
     }
 
     /// Length of a 1-D variable, or an error naming it.
-    pub fn dims1(&self, name: &str) -> Result<usize, String> {
+    pub fn dims1(&self, name: &str) -> Result<usize, ModelError> {
         match self.shape[..] {
             [n] => Ok(n),
-            _ => Err(format!(
+            _ => Err(ModelError::bad_checkpoint(format!(
                 "checkpoint variable {name}: expected 1-D shape, got {:?}",
                 self.shape
-            )),
+            ))),
         }
     }
 }
@@ -104,10 +106,13 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// A variable by name, or an error naming the missing variable and the folder.
-    pub fn var(&self, name: &str) -> Result<&Var, String> {
-        self.vars
-            .get(name)
-            .ok_or_else(|| format!("checkpoint {}: missing variable {name}", self.dir.display()))
+    pub fn var(&self, name: &str) -> Result<&Var, ModelError> {
+        self.vars.get(name).ok_or_else(|| {
+            ModelError::bad_checkpoint(format!(
+                "checkpoint {}: missing variable {name}",
+                self.dir.display()
+            ))
+        })
     }
 
     /// Whether a variable exists.
@@ -156,22 +161,22 @@ pub struct ManifestGroup {
 }
 
 /// Bytes per stored element of an entry, or an error for unsupported types.
-fn storage_bytes(e: &ManifestEntry) -> Result<usize, String> {
+fn storage_bytes(e: &ManifestEntry) -> Result<usize, ModelError> {
     if e.dtype != "float32" {
-        return Err(format!(
+        return Err(ModelError::unsupported(format!(
             "weight {}: unsupported dtype {:?} (only float32)",
             e.name, e.dtype
-        ));
+        )));
     }
     match &e.quantization {
         None => Ok(4),
         Some(q) => match q.dtype.as_str() {
             "uint8" => Ok(1),
             "uint16" | "float16" => Ok(2),
-            other => Err(format!(
+            other => Err(ModelError::unsupported(format!(
                 "weight {}: unsupported quantization dtype {other:?}",
                 e.name
-            )),
+            ))),
         },
     }
 }
@@ -198,7 +203,7 @@ pub fn f16_to_f32(h: u16) -> f32 {
 }
 
 /// Decodes one entry's bytes into f32 values.
-fn decode_entry(e: &ManifestEntry, bytes: &[u8]) -> Result<Vec<f32>, String> {
+fn decode_entry(e: &ManifestEntry, bytes: &[u8]) -> Result<Vec<f32>, ModelError> {
     match &e.quantization {
         None => Ok(bytes
             .chunks_exact(4)
@@ -210,10 +215,10 @@ fn decode_entry(e: &ManifestEntry, bytes: &[u8]) -> Result<Vec<f32>, String> {
             .collect()),
         Some(q) => {
             let (Some(min), Some(scale)) = (q.min, q.scale) else {
-                return Err(format!(
+                return Err(ModelError::bad_checkpoint(format!(
                     "weight {}: {} quantization needs min and scale",
                     e.name, q.dtype
-                ));
+                )));
             };
             // JS: Float32Array.from(q, v => v * scale + min): f64 arithmetic, one rounding.
             let deq = |v: f64| (v * scale + min) as f32;
@@ -230,26 +235,26 @@ fn decode_entry(e: &ManifestEntry, bytes: &[u8]) -> Result<Vec<f32>, String> {
 }
 
 /// Reads `weights_manifest.json` and its shards from `dir`.
-pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, String> {
+pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, ModelError> {
     let manifest_path = dir.join("weights_manifest.json");
     let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|e| format!("cannot read {}: {e}", manifest_path.display()))?;
-    let groups: Vec<ManifestGroup> = serde_json::from_str(&text)
-        .map_err(|e| format!("invalid {}: {e}", manifest_path.display()))?;
+        .map_err(|e| ModelError::io("read", &manifest_path, e))?;
+    let groups: Vec<ManifestGroup> = serde_json::from_str(&text).map_err(|e| {
+        ModelError::bad_checkpoint(format!("invalid {}: {e}", manifest_path.display()))
+    })?;
     let mut vars = HashMap::new();
     for (gi, group) in groups.iter().enumerate() {
         let mut buf = Vec::new();
         for p in &group.paths {
             // Shard names are relative; refuse anything that climbs out of the folder.
             if p.contains("..") || Path::new(p).is_absolute() {
-                return Err(format!(
+                return Err(ModelError::bad_checkpoint(format!(
                     "{}: shard path {p:?} is not inside the checkpoint",
                     manifest_path.display()
-                ));
+                )));
             }
             let sp = dir.join(p);
-            let bytes = std::fs::read(&sp)
-                .map_err(|e| format!("cannot read shard {}: {e}", sp.display()))?;
+            let bytes = std::fs::read(&sp).map_err(|e| ModelError::io("read shard", &sp, e))?;
             buf.extend_from_slice(&bytes);
         }
         let mut offset = 0usize;
@@ -258,17 +263,21 @@ pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, String> {
             let size = count
                 .and_then(|c| storage_bytes(e).ok().and_then(|b| c.checked_mul(b)))
                 .ok_or_else(|| match storage_bytes(e) {
-                    Err(msg) => msg,
-                    Ok(_) => format!("weight {}: shape {:?} too large", e.name, e.shape),
+                    Err(err) => err,
+                    Ok(_) => ModelError::bad_checkpoint(format!(
+                        "weight {}: shape {:?} too large",
+                        e.name, e.shape
+                    )),
                 })?;
-            let end = offset + size;
+            // Saturating: a huge size must be reported, not overflow.
+            let end = offset.saturating_add(size);
             if end > buf.len() {
-                return Err(format!(
+                return Err(ModelError::bad_checkpoint(format!(
                     "checkpoint {}: group {gi} shards hold {} bytes but weight {} needs bytes {offset}..{end} (truncated or mismatched shards)",
                     dir.display(),
                     buf.len(),
                     e.name
-                ));
+                )));
             }
             let data = decode_entry(e, &buf[offset..end])?;
             vars.insert(
@@ -281,26 +290,26 @@ pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, String> {
             offset = end;
         }
         if offset != buf.len() {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "checkpoint {}: group {gi} shards hold {} bytes but the manifest describes {offset} (mismatched shards)",
                 dir.display(),
                 buf.len()
-            ));
+            )));
         }
     }
     Ok(vars)
 }
 
 /// Reads `config.json` from `dir`.
-pub fn read_config(dir: &Path) -> Result<ModelConfig, String> {
+pub fn read_config(dir: &Path) -> Result<ModelConfig, ModelError> {
     let p = dir.join("config.json");
-    let text =
-        std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("invalid {}: {e}", p.display()))
+    let text = std::fs::read_to_string(&p).map_err(|e| ModelError::io("read", &p, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| ModelError::bad_checkpoint(format!("invalid {}: {e}", p.display())))
 }
 
 /// Loads a whole checkpoint folder.
-pub fn load(dir: &Path) -> Result<Checkpoint, String> {
+pub fn load(dir: &Path) -> Result<Checkpoint, ModelError> {
     let config = read_config(dir)?;
     let vars = read_weights(dir)?;
     Ok(Checkpoint {
@@ -364,8 +373,8 @@ pub fn write(
     vars: &[(String, Var)],
     storage: Storage,
     shard_bytes: usize,
-) -> Result<HashMap<String, Var>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+) -> Result<HashMap<String, Var>, ModelError> {
+    std::fs::create_dir_all(dir).map_err(|e| ModelError::io("create", dir, e))?;
     let mut buf: Vec<u8> = Vec::new();
     let mut entries = Vec::new();
     for (name, var) in vars {
@@ -429,26 +438,32 @@ pub fn write(
     for (i, chunk) in buf.chunks(shard_bytes).enumerate() {
         let name = format!("group1-shard{}of{}", i + 1, nshards);
         std::fs::write(dir.join(&name), chunk)
-            .map_err(|e| format!("cannot write shard {name}: {e}"))?;
+            .map_err(|e| write_error(&format!("shard {name}"), e))?;
         paths.push(name);
     }
     if buf.is_empty() {
         let name = "group1-shard1of1".to_string();
         std::fs::write(dir.join(&name), [])
-            .map_err(|e| format!("cannot write shard {name}: {e}"))?;
+            .map_err(|e| write_error(&format!("shard {name}"), e))?;
         paths.push(name);
     }
     let manifest = vec![ManifestGroup {
         paths,
         weights: entries,
     }];
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| ModelError::bad_input(e.to_string()))?;
     std::fs::write(dir.join("weights_manifest.json"), text)
-        .map_err(|e| format!("cannot write manifest: {e}"))?;
-    let text = serde_json::to_string_pretty(config).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("config.json"), text)
-        .map_err(|e| format!("cannot write config: {e}"))?;
+        .map_err(|e| write_error("manifest", e))?;
+    let text =
+        serde_json::to_string_pretty(config).map_err(|e| ModelError::bad_input(e.to_string()))?;
+    std::fs::write(dir.join("config.json"), text).map_err(|e| write_error("config", e))?;
     read_weights(dir)
+}
+
+/// "cannot write `what`: `e`" (`write` names files relative to the checkpoint).
+fn write_error(what: &str, e: std::io::Error) -> ModelError {
+    ModelError::new(ModelErrorKind::Io, format!("cannot write {what}: {e}"))
 }
 
 #[cfg(test)]
@@ -500,10 +515,9 @@ mod tests {
         assert!(std::fs::read_dir(dir.path()).unwrap().count() > 5);
         let ck = load(dir.path()).unwrap();
         assert_eq!(ck.config.kind, "MusicRNN");
-        assert!(ck
-            .var("nope")
-            .unwrap_err()
-            .contains("missing variable nope"));
+        let e = ck.var("nope").unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadCheckpoint, "{e}");
+        assert!(e.to_string().contains("missing variable nope"), "{e}");
     }
 
     #[test]
@@ -560,6 +574,12 @@ mod tests {
         assert_eq!(got["a/bias"].data, vec![0.5, -0.25, 1.0, 3.0, -7.5]);
     }
 
+    /// The error of reading `dir`'s weights: its kind, and its text (what users read).
+    fn weights_error(dir: &Path) -> (ModelErrorKind, String) {
+        let e = read_weights(dir).unwrap_err();
+        (e.kind(), e.to_string())
+    }
+
     #[test]
     fn corrupt_checkpoints_give_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
@@ -567,26 +587,73 @@ mod tests {
         let shard = dir.path().join("group1-shard1of1");
         let bytes = std::fs::read(&shard).unwrap();
         std::fs::write(&shard, &bytes[..bytes.len() - 4]).unwrap();
-        let e = read_weights(dir.path()).unwrap_err();
+        let (kind, e) = weights_error(dir.path());
+        assert_eq!(kind, ModelErrorKind::BadCheckpoint, "{e}");
         assert!(e.contains("weight s") && e.contains("truncated"), "{e}");
         std::fs::write(&shard, [bytes.clone(), vec![0; 8]].concat()).unwrap();
-        assert!(read_weights(dir.path()).unwrap_err().contains("mismatched"));
+        let (kind, e) = weights_error(dir.path());
+        assert_eq!(kind, ModelErrorKind::BadCheckpoint, "{e}");
+        assert!(e.contains("mismatched"), "{e}");
         std::fs::remove_file(&shard).unwrap();
-        assert!(read_weights(dir.path())
-            .unwrap_err()
-            .contains("cannot read shard"));
+        let (kind, e) = weights_error(dir.path());
+        assert_eq!(kind, ModelErrorKind::Io, "{e}");
+        assert!(e.contains("cannot read shard"), "{e}");
         std::fs::write(dir.path().join("weights_manifest.json"), "{not json").unwrap();
-        assert!(read_weights(dir.path()).unwrap_err().contains("invalid"));
+        let (kind, e) = weights_error(dir.path());
+        assert_eq!(kind, ModelErrorKind::BadCheckpoint, "{e}");
+        assert!(e.contains("invalid"), "{e}");
         std::fs::write(
             dir.path().join("weights_manifest.json"),
             r#"[{"paths":[],"weights":[{"name":"x","shape":[1],"dtype":"int32"}]}]"#,
         )
         .unwrap();
-        assert!(read_weights(dir.path())
-            .unwrap_err()
-            .contains("unsupported dtype"));
-        assert!(load(&dir.path().join("missing"))
-            .unwrap_err()
-            .contains("config.json"));
+        let (kind, e) = weights_error(dir.path());
+        assert_eq!(kind, ModelErrorKind::Unsupported, "{e}");
+        assert!(e.contains("unsupported dtype"), "{e}");
+        let e = load(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::Io, "{e}");
+        assert!(e.to_string().contains("config.json"), "{e}");
+    }
+
+    #[test]
+    fn absurd_manifests_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w.bin"), [0u8; 8]).unwrap();
+        for (weights, kind) in [
+            // A shape whose byte size overflows.
+            (
+                r#"{"name":"x","shape":[4611686018427387904, 4],"dtype":"float32"}"#,
+                ModelErrorKind::BadCheckpoint,
+            ),
+            // Fits usize but not the shards, and overflows the end offset after `a`.
+            (
+                r#"{"name":"a","shape":[1],"dtype":"float32"},
+                   {"name":"x","shape":[4611686018427387903],"dtype":"float32"}"#,
+                ModelErrorKind::BadCheckpoint,
+            ),
+            // uint8 quantisation without min and scale.
+            (
+                r#"{"name":"x","shape":[8],"dtype":"float32","quantization":{"dtype":"uint8"}}"#,
+                ModelErrorKind::BadCheckpoint,
+            ),
+            (
+                r#"{"name":"x","shape":[2],"dtype":"float32","quantization":{"dtype":"int4"}}"#,
+                ModelErrorKind::Unsupported,
+            ),
+        ] {
+            std::fs::write(
+                dir.path().join("weights_manifest.json"),
+                format!(r#"[{{"paths":["w.bin"],"weights":[{weights}]}}]"#),
+            )
+            .unwrap();
+            let (got, e) = weights_error(dir.path());
+            assert_eq!(got, kind, "{weights}: {e}");
+        }
+        std::fs::write(
+            dir.path().join("weights_manifest.json"),
+            r#"[{"paths":["../w.bin"],"weights":[]}]"#,
+        )
+        .unwrap();
+        assert_eq!(weights_error(dir.path()).0, ModelErrorKind::BadCheckpoint);
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::ml::core::checkpoint::ConverterSpec;
 use crate::ml::core::note_seq::{Note, NoteSequence, QuantizationInfo, Tempo, DEFAULT_QPM};
+use crate::ml::error::{ModelError, ModelErrorKind};
 
 /// Class of "nothing happens at this step".
 pub const NO_EVENT: usize = 0;
@@ -12,6 +13,8 @@ pub const NO_EVENT: usize = 0;
 pub const NOTE_OFF: usize = 1;
 /// Class of the lowest pitch's onset.
 pub const FIRST_PITCH: usize = 2;
+/// Longest sequence a converter handles (a fixed `numSteps` or `totalQuantizedSteps`).
+pub const MAX_SEQUENCE_STEPS: usize = 1_000_000;
 
 /// Monophonic melody encoding with a pitch range.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,11 +31,21 @@ pub struct MelodyConverter {
 
 impl MelodyConverter {
     /// A converter for `min_pitch..=max_pitch`.
-    pub fn new(min_pitch: i32, max_pitch: i32, num_steps: Option<usize>) -> Result<Self, String> {
+    pub fn new(
+        min_pitch: i32,
+        max_pitch: i32,
+        num_steps: Option<usize>,
+    ) -> Result<Self, ModelError> {
         if min_pitch > max_pitch || min_pitch < 0 || max_pitch > 127 {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "MelodyConverter: invalid pitch range {min_pitch}..{max_pitch}"
-            ));
+            )));
+        }
+        // A corrupt config must not make every conversion allocate without bound.
+        if let Some(n) = num_steps.filter(|&n| n > MAX_SEQUENCE_STEPS) {
+            return Err(ModelError::bad_checkpoint(format!(
+                "MelodyConverter: numSteps {n} is too large (at most {MAX_SEQUENCE_STEPS})"
+            )));
         }
         Ok(MelodyConverter {
             min_pitch,
@@ -43,16 +56,18 @@ impl MelodyConverter {
     }
 
     /// Builds the converter a checkpoint's `config.json` describes.
-    pub fn from_spec(spec: &ConverterSpec) -> Result<Self, String> {
+    pub fn from_spec(spec: &ConverterSpec) -> Result<Self, ModelError> {
         if spec.kind != "MelodyConverter" {
-            return Err(format!(
+            return Err(ModelError::unsupported(format!(
                 "unsupported dataConverter {:?} (only MelodyConverter melody models are supported)",
                 spec.kind
-            ));
+            )));
         }
         let a = &spec.args;
         let (Some(lo), Some(hi)) = (a.min_pitch, a.max_pitch) else {
-            return Err("MelodyConverter: config needs minPitch and maxPitch".into());
+            return Err(ModelError::bad_checkpoint(
+                "MelodyConverter: config needs minPitch and maxPitch",
+            ));
         };
         let mut c = Self::new(lo, hi, a.num_steps)?;
         c.ignore_polyphony = a.ignore_polyphony.unwrap_or(true);
@@ -68,16 +83,21 @@ impl MelodyConverter {
     /// by start, ties by pitch descending; a second onset at the same step is skipped (or
     /// an error without `ignore_polyphony`); onset and NOTE_OFF written in that order so
     /// later notes overwrite earlier writes; steps outside the length are dropped.
-    pub fn to_events(&self, ns: &NoteSequence) -> Result<Vec<usize>, String> {
+    pub fn to_events(&self, ns: &NoteSequence) -> Result<Vec<usize>, ModelError> {
         if !ns.is_quantized() {
-            return Err("MelodyConverter: the NoteSequence is not quantized".into());
+            return Err(ModelError::new(
+                ModelErrorKind::NotQuantized,
+                "MelodyConverter: the NoteSequence is not quantized",
+            ));
         }
         let len = match self.num_steps {
             Some(n) if n > 0 => n,
             _ => {
                 let t = ns.total_quantized_steps.unwrap_or(0);
-                if !(0..=1_000_000).contains(&t) {
-                    return Err(format!("MelodyConverter: invalid totalQuantizedSteps {t}"));
+                if !(0..=MAX_SEQUENCE_STEPS as i64).contains(&t) {
+                    return Err(ModelError::bad_input(format!(
+                        "MelodyConverter: invalid totalQuantizedSteps {t}"
+                    )));
                 }
                 t as usize
             }
@@ -99,15 +119,15 @@ impl MelodyConverter {
                 if self.ignore_polyphony {
                     continue;
                 }
-                return Err(format!(
+                return Err(ModelError::bad_input(format!(
                     "NoteSequence is not monophonic (two notes start at step {s})"
-                ));
+                )));
             }
             if n.pitch < self.min_pitch || n.pitch > self.max_pitch {
-                return Err(format!(
+                return Err(ModelError::bad_input(format!(
                     "NoteSequence has a pitch outside of the valid range {}..{}: {}",
                     self.min_pitch, self.max_pitch, n.pitch
-                ));
+                )));
             }
             set(
                 &mut events,
@@ -264,12 +284,28 @@ mod tests {
         let ev = c.to_events(&ns).unwrap();
         assert_eq!(ev, vec![18, 0, 1, 0, 16, 0, 24, 0, 1, 0]);
         c.ignore_polyphony = false;
-        assert!(c.to_events(&ns).unwrap_err().contains("monophonic"));
+        let e = c.to_events(&ns).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("monophonic"), "{e}");
         let out = qseq(vec![qnote(30, 0, 1)], 4);
-        assert!(c.to_events(&out).unwrap_err().contains("outside"));
+        let e = c.to_events(&out).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("outside"), "{e}");
         let mut unq = ns.clone();
         unq.quantization_info = None;
-        assert!(c.to_events(&unq).unwrap_err().contains("not quantized"));
-        assert!(MelodyConverter::new(80, 20, None).is_err());
+        assert_eq!(
+            c.to_events(&unq).err().map(|e| e.kind()),
+            Some(ModelErrorKind::NotQuantized)
+        );
+        assert_eq!(
+            MelodyConverter::new(80, 20, None).err().map(|e| e.kind()),
+            Some(ModelErrorKind::BadCheckpoint)
+        );
+        assert_eq!(
+            MelodyConverter::new(48, 83, Some(usize::MAX))
+                .err()
+                .map(|e| e.kind()),
+            Some(ModelErrorKind::BadCheckpoint)
+        );
     }
 }

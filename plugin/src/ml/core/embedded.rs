@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use crate::ml::error::ModelError;
+
 /// (model folder, file name, contents) of every bundled file.
 const FILES: &[(&str, &str, &[u8])] = &[
     ("basic_rnn", "config.json", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models/basic_rnn/config.json"))),
@@ -41,7 +43,7 @@ fn fingerprint() -> u64 {
 
 /// The folder holding the bundled models (`basic_rnn/`, `mel_2bar_small/`), written to
 /// `<cache>/sema-live/bundled-models/<fingerprint>/` on first use.
-pub fn bundled_dir() -> Result<PathBuf, String> {
+pub fn bundled_dir() -> Result<PathBuf, ModelError> {
     let root = dirs::cache_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("sema-live")
@@ -52,11 +54,11 @@ pub fn bundled_dir() -> Result<PathBuf, String> {
     }
     for (dir, name, data) in FILES {
         let d = root.join(dir);
-        std::fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        std::fs::create_dir_all(&d).map_err(|e| ModelError::io("create", &d, e))?;
         let p = d.join(name);
-        std::fs::write(&p, data).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        std::fs::write(&p, data).map_err(|e| ModelError::io("write", &p, e))?;
     }
-    std::fs::write(root.join(COMPLETE), b"").map_err(|e| format!("cannot write {}: {e}", root.display()))?;
+    std::fs::write(root.join(COMPLETE), b"").map_err(|e| ModelError::io("write", &root, e))?;
     Ok(root)
 }
 

@@ -26,6 +26,7 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
 use crate::ml::core::checkpoint::{Checkpoint, Var};
+use crate::ml::error::ModelError;
 
 /// Weights of one LSTM layer.
 #[derive(Clone, Debug)]
@@ -42,7 +43,7 @@ pub struct LstmWeights {
 
 impl LstmWeights {
     /// Reads `<prefix>kernel` and `<prefix>bias` and checks their shapes agree.
-    pub fn from_checkpoint(ck: &Checkpoint, prefix: &str) -> Result<Self, String> {
+    pub fn from_checkpoint(ck: &Checkpoint, prefix: &str) -> Result<Self, ModelError> {
         let kname = format!("{prefix}kernel");
         let bname = format!("{prefix}bias");
         let kernel = ck.var(&kname)?.clone();
@@ -50,15 +51,15 @@ impl LstmWeights {
         let nb = bias.dims1(&bname)?;
         let (rows, cols) = kernel.dims2(&kname)?;
         if nb % 4 != 0 || nb == 0 {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "{bname}: length {nb} is not a positive multiple of 4"
-            ));
+            )));
         }
         let units = nb / 4;
         if cols != nb || rows <= units {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "{kname}: shape [{rows}, {cols}] does not fit {units} units (expected [input + {units}, {nb}])"
-            ));
+            )));
         }
         Ok(LstmWeights {
             kernel,
@@ -70,7 +71,10 @@ impl LstmWeights {
 
     /// Layers `fmt(0)`, `fmt(1)`, ... up to the first missing `<prefix>kernel`, as
     /// magenta.js discovers them.
-    pub fn discover(ck: &Checkpoint, fmt: impl Fn(usize) -> String) -> Result<Vec<Self>, String> {
+    pub fn discover(
+        ck: &Checkpoint,
+        fmt: impl Fn(usize) -> String,
+    ) -> Result<Vec<Self>, ModelError> {
         let mut layers = Vec::new();
         for l in 0.. {
             let prefix = fmt(l);
@@ -94,15 +98,15 @@ pub struct Dense {
 
 impl Dense {
     /// Reads `kname`/`bname` and checks their shapes.
-    pub fn from_checkpoint(ck: &Checkpoint, kname: &str, bname: &str) -> Result<Self, String> {
+    pub fn from_checkpoint(ck: &Checkpoint, kname: &str, bname: &str) -> Result<Self, ModelError> {
         let kernel = ck.var(kname)?.clone();
         let (_, cols) = kernel.dims2(kname)?;
         let bias = ck.var(bname)?;
         if bias.dims1(bname)? != cols {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "{bname}: length {} does not match {kname} columns {cols}",
                 bias.data.len()
-            ));
+            )));
         }
         Ok(Dense {
             kernel,
@@ -193,9 +197,11 @@ fn add_rows4_portable(acc: &mut [f64], xs: [f64; 4], rows: [&[f32]; 4]) {
     }
 }
 
-/// Converts tract errors to the module's `String` errors.
-fn terr(ctx: &str) -> impl Fn(TractError) -> String + '_ {
-    move |e| format!("{ctx}: {e:?}")
+/// Converts tract errors to the module's errors ([`ModelErrorKind::Engine`]).
+///
+/// [`ModelErrorKind::Engine`]: crate::ml::error::ModelErrorKind::Engine
+fn terr(ctx: &str) -> impl Fn(TractError) -> ModelError + '_ {
+    move |e| ModelError::engine(format!("{ctx}: {e:?}"))
 }
 
 /// Builds an ONNX graph node by node.
@@ -392,7 +398,7 @@ impl GraphBuilder {
         self.graph.output.push(value_info_dims(name, dims));
     }
 
-    fn compile(self) -> Result<Arc<TypedRunnableModel>, String> {
+    fn compile(self) -> Result<Arc<TypedRunnableModel>, ModelError> {
         let proto = pb::ModelProto {
             ir_version: 8,
             opset_import: vec![pb::OperatorSetIdProto {
@@ -445,43 +451,43 @@ pub struct StepNet {
 
 impl StepNet {
     /// Builds and optimises the graph of `spec` for `batch` rows.
-    pub fn build(spec: &StepSpec, batch: usize) -> Result<Self, String> {
+    pub fn build(spec: &StepSpec, batch: usize) -> Result<Self, ModelError> {
         if spec.layers.is_empty() {
-            return Err("LSTM stack has no layers".into());
+            return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
         }
         let batch = batch.max(1);
         let in_size: usize = spec.inputs.iter().sum();
         if spec.gates_input {
             if spec.inputs != [4 * spec.layers[0].units] {
-                return Err(format!(
+                return Err(ModelError::engine(format!(
                     "layer 0 takes its {} gate inputs, the model feeds {:?}",
                     4 * spec.layers[0].units,
                     spec.inputs
-                ));
+                )));
             }
         } else if spec.layers[0].input != in_size {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "layer 0 expects input size {} but the model feeds {in_size}",
                 spec.layers[0].input
-            ));
+            )));
         }
         for l in 1..spec.layers.len() {
             if spec.layers[l].input != spec.layers[l - 1].units {
-                return Err(format!(
+                return Err(ModelError::bad_checkpoint(format!(
                     "layer {l} expects input size {} but layer {} has {} units",
                     spec.layers[l].input,
                     l - 1,
                     spec.layers[l - 1].units
-                ));
+                )));
             }
         }
         let top = spec.layers.last().map(|l| l.units).unwrap_or(0);
         if let Some(p) = &spec.projection {
             if p.input() != top {
-                return Err(format!(
+                return Err(ModelError::bad_checkpoint(format!(
                     "output projection expects {} inputs, top layer has {top} units",
                     p.input()
-                ));
+                )));
             }
         }
         let mut g = GraphBuilder::new();
@@ -536,22 +542,22 @@ impl StepNet {
 
     /// Runs one step. `inputs` are the step inputs then the states, each `batch * size`
     /// values; returns the new states then the logits, as flat vectors.
-    pub fn run(&mut self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, String> {
+    pub fn run(&mut self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, ModelError> {
         if inputs.len() != self.input_sizes.len() {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "step: {} inputs given, {} expected",
                 inputs.len(),
                 self.input_sizes.len()
-            ));
+            )));
         }
         let mut tv: TVec<TValue> = tvec![];
         for (i, (data, &n)) in inputs.iter().zip(&self.input_sizes).enumerate() {
             if data.len() != self.batch * n {
-                return Err(format!(
+                return Err(ModelError::bad_input(format!(
                     "step input {i}: {} values, expected {}",
                     data.len(),
                     self.batch * n
-                ));
+                )));
             }
             let t =
                 Tensor::from_shape::<f32>(&[self.batch, n], data).map_err(terr("step input"))?;
@@ -569,14 +575,14 @@ impl StepNet {
 
     /// Runs one step on tensors (no copies): the step inputs then the states, each
     /// `[batch, size]`; returns the new states then the logits.
-    pub fn run_values(&mut self, inputs: TVec<TValue>) -> Result<TVec<TValue>, String> {
+    pub fn run_values(&mut self, inputs: TVec<TValue>) -> Result<TVec<TValue>, ModelError> {
         if inputs.len() != self.input_sizes.len()
             || inputs
                 .iter()
                 .zip(&self.input_sizes)
                 .any(|(t, &n)| t.shape() != [self.batch, n])
         {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "step: inputs {:?}, expected {} rows of {:?}",
                 inputs
                     .iter()
@@ -584,7 +590,7 @@ impl StepNet {
                     .collect::<Vec<_>>(),
                 self.batch,
                 self.input_sizes
-            ));
+            )));
         }
         self.state.run(inputs).map_err(terr("running step"))
     }
@@ -616,12 +622,12 @@ impl DenseNet {
         output: usize,
         bias: Option<&[f32]>,
         rows: Option<usize>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ModelError> {
         if kernel.len() != input * output || bias.is_some_and(|b| b.len() != output) {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "dense layer: kernel of {} values or bias does not fit [{input}, {output}]",
                 kernel.len()
-            ));
+            )));
         }
         let mut g = GraphBuilder::new();
         let r = rows.map(Dim::Fixed).unwrap_or(Dim::Rows);
@@ -639,24 +645,24 @@ impl DenseNet {
     }
 
     /// Runs the layer on `[rows, input]`; returns `[rows, output]`.
-    pub fn run(&mut self, x: TValue) -> Result<TValue, String> {
+    pub fn run(&mut self, x: TValue) -> Result<TValue, ModelError> {
         if x.rank() != 2
             || x.shape()[1] != self.input
             || self.rows.is_some_and(|r| r != x.shape()[0])
         {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "dense layer: input shape {:?}, expected [{}, {}]",
                 x.shape(),
                 self.rows.map(|r| r.to_string()).unwrap_or("rows".into()),
                 self.input
-            ));
+            )));
         }
         let mut out = self
             .state
             .run(tvec![x])
             .map_err(terr("running dense layer"))?;
         out.pop()
-            .ok_or_else(|| "dense layer gave no output".to_string())
+            .ok_or_else(|| ModelError::engine("dense layer gave no output"))
     }
 }
 
@@ -674,14 +680,14 @@ pub struct CellNet {
 
 impl CellNet {
     /// Builds the graph of layer `w` for `batch` rows.
-    pub fn build(w: &LstmWeights, batch: usize) -> Result<Self, String> {
+    pub fn build(w: &LstmWeights, batch: usize) -> Result<Self, ModelError> {
         let batch = batch.max(1);
         let u = w.units;
         if w.kernel.data.len() != (w.input + u) * 4 * u || w.bias.len() != 4 * u {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "LSTM layer: kernel/bias sizes do not fit input {} and {u} units",
                 w.input
-            ));
+            )));
         }
         let mut g = GraphBuilder::new();
         let gx = g.input("gx", &[batch, 4 * u]);
@@ -701,23 +707,32 @@ impl CellNet {
     }
 
     /// One step: `gx` `[batch, 4 * units]`, `c`, `h` `[batch, units]`; returns (c', h').
-    pub fn run(&mut self, gx: TValue, c: TValue, h: TValue) -> Result<(TValue, TValue), String> {
+    pub fn run(
+        &mut self,
+        gx: TValue,
+        c: TValue,
+        h: TValue,
+    ) -> Result<(TValue, TValue), ModelError> {
         let (b, u) = (self.batch, self.units);
         if gx.shape() != [b, 4 * u] || c.shape() != [b, u] || h.shape() != [b, u] {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "LSTM cell: shapes {:?}, {:?}, {:?}, expected [{b}, {}], [{b}, {u}], [{b}, {u}]",
                 gx.shape(),
                 c.shape(),
                 h.shape(),
                 4 * u
-            ));
+            )));
         }
         let mut out = self
             .state
             .run(tvec![gx, c, h])
             .map_err(terr("running LSTM cell"))?;
-        let h2 = out.pop().ok_or("LSTM cell gave no h")?;
-        let c2 = out.pop().ok_or("LSTM cell gave no c")?;
+        let h2 = out
+            .pop()
+            .ok_or_else(|| ModelError::engine("LSTM cell gave no h"))?;
+        let c2 = out
+            .pop()
+            .ok_or_else(|| ModelError::engine("LSTM cell gave no c"))?;
         Ok((c2, h2))
     }
 }
@@ -736,18 +751,18 @@ pub struct StackState {
 
 impl StackState {
     /// The `h` of `layer`, `[batch, units]` row-major.
-    pub fn h(&self, layer: usize) -> Result<Vec<f32>, String> {
+    pub fn h(&self, layer: usize) -> Result<Vec<f32>, ModelError> {
         let (_, h) = self
             .layers
             .get(layer)
-            .ok_or_else(|| format!("no LSTM layer {layer}"))?;
+            .ok_or_else(|| ModelError::bad_input(format!("no LSTM layer {layer}")))?;
         Ok(f32s(h)?.to_vec())
     }
 
     /// The state with each row repeated `n` times (a batch-1 primer state fanned out to
     /// `n` variations).
-    pub fn repeat_rows(&self, n: usize) -> Result<StackState, String> {
-        let rep = |t: &TValue| -> Result<TValue, String> {
+    pub fn repeat_rows(&self, n: usize) -> Result<StackState, ModelError> {
+        let rep = |t: &TValue| -> Result<TValue, ModelError> {
             let v = f32s(t)?;
             let cols = t.shape()[1];
             let mut data = Vec::with_capacity(v.len() * n);
@@ -764,7 +779,7 @@ impl StackState {
                 .layers
                 .iter()
                 .map(|(c, h)| Ok((rep(c)?, rep(h)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, ModelError>>()?,
             context_gates: self.context_gates.as_ref().map(|g| {
                 let cols = g.len() / self.batch.max(1);
                 g.chunks(cols.max(1))
@@ -776,13 +791,13 @@ impl StackState {
 }
 
 /// The values of an f32 tensor.
-fn f32s(t: &Tensor) -> Result<&[f32], String> {
+fn f32s(t: &Tensor) -> Result<&[f32], ModelError> {
     t.try_as_plain_ram()
         .and_then(|v| v.as_slice::<f32>())
         .map_err(terr("reading a tensor"))
 }
 
-fn tensor_2d(rows: usize, cols: usize, data: &[f32]) -> Result<TValue, String> {
+fn tensor_2d(rows: usize, cols: usize, data: &[f32]) -> Result<TValue, ModelError> {
     Tensor::from_shape::<f32>(&[rows, cols], data)
         .map(|t| t.into_tvalue())
         .map_err(terr("making a tensor"))
@@ -836,34 +851,34 @@ impl OneHotStack {
         projection: Option<&Dense>,
         depth: usize,
         context: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ModelError> {
         if layers.is_empty() {
-            return Err("LSTM stack has no layers".into());
+            return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
         }
         if layers[0].input != depth + context {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "layer 0 expects input size {} but the model feeds {}",
                 layers[0].input,
                 depth + context
-            ));
+            )));
         }
         for l in 1..layers.len() {
             if layers[l].input != layers[l - 1].units {
-                return Err(format!(
+                return Err(ModelError::bad_checkpoint(format!(
                     "layer {l} expects input size {} but layer {} has {} units",
                     layers[l].input,
                     l - 1,
                     layers[l - 1].units
-                ));
+                )));
             }
         }
         let top = layers[layers.len() - 1].units;
         if let Some(p) = projection {
             if p.input() != top {
-                return Err(format!(
+                return Err(ModelError::bad_checkpoint(format!(
                     "output projection expects {} inputs, top layer has {top} units",
                     p.input()
-                ));
+                )));
             }
         }
         let cols0 = 4 * layers[0].units;
@@ -912,7 +927,7 @@ impl OneHotStack {
     /// networks). Fewer graph runs per step, which pays for small models, at the cost of
     /// a second packed copy of the weights when `prime` is also used. Builds the batch-1
     /// network now.
-    pub fn set_fused_steps(&mut self, on: bool) -> Result<(), String> {
+    pub fn set_fused_steps(&mut self, on: bool) -> Result<(), ModelError> {
         self.fused = on;
         if on {
             self.step_net(1)?;
@@ -920,7 +935,7 @@ impl OneHotStack {
         Ok(())
     }
 
-    fn step_net(&mut self, batch: usize) -> Result<&mut StepNet, String> {
+    fn step_net(&mut self, batch: usize) -> Result<&mut StepNet, ModelError> {
         if !self.step_nets.contains_key(&batch) {
             let spec = StepSpec {
                 inputs: vec![4 * self.layers[0].units],
@@ -933,7 +948,7 @@ impl OneHotStack {
         }
         self.step_nets
             .get_mut(&batch)
-            .ok_or_else(|| "step network missing".to_string())
+            .ok_or_else(|| ModelError::engine("step network missing"))
     }
 
     /// Number of output classes (0 without a projection).
@@ -941,7 +956,7 @@ impl OneHotStack {
         self.classes
     }
 
-    fn cells(&mut self, batch: usize) -> Result<&mut Vec<CellNet>, String> {
+    fn cells(&mut self, batch: usize) -> Result<&mut Vec<CellNet>, ModelError> {
         if !self.cells.contains_key(&batch) {
             let nets = self
                 .layers
@@ -952,11 +967,11 @@ impl OneHotStack {
         }
         self.cells
             .get_mut(&batch)
-            .ok_or_else(|| "LSTM cells missing".to_string())
+            .ok_or_else(|| ModelError::engine("LSTM cells missing"))
     }
 
     /// The all-zero state for `batch` rows.
-    pub fn zero_state(&self, batch: usize) -> Result<StackState, String> {
+    pub fn zero_state(&self, batch: usize) -> Result<StackState, ModelError> {
         let states: Vec<Vec<f32>> = self
             .layers
             .iter()
@@ -966,13 +981,13 @@ impl OneHotStack {
     }
 
     /// A state from `[c0, h0, c1, h1, ...]`, each `[batch, units]` row-major.
-    pub fn state_from(&self, batch: usize, states: &[Vec<f32>]) -> Result<StackState, String> {
+    pub fn state_from(&self, batch: usize, states: &[Vec<f32>]) -> Result<StackState, ModelError> {
         if states.len() != 2 * self.layers.len() {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "LSTM state: {} parts given, {} expected",
                 states.len(),
                 2 * self.layers.len()
-            ));
+            )));
         }
         let layers = self
             .layers
@@ -981,17 +996,17 @@ impl OneHotStack {
             .map(|(w, ch)| {
                 let part = |v: &Vec<f32>| {
                     if v.len() != batch * w.units {
-                        return Err(format!(
+                        return Err(ModelError::bad_input(format!(
                             "LSTM state: {} values, expected {}",
                             v.len(),
                             batch * w.units
-                        ));
+                        )));
                     }
                     tensor_2d(batch, w.units, v)
                 };
                 Ok((part(&ch[0])?, part(&ch[1])?))
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, ModelError>>()?;
         Ok(StackState {
             batch,
             layers,
@@ -1001,18 +1016,22 @@ impl OneHotStack {
 
     /// Sets the context input of every row (`[batch, context]` row-major) for the steps
     /// that follow; its part of layer 0's gates is computed here, once.
-    pub fn set_context(&mut self, state: &mut StackState, context: &[f32]) -> Result<(), String> {
+    pub fn set_context(
+        &mut self,
+        state: &mut StackState,
+        context: &[f32],
+    ) -> Result<(), ModelError> {
         let b = state.batch;
         let net = self
             .context_net
             .as_mut()
-            .ok_or("LSTM stack: this model has no context input")?;
+            .ok_or_else(|| ModelError::bad_input("LSTM stack: this model has no context input"))?;
         if context.len() != b * self.context {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "LSTM stack: context of {} values, expected {}",
                 context.len(),
                 b * self.context
-            ));
+            )));
         }
         let g = net.run(tensor_2d(b, self.context, context)?)?;
         state.context_gates = Some(f32s(&g)?.to_vec());
@@ -1026,10 +1045,12 @@ impl OneHotStack {
         &self,
         classes: &[Option<usize>],
         context_gates: Option<&[f32]>,
-    ) -> Result<TValue, String> {
+    ) -> Result<TValue, ModelError> {
         let cols = 4 * self.layers[0].units;
         if self.context > 0 && context_gates.is_none() {
-            return Err("LSTM stack: the context input is not set".into());
+            return Err(ModelError::bad_input(
+                "LSTM stack: the context input is not set",
+            ));
         }
         let mut data = Vec::with_capacity(classes.len() * cols);
         for (r, &k) in classes.iter().enumerate() {
@@ -1040,7 +1061,10 @@ impl OneHotStack {
             }
             if let Some(k) = k {
                 if k >= self.depth {
-                    return Err(format!("class {k} out of range (depth {})", self.depth));
+                    return Err(ModelError::bad_input(format!(
+                        "class {k} out of range (depth {})",
+                        self.depth
+                    )));
                 }
                 let row = &self.rows0[k * cols..(k + 1) * cols];
                 data[start..]
@@ -1052,7 +1076,7 @@ impl OneHotStack {
         tensor_2d(classes.len(), cols, &data)
     }
 
-    fn logits(&mut self, state: &StackState) -> Result<Vec<f32>, String> {
+    fn logits(&mut self, state: &StackState) -> Result<Vec<f32>, ModelError> {
         match self.out.as_mut() {
             Some(out) => {
                 let top = state.layers[state.layers.len() - 1].1.clone();
@@ -1066,9 +1090,9 @@ impl OneHotStack {
     /// Feeds a known class sequence to one row from the zero state, layer by layer, and
     /// returns the state after the last class and the logits there (`classes()` values).
     /// For stacks without a context input.
-    pub fn prime(&mut self, sequence: &[usize]) -> Result<(StackState, Vec<f32>), String> {
+    pub fn prime(&mut self, sequence: &[usize]) -> Result<(StackState, Vec<f32>), ModelError> {
         if sequence.is_empty() {
-            return Err("prime: empty sequence".into());
+            return Err(ModelError::bad_input("prime: empty sequence"));
         }
         let mut state = self.zero_state(1)?;
         // In chunks, so that a long primer needs bounded memory for the per-step gates.
@@ -1079,7 +1103,11 @@ impl OneHotStack {
         Ok((state, logits))
     }
 
-    fn prime_chunk(&mut self, sequence: &[usize], state: &mut StackState) -> Result<(), String> {
+    fn prime_chunk(
+        &mut self,
+        sequence: &[usize],
+        state: &mut StackState,
+    ) -> Result<(), ModelError> {
         let t_len = sequence.len();
         let nl = self.layers.len();
         // Input parts of the current layer's gates for every step, `[t_len, 4 * units]`.
@@ -1118,10 +1146,13 @@ impl OneHotStack {
         &mut self,
         classes: &[Option<usize>],
         state: &mut StackState,
-    ) -> Result<Vec<f32>, String> {
+    ) -> Result<Vec<f32>, ModelError> {
         let b = state.batch;
         if classes.len() != b {
-            return Err(format!("step: {} classes for {b} rows", classes.len()));
+            return Err(ModelError::bad_input(format!(
+                "step: {} classes for {b} rows",
+                classes.len()
+            )));
         }
         let mut x = self.input_rows(classes, state.context_gates.as_deref())?;
         let nl = self.layers.len();
@@ -1134,14 +1165,20 @@ impl OneHotStack {
             let has_logits = self.out.is_some();
             let mut out = self.step_net(b)?.run_values(inputs)?;
             let logits = if has_logits {
-                let t = out.pop().ok_or("step gave no logits")?;
+                let t = out
+                    .pop()
+                    .ok_or_else(|| ModelError::engine("step gave no logits"))?;
                 f32s(&t)?.to_vec()
             } else {
                 Vec::new()
             };
             for l in (0..nl).rev() {
-                let h = out.pop().ok_or("step gave no h")?;
-                let c = out.pop().ok_or("step gave no c")?;
+                let h = out
+                    .pop()
+                    .ok_or_else(|| ModelError::engine("step gave no h"))?;
+                let c = out
+                    .pop()
+                    .ok_or_else(|| ModelError::engine("step gave no c"))?;
                 state.layers[l] = (c, h);
             }
             return Ok(logits);
@@ -1187,6 +1224,7 @@ pub fn reference_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::error::ModelErrorKind;
     use crate::ml::testutil::Lcg;
 
     fn random_layer(rng: &mut Lcg, input: usize, units: usize) -> LstmWeights {
@@ -1364,15 +1402,16 @@ mod tests {
                 let f = fused.step(&opt, &mut fst).unwrap();
                 assert!(max_diff(&f, &got) < 1e-6, "fused logits {f:?} vs {got:?}");
             }
-            assert!(stack
-                .step(&[Some(0), None], &mut st3)
-                .unwrap_err()
-                .contains("3 rows"));
-            assert!(stack
-                .step(&[Some(0), None, Some(d)], &mut st3)
-                .unwrap_err()
-                .contains("out of range"));
-            assert!(stack.prime(&[]).is_err());
+            let e = stack.step(&[Some(0), None], &mut st3).unwrap_err();
+            assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+            assert!(e.message().contains("3 rows"), "{e}");
+            let e = stack.step(&[Some(0), None, Some(d)], &mut st3).unwrap_err();
+            assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+            assert!(e.message().contains("out of range"), "{e}");
+            assert_eq!(
+                stack.prime(&[]).err().map(|e| e.kind()),
+                Some(ModelErrorKind::BadInput)
+            );
         }
     }
 
@@ -1455,10 +1494,9 @@ mod tests {
             assert_eq!(y.shape(), [rows, 4]);
             assert!(max_diff(f32s(&y).unwrap(), &d.apply(&x, rows)) < 1e-5);
         }
-        assert!(net
-            .run(tensor_2d(1, 5, &[0.0; 5]).unwrap())
-            .unwrap_err()
-            .contains("expected [rows, 6]"));
+        let e = net.run(tensor_2d(1, 5, &[0.0; 5]).unwrap()).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("expected [rows, 6]"), "{e}");
     }
 
     #[test]
@@ -1472,17 +1510,19 @@ mod tests {
             projection: None,
             gates_input: false,
         };
-        assert!(StepNet::build(&spec, 1)
-            .err()
-            .unwrap()
-            .contains("layer 1 expects input size 7"));
+        let e = StepNet::build(&spec, 1).err().unwrap();
+        assert_eq!(e.kind(), ModelErrorKind::BadCheckpoint, "{e}");
+        assert!(e.message().contains("layer 1 expects input size 7"), "{e}");
         let spec = StepSpec {
             inputs: vec![4],
             layers: vec![l0.clone()],
             projection: None,
             gates_input: false,
         };
-        assert!(StepNet::build(&spec, 1).is_err());
+        assert_eq!(
+            StepNet::build(&spec, 1).err().map(|e| e.kind()),
+            Some(ModelErrorKind::BadCheckpoint)
+        );
         let spec = StepSpec {
             inputs: vec![5],
             layers: vec![l0],
@@ -1491,6 +1531,8 @@ mod tests {
         };
         let mut net = StepNet::build(&spec, 2).unwrap();
         let z = vec![0f32; 3];
-        assert!(net.run(&[&z, &z, &z]).unwrap_err().contains("expected"));
+        let e = net.run(&[&z, &z, &z]).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("expected"), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ml::error::ModelError;
 
 /// The seed tutorial's "Piano Phase" primer (Steve Reich's figure, as MIDI pitches): the
 /// default session's channel 1, the models' test primer, the benchmarks' melody.
@@ -130,8 +131,9 @@ impl NoteSequence {
     }
 
     /// Parses a NoteSequence from JSON text, with a message that says what was wrong.
-    pub fn from_json(text: &str) -> Result<NoteSequence, String> {
-        serde_json::from_str(text).map_err(|e| format!("invalid NoteSequence JSON: {e}"))
+    pub fn from_json(text: &str) -> Result<NoteSequence, ModelError> {
+        serde_json::from_str(text)
+            .map_err(|e| ModelError::bad_input(format!("invalid NoteSequence JSON: {e}")))
     }
 }
 
@@ -147,9 +149,11 @@ fn quantize_to_step(seconds: f64, steps_per_second: f64) -> i64 {
 pub fn quantize_note_sequence(
     ns: &NoteSequence,
     steps_per_quarter: u32,
-) -> Result<NoteSequence, String> {
+) -> Result<NoteSequence, ModelError> {
     if steps_per_quarter == 0 {
-        return Err("quantize: stepsPerQuarter must be > 0".into());
+        return Err(ModelError::bad_input(
+            "quantize: stepsPerQuarter must be > 0",
+        ));
     }
     let mut q = ns.clone();
     q.quantization_info = Some(QuantizationInfo { steps_per_quarter });
@@ -163,7 +167,9 @@ pub fn quantize_note_sequence(
             .iter()
             .any(|t| t.numerator != first.numerator || t.denominator != first.denominator)
         {
-            return Err("quantize: time signature changes are not supported".into());
+            return Err(ModelError::bad_input(
+                "quantize: time signature changes are not supported",
+            ));
         }
     }
 
@@ -173,12 +179,16 @@ pub fn quantize_note_sequence(
         q.tempos.sort_by(|a, b| a.time.total_cmp(&b.time));
         let qpm = q.tempos[0].qpm;
         if q.tempos.iter().any(|t| t.qpm != qpm) {
-            return Err("quantize: tempo changes are not supported".into());
+            return Err(ModelError::bad_input(
+                "quantize: tempo changes are not supported",
+            ));
         }
     }
     let qpm = q.tempos[0].qpm;
     if !(qpm > 0.0) || !qpm.is_finite() {
-        return Err(format!("quantize: invalid tempo {qpm} qpm"));
+        return Err(ModelError::bad_input(format!(
+            "quantize: invalid tempo {qpm} qpm"
+        )));
     }
     let steps_per_second = steps_per_quarter as f64 * qpm / 60.0;
 
@@ -187,7 +197,9 @@ pub fn quantize_note_sequence(
         let start = note.start_time.unwrap_or(0.0);
         let end = note.end_time.unwrap_or(0.0);
         if !start.is_finite() || !end.is_finite() {
-            return Err(format!("quantize: note {i} has a non-finite time"));
+            return Err(ModelError::bad_input(format!(
+                "quantize: note {i} has a non-finite time"
+            )));
         }
         let s = quantize_to_step(start, steps_per_second);
         let mut e = quantize_to_step(end, steps_per_second);
@@ -195,7 +207,9 @@ pub fn quantize_note_sequence(
             e += 1;
         }
         if s < 0 || e < 0 {
-            return Err(format!("quantize: note {i} has a negative time"));
+            return Err(ModelError::bad_input(format!(
+                "quantize: note {i} has a negative time"
+            )));
         }
         note.quantized_start_step = Some(s);
         note.quantized_end_step = Some(e);
@@ -209,6 +223,7 @@ pub fn quantize_note_sequence(
 mod tests {
     use super::*;
 
+    use crate::ml::error::ModelErrorKind;
     use crate::ml::testutil::piano_phase;
 
     #[test]
@@ -253,10 +268,15 @@ mod tests {
                 qpm: 90.0,
             },
         ];
-        assert!(quantize_note_sequence(&ns, 4)
-            .unwrap_err()
-            .contains("tempo"));
-        assert!(quantize_note_sequence(&piano_phase(), 0).is_err());
+        let e = quantize_note_sequence(&ns, 4).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("tempo"), "{e}");
+        assert_eq!(
+            quantize_note_sequence(&piano_phase(), 0)
+                .err()
+                .map(|e| e.kind()),
+            Some(ModelErrorKind::BadInput)
+        );
     }
 
     #[test]
@@ -269,6 +289,11 @@ mod tests {
         let back = serde_json::to_string(&ns).unwrap();
         assert!(back.contains("\"quantizedStartStep\":0"));
         assert!(back.contains("\"stepsPerQuarter\":4"));
-        assert!(NoteSequence::from_json("{\"notes\": 3}").is_err());
+        assert_eq!(
+            NoteSequence::from_json("{\"notes\": 3}")
+                .err()
+                .map(|e| e.kind()),
+            Some(ModelErrorKind::BadInput)
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::ml::core::checkpoint::ManifestGroup;
+use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::worker::{ModelKind, Progress};
 
 /// Marker written into a cache folder once every file of the checkpoint is there.
@@ -112,7 +113,7 @@ pub fn resolve(
     kind: ModelKind,
     opts: &ResolveOptions,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Resolved, String> {
+) -> Result<Resolved, ModelError> {
     let spec = url_or_path.trim();
     if spec.is_empty() {
         return bundled(kind, opts, "no checkpoint given", progress);
@@ -126,9 +127,12 @@ pub fn resolve(
                 fallback: false,
             });
         }
-        return Err(format!(
-            "no magenta.js checkpoint at {} (config.json and weights_manifest.json expected)",
-            path.display()
+        return Err(ModelError::new(
+            ModelErrorKind::NotFound,
+            format!(
+                "no magenta.js checkpoint at {} (config.json and weights_manifest.json expected)",
+                path.display()
+            ),
         ));
     }
     let url = spec.trim_end_matches('/');
@@ -169,13 +173,16 @@ fn bundled(
     opts: &ResolveOptions,
     why: &str,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Resolved, String> {
+) -> Result<Resolved, ModelError> {
     let name = bundled_name(kind);
     let dir = opts.bundled_dir.join(name);
     if !has_checkpoint(&dir) {
-        return Err(format!(
-            "{why}; and the bundled {name} model is missing at {}",
-            dir.display()
+        return Err(ModelError::new(
+            ModelErrorKind::NotFound,
+            format!(
+                "{why}; and the bundled {name} model is missing at {}",
+                dir.display()
+            ),
         ));
     }
     let message = format!("{why}; using the bundled {name} model instead");
@@ -190,9 +197,14 @@ fn bundled(
     })
 }
 
+/// A failed transfer of the file at `url`: "`url`: `error`".
+fn failed(url: &str, error: impl std::fmt::Display) -> ModelError {
+    ModelError::new(ModelErrorKind::Download, format!("{url}: {error}"))
+}
+
 /// Downloads a checkpoint into `dir` through a sibling `.partial` folder, so an
 /// interrupted download never looks complete.
-fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<(), String> {
+fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<(), ModelError> {
     let config = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(10)))
         .timeout_global(Some(Duration::from_secs(600)))
@@ -200,23 +212,22 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     let agent = ureq::Agent::new_with_config(config);
     let partial = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(&partial)
-        .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+    std::fs::create_dir_all(&partial).map_err(|e| ModelError::io("create", &partial, e))?;
 
     let fetch = |name: &str,
                  progress: &mut dyn FnMut(Progress),
                  base: f32,
                  span: f32|
-     -> Result<Vec<u8>, String> {
+     -> Result<Vec<u8>, ModelError> {
         let u = format!("{url}/{name}");
-        let mut resp = agent.get(&u).call().map_err(|e| format!("{u}: {e}"))?;
+        let mut resp = agent.get(&u).call().map_err(|e| failed(&u, e))?;
         let total = resp.body().content_length();
         let mut reader = resp.body_mut().as_reader();
         let mut data = Vec::new();
         let mut chunk = vec![0u8; 1 << 16];
         let mut last = 0usize;
         loop {
-            let n = reader.read(&mut chunk).map_err(|e| format!("{u}: {e}"))?;
+            let n = reader.read(&mut chunk).map_err(|e| failed(&u, e))?;
             if n == 0 {
                 break;
             }
@@ -235,12 +246,11 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         }
         Ok(data)
     };
-    let write = |name: &str, data: &[u8]| -> Result<(), String> {
+    let write = |name: &str, data: &[u8]| -> Result<(), ModelError> {
         let p = partial.join(name);
-        let mut f =
-            std::fs::File::create(&p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        let mut f = std::fs::File::create(&p).map_err(|e| ModelError::io("write", &p, e))?;
         f.write_all(data)
-            .map_err(|e| format!("cannot write {}: {e}", p.display()))
+            .map_err(|e| ModelError::io("write", &p, e))
     };
 
     progress(Progress {
@@ -250,13 +260,18 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     let cfg = fetch("config.json", progress, 0.0, 0.0)?;
     write("config.json", &cfg)?;
     let manifest = fetch("weights_manifest.json", progress, 0.0, 0.0)?;
-    let groups: Vec<ManifestGroup> = serde_json::from_slice(&manifest)
-        .map_err(|e| format!("{url}/weights_manifest.json: invalid manifest: {e}"))?;
+    let groups: Vec<ManifestGroup> = serde_json::from_slice(&manifest).map_err(|e| {
+        ModelError::bad_checkpoint(format!(
+            "{url}/weights_manifest.json: invalid manifest: {e}"
+        ))
+    })?;
     write("weights_manifest.json", &manifest)?;
     let shards: Vec<&String> = groups.iter().flat_map(|g| g.paths.iter()).collect();
     for (i, shard) in shards.iter().enumerate() {
         if shard.contains("..") || shard.contains('/') || shard.contains('\\') {
-            return Err(format!("refusing shard path {shard:?}"));
+            return Err(ModelError::bad_checkpoint(format!(
+                "refusing shard path {shard:?}"
+            )));
         }
         let span = 1.0 / shards.len() as f32;
         let data = fetch(shard, progress, i as f32 * span, span)?;
@@ -265,11 +280,9 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     write(COMPLETE_MARKER, b"")?;
     let _ = std::fs::remove_dir_all(dir);
     if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| ModelError::io("create", parent, e))?;
     }
-    std::fs::rename(&partial, dir)
-        .map_err(|e| format!("cannot move download into {}: {e}", dir.display()))?;
+    std::fs::rename(&partial, dir).map_err(|e| ModelError::io("move download into", dir, e))?;
     progress(Progress {
         message: format!("downloaded {url}"),
         fraction: Some(1.0),
@@ -300,8 +313,10 @@ mod tests {
         let url = "https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn";
         // Nothing bundled, no network: a clear error naming both problems.
         let e = resolve(url, ModelKind::MusicRnn, &o, &mut cb).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::NotFound, "{e}");
         assert!(
-            e.contains("not cached") && e.contains("bundled basic_rnn model is missing"),
+            e.message().contains("not cached")
+                && e.message().contains("bundled basic_rnn model is missing"),
             "{e}"
         );
         let sizes = RnnSizes {
@@ -330,9 +345,9 @@ mod tests {
         let local = root.path().join("bundled/basic_rnn");
         let r = resolve(local.to_str().unwrap(), ModelKind::MusicRnn, &o, &mut cb).unwrap();
         assert_eq!(r.dir, local);
-        assert!(resolve("/no/such/dir", ModelKind::MusicRnn, &o, &mut cb)
-            .unwrap_err()
-            .contains("no magenta.js checkpoint"));
+        let e = resolve("/no/such/dir", ModelKind::MusicRnn, &o, &mut cb).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::NotFound, "{e}");
+        assert!(e.message().contains("no magenta.js checkpoint"), "{e}");
         drop(cb);
         assert!(msgs
             .iter()

@@ -15,9 +15,12 @@
 
 use crate::ml::core::checkpoint::{Checkpoint, Var};
 use crate::ml::core::lstm::{reference_step, Dense, LstmWeights};
+use crate::ml::error::ModelError;
 
 /// Variable prefix of the wrapper.
 pub const PREFIX: &str = "rnn/attention_cell_wrapper/";
+/// Longest attention window accepted from a config (magenta's models use 40).
+pub const MAX_ATTENTION_LENGTH: usize = 65_536;
 
 /// An attention-wrapped LSTM stack and its output layer.
 pub struct AttentionStack {
@@ -66,42 +69,58 @@ fn matvec(x: &[f32], w: &[f32], cols: usize) -> Vec<f32> {
 impl AttentionStack {
     /// Reads the wrapper's variables; `classes` is the converter depth, `attn_len` the
     /// config's `attentionLength`.
-    pub fn from_checkpoint(ck: &Checkpoint, classes: usize, attn_len: usize) -> Result<Self, String> {
+    pub fn from_checkpoint(ck: &Checkpoint, classes: usize, attn_len: usize) -> Result<Self, ModelError> {
         if attn_len == 0 {
-            return Err("attentionLength must be at least 1".into());
+            return Err(ModelError::bad_checkpoint("attentionLength must be at least 1"));
+        }
+        if attn_len > MAX_ATTENTION_LENGTH {
+            return Err(ModelError::bad_checkpoint(format!(
+                "attentionLength {attn_len} is too large (at most {MAX_ATTENTION_LENGTH})"
+            )));
         }
         let layers = LstmWeights::discover(ck, |l| format!("{PREFIX}multi_rnn_cell/cell_{l}/basic_lstm_cell/"))?;
         let Some(first) = layers.first() else {
-            return Err(format!("no LSTM layers under {PREFIX}multi_rnn_cell/"));
+            return Err(ModelError::bad_checkpoint(format!("no LSTM layers under {PREFIX}multi_rnn_cell/")));
         };
+        // Each layer takes the one below (checked here: a step would index out of bounds).
+        for l in 1..layers.len() {
+            if layers[l].input != layers[l - 1].units {
+                return Err(ModelError::bad_checkpoint(format!(
+                    "layer {l} expects input size {} but layer {} has {} units",
+                    layers[l].input,
+                    l - 1,
+                    layers[l - 1].units
+                )));
+            }
+        }
         // magenta.js: the attention size is the first layer's size.
         let attn_size = first.units;
         let input_proj = Dense::from_checkpoint(ck, &format!("{PREFIX}kernel"), &format!("{PREFIX}bias"))?;
         if input_proj.input() != classes + attn_size || input_proj.output() != first.input {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "{PREFIX}kernel is [{}, {}], expected [{} + {attn_size}, {}]",
                 input_proj.input(),
                 input_proj.output(),
                 classes,
                 first.input
-            ));
+            )));
         }
         let wname = format!("{PREFIX}attention/attn_w");
         let attn_w = ck.var(&wname)?.clone();
         let vec_size = match attn_w.shape[..] {
             [1, 1, a, v] if a == attn_size => v,
-            _ => return Err(format!("{wname}: shape {:?}, expected [1, 1, {attn_size}, n]", attn_w.shape)),
+            _ => return Err(ModelError::bad_checkpoint(format!("{wname}: shape {:?}, expected [1, 1, {attn_size}, n]", attn_w.shape))),
         };
         let vname = format!("{PREFIX}attention/attn_v");
         let attn_v = ck.var(&vname)?.data.clone();
         if attn_v.len() != vec_size {
-            return Err(format!("{vname}: {} values, expected {vec_size}", attn_v.len()));
+            return Err(ModelError::bad_checkpoint(format!("{vname}: {} values, expected {vec_size}", attn_v.len())));
         }
         let qname = format!("{PREFIX}attention/kernel");
         let query = ck.var(&qname)?.clone();
         let state_size: usize = layers.iter().map(|l| 2 * l.units).sum();
         if query.dims2(&qname)? != (state_size, vec_size) {
-            return Err(format!("{qname}: shape {:?}, expected [{state_size}, {vec_size}]", query.shape));
+            return Err(ModelError::bad_checkpoint(format!("{qname}: shape {:?}, expected [{state_size}, {vec_size}]", query.shape)));
         }
         let last = layers.last().map_or(0, |l| l.units);
         let output_proj = Dense::from_checkpoint(
@@ -110,19 +129,19 @@ impl AttentionStack {
             &format!("{PREFIX}attention_output_projection/bias"),
         )?;
         if output_proj.input() != last + attn_size || output_proj.output() != attn_size {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "{PREFIX}attention_output_projection/kernel is [{}, {}], expected [{last} + {attn_size}, {attn_size}]",
                 output_proj.input(),
                 output_proj.output()
-            ));
+            )));
         }
         let logits = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")?;
         if logits.input() != attn_size || logits.output() != classes {
-            return Err(format!(
+            return Err(ModelError::bad_checkpoint(format!(
                 "fully_connected is [{}, {}], expected [{attn_size}, {classes}]",
                 logits.input(),
                 logits.output()
-            ));
+            )));
         }
         Ok(AttentionStack {
             layers,
@@ -204,7 +223,9 @@ impl AttentionStack {
 
 #[cfg(test)]
 mod tests {
-    use crate::ml::core::checkpoint::Storage;
+    use super::PREFIX;
+    use crate::ml::core::checkpoint::{self, Storage};
+    use crate::ml::error::ModelErrorKind;
     use crate::ml::core::note_seq::quantize_note_sequence;
     use crate::ml::music_rnn::MusicRnn;
     use crate::ml::testutil::{piano_phase, write_attention_rnn, RnnSizes};
@@ -239,6 +260,27 @@ mod tests {
         v.as_object_mut().expect("object").remove("attentionLength");
         std::fs::write(&cfg, v.to_string()).expect("write config");
         let err = MusicRnn::load(dir.path()).err().expect("must fail");
-        assert!(err.contains("attentionLength"), "{err}");
+        assert_eq!(err.kind(), ModelErrorKind::BadCheckpoint, "{err}");
+        assert!(err.message().contains("attentionLength"), "{err}");
+    }
+
+    #[test]
+    fn inconsistent_attention_checkpoints_are_errors_not_panics() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_attention_rnn(dir.path(), &sizes(), 4, Storage::Float32, 3).expect("write");
+        let mut ck = checkpoint::load(dir.path()).expect("load");
+        // Layer 1 now takes fewer inputs than layer 0 gives (a step would index past its
+        // kernel).
+        let name = format!("{PREFIX}multi_rnn_cell/cell_1/basic_lstm_cell/kernel");
+        let k = ck.vars.get_mut(&name).expect("layer 1 kernel");
+        k.shape[0] -= 1;
+        k.data.truncate(k.shape[0] * k.shape[1]);
+        let err = MusicRnn::from_checkpoint(&ck).err().expect("must fail");
+        assert_eq!(err.kind(), ModelErrorKind::BadCheckpoint, "{err}");
+        // A window far too long for memory is refused before anything is allocated.
+        let mut ck = checkpoint::load(dir.path()).expect("load");
+        ck.config.attention_length = Some(usize::MAX / 2);
+        let err = MusicRnn::from_checkpoint(&ck).err().expect("must fail");
+        assert_eq!(err.kind(), ModelErrorKind::BadCheckpoint, "{err}");
     }
 }

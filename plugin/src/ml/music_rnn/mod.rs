@@ -11,6 +11,7 @@ use crate::ml::music_rnn::attention::{AttentionStack, PREFIX as ATTENTION_PREFIX
 use crate::ml::core::converter::MelodyConverter;
 use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack};
 use crate::ml::core::note_seq::NoteSequence;
+use crate::ml::error::{ModelError, ModelErrorKind};
 
 /// Upper bound on generated steps per request, to refuse runaway requests clearly.
 pub const MAX_STEPS: usize = 16_384;
@@ -68,29 +69,32 @@ enum Net {
 
 impl MusicRnn {
     /// Loads a checkpoint folder.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let ck = checkpoint::load(dir)?;
         Self::from_checkpoint(&ck)
     }
 
     /// Builds the model from a loaded checkpoint (and compiles the batch-1 network).
-    pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, String> {
-        let at = |e: String| format!("MusicRNN checkpoint {}: {e}", ck.dir.display());
+    pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, ModelError> {
+        let at = |e: ModelError| e.context(format_args!("MusicRNN checkpoint {}", ck.dir.display()));
         if ck.config.kind != "MusicRNN" {
-            return Err(at(format!(
-                "config type is {:?}, expected \"MusicRNN\"",
-                ck.config.kind
+            return Err(at(ModelError::new(
+                ModelErrorKind::WrongModel,
+                format!("config type is {:?}, expected \"MusicRNN\"", ck.config.kind),
             )));
         }
         if ck.config.chord_encoder.is_some() {
-            return Err(at("chord-conditioned models are not supported".into()));
+            return Err(at(ModelError::unsupported(
+                "chord-conditioned models are not supported",
+            )));
         }
         let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
         if ck.has(&format!("{ATTENTION_PREFIX}kernel")) {
-            let len = ck
-                .config
-                .attention_length
-                .ok_or_else(|| at("attention variables present but config.json has no attentionLength".into()))?;
+            let len = ck.config.attention_length.ok_or_else(|| {
+                at(ModelError::bad_checkpoint(
+                    "attention variables present but config.json has no attentionLength",
+                ))
+            })?;
             let att = AttentionStack::from_checkpoint(ck, converter.depth(), len).map_err(at)?;
             return Ok(MusicRnn { converter, net: Net::Attention(att) });
         }
@@ -99,19 +103,19 @@ impl MusicRnn {
         })
         .map_err(at)?;
         if layers.is_empty() {
-            return Err(at(
-                "no LSTM layers (rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel missing)".into(),
-            ));
+            return Err(at(ModelError::bad_checkpoint(
+                "no LSTM layers (rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel missing)",
+            )));
         }
         let projection =
             Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")
                 .map_err(at)?;
         let d = converter.depth();
         if projection.output() != d {
-            return Err(at(format!(
+            return Err(at(ModelError::bad_checkpoint(format!(
                 "fully_connected has {} outputs but the converter has {d} classes",
                 projection.output()
-            )));
+            ))));
         }
         let stack = OneHotStack::new(layers, Some(&projection), d, 0).map_err(at)?;
         Ok(MusicRnn { converter, net: Net::Plain(stack) })
@@ -134,31 +138,31 @@ impl MusicRnn {
         temperature: f32,
         count: usize,
         rng: &mut impl Rng,
-    ) -> Result<Vec<Vec<usize>>, String> {
+    ) -> Result<Vec<Vec<usize>>, ModelError> {
         let d = self.converter.depth();
         let b = count.max(1);
         if b > MAX_BATCH {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "continueSequence: at most {MAX_BATCH} outputs per call"
-            ));
+            )));
         }
         if steps > MAX_STEPS {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "continueSequence: at most {MAX_STEPS} steps per call"
-            ));
+            )));
         }
         if steps == 0 {
             return Ok(vec![Vec::new(); b]);
         }
         if primer.is_empty() {
-            return Err(
-                "continueSequence: the primer has no steps (totalQuantizedSteps is 0)".into(),
-            );
+            return Err(ModelError::bad_input(
+                "continueSequence: the primer has no steps (totalQuantizedSteps is 0)",
+            ));
         }
         if let Some(&bad) = primer.iter().find(|&&k| k >= d) {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "continueSequence: primer class {bad} out of range (depth {d})"
-            ));
+            )));
         }
         let stack = match &mut self.net {
             Net::Plain(s) => s,
@@ -199,10 +203,13 @@ impl MusicRnn {
         temperature: f32,
         count: usize,
         rng: &mut impl Rng,
-    ) -> Result<Vec<NoteSequence>, String> {
-        let spq = seq
-            .steps_per_quarter()
-            .ok_or("continueSequence: the primer must be quantized (stepsPerQuarter > 0)")?;
+    ) -> Result<Vec<NoteSequence>, ModelError> {
+        let spq = seq.steps_per_quarter().ok_or_else(|| {
+            ModelError::new(
+                ModelErrorKind::NotQuantized,
+                "continueSequence: the primer must be quantized (stepsPerQuarter > 0)",
+            )
+        })?;
         let primer = self.converter.to_events(seq)?;
         let outs = self.continue_events(&primer, steps, temperature, count, rng)?;
         Ok(outs
@@ -348,15 +355,13 @@ mod tests {
         assert_eq!(out[0].steps_per_quarter(), Some(4));
         let mut unq = primer.clone();
         unq.quantization_info = None;
-        assert!(m
-            .continue_sequence(&unq, 4, 0.0, 1, &mut rng)
-            .unwrap_err()
-            .contains("quantized"));
-        assert!(m.continue_events(&[], 4, 0.0, 1, &mut rng).is_err());
-        assert!(m
-            .continue_events(&[40], 4, 0.0, 1, &mut rng)
-            .unwrap_err()
-            .contains("out of range"));
+        let e = m.continue_sequence(&unq, 4, 0.0, 1, &mut rng).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::NotQuantized, "{e}");
+        let e = m.continue_events(&[], 4, 0.0, 1, &mut rng).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        let e = m.continue_events(&[40], 4, 0.0, 1, &mut rng).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(e.message().contains("out of range"), "{e}");
         // A VAE config is refused with a clear message.
         let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
         std::fs::write(
@@ -364,10 +369,10 @@ mod tests {
             text.replace("MusicRNN", "MusicVAE"),
         )
         .unwrap();
-        assert!(MusicRnn::load(dir.path())
-            .err()
-            .unwrap()
-            .contains("expected \"MusicRNN\""));
+        assert_eq!(
+            MusicRnn::load(dir.path()).err().map(|e| e.kind()),
+            Some(ModelErrorKind::WrongModel)
+        );
     }
 
     #[test]

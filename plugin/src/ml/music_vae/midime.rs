@@ -9,6 +9,7 @@
 
 use rand::Rng;
 
+use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_vae::normal;
 
 /// Hidden layers of the encoder (magenta.js defaults).
@@ -192,20 +193,24 @@ impl MidiMe {
         epochs: usize,
         rng: &mut impl Rng,
         on_epoch: &mut dyn FnMut(usize, f32),
-    ) -> Result<MidiMe, String> {
+    ) -> Result<MidiMe, ModelError> {
         let n = z.len();
         if n == 0 {
-            return Err("MidiMe: no training melodies".into());
+            return Err(ModelError::bad_input("MidiMe: no training melodies"));
         }
         let input = z[0].len();
         if input == 0 || z.iter().any(|v| v.len() != input) {
-            return Err("MidiMe: training vectors must all have the same, non-zero length".into());
+            return Err(ModelError::bad_input(
+                "MidiMe: training vectors must all have the same, non-zero length",
+            ));
         }
         if latent == 0 || latent > 1024 {
-            return Err(format!("MidiMe: latent size {latent} must be in 1..=1024"));
+            return Err(ModelError::bad_input(format!(
+                "MidiMe: latent size {latent} must be in 1..=1024"
+            )));
         }
         if epochs > 100_000 {
-            return Err("MidiMe: at most 100000 epochs".into());
+            return Err(ModelError::bad_input("MidiMe: at most 100000 epochs"));
         }
         let mut enc = Vec::new();
         let mut prev = input;
@@ -235,7 +240,10 @@ impl MidiMe {
         for epoch in 0..epochs {
             let loss = m.step(&x, n, rng, epoch as i32 + 1);
             if !loss.is_finite() {
-                return Err(format!("MidiMe: training diverged at epoch {epoch}"));
+                return Err(ModelError::new(
+                    ModelErrorKind::Training,
+                    format!("MidiMe: training diverged at epoch {epoch}"),
+                ));
             }
             m.final_loss = loss;
             on_epoch(epoch + 1, loss);
@@ -326,13 +334,13 @@ impl MidiMe {
     }
 
     /// Decodes MidiMe latent vectors to MusicVAE latent vectors.
-    pub fn decode(&self, z: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
+    pub fn decode(&self, z: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, ModelError> {
         if let Some(v) = z.iter().find(|v| v.len() != self.latent) {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "MidiMe decode: vector of {} dims, the model has {}",
                 v.len(),
                 self.latent
-            ));
+            )));
         }
         let n = z.len();
         let mut g: Vec<f32> = z.iter().flatten().copied().collect();
@@ -343,7 +351,7 @@ impl MidiMe {
     }
 
     /// `sample(n)`: decodes `n` draws from N(0, 1) of MidiMe's latent space.
-    pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Result<Vec<Vec<f32>>, String> {
+    pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Result<Vec<Vec<f32>>, ModelError> {
         let z: Vec<Vec<f32>> = (0..n)
             .map(|_| (0..self.latent).map(|_| normal(rng)).collect())
             .collect();
@@ -409,21 +417,25 @@ mod tests {
             );
         }
         assert_eq!(m.reconstruct(&z).len(), 4);
-        assert!(m.decode(&[vec![0.0; 3]]).is_err());
+        assert_eq!(
+            m.decode(&[vec![0.0; 3]]).err().map(|e| e.kind()),
+            Some(ModelErrorKind::BadInput)
+        );
     }
 
     #[test]
     fn rejects_bad_training_input() {
         let mut rng = SmallRng::seed_from_u64(1);
-        assert!(MidiMe::train(&[], 4, 1, &mut rng, &mut |_, _| {}).is_err());
-        assert!(MidiMe::train(
-            &[vec![1.0; 3], vec![1.0; 2]],
-            4,
-            1,
-            &mut rng,
-            &mut |_, _| {}
-        )
-        .is_err());
-        assert!(MidiMe::train(&[vec![1.0; 3]], 0, 1, &mut rng, &mut |_, _| {}).is_err());
+        let mut kind = |z: &[Vec<f32>], latent| {
+            MidiMe::train(z, latent, 1, &mut rng, &mut |_, _| {})
+                .err()
+                .map(|e| e.kind())
+        };
+        assert_eq!(kind(&[], 4), Some(ModelErrorKind::BadInput));
+        assert_eq!(
+            kind(&[vec![1.0; 3], vec![1.0; 2]], 4),
+            Some(ModelErrorKind::BadInput)
+        );
+        assert_eq!(kind(&[vec![1.0; 3]], 0), Some(ModelErrorKind::BadInput));
     }
 }

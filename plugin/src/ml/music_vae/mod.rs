@@ -11,6 +11,7 @@ use crate::ml::core::checkpoint::{self, Checkpoint};
 use crate::ml::core::converter::MelodyConverter;
 use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack};
 use crate::ml::core::note_seq::NoteSequence;
+use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_rnn::{sample_class, MAX_BATCH};
 
 /// Standard normal sample (Box-Muller), for `sample`'s prior draws.
@@ -41,38 +42,44 @@ pub struct MusicVae {
 
 impl MusicVae {
     /// Loads a checkpoint folder.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let ck = checkpoint::load(dir)?;
         Self::from_checkpoint(&ck)
     }
 
     /// Builds the model from a loaded checkpoint and compiles its batch-1 networks.
-    pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, String> {
-        let at = |e: String| format!("MusicVAE checkpoint {}: {e}", ck.dir.display());
+    pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, ModelError> {
+        let at =
+            |e: ModelError| e.context(format_args!("MusicVAE checkpoint {}", ck.dir.display()));
         if ck.config.kind != "MusicVAE" {
-            return Err(at(format!(
-                "config type is {:?}, expected \"MusicVAE\"",
-                ck.config.kind
+            return Err(at(ModelError::new(
+                ModelErrorKind::WrongModel,
+                format!("config type is {:?}, expected \"MusicVAE\"", ck.config.kind),
             )));
         }
         if ck.config.num_segments.is_some()
             || ck.has("decoder/hierarchical_level_0/output_projection/kernel")
         {
-            return Err(at("hierarchical MusicVAE models are not supported".into()));
+            return Err(at(ModelError::unsupported(
+                "hierarchical MusicVAE models are not supported",
+            )));
         }
         if ck.config.chord_encoder.is_some() {
-            return Err(at("chord-conditioned models are not supported".into()));
+            return Err(at(ModelError::unsupported(
+                "chord-conditioned models are not supported",
+            )));
         }
         if ck.has("decoder/nade/w_enc") {
-            return Err(at(
-                "NADE decoders are not supported (only categorical melody models)".into(),
-            ));
+            return Err(at(ModelError::unsupported(
+                "NADE decoders are not supported (only categorical melody models)",
+            )));
         }
         let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
-        let num_steps = converter
-            .num_steps
-            .filter(|&n| n > 0)
-            .ok_or_else(|| at("MelodyConverter of a MusicVAE needs numSteps".into()))?;
+        let num_steps = converter.num_steps.filter(|&n| n > 0).ok_or_else(|| {
+            at(ModelError::bad_checkpoint(
+                "MelodyConverter of a MusicVAE needs numSteps",
+            ))
+        })?;
         let d = converter.depth();
         let enc = |dir: &str| {
             let fw = LstmWeights::discover(ck, |l| {
@@ -83,10 +90,10 @@ impl MusicVae {
                     "encoder/cell_1/bidirectional_rnn/{dir}/multi_rnn_cell/cell_0/lstm_cell/kernel"
                 ))
             {
-                return Err(format!(
+                return Err(ModelError::bad_checkpoint(format!(
                     "the flat encoder needs exactly one {dir} layer, found {}",
                     fw.len()
-                ));
+                )));
             }
             OneHotStack::new(fw, None, d, 0)
         };
@@ -95,10 +102,10 @@ impl MusicVae {
         let mu = Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias").map_err(at)?;
         let enc_out = enc_fw.layer_sizes()[0] + enc_bw.layer_sizes()[0];
         if mu.input() != enc_out {
-            return Err(at(format!(
+            return Err(at(ModelError::bad_checkpoint(format!(
                 "encoder/mu expects {} inputs, the encoder gives {enc_out}",
                 mu.input()
-            )));
+            ))));
         }
         let z_to_state = Dense::from_checkpoint(
             ck,
@@ -108,28 +115,30 @@ impl MusicVae {
         .map_err(at)?;
         let z = z_to_state.input();
         if mu.output() != z {
-            return Err(at(format!(
+            return Err(at(ModelError::bad_checkpoint(format!(
                 "encoder/mu gives {} dims but the decoder takes z of {z}",
                 mu.output()
-            )));
+            ))));
         }
         let layers = LstmWeights::discover(ck, |l| {
             format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")
         })
         .map_err(at)?;
         if layers.is_empty() {
-            return Err(at("no decoder layers".into()));
+            return Err(at(ModelError::bad_checkpoint("no decoder layers")));
         }
         let h = layers[0].units;
         if layers.iter().any(|l| l.units != h) {
-            return Err(at("decoder layers must all have the same size".into()));
+            return Err(at(ModelError::unsupported(
+                "decoder layers must all have the same size",
+            )));
         }
         if z_to_state.output() != 2 * h * layers.len() {
-            return Err(at(format!(
+            return Err(at(ModelError::bad_checkpoint(format!(
                 "z_to_initial_state gives {} values, the decoder state needs {}",
                 z_to_state.output(),
                 2 * h * layers.len()
-            )));
+            ))));
         }
         let proj = Dense::from_checkpoint(
             ck,
@@ -138,10 +147,10 @@ impl MusicVae {
         )
         .map_err(at)?;
         if proj.output() != d {
-            return Err(at(format!(
+            return Err(at(ModelError::bad_checkpoint(format!(
                 "output_projection has {} outputs, the converter has {d} classes",
                 proj.output()
-            )));
+            ))));
         }
         let mut dec = OneHotStack::new(layers, Some(&proj), d, z).map_err(at)?;
         // The decoder's layers are small: one graph run per step beats four.
@@ -169,13 +178,15 @@ impl MusicVae {
         events: &[Vec<usize>],
         t_len: usize,
         reverse: bool,
-    ) -> Result<Vec<f32>, String> {
+    ) -> Result<Vec<f32>, ModelError> {
         let mut state = stack.zero_state(events.len())?;
         let mut classes: Vec<Option<usize>> = vec![None; events.len()];
         for s in 0..t_len {
             let t = if reverse { t_len - 1 - s } else { s };
             for (c, ev) in classes.iter_mut().zip(events) {
-                *c = Some(*ev.get(t).ok_or("encode: sequence shorter than numSteps")?);
+                *c = Some(*ev.get(t).ok_or_else(|| {
+                    ModelError::bad_input("encode: sequence shorter than numSteps")
+                })?);
             }
             stack.step(&classes, &mut state)?;
         }
@@ -183,12 +194,14 @@ impl MusicVae {
     }
 
     /// `encode(seqs)`: the mean of q(z|x) for each quantized melody (no sampling).
-    pub fn encode(&mut self, seqs: &[NoteSequence]) -> Result<Vec<Vec<f32>>, String> {
+    pub fn encode(&mut self, seqs: &[NoteSequence]) -> Result<Vec<Vec<f32>>, ModelError> {
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
         if seqs.len() > MAX_BATCH {
-            return Err(format!("encode: at most {MAX_BATCH} sequences per call"));
+            return Err(ModelError::bad_input(format!(
+                "encode: at most {MAX_BATCH} sequences per call"
+            )));
         }
         let events = seqs
             .iter()
@@ -196,7 +209,7 @@ impl MusicVae {
             .map(|(i, s)| {
                 self.converter
                     .to_events(s)
-                    .map_err(|e| format!("encode: sequence {i}: {e}"))
+                    .map_err(|e| e.context(format_args!("encode: sequence {i}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let b = events.len();
@@ -220,23 +233,25 @@ impl MusicVae {
         z: &[Vec<f32>],
         temperature: f32,
         rng: &mut impl Rng,
-    ) -> Result<Vec<Vec<usize>>, String> {
+    ) -> Result<Vec<Vec<usize>>, ModelError> {
         let b = z.len();
         if b == 0 {
             return Ok(Vec::new());
         }
         if b > MAX_BATCH {
-            return Err(format!("decode: at most {MAX_BATCH} vectors per call"));
+            return Err(ModelError::bad_input(format!(
+                "decode: at most {MAX_BATCH} vectors per call"
+            )));
         }
         let zd = self.z_dims();
         if let Some((i, v)) = z.iter().enumerate().find(|(_, v)| v.len() != zd) {
-            return Err(format!(
+            return Err(ModelError::bad_input(format!(
                 "decode: z[{i}] has {} dims, the model needs {zd}",
                 v.len()
-            ));
+            )));
         }
         if z.iter().flatten().any(|v| !v.is_finite()) {
-            return Err("decode: z contains NaN or infinity".into());
+            return Err(ModelError::bad_input("decode: z contains NaN or infinity"));
         }
         let flat_z: Vec<f32> = z.iter().flatten().copied().collect();
         let init: Vec<f32> = self
@@ -283,7 +298,7 @@ impl MusicVae {
         z: &[Vec<f32>],
         temperature: f32,
         rng: &mut impl Rng,
-    ) -> Result<Vec<NoteSequence>, String> {
+    ) -> Result<Vec<NoteSequence>, ModelError> {
         let ev = self.decode_events(z, temperature, rng)?;
         Ok(ev
             .iter()
@@ -297,7 +312,7 @@ impl MusicVae {
         n: usize,
         temperature: f32,
         rng: &mut impl Rng,
-    ) -> Result<Vec<NoteSequence>, String> {
+    ) -> Result<Vec<NoteSequence>, ModelError> {
         let zd = self.z_dims();
         let z: Vec<Vec<f32>> = (0..n)
             .map(|_| (0..zd).map(|_| normal(rng)).collect())
@@ -313,9 +328,11 @@ impl MusicVae {
         n: usize,
         temperature: f32,
         rng: &mut impl Rng,
-    ) -> Result<Vec<NoteSequence>, String> {
+    ) -> Result<Vec<NoteSequence>, ModelError> {
         if n == 0 {
-            return Err("interpolate: the number of interpolations must be > 0".into());
+            return Err(ModelError::bad_input(
+                "interpolate: the number of interpolations must be > 0",
+            ));
         }
         let zs = self.encode(seqs)?;
         let z = interpolated_zs(&zs, n)?;
@@ -339,7 +356,7 @@ fn linspace(n: usize) -> Vec<f32> {
 }
 
 /// The latent vectors `interpolate` decodes (see `MusicVae::interpolate`).
-pub fn interpolated_zs(zs: &[Vec<f32>], n: usize) -> Result<Vec<Vec<f32>>, String> {
+pub fn interpolated_zs(zs: &[Vec<f32>], n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
     let tx = linspace(n);
     match zs.len() {
         2 => Ok(tx
@@ -371,9 +388,9 @@ pub fn interpolated_zs(zs: &[Vec<f32>], n: usize) -> Result<Vec<Vec<f32>>, Strin
             }
             Ok(out)
         }
-        k => Err(format!(
+        k => Err(ModelError::bad_input(format!(
             "interpolate: needs 2 or 4 input sequences, got {k}"
-        )),
+        ))),
     }
 }
 
@@ -516,11 +533,15 @@ mod tests {
             assert_eq!(i.len(), 4);
             // The first point of a greedy interpolation is the first input's own code.
             assert_eq!(i[0], out[0]);
-            assert!(m
-                .decode(&[vec![0.0; 5]], 0.0, &mut rng)
-                .unwrap_err()
-                .contains("dims"));
-            assert!(m.interpolate(&seqs[..1], 3, 0.0, &mut rng).is_err());
+            let e = m.decode(&[vec![0.0; 5]], 0.0, &mut rng).unwrap_err();
+            assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+            assert!(e.message().contains("dims"), "{e}");
+            assert_eq!(
+                m.interpolate(&seqs[..1], 3, 0.0, &mut rng)
+                    .err()
+                    .map(|e| e.kind()),
+                Some(ModelErrorKind::BadInput)
+            );
         }
     }
 
@@ -547,9 +568,8 @@ mod tests {
         let mut sizes = small();
         sizes.decoder = vec![12, 10];
         write_vae(dir.path(), &sizes, Storage::Float32, 1).unwrap();
-        assert!(MusicVae::load(dir.path())
-            .err()
-            .unwrap()
-            .contains("same size"));
+        let e = MusicVae::load(dir.path()).err().unwrap();
+        assert_eq!(e.kind(), ModelErrorKind::Unsupported, "{e}");
+        assert!(e.message().contains("same size"), "{e}");
     }
 }
