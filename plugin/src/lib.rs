@@ -58,8 +58,10 @@ use control::state::SessionState;
 use control::status::{self, AudioOutlets, Inlets, Status};
 use control::js_bridge;
 
-/// Things the plugin shares with its editor and the JS thread.
-pub struct Shared {
+/// The instance's control side, shared with its editor: the controller, console and JS
+/// runtime, and what the audio thread publishes for them (status atomics, note and scope
+/// logs, the `host.*` view). [`SemaLive`] keeps the engine and the producer ends.
+pub struct ControlSide {
     pub params: Arc<SemaParams>,
     pub controller: Arc<Mutex<Controller>>,
     pub console: Arc<Console>,
@@ -71,7 +73,7 @@ pub struct Shared {
 
 pub struct SemaLive {
     params: Arc<SemaParams>,
-    shared: Arc<Shared>,
+    shared: Arc<ControlSide>,
     engine: Engine,
     outlets: AudioOutlets,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
@@ -91,14 +93,14 @@ impl Default for SemaLive {
         // sound as soon as the host starts processing.
         controller.lock().resync(&mut engine, 48_000.0, 512);
         let params = Arc::new(SemaParams::new(controller.clone()));
-        let (outlets, inlets) = status::outlets();
-        let shared = Arc::new(Shared {
+        let (outlets, inlets, to_js) = status::outlets();
+        let shared = Arc::new(ControlSide {
             params: params.clone(),
             controller,
             console,
             status: Arc::new(Status::default()),
             inlets: Arc::new(inlets),
-            js: js_bridge::JsBridge::new(),
+            js: js_bridge::JsBridge::new(to_js),
         });
         Self {
             params,
@@ -163,7 +165,9 @@ impl Plugin for SemaLive {
     ) -> bool {
         let sr = buffer_config.sample_rate as f64;
         let max_block = buffer_config.max_buffer_size.max(1) as usize;
-        self.shared.controller.lock().resync(&mut self.engine, sr, max_block);
+        let mut controller = self.shared.controller.lock();
+        controller.resync(&mut self.engine, sr, max_block);
+        controller.set_active(true);
         true
     }
 
@@ -172,6 +176,7 @@ impl Plugin for SemaLive {
     }
 
     fn deactivate(&mut self) {
+        self.shared.controller.lock().set_active(false);
         self.engine.reset();
     }
 

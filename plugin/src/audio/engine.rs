@@ -23,17 +23,24 @@ pub enum ToAudio {
 }
 
 /// Things the audio thread has replaced and hands back to be dropped elsewhere.
+///
+/// Every message yields exactly one item, which is how the controller counts messages in
+/// flight: a channel message hands back the data it replaced; a patch message hands back
+/// the patch it retires (at once, or when its crossfade ends), or [`Garbage::Nothing`]
+/// when it went into an engine that had no patch yet.
 pub enum Garbage {
     Patch(Box<dyn Patch>),
     Channel(Box<[f64]>),
+    /// A patch message that replaced nothing (allocates nothing to drop).
+    Nothing,
 }
 
 /// Capacity of both ring buffers. The controller keeps at most `MAX_IN_FLIGHT` messages
 /// whose garbage has not come back yet, so the garbage queue can never be full when the
 /// audio thread needs to push (each message yields exactly one piece of garbage).
 pub const QUEUE_CAPACITY: usize = 256;
-/// See [`QUEUE_CAPACITY`]. The engine can hand back more objects than it was sent (the
-/// patch and the channel slots it started with), so leave room for those.
+/// See [`QUEUE_CAPACITY`]. A patch message's garbage may be a patch installed directly
+/// (by a resync) and a retired patch comes back only after its crossfade, so leave room.
 pub const MAX_IN_FLIGHT: usize = QUEUE_CAPACITY - crate::audio::patch::NUM_CHANNELS - 8;
 
 /// Crossfade length when code is swapped, in seconds (short enough to feel immediate,
@@ -355,11 +362,15 @@ impl Engine {
             self.clock.set_code_tempo(bpm, beats);
         }
         self.scheduler.release_all(offset);
-        if let Some(old) = self.current.replace(patch) {
-            if let Some(older) = self.fading.replace(old) {
-                self.discard(Garbage::Patch(older));
+        match self.current.replace(patch) {
+            Some(old) => {
+                if let Some(older) = self.fading.replace(old) {
+                    self.discard(Garbage::Patch(older));
+                }
+                self.fade_pos = 0;
             }
-            self.fade_pos = 0;
+            // Nothing retires (or will, after a crossfade): still one item per message.
+            None => self.discard(Garbage::Nothing),
         }
     }
 
@@ -616,6 +627,21 @@ mod tests {
         assert!(rig.control.to_audio.push(ToAudio::Patch(patch(0.0, false, 62))).is_ok());
         let ev = rig.block(true);
         assert!(ev.iter().any(|e| !e.on && e.key == 60));
+    }
+
+    #[test]
+    fn every_patch_message_yields_one_piece_of_garbage() {
+        let mut rig = Rig::new();
+        // The first patch into an empty engine replaces nothing: an empty marker comes back.
+        assert!(rig.control.to_audio.push(ToAudio::Patch(patch(0.5, false, 60))).is_ok());
+        rig.block(true);
+        assert!(matches!(rig.control.garbage.pop(), Ok(Garbage::Nothing)));
+        assert!(rig.control.garbage.pop().is_err());
+        // The next one retires the first, which comes back once the crossfade ended.
+        assert!(rig.control.to_audio.push(ToAudio::Patch(patch(0.25, false, 62))).is_ok());
+        rig.block(true);
+        assert!(matches!(rig.control.garbage.pop(), Ok(Garbage::Patch(_))));
+        assert!(rig.control.garbage.pop().is_err());
     }
 
     #[test]

@@ -4,8 +4,23 @@
 //!
 //! Shared as `Arc<Mutex<Controller>>` by the plugin (activate, state load), the editor and
 //! the JS thread. The audio thread never touches it.
+//!
+//! DSL code is compiled without holding that lock ([`eval_dsl`]): the caller takes a
+//! [`CompileSnapshot`] (sample rate, block size, `Arc`'d samples) under the lock, compiles
+//! unlocked, and locks again only for [`Controller::install_dsl`]. If the environment
+//! changed in between (`activate` with a new sample rate or block size, new samples) the
+//! snapshot's generation is stale and the install recompiles the code against the current
+//! environment, under the lock: a rare race, and a patch built for another sample rate or
+//! block size is never sent to the engine.
+//!
+//! A message the engine cannot take (its queue is full) is an error the caller sees
+//! ([`EvalError::QueueFull`], [`SendError::QueueFull`]), except while the plugin is not
+//! active: then the engine does not process its queue, the session keeps the new code or
+//! data and the next `activate` ([`Controller::resync`]) installs it, silently.
 
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use crate::control::console::{Console, Source};
 use crate::dsl::{self, CompileEnv, Diagnostic, SampleLibrary};
@@ -16,10 +31,20 @@ use crate::control::state::SessionState;
 /// See the module documentation.
 pub struct Controller {
     ends: ControlEnds,
-    /// Messages sent whose garbage has not come back yet (see [`MAX_IN_FLIGHT`]).
+    /// Messages sent whose garbage has not come back yet (see [`MAX_IN_FLIGHT`]; the
+    /// engine hands back exactly one item per message).
     in_flight: usize,
     /// Sample rate, block size and samples the DSL compiles against.
     env: CompileEnv,
+    /// Bumped whenever `env` changes: code compiled against an older [`CompileSnapshot`]
+    /// is recompiled before it is installed.
+    env_generation: u64,
+    /// Bumped whenever DSL code is installed, so recompiling the playing code (new
+    /// samples) never replaces code evaluated meanwhile.
+    code_rev: u64,
+    /// Whether the engine is processing its queue (between `activate` and `deactivate`).
+    /// When it is not, a full queue is not an error: `resync` installs the session.
+    active: bool,
     /// The code and data that are playing (and saved with the project).
     session: SessionState,
     /// Where errors and notices go.
@@ -29,11 +54,18 @@ pub struct Controller {
     loads: u64,
 }
 
+/// The audio engine did not take a message: its queue is full (the engine is not
+/// processing, or far behind while the plugin is active).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
 /// Why a JS channel send was refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendError {
     /// The channel id is outside `0..NUM_CHANNELS`.
     BadChannel(u32),
+    /// The engine's queue is full: the channel keeps its previous data.
+    QueueFull(u32),
 }
 
 impl std::fmt::Display for SendError {
@@ -42,8 +74,95 @@ impl std::fmt::Display for SendError {
             SendError::BadChannel(id) => {
                 write!(f, "channel id {id} is out of range (0..{})", NUM_CHANNELS - 1)
             }
+            SendError::QueueFull(id) => write!(
+                f,
+                "the audio engine is not taking new data (queue full): channel {id} keeps its previous data"
+            ),
         }
     }
+}
+
+impl std::error::Error for SendError {}
+
+/// Why evaluating DSL code did not change what plays.
+#[derive(Debug)]
+pub enum EvalError {
+    /// The code does not compile (the diagnostics are on the console too).
+    Compile(Vec<Diagnostic>),
+    /// The engine's queue is full: the previous code keeps playing (also on the console).
+    QueueFull,
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalError::Compile(errors) => {
+                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                write!(f, "the code does not compile: {}", list.join("; "))
+            }
+            EvalError::QueueFull => f.write_str(
+                "the audio engine is not taking new code (queue full): the previous code keeps playing; \
+                 evaluate again in a moment",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// What DSL code is compiled against, taken from the controller so the compile can run
+/// without holding its lock (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct CompileSnapshot {
+    env: CompileEnv,
+    generation: u64,
+    code_rev: u64,
+}
+
+impl CompileSnapshot {
+    pub fn env(&self) -> &CompileEnv {
+        &self.env
+    }
+
+    /// Compiles `src` (slow: call it without holding the controller's lock).
+    pub fn compile(&self, src: &str) -> CompiledDsl {
+        CompiledDsl {
+            src: src.to_string(),
+            result: dsl::compile(src, &self.env).map(|p| Box::new(p) as Box<dyn Patch>),
+            generation: self.generation,
+            code_rev: self.code_rev,
+        }
+    }
+}
+
+/// DSL code compiled against a [`CompileSnapshot`], for [`Controller::install_dsl`].
+pub struct CompiledDsl {
+    src: String,
+    result: Result<Box<dyn Patch>, Vec<Diagnostic>>,
+    /// The snapshot's environment generation and code revision.
+    generation: u64,
+    code_rev: u64,
+}
+
+/// Evaluates new DSL code (see [`Controller::install_dsl`]), compiling it without
+/// holding `controller`'s lock.
+pub fn eval_dsl(controller: &Mutex<Controller>, src: &str) -> Result<(), EvalError> {
+    let snapshot = controller.lock().snapshot();
+    let compiled = snapshot.compile(src);
+    controller.lock().install_dsl(compiled)
+}
+
+/// Replaces the sample library (a buffer from JS `sema.sendBuffer`, a new WAV folder),
+/// then recompiles the playing code, unlocked, so `\name` players see it. Code evaluated
+/// meanwhile is newer and already compiled with these samples: then nothing is replaced.
+pub fn set_samples(controller: &Mutex<Controller>, samples: Arc<SampleLibrary>) -> Result<(), EvalError> {
+    let (snapshot, src) = {
+        let mut c = controller.lock();
+        c.set_samples(samples);
+        (c.snapshot(), c.session.dsl.clone())
+    };
+    let compiled = snapshot.compile(&src);
+    controller.lock().refresh_dsl(compiled)
 }
 
 /// The user's sample folder for `\name` players: `$SEMA_LIVE_SAMPLES`, else
@@ -75,6 +194,9 @@ impl Controller {
             ends,
             in_flight: 0,
             env: CompileEnv { sample_rate: 48_000.0, max_block: 512, samples: Arc::new(samples) },
+            env_generation: 0,
+            code_rev: 0,
+            active: false,
             session,
             console,
             loads: 0,
@@ -95,66 +217,111 @@ impl Controller {
         &mut self.session
     }
 
-    /// Compiles `src` for the current audio configuration.
+    /// Compiles `src` for the current audio configuration (holding the lock: prefer
+    /// [`eval_dsl`] or a [`CompileSnapshot`]).
     pub fn compile(&self, src: &str) -> Result<Box<dyn Patch>, Vec<Diagnostic>> {
         dsl::compile(src, &self.env).map(|p| Box::new(p) as Box<dyn Patch>)
     }
 
-    /// Evaluates new DSL code: on success it replaces the playing patch (now or at the next
-    /// bar, as the code says) and becomes the saved code. On error the old patch keeps
-    /// playing, the errors go to the console and are returned.
-    pub fn eval_dsl(&mut self, src: &str) -> Result<(), Vec<Diagnostic>> {
-        match self.compile(src) {
+    /// What DSL code compiles against now, to compile without holding the lock.
+    pub fn snapshot(&self) -> CompileSnapshot {
+        CompileSnapshot { env: self.env.clone(), generation: self.env_generation, code_rev: self.code_rev }
+    }
+
+    /// Installs evaluated DSL code: on success it replaces the playing patch (now or at the
+    /// next bar, as the code says) and becomes the saved code. On a compile error the old
+    /// patch keeps playing, the errors go to the console and are returned. Code compiled
+    /// against an outdated environment is recompiled first (see the module documentation).
+    /// A full engine queue is an error while the plugin is active ([`EvalError::QueueFull`],
+    /// on the console too; the session keeps the old code).
+    pub fn install_dsl(&mut self, compiled: CompiledDsl) -> Result<(), EvalError> {
+        let CompiledDsl { src, result, generation, .. } = compiled;
+        let result = if generation == self.env_generation {
+            result
+        } else {
+            // The environment changed while the code compiled: that patch is for another
+            // sample rate, block size or sample set. Rare; recompile here.
+            drop(result);
+            self.compile(&src)
+        };
+        match result {
             Ok(patch) => {
-                self.session.dsl = src.to_string();
-                self.send(ToAudio::Patch(patch));
+                if self.send(ToAudio::Patch(patch)).is_err() {
+                    self.console.error(Source::System, EvalError::QueueFull.to_string());
+                    return Err(EvalError::QueueFull);
+                }
+                self.session.dsl = src;
+                self.code_rev += 1;
                 Ok(())
             }
             Err(errors) => {
                 for e in &errors {
                     self.console.error(Source::Dsl { line: e.line, col: e.col }, e.to_string());
                 }
-                Err(errors)
+                Err(EvalError::Compile(errors))
             }
         }
     }
 
-    /// Stores and sends data for JS channel `id` (what `fromJS` reads).
+    /// Like [`Controller::install_dsl`] for a recompile of the playing code: skipped (Ok)
+    /// when other code was installed since the snapshot, as that is newer and was compiled
+    /// against an environment at least as new.
+    pub fn refresh_dsl(&mut self, compiled: CompiledDsl) -> Result<(), EvalError> {
+        if compiled.code_rev != self.code_rev {
+            return Ok(());
+        }
+        self.install_dsl(compiled)
+    }
+
+    /// Stores and sends data for JS channel `id` (what `fromJS` reads). A full engine queue is an error while the plugin is active (the channel keeps its
+    /// previous data, in the engine and the session).
     pub fn send_channel(&mut self, id: u32, data: Vec<f64>) -> Result<(), SendError> {
         if id as usize >= NUM_CHANNELS {
             return Err(SendError::BadChannel(id));
         }
         let boxed: Box<[f64]> = data.clone().into_boxed_slice();
+        self.send(ToAudio::Channel { id, data: boxed }).map_err(|QueueFull| SendError::QueueFull(id))?;
         self.session.channels.insert(id, data);
-        self.send(ToAudio::Channel { id, data: boxed });
         Ok(())
     }
 
-    /// Replaces the whole session (project load): the engine plays the restored patch and
-    /// channel data at once, before any JS runs. A restored program that no longer
-    /// compiles keeps its text (nothing is lost) and reports why.
     /// How many times a session was loaded (see the `loads` field).
     pub fn loads(&self) -> u64 {
         self.loads
     }
 
+    /// Replaces the whole session (project load): the engine plays the restored patch and
+    /// channel data at once, before any JS runs. A restored program that no longer
+    /// compiles keeps its text (nothing is lost) and reports why. If the engine's queue is
+    /// full while the plugin is active, the session is still replaced (it is what the
+    /// project saves) and the console says that it did not reach the engine.
     pub fn load_state(&mut self, state: SessionState) {
         let state = state.migrate();
         self.loads += 1;
+        self.code_rev += 1;
         let dsl = state.dsl.clone();
         let channels: Vec<(u32, Vec<f64>)> = state.channels.iter().map(|(k, v)| (*k, v.clone())).collect();
         self.session = state;
+        let mut full = false;
         for (id, data) in channels {
-            let _ = self.send_channel(id, data);
+            let boxed: Box<[f64]> = data.into_boxed_slice();
+            full |= self.send(ToAudio::Channel { id, data: boxed }).is_err();
         }
         match self.compile(&dsl) {
-            Ok(patch) => self.send(ToAudio::Patch(patch)),
+            Ok(patch) => full |= self.send(ToAudio::Patch(patch)).is_err(),
             Err(errors) => {
                 self.console.error(Source::System, "the saved DSL program does not compile; it was kept as text");
                 for e in &errors {
                     self.console.error(Source::Dsl { line: e.line, col: e.col }, e.to_string());
                 }
             }
+        }
+        if full {
+            self.console.error(
+                Source::System,
+                "the audio engine is not taking new code (queue full): the loaded session plays once \
+                 it is evaluated again or the plugin is re-activated",
+            );
         }
     }
 
@@ -164,6 +331,8 @@ impl Controller {
     pub fn resync(&mut self, engine: &mut Engine, sample_rate: f64, max_block: usize) {
         self.env.sample_rate = sample_rate;
         self.env.max_block = max_block;
+        self.env_generation += 1;
+        self.code_rev += 1;
         engine.configure(sample_rate, max_block);
         engine.drain_messages();
         self.collect_garbage();
@@ -180,12 +349,18 @@ impl Controller {
         }
     }
 
-    /// Replaces the sample library (new WAV folder, or a buffer from JS
-    /// `sema.sendBuffer`), then recompiles the playing code so `\name` players see it.
+    /// Whether the engine processes its queue: the plugin calls this on `activate` (true)
+    /// and `deactivate` (false). While false, messages that do not fit are dropped silently
+    /// and the next [`Controller::resync`] installs the session.
+    pub fn set_active(&mut self, active: bool) {
+        self.active = active;
+    }
+
+    /// Replaces the sample library the DSL compiles against. The playing code does not
+    /// see it until it is compiled again: use the free [`set_samples`], which does that.
     pub fn set_samples(&mut self, samples: Arc<SampleLibrary>) {
         self.env.samples = samples;
-        let src = self.session.dsl.clone();
-        let _ = self.eval_dsl(&src);
+        self.env_generation += 1;
     }
 
     /// The sample rate the DSL is compiled for.
@@ -197,6 +372,11 @@ impl Controller {
         &self.env.samples
     }
 
+    /// Messages sent whose garbage has not come back yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
     /// Drops what the audio thread handed back.
     pub fn collect_garbage(&mut self) {
         while let Ok(g) = self.ends.garbage.pop() {
@@ -204,20 +384,38 @@ impl Controller {
             match g {
                 Garbage::Patch(p) => drop(p),
                 Garbage::Channel(c) => drop(c),
+                Garbage::Nothing => {}
             }
         }
     }
 
-    /// Sends a message to the audio thread. When the engine is not running (plugin not
-    /// active) the queue may be full: the message is dropped here and `resync` installs
-    /// the session when the plugin is activated again.
-    fn send(&mut self, msg: ToAudio) {
+    /// Sends a message to the audio thread. Err when it does not fit (`MAX_IN_FLIGHT`
+    /// messages in flight, or the ring buffer is full) while the plugin is active. When
+    /// the plugin is not active the engine does not drain its queue: a message that does
+    /// not fit is dropped here (Ok) and `resync` installs the session on the next activate.
+    fn send(&mut self, msg: ToAudio) -> Result<(), QueueFull> {
         self.collect_garbage();
-        if self.in_flight >= MAX_IN_FLIGHT {
-            return;
-        }
-        if self.ends.to_audio.push(msg).is_ok() {
-            self.in_flight += 1;
+        let refused = if self.in_flight >= MAX_IN_FLIGHT {
+            Some(msg)
+        } else {
+            match self.ends.to_audio.push(msg) {
+                Ok(()) => {
+                    self.in_flight += 1;
+                    None
+                }
+                Err(rtrb::PushError::Full(msg)) => Some(msg),
+            }
+        };
+        match refused {
+            None => Ok(()),
+            Some(msg) => {
+                drop(msg);
+                if self.active {
+                    Err(QueueFull)
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 }
@@ -231,5 +429,165 @@ impl Patch for dsl::Program {
     }
     fn initial_clock(&self) -> Option<(f64, f64)> {
         dsl::Program::initial_clock(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::engine::{BlockIo, QUEUE_CAPACITY};
+    use crate::audio::patch::NUM_PARAMS;
+    use crate::audio::transport::HostTime;
+    use crate::control::console::Level;
+
+    const QUIET: &str = ">0 {0.25}const;";
+    const LOUD: &str = ">0 {0.5}const;";
+
+    /// A controller whose session plays `dsl` (no channel data), its engine (nothing
+    /// installed yet) and its console.
+    fn rig(dsl: &str) -> (Controller, Engine, Arc<Console>) {
+        let console = Arc::new(Console::new());
+        let (ends, audio) = crate::audio::engine::queues();
+        let session = SessionState { dsl: dsl.into(), channels: Default::default(), ..SessionState::default() };
+        let controller = Controller::new(ends, session, console.clone());
+        (controller, Engine::new(audio, 48_000.0, 512), console)
+    }
+
+    /// Processes one block of `len` samples; returns the last left sample.
+    fn block(engine: &mut Engine, len: usize) -> f32 {
+        let (mut l, mut r) = (vec![0.0f32; len], vec![0.0f32; len]);
+        engine.process(BlockIo {
+            host: HostTime::playing_at(120.0, 4, 0.0),
+            sync: true,
+            gain: 1.0,
+            params: [0.0; NUM_PARAMS],
+            inputs: [&[], &[]],
+            outputs: [&mut l, &mut r],
+        });
+        l[len - 1]
+    }
+
+    fn install(c: &mut Controller, src: &str) -> Result<(), EvalError> {
+        let compiled = c.snapshot().compile(src);
+        c.install_dsl(compiled)
+    }
+
+    fn queue_full_lines(console: &Console) -> usize {
+        let lines = console.snapshot();
+        lines.iter().filter(|l| l.level == Level::Error && l.text.contains("(queue full)")).count()
+    }
+
+    #[test]
+    fn the_first_patch_into_an_empty_engine_is_counted_back() {
+        let (mut c, mut engine, _) = rig("");
+        c.set_active(true);
+        // No resync: the engine has no patch; the first one replaces nothing.
+        install(&mut c, QUIET).expect("installed");
+        assert_eq!(c.in_flight(), 1);
+        assert_eq!(block(&mut engine, 512), 0.25);
+        c.collect_garbage();
+        assert_eq!(c.in_flight(), 0);
+        // The next one retires the first (after its crossfade, within the block).
+        install(&mut c, LOUD).expect("installed");
+        assert_eq!(block(&mut engine, 512), 0.5);
+        c.collect_garbage();
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_full_queue_is_an_error_while_active() {
+        let (mut c, mut engine, console) = rig(QUIET);
+        c.resync(&mut engine, 48_000.0, 512);
+        c.set_active(true);
+        // The engine does not process: its queue fills up.
+        for i in 0..MAX_IN_FLIGHT {
+            c.send_channel(1, vec![i as f64]).expect("room in the queue");
+        }
+        assert_eq!(c.send_channel(2, vec![9.0]), Err(SendError::QueueFull(2)));
+        assert!(SendError::QueueFull(2).to_string().contains("not taking new data (queue full)"));
+        assert!(!c.session().channels.contains_key(&2), "the session keeps what the engine has");
+        assert!(matches!(install(&mut c, LOUD), Err(EvalError::QueueFull)));
+        assert!(matches!(eval_dsl(&Mutex::new(rig(QUIET).0), QUIET), Ok(())), "a fresh controller takes it");
+        assert_eq!(c.session().dsl, QUIET, "the previous code keeps playing and is what is saved");
+        assert_eq!(queue_full_lines(&console), 1);
+        assert!(console.snapshot().iter().any(|l| l.text.starts_with("the audio engine is not taking new code (queue full)")));
+        // Once the engine caught up, everything gets through again.
+        assert_eq!(block(&mut engine, 512), 0.25);
+        assert_eq!(engine.channel(1), &[(MAX_IN_FLIGHT - 1) as f64]);
+        install(&mut c, LOUD).expect("room again");
+        c.send_channel(2, vec![9.0]).expect("room again");
+        assert_eq!(block(&mut engine, 512), 0.5);
+        assert_eq!(engine.channel(2), &[9.0]);
+        c.collect_garbage();
+        assert_eq!(c.in_flight(), 0);
+        assert_eq!((c.session().dsl.as_str(), c.session().channels.get(&2)), (LOUD, Some(&vec![9.0])));
+    }
+
+    #[test]
+    fn a_full_queue_while_inactive_is_silent_and_the_next_activate_installs_the_session() {
+        let (mut c, mut engine, console) = rig(QUIET);
+        c.resync(&mut engine, 48_000.0, 512);
+        // Not active (the host has not activated the plugin, or deactivated it).
+        for i in 0..QUEUE_CAPACITY + 10 {
+            c.send_channel(1, vec![i as f64]).expect("not an error while inactive");
+        }
+        install(&mut c, LOUD).expect("not an error while inactive");
+        assert_eq!(c.session().dsl, LOUD);
+        assert_eq!(c.session().channels.get(&1), Some(&vec![(QUEUE_CAPACITY + 9) as f64]));
+        assert_eq!(queue_full_lines(&console), 0);
+        // Activation: the session is installed as it is now.
+        c.resync(&mut engine, 44_100.0, 256);
+        c.set_active(true);
+        assert_eq!(c.in_flight(), 0);
+        assert_eq!(engine.channel(1), &[(QUEUE_CAPACITY + 9) as f64]);
+        assert_eq!(block(&mut engine, 256), 0.5);
+    }
+
+    #[test]
+    fn code_compiled_against_an_outdated_environment_is_recompiled() {
+        let (mut c, mut engine, _) = rig(QUIET);
+        c.resync(&mut engine, 48_000.0, 512);
+        c.set_active(true);
+        let src = ">0 {{1}imp}\\semalivetestbuffer;";
+        let compiled = c.snapshot().compile(src);
+        assert!(compiled.result.is_err(), "no such sample when the snapshot was taken");
+        // A buffer arrives while the code compiles: the install compiles it again.
+        let mut lib = (**c.samples()).clone();
+        lib.insert("semalivetestbuffer", vec![0.5; 64], 48_000.0);
+        c.set_samples(Arc::new(lib));
+        c.install_dsl(compiled).expect("recompiled against the new samples");
+        assert_eq!(c.session().dsl, src);
+        // Activation with another sample rate or block size makes snapshots stale too.
+        let before = c.snapshot();
+        c.resync(&mut engine, 44_100.0, 256);
+        assert_ne!(before.generation, c.snapshot().generation);
+        assert_eq!((c.snapshot().env().sample_rate, c.snapshot().env().max_block), (44_100.0, 256));
+        // A stale patch compiled for 512-sample blocks is replaced by one for 256.
+        c.install_dsl(before.compile(LOUD)).expect("recompiled");
+        block(&mut engine, 256);
+        // Past the crossfade (441 samples at 44.1 kHz).
+        assert_eq!(block(&mut engine, 256), 0.5);
+    }
+
+    #[test]
+    fn recompiling_for_new_samples_never_replaces_newer_code() {
+        let (c, mut engine, _) = rig(QUIET);
+        let c = Mutex::new(c);
+        c.lock().resync(&mut engine, 48_000.0, 512);
+        c.lock().set_active(true);
+        // The JS thread took the playing code to recompile it...
+        let playing = c.lock().snapshot().compile(QUIET);
+        // ...while the editor evaluated new code.
+        eval_dsl(&c, LOUD).expect("evaluated");
+        c.lock().refresh_dsl(playing).expect("skipped");
+        assert_eq!(c.lock().session().dsl, LOUD);
+        assert_eq!(block(&mut engine, 512), 0.5);
+        // Without newer code the recompile goes through.
+        set_samples(&c, Arc::new(SampleLibrary::new())).expect("recompiled");
+        assert_eq!(c.lock().session().dsl, LOUD);
+        assert_eq!(c.lock().in_flight(), 1);
+        assert_eq!(block(&mut engine, 512), 0.5);
+        c.lock().collect_garbage();
+        assert_eq!(c.lock().in_flight(), 0);
     }
 }

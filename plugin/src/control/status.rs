@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use crate::audio::midi_out::MidiEvent;
 use crate::audio::patch::{ClockState, ToJsValue};
+use crate::js::input::ToJsReceiver;
 
 /// Capacity of the note log (audio → editor) and the toJS queue (audio → JS).
 const NOTE_LOG_CAPACITY: usize = 4096;
@@ -72,20 +73,25 @@ pub struct AudioOutlets {
     pub scope: rtrb::Producer<f32>,
 }
 
-/// The consumer ends, shared by the editor and the JS thread (never the audio thread).
+/// The editor's consumer ends (never the audio thread's). Behind mutexes because they
+/// live in the instance's [`crate::ControlSide`], which every editor window the host opens
+/// shares; a frame drains them with `try_lock`.
 pub struct Inlets {
     pub notes: Mutex<rtrb::Consumer<NoteRecord>>,
-    pub to_js: Mutex<rtrb::Consumer<ToJsValue>>,
     pub scope: Mutex<rtrb::Consumer<f32>>,
 }
 
-pub fn outlets() -> (AudioOutlets, Inlets) {
+/// Creates the audio → editor/JS queues: the audio thread's producer ends, the editor's
+/// consumer ends, and the `toJS` consumer, which goes to the JS thread and is owned (and
+/// polled) by its runtime alone (see [`crate::js::input`]).
+pub fn outlets() -> (AudioOutlets, Inlets, ToJsReceiver) {
     let (n_tx, n_rx) = rtrb::RingBuffer::new(NOTE_LOG_CAPACITY);
     let (j_tx, j_rx) = rtrb::RingBuffer::new(TO_JS_CAPACITY);
     let (s_tx, s_rx) = rtrb::RingBuffer::new(SCOPE_CAPACITY);
     (
         AudioOutlets { notes: n_tx, to_js: j_tx, scope: s_tx },
-        Inlets { notes: Mutex::new(n_rx), to_js: Mutex::new(j_rx), scope: Mutex::new(s_rx) },
+        Inlets { notes: Mutex::new(n_rx), scope: Mutex::new(s_rx) },
+        j_rx,
     )
 }
 

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use crate::control::console::{Level, Source};
 use crate::control::state::EditorLayout;
-use crate::Shared;
+use crate::control::controller::{self, EvalError};
+use crate::ControlSide;
 
 pub use highlight::Language;
 pub use highlight::line_count;
@@ -45,7 +46,7 @@ pub fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(1180.0_f64, 760.0), 1.0)
 }
 
-pub fn create(shared: Arc<Shared>, state: Arc<EguiEditorState>) -> Option<EguiEditor<SemaEditor>> {
+pub fn create(shared: Arc<ControlSide>, state: Arc<EguiEditorState>) -> Option<EguiEditor<SemaEditor>> {
     let app = SemaEditor::new(shared);
     create_egui_editor(
         state,
@@ -58,7 +59,7 @@ pub fn create(shared: Arc<Shared>, state: Arc<EguiEditorState>) -> Option<EguiEd
 /// The editor app. Text buffers live here while the window is open and are written back
 /// to the session (saved with the project) on every change.
 pub struct SemaEditor {
-    shared: Arc<Shared>,
+    shared: Arc<ControlSide>,
     gui: Option<GuiContext>,
     dsl: String,
     js: String,
@@ -320,7 +321,7 @@ fn code_view(ui: &mut egui::Ui, text: &mut String, view: CodeView<'_>) -> CodeOu
 }
 
 impl SemaEditor {
-    fn new(shared: Arc<Shared>) -> Self {
+    fn new(shared: Arc<ControlSide>) -> Self {
         let (dsl, js, layout, loads) = {
             let c = shared.controller.lock();
             let s = c.session();
@@ -374,18 +375,20 @@ impl SemaEditor {
         }
         match eval {
             Evaluation::Dsl => {
-                let mut c = self.shared.controller.lock();
-                match c.eval_dsl(&self.dsl) {
+                // Compiles without holding the controller's lock; errors (including a full
+                // engine queue) are on the console.
+                match controller::eval_dsl(&self.shared.controller, &self.dsl) {
                     Ok(()) => {
                         self.dsl_error_line = None;
-                        c.console().info(Source::System, "live code evaluated");
+                        self.shared.console.info(Source::System, "live code evaluated");
                     }
-                    Err(errors) => self.dsl_error_line = errors.first().map(|e| e.line),
+                    Err(EvalError::Compile(errors)) => self.dsl_error_line = errors.first().map(|e| e.line),
+                    Err(EvalError::QueueFull) => {}
                 }
             }
             Evaluation::Js { code, block, first_line } => {
                 self.shared.controller.lock().session_mut().js = self.js.clone();
-                self.shared.js.eval_block(code, block, first_line, &self.shared.controller, &self.shared.inlets);
+                self.shared.js.eval_block(code, block, first_line, &self.shared.controller);
             }
             Evaluation::Nothing => {}
         }
@@ -503,7 +506,7 @@ impl SemaEditor {
                     let color = match line.level {
                         Level::Error => egui::Color32::from_rgb(240, 110, 110),
                         Level::Warn => egui::Color32::from_rgb(230, 190, 90),
-                        Level::Info => ui.visuals().text_color(),
+                        Level::Info | Level::Log => ui.visuals().text_color(),
                     };
                     let prefix = match line.source {
                         Source::Dsl { .. } => "dsl",
@@ -947,6 +950,34 @@ mod tests {
         let cursor = state.cursor.char_range().expect("cursor").primary.index.0;
         assert_eq!(line_of_char(&ed.dsl, cursor), 3);
         assert_eq!(ed.focus, Some(Pane::Dsl));
+    }
+
+    #[test]
+    fn ctrl_enter_on_a_full_engine_queue_says_so_and_keeps_the_code() {
+        let plugin = crate::SemaLive::default();
+        let shared = plugin.shared.clone();
+        // Active, but the engine is not processing: its queue fills up.
+        shared.controller.lock().set_active(true);
+        let mut i = 0.0;
+        while shared.controller.lock().send_channel(2, vec![i]).is_ok() {
+            i += 1.0;
+        }
+        let mut ed = SemaEditor::new(shared.clone());
+        let ctx = egui::Context::default();
+        frame(&ctx, &mut ed, vec![]);
+        let playing = shared.controller.lock().session().dsl.clone();
+        ed.dsl = ">{330}sin;".into();
+        ed.focus = Some(Pane::Dsl);
+        frame(&ctx, &mut ed, vec![ctrl_enter()]);
+        assert_eq!(shared.controller.lock().session().dsl, playing);
+        assert_eq!(ed.dsl_error_line, None);
+        let lines = shared.console.snapshot();
+        assert!(
+            lines.iter().any(|l| l.level == Level::Error
+                && l.text.starts_with("the audio engine is not taking new code (queue full)")),
+            "{lines:?}"
+        );
+        assert!(!lines.iter().any(|l| l.text == "live code evaluated"), "{lines:?}");
     }
 
     #[test]

@@ -115,13 +115,13 @@ impl ScriptError {
     }
 
     /// The console line showing this error.
-    pub fn to_console_line(&self) -> super::ConsoleLine {
-        super::ConsoleLine {
-            level: super::ConsoleLevel::Error,
-            text: self.message.clone(),
-            block: self.block,
-            line: self.line,
-        }
+    pub fn to_console_line(&self) -> crate::control::console::Line {
+        crate::control::console::Line::js(
+            crate::control::console::Level::Error,
+            self.message.clone(),
+            self.block,
+            self.line,
+        )
     }
 }
 

@@ -10,6 +10,8 @@
 //! - [`runtime`]: the context and its event loop (Promises, timers, model results, bar
 //!   callbacks, DSL input), [`JsHost`] (the thread the plugin talks to) and [`run_file`]
 //!   (headless runs: `sema-live js run FILE.js`).
+//! - [`input`]: values from the DSL's `toJS`, read by the JS thread straight from the
+//!   audio thread's ring buffer.
 //! - [`api`]: the globals installed in the context.
 //! - [`cli`]: `sema-live js run FILE.js`.
 //! - [`error`]: [`ScriptError`], what the runtime reports (uncaught exceptions with their
@@ -19,6 +21,7 @@ pub mod api;
 pub mod blocks;
 pub mod cli;
 pub mod error;
+pub mod input;
 pub mod runtime;
 pub mod tokenizer;
 
@@ -27,7 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64};
 use atomic_float::{AtomicF32, AtomicF64};
 
 pub use error::{ScriptError, ScriptErrorKind};
-pub use runtime::{run_file, run_source, JsHost, JsInput, JsIo, RunOptions, RunReport, Runtime};
+pub use input::JsInput;
+pub use runtime::{run_file, run_source, JsHost, JsIo, RunOptions, RunReport, Runtime};
 
 /// Number of macro parameters `host.macros[i]` exposes.
 pub const NUM_MACROS: usize = 8;
@@ -56,59 +60,6 @@ impl Default for HostView {
             bpm: AtomicF64::new(120.0),
             playing: AtomicBool::new(false),
             bar: AtomicI64::new(0),
-        }
-    }
-}
-
-/// Severity of a console line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConsoleLevel {
-    /// `console.log` / `console.debug`.
-    Log,
-    /// `console.info` and runtime notices (model loaded, downloads).
-    Info,
-    /// `console.warn`.
-    Warn,
-    /// `console.error` and uncaught errors.
-    Error,
-}
-
-impl ConsoleLevel {
-    /// Short lowercase name, as printed by headless runs.
-    pub fn name(self) -> &'static str {
-        match self {
-            ConsoleLevel::Log => "log",
-            ConsoleLevel::Info => "info",
-            ConsoleLevel::Warn => "warn",
-            ConsoleLevel::Error => "error",
-        }
-    }
-}
-
-/// One line for the editor's console panel (or stdout when headless).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConsoleLine {
-    /// Severity.
-    pub level: ConsoleLevel,
-    /// The text (may contain newlines, e.g. a backtrace).
-    pub text: String,
-    /// Index of the block the line comes from, when known.
-    pub block: Option<usize>,
-    /// File line (1-based) of an error, when known.
-    pub line: Option<usize>,
-}
-
-impl std::fmt::Display for ConsoleLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.level {
-            ConsoleLevel::Log => {}
-            level => write!(f, "[{}] ", level.name())?,
-        }
-        f.write_str(&self.text)?;
-        match (self.block, self.line) {
-            (Some(b), Some(l)) => write!(f, " (block {}, line {l})", b + 1),
-            (None, Some(l)) => write!(f, " (line {l})"),
-            _ => Ok(()),
         }
     }
 }

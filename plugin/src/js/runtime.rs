@@ -36,7 +36,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::blocks::{self, Block};
 use super::error::{ScriptError, ScriptErrorKind};
-use super::{api, ConsoleLevel, ConsoleLine, HostView};
+use super::input::{JsInput, ListAssembler, ToJsReceiver};
+use super::{api, HostView};
+use crate::control::console::{Level, Line};
 use crate::ml::worker::{ModelWorker, WorkerConfig};
 
 /// Loop iterations one function call (or one block's top level) may run before it is
@@ -64,31 +66,18 @@ const MAX_EVALUATED_RECORDS: usize = 1024;
 /// Stack of the JS thread: native built-ins (e.g. `Array.prototype.map`) recurse on it.
 const JS_THREAD_STACK: usize = 64 * 1024 * 1024;
 
-/// A value from the DSL's `toJS` for JS `input(value, channel)`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum JsInput {
-    /// `{trig, ch, signal}toJS`: a number.
-    Value(f64),
-    /// `{trig, ch, [a, b, ...], n}toJS`: an array of n numbers, as Sema delivers it.
-    List(Vec<f64>),
-}
-
-impl From<f64> for JsInput {
-    fn from(v: f64) -> Self {
-        JsInput::Value(v)
-    }
-}
-
-/// What the runtime talks to. Everything is a channel, an atomic or a callback that the
-/// plugin makes lock-free, so the JS thread never makes the audio thread wait.
+/// What the runtime talks to. Everything is a channel, a ring buffer, an atomic or a
+/// callback that the plugin makes lock-free, so the JS thread never makes the audio
+/// thread wait.
 pub struct JsIo {
     /// Receives `(channel id, data)` for every `send` on a JS output channel, with the
     /// data already padded or truncated to the channel's block size.
     pub channel_sink: Box<dyn FnMut(u32, Box<[f64]>) + Send>,
     /// Host parameters and transport.
     pub host: Arc<HostView>,
-    /// Values from the DSL's `toJS`: `(channel, value)`, handed to JS `input(value, channel)`.
-    pub to_js: Receiver<(u32, JsInput)>,
+    /// The JS thread's end of the audio thread's `toJS` ring buffer (none when headless):
+    /// drained on every pump and handed to JS `input(value, channel)`.
+    pub to_js: Option<ToJsReceiver>,
     /// Receives `sema.sendBuffer(name, data)`.
     pub samples_sink: Box<dyn FnMut(String, Vec<f32>) + Send>,
     /// Configuration of the model worker, started on the first model request. Its
@@ -138,11 +127,12 @@ pub(crate) struct PendingModel {
     pub block: Option<usize>,
 }
 
-/// State shared between the runtime and the native functions of the API, stored in the
-/// context (natives fetch it with [`shared`]). Never borrowed across a call into JS.
-pub(crate) struct Shared {
+/// The state the API's native functions act on (console lines, sinks, timers, bar
+/// callbacks, model requests), owned with the runtime and stored in the context (natives
+/// fetch it with [`api_state`]). Never borrowed across a call into JS.
+pub(crate) struct ApiState {
     /// Console lines not yet collected.
-    pub console: VecDeque<ConsoleLine>,
+    pub console: VecDeque<Line>,
     /// Output channel data to the audio engine.
     pub channel_sink: Box<dyn FnMut(u32, Box<[f64]>) + Send>,
     /// Samples to the DSL.
@@ -180,16 +170,11 @@ thread_local! {
     static TIMED_OUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-impl Shared {
+impl ApiState {
     /// Adds a console line attributed to the current block.
-    pub fn log(&mut self, level: ConsoleLevel, text: String) {
+    pub fn log(&mut self, level: Level, text: String) {
         let block = self.current_block;
-        self.console.push_back(ConsoleLine {
-            level,
-            text,
-            block,
-            line: None,
-        });
+        self.console.push_back(Line::js(level, text, block, None));
     }
 
     /// The model worker, started on first use.
@@ -244,15 +229,15 @@ pub(crate) fn with_ticks(code: String, ctx: &mut Context) -> String {
     }
 }
 
-/// The shared state stored in a context.
-pub(crate) fn shared(ctx: &Context) -> Rc<RefCell<Shared>> {
-    ctx.get_data::<SharedHandle>()
+/// The API state stored in a context.
+pub(crate) fn api_state(ctx: &Context) -> Rc<RefCell<ApiState>> {
+    ctx.get_data::<ApiStateHandle>()
         .map(|h| h.0.clone())
-        .expect("the JS runtime stores its shared state in every context it creates")
+        .expect("the JS runtime stores its API state in every context it creates")
 }
 
-/// Wrapper so the shared state has a type of its own in the context's data map.
-struct SharedHandle(Rc<RefCell<Shared>>);
+/// Wrapper so the API state has a type of its own in the context's data map.
+struct ApiStateHandle(Rc<RefCell<ApiState>>);
 
 /// Promise and timeout jobs of one context, run by [`Runtime::pump`].
 #[derive(Default)]
@@ -340,14 +325,16 @@ struct EvaluatedBlock {
 pub struct Runtime {
     /// The engine. Dropped last (see `Drop`).
     ctx: Context,
-    /// State shared with the API's natives.
-    shared: Rc<RefCell<Shared>>,
+    /// The state the API's natives act on.
+    state: Rc<RefCell<ApiState>>,
     /// The job queue.
     jobs: Rc<Jobs>,
     /// Rejection tracking.
     hooks: Rc<Hooks>,
-    /// Values from `toJS`.
-    to_js: Receiver<(u32, JsInput)>,
+    /// Values from `toJS`, straight from the audio thread's ring buffer.
+    to_js: Option<ToJsReceiver>,
+    /// Reassembles the lists `toJS` sends value by value.
+    to_js_lists: ListAssembler,
     /// The engine's own `eval` (users may shadow the global).
     eval_fn: JsObject,
     /// Bar index the `onBar` callbacks last ran for (None while stopped).
@@ -381,7 +368,7 @@ impl Runtime {
         // A seeded run (renders, tests) must be reproducible: seed `Math.random` too, since
         // tf.randomNormal and user code draw from it.
         let seed = io.models.seed;
-        let shared = Rc::new(RefCell::new(Shared {
+        let state = Rc::new(RefCell::new(ApiState {
             console: VecDeque::new(),
             channel_sink: io.channel_sink,
             samples_sink: io.samples_sink,
@@ -396,7 +383,7 @@ impl Runtime {
             current_block: None,
             base_dir: io.base_dir,
         }));
-        ctx.insert_data(SharedHandle(shared.clone()));
+        ctx.insert_data(ApiStateHandle(state.clone()));
         let eval_fn = ctx
             .global_object()
             .get(js_string!("eval"), &mut ctx)
@@ -418,10 +405,11 @@ impl Runtime {
         }
         Ok(Runtime {
             ctx,
-            shared,
+            state,
             jobs,
             hooks,
             to_js: io.to_js,
+            to_js_lists: ListAssembler::default(),
             eval_fn,
             last_bar: None,
             evaluated: Vec::new(),
@@ -448,7 +436,7 @@ impl Runtime {
             line_count,
         });
         {
-            let mut sh = self.shared.borrow_mut();
+            let mut sh = self.state.borrow_mut();
             sh.current_block = Some(block_index);
             // Re-evaluating a block replaces the bar callbacks it registered before, so
             // live edits do not stack up callbacks.
@@ -469,7 +457,7 @@ impl Runtime {
             }
         };
         self.run_microtasks();
-        self.shared.borrow_mut().current_block = None;
+        self.state.borrow_mut().current_block = None;
         ok
     }
 
@@ -495,8 +483,8 @@ impl Runtime {
     }
 
     /// Console lines collected since the last call (printed first when headless).
-    pub fn take_console(&mut self) -> Vec<ConsoleLine> {
-        let lines: Vec<ConsoleLine> = self.shared.borrow_mut().console.drain(..).collect();
+    pub fn take_console(&mut self) -> Vec<Line> {
+        let lines: Vec<Line> = self.state.borrow_mut().console.drain(..).collect();
         if self.headless {
             for l in &lines {
                 println!("{l}");
@@ -507,17 +495,17 @@ impl Runtime {
 
     /// Number of model requests in flight.
     pub fn pending_models(&self) -> usize {
-        self.shared.borrow().pending_models.len()
+        self.state.borrow().pending_models.len()
     }
 
     /// Number of live timers (`setTimeout` not yet fired, `setInterval` not cleared).
     pub fn pending_timers(&self) -> usize {
-        self.shared.borrow().timers.len()
+        self.state.borrow().timers.len()
     }
 
     /// Whether only intervals (never-ending) remain among the timers.
     pub fn only_intervals_left(&self) -> bool {
-        self.shared
+        self.state
             .borrow()
             .timers
             .iter()
@@ -526,7 +514,7 @@ impl Runtime {
 
     /// When the next timer is due, if any.
     pub fn next_timer(&self) -> Option<Instant> {
-        self.shared.borrow().timers.iter().map(|t| t.due).min()
+        self.state.borrow().timers.iter().map(|t| t.due).min()
     }
 
     /// Number of uncaught errors reported so far.
@@ -589,7 +577,7 @@ impl Runtime {
         let full = error_text(err, &mut self.ctx);
         let pos = blocks::error_position(&full);
         let line = pos.map(|(l, _)| l);
-        let current = self.shared.borrow().current_block;
+        let current = self.state.borrow().current_block;
         let block = line
             .and_then(|l| {
                 self.evaluated
@@ -620,7 +608,7 @@ impl Runtime {
             _ => format!("{prefix} {first}"),
         };
         let error = ScriptError::new(kind, text).at(block, line);
-        self.shared
+        self.state
             .borrow_mut()
             .console
             .push_back(error.to_console_line());
@@ -631,7 +619,7 @@ impl Runtime {
     fn deliver_model_results(&mut self) {
         loop {
             let (progress, done) = {
-                let sh = self.shared.borrow();
+                let sh = self.state.borrow();
                 match &sh.worker {
                     Some(w) => (w.try_progress(), w.try_recv()),
                     None => return,
@@ -642,12 +630,10 @@ impl Runtime {
                     Some(f) => format!("{} ({:.0}%)", p.message, f * 100.0),
                     None => p.message.clone(),
                 };
-                self.shared.borrow_mut().console.push_back(ConsoleLine {
-                    level: ConsoleLevel::Info,
-                    text,
-                    block: None,
-                    line: None,
-                });
+                self.state
+                    .borrow_mut()
+                    .console
+                    .push_back(Line::js(Level::Info, text, None, None));
             }
             let Some((id, result)) = done else {
                 if progress.is_none() {
@@ -655,9 +641,9 @@ impl Runtime {
                 }
                 continue;
             };
-            let pending = self.shared.borrow_mut().pending_models.remove(&id);
+            let pending = self.state.borrow_mut().pending_models.remove(&id);
             let Some(pending) = pending else { continue };
-            self.shared.borrow_mut().current_block = pending.block;
+            self.state.borrow_mut().current_block = pending.block;
             self.arm();
             let outcome = match result {
                 Ok(resp) => match api::magenta::response_to_js(resp, &mut self.ctx) {
@@ -684,7 +670,7 @@ impl Runtime {
                 self.report_error(&e, "Uncaught");
             }
             self.run_microtasks();
-            self.shared.borrow_mut().current_block = None;
+            self.state.borrow_mut().current_block = None;
         }
     }
 
@@ -693,7 +679,8 @@ impl Runtime {
         let mut reported = false;
         self.arm();
         for _ in 0..MAX_INPUTS_PER_PUMP {
-            let Ok((channel, value)) = self.to_js.try_recv() else {
+            let Some(rx) = self.to_js.as_mut() else { break };
+            let Some((channel, value)) = self.to_js_lists.next_from(rx) else {
                 break;
             };
             let input = self
@@ -724,7 +711,7 @@ impl Runtime {
     fn run_timers(&mut self) {
         let now = Instant::now();
         let mut due: Vec<(Instant, u32)> = self
-            .shared
+            .state
             .borrow()
             .timers
             .iter()
@@ -735,7 +722,7 @@ impl Runtime {
         for (_, id) in due {
             // A callback may have cleared this timer meanwhile.
             let call = {
-                let mut sh = self.shared.borrow_mut();
+                let mut sh = self.state.borrow_mut();
                 let Some(i) = sh.timers.iter().position(|t| t.id == id) else {
                     continue;
                 };
@@ -756,20 +743,20 @@ impl Runtime {
                 call
             };
             let (func, args, block) = call;
-            self.shared.borrow_mut().current_block = block;
+            self.state.borrow_mut().current_block = block;
             self.arm();
             if let Err(e) = func.call(&JsValue::undefined(), &args, &mut self.ctx) {
                 self.report_error(&e, "Uncaught");
             }
             self.run_microtasks();
         }
-        self.shared.borrow_mut().current_block = None;
+        self.state.borrow_mut().current_block = None;
     }
 
     /// Calls the `host.onBar` callbacks once per new bar while the host plays.
     fn run_bar_callbacks(&mut self) {
         let (playing, bar) = {
-            let sh = self.shared.borrow();
+            let sh = self.state.borrow();
             (
                 sh.host.playing.load(Ordering::Relaxed),
                 sh.host.bar.load(Ordering::Relaxed),
@@ -784,14 +771,14 @@ impl Runtime {
         }
         self.last_bar = Some(bar);
         let callbacks: Vec<(JsObject, Option<usize>)> = self
-            .shared
+            .state
             .borrow()
             .bar_callbacks
             .iter()
             .map(|c| (c.func.clone(), c.block))
             .collect();
         for (func, block) in callbacks {
-            self.shared.borrow_mut().current_block = block;
+            self.state.borrow_mut().current_block = block;
             self.arm();
             if let Err(e) = func.call(
                 &JsValue::undefined(),
@@ -802,14 +789,14 @@ impl Runtime {
             }
             self.run_microtasks();
         }
-        self.shared.borrow_mut().current_block = None;
+        self.state.borrow_mut().current_block = None;
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
         // Release every JS handle kept outside the engine before the context goes.
-        let mut sh = self.shared.borrow_mut();
+        let mut sh = self.state.borrow_mut();
         sh.timers.clear();
         sh.bar_callbacks.clear();
         sh.pending_models.clear();
@@ -870,7 +857,7 @@ pub struct JsHost {
     /// Commands to the thread.
     commands: Sender<Command>,
     /// Console lines from the thread (bounded: lines are dropped when nobody reads).
-    console: Receiver<ConsoleLine>,
+    console: Receiver<Line>,
     /// The thread.
     thread: Option<JoinHandle<()>>,
     /// Disconnected when the thread ends (lets `shutdown` wait with a timeout).
@@ -888,7 +875,7 @@ impl JsHost {
     /// Starts the JS thread. It lives until [`JsHost::shutdown`] (or drop).
     pub fn spawn(io: JsIo) -> Self {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<Command>();
-        let (con_tx, con_rx) = crossbeam_channel::bounded::<ConsoleLine>(CONSOLE_CAPACITY);
+        let (con_tx, con_rx) = crossbeam_channel::bounded::<Line>(CONSOLE_CAPACITY);
         let error_tx = con_tx.clone();
         // The thread pops the oldest line itself when the editor does not keep up.
         let oldest = con_rx.clone();
@@ -911,12 +898,8 @@ impl JsHost {
         let thread = match thread {
             Ok(t) => Some(t),
             Err(e) => {
-                let _ = error_tx.try_send(ConsoleLine {
-                    level: ConsoleLevel::Error,
-                    text: format!("cannot start the JS thread: {e}"),
-                    block: None,
-                    line: None,
-                });
+                let text = format!("cannot start the JS thread: {e}");
+                let _ = error_tx.try_send(Line::js(Level::Error, text, None, None));
                 None
             }
         };
@@ -938,12 +921,12 @@ impl JsHost {
     }
 
     /// The next console line, if any. Never blocks.
-    pub fn try_console(&self) -> Option<ConsoleLine> {
+    pub fn try_console(&self) -> Option<Line> {
         self.console.try_recv().ok()
     }
 
     /// Waits up to `timeout` for a console line (tests and headless tools).
-    pub fn recv_console_timeout(&self, timeout: Duration) -> Option<ConsoleLine> {
+    pub fn recv_console_timeout(&self, timeout: Duration) -> Option<Line> {
         self.console.recv_timeout(timeout).ok()
     }
 
@@ -975,13 +958,15 @@ impl Drop for JsHost {
 }
 
 /// The JS thread's loop: evaluate queued blocks, pump, forward console lines, sleep until
-/// something is due (at most a few milliseconds, to notice bar changes and input).
+/// something is due (at most `MAX_SLEEP`, to notice bar changes and `toJS` input).
 fn host_loop(
     rt: &mut Runtime,
     commands: &Receiver<Command>,
-    console: &Sender<ConsoleLine>,
-    oldest: &Receiver<ConsoleLine>,
+    console: &Sender<Line>,
+    oldest: &Receiver<Line>,
 ) {
+    // Every pump drains the `toJS` ring buffer, so a value waits at most this long (plus
+    // whatever JS is running) before `input` sees it: the audio thread cannot wake us.
     const MAX_SLEEP: Duration = Duration::from_millis(4);
     let mut wait = Duration::ZERO;
     loop {
@@ -1057,7 +1042,7 @@ impl Default for RunOptions {
 #[derive(Debug, Default)]
 pub struct RunReport {
     /// Every console line, in order.
-    pub console: Vec<ConsoleLine>,
+    pub console: Vec<Line>,
     /// Every channel send: `(channel id, padded data)`, in order.
     pub sends: Vec<(u32, Vec<f64>)>,
     /// Every `sema.sendBuffer`: `(name, sample count)`.
@@ -1077,11 +1062,11 @@ pub fn run_source(
     let sends = Arc::new(parking_lot::Mutex::new(Vec::<(u32, Vec<f64>)>::new()));
     let buffers = Arc::new(parking_lot::Mutex::new(Vec::<(String, usize)>::new()));
     let (s2, b2) = (sends.clone(), buffers.clone());
-    let (_to_js_tx, to_js_rx) = crossbeam_channel::unbounded();
     let io = JsIo {
         channel_sink: Box::new(move |id, data| s2.lock().push((id, data.to_vec()))),
         host: opts.host.clone(),
-        to_js: to_js_rx,
+        // No audio engine runs beside a headless script: nothing sends `toJS` values.
+        to_js: None,
         samples_sink: Box::new(move |name, data| b2.lock().push((name, data.len()))),
         models: opts.models.clone(),
         headless: opts.print,

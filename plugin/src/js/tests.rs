@@ -6,13 +6,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use super::blocks::split_blocks;
-use super::{
-    ConsoleLevel, ConsoleLine, HostView, JsInput, JsIo, Runtime, ScriptError, ScriptErrorKind,
-};
+use super::{HostView, JsInput, JsIo, Runtime, ScriptError, ScriptErrorKind};
+use crate::audio::patch::ToJsValue;
+use crate::control::console::{Level, Line};
 use crate::ml::worker::WorkerConfig;
 
 /// A runtime plus what it sent out.
@@ -21,8 +20,9 @@ pub(crate) struct Harness {
     pub sends: Arc<Mutex<Vec<(u32, Vec<f64>)>>>,
     pub buffers: Arc<Mutex<Vec<(String, Vec<f32>)>>>,
     pub host: Arc<HostView>,
-    pub to_js: Sender<(u32, JsInput)>,
-    pub console: Vec<ConsoleLine>,
+    /// The audio thread's end of the `toJS` ring buffer.
+    pub to_js: rtrb::Producer<ToJsValue>,
+    pub console: Vec<Line>,
     /// The uncaught errors, as the runtime reported them.
     pub script_errors: Vec<ScriptError>,
 }
@@ -32,12 +32,12 @@ impl Harness {
         let sends = Arc::new(Mutex::new(Vec::new()));
         let buffers = Arc::new(Mutex::new(Vec::new()));
         let host = Arc::new(HostView::default());
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let (tx, rx) = rtrb::RingBuffer::new(1024);
         let (s2, b2) = (sends.clone(), buffers.clone());
         let io = JsIo {
             channel_sink: Box::new(move |id, data| s2.lock().push((id, data.to_vec()))),
             host: host.clone(),
-            to_js: rx,
+            to_js: Some(rx),
             samples_sink: Box::new(move |name, data| b2.lock().push((name, data))),
             models,
             headless: false,
@@ -52,6 +52,13 @@ impl Harness {
             to_js: tx,
             console: Vec::new(),
             script_errors: Vec::new(),
+        }
+    }
+
+    /// Sends `input` on `channel` as the audio thread's `toJS` does.
+    pub fn send_input(&mut self, channel: u32, input: JsInput) {
+        for v in input.to_values(channel) {
+            self.to_js.push(v).expect("room in the toJS ring buffer");
         }
     }
 
@@ -103,15 +110,15 @@ impl Harness {
     pub fn logs(&self) -> Vec<String> {
         self.console
             .iter()
-            .filter(|l| l.level == ConsoleLevel::Log)
+            .filter(|l| l.level == Level::Log)
             .map(|l| l.text.clone())
             .collect()
     }
 
-    pub fn errors(&self) -> Vec<ConsoleLine> {
+    pub fn errors(&self) -> Vec<Line> {
         self.console
             .iter()
-            .filter(|l| l.level == ConsoleLevel::Error)
+            .filter(|l| l.level == Level::Error)
             .cloned()
             .collect()
     }
@@ -141,8 +148,8 @@ fn exceptions_report_block_and_file_line() {
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].text.contains("nope"), "{}", errs[0].text);
     // The failing line is in block 1 (the function), file line 4.
-    assert_eq!(errs[0].line, Some(4));
-    assert_eq!(errs[0].block, Some(1));
+    assert_eq!(errs[0].js_line(), Some(4));
+    assert_eq!(errs[0].js_block(), Some(1));
     // The typed error says the same, and prints as the console line does.
     let e = &h.script_errors[0];
     assert_eq!(e.kind(), ScriptErrorKind::Exception);
@@ -158,13 +165,13 @@ fn exceptions_report_block_and_file_line() {
     let errs = h.errors();
     assert_eq!(errs.len(), 1);
     assert!(errs[0].text.contains("SyntaxError"), "{}", errs[0].text);
-    assert_eq!((errs[0].block, errs[0].line), (Some(1), Some(3)));
+    assert_eq!((errs[0].js_block(), errs[0].js_line()), (Some(1), Some(3)));
 
     let mut h = Harness::plain();
     h.run("\n\nthrow new Error('custom ' + 42);\n");
     let errs = h.errors();
     assert!(errs[0].text.contains("custom 42"), "{}", errs[0].text);
-    assert_eq!(errs[0].line, Some(3));
+    assert_eq!(errs[0].js_line(), Some(3));
 }
 
 #[test]
@@ -204,7 +211,7 @@ fn runaway_scripts_stop_and_the_next_block_runs() {
         assert!(took < Duration::from_secs(20), "{code} took {took:?}");
         eprintln!("{code:?} stopped after {took:?}");
         let last = h.errors().last().cloned().expect("an error line");
-        assert_eq!(last.block, Some(i), "{last:?}");
+        assert_eq!(last.js_block(), Some(i), "{last:?}");
         let error = h.script_errors.last().expect("a script error");
         assert!(kinds.contains(&error.kind()), "{code}: {error:?}");
         assert_eq!(error.to_console_line(), last);
@@ -245,7 +252,7 @@ fn promises_async_await_and_timers() {
     // An error in a callback is reported with the block that set the timer.
     h.eval("setTimeout(() => { null.x; }, 1);", 2);
     assert!(h.pump_until(Duration::from_secs(5), |h| !h.errors().is_empty()));
-    assert_eq!(h.errors()[0].block, Some(2));
+    assert_eq!(h.errors()[0].js_block(), Some(2));
     // Unhandled rejections are reported; handled ones are not.
     h.eval(
         "Promise.reject(new Error('lost')); Promise.reject(new Error('caught')).catch(() => {});",
@@ -294,15 +301,15 @@ fn output_channels_pad_and_truncate() {
 fn input_buffers_console_and_host() {
     let mut h = Harness::plain();
     h.run("var got = [];\ninput = (value, channel) => got.push(channel + ':' + value);\n");
-    h.to_js.send((3, 0.25.into())).unwrap();
-    h.to_js.send((0, 1.0.into())).unwrap();
-    h.to_js.send((2, JsInput::List(vec![0.5, -1.0, 2.0]))).unwrap();
+    h.send_input(3, 0.25.into());
+    h.send_input(0, 1.0.into());
+    h.send_input(2, JsInput::List(vec![0.5, -1.0, 2.0]));
     h.rt.pump();
     h.eval("console.log(got.join(' '))", 1);
     // A list arrives as one array (joined by `+` into "0.5,-1,2").
     assert_eq!(h.logs(), vec!["3:0.25 0:1 2:0.5,-1,2"]);
     h.eval("var shape = ''; input = (value, channel) => { shape = Array.isArray(value) + ' ' + value.length; };", 5);
-    h.to_js.send((1, JsInput::List(vec![1.0, 2.0]))).unwrap();
+    h.send_input(1, JsInput::List(vec![1.0, 2.0]));
     h.rt.pump();
     h.eval("console.log(shape)", 6);
     assert_eq!(h.logs().last().map(String::as_str), Some("true 2"));
@@ -329,9 +336,9 @@ fn input_buffers_console_and_host() {
     assert_eq!(
         lines,
         vec![
-            (ConsoleLevel::Info, "{a: [1, 'b', {c: null}]}".to_string()),
-            (ConsoleLevel::Warn, "Error: w".to_string()),
-            (ConsoleLevel::Log, "[1.5, 0, true]".to_string()),
+            (Level::Info, "{a: [1, 'b', {c: null}]}".to_string()),
+            (Level::Warn, "Error: w".to_string()),
+            (Level::Log, "[1.5, 0, true]".to_string()),
         ]
     );
 
@@ -431,7 +438,6 @@ fn tf_tensors_and_quantize() {
 
 #[test]
 fn js_host_thread_evaluates_and_reports() {
-    let (_tx, rx) = crossbeam_channel::unbounded();
     let sends = Arc::new(Mutex::new(Vec::new()));
     let s2 = sends.clone();
     let mut cfg = WorkerConfig::new(std::env::temp_dir().join("sema-live-none"));
@@ -439,7 +445,7 @@ fn js_host_thread_evaluates_and_reports() {
     let host = super::JsHost::spawn(JsIo {
         channel_sink: Box::new(move |id, d| s2.lock().push((id, d.to_vec()))),
         host: Arc::new(HostView::default()),
-        to_js: rx,
+        to_js: None,
         samples_sink: Box::new(|_, _| {}),
         models: cfg,
         headless: false,
@@ -454,15 +460,57 @@ fn js_host_thread_evaluates_and_reports() {
     );
     let mut lines = Vec::new();
     let end = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < end && !lines.iter().any(|l: &ConsoleLine| l.text == "timer") {
+    while Instant::now() < end && !lines.iter().any(|l: &Line| l.text == "timer") {
         if let Some(l) = host.recv_console_timeout(Duration::from_millis(50)) {
             lines.push(l);
         }
     }
-    assert_eq!(lines[0].level, ConsoleLevel::Error);
-    assert_eq!(lines[0].block, Some(0));
+    assert_eq!(lines[0].level, Level::Error);
+    assert_eq!(lines[0].js_block(), Some(0));
     assert!(lines.iter().any(|l| l.text == "timer"), "{lines:?}");
     assert_eq!(sends.lock().clone(), vec![(5, vec![1.0, 0.0])]);
+    host.shutdown();
+}
+
+#[test]
+fn js_host_thread_reads_to_js_values_from_the_ring_buffer() {
+    // The JS thread owns the consumer end; the producer stands in for the audio thread.
+    let (mut tx, rx) = rtrb::RingBuffer::new(64);
+    let mut cfg = WorkerConfig::new(std::env::temp_dir().join("sema-live-none"));
+    cfg.allow_network = false;
+    let host = super::JsHost::spawn(JsIo {
+        channel_sink: Box::new(|_, _| {}),
+        host: Arc::new(HostView::default()),
+        to_js: Some(rx),
+        samples_sink: Box::new(|_, _| {}),
+        models: cfg,
+        headless: false,
+        base_dir: std::env::temp_dir(),
+    });
+    host.eval_block(
+        "input = (value, channel) => console.log(channel + ':' + value);\nconsole.log('ready');".into(),
+        0,
+        1,
+    );
+    let mut lines: Vec<String> = Vec::new();
+    let wait_for = |lines: &mut Vec<String>, text: &str| {
+        let end = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < end && !lines.iter().any(|l| l == text) {
+            if let Some(l) = host.recv_console_timeout(Duration::from_millis(50)) {
+                lines.push(l.text);
+            }
+        }
+        assert!(lines.iter().any(|l| l == text), "no {text:?} in {lines:?}");
+    };
+    wait_for(&mut lines, "ready");
+    let list = JsInput::List(vec![1.0, 2.0]).to_values(2);
+    // The audio thread may publish a list across two blocks: the parts are kept.
+    tx.push(list[0]).expect("room");
+    tx.push(ToJsValue::single(4, 0.5)).expect("room");
+    wait_for(&mut lines, "4:0.5");
+    tx.push(list[1]).expect("room");
+    wait_for(&mut lines, "2:1,2");
+    assert_eq!(lines, vec!["ready", "4:0.5", "2:1,2"]);
     host.shutdown();
 }
 
@@ -571,13 +619,12 @@ fn run_file_reports_uncaught_errors() {
 
 #[test]
 fn js_host_keeps_the_newest_console_lines_when_nobody_reads() {
-    let (_tx, rx) = crossbeam_channel::unbounded();
     let mut cfg = WorkerConfig::new(std::env::temp_dir().join("sema-live-none"));
     cfg.allow_network = false;
     let host = super::JsHost::spawn(JsIo {
         channel_sink: Box::new(|_, _| {}),
         host: Arc::new(HostView::default()),
-        to_js: rx,
+        to_js: None,
         samples_sink: Box::new(|_, _| {}),
         models: cfg,
         headless: false,

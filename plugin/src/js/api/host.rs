@@ -8,7 +8,7 @@ use boa_engine::object::builtins::JsArray;
 use boa_engine::{Context, JsNativeError, JsResult, JsValue};
 
 use super::{arg, Native};
-use crate::js::runtime::{shared, BarCallback};
+use crate::js::runtime::{api_state, BarCallback};
 
 /// The JS layer: `host` with live getters.
 pub(crate) const PRELUDE: &str = r#"
@@ -37,7 +37,7 @@ pub(crate) const NATIVES: &[Native] = &[
 /// `hostGet(name)`: one host value.
 fn host_get(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
-    let host = shared(ctx).borrow().host.clone();
+    let host = api_state(ctx).borrow().host.clone();
     Ok(match name.as_str() {
         "temperature" => JsValue::from(host.temperature.load(Ordering::Relaxed) as f64),
         "bpm" => JsValue::from(host.bpm.load(Ordering::Relaxed)),
@@ -53,7 +53,7 @@ fn host_get(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 
 /// `hostMacros()`: a fresh array of the macro values.
 fn host_macros(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
-    let host = shared(ctx).borrow().host.clone();
+    let host = api_state(ctx).borrow().host.clone();
     let values = host
         .macros
         .iter()
@@ -67,7 +67,7 @@ fn on_bar(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
     let func = arg(args, 0).as_callable().ok_or_else(|| {
         JsNativeError::typ().with_message("host.onBar: the argument must be a function")
     })?;
-    let sh = shared(ctx);
+    let sh = api_state(ctx);
     let mut sh = sh.borrow_mut();
     sh.next_bar_id = sh.next_bar_id.wrapping_add(1).max(1);
     let id = sh.next_bar_id;
@@ -79,7 +79,7 @@ fn on_bar(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
 /// `offBar(id)`: removes a bar callback; `offBar()` removes all of them.
 fn off_bar(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let id = arg(args, 0);
-    let sh = shared(ctx);
+    let sh = api_state(ctx);
     if id.is_undefined() {
         sh.borrow_mut().bar_callbacks.clear();
     } else {

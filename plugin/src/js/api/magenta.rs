@@ -9,7 +9,7 @@ use boa_engine::{Context, JsNativeError, JsResult, JsValue};
 use serde_json::{json, Value};
 
 use super::{arg, Native};
-use crate::js::runtime::{shared, PendingModel};
+use crate::js::runtime::{api_state, PendingModel};
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::worker::{Request, Response};
@@ -34,7 +34,7 @@ fn ml(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let request = build_request(&kind, &json)
         .map_err(|e| JsNativeError::typ().with_message(e.to_string()))?;
     let (promise, resolvers) = JsPromise::new_pending(ctx);
-    let sh = shared(ctx);
+    let sh = api_state(ctx);
     let mut sh = sh.borrow_mut();
     let id = sh.worker().submit(request);
     let block = sh.current_block;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use boa_engine::{js_string, Context, JsNativeError, JsResult, JsString, JsValue, Script, Source};
 
 use super::{arg, numbers, Native};
-use crate::js::runtime::{shared, Timer, MAX_TIMERS};
+use crate::js::runtime::{api_state, Timer, MAX_TIMERS};
 use crate::js::error::{ScriptError, ScriptErrorKind};
-use crate::js::ConsoleLevel;
+use crate::control::console::Level;
 use crate::audio::patch::NUM_CHANNELS;
 
 /// The JS layer of this API.
@@ -36,13 +36,13 @@ pub(crate) const NATIVES: &[Native] = &[
 /// `log(level, text)`: 0 log, 1 info, 2 warn, 3 error.
 fn log(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let level = match arg(args, 0).to_i32(ctx)? {
-        1 => ConsoleLevel::Info,
-        2 => ConsoleLevel::Warn,
-        3 => ConsoleLevel::Error,
-        _ => ConsoleLevel::Log,
+        1 => Level::Info,
+        2 => Level::Warn,
+        3 => Level::Error,
+        _ => Level::Log,
     };
     let text = arg(args, 1).to_string(ctx)?.to_std_string_escaped();
-    shared(ctx).borrow_mut().log(level, text);
+    api_state(ctx).borrow_mut().log(level, text);
     Ok(JsValue::undefined())
 }
 
@@ -82,7 +82,7 @@ fn channel_send(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<Js
     for (d, v) in data.iter_mut().zip(values) {
         *d = if v.is_finite() { v } else { 0.0 };
     }
-    (shared(ctx).borrow_mut().channel_sink)(id, data);
+    (api_state(ctx).borrow_mut().channel_sink)(id, data);
     Ok(JsValue::undefined())
 }
 
@@ -99,7 +99,7 @@ fn output(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
             .into());
     }
     let v = if value.is_finite() { value } else { 0.0 };
-    (shared(ctx).borrow_mut().channel_sink)(ch as u32, vec![v].into_boxed_slice());
+    (api_state(ctx).borrow_mut().channel_sink)(ch as u32, vec![v].into_boxed_slice());
     Ok(JsValue::undefined())
 }
 
@@ -129,11 +129,11 @@ fn send_buffer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsV
         .map(|v| if v.is_finite() { v as f32 } else { 0.0 })
         .collect();
     let len = samples.len();
-    let sh = shared(ctx);
+    let sh = api_state(ctx);
     let mut sh = sh.borrow_mut();
     (sh.samples_sink)(name.clone(), samples);
     sh.log(
-        ConsoleLevel::Info,
+        Level::Info,
         format!("buffer '{name}' sent ({len} samples)"),
     );
     Ok(JsValue::undefined())
@@ -197,7 +197,7 @@ pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, ScriptErr
 /// or evaluates a local file in the global scope and returns "".
 fn import_script(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let url = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
-    let base = shared(ctx).borrow().base_dir.clone();
+    let base = api_state(ctx).borrow().base_dir.clone();
     match classify_script(&url, &base)
         .map_err(|e| JsNativeError::error().with_message(e.to_string()))?
     {
@@ -241,7 +241,7 @@ fn set_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
         }
         None => Vec::new(),
     };
-    let sh = shared(ctx);
+    let sh = api_state(ctx);
     let mut sh = sh.borrow_mut();
     if sh.timers.len() >= MAX_TIMERS {
         return Err(JsNativeError::range()
@@ -273,7 +273,7 @@ fn clear_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsV
     let id = arg(args, 0).to_number(ctx)?;
     if id.is_finite() && id >= 0.0 {
         let id = id as u32;
-        shared(ctx).borrow_mut().timers.retain(|t| t.id != id);
+        api_state(ctx).borrow_mut().timers.retain(|t| t.id != id);
     }
     Ok(JsValue::undefined())
 }
