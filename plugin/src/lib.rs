@@ -88,10 +88,9 @@ impl Default for SemaLive {
             SessionState::default(),
             console.clone(),
         )));
-        let mut engine = Engine::new(audio_ends, 48_000.0, 512);
-        // Not the audio thread: install the default session directly so the plugin makes
-        // sound as soon as the host starts processing.
-        controller.lock().resync(&mut engine, 48_000.0, 512);
+        // No work here (a host's plugin scan creates instances it never activates): the
+        // session is compiled and installed by `activate`, before the first `process`.
+        let engine = Engine::new(audio_ends, 48_000.0, 512);
         let params = Arc::new(SemaParams::new(controller.clone()));
         let (outlets, inlets, to_js) = status::outlets();
         let shared = Arc::new(ControlSide {

@@ -33,6 +33,8 @@ pub struct Controller {
     ends: ControlEnds,
     /// Messages sent whose garbage has not come back yet (see [`MAX_IN_FLIGHT`]; the
     /// engine hands back exactly one item per message).
+    /// The sample folder has not been read yet (see [`Controller::new`]).
+    samples_pending: bool,
     in_flight: usize,
     /// Sample rate, block size and samples the DSL compiles against.
     env: CompileEnv,
@@ -147,7 +149,11 @@ pub struct CompiledDsl {
 /// Evaluates new DSL code (see [`Controller::install_dsl`]), compiling it without
 /// holding `controller`'s lock.
 pub fn eval_dsl(controller: &Mutex<Controller>, src: &str) -> Result<(), EvalError> {
-    let snapshot = controller.lock().snapshot();
+    let snapshot = {
+        let mut c = controller.lock();
+        c.ensure_samples();
+        c.snapshot()
+    };
     let compiled = snapshot.compile(src);
     controller.lock().install_dsl(compiled)
 }
@@ -188,12 +194,16 @@ fn load_samples(dir: &std::path::Path, console: &Console) -> SampleLibrary {
 
 impl Controller {
     /// A controller whose DSL sees the samples of [`default_samples_dir`].
+    ///
+    /// Does no work: a host's plugin scan creates instances it never activates. The
+    /// sample folder is read on first use ([`Controller::ensure_samples`]: activation, the
+    /// first evaluation, a state load while active).
     pub fn new(ends: ControlEnds, session: SessionState, console: Arc<Console>) -> Self {
-        let samples = load_samples(&default_samples_dir(), &console);
         Self {
             ends,
             in_flight: 0,
-            env: CompileEnv { sample_rate: 48_000.0, max_block: 512, samples: Arc::new(samples) },
+            samples_pending: true,
+            env: CompileEnv { sample_rate: 48_000.0, max_block: 512, samples: Arc::new(SampleLibrary::new()) },
             env_generation: 0,
             code_rev: 0,
             active: false,
@@ -299,6 +309,13 @@ impl Controller {
         let state = state.migrate();
         self.loads += 1;
         self.code_rev += 1;
+        if !self.active {
+            // Not processing: the next `activate` (resync) compiles and installs the
+            // session, so it is compiled once, for the configuration it will play at.
+            self.session = state;
+            return;
+        }
+        self.ensure_samples();
         let dsl = state.dsl.clone();
         let channels: Vec<(u32, Vec<f64>)> = state.channels.iter().map(|(k, v)| (*k, v.clone())).collect();
         self.session = state;
@@ -329,6 +346,7 @@ impl Controller {
     /// with the session: drains its queue, compiles the current code and installs it and
     /// every channel directly. Call from `activate` (not the audio thread).
     pub fn resync(&mut self, engine: &mut Engine, sample_rate: f64, max_block: usize) {
+        self.ensure_samples();
         self.env.sample_rate = sample_rate;
         self.env.max_block = max_block;
         self.env_generation += 1;
@@ -359,8 +377,17 @@ impl Controller {
     /// Replaces the sample library the DSL compiles against. The playing code does not
     /// see it until it is compiled again: use the free [`set_samples`], which does that.
     pub fn set_samples(&mut self, samples: Arc<SampleLibrary>) {
+        self.samples_pending = false;
         self.env.samples = samples;
         self.env_generation += 1;
+    }
+
+    /// Reads the sample folder ([`default_samples_dir`]) the first time it is needed.
+    pub fn ensure_samples(&mut self) {
+        if std::mem::take(&mut self.samples_pending) {
+            self.env.samples = Arc::new(load_samples(&default_samples_dir(), &self.console));
+            self.env_generation += 1;
+        }
     }
 
     /// The sample rate the DSL is compiled for.
@@ -368,7 +395,8 @@ impl Controller {
         self.env.sample_rate
     }
 
-    pub fn samples(&self) -> &Arc<SampleLibrary> {
+    pub fn samples(&mut self) -> &Arc<SampleLibrary> {
+        self.ensure_samples();
         &self.env.samples
     }
 

@@ -101,7 +101,7 @@ impl JsBridge {
             to_js: Some(to_js),
             samples_sink: Box::new(move |name, data| {
                 let lib = {
-                    let c = controller.lock();
+                    let mut c = controller.lock();
                     let mut lib = (**c.samples()).clone();
                     // JS buffers are at the audio rate, as in Sema's audio worklet.
                     lib.insert(&name, data, c.sample_rate());
