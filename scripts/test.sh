@@ -10,6 +10,10 @@ bash scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sema-live/target}"
 export CARGO_TERM_COLOR=never
 
+# The code is formatted as rustfmt.toml says.
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo fmt --all --check
+
 # magenta.js in Node for the parity test (real tfjs on the CPU).
 (cd plugin/tests/parity && npm install --no-audit --no-fund --loglevel=error)
 export SEMA_LIVE_PARITY=1

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use sema_live::dsl::{compile, CompileEnv, Program, SampleLibrary};
 use sema_live::audio::patch::{BlockContext, ChannelBank, ClockState, FixedQueue, NUM_PARAMS};
+use sema_live::dsl::{compile, CompileEnv, Program, SampleLibrary};
 use sema_live::dsp::maps::mtof;
 use sema_live::ml::core::note_seq::PIANO_PHASE;
 
@@ -42,14 +42,27 @@ impl Host {
         let clocks = (0..total)
             .map(|i| {
                 let bars = i as f64 * bpm / 60.0 / SR / beats;
-                ClockState { bar_phase: bars.fract(), bar: bars.floor() as i64, bpm, beats_per_bar: beats, playing: true, sample_rate: SR }
+                ClockState {
+                    bar_phase: bars.fract(),
+                    bar: bars.floor() as i64,
+                    bpm,
+                    beats_per_bar: beats,
+                    playing: true,
+                    sample_rate: SR,
+                }
             })
             .collect();
         let mut channels = ChannelBank::new();
-        let freqs: Vec<f64> =
-            PIANO_PHASE.iter().map(|&m| mtof(m.into())).collect();
+        let freqs: Vec<f64> = PIANO_PHASE.iter().map(|&m| mtof(m.into())).collect();
         let _ = channels.replace(1, freqs.into_boxed_slice());
-        Self { clocks, channels, params: [0.0; NUM_PARAMS], input: vec![0.0; BLOCK], left: vec![0.0; BLOCK], right: vec![0.0; BLOCK] }
+        Self {
+            clocks,
+            channels,
+            params: [0.0; NUM_PARAMS],
+            input: vec![0.0; BLOCK],
+            left: vec![0.0; BLOCK],
+            right: vec![0.0; BLOCK],
+        }
     }
 
     /// Renders the 10 s; returns a checksum so the work cannot be optimised away.
@@ -82,7 +95,8 @@ impl Host {
 }
 
 fn program(src: &str) -> Program {
-    let env = CompileEnv { sample_rate: SR, max_block: BLOCK, samples: Arc::new(SampleLibrary::new()) };
+    let env =
+        CompileEnv { sample_rate: SR, max_block: BLOCK, samples: Arc::new(SampleLibrary::new()) };
     compile(src, &env).expect("the bench patches compile")
 }
 
@@ -90,14 +104,22 @@ fn dsl_render(c: &mut Criterion) {
     let mut g = c.benchmark_group("dsl_render");
     g.sample_size(20);
     g.throughput(Throughput::Elements((SR as usize * SECONDS) as u64));
-    for (name, src, bpm, beats) in [("seed_10s", SEED, 120.0, 4.0), ("reich_10s", REICH, 144.0, 3.0), ("feedback_10s", FEEDBACK, 120.0, 4.0)] {
+    for (name, src, bpm, beats) in [
+        ("seed_10s", SEED, 120.0, 4.0),
+        ("reich_10s", REICH, 144.0, 3.0),
+        ("feedback_10s", FEEDBACK, 120.0, 4.0),
+    ] {
         let mut host = Host::new(bpm, beats);
         let mut p = program(src);
         // A direct measurement printed as a multiple of realtime, for the report.
         let t0 = Instant::now();
         black_box(host.render(&mut p));
         let dt = t0.elapsed().as_secs_f64();
-        eprintln!("{name}: {:.0}x realtime (one run, {:.2} ms for {SECONDS} s)", SECONDS as f64 / dt, dt * 1e3);
+        eprintln!(
+            "{name}: {:.0}x realtime (one run, {:.2} ms for {SECONDS} s)",
+            SECONDS as f64 / dt,
+            dt * 1e3
+        );
         g.bench_function(name, |b| b.iter(|| black_box(host.render(&mut p))));
     }
     g.finish();

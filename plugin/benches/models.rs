@@ -12,8 +12,8 @@ use rand::{rngs::SmallRng, SeedableRng};
 use sema_live::ml::core::checkpoint::Storage;
 use sema_live::ml::core::note_seq::quantize_note_sequence;
 use sema_live::ml::music_rnn::MusicRnn;
-use sema_live::ml::testutil::{piano_phase, write_rnn, write_vae, RnnSizes, VaeSizes};
 use sema_live::ml::music_vae::MusicVae;
+use sema_live::ml::testutil::{piano_phase, write_rnn, write_vae, RnnSizes, VaeSizes};
 
 fn models(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -33,20 +33,13 @@ fn models(c: &mut Criterion) {
     let mut rnn = MusicRnn::load(&rnn_dir).expect("load rnn");
     g.bench_function("rnn_continue_piano_phase_96+32", |b| {
         b.iter(|| {
-            black_box(
-                rnn.continue_sequence(&primer, 32, 0.0, 1, &mut rng)
-                    .expect("continue"),
-            )
+            black_box(rnn.continue_sequence(&primer, 32, 0.0, 1, &mut rng).expect("continue"))
         })
     });
-    rnn.continue_sequence(&primer, 32, 1.0, 4, &mut rng)
-        .expect("batch net");
+    rnn.continue_sequence(&primer, 32, 1.0, 4, &mut rng).expect("batch net");
     g.bench_function("rnn_continue_piano_phase_96+32_x4", |b| {
         b.iter(|| {
-            black_box(
-                rnn.continue_sequence(&primer, 32, 1.0, 4, &mut rng)
-                    .expect("continue x4"),
-            )
+            black_box(rnn.continue_sequence(&primer, 32, 1.0, 4, &mut rng).expect("continue x4"))
         })
     });
 

@@ -53,10 +53,10 @@ use audio::engine::{self, BlockIo, Engine};
 use audio::transport::HostTime;
 use control::console::Console;
 use control::controller::Controller;
+use control::js_bridge;
 use control::params::SemaParams;
 use control::state::SessionState;
 use control::status::{self, AudioOutlets, Inlets, Status};
-use control::js_bridge;
 
 /// The instance's control side, shared with its editor: the controller, console and JS
 /// runtime, and what the audio thread publishes for them (status atomics, note and scope
@@ -101,13 +101,7 @@ impl Default for SemaLive {
             inlets: Arc::new(inlets),
             js: js_bridge::JsBridge::new(to_js),
         });
-        Self {
-            params,
-            shared,
-            engine,
-            outlets,
-            editor_state: editor::default_state(),
-        }
+        Self { params, shared, engine, outlets, editor_state: editor::default_state() }
     }
 }
 

@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sema_live::cli::render::{OfflineEngine, RenderSettings};
+use sema_live::cli::session::Session;
 use sema_live::control::console::Console;
 use sema_live::js::{self, HostView, RunOptions};
 use sema_live::ml::cli::ModelArgs;
 use sema_live::ml::core::resolve::{default_bundled_dir, default_cache_dir};
 use sema_live::ml::worker::WorkerConfig;
-use sema_live::cli::render::{OfflineEngine, RenderSettings};
-use sema_live::cli::session::Session;
 
 #[derive(Parser)]
 #[command(name = "sema-live", version, about = "Sema Live: live coding with machine learning")]
@@ -111,7 +111,9 @@ fn run_options(host: Arc<HostView>, seed: Option<u64>, offline: bool, timeout: u
             bundled_dir: default_bundled_dir(),
             allow_network: !offline,
             seed,
-            temperature: Arc::new(move || temp_host.temperature.load(std::sync::atomic::Ordering::Relaxed)),
+            temperature: Arc::new(move || {
+                temp_host.temperature.load(std::sync::atomic::Ordering::Relaxed)
+            }),
             status: Default::default(),
         },
         host,
@@ -141,28 +143,43 @@ fn render(
         return Err(format!("invalid tempo {}", settings.bpm).into());
     }
     let console = Arc::new(Console::new());
-    let mut offline_engine = OfflineEngine::new(session.to_state(), settings.clone(), console.clone());
+    let mut offline_engine =
+        OfflineEngine::new(session.to_state(), settings.clone(), console.clone());
     // Compile errors are reported once, here, with the file name (not also echoed by the
     // console while the engine is set up).
     if let Err(errors) = offline_engine.controller.lock().compile(&session.dsl) {
-        let list: Vec<String> = errors.iter().map(|e| format!("  {}: {e}", path.display())).collect();
+        let list: Vec<String> =
+            errors.iter().map(|e| format!("  {}: {e}", path.display())).collect();
         return Err(format!("the session's DSL does not compile:\n{}", list.join("\n")).into());
     }
     // Warnings from the set-up (e.g. an unreadable WAV in the sample folder) still show.
-    for line in console.snapshot().iter().filter(|l| l.level == sema_live::control::console::Level::Warn) {
+    for line in
+        console.snapshot().iter().filter(|l| l.level == sema_live::control::console::Level::Warn)
+    {
         eprintln!("warning: {}", line.text);
     }
     console.set_echo(true);
 
     if !session.js.trim().is_empty() {
-        println!("running the session's JS ({} blocks)…", js::blocks::split_blocks(&session.js).len());
+        println!(
+            "running the session's JS ({} blocks)…",
+            js::blocks::split_blocks(&session.js).len()
+        );
         let host = Arc::new(HostView::default());
         host.bpm.store(settings.bpm, std::sync::atomic::Ordering::Relaxed);
         host.temperature.store(settings.params[0], std::sync::atomic::Ordering::Relaxed);
         let base = path.parent().unwrap_or(Path::new("."));
-        let report = js::run_source(&session.js, base, run_options(host, seed.or(session.settings.seed), offline, timeout))?;
+        let report = js::run_source(
+            &session.js,
+            base,
+            run_options(host, seed.or(session.settings.seed), offline, timeout),
+        )?;
         if !report.errors.is_empty() {
-            return Err(format!("the session's JS raised {} uncaught error(s)", report.errors.len()).into());
+            return Err(format!(
+                "the session's JS raised {} uncaught error(s)",
+                report.errors.len()
+            )
+            .into());
         }
         if report.timed_out {
             return Err(format!("the session's JS did not finish within {timeout} s").into());

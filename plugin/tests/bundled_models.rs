@@ -17,7 +17,8 @@ use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::music_vae::MusicVae;
 
 fn fixture() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bundled_models_magentajs.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bundled_models_magentajs.json");
     serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("fixture JSON")
 }
 
@@ -58,11 +59,18 @@ fn bundled_vae_matches_magenta_js() {
     let f = fixture();
     let job = &f["job"]["vae"][0];
     let res = &f["magenta_js"]["vae"][0];
-    let mut m = MusicVae::load(&models().join("mel_2bar_small")).expect("load bundled mel_2bar_small");
-    let seqs: Vec<NoteSequence> = job["encode"].as_array().expect("encode").iter().map(quantized).collect();
+    let mut m =
+        MusicVae::load(&models().join("mel_2bar_small")).expect("load bundled mel_2bar_small");
+    let seqs: Vec<NoteSequence> =
+        job["encode"].as_array().expect("encode").iter().map(quantized).collect();
     let z = m.encode(&seqs).expect("encode");
     let jz: Vec<Vec<f32>> = serde_json::from_value(res["z"].clone()).expect("z");
-    let max_dz = z.iter().flatten().zip(jz.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let max_dz = z
+        .iter()
+        .flatten()
+        .zip(jz.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(max_dz < 1e-4, "encoded z differs by {max_dz}");
     let dz: Vec<Vec<f32>> = serde_json::from_value(res["decodeZ"].clone()).expect("decodeZ");
     let mut rng = SmallRng::seed_from_u64(0);

@@ -19,7 +19,6 @@ use clack_host::utils::{BeatTime, SecondsTime};
 const SAMPLE_RATE: f64 = 48_000.0;
 const BLOCK: usize = 512;
 
-
 /// A note event the plugin sent: (absolute sample, on?, key).
 type NoteOut = (u64, bool, i16);
 
@@ -88,7 +87,8 @@ impl Instance {
         assert!(bytes.len() > 8, "state too short");
         let mut v: serde_json::Value = serde_json::from_slice(&bytes[8..]).expect("state is JSON");
         let session_str = v["fields"]["session"].as_str().expect("session field").to_string();
-        let mut session: serde_json::Value = serde_json::from_str(&session_str).expect("session JSON");
+        let mut session: serde_json::Value =
+            serde_json::from_str(&session_str).expect("session JSON");
         session["dsl"] = serde_json::Value::String(dsl.to_string());
         v["fields"]["session"] = serde_json::Value::String(session.to_string());
         let json = serde_json::to_vec(&v).expect("json");
@@ -104,7 +104,12 @@ impl Instance {
     }
 
     /// [`block`](Self::block) at another tempo (4/4).
-    fn block_at(&mut self, pos_beats: f64, playing: bool, tempo: f64) -> ([Vec<f32>; 2], Vec<NoteOut>) {
+    fn block_at(
+        &mut self,
+        pos_beats: f64,
+        playing: bool,
+        tempo: f64,
+    ) -> ([Vec<f32>; 2], Vec<NoteOut>) {
         let processor = self.processor.as_mut().expect("processor");
         let result = run_block(processor, self.now, pos_beats, playing, tempo);
         self.now += BLOCK as u64;
@@ -121,7 +126,9 @@ fn run_block(
     playing: bool,
     tempo: f64,
 ) -> ([Vec<f32>; 2], Vec<NoteOut>) {
-    let mut flags = TransportFlags::HAS_TEMPO | TransportFlags::HAS_BEATS_TIMELINE | TransportFlags::HAS_TIME_SIGNATURE;
+    let mut flags = TransportFlags::HAS_TEMPO
+        | TransportFlags::HAS_BEATS_TIMELINE
+        | TransportFlags::HAS_TIME_SIGNATURE;
     if playing {
         flags |= TransportFlags::IS_PLAYING;
     }
@@ -148,7 +155,9 @@ fn run_block(
     let mut out_ports = AudioPorts::with_capacity(2, 1);
     let input = in_ports.with_input_buffers([AudioPortBuffer {
         latency: 0,
-        channels: AudioPortBufferType::f32_input_only(sidechain.iter_mut().map(|b| InputChannel::constant(b.as_mut_slice()))),
+        channels: AudioPortBufferType::f32_input_only(
+            sidechain.iter_mut().map(|b| InputChannel::constant(b.as_mut_slice())),
+        ),
     }]);
     let mut output = out_ports.with_output_buffers([AudioPortBuffer {
         latency: 0,
@@ -288,7 +297,12 @@ fn jittered_host_positions_keep_the_sequence_in_time() {
         let mut wraps = 0;
         for (i, w) in left.windows(2).enumerate() {
             if w[1] < w[0] {
-                assert!(w[0] > 0.45 && w[1] < 0.05, "{bpm} bpm: backward step {} -> {} at sample {i}", w[0], w[1]);
+                assert!(
+                    w[0] > 0.45 && w[1] < 0.05,
+                    "{bpm} bpm: backward step {} -> {} at sample {i}",
+                    w[0],
+                    w[1]
+                );
                 wraps += 1;
             }
         }
@@ -302,7 +316,11 @@ fn jittered_host_positions_keep_the_sequence_in_time() {
             .collect();
         assert_eq!(steps.len(), 15 * bars as usize, "{bpm} bpm: sequence steps");
         for w in steps.windows(2) {
-            assert_eq!(w[1], if w[0] == 12.0 { 1.0 } else { w[0] + 1.0 }, "{bpm} bpm: order {steps:?}");
+            assert_eq!(
+                w[1],
+                if w[0] == 12.0 { 1.0 } else { w[0] + 1.0 },
+                "{bpm} bpm: order {steps:?}"
+            );
         }
         // A note on every beat, within the host's own rounding of the true beat.
         ons.retain(|&t| (t as f64) < bars * samples_per_bar - 24.0);
@@ -317,7 +335,9 @@ fn jittered_host_positions_keep_the_sequence_in_time() {
 #[test]
 fn saved_state_reproduces_the_same_output() {
     let mut a = Instance::new();
-    a.set_dsl(":m:{1}fromJS;\n:seq:{{15}clp, [1], :m:}rsq;\n>{{:seq:}saw, 0.1}mul;\n>1{{:seq:,2}mul}sin;");
+    a.set_dsl(
+        ":m:{1}fromJS;\n:seq:{{15}clp, [1], :m:}rsq;\n>{{:seq:}saw, 0.1}mul;\n>1{{:seq:,2}mul}sin;",
+    );
     let saved = a.save();
     let mut b = Instance::new();
     b.load(&saved);

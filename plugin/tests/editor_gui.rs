@@ -13,7 +13,9 @@ use clack_extensions::gui::{GuiApiType, GuiConfiguration, PluginGui, Window};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, ImageFormat, Window as XWindow, WindowClass};
+use x11rb::protocol::xproto::{
+    ConnectionExt, CreateWindowAux, ImageFormat, Window as XWindow, WindowClass,
+};
 use x11rb::rust_connection::RustConnection;
 
 /// A private X server. It is started with `-terminate`, so it exits when its last client
@@ -29,11 +31,21 @@ impl Xvfb {
         let n = 200 + std::process::id() % 700;
         let display = format!(":{n}");
         let _server: Child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1400x900x24", "-nolisten", "tcp", "-terminate"])
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1400x900x24",
+                "-nolisten",
+                "tcp",
+                "-terminate",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start Xvfb ({e}): install it with scripts/install-deps.sh"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start Xvfb ({e}): install it with scripts/install-deps.sh")
+            });
         let socket = format!("/tmp/.X11-unix/X{n}");
         let deadline = Instant::now() + Duration::from_secs(10);
         while !std::path::Path::new(&socket).exists() {
@@ -57,7 +69,11 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 fn children(conn: &RustConnection, window: XWindow) -> Vec<XWindow> {
-    conn.query_tree(window).ok().and_then(|c| c.reply().ok()).map(|r| r.children).unwrap_or_default()
+    conn.query_tree(window)
+        .ok()
+        .and_then(|c| c.reply().ok())
+        .map(|r| r.children)
+        .unwrap_or_default()
 }
 
 #[test]
@@ -106,7 +122,11 @@ fn the_editor_opens_embedded_in_a_host_window() {
     assert_eq!((geometry.width, geometry.height), (1180, 760));
     // ...and draws the editor (not one flat colour: text, panels, the piano roll).
     let distinct = wait_for("the editor to draw", || {
-        let image = conn.get_image(ImageFormat::Z_PIXMAP, editor, 0, 0, 1180, 760, !0).ok()?.reply().ok()?;
+        let image = conn
+            .get_image(ImageFormat::Z_PIXMAP, editor, 0, 0, 1180, 760, !0)
+            .ok()?
+            .reply()
+            .ok()?;
         let mut colours: Vec<&[u8]> = image.data.chunks(4).collect();
         colours.sort_unstable();
         colours.dedup();

@@ -20,16 +20,16 @@ use serde_json::{json, Value};
 use sema_live::ml::core::checkpoint::Storage;
 use sema_live::ml::core::note_seq::{quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
 use sema_live::ml::music_rnn::MusicRnn;
-use sema_live::ml::testutil::{piano_phase, write_attention_rnn, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes};
 use sema_live::ml::music_vae::MusicVae;
+use sema_live::ml::testutil::{
+    piano_phase, write_attention_rnn, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes,
+};
 
 fn node_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PARITY_NODE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity"));
-    dir.join("node_modules/@magenta/music")
-        .is_dir()
-        .then_some(dir)
+    dir.join("node_modules/@magenta/music").is_dir().then_some(dir)
 }
 
 fn script() -> PathBuf {
@@ -55,9 +55,7 @@ fn random_melody(rng: &mut Lcg, steps: i64, lo: i32, hi: i32) -> NoteSequence {
     NoteSequence {
         notes,
         total_quantized_steps: Some(steps),
-        quantization_info: Some(QuantizationInfo {
-            steps_per_quarter: 4,
-        }),
+        quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
         ..Default::default()
     }
 }
@@ -71,16 +69,9 @@ fn run_node(dir: &Path, job: &Value, root: &Path) -> Value {
         .env("PARITY_NODE_DIR", dir)
         .output()
         .expect("cannot run node");
-    assert!(
-        out.status.success(),
-        "parity.mjs failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "parity.mjs failed:\n{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "parity.mjs printed no JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
+        panic!("parity.mjs printed no JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
     })
 }
 
@@ -88,12 +79,7 @@ fn run_node(dir: &Path, job: &Value, root: &Path) -> Value {
 fn magenta_js_parity() {
     let Some(node) = node_dir() else {
         let msg = "parity test skipped: no node_modules/@magenta/music (run `npm install` in tests/parity or set PARITY_NODE_DIR)";
-        assert!(
-            std::env::var("SEMA_LIVE_PARITY")
-                .map(|v| v != "1")
-                .unwrap_or(true),
-            "{msg}"
-        );
+        assert!(std::env::var("SEMA_LIVE_PARITY").map(|v| v != "1").unwrap_or(true), "{msg}");
         eprintln!("{msg}");
         return;
     };
@@ -115,11 +101,7 @@ fn magenta_js_parity() {
     }
     let mut rnn_jobs = Vec::new();
     for (i, (name, layers, storage, attention)) in rnn_cases.iter().enumerate() {
-        let sizes = RnnSizes {
-            min_pitch: 48,
-            max_pitch: 83,
-            layers: layers.clone(),
-        };
+        let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: layers.clone() };
         let dir = root.path().join(name);
         match attention {
             Some(len) => write_attention_rnn(&dir, &sizes, *len, *storage, 100 + i as u64).unwrap(),
@@ -187,18 +169,11 @@ fn magenta_js_parity() {
         vae_inputs.push(seqs);
     }
 
-    let bench = std::env::var("PARITY_BENCH")
-        .map(|v| v == "1")
-        .unwrap_or(false);
+    let bench = std::env::var("PARITY_BENCH").map(|v| v == "1").unwrap_or(false);
     let mut job = json!({"root": root.path(), "rnn": rnn_jobs, "vae": vae_jobs});
     if bench {
-        write_rnn(
-            &root.path().join("basic_rnn"),
-            &RnnSizes::basic_rnn(),
-            Storage::Float32,
-            7,
-        )
-        .unwrap();
+        write_rnn(&root.path().join("basic_rnn"), &RnnSizes::basic_rnn(), Storage::Float32, 7)
+            .unwrap();
         write_vae(
             &root.path().join("mel_2bar_small"),
             &VaeSizes::mel_2bar_small(),
@@ -223,21 +198,11 @@ fn magenta_js_parity() {
         let mut m = MusicRnn::load(&root.path().join(name)).unwrap();
         let outs = js["rnn"][i]["outputs"].as_array().expect("rnn outputs");
         for (p, want) in primers.iter().zip(outs) {
-            let q = if p.is_quantized() {
-                p.clone()
-            } else {
-                quantize_note_sequence(p, 4).unwrap()
-            };
+            let q =
+                if p.is_quantized() { p.clone() } else { quantize_note_sequence(p, 4).unwrap() };
             let got = m.continue_sequence(&q, 32, 0.0, 1, &mut srng).unwrap();
-            assert_eq!(
-                rust_notes(&got[0]),
-                notes_of(want),
-                "{name}: continuation differs"
-            );
-            assert_eq!(
-                got[0].total_quantized_steps,
-                want["totalQuantizedSteps"].as_i64()
-            );
+            assert_eq!(rust_notes(&got[0]), notes_of(want), "{name}: continuation differs");
+            assert_eq!(got[0].total_quantized_steps, want["totalQuantizedSteps"].as_i64());
             pitches.extend(got[0].notes.iter().map(|n| n.pitch));
             compared += 1;
         }

@@ -49,13 +49,15 @@ fn every_example_renders_sound_and_matching_notes() {
         let mut wav = hound::WavReader::open(dir.path().join("audio.wav")).expect("wav");
         let samples: Vec<f32> = wav.samples::<f32>().map(|s| s.expect("sample")).collect();
         let settings = sema_live::cli::session::Session::load(&session).expect("session").settings;
-        let frames = (4.0 * settings.beats_per_bar as f64 * 60.0 / settings.bpm * 48_000.0).round() as usize;
+        let frames =
+            (4.0 * settings.beats_per_bar as f64 * 60.0 / settings.bpm * 48_000.0).round() as usize;
         assert_eq!(samples.len(), 2 * frames, "{}: 4 bars, stereo", session.display());
         assert!(samples.iter().all(|x| x.is_finite()), "{}: NaN/inf", session.display());
         let peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         assert!(peak > 0.01, "{}: silent (peak {peak})", session.display());
 
-        let notes = decode_notes(&std::fs::read(dir.path().join("notes.mid")).expect("mid")).expect("parse mid");
+        let notes = decode_notes(&std::fs::read(dir.path().join("notes.mid")).expect("mid"))
+            .expect("parse mid");
         assert!(!notes.is_empty(), "{}: no MIDI notes", session.display());
         // The pitches the JS left on channel 1, as the summary lists them.
         let summary = std::fs::read_to_string(dir.path().join("summary.txt")).expect("summary");
@@ -73,9 +75,14 @@ fn every_example_renders_sound_and_matching_notes() {
             .split(", ")
             .filter_map(|v| v.parse().ok())
             .collect();
-        let sent: std::collections::BTreeSet<i64> = values.iter().filter(|&&f| f > 0.0).map(|&f| ftom(f)).collect();
+        let sent: std::collections::BTreeSet<i64> =
+            values.iter().filter(|&&f| f > 0.0).map(|&f| ftom(f)).collect();
         for (_, _, key) in &notes {
-            assert!(sent.contains(&(*key as i64)), "{}: note {key} not among the sent pitches {sent:?}", session.display());
+            assert!(
+                sent.contains(&(*key as i64)),
+                "{}: note {key} not among the sent pitches {sent:?}",
+                session.display()
+            );
         }
     }
 }
@@ -90,7 +97,11 @@ fn rendering_twice_gives_identical_files() {
         for f in ["audio.wav", "notes.mid", "summary.txt"] {
             let fa = std::fs::read(a.path().join(f)).expect("file a");
             let fb = std::fs::read(b.path().join(f)).expect("file b");
-            assert!(fa == fb, "{}: {f} differs between two renders with the same seed", session.display());
+            assert!(
+                fa == fb,
+                "{}: {f} differs between two renders with the same seed",
+                session.display()
+            );
         }
     }
 }
@@ -98,7 +109,12 @@ fn rendering_twice_gives_identical_files() {
 #[test]
 fn samples_from_the_user_folder_play() {
     let samples = tempfile::tempdir().expect("tempdir");
-    let spec = hound::WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(samples.path().join("click.wav"), spec).expect("wav");
     for i in 0..4800 {
         w.write_sample(if i % 100 < 50 { 12_000i16 } else { -12_000 }).expect("sample");
@@ -127,6 +143,10 @@ fn samples_from_the_user_folder_play() {
         .arg(&session)
         .output()
         .expect("run sema-live");
-    let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(!output.status.success() && all.contains("click"), "{all}");
 }

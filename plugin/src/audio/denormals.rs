@@ -54,14 +54,18 @@ fn read_fp_control() -> u64 {
     {
         let mut csr: u32 = 0;
         // SAFETY: stmxcsr stores the 32-bit MXCSR to the given, valid address.
-        unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags))
+        };
         csr as u64
     }
     #[cfg(target_arch = "aarch64")]
     {
         let fpcr: u64;
         // SAFETY: reading FPCR has no side effects.
-        unsafe { std::arch::asm!("mrs {}, fpcr", out(reg) fpcr, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("mrs {}, fpcr", out(reg) fpcr, options(nomem, nostack, preserves_flags))
+        };
         fpcr
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
@@ -78,7 +82,9 @@ fn write_fp_control(value: u64) {
         let csr = value as u32;
         // SAFETY: ldmxcsr loads MXCSR from a valid address; only the rounding/flush flags
         // the caller read from the register (plus FTZ/DAZ) are written back.
-        unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, preserves_flags, readonly)) };
+        unsafe {
+            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, preserves_flags, readonly))
+        };
     }
     #[cfg(target_arch = "aarch64")]
     // SAFETY: writing FZ (and the bits read before) to FPCR only changes float behaviour.

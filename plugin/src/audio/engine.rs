@@ -62,10 +62,7 @@ pub struct ControlEnds {
 pub fn queues() -> (ControlEnds, AudioEnds) {
     let (to_audio, from_control) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
     let (garbage_tx, garbage_rx) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
-    (
-        ControlEnds { to_audio, garbage: garbage_rx },
-        AudioEnds { from_control, garbage: garbage_tx },
-    )
+    (ControlEnds { to_audio, garbage: garbage_rx }, AudioEnds { from_control, garbage: garbage_tx })
 }
 
 /// The two ends the engine keeps.
@@ -267,7 +264,13 @@ impl Engine {
 
         let events = self.clock.fill_block(&host, sync, &mut self.clocks[..len]);
         if len == 0 {
-            return BlockReport { midi: &[], to_js: &[], scope: &[], clock: ClockState::default(), clocks: &[] };
+            return BlockReport {
+                midi: &[],
+                to_js: &[],
+                scope: &[],
+                clock: ClockState::default(),
+                clocks: &[],
+            };
         }
         let playing = self.clocks[0].playing;
         // A stop or a relocation (locate, loop jump) ends every held note at once.
@@ -487,7 +490,12 @@ mod tests {
                 if c.playing && self.last_bar != Some(c.bar) {
                     ctx.notes.push(TimedNote {
                         offset: i as u32,
-                        note: NoteRequest { pitch: self.pitch, velocity: 1.0, length_bars: 0.5, channel: 0 },
+                        note: NoteRequest {
+                            pitch: self.pitch,
+                            velocity: 1.0,
+                            length_bars: 0.5,
+                            channel: 0,
+                        },
                     });
                 }
                 self.last_bar = Some(c.bar);
@@ -515,7 +523,13 @@ mod tests {
     impl Rig {
         fn new() -> Self {
             let (control, audio) = queues();
-            Self { control, engine: Engine::new(audio, 48_000.0, 512), pos: 0.0, l: vec![0.0; 512], r: vec![0.0; 512] }
+            Self {
+                control,
+                engine: Engine::new(audio, 48_000.0, 512),
+                pos: 0.0,
+                l: vec![0.0; 512],
+                r: vec![0.0; 512],
+            }
         }
         /// Processes one 512-sample block at 120 bpm 4/4; returns its MIDI events.
         fn block(&mut self, playing: bool) -> Vec<MidiEvent> {

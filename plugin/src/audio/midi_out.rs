@@ -160,7 +160,10 @@ mod tests {
         s.begin_block(512);
         s.note_on(100, req(60), 1000.0);
         let ev = s.finish_block().to_vec();
-        assert_eq!(ev, vec![MidiEvent { timing: 100, on: true, channel: 0, key: 60, velocity: 0.8 }]);
+        assert_eq!(
+            ev,
+            vec![MidiEvent { timing: 100, on: true, channel: 0, key: 60, velocity: 0.8 }]
+        );
         s.begin_block(512);
         let ev = s.finish_block().to_vec();
         // 100 + 1000 = 1100 = block 2 offset 76.
@@ -179,7 +182,10 @@ mod tests {
         s.note_on(0, req(64), 10_000.0);
         s.note_on(10, req(64), 10_000.0);
         let ev = s.finish_block().to_vec();
-        assert_eq!(ev.iter().map(|e| (e.timing, e.on)).collect::<Vec<_>>(), vec![(0, true), (10, false), (10, true)]);
+        assert_eq!(
+            ev.iter().map(|e| (e.timing, e.on)).collect::<Vec<_>>(),
+            vec![(0, true), (10, false), (10, true)]
+        );
         assert_eq!(s.held_count(), 1);
     }
 
@@ -206,7 +212,11 @@ mod tests {
         s.begin_block(64);
         for ch in 0..16u8 {
             for k in 0..128u8 {
-                s.note_on(0, NoteRequest { pitch: k, velocity: 1.0, length_bars: 1.0, channel: ch }, 1e9);
+                s.note_on(
+                    0,
+                    NoteRequest { pitch: k, velocity: 1.0, length_bars: 1.0, channel: ch },
+                    1e9,
+                );
             }
         }
         let n = s.held_count();

@@ -157,7 +157,12 @@ impl Clock {
     }
 
     /// Fills `out[..len]` with the clock state of each sample of the block.
-    pub fn fill_block(&mut self, host: &HostTime, sync: bool, out: &mut [ClockState]) -> ClockEvents {
+    pub fn fill_block(
+        &mut self,
+        host: &HostTime,
+        sync: bool,
+        out: &mut [ClockState],
+    ) -> ClockEvents {
         let sr = self.sample_rate;
         let synced = sync && host.tempo.is_some() && host.pos_beats.is_some();
         let mut events = ClockEvents::default();
@@ -406,7 +411,12 @@ mod tests {
             assert_eq!(relocations, 0, "{bpm} bpm: jitter is not a relocation");
             let samples_per_bar = 4.0 * 60.0 / bpm * 48_000.0;
             for (i, w) in pos.windows(2).enumerate() {
-                assert!(w[1] >= w[0], "{bpm} bpm: backward step at sample {i}: {} -> {}", w[0], w[1]);
+                assert!(
+                    w[1] >= w[0],
+                    "{bpm} bpm: backward step at sample {i}: {} -> {}",
+                    w[0],
+                    w[1]
+                );
             }
             // Never further from the true position than the host's own rounding (a tick
             // of up to 15 samples at these tempi, plus up to 8 samples late).
@@ -421,7 +431,10 @@ mod tests {
             for &p in &pos[1..] {
                 let ph = clock_phase15(p);
                 if ph < prev {
-                    assert!(prev > 0.9 && ph < 0.1, "{bpm} bpm: phase {prev} -> {ph} is not a wrap");
+                    assert!(
+                        prev > 0.9 && ph < 0.1,
+                        "{bpm} bpm: phase {prev} -> {ph} is not a wrap"
+                    );
                     wraps += 1;
                 }
                 prev = ph;
@@ -449,7 +462,11 @@ mod tests {
             let first = out[0].bar as f64 * 4.0 + out[0].bar_phase * 4.0;
             assert!(first >= last, "block {k}");
             if k > 100 {
-                assert!((first - host_pos).abs() * 24_000.0 < 16.0, "block {k}: {} samples off", (first - host_pos) * 24_000.0);
+                assert!(
+                    (first - host_pos).abs() * 24_000.0 < 16.0,
+                    "block {k}: {} samples off",
+                    (first - host_pos) * 24_000.0
+                );
             }
             last = out[511].bar as f64 * 4.0 + out[511].bar_phase * 4.0;
         }

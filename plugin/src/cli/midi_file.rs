@@ -28,8 +28,14 @@ pub fn encode(events: &[TimedEvent], bpm: f64, beats_per_bar: u8) -> Vec<u8> {
 
 /// As [`encode`], with the end of the track at `end_beats` (when later than the last
 /// event), so an export of N bars that ends in silence still lasts N bars.
-pub fn encode_until(events: &[TimedEvent], bpm: f64, beats_per_bar: u8, end_beats: Option<f64>) -> Vec<u8> {
-    let mut evs: Vec<TimedEvent> = events.iter().copied().filter(|e| e.beats.is_finite() && e.beats >= 0.0).collect();
+pub fn encode_until(
+    events: &[TimedEvent],
+    bpm: f64,
+    beats_per_bar: u8,
+    end_beats: Option<f64>,
+) -> Vec<u8> {
+    let mut evs: Vec<TimedEvent> =
+        events.iter().copied().filter(|e| e.beats.is_finite() && e.beats >= 0.0).collect();
     evs.sort_by(|a, b| {
         let ta = (a.beats * PPQ as f64).round() as u64;
         let tb = (b.beats * PPQ as f64).round() as u64;
@@ -51,7 +57,10 @@ pub fn encode_until(events: &[TimedEvent], bpm: f64, beats_per_bar: u8, end_beat
 
     let mpq = (60_000_000.0 / bpm.clamp(1.0, 1000.0)).round() as u32;
     let mut track = vec![
-        TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(mpq.min(0xFF_FFFF)))) },
+        TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(mpq.min(0xFF_FFFF)))),
+        },
         TrackEvent {
             delta: u28::new(0),
             kind: TrackEventKind::Meta(MetaMessage::TimeSignature(beats_per_bar.max(1), 2, 24, 8)),
@@ -63,17 +72,33 @@ pub fn encode_until(events: &[TimedEvent], bpm: f64, beats_per_bar: u8, end_beat
         let delta = tick.saturating_sub(last_tick).min(0x0FFF_FFFF) as u32;
         last_tick = tick;
         let key = u7::new(e.key.min(127));
-        let vel = u7::new(((e.velocity.clamp(0.0, 1.0) * 127.0).round() as u8).max(if e.on { 1 } else { 0 }));
-        let message = if e.on { MidiMessage::NoteOn { key, vel } } else { MidiMessage::NoteOff { key, vel: u7::new(0) } };
+        let vel = u7::new(((e.velocity.clamp(0.0, 1.0) * 127.0).round() as u8).max(if e.on {
+            1
+        } else {
+            0
+        }));
+        let message = if e.on {
+            MidiMessage::NoteOn { key, vel }
+        } else {
+            MidiMessage::NoteOff { key, vel: u7::new(0) }
+        };
         track.push(TrackEvent {
             delta: u28::new(delta),
             kind: TrackEventKind::Midi { channel: u4::new(e.channel.min(15)), message },
         });
     }
-    let end_tick = end_beats.filter(|b| b.is_finite() && *b > 0.0).map_or(0, |b| (b * PPQ as f64).round() as u64);
+    let end_tick = end_beats
+        .filter(|b| b.is_finite() && *b > 0.0)
+        .map_or(0, |b| (b * PPQ as f64).round() as u64);
     let end_delta = end_tick.saturating_sub(last_tick).min(0x0FFF_FFFF) as u32;
-    track.push(TrackEvent { delta: u28::new(end_delta), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
-    let smf = Smf { header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(PPQ))), tracks: vec![track] };
+    track.push(TrackEvent {
+        delta: u28::new(end_delta),
+        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+    });
+    let smf = Smf {
+        header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(PPQ))),
+        tracks: vec![track],
+    };
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
     let _ = smf.write_std(&mut out);
@@ -120,7 +145,17 @@ mod tests {
     #[test]
     fn notes_round_trip_through_a_file() {
         let ev = |beats, on, key| TimedEvent { beats, on, channel: 0, key, velocity: 0.8 };
-        let bytes = encode(&[ev(1.0, false, 60), ev(0.0, true, 60), ev(1.0, true, 62), ev(1.5, false, 62), ev(2.0, true, 64)], 120.0, 4);
+        let bytes = encode(
+            &[
+                ev(1.0, false, 60),
+                ev(0.0, true, 60),
+                ev(1.0, true, 62),
+                ev(1.5, false, 62),
+                ev(2.0, true, 64),
+            ],
+            120.0,
+            4,
+        );
         let notes = decode_notes(&bytes).expect("parse");
         assert_eq!(notes, vec![(0.0, 1.0, 60), (1.0, 1.5, 62), (2.0, 2.0, 64)]);
     }

@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::audio::engine::{self, BlockIo, Engine};
+use crate::audio::patch::NUM_PARAMS;
+use crate::audio::transport::HostTime;
+use crate::cli::midi_file::{self, TimedEvent};
 use crate::control::console::Console;
 use crate::control::controller::Controller;
-use crate::audio::engine::{self, BlockIo, Engine};
-use crate::cli::midi_file::{self, TimedEvent};
-use crate::audio::patch::NUM_PARAMS;
 use crate::control::state::SessionState;
-use crate::audio::transport::HostTime;
 
 /// How to render.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,8 +58,13 @@ impl Rendered {
     }
 
     /// Writes `audio.wav` (32-bit float stereo), `notes.mid` and `summary.txt` into `dir`.
-    pub fn write(&self, dir: &Path, channels: &std::collections::BTreeMap<u32, Vec<f64>>) -> Result<String, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    pub fn write(
+        &self,
+        dir: &Path,
+        channels: &std::collections::BTreeMap<u32, Vec<f64>>,
+    ) -> Result<String, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let wav = dir.join("audio.wav");
         let spec = hound::WavSpec {
             channels: 2,
@@ -67,16 +72,23 @@ impl Rendered {
             bits_per_sample: 32,
             sample_format: hound::SampleFormat::Float,
         };
-        let mut w = hound::WavWriter::create(&wav, spec).map_err(|e| format!("cannot write {}: {e}", wav.display()))?;
+        let mut w = hound::WavWriter::create(&wav, spec)
+            .map_err(|e| format!("cannot write {}: {e}", wav.display()))?;
         for (l, r) in self.audio[0].iter().zip(self.audio[1].iter()) {
-            w.write_sample(*l).and_then(|_| w.write_sample(*r)).map_err(|e| format!("writing {}: {e}", wav.display()))?;
+            w.write_sample(*l)
+                .and_then(|_| w.write_sample(*r))
+                .map_err(|e| format!("writing {}: {e}", wav.display()))?;
         }
         w.finalize().map_err(|e| format!("writing {}: {e}", wav.display()))?;
         let mid = dir.join("notes.mid");
-        std::fs::write(&mid, midi_file::encode(&self.events, self.settings.bpm, self.settings.beats_per_bar))
-            .map_err(|e| format!("cannot write {}: {e}", mid.display()))?;
+        std::fs::write(
+            &mid,
+            midi_file::encode(&self.events, self.settings.bpm, self.settings.beats_per_bar),
+        )
+        .map_err(|e| format!("cannot write {}: {e}", mid.display()))?;
         let summary = self.summary(channels);
-        std::fs::write(dir.join("summary.txt"), &summary).map_err(|e| format!("cannot write summary: {e}"))?;
+        std::fs::write(dir.join("summary.txt"), &summary)
+            .map_err(|e| format!("cannot write summary: {e}"))?;
         Ok(summary)
     }
 
@@ -107,11 +119,19 @@ impl Rendered {
         }
         for (ch, (n, keys)) in per_channel {
             let first: Vec<String> = keys.iter().take(16).map(|k| k.to_string()).collect();
-            out.push_str(&format!("MIDI channel {}: {n} notes (first: {})\n", ch + 1, first.join(" ")));
+            out.push_str(&format!(
+                "MIDI channel {}: {n} notes (first: {})\n",
+                ch + 1,
+                first.join(" ")
+            ));
         }
         for (id, data) in channels {
             let vals: Vec<String> = data.iter().take(16).map(|v| format!("{v:.2}")).collect();
-            out.push_str(&format!("JS channel {id}: {} values [{}]\n", data.len(), vals.join(", ")));
+            out.push_str(&format!(
+                "JS channel {id}: {} values [{}]\n",
+                data.len(),
+                vals.join(", ")
+            ));
         }
         out
     }
@@ -141,7 +161,11 @@ impl OfflineEngine {
 
     /// Re-installs the controller's session into the engine (after JS changed it).
     pub fn resync(&mut self) {
-        self.controller.lock().resync(&mut self.engine, self.settings.sample_rate, self.settings.block);
+        self.controller.lock().resync(
+            &mut self.engine,
+            self.settings.sample_rate,
+            self.settings.block,
+        );
     }
 
     /// Renders `settings.bars` bars from the song start; `progress` is called with the

@@ -141,7 +141,8 @@ impl Default for Session {
 impl Session {
     /// Parses a session file's text; errors name the line and what was wrong.
     pub fn parse(text: &str) -> Result<Self, SessionError> {
-        let s: Session = toml::from_str(text).map_err(|e| SessionError::new(SessionErrorKind::Parse, e.to_string()))?;
+        let s: Session = toml::from_str(text)
+            .map_err(|e| SessionError::new(SessionErrorKind::Parse, e.to_string()))?;
         if !(s.settings.bpm.is_finite() && s.settings.bpm > 0.0 && s.settings.bpm <= 1000.0) {
             return Err(SessionError::invalid(format!(
                 "settings.bpm must be between 0 and 1000, not {}",
@@ -165,7 +166,8 @@ impl Session {
 
     pub fn load(path: &Path) -> Result<Self, SessionError> {
         let text = std::fs::read_to_string(path).map_err(|e| SessionError::io("read", path, e))?;
-        Self::parse(&text).map_err(|e| SessionError::new(e.kind, format!("{}: {}", path.display(), e.message)))
+        Self::parse(&text)
+            .map_err(|e| SessionError::new(e.kind, format!("{}: {}", path.display(), e.message)))
     }
 
     pub fn to_toml(&self) -> String {
@@ -195,7 +197,11 @@ impl Session {
             settings,
             dsl: state.dsl.clone(),
             js: state.js.clone(),
-            channels: state.channels.iter().map(|(id, data)| ChannelData { id: *id, data: data.clone() }).collect(),
+            channels: state
+                .channels
+                .iter()
+                .map(|(id, data)| ChannelData { id: *id, data: data.clone() })
+                .collect(),
         }
     }
 }

@@ -62,7 +62,12 @@ pub struct Line {
 impl Line {
     /// A line from the JS runtime: `block` is the index of the block it comes from and
     /// `line` the 1-based file line of an error, when known.
-    pub fn js(level: Level, text: impl Into<String>, block: Option<usize>, line: Option<usize>) -> Self {
+    pub fn js(
+        level: Level,
+        text: impl Into<String>,
+        block: Option<usize>,
+        line: Option<usize>,
+    ) -> Self {
         Line { level, source: Source::Js { block, line }, text: text.into() }
     }
 

@@ -22,11 +22,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::control::console::{Console, Source};
-use crate::dsl::{self, CompileEnv, Diagnostic, SampleLibrary};
 use crate::audio::engine::{ControlEnds, Engine, Garbage, ToAudio, MAX_IN_FLIGHT};
 use crate::audio::patch::{Patch, NUM_CHANNELS};
+use crate::control::console::{Console, Source};
 use crate::control::state::SessionState;
+use crate::dsl::{self, CompileEnv, Diagnostic, SampleLibrary};
 
 /// See the module documentation.
 pub struct Controller {
@@ -161,7 +161,10 @@ pub fn eval_dsl(controller: &Mutex<Controller>, src: &str) -> Result<(), EvalErr
 /// Replaces the sample library (a buffer from JS `sema.sendBuffer`, a new WAV folder),
 /// then recompiles the playing code, unlocked, so `\name` players see it. Code evaluated
 /// meanwhile is newer and already compiled with these samples: then nothing is replaced.
-pub fn set_samples(controller: &Mutex<Controller>, samples: Arc<SampleLibrary>) -> Result<(), EvalError> {
+pub fn set_samples(
+    controller: &Mutex<Controller>,
+    samples: Arc<SampleLibrary>,
+) -> Result<(), EvalError> {
     let (snapshot, src) = {
         let mut c = controller.lock();
         c.set_samples(samples);
@@ -203,7 +206,11 @@ impl Controller {
             ends,
             in_flight: 0,
             samples_pending: true,
-            env: CompileEnv { sample_rate: 48_000.0, max_block: 512, samples: Arc::new(SampleLibrary::new()) },
+            env: CompileEnv {
+                sample_rate: 48_000.0,
+                max_block: 512,
+                samples: Arc::new(SampleLibrary::new()),
+            },
             env_generation: 0,
             code_rev: 0,
             active: false,
@@ -235,7 +242,11 @@ impl Controller {
 
     /// What DSL code compiles against now, to compile without holding the lock.
     pub fn snapshot(&self) -> CompileSnapshot {
-        CompileSnapshot { env: self.env.clone(), generation: self.env_generation, code_rev: self.code_rev }
+        CompileSnapshot {
+            env: self.env.clone(),
+            generation: self.env_generation,
+            code_rev: self.code_rev,
+        }
     }
 
     /// Installs evaluated DSL code: on success it replaces the playing patch (now or at the
@@ -290,7 +301,8 @@ impl Controller {
             return Err(SendError::BadChannel(id));
         }
         let boxed: Box<[f64]> = data.clone().into_boxed_slice();
-        self.send(ToAudio::Channel { id, data: boxed }).map_err(|QueueFull| SendError::QueueFull(id))?;
+        self.send(ToAudio::Channel { id, data: boxed })
+            .map_err(|QueueFull| SendError::QueueFull(id))?;
         self.session.channels.insert(id, data);
         Ok(())
     }
@@ -317,7 +329,8 @@ impl Controller {
         }
         self.ensure_samples();
         let dsl = state.dsl.clone();
-        let channels: Vec<(u32, Vec<f64>)> = state.channels.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let channels: Vec<(u32, Vec<f64>)> =
+            state.channels.iter().map(|(k, v)| (*k, v.clone())).collect();
         self.session = state;
         let mut full = false;
         for (id, data) in channels {
@@ -327,7 +340,10 @@ impl Controller {
         match self.compile(&dsl) {
             Ok(patch) => full |= self.send(ToAudio::Patch(patch)).is_err(),
             Err(errors) => {
-                self.console.error(Source::System, "the saved DSL program does not compile; it was kept as text");
+                self.console.error(
+                    Source::System,
+                    "the saved DSL program does not compile; it was kept as text",
+                );
                 for e in &errors {
                     self.console.error(Source::Dsl { line: e.line, col: e.col }, e.to_string());
                 }
@@ -476,7 +492,11 @@ mod tests {
     fn rig(dsl: &str) -> (Controller, Engine, Arc<Console>) {
         let console = Arc::new(Console::new());
         let (ends, audio) = crate::audio::engine::queues();
-        let session = SessionState { dsl: dsl.into(), channels: Default::default(), ..SessionState::default() };
+        let session = SessionState {
+            dsl: dsl.into(),
+            channels: Default::default(),
+            ..SessionState::default()
+        };
         let controller = Controller::new(ends, session, console.clone());
         (controller, Engine::new(audio, 48_000.0, 512), console)
     }
@@ -535,10 +555,16 @@ mod tests {
         assert!(SendError::QueueFull(2).to_string().contains("not taking new data (queue full)"));
         assert!(!c.session().channels.contains_key(&2), "the session keeps what the engine has");
         assert!(matches!(install(&mut c, LOUD), Err(EvalError::QueueFull)));
-        assert!(matches!(eval_dsl(&Mutex::new(rig(QUIET).0), QUIET), Ok(())), "a fresh controller takes it");
+        assert!(
+            matches!(eval_dsl(&Mutex::new(rig(QUIET).0), QUIET), Ok(())),
+            "a fresh controller takes it"
+        );
         assert_eq!(c.session().dsl, QUIET, "the previous code keeps playing and is what is saved");
         assert_eq!(queue_full_lines(&console), 1);
-        assert!(console.snapshot().iter().any(|l| l.text.starts_with("the audio engine is not taking new code (queue full)")));
+        assert!(console
+            .snapshot()
+            .iter()
+            .any(|l| l.text.starts_with("the audio engine is not taking new code (queue full)")));
         // Once the engine caught up, everything gets through again.
         assert_eq!(block(&mut engine, 512), 0.25);
         assert_eq!(engine.channel(1), &[(MAX_IN_FLIGHT - 1) as f64]);
@@ -548,7 +574,10 @@ mod tests {
         assert_eq!(engine.channel(2), &[9.0]);
         c.collect_garbage();
         assert_eq!(c.in_flight(), 0);
-        assert_eq!((c.session().dsl.as_str(), c.session().channels.get(&2)), (LOUD, Some(&vec![9.0])));
+        assert_eq!(
+            (c.session().dsl.as_str(), c.session().channels.get(&2)),
+            (LOUD, Some(&vec![9.0]))
+        );
     }
 
     #[test]

@@ -47,7 +47,13 @@ impl JsBridge {
 
     /// Evaluates one block (0-based `index`, starting at file line `first_line`), starting
     /// the JS thread first if needed. Never blocks on the script.
-    pub fn eval_block(&self, code: String, index: usize, first_line: usize, controller: &Arc<Mutex<Controller>>) {
+    pub fn eval_block(
+        &self,
+        code: String,
+        index: usize,
+        first_line: usize,
+        controller: &Arc<Mutex<Controller>>,
+    ) {
         let mut thread = self.thread.lock();
         if let JsThread::NotStarted(_) = &*thread {
             if let JsThread::NotStarted(to_js) = std::mem::replace(&mut *thread, JsThread::Gone) {
@@ -76,7 +82,10 @@ impl JsBridge {
         let bundled_dir = match crate::ml::core::embedded::bundled_dir() {
             Ok(dir) => dir,
             Err(e) => {
-                controller.lock().console().error(Source::Model, format!("bundled models unavailable: {e}"));
+                controller
+                    .lock()
+                    .console()
+                    .error(Source::Model, format!("bundled models unavailable: {e}"));
                 default_bundled_dir()
             }
         };

@@ -6,8 +6,8 @@ use nice_plug::prelude::*;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-use crate::control::controller::Controller;
 use crate::audio::patch::NUM_PARAMS;
+use crate::control::controller::Controller;
 use crate::control::state::SessionState;
 
 /// The session (code + channel data + layout) as a persistent field: saving reads the
@@ -76,8 +76,12 @@ impl SemaParams {
     pub fn new(controller: Arc<Mutex<Controller>>) -> Self {
         Self {
             session: SessionPersist { controller },
-            temperature: FloatParam::new("Temperature", 1.0, FloatRange::Linear { min: 0.0, max: 2.0 })
-                .with_step_size(0.01),
+            temperature: FloatParam::new(
+                "Temperature",
+                1.0,
+                FloatRange::Linear { min: 0.0, max: 2.0 },
+            )
+            .with_step_size(0.01),
             gain: FloatParam::new("Gain", 0.0, FloatRange::Linear { min: -60.0, max: 12.0 })
                 .with_unit(" dB")
                 .with_step_size(0.1),
@@ -96,8 +100,14 @@ impl SemaParams {
     /// The eight macros in order.
     pub fn macros(&self) -> [&FloatParam; 8] {
         [
-            &self.macro1, &self.macro2, &self.macro3, &self.macro4, &self.macro5, &self.macro6,
-            &self.macro7, &self.macro8,
+            &self.macro1,
+            &self.macro2,
+            &self.macro3,
+            &self.macro4,
+            &self.macro5,
+            &self.macro6,
+            &self.macro7,
+            &self.macro8,
         ]
     }
 

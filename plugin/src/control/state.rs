@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 pub const STATE_VERSION: u32 = 1;
 
 /// The DSL program of a freshly inserted plugin: the seed tutorial's patch.
-pub const DEFAULT_DSL: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/default/patch.sema"));
+pub const DEFAULT_DSL: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/default/patch.sema"));
 /// The JS program of a freshly inserted plugin: the seed tutorial's part 1 (RNN).
-pub const DEFAULT_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/default/script.js"));
+pub const DEFAULT_JS: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/default/script.js"));
 /// The seed's Piano Phase primer (MIDI pitches) that a fresh plugin plays on channel 1.
 pub const DEFAULT_PRIMER: [u8; 12] = crate::ml::core::note_seq::PIANO_PHASE;
-
 
 /// Editor layout saved with the project.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,7 +110,8 @@ mod tests {
 
     #[test]
     fn missing_fields_take_defaults() {
-        let back: SessionState = serde_json::from_str(r#"{"version":1,"dsl":">{440}sin;"}"#).expect("parse");
+        let back: SessionState =
+            serde_json::from_str(r#"{"version":1,"dsl":">{440}sin;"}"#).expect("parse");
         assert_eq!(back.dsl, ">{440}sin;");
         assert_eq!(back.editor, EditorLayout::default());
     }

@@ -98,7 +98,13 @@ pub fn outlets() -> (AudioOutlets, Inlets, ToJsReceiver) {
 impl AudioOutlets {
     /// Logs a block's MIDI events, toJS and `scop` values; drops what does not fit (the
     /// editor and JS catch up; the audio thread never waits).
-    pub fn publish(&mut self, clocks: &[ClockState], midi: &[MidiEvent], to_js: &[ToJsValue], scope: &[f32]) {
+    pub fn publish(
+        &mut self,
+        clocks: &[ClockState],
+        midi: &[MidiEvent],
+        to_js: &[ToJsValue],
+        scope: &[f32],
+    ) {
         for e in midi {
             let Some(c) = clocks.get(e.timing as usize).or(clocks.last()) else { break };
             let _ = self.notes.push(NoteRecord {

@@ -28,7 +28,8 @@ pub enum Operand {
     Tuple(Vec<Operand>),
 }
 
-const TUPLE_HINT: &str = "is a group of results (like fft's [trigger, magnitudes, phases]): pick one with {x, index}at";
+const TUPLE_HINT: &str =
+    "is a group of results (like fft's [trigger, magnitudes, phases]): pick one with {x, index}at";
 
 /// Where a variable's value lives.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -168,15 +169,25 @@ impl<'e> Builder<'e> {
                 self.emit(Op::ListFirst { list: l, out });
                 Ok(out)
             }
-            Some(Operand::Str(s, _)) => Err(format!("argument {} of '{}' must be a number or signal, not the string '{s}'", i + 1, c.name)),
-            Some(Operand::Tuple(_)) => Err(format!("argument {} of '{}' {TUPLE_HINT}", i + 1, c.name)),
+            Some(Operand::Str(s, _)) => Err(format!(
+                "argument {} of '{}' must be a number or signal, not the string '{s}'",
+                i + 1,
+                c.name
+            )),
+            Some(Operand::Tuple(_)) => {
+                Err(format!("argument {} of '{}' {TUPLE_HINT}", i + 1, c.name))
+            }
             None => Err(format!("'{}' is missing argument {}", c.name, i + 1)),
         }
     }
 
     /// Optional argument `i` as a scalar register.
     pub fn opt_s(&mut self, c: &Call, i: usize) -> Result<Option<R>, String> {
-        if i < c.args.len() { self.s(c, i).map(Some) } else { Ok(None) }
+        if i < c.args.len() {
+            self.s(c, i).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Argument `i` as a scalar register, or the constant `default` when absent.
@@ -209,8 +220,14 @@ impl<'e> Builder<'e> {
                     }
                 }
             }
-            Some(Operand::Str(s, _)) => Err(format!("argument {} of '{}' must be a list, not the string '{s}'", i + 1, c.name)),
-            Some(Operand::Tuple(_)) => Err(format!("argument {} of '{}' {TUPLE_HINT}", i + 1, c.name)),
+            Some(Operand::Str(s, _)) => Err(format!(
+                "argument {} of '{}' must be a list, not the string '{s}'",
+                i + 1,
+                c.name
+            )),
+            Some(Operand::Tuple(_)) => {
+                Err(format!("argument {} of '{}' {TUPLE_HINT}", i + 1, c.name))
+            }
             None => Err(format!("'{}' is missing argument {}", c.name, i + 1)),
         }
     }
@@ -227,12 +244,22 @@ impl<'e> Builder<'e> {
     pub fn str_arg(&self, c: &Call, i: usize) -> Result<(String, Pos), String> {
         match c.args.get(i) {
             Some(Operand::Str(s, p)) => Ok((s.clone(), *p)),
-            _ => Err(format!("argument {} of '{}' must be a sample name like 'kick'", i + 1, c.name)),
+            _ => {
+                Err(format!("argument {} of '{}' must be a sample name like 'kick'", i + 1, c.name))
+            }
         }
     }
 
     /// A sample player for `name`, or an error when the library does not have it.
-    pub fn player(&mut self, name: &str, mode: PlayMode, a: R, b: Option<R>, c: Option<R>, out: R) -> Result<(), String> {
+    pub fn player(
+        &mut self,
+        name: &str,
+        mode: PlayMode,
+        a: R,
+        b: Option<R>,
+        c: Option<R>,
+        out: R,
+    ) -> Result<(), String> {
         let p = match self.env.samples.get(name) {
             Some((data, rate)) => SamplePlayer::new(data, rate, self.sr),
             None if !self.audio => SamplePlayer::new(std::sync::Arc::from(Vec::<f32>::new()), self.sr, self.sr),
@@ -243,7 +270,11 @@ impl<'e> Builder<'e> {
     }
 
     /// A time-stretch player for `name`, or an error when the library does not have it.
-    pub fn stretch_player(&mut self, name: &str, seed: u64) -> Result<crate::dsp::grains::Stretch, String> {
+    pub fn stretch_player(
+        &mut self,
+        name: &str,
+        seed: u64,
+    ) -> Result<crate::dsp::grains::Stretch, String> {
         use crate::dsp::grains::Stretch;
         match self.env.samples.get(name) {
             Some((data, rate)) => Ok(Stretch::new(data, rate, self.sr, seed)),
@@ -267,7 +298,9 @@ impl<'e> Builder<'e> {
             Expr::SetVar { value, .. } => self.list_type(value, kinds),
             Expr::Call { name, args, .. } => match name.as_str() {
                 "fromJS" => Some(FROMJS_CAPACITY),
-                "const" | "map" | "filt" | "expa" => args.first().and_then(|a| self.list_type(a, kinds)),
+                "const" | "map" | "filt" | "expa" => {
+                    args.first().and_then(|a| self.list_type(a, kinds))
+                }
                 _ => None,
             },
             _ => None,
@@ -277,7 +310,11 @@ impl<'e> Builder<'e> {
     /// First pass: finds every variable, its type (scalar or list) and the lambdas.
     fn declare(&mut self, stmts: &[Expr]) {
         let mut assigns: Vec<(String, Expr)> = Vec::new();
-        fn walk(e: &Expr, out: &mut Vec<(String, Expr)>, lambdas: &mut HashMap<String, (Vec<String>, Expr)>) {
+        fn walk(
+            e: &Expr,
+            out: &mut Vec<(String, Expr)>,
+            lambdas: &mut HashMap<String, (Vec<String>, Expr)>,
+        ) {
             match e {
                 Expr::SetVar { name, value, .. } => {
                     if let Expr::Lambda { params, body, .. } = &**value {
@@ -289,9 +326,9 @@ impl<'e> Builder<'e> {
                     }
                 }
                 Expr::List(items, _) => items.iter().for_each(|i| walk(i, out, lambdas)),
-                Expr::Call { args, .. } | Expr::Player { args, .. } | Expr::LambdaCall { args, .. } => {
-                    args.iter().for_each(|a| walk(a, out, lambdas))
-                }
+                Expr::Call { args, .. }
+                | Expr::Player { args, .. }
+                | Expr::LambdaCall { args, .. } => args.iter().for_each(|a| walk(a, out, lambdas)),
                 Expr::Dac { value, .. } => walk(value, out, lambdas),
                 Expr::Lambda { body, .. } => walk(body, out, lambdas),
                 _ => {}
@@ -318,8 +355,11 @@ impl<'e> Builder<'e> {
             match e {
                 Expr::Call { name, args, .. } => match name.as_str() {
                     "fft" | "mfcc" => true,
-                    "at" => matches!((args.first(), args.get(1)), (Some(Expr::GetVar(v, _)), Some(Expr::Num(..))) if names.contains(v))
-                        || args.first().is_some_and(|a| is_alias(a, names)) && matches!(args.get(1), Some(Expr::Num(..))),
+                    "at" => {
+                        matches!((args.first(), args.get(1)), (Some(Expr::GetVar(v, _)), Some(Expr::Num(..))) if names.contains(v))
+                            || args.first().is_some_and(|a| is_alias(a, names))
+                                && matches!(args.get(1), Some(Expr::Num(..)))
+                    }
                     _ => false,
                 },
                 Expr::SetVar { value, .. } => is_alias(value, names),
@@ -379,7 +419,8 @@ impl<'e> Builder<'e> {
 
     /// Compiles an expression; `dest` is the variable slot it is being assigned to.
     fn expr(&mut self, e: &Expr, dest: Option<Slot>) -> Result<Operand, Diagnostic> {
-        let located = |pos: Pos| move |m: String| Diagnostic { line: pos.line, col: pos.col, message: m };
+        let located =
+            |pos: Pos| move |m: String| Diagnostic { line: pos.line, col: pos.col, message: m };
         match e {
             Expr::Num(v, _) => Ok(Operand::S(self.konst(*v))),
             Expr::Str(s, p) => Ok(Operand::Str(s.clone(), *p)),
@@ -403,8 +444,14 @@ impl<'e> Builder<'e> {
                             init.push(0.0);
                             dynamic.push((i as u32, r));
                         }
-                        Operand::Str(..) => return Err(located(item.pos())("strings cannot be list elements".into())),
-                        Operand::Tuple(_) => return Err(located(item.pos())(format!("a list element {TUPLE_HINT}"))),
+                        Operand::Str(..) => {
+                            return Err(located(item.pos())(
+                                "strings cannot be list elements".into(),
+                            ))
+                        }
+                        Operand::Tuple(_) => {
+                            return Err(located(item.pos())(format!("a list element {TUPLE_HINT}")))
+                        }
                     }
                 }
                 let _ = pos;
@@ -422,7 +469,9 @@ impl<'e> Builder<'e> {
                     return Ok(Operand::S(self.konst(0.0)));
                 }
                 if self.scopes.iter().any(|s| s.contains_key(name)) {
-                    return Err(located(*pos)(format!("cannot assign to the lambda variable ':{name}:'")));
+                    return Err(located(*pos)(format!(
+                        "cannot assign to the lambda variable ':{name}:'"
+                    )));
                 }
                 if self.tuple_names.contains(name) {
                     // An alias of analysis results: no storage of its own.
@@ -455,8 +504,14 @@ impl<'e> Builder<'e> {
                         self.emit(Op::ScalarToList { a: x, list: l });
                         Operand::L(l)
                     }
-                    (_, Operand::Str(..)) => return Err(located(*pos)("a string cannot be assigned to a variable".into())),
-                    (_, Operand::Tuple(_)) => return Err(located(*pos)(format!("':{name}:' {TUPLE_HINT}"))),
+                    (_, Operand::Str(..)) => {
+                        return Err(located(*pos)(
+                            "a string cannot be assigned to a variable".into(),
+                        ))
+                    }
+                    (_, Operand::Tuple(_)) => {
+                        return Err(located(*pos)(format!("':{name}:' {TUPLE_HINT}")))
+                    }
                 };
                 if let Some(i) = self.vars.get_mut(name) {
                     i.written = true;
@@ -472,8 +527,12 @@ impl<'e> Builder<'e> {
                         self.emit(Op::ListFirst { list: l, out });
                         out
                     }
-                    Operand::Str(..) => return Err(located(*pos)("cannot send a string to the outputs".into())),
-                    Operand::Tuple(_) => return Err(located(*pos)(format!("the value {TUPLE_HINT}"))),
+                    Operand::Str(..) => {
+                        return Err(located(*pos)("cannot send a string to the outputs".into()))
+                    }
+                    Operand::Tuple(_) => {
+                        return Err(located(*pos)(format!("the value {TUPLE_HINT}")))
+                    }
                 };
                 match channel {
                     None => self.emit(Op::DacAll { x }),
@@ -490,10 +549,14 @@ impl<'e> Builder<'e> {
                 }
                 Ok(Operand::S(x))
             }
-            Expr::Lambda { pos, .. } => Err(located(*pos)("a lambda must be assigned to a variable, like :f:(:x:@{:x:,2}mul)".into())),
+            Expr::Lambda { pos, .. } => Err(located(*pos)(
+                "a lambda must be assigned to a variable, like :f:(:x:@{:x:,2}mul)".into(),
+            )),
             Expr::LambdaCall { name, args, pos } => {
                 let Some((params, body)) = self.lambdas.get(name).cloned() else {
-                    return Err(located(*pos)(format!("':{name}:' is not a lambda (define it with :{name}:(:x:@...))")));
+                    return Err(located(*pos)(format!(
+                        "':{name}:' is not a lambda (define it with :{name}:(:x:@...))"
+                    )));
                 };
                 if args.len() != params.len() {
                     return Err(located(*pos)(format!(
@@ -504,7 +567,9 @@ impl<'e> Builder<'e> {
                     )));
                 }
                 if self.scopes.len() >= MAX_LAMBDA_DEPTH {
-                    return Err(located(*pos)(format!("lambda ':{name}:' calls itself too deeply (recursion is not supported)")));
+                    return Err(located(*pos)(format!(
+                        "lambda ':{name}:' calls itself too deeply (recursion is not supported)"
+                    )));
                 }
                 let mut scope = HashMap::new();
                 for (p, a) in params.iter().zip(args) {
@@ -530,13 +595,21 @@ impl<'e> Builder<'e> {
         }
     }
 
-    fn call(&mut self, name: &str, args: &[Expr], pos: Pos, dest: Option<Slot>) -> Result<Operand, Diagnostic> {
+    fn call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        pos: Pos,
+        dest: Option<Slot>,
+    ) -> Result<Operand, Diagnostic> {
         let located = |m: String| Diagnostic { line: pos.line, col: pos.col, message: m };
         let def = match lookup(name) {
             Lookup::Found(def) => def,
             Lookup::NotSupported => return Err(located(format!("'{name}' is not supported yet"))),
             Lookup::Unknown => {
-                let hint = super::functions::suggest(name).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
+                let hint = super::functions::suggest(name)
+                    .map(|s| format!(" (did you mean '{s}'?)"))
+                    .unwrap_or_default();
                 return Err(located(format!("unknown function '{name}'{hint}")));
             }
         };
@@ -578,7 +651,13 @@ impl<'e> Builder<'e> {
 
     /// `{list, :f:}map` and friends: the lambda body is compiled into op lists that the
     /// `ListFn` op runs once per element.
-    fn list_fn(&mut self, name: &str, args: &[Expr], pos: Pos, dest: Option<Slot>) -> Result<Operand, String> {
+    fn list_fn(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        pos: Pos,
+        dest: Option<Slot>,
+    ) -> Result<Operand, String> {
         let kind = match name {
             "map" => ListFnKind::Map,
             "filt" => ListFnKind::Filt,
@@ -602,7 +681,11 @@ impl<'e> Builder<'e> {
         };
         let want = if kind == ListFnKind::Redu { 2 } else { 1 };
         if params.len() != want {
-            return Err(format!("'{name}' needs a lambda of {want} argument{}, ':{lname}:' takes {}", if want == 1 { "" } else { "s" }, params.len()));
+            return Err(format!(
+                "'{name}' needs a lambda of {want} argument{}, ':{lname}:' takes {}",
+                if want == 1 { "" } else { "s" },
+                params.len()
+            ));
         }
         if self.scopes.len() >= MAX_LAMBDA_DEPTH {
             return Err(format!("lambda ':{lname}:' is nested too deeply"));
@@ -660,7 +743,15 @@ impl<'e> Builder<'e> {
                 _ => self.lists.add(&[], cap),
             })
         };
-        self.emit(Op::ListFn { kind, src, dst, out, params: p, bodies: bodies.into_boxed_slice(), results: results.into_boxed_slice() });
+        self.emit(Op::ListFn {
+            kind,
+            src,
+            dst,
+            out,
+            params: p,
+            bodies: bodies.into_boxed_slice(),
+            results: results.into_boxed_slice(),
+        });
         Ok(match dst {
             Some(l) => Operand::L(l),
             None => Operand::S(out),
@@ -679,7 +770,11 @@ impl<'e> Builder<'e> {
 }
 
 /// Compiles `stmts`; `audio` false skips sample lookups (for `check`).
-pub fn compile_program(stmts: &[Expr], env: &CompileEnv, audio: bool) -> Result<Program, Vec<Diagnostic>> {
+pub fn compile_program(
+    stmts: &[Expr],
+    env: &CompileEnv,
+    audio: bool,
+) -> Result<Program, Vec<Diagnostic>> {
     let mut b = Builder::new(env, audio);
     b.declare(stmts);
     for s in stmts {
@@ -690,7 +785,8 @@ pub fn compile_program(stmts: &[Expr], env: &CompileEnv, audio: bool) -> Result<
     if !b.diags.is_empty() {
         return Err(b.diags);
     }
-    let per_sample = b.feedback || b.dynamic_lists || b.midi_ops > 1 || b.tojs_ops > 1 || b.scope_ops > 1;
+    let per_sample =
+        b.feedback || b.dynamic_lists || b.midi_ops > 1 || b.tojs_ops > 1 || b.scope_ops > 1;
     Program::new(ProgramParts {
         ops: b.ops,
         reg_consts: b.reg_consts,
@@ -704,4 +800,3 @@ pub fn compile_program(stmts: &[Expr], env: &CompileEnv, audio: bool) -> Result<
     })
     .map_err(|message| vec![Diagnostic { line: 1, col: 1, message }])
 }
-

@@ -36,9 +36,7 @@ pub struct FuncDef {
 
 /// Names Sema's IR defines that this engine does not implement yet: they give a
 /// "not supported yet" error instead of "unknown function".
-pub const NOT_SUPPORTED: &[&str] = &[
-    "oscin", "oscout",
-];
+pub const NOT_SUPPORTED: &[&str] = &["oscin", "oscout"];
 
 /// Result of looking a name up.
 pub enum Lookup {
@@ -50,7 +48,8 @@ pub enum Lookup {
 /// The closest known function name to `name` (edit distance ≤ 2), for "did you mean".
 pub fn suggest(name: &str) -> Option<&'static str> {
     fn distance(a: &str, b: &str) -> usize {
-        let (a, b): (Vec<char>, Vec<char>) = (a.to_lowercase().chars().collect(), b.to_lowercase().chars().collect());
+        let (a, b): (Vec<char>, Vec<char>) =
+            (a.to_lowercase().chars().collect(), b.to_lowercase().chars().collect());
         let mut prev: Vec<usize> = (0..=b.len()).collect();
         for (i, ca) in a.iter().enumerate() {
             let mut cur = vec![i + 1];
@@ -134,7 +133,12 @@ fn sum(b: &mut Builder, c: &Call, mix: bool) -> Result<Operand, String> {
 }
 
 /// linlin/linexp with fixed or given input range.
-fn map(b: &mut Builder, c: &Call, exp: bool, in_range: Option<(f64, f64)>) -> Result<Operand, String> {
+fn map(
+    b: &mut Builder,
+    c: &Call,
+    exp: bool,
+    in_range: Option<(f64, f64)>,
+) -> Result<Operand, String> {
     let x = b.s(c, 0)?;
     let (in_lo, in_hi, o) = match in_range {
         Some((lo, hi)) => (b.konst(lo), b.konst(hi), 1),
@@ -148,7 +152,8 @@ fn map(b: &mut Builder, c: &Call, exp: bool, in_range: Option<(f64, f64)>) -> Re
 
 fn filter(b: &mut Builder, c: &Call, kind: FilterKind) -> Result<Operand, String> {
     let (x, cutoff) = (b.s(c, 0)?, b.s(c, 1)?);
-    let res = if matches!(kind, FilterKind::Lpz | FilterKind::Hpz) { b.s(c, 2)? } else { b.konst(1.0) };
+    let res =
+        if matches!(kind, FilterKind::Lpz | FilterKind::Hpz) { b.s(c, 2)? } else { b.konst(1.0) };
     let out = b.out(c);
     b.emit(Op::Filter { kind, x, cutoff, res, out, f: Filter::default() });
     Ok(Operand::S(out))
@@ -201,7 +206,14 @@ fn player(b: &mut Builder, c: &Call, mode: PlayMode) -> Result<Operand, String> 
 
 macro_rules! f {
     ($name:literal, $min:expr, $max:expr, $usage:literal, $doc:literal, $build:expr) => {
-        FuncDef { name: $name, min_args: $min, max_args: $max, usage: $usage, doc: $doc, build: $build }
+        FuncDef {
+            name: $name,
+            min_args: $min,
+            max_args: $max,
+            usage: $usage,
+            doc: $doc,
+            build: $build,
+        }
     };
 }
 
@@ -664,7 +676,14 @@ const LAMBDA_ONLY: &str = "internal: list functions are compiled by the compiler
 pub const LAMBDA_LIST_FUNCTIONS: &[&str] = &["map", "filt", "redu", "expa"];
 
 /// A constant integer argument in `lo..=hi`.
-fn const_int(b: &Builder, c: &Call, i: usize, what: &str, lo: usize, hi: usize) -> Result<usize, String> {
+fn const_int(
+    b: &Builder,
+    c: &Call,
+    i: usize,
+    what: &str,
+    lo: usize,
+    hi: usize,
+) -> Result<usize, String> {
     match b.const_of(&c.args[i]) {
         Some(v) if v.is_finite() && v >= lo as f64 && v <= hi as f64 => Ok(v as usize),
         Some(v) => Err(format!("{what} of '{}' must be between {lo} and {hi}, got {v}", c.name)),

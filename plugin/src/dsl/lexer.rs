@@ -120,14 +120,38 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
                 }
                 continue;
             }
-            ',' => { i += 1; Tok::Comma }
-            '{' => { i += 1; Tok::LBrace }
-            '}' => { i += 1; Tok::RBrace }
-            '[' => { i += 1; Tok::LBracket }
-            ']' => { i += 1; Tok::RBracket }
-            '(' => { i += 1; Tok::LParen }
-            ')' => { i += 1; Tok::RParen }
-            ';' => { i += 1; Tok::Semicolon }
+            ',' => {
+                i += 1;
+                Tok::Comma
+            }
+            '{' => {
+                i += 1;
+                Tok::LBrace
+            }
+            '}' => {
+                i += 1;
+                Tok::RBrace
+            }
+            '[' => {
+                i += 1;
+                Tok::LBracket
+            }
+            ']' => {
+                i += 1;
+                Tok::RBracket
+            }
+            '(' => {
+                i += 1;
+                Tok::LParen
+            }
+            ')' => {
+                i += 1;
+                Tok::RParen
+            }
+            ';' => {
+                i += 1;
+                Tok::Semicolon
+            }
             '>' => {
                 let mut k = i + 1;
                 while k < chars.len() && chars[k].is_ascii_digit() {
@@ -138,7 +162,12 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
                     i = k;
                     match digits.parse::<u32>() {
                         Ok(n) => Tok::DacCh(n),
-                        Err(_) => return Err(err(pos, format!("output channel '>{digits}' is too large"))),
+                        Err(_) => {
+                            return Err(err(
+                                pos,
+                                format!("output channel '>{digits}' is too large"),
+                            ))
+                        }
                     }
                 } else {
                     i += 1;
@@ -152,7 +181,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
                     i = k + 1;
                     Tok::Var(name)
                 } else {
-                    return Err(err(pos, "expected a variable name like ':name:' after ':'".into()));
+                    return Err(err(
+                        pos,
+                        "expected a variable name like ':name:' after ':'".into(),
+                    ));
                 }
             }
             '\\' | '|' | '@' => {
@@ -181,7 +213,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
                     i = k + 1;
                     Tok::Str(name)
                 } else {
-                    return Err(err(pos, "expected a string of letters and digits like 'name'".into()));
+                    return Err(err(
+                        pos,
+                        "expected a string of letters and digits like 'name'".into(),
+                    ));
                 }
             }
             c if c == '-' || c.is_ascii_digit() => {
@@ -213,7 +248,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
                 if chars.get(k) == Some(&'.') {
                     k += 1;
                     if !chars.get(k).is_some_and(|d| d.is_ascii_digit()) {
-                        return Err(err(Pos { line, col: col + (k - i) }, "expected a digit after '.'".into()));
+                        return Err(err(
+                            Pos { line, col: col + (k - i) },
+                            "expected a digit after '.'".into(),
+                        ));
                     }
                     while k < chars.len() && chars[k].is_ascii_digit() {
                         k += 1;
@@ -227,7 +265,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
                     Tok::Var(name)
                 } else {
                     if kk > k {
-                        return Err(err(Pos { line, col: col + (k - i) }, "expected a separator after the number".into()));
+                        return Err(err(
+                            Pos { line, col: col + (k - i) },
+                            "expected a separator after the number".into(),
+                        ));
                     }
                     let text: String = chars[i..k].iter().collect();
                     i = k;
@@ -270,11 +311,28 @@ mod tests {
         assert_eq!(
             toks(":a:{1.5,-2}saw; >1 x: \\kick |brk @str 'nm' 0t4 [ ] ( @ ) //c\n>"),
             vec![
-                Tok::Var("a".into()), Tok::LBrace, Tok::Number(1.5), Tok::Comma, Tok::Number(-2.0), Tok::RBrace,
-                Tok::Ident("saw".into()), Tok::Semicolon, Tok::DacCh(1), Tok::Var("x".into()),
-                Tok::Sample("kick".into()), Tok::Slice("brk".into()), Tok::Stretch("str".into()),
-                Tok::Str("nm".into()), Tok::ClockTrig("0t4".into()), Tok::LBracket, Tok::RBracket,
-                Tok::LParen, Tok::At, Tok::RParen, Tok::Dac, Tok::Eof
+                Tok::Var("a".into()),
+                Tok::LBrace,
+                Tok::Number(1.5),
+                Tok::Comma,
+                Tok::Number(-2.0),
+                Tok::RBrace,
+                Tok::Ident("saw".into()),
+                Tok::Semicolon,
+                Tok::DacCh(1),
+                Tok::Var("x".into()),
+                Tok::Sample("kick".into()),
+                Tok::Slice("brk".into()),
+                Tok::Stretch("str".into()),
+                Tok::Str("nm".into()),
+                Tok::ClockTrig("0t4".into()),
+                Tok::LBracket,
+                Tok::RBracket,
+                Tok::LParen,
+                Tok::At,
+                Tok::RParen,
+                Tok::Dac,
+                Tok::Eof
             ]
         );
     }

@@ -78,6 +78,7 @@ pub fn compile(src: &str, env: &CompileEnv) -> Result<Program, Vec<Diagnostic>> 
 /// (sample names are not checked, as no sample folder is known here).
 pub fn check(src: &str) -> Result<(), Vec<Diagnostic>> {
     let stmts = parser::parse(src).map_err(|d| vec![d])?;
-    let env = CompileEnv { sample_rate: 48_000.0, max_block: 1, samples: Arc::new(SampleLibrary::new()) };
+    let env =
+        CompileEnv { sample_rate: 48_000.0, max_block: 1, samples: Arc::new(SampleLibrary::new()) };
     compiler::compile_program(&stmts, &env, false).map(|_| ())
 }

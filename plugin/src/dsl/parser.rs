@@ -55,7 +55,11 @@ impl Parser {
             Tok::ClockTrig(s) => format!(" (a clock trigger like '{s}' can only be an argument)"),
             _ => String::new(),
         };
-        Diagnostic { line: t.pos.line, col: t.pos.col, message: format!("expected {expected}, found {}{extra}", t.tok.describe()) }
+        Diagnostic {
+            line: t.pos.line,
+            col: t.pos.col,
+            message: format!("expected {expected}, found {}{extra}", t.tok.describe()),
+        }
     }
     fn expect(&mut self, tok: &Tok, expected: &str) -> Result<Token, Diagnostic> {
         if self.peek() == tok {
@@ -78,9 +82,15 @@ impl Parser {
                 let npos = self.pos();
                 match self.bump().tok {
                     Tok::Ident(name) => Ok(Expr::Call { name, args, pos: npos }),
-                    Tok::Sample(s) => Ok(Expr::Player { kind: PlayerKind::Sampler, sample: s, args, pos: npos }),
-                    Tok::Slice(s) => Ok(Expr::Player { kind: PlayerKind::Slice, sample: s, args, pos: npos }),
-                    Tok::Stretch(s) => Ok(Expr::Player { kind: PlayerKind::Stretch, sample: s, args, pos: npos }),
+                    Tok::Sample(s) => {
+                        Ok(Expr::Player { kind: PlayerKind::Sampler, sample: s, args, pos: npos })
+                    }
+                    Tok::Slice(s) => {
+                        Ok(Expr::Player { kind: PlayerKind::Slice, sample: s, args, pos: npos })
+                    }
+                    Tok::Stretch(s) => {
+                        Ok(Expr::Player { kind: PlayerKind::Stretch, sample: s, args, pos: npos })
+                    }
                     Tok::Var(name) => Ok(Expr::LambdaCall { name, args, pos: npos }),
                     _ => {
                         self.i -= 1;
@@ -175,8 +185,14 @@ impl Parser {
             Tok::ClockTrig(text) => {
                 self.bump();
                 match text[2..].parse::<f64>() {
-                    Ok(n) => Ok(Expr::Call { name: "clt".into(), args: vec![Expr::Num(n, pos)], pos }),
-                    Err(_) => Err(Diagnostic { line: pos.line, col: pos.col, message: format!("invalid clock trigger '{text}'") }),
+                    Ok(n) => {
+                        Ok(Expr::Call { name: "clt".into(), args: vec![Expr::Num(n, pos)], pos })
+                    }
+                    Err(_) => Err(Diagnostic {
+                        line: pos.line,
+                        col: pos.col,
+                        message: format!("invalid clock trigger '{text}'"),
+                    }),
                 }
             }
             Tok::LBracket => {
@@ -198,7 +214,9 @@ impl Parser {
                     Ok(Expr::GetVar(name, pos))
                 }
             }
-            _ => self.expr(&format!("{what} (a number, 'string', [list], :variable: or {{..}}function)")),
+            _ => self.expr(&format!(
+                "{what} (a number, 'string', [list], :variable: or {{..}}function)"
+            )),
         }
     }
 }
@@ -237,10 +255,16 @@ mod tests {
         let s = parse(">0 {40}sqr; >1{{1}imp,0.5}|kernel; {1,2,3,4}@grain; :f:(:a:,:b:@{:a:,:b:}add); >{1,2}:f:; x: {1}\\kick; {}mouseX;").unwrap();
         assert_eq!(s.len(), 7);
         assert!(matches!(&s[0], Expr::Dac { channel: Some(0), .. }));
-        assert!(matches!(&s[1], Expr::Dac { channel: Some(1), value, .. } if matches!(**value, Expr::Player { kind: PlayerKind::Slice, .. })));
+        assert!(
+            matches!(&s[1], Expr::Dac { channel: Some(1), value, .. } if matches!(**value, Expr::Player { kind: PlayerKind::Slice, .. }))
+        );
         assert!(matches!(&s[2], Expr::Player { kind: PlayerKind::Stretch, .. }));
-        assert!(matches!(&s[3], Expr::SetVar { value, .. } if matches!(&**value, Expr::Lambda { params, .. } if params.len() == 2)));
-        assert!(matches!(&s[4], Expr::Dac { value, .. } if matches!(**value, Expr::LambdaCall { .. })));
+        assert!(
+            matches!(&s[3], Expr::SetVar { value, .. } if matches!(&**value, Expr::Lambda { params, .. } if params.len() == 2))
+        );
+        assert!(
+            matches!(&s[4], Expr::Dac { value, .. } if matches!(**value, Expr::LambdaCall { .. }))
+        );
         assert!(matches!(&s[6], Expr::Call { args, .. } if args.is_empty()));
     }
 
@@ -259,7 +283,9 @@ mod tests {
         assert!(e.message.contains("expected ',' or ']'"), "{}", e.message);
         // The clock-trigger lexeme is an argument meaning {N}clt.
         let s = parse(">{0t4}\\kick;").unwrap();
-        assert!(matches!(&s[0], Expr::Dac { value, .. } if matches!(&**value, Expr::Player { args, .. } if matches!(&args[0], Expr::Call { name, .. } if name == "clt"))));
+        assert!(
+            matches!(&s[0], Expr::Dac { value, .. } if matches!(&**value, Expr::Player { args, .. } if matches!(&args[0], Expr::Call { name, .. } if name == "clt")))
+        );
         let e = parse("0t4;").unwrap_err();
         assert!(e.message.contains("can only be an argument"), "{}", e.message);
         let e = parse(":x:;").unwrap_err();

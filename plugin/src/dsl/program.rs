@@ -11,6 +11,9 @@
 //!   depends on earlier ops at the same sample, so the result is identical while the
 //!   dispatch cost is paid once per block instead of once per sample.
 
+use crate::audio::patch::{
+    BlockContext, NoteRequest, TimedNote, ToJsValue, NUM_OUTPUTS, NUM_PARAMS,
+};
 use crate::dsp::acid::{Acid, AcidControls};
 use crate::dsp::blep::{PolyBlep, Waveform};
 use crate::dsp::effect::{Chorus, DelayLine, Flanger};
@@ -24,7 +27,6 @@ use crate::dsp::sequencer::{bar_position, clock_phase, ClockTrig, RatioSeq};
 use crate::dsp::spectral::{FftAnalyzer, IfftSynth, Mfcc, PvShift};
 use crate::dsp::trigger::{Counter, Index, SampleAndHold, Trigger};
 use crate::dsp::{bits, maps, Rng};
-use crate::audio::patch::{BlockContext, NoteRequest, TimedNote, ToJsValue, NUM_OUTPUTS, NUM_PARAMS};
 
 /// A scalar register number.
 pub type R = u32;
@@ -221,120 +223,404 @@ pub enum ListFnKind {
 #[derive(Clone, Debug)]
 pub enum Op {
     /// Copies a register (variable assignment from another value).
-    Copy { a: R, out: R },
+    Copy {
+        a: R,
+        out: R,
+    },
     /// Two-input arithmetic, comparison or `dist`.
-    Bin { kind: BinKind, a: R, b: R, out: R },
+    Bin {
+        kind: BinKind,
+        a: R,
+        b: R,
+        out: R,
+    },
     /// One-input functions (`abs`, `mtof`, `ftom`, clippers).
-    Un { kind: UnKind, a: R, out: R },
+    Un {
+        kind: UnKind,
+        a: R,
+        out: R,
+    },
     /// `sum`/`mix` (scale 1/n for mix).
-    Sum { args: Box<[R]>, scale: f64, out: R },
+    Sum {
+        args: Box<[R]>,
+        scale: f64,
+        out: R,
+    },
     /// `prod`.
-    Prod { args: Box<[R]>, out: R },
+    Prod {
+        args: Box<[R]>,
+        out: R,
+    },
     /// linlin (exp = false) or linexp mapping.
-    Map { exp: bool, x: R, in_lo: R, in_hi: R, out_lo: R, out_hi: R, out: R },
+    Map {
+        exp: bool,
+        x: R,
+        in_lo: R,
+        in_hi: R,
+        out_lo: R,
+        out_hi: R,
+        out: R,
+    },
     /// `asymclip`.
-    Asym { x: R, a: R, b: R, out: R },
+    Asym {
+        x: R,
+        a: R,
+        b: R,
+        out: R,
+    },
     /// Oscillators with one frequency input.
-    Osc { kind: OscKind, freq: R, out: R, osc: Osc },
+    Osc {
+        kind: OscKind,
+        freq: R,
+        out: R,
+        osc: Osc,
+    },
     /// `pul`.
-    Pul { freq: R, duty: R, out: R, osc: Osc },
+    Pul {
+        freq: R,
+        duty: R,
+        out: R,
+        osc: Osc,
+    },
     /// `ph2`.
-    Ph2 { freq: R, start: R, end: R, out: R, osc: Osc },
+    Ph2 {
+        freq: R,
+        start: R,
+        end: R,
+        out: R,
+        osc: Osc,
+    },
     /// `noiz`.
-    Noise { amp: R, out: R, rng: Rng },
+    Noise {
+        amp: R,
+        out: R,
+        rng: Rng,
+    },
     /// PolyBLEP oscillators; `wave` only for `polyblep`.
-    Blep { freq: R, wave: Option<R>, pw: Option<R>, out: R, osc: PolyBlep },
+    Blep {
+        freq: R,
+        wave: Option<R>,
+        pw: Option<R>,
+        out: R,
+        osc: PolyBlep,
+    },
     /// `sah`.
-    Sah { x: R, ms: R, out: R, s: SampleAndHold },
+    Sah {
+        x: R,
+        ms: R,
+        out: R,
+        s: SampleAndHold,
+    },
     /// `env`.
-    Env { gate: R, a: R, d: R, s: R, r: R, out: R, env: Adsr },
+    Env {
+        gate: R,
+        a: R,
+        d: R,
+        s: R,
+        r: R,
+        out: R,
+        env: Adsr,
+    },
     /// `line`.
-    Line { trig: R, dur: R, out: R, line: Line },
+    Line {
+        trig: R,
+        dur: R,
+        out: R,
+        line: Line,
+    },
     /// `lpf`, `hpf`, `lpz`, `hpz`.
-    Filter { kind: FilterKind, x: R, cutoff: R, res: R, out: R, f: Filter },
+    Filter {
+        kind: FilterKind,
+        x: R,
+        cutoff: R,
+        res: R,
+        out: R,
+        f: Filter,
+    },
     /// `svf`.
-    Svf { x: R, cutoff: R, res: R, lp: R, bp: R, hp: R, notch: R, out: R, f: Svf },
+    Svf {
+        x: R,
+        cutoff: R,
+        res: R,
+        lp: R,
+        bp: R,
+        hp: R,
+        notch: R,
+        out: R,
+        f: Svf,
+    },
     /// `dl`.
-    Dl { x: R, size: R, fb: R, out: R, d: DelayLine },
+    Dl {
+        x: R,
+        size: R,
+        fb: R,
+        out: R,
+        d: DelayLine,
+    },
     /// `flange`.
-    Flange { x: R, delay: R, fb: R, speed: R, depth: R, out: R, f: Box<Flanger> },
+    Flange {
+        x: R,
+        delay: R,
+        fb: R,
+        speed: R,
+        depth: R,
+        out: R,
+        f: Box<Flanger>,
+    },
     /// `chor`.
-    Chorus { x: R, delay: R, fb: R, speed: R, depth: R, out: R, f: Box<Chorus> },
+    Chorus {
+        x: R,
+        delay: R,
+        fb: R,
+        speed: R,
+        depth: R,
+        out: R,
+        f: Box<Chorus>,
+    },
     /// `freeverb`.
-    Reverb { x: R, room: R, absorb: R, out: R, r: Box<FreeVerb> },
+    Reverb {
+        x: R,
+        room: R,
+        absorb: R,
+        out: R,
+        r: Box<FreeVerb>,
+    },
     /// `onzx`.
-    OnZx { x: R, out: R, t: Trigger },
+    OnZx {
+        x: R,
+        out: R,
+        t: Trigger,
+    },
     /// `onchange`.
-    OnChange { x: R, tol: R, out: R, t: Trigger },
+    OnChange {
+        x: R,
+        tol: R,
+        out: R,
+        t: Trigger,
+    },
     /// `count`.
-    Count { inc: R, reset: R, out: R, c: Counter },
+    Count {
+        inc: R,
+        reset: R,
+        out: R,
+        c: Counter,
+    },
     /// `idx`.
-    Idx { trig: R, index: R, list: L, out: R, ix: Index },
+    Idx {
+        trig: R,
+        index: R,
+        list: L,
+        out: R,
+        ix: Index,
+    },
     /// `clp`: phase of `cycles` per bar from the host bar position.
-    Clp { cycles: R, offset: R, out: R },
+    Clp {
+        cycles: R,
+        offset: R,
+        out: R,
+    },
     /// `clt`.
-    Clt { cycles: R, offset: R, out: R, t: ClockTrig },
+    Clt {
+        cycles: R,
+        offset: R,
+        out: R,
+        t: ClockTrig,
+    },
     /// `clk`: sets `BlockContext::clock_request`.
-    Clk { bpm: R, beats: R },
+    Clk {
+        bpm: R,
+        beats: R,
+    },
     /// `times_version`: the version of `times` the trigger points were computed from.
-    Rsq { phase: R, times: L, values: Option<L>, out: R, seq: RatioSeq, times_version: Option<u32> },
+    Rsq {
+        phase: R,
+        times: L,
+        values: Option<L>,
+        out: R,
+        seq: RatioSeq,
+        times_version: Option<u32>,
+    },
     /// `at`.
-    At { list: L, index: R, out: R },
+    At {
+        list: L,
+        index: R,
+        out: R,
+    },
     /// A list used as a number: its first element (0 when empty).
-    ListFirst { list: L, out: R },
+    ListFirst {
+        list: L,
+        out: R,
+    },
     /// A number used as a list: a one-element list.
-    ScalarToList { a: R, list: L },
+    ScalarToList {
+        a: R,
+        list: L,
+    },
     /// Updates the non-constant elements of a list literal.
-    ListLit { list: L, elems: Box<[(u32, R)]> },
+    ListLit {
+        list: L,
+        elems: Box<[(u32, R)]>,
+    },
     /// Copies a list (assignment of a list to a list variable).
-    ListCopy { src: L, dst: L },
+    ListCopy {
+        src: L,
+        dst: L,
+    },
     /// `trig`: with a trigger, the value is only taken on its rising edges.
     /// `fromJS`: copies the channel's data when it changes (`last` = id and generation seen).
-    FromJs { channel: R, trig: Option<(R, Trigger)>, list: L, last: Option<(usize, u64)> },
+    FromJs {
+        channel: R,
+        trig: Option<(R, Trigger)>,
+        list: L,
+        last: Option<(usize, u64)>,
+    },
     /// Sends on each rising edge of `trig`: the scalar `value`, or `block` values of
     /// `list` (zero-padded), one `ToJsValue` each, in order, marked as one list.
-    ToJs { trig: R, channel: R, value: R, list: Option<L>, block: usize, out: R, zx: Trigger },
+    ToJs {
+        trig: R,
+        channel: R,
+        value: R,
+        list: Option<L>,
+        block: usize,
+        out: R,
+        zx: Trigger,
+    },
     /// Short-time FFT: `trig` is 1 on samples where a new frame was written to the lists.
-    Fft { x: R, trig: R, mags: L, phases: L, a: Box<FftAnalyzer> },
+    Fft {
+        x: R,
+        trig: R,
+        mags: L,
+        phases: L,
+        a: Box<FftAnalyzer>,
+    },
     /// Overlap-add resynthesis of a frame each time `trig` > 0.
-    Ifft { trig: R, mags: L, phases: L, out: R, s: Box<IfftSynth> },
-    Mfcc { x: R, trig: R, coeffs: L, m: Box<Mfcc> },
+    Ifft {
+        trig: R,
+        mags: L,
+        phases: L,
+        out: R,
+        s: Box<IfftSynth>,
+    },
+    Mfcc {
+        x: R,
+        trig: R,
+        coeffs: L,
+        m: Box<Mfcc>,
+    },
     /// `pvshift`.
-    PvShift { x: R, shift: R, out: R, p: Box<PvShift> },
+    PvShift {
+        x: R,
+        shift: R,
+        out: R,
+        p: Box<PvShift>,
+    },
     /// `@name` time-stretch player.
-    Stretch { pitch: R, time: R, grain: R, overlaps: R, out: R, s: Box<Stretch> },
+    Stretch {
+        pitch: R,
+        time: R,
+        grain: R,
+        overlaps: R,
+        out: R,
+        s: Box<Stretch>,
+    },
     /// `map`/`filt`/`redu`/`expa`: runs a compiled lambda body per element (per-sample
     /// mode only). `bodies` holds one body, or one per element for `expa`; each body
     /// reads `params` and leaves its value in its `results` register.
-    ListFn { kind: ListFnKind, src: L, dst: Option<L>, out: R, params: [R; 2], bodies: Box<[Box<[Op]>]>, results: Box<[R]> },
+    ListFn {
+        kind: ListFnKind,
+        src: L,
+        dst: Option<L>,
+        out: R,
+        params: [R; 2],
+        bodies: Box<[Box<[Op]>]>,
+        results: Box<[R]>,
+    },
     /// `o303`: args are the 12 registers in Sema's order (see `functions.rs`).
-    Acid { args: [R; 12], out: R, v: Box<Acid>, note_zx: Trigger, off_change: Trigger },
+    Acid {
+        args: [R; 12],
+        out: R,
+        v: Box<Acid>,
+        note_zx: Trigger,
+        off_change: Trigger,
+    },
     /// Sends on each rising edge of `trig`, or every sample without a trigger.
-    Scope { trig: Option<R>, value: R, out: R, zx: Trigger },
+    Scope {
+        trig: Option<R>,
+        value: R,
+        out: R,
+        zx: Trigger,
+    },
     /// `midi`: a note request on each rising edge of `trig` (`prev` = its last value).
-    Midi { trig: R, pitch: R, vel: R, len: Option<R>, channel: Option<R>, out: R, prev: f64 },
+    Midi {
+        trig: R,
+        pitch: R,
+        vel: R,
+        len: Option<R>,
+        channel: Option<R>,
+        out: R,
+        prev: f64,
+    },
     /// `>`: writes every output.
-    DacAll { x: R },
+    DacAll {
+        x: R,
+    },
     /// `>N` and `{x, ch}dac`: writes one (clamped) output.
-    DacCh { x: R, ch: R },
+    DacCh {
+        x: R,
+        ch: R,
+    },
     /// `adc`: the first audio input times `amp`.
-    Adc { amp: R, out: R },
+    Adc {
+        amp: R,
+        out: R,
+    },
     /// `param`, `mouseX`, `mouseY`: a host parameter.
-    Param { index: R, out: R },
+    Param {
+        index: R,
+        out: R,
+    },
     /// Sample players (`\name`, `|name`, `loop`).
-    Player { mode: PlayMode, a: R, b: Option<R>, c: Option<R>, out: R, p: SamplePlayer },
+    Player {
+        mode: PlayMode,
+        a: R,
+        b: Option<R>,
+        c: Option<R>,
+        out: R,
+        p: SamplePlayer,
+    },
     /// Two-input bit operations.
-    BitBin { kind: BitBin, a: R, b: R, out: R },
+    BitBin {
+        kind: BitBin,
+        a: R,
+        b: R,
+        out: R,
+    },
     /// One-input bit operations and conversions.
-    BitUn { kind: BitUn, a: R, out: R },
+    BitUn {
+        kind: BitUn,
+        a: R,
+        out: R,
+    },
     /// `bitr`.
-    BitR { v: R, offset: R, width: R, out: R },
+    BitR {
+        v: R,
+        offset: R,
+        width: R,
+        out: R,
+    },
     /// `bitnoise`.
-    BitNoise { out: R, rng: Rng },
+    BitNoise {
+        out: R,
+        rng: Rng,
+    },
     /// `btime`.
-    BTime { out: R },
+    BTime {
+        out: R,
+    },
     /// `bitclock`.
-    BitClock { out: R },
+    BitClock {
+        out: R,
+    },
 }
 
 impl Op {
@@ -399,8 +685,12 @@ impl Op {
             }
             Op::Blep { freq, wave, pw, out, .. } => {
                 f(*freq);
-                if let Some(r) = wave { f(*r); }
-                if let Some(r) = pw { f(*r); }
+                if let Some(r) = wave {
+                    f(*r);
+                }
+                if let Some(r) = pw {
+                    f(*r);
+                }
                 f(*out);
             }
             Op::Sah { x, ms, out, .. } => {
@@ -518,7 +808,9 @@ impl Op {
             Op::ListCopy { .. } => {}
             Op::FromJs { channel, trig, .. } => {
                 f(*channel);
-                if let Some((r, _)) = trig { f(*r); }
+                if let Some((r, _)) = trig {
+                    f(*r);
+                }
             }
             Op::ToJs { trig, channel, value, out, .. } => {
                 f(*trig);
@@ -561,7 +853,9 @@ impl Op {
                 f(*out);
             }
             Op::Scope { trig, value, out, .. } => {
-                if let Some(r) = trig { f(*r); }
+                if let Some(r) = trig {
+                    f(*r);
+                }
                 f(*value);
                 f(*out);
             }
@@ -569,8 +863,12 @@ impl Op {
                 f(*trig);
                 f(*pitch);
                 f(*vel);
-                if let Some(r) = len { f(*r); }
-                if let Some(r) = channel { f(*r); }
+                if let Some(r) = len {
+                    f(*r);
+                }
+                if let Some(r) = channel {
+                    f(*r);
+                }
                 f(*out);
             }
             Op::DacAll { x, .. } => {
@@ -590,8 +888,12 @@ impl Op {
             }
             Op::Player { a, b, c, out, .. } => {
                 f(*a);
-                if let Some(r) = b { f(*r); }
-                if let Some(r) = c { f(*r); }
+                if let Some(r) = b {
+                    f(*r);
+                }
+                if let Some(r) = c {
+                    f(*r);
+                }
                 f(*out);
             }
             Op::BitBin { a, b, out, .. } => {
@@ -675,8 +977,17 @@ impl Program {
     /// (the fields are private, so nothing can break it afterwards). A failure is a bug in
     /// the compiler, reported as an error rather than risking memory safety.
     pub(crate) fn new(parts: ProgramParts) -> Result<Program, String> {
-        let ProgramParts { ops, reg_consts, per_sample, lists, sample_rate, max_block, quantise, initial_clock, uses_midi } =
-            parts;
+        let ProgramParts {
+            ops,
+            reg_consts,
+            per_sample,
+            lists,
+            sample_rate,
+            max_block,
+            quantise,
+            initial_clock,
+            uses_midi,
+        } = parts;
         let count = reg_consts.len();
         let mut bad = None;
         for op in &ops {
@@ -687,7 +998,9 @@ impl Program {
             });
         }
         if let Some(r) = bad {
-            return Err(format!("internal compiler error: register {r} used but only {count} allocated"));
+            return Err(format!(
+                "internal compiler error: register {r} used but only {count} allocated"
+            ));
         }
         let max_block = max_block.max(1);
         let stride = if per_sample { 1 } else { max_block };
@@ -757,7 +1070,8 @@ impl Program {
             let mut base = 0;
             while base < len {
                 let n = (len - base).min(self.max_block);
-                let mut f = Frame { ctx, base, n, stride: self.stride, sr, inv_sr, time: self.time };
+                let mut f =
+                    Frame { ctx, base, n, stride: self.stride, sr, inv_sr, time: self.time };
                 for op in self.ops.iter_mut() {
                     op.run::<false>(&mut self.regs, &mut self.lists, &mut f);
                 }
@@ -781,7 +1095,11 @@ impl Program {
 /// negative number) cannot leave an oscillator's phase NaN for good.
 #[inline(always)]
 fn fin(x: f64) -> f64 {
-    if x.is_finite() { x } else { 0.0 }
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
 }
 
 /// Builds a new register value from inputs for every sample of the frame.
@@ -836,7 +1154,12 @@ impl Op {
 /// Runs a lambda body (for `map` and friends). Kept out of line: `Op::run` is inlined
 /// into the sample loop and cannot inline itself recursively.
 #[inline(never)]
-fn run_body<const PER_SAMPLE: bool>(ops: &mut [Op], regs: &mut [f64], lists: &mut Lists, f: &mut Frame) {
+fn run_body<const PER_SAMPLE: bool>(
+    ops: &mut [Op],
+    regs: &mut [f64],
+    lists: &mut Lists,
+    f: &mut Frame,
+) {
     for op in ops.iter_mut() {
         op.run::<PER_SAMPLE>(regs, lists, f);
     }
@@ -847,12 +1170,20 @@ impl Frame<'_, '_> {
     /// loop and index arithmetic there.
     #[inline(always)]
     fn stride<const PER_SAMPLE: bool>(&self) -> usize {
-        if PER_SAMPLE { 1 } else { self.stride }
+        if PER_SAMPLE {
+            1
+        } else {
+            self.stride
+        }
     }
     /// Samples this call covers: the constant 1 in per-sample mode.
     #[inline(always)]
     fn len<const PER_SAMPLE: bool>(&self) -> usize {
-        if PER_SAMPLE { 1 } else { self.n }
+        if PER_SAMPLE {
+            1
+        } else {
+            self.n
+        }
     }
 }
 
@@ -884,12 +1215,20 @@ impl Op {
                     BinKind::Mul => each!(regs, f, *out, |j| g!(a, j) * g!(b, j)),
                     BinKind::Div => each!(regs, f, *out, |j| {
                         let d = g!(b, j);
-                        if d != 0.0 { g!(a, j) / d } else { 0.0 }
+                        if d != 0.0 {
+                            g!(a, j) / d
+                        } else {
+                            0.0
+                        }
                     }),
                     BinKind::Mod => each!(regs, f, *out, |j| g!(a, j) % g!(b, j)),
                     BinKind::Pow => each!(regs, f, *out, |j| g!(a, j).powf(g!(b, j))),
-                    BinKind::Gt => each!(regs, f, *out, |j| if g!(a, j) > g!(b, j) { 1.0 } else { 0.0 }),
-                    BinKind::Lt => each!(regs, f, *out, |j| if g!(a, j) < g!(b, j) { 1.0 } else { 0.0 }),
+                    BinKind::Gt => {
+                        each!(regs, f, *out, |j| if g!(a, j) > g!(b, j) { 1.0 } else { 0.0 })
+                    }
+                    BinKind::Lt => {
+                        each!(regs, f, *out, |j| if g!(a, j) < g!(b, j) { 1.0 } else { 0.0 })
+                    }
                     BinKind::Dist => each!(regs, f, *out, |j| maps::atan_dist(g!(a, j), g!(b, j))),
                 }
             }
@@ -903,17 +1242,35 @@ impl Op {
                     UnKind::Hardclip => each!(regs, f, *out, |j| maps::hardclip(g!(a, j))),
                 }
             }
-            Op::Sum { args, scale, out } => each!(regs, f, *out, |j| args.iter().map(|&r| g!(r, j)).sum::<f64>() * *scale),
-            Op::Prod { args, out } => each!(regs, f, *out, |j| args.iter().map(|&r| g!(r, j)).product::<f64>()),
+            Op::Sum { args, scale, out } => {
+                each!(regs, f, *out, |j| args.iter().map(|&r| g!(r, j)).sum::<f64>() * *scale)
+            }
+            Op::Prod { args, out } => {
+                each!(regs, f, *out, |j| args.iter().map(|&r| g!(r, j)).product::<f64>())
+            }
             Op::Map { exp, x, in_lo, in_hi, out_lo, out_hi, out } => {
                 let (x, a, b, c, d) = (*x, *in_lo, *in_hi, *out_lo, *out_hi);
                 if *exp {
-                    each!(regs, f, *out, |j| maps::linexp(g!(x, j), g!(a, j), g!(b, j), g!(c, j), g!(d, j)))
+                    each!(regs, f, *out, |j| maps::linexp(
+                        g!(x, j),
+                        g!(a, j),
+                        g!(b, j),
+                        g!(c, j),
+                        g!(d, j)
+                    ))
                 } else {
-                    each!(regs, f, *out, |j| maps::linlin(g!(x, j), g!(a, j), g!(b, j), g!(c, j), g!(d, j)))
+                    each!(regs, f, *out, |j| maps::linlin(
+                        g!(x, j),
+                        g!(a, j),
+                        g!(b, j),
+                        g!(c, j),
+                        g!(d, j)
+                    ))
                 }
             }
-            Op::Asym { x, a, b, out } => each!(regs, f, *out, |j| maps::asymclip(g!(*x, j), g!(*a, j), g!(*b, j))),
+            Op::Asym { x, a, b, out } => {
+                each!(regs, f, *out, |j| maps::asymclip(g!(*x, j), g!(*a, j), g!(*b, j)))
+            }
             Op::Osc { kind, freq, out, osc } => {
                 let fr = *freq;
                 match kind {
@@ -926,11 +1283,20 @@ impl Op {
                     OscKind::Sawn => each!(regs, f, *out, |j| osc.sawn(fin(g!(fr, j)), inv_sr)),
                 }
             }
-            Op::Pul { freq, duty, out, osc } => each!(regs, f, *out, |j| osc.pulse(fin(g!(*freq, j)), g!(*duty, j), inv_sr)),
-            Op::Ph2 { freq, start, end, out, osc } => {
-                each!(regs, f, *out, |j| osc.phasor_between(fin(g!(*freq, j)), fin(g!(*start, j)), fin(g!(*end, j)), inv_sr))
+            Op::Pul { freq, duty, out, osc } => {
+                each!(regs, f, *out, |j| osc.pulse(fin(g!(*freq, j)), g!(*duty, j), inv_sr))
             }
-            Op::Noise { amp, out, rng } => each!(regs, f, *out, |j| rng.next_bipolar() * g!(*amp, j)),
+            Op::Ph2 { freq, start, end, out, osc } => {
+                each!(regs, f, *out, |j| osc.phasor_between(
+                    fin(g!(*freq, j)),
+                    fin(g!(*start, j)),
+                    fin(g!(*end, j)),
+                    inv_sr
+                ))
+            }
+            Op::Noise { amp, out, rng } => {
+                each!(regs, f, *out, |j| rng.next_bipolar() * g!(*amp, j))
+            }
             Op::Blep { freq, wave, pw, out, osc } => each!(regs, f, *out, |j| {
                 if let Some(w) = wave {
                     osc.waveform = Waveform::from_index(g!(*w, j));
@@ -942,32 +1308,67 @@ impl Op {
             }),
             Op::Sah { x, ms, out, s } => each!(regs, f, *out, |j| s.sah(g!(*x, j), g!(*ms, j), sr)),
             Op::Env { gate, a, d, s, r, out, env } => {
-                each!(regs, f, *out, |j| env.play(g!(*gate, j), g!(*a, j), g!(*d, j), g!(*s, j), g!(*r, j), sr))
+                each!(regs, f, *out, |j| env.play(
+                    g!(*gate, j),
+                    g!(*a, j),
+                    g!(*d, j),
+                    g!(*s, j),
+                    g!(*r, j),
+                    sr
+                ))
             }
-            Op::Line { trig, dur, out, line } => each!(regs, f, *out, |j| line.play(g!(*trig, j), g!(*dur, j), sr)),
+            Op::Line { trig, dur, out, line } => {
+                each!(regs, f, *out, |j| line.play(g!(*trig, j), g!(*dur, j), sr))
+            }
             Op::Filter { kind, x, cutoff, res, out, f: flt } => {
                 let (x, c, r) = (*x, *cutoff, *res);
                 match kind {
                     FilterKind::Lpf => each!(regs, f, *out, |j| flt.lopass(g!(x, j), g!(c, j))),
                     FilterKind::Hpf => each!(regs, f, *out, |j| flt.hipass(g!(x, j), g!(c, j))),
-                    FilterKind::Lpz => each!(regs, f, *out, |j| flt.lores(g!(x, j), g!(c, j), g!(r, j), sr)),
-                    FilterKind::Hpz => each!(regs, f, *out, |j| flt.hires(g!(x, j), g!(c, j), g!(r, j), sr)),
+                    FilterKind::Lpz => {
+                        each!(regs, f, *out, |j| flt.lores(g!(x, j), g!(c, j), g!(r, j), sr))
+                    }
+                    FilterKind::Hpz => {
+                        each!(regs, f, *out, |j| flt.hires(g!(x, j), g!(c, j), g!(r, j), sr))
+                    }
                 }
             }
-            Op::Svf { x, cutoff, res, lp, bp, hp, notch, out, f: svf } => each!(regs, f, *out, |j| svf.play(
-                g!(*x, j), g!(*cutoff, j), g!(*res, j), g!(*lp, j), g!(*bp, j), g!(*hp, j), g!(*notch, j), sr
-            )),
-            Op::Dl { x, size, fb, out, d } => each!(regs, f, *out, |j| d.dl(g!(*x, j), g!(*size, j), g!(*fb, j))),
-            Op::Flange { x, delay, fb, speed, depth, out, f: fl } => each!(regs, f, *out, |j| fl.flange(
-                g!(*x, j), g!(*delay, j), g!(*fb, j), g!(*speed, j), g!(*depth, j), inv_sr
-            )),
-            Op::Chorus { x, delay, fb, speed, depth, out, f: ch } => each!(regs, f, *out, |j| ch.chorus(
-                g!(*x, j), g!(*delay, j), g!(*fb, j), g!(*speed, j), g!(*depth, j), sr
-            )),
-            Op::Reverb { x, room, absorb, out, r } => each!(regs, f, *out, |j| r.play(g!(*x, j), g!(*room, j), g!(*absorb, j))),
+            Op::Svf { x, cutoff, res, lp, bp, hp, notch, out, f: svf } => {
+                each!(regs, f, *out, |j| svf.play(
+                    g!(*x, j),
+                    g!(*cutoff, j),
+                    g!(*res, j),
+                    g!(*lp, j),
+                    g!(*bp, j),
+                    g!(*hp, j),
+                    g!(*notch, j),
+                    sr
+                ))
+            }
+            Op::Dl { x, size, fb, out, d } => {
+                each!(regs, f, *out, |j| d.dl(g!(*x, j), g!(*size, j), g!(*fb, j)))
+            }
+            Op::Flange { x, delay, fb, speed, depth, out, f: fl } => each!(regs, f, *out, |j| fl
+                .flange(
+                    g!(*x, j),
+                    g!(*delay, j),
+                    g!(*fb, j),
+                    g!(*speed, j),
+                    g!(*depth, j),
+                    inv_sr
+                )),
+            Op::Chorus { x, delay, fb, speed, depth, out, f: ch } => each!(regs, f, *out, |j| ch
+                .chorus(g!(*x, j), g!(*delay, j), g!(*fb, j), g!(*speed, j), g!(*depth, j), sr)),
+            Op::Reverb { x, room, absorb, out, r } => {
+                each!(regs, f, *out, |j| r.play(g!(*x, j), g!(*room, j), g!(*absorb, j)))
+            }
             Op::OnZx { x, out, t } => each!(regs, f, *out, |j| t.on_zx(g!(*x, j))),
-            Op::OnChange { x, tol, out, t } => each!(regs, f, *out, |j| t.on_changed(g!(*x, j), g!(*tol, j))),
-            Op::Count { inc, reset, out, c } => each!(regs, f, *out, |j| c.count(g!(*inc, j), g!(*reset, j))),
+            Op::OnChange { x, tol, out, t } => {
+                each!(regs, f, *out, |j| t.on_changed(g!(*x, j), g!(*tol, j)))
+            }
+            Op::Count { inc, reset, out, c } => {
+                each!(regs, f, *out, |j| c.count(g!(*inc, j), g!(*reset, j)))
+            }
             Op::Idx { trig, index, list, out, ix } => {
                 let vals = lists.get(*list);
                 each!(regs, f, *out, |j| ix.pull(g!(*trig, j), g!(*index, j), vals))
@@ -976,7 +1377,11 @@ impl Op {
                 let clocks = &f.ctx.clocks[f.base..f.base + nn];
                 let o = *out as usize * st;
                 for (j, c) in clocks.iter().enumerate() {
-                    let v = clock_phase(bar_position(c.bar, c.bar_phase), g!(*cycles, j), g!(*offset, j));
+                    let v = clock_phase(
+                        bar_position(c.bar, c.bar_phase),
+                        g!(*cycles, j),
+                        g!(*offset, j),
+                    );
                     regs[o + j] = v;
                 }
             }
@@ -987,7 +1392,12 @@ impl Op {
                     let c = &clocks[base + j];
                     if c.playing {
                         let bars_per_sample = c.bpm / 60.0 / c.beats_per_bar.max(1e-9) * inv_sr;
-                        t.tick(bar_position(c.bar, c.bar_phase), g!(*cycles, j), g!(*offset, j), bars_per_sample)
+                        t.tick(
+                            bar_position(c.bar, c.bar_phase),
+                            g!(*cycles, j),
+                            g!(*offset, j),
+                            bars_per_sample,
+                        )
                     } else {
                         // A stopped clock fires nothing; starting on a cycle start fires.
                         t.stop();
@@ -1082,7 +1492,12 @@ impl Op {
                                 let len = *block as u16;
                                 for k in 0..*block {
                                     let value = vals.get(k).copied().unwrap_or(0.0);
-                                    f.ctx.to_js.push(ToJsValue { channel: ch, value, index: k as u16, len });
+                                    f.ctx.to_js.push(ToJsValue {
+                                        channel: ch,
+                                        value,
+                                        index: k as u16,
+                                        len,
+                                    });
                                 }
                             }
                         }
@@ -1113,8 +1528,12 @@ impl Op {
                         // A pitch below 0.5 is a rest: `ftom` of the 0 Hz that pads a JS
                         // channel gives 0, which must not play MIDI note 0.
                         if p.is_finite() && p >= 0.5 && v > 0.0 {
-                            let length = len.map(|r| g!(r, j)).filter(|l| l.is_finite() && *l > 0.0).unwrap_or(0.25);
-                            let ch = channel.map(|r| g!(r, j)).filter(|c| c.is_finite()).unwrap_or(0.0);
+                            let length = len
+                                .map(|r| g!(r, j))
+                                .filter(|l| l.is_finite() && *l > 0.0)
+                                .unwrap_or(0.25);
+                            let ch =
+                                channel.map(|r| g!(r, j)).filter(|c| c.is_finite()).unwrap_or(0.0);
                             f.ctx.notes.push(TimedNote {
                                 offset: (f.base + j) as u32,
                                 note: NoteRequest {
@@ -1156,9 +1575,16 @@ impl Op {
                     regs[*trig as usize * st + j] = t;
                 }
             }
-            Op::PvShift { x, shift, out, p } => each!(regs, f, *out, |j| p.play(g!(*x, j), g!(*shift, j))),
+            Op::PvShift { x, shift, out, p } => {
+                each!(regs, f, *out, |j| p.play(g!(*x, j), g!(*shift, j)))
+            }
             Op::Stretch { pitch, time, grain, overlaps, out, s } => {
-                each!(regs, f, *out, |j| s.play(g!(*pitch, j), g!(*time, j), g!(*grain, j), g!(*overlaps, j)))
+                each!(regs, f, *out, |j| s.play(
+                    g!(*pitch, j),
+                    g!(*time, j),
+                    g!(*grain, j),
+                    g!(*overlaps, j)
+                ))
             }
             Op::Acid { args: a, out, v, note_zx, off_change } => each!(regs, f, *out, |j| {
                 if note_zx.on_zx(g!(a[0], j)) > 0.0 {
@@ -1195,7 +1621,8 @@ impl Op {
                     }
                     ListFnKind::Map | ListFnKind::Filt | ListFnKind::Expa => {
                         let Some(dst) = *dst else { return };
-                        let n = if *kind == ListFnKind::Expa { n.min(bodies.len()) } else { n }.min(lists.capacity(dst));
+                        let n = if *kind == ListFnKind::Expa { n.min(bodies.len()) } else { n }
+                            .min(lists.capacity(dst));
                         let mut k = 0;
                         for i in 0..n {
                             let v = lists.get(*src)[i];
@@ -1236,7 +1663,11 @@ impl Op {
             Op::DacCh { x, ch } => {
                 for j in 0..nn {
                     let c = g!(*ch, j);
-                    let c = if c.is_finite() && c > 0.0 { (c as usize).min(NUM_OUTPUTS - 1) } else { 0 };
+                    let c = if c.is_finite() && c > 0.0 {
+                        (c as usize).min(NUM_OUTPUTS - 1)
+                    } else {
+                        0
+                    };
                     if let Some(s) = f.ctx.outputs[c].get_mut(f.base + j) {
                         *s = g!(*x, j) as f32;
                     }
@@ -1245,13 +1676,15 @@ impl Op {
             Op::Adc { amp, out } => {
                 let input = f.ctx.inputs[0];
                 let base = f.base;
-                each!(regs, f, *out, |j| input.get(base + j).copied().unwrap_or(0.0) as f64 * g!(*amp, j))
+                each!(regs, f, *out, |j| input.get(base + j).copied().unwrap_or(0.0) as f64
+                    * g!(*amp, j))
             }
             Op::Param { index, out } => {
                 let params = f.ctx.params;
                 each!(regs, f, *out, |j| {
                     let i = g!(*index, j);
-                    let i = if i.is_finite() && i > 0.0 { (i as usize).min(NUM_PARAMS - 1) } else { 0 };
+                    let i =
+                        if i.is_finite() && i > 0.0 { (i as usize).min(NUM_PARAMS - 1) } else { 0 };
                     params[i] as f64
                 })
             }
@@ -1261,7 +1694,8 @@ impl Op {
                     b.map_or(1.0, |r| g!(r, j)),
                     c.map_or(0.0, |r| g!(r, j))
                 )),
-                PlayMode::Slice => each!(regs, f, *out, |j| p.loop_set_pos_on_zx(g!(*a, j), b.map_or(0.0, |r| g!(r, j)))),
+                PlayMode::Slice => each!(regs, f, *out, |j| p
+                    .loop_set_pos_on_zx(g!(*a, j), b.map_or(0.0, |r| g!(r, j)))),
                 PlayMode::Loop => each!(regs, f, *out, |j| p.looped(g!(*a, j))),
             },
             Op::BitBin { kind, a, b, out } => {
@@ -1307,7 +1741,9 @@ impl Op {
                 bits::to_u32(g!(*offset, j)),
                 bits::to_u32(g!(*width, j))
             ) as f64),
-            Op::BitNoise { out, rng } => each!(regs, f, *out, |_j| (rng.next_u64() >> 32) as u32 as f64),
+            Op::BitNoise { out, rng } => {
+                each!(regs, f, *out, |_j| (rng.next_u64() >> 32) as u32 as f64)
+            }
             Op::BTime { out } => {
                 let t = f.time;
                 each!(regs, f, *out, |j| (t.wrapping_add(j as u64) as u32) as f64)

@@ -44,17 +44,24 @@ impl SampleLibrary {
                 if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
                     continue;
                 }
-                let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let stem =
+                    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 let name: String = stem.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
                 if name.is_empty() {
-                    warnings.push(format!("{}: the name has no letters or digits, skipped", p.display()));
+                    warnings.push(format!(
+                        "{}: the name has no letters or digits, skipped",
+                        p.display()
+                    ));
                     continue;
                 }
                 if name != stem {
                     warnings.push(format!("{}: playable as \\{name}", p.display()));
                 }
                 if lib.buffers.contains_key(&name) {
-                    warnings.push(format!("{}: a sample named '{name}' is already loaded, skipped", p.display()));
+                    warnings.push(format!(
+                        "{}: a sample named '{name}' is already loaded, skipped",
+                        p.display()
+                    ));
                     continue;
                 }
                 match read_wav_mono(&p) {
@@ -97,11 +104,14 @@ impl SampleLibrary {
 
 /// Reads a WAV file and mixes it down to mono f32.
 fn read_wav_mono(path: &Path) -> Result<(Vec<f32>, f64), String> {
-    let mut reader = hound::WavReader::open(path).map_err(|e| format!("not a readable WAV file ({e})"))?;
+    let mut reader =
+        hound::WavReader::open(path).map_err(|e| format!("not a readable WAV file ({e})"))?;
     let spec = reader.spec();
     let channels = spec.channels.max(1) as usize;
     let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>().map_err(|e| e.to_string())?,
+        hound::SampleFormat::Float => {
+            reader.samples::<f32>().collect::<Result<_, _>>().map_err(|e| e.to_string())?
+        }
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
             reader
@@ -111,7 +121,8 @@ fn read_wav_mono(path: &Path) -> Result<(Vec<f32>, f64), String> {
                 .map_err(|e| e.to_string())?
         }
     };
-    let mono = interleaved.chunks(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect();
+    let mono =
+        interleaved.chunks(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect();
     Ok((mono, spec.sample_rate as f64))
 }
 
@@ -123,7 +134,12 @@ mod tests {
     fn loads_wavs_and_names_them() {
         let dir = std::env::temp_dir().join(format!("sema_samples_{}", std::process::id()));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
-        let spec = hound::WavSpec { channels: 2, sample_rate: 22_050, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 22_050,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(dir.join("sub/909-open.wav"), spec).unwrap();
         for i in 0..100 {
             w.write_sample((i * 100) as i16).unwrap();

@@ -1,7 +1,9 @@
 //! End-to-end tests: source → compile → render with a fake clock.
 
 use super::*;
-use crate::audio::patch::{BlockContext, ChannelBank, ClockState, FixedQueue, TimedNote, ToJsValue, NUM_PARAMS};
+use crate::audio::patch::{
+    BlockContext, ChannelBank, ClockState, FixedQueue, TimedNote, ToJsValue, NUM_PARAMS,
+};
 
 pub const SEED: &str = "{120, 4}clk;\n{1}quantise;\n:m:{1}fromJS;\n:seq:{{15}clp, [1], :m:}rsq;\n:tune:{:seq:}saw;\n>{{:tune:,0.08}mul}mix;\n";
 
@@ -43,13 +45,19 @@ impl Harness {
     }
 
     pub fn env(&self) -> CompileEnv {
-        CompileEnv { sample_rate: self.sr, max_block: self.block, samples: Arc::new(test_library()) }
+        CompileEnv {
+            sample_rate: self.sr,
+            max_block: self.block,
+            samples: Arc::new(test_library()),
+        }
     }
 
     pub fn compile(&self, src: &str) -> Program {
         match compile(src, &self.env()) {
             Ok(p) => p,
-            Err(e) => panic!("{src}\n{}", e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")),
+            Err(e) => {
+                panic!("{src}\n{}", e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+            }
         }
     }
 
@@ -100,7 +108,9 @@ impl Harness {
             if ctx.clock_request.is_some() {
                 self.clock_request = ctx.clock_request;
             }
-            self.notes.extend(notes.as_slice().iter().map(|n| TimedNote { offset: n.offset + done as u32, ..*n }));
+            self.notes.extend(
+                notes.as_slice().iter().map(|n| TimedNote { offset: n.offset + done as u32, ..*n }),
+            );
             self.to_js.extend_from_slice(to_js.as_slice());
             self.scope.extend_from_slice(scope.as_slice());
             left.extend_from_slice(&l);
@@ -125,8 +135,14 @@ impl Harness {
 /// Short synthetic samples under the names Sema's docs use.
 pub fn test_library() -> SampleLibrary {
     let mut lib = SampleLibrary::new();
-    for (i, name) in ["909open", "909", "909b", "InsectBee", "kernel", "boom2", "click", "spade", "kick"].iter().enumerate() {
-        let data: Vec<f32> = (0..4000).map(|k| (k as f32 * 0.05 * (i + 1) as f32).sin() * (1.0 - k as f32 / 4000.0)).collect();
+    for (i, name) in
+        ["909open", "909", "909b", "InsectBee", "kernel", "boom2", "click", "spade", "kick"]
+            .iter()
+            .enumerate()
+    {
+        let data: Vec<f32> = (0..4000)
+            .map(|k| (k as f32 * 0.05 * (i + 1) as f32).sin() * (1.0 - k as f32 / 4000.0))
+            .collect();
         lib.insert(name, data, 44_100.0);
     }
     lib
@@ -169,7 +185,10 @@ fn seed_patch_runs_and_follows_js_values() {
     let (l, r) = h.render(&mut p, 4800);
     assert!(rms(&l) < 1e-9);
     assert_eq!(l, r);
-    let freqs: Vec<f64> = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82].iter().map(|&m| crate::dsp::maps::mtof(m as f64)).collect();
+    let freqs: Vec<f64> = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82]
+        .iter()
+        .map(|&m| crate::dsp::maps::mtof(m as f64))
+        .collect();
     h.send(1, &freqs);
     let (l, _) = h.render(&mut p, BAR);
     assert!(rms(&l) > 0.02, "{}", rms(&l));
@@ -208,14 +227,19 @@ fn program_is_send_and_survives_bad_values() {
     assert_send::<Program>();
     let mut h = Harness::new(120.0, 4.0);
     // One NaN frequency (pow of a negative base) must not silence the oscillator forever.
-    let mut p = h.compile(":f:{{-2,{{1}clt,0.5}mul}pow,{{{1}clt,0}lt,440}mul}add;\n>{{:f:,100}add}saw;");
+    let mut p =
+        h.compile(":f:{{-2,{{1}clt,0.5}mul}pow,{{{1}clt,0}lt,440}mul}add;\n>{{:f:,100}add}saw;");
     let (out, _) = h.render(&mut p, 1000);
     assert!(out.iter().all(|x| x.is_finite()));
     assert!(rms(&out[10..]) > 0.1);
     // Blocks longer than max_block are rendered in chunks.
     let mut h = Harness::new(120.0, 4.0);
     h.block = 2048;
-    let env = CompileEnv { sample_rate: 48_000.0, max_block: 256, samples: Arc::new(SampleLibrary::new()) };
+    let env = CompileEnv {
+        sample_rate: 48_000.0,
+        max_block: 256,
+        samples: Arc::new(SampleLibrary::new()),
+    };
     let mut p = compile(">{100}saw;", &env).unwrap();
     let (out, _) = h.render(&mut p, 4096);
     let wraps: Vec<usize> = (1..out.len()).filter(|&i| out[i] < out[i - 1]).collect();
@@ -328,12 +352,32 @@ fn lists_at_idx_and_operators() {
     assert_eq!(h.run(">{[0.1,{0.5}const],1}at;", 1)[0], 0.5); // dynamic element
     assert_eq!(h.run(">{1,0.5,[0.1,0.2,0.3]}idx;", 1)[0], 0.2);
     let cases = [
-        ("{0.25,0.5}add", 0.75), ("{0.25,0.5}sub", -0.25), ("{0.25,0.5}mul", 0.125), ("{0.25,0.5}div", 0.5),
-        ("{0.25,0}div", 0.0), ("{0.7,0.5}mod", 0.2), ("{0.5,2}pow", 0.25), ("{0.5,0.2}gt", 1.0), ("{0.5,0.2}lt", 0.0),
-        ("{-0.5}abs", 0.5), ("{0.1,0.2,0.3}sum", 0.6), ("{0.1,0.2,0.3}mix", 0.2), ("{0.5,0.5,0.5}prod", 0.125),
-        ("{0,0.1,0.3}blin", 0.2), ("{0.5,0.1,0.3}ulin", 0.2), ("{0,0.1,0.4}bexp", 0.2), ("{1,0.1,0.4}uexp", 0.4),
-        ("{5,0,10,0,1}linlin", 0.5), ("{5,0,10,0.1,0.4}linexp", 0.2), ("{{69}mtof,880}div", 0.5), ("{{440}ftom,100}div", 0.69),
-        ("{0.5}const", 0.5), ("{0.5}poll", 0.5), ("{3}softclip", 1.0), ("{-3}hardclip", -1.0), ("{0.25,2,0.5}asymclip", 0.5),
+        ("{0.25,0.5}add", 0.75),
+        ("{0.25,0.5}sub", -0.25),
+        ("{0.25,0.5}mul", 0.125),
+        ("{0.25,0.5}div", 0.5),
+        ("{0.25,0}div", 0.0),
+        ("{0.7,0.5}mod", 0.2),
+        ("{0.5,2}pow", 0.25),
+        ("{0.5,0.2}gt", 1.0),
+        ("{0.5,0.2}lt", 0.0),
+        ("{-0.5}abs", 0.5),
+        ("{0.1,0.2,0.3}sum", 0.6),
+        ("{0.1,0.2,0.3}mix", 0.2),
+        ("{0.5,0.5,0.5}prod", 0.125),
+        ("{0,0.1,0.3}blin", 0.2),
+        ("{0.5,0.1,0.3}ulin", 0.2),
+        ("{0,0.1,0.4}bexp", 0.2),
+        ("{1,0.1,0.4}uexp", 0.4),
+        ("{5,0,10,0,1}linlin", 0.5),
+        ("{5,0,10,0.1,0.4}linexp", 0.2),
+        ("{{69}mtof,880}div", 0.5),
+        ("{{440}ftom,100}div", 0.69),
+        ("{0.5}const", 0.5),
+        ("{0.5}poll", 0.5),
+        ("{3}softclip", 1.0),
+        ("{-3}hardclip", -1.0),
+        ("{0.25,2,0.5}asymclip", 0.5),
         ("{1,10}dist", 1.0),
     ];
     for (src, want) in cases {
@@ -578,7 +622,9 @@ fn every_function_compiles_and_renders_finite() {
             "fft" => ">{{{2}imp,64,0.5}fft,0}at;".to_string(),
             "mfcc" => ">{{{2}imp,256,128,5}mfcc,0}at;".to_string(),
             "ifft" => ">{{2}imp,[1,2],[1,2],64,0.5}ifft;".to_string(),
-            "map" | "filt" | "expa" => format!(":f:(:x:@{{:x:,2}}mul);\n>{{{{[1,2],:f:}}{},0}}at;", f.name),
+            "map" | "filt" | "expa" => {
+                format!(":f:(:x:@{{:x:,2}}mul);\n>{{{{[1,2],:f:}}{},0}}at;", f.name)
+            }
             "redu" => ":f:(:a:,:b:@{:a:,:b:}add);\n>{[1,2],:f:}redu;".to_string(),
             _ => format!(">{{{}}}{};", args.join(","), f.name),
         };
@@ -588,7 +634,11 @@ fn every_function_compiles_and_renders_finite() {
         assert!(l.iter().all(|x| x.is_finite()), "{src}");
         // Usage strings show the call form (players use their prefix instead of a name).
         assert!(!f.doc.is_empty());
-        assert!(f.usage.contains(f.name) || matches!(f.name, "sampler" | "slice" | "stretch"), "{}", f.usage);
+        assert!(
+            f.usage.contains(f.name) || matches!(f.name, "sampler" | "slice" | "stretch"),
+            "{}",
+            f.usage
+        );
     }
 }
 
@@ -624,12 +674,28 @@ fn oscillator_family_numeric() {
 fn bits_and_clock_bits() {
     let mut h = Harness::new(120.0, 4.0);
     let cases = [
-        ("{{12,10}bitAnd,16}div", 8.0 / 16.0), ("{{12,10}bitOr,16}div", 14.0 / 16.0), ("{{12,10}bitXor,16}div", 6.0 / 16.0),
-        ("{{1,3}bitShl,16}div", 0.5), ("{{16,3}bitShr,4}div", 0.5), ("{5,2}bitAt", 1.0), ("{{5,3}bitAdd,16}div", 0.5),
-        ("{{5,3}bitSub,4}div", 0.5), ("{{5,3}bitMul,30}div", 0.5), ("{{9,2}bitDiv,8}div", 0.5), ("{5,5}bitEq", 1.0),
-        ("{5,3}bitGt", 1.0), ("{5,5}bitGte", 1.0), ("{5,3}bitLt", 0.0), ("{3,3}bitLte", 1.0), ("{0}bitToSig", -1.0),
-        ("{0}bitToTrigSig", -1.0), ("{{{0.5}bitFromSig}bitToSig,0.5}sub", 0.0), ("{{7}bitInc,16}div", 0.5),
-        ("{{9}bitDec,16}div", 0.5), ("{{{0}bitNeg}bitToSig}const", 1.0), ("{{176,7,4}bitr,22}div", 0.5),
+        ("{{12,10}bitAnd,16}div", 8.0 / 16.0),
+        ("{{12,10}bitOr,16}div", 14.0 / 16.0),
+        ("{{12,10}bitXor,16}div", 6.0 / 16.0),
+        ("{{1,3}bitShl,16}div", 0.5),
+        ("{{16,3}bitShr,4}div", 0.5),
+        ("{5,2}bitAt", 1.0),
+        ("{{5,3}bitAdd,16}div", 0.5),
+        ("{{5,3}bitSub,4}div", 0.5),
+        ("{{5,3}bitMul,30}div", 0.5),
+        ("{{9,2}bitDiv,8}div", 0.5),
+        ("{5,5}bitEq", 1.0),
+        ("{5,3}bitGt", 1.0),
+        ("{5,5}bitGte", 1.0),
+        ("{5,3}bitLt", 0.0),
+        ("{3,3}bitLte", 1.0),
+        ("{0}bitToSig", -1.0),
+        ("{0}bitToTrigSig", -1.0),
+        ("{{{0.5}bitFromSig}bitToSig,0.5}sub", 0.0),
+        ("{{7}bitInc,16}div", 0.5),
+        ("{{9}bitDec,16}div", 0.5),
+        ("{{{0}bitNeg}bitToSig}const", 1.0),
+        ("{{176,7,4}bitr,22}div", 0.5),
     ];
     for (src, want) in cases {
         let out = h.run(&format!(">{src};"), 1)[0];
@@ -677,7 +743,8 @@ fn sema_community_example_basic_generative_compiles() {
 #[test]
 fn fft_ifft_roundtrip_in_the_language() {
     let mut h = Harness::new(120.0, 4.0);
-    let out = h.run(":m:{{1000}sin,256,0.25}fft;\n>{{:m:,0}at,{:m:,1}at,{:m:,2}at,256,0.25}ifft;", 48_000);
+    let out = h
+        .run(":m:{{1000}sin,256,0.25}fft;\n>{{:m:,0}at,{:m:,1}at,{:m:,2}at,256,0.25}ifft;", 48_000);
     let r = rms(&out[8000..]);
     assert!((r - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.05, "{r}");
 }
@@ -733,7 +800,10 @@ fn list_functions_with_lambdas() {
     let mut h = Harness::new(120.0, 4.0);
     let run1 = |h: &mut Harness, src: &str| h.run(src, 1)[0];
     assert_eq!(run1(&mut h, ":f:(:x:@{:x:,0.1}mul);\n:l:{[1,2,3],:f:}map;\n>{:l:,2}at;"), 0.3);
-    assert_eq!(run1(&mut h, ":f:(:x:@{:x:,1.5}gt);\n:l:{[1,2,3],:f:}filt;\n>{{:l:,0}at,0.1}mul;"), 0.2);
+    assert_eq!(
+        run1(&mut h, ":f:(:x:@{:x:,1.5}gt);\n:l:{[1,2,3],:f:}filt;\n>{{:l:,0}at,0.1}mul;"),
+        0.2
+    );
     assert_eq!(run1(&mut h, ":f:(:a:,:b:@{:a:,:b:}add);\n>{{[1,2,3,4],:f:}redu,0.01}mul;"), 0.1);
     // expa: one oscillator per element, each with its own phase.
     let out = h.run(":f:(:x:@{:x:}pha);\n:l:{[100,200],:f:}expa;\n>{{:l:,1}at,{:l:,0}at}sub;", 200);

@@ -90,7 +90,11 @@ impl Acid {
 
         // Amplitude: fast attack, slow decay while held, short release.
         let amp_target_rate = if self.gate {
-            if self.amp < 1.0 && self.rising { 1.0 / (0.003 * sr) } else { 0.0 }
+            if self.amp < 1.0 && self.rising {
+                1.0 / (0.003 * sr)
+            } else {
+                0.0
+            }
         } else {
             0.0
         };
@@ -126,7 +130,9 @@ impl Acid {
         let k = c.resonance.clamp(0.0, 100.0) / 100.0 * 3.9;
         // Estimate of the output for the feedback (one-step prediction from the states).
         let g4 = gg * gg * gg * gg;
-        let s_est = self.s[3] * (1.0 - gg) + gg * (self.s[2] * (1.0 - gg) + gg * (self.s[1] * (1.0 - gg) + gg * self.s[0] * (1.0 - gg)));
+        let s_est = self.s[3] * (1.0 - gg)
+            + gg * (self.s[2] * (1.0 - gg)
+                + gg * (self.s[1] * (1.0 - gg) + gg * self.s[0] * (1.0 - gg)));
         let u = (osc - k * (s_est / (1.0 + k * g4))).tanh();
         let mut x = u;
         for st in self.s.iter_mut() {
@@ -145,7 +151,15 @@ mod tests {
     use super::*;
 
     fn ctl(cutoff: f64) -> AcidControls {
-        AcidControls { waveform: 0.0, cutoff_hz: cutoff, resonance: 50.0, env_mod: 50.0, attack_ms: 3.0, decay_ms: 300.0, accent_amount: 50.0 }
+        AcidControls {
+            waveform: 0.0,
+            cutoff_hz: cutoff,
+            resonance: 50.0,
+            env_mod: 50.0,
+            attack_ms: 3.0,
+            decay_ms: 300.0,
+            accent_amount: 50.0,
+        }
     }
 
     #[test]

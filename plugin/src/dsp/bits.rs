@@ -20,7 +20,11 @@ pub fn to_signal(v: u32) -> f64 {
 /// Bit word → trigger signal: 1 when non-zero, else -1.
 #[inline]
 pub fn to_trig_signal(v: u32) -> f64 {
-    if v > 0 { 1.0 } else { -1.0 }
+    if v > 0 {
+        1.0
+    } else {
+        -1.0
+    }
 }
 
 /// Signal -1..1 → bit word centred on u32::MAX/2.

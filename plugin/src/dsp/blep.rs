@@ -29,9 +29,20 @@ impl Waveform {
     pub fn from_index(i: f64) -> Option<Self> {
         use Waveform::*;
         const ALL: [Waveform; 14] = [
-            Sine, Cosine, Triangle, Square, Rectangle, Sawtooth, Ramp, ModifiedTriangle,
-            ModifiedSquare, HalfRectifiedSine, FullRectifiedSine, TriangularPulse,
-            TrapezoidFixed, TrapezoidVariable,
+            Sine,
+            Cosine,
+            Triangle,
+            Square,
+            Rectangle,
+            Sawtooth,
+            Ramp,
+            ModifiedTriangle,
+            ModifiedSquare,
+            HalfRectifiedSine,
+            FullRectifiedSine,
+            TriangularPulse,
+            TrapezoidFixed,
+            TrapezoidVariable,
         ];
         if i.is_finite() && i >= 0.0 {
             ALL.get(i as usize).copied()
@@ -182,7 +193,11 @@ impl PolyBlep {
                     -pw
                 } else {
                     let y = 4.0 * t1;
-                    if y >= 2.0 * pw { 4.0 - y / pw - pw } else { y / pw - pw }
+                    if y >= 2.0 * pw {
+                        4.0 - y / pw - pw
+                    } else {
+                        y / pw - pw
+                    }
                 };
                 if pw > 0.0 {
                     let t2 = frac(t1 + 1.0 - 0.5 * pw);

@@ -26,7 +26,11 @@ impl DelayLine {
     /// `size` samples at `0.5·feedback`, then decays by `feedback` each pass.
     #[inline]
     pub fn dl(&mut self, input: f64, size: f64, feedback: f64) -> f64 {
-        let size = if size.is_finite() { (size as i64).clamp(1, self.memory.len() as i64) as usize } else { 1 };
+        let size = if size.is_finite() {
+            (size as i64).clamp(1, self.memory.len() as i64) as usize
+        } else {
+            1
+        };
         if self.pos >= size {
             self.pos = 0;
         }
@@ -52,7 +56,15 @@ impl Flanger {
     /// `delay` in samples (truncated to an integer), `feedback` 0..1, `speed` in Hz,
     /// `depth` 0..1.
     #[inline]
-    pub fn flange(&mut self, input: f64, delay: f64, feedback: f64, speed: f64, depth: f64, inv_sr: f64) -> f64 {
+    pub fn flange(
+        &mut self,
+        input: f64,
+        delay: f64,
+        feedback: f64,
+        speed: f64,
+        depth: f64,
+        inv_sr: f64,
+    ) -> f64 {
         let delay = delay.max(0.0).trunc();
         let lfo = self.lfo.triangle(speed, inv_sr);
         let mut out = self.dl.dl(input, delay + lfo * depth * delay + 1.0, feedback);
@@ -72,17 +84,31 @@ pub struct Chorus {
 
 impl Chorus {
     pub fn new(capacity: usize, seed: u64) -> Self {
-        Self { dl1: DelayLine::new(capacity), dl2: DelayLine::new(capacity), lfo_filter: Filter::default(), rng: Rng::new(seed) }
+        Self {
+            dl1: DelayLine::new(capacity),
+            dl2: DelayLine::new(capacity),
+            lfo_filter: Filter::default(),
+            rng: Rng::new(seed),
+        }
     }
 
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    pub fn chorus(&mut self, input: f64, delay: f64, feedback: f64, speed: f64, depth: f64, sample_rate: f64) -> f64 {
+    pub fn chorus(
+        &mut self,
+        input: f64,
+        delay: f64,
+        feedback: f64,
+        speed: f64,
+        depth: f64,
+        sample_rate: f64,
+    ) -> f64 {
         let delay = delay.max(0.0).trunc();
         let noise = self.rng.next_bipolar();
         let lfo = self.lfo_filter.lores(noise, speed, 1.0, sample_rate) * 2.0;
         let mut o1 = self.dl1.dl(input, delay + lfo * depth * delay + 1.0, feedback);
-        let mut o2 = self.dl2.dl(input, (delay + lfo * depth * delay * 1.02 + 1.0) * 0.98, feedback * 0.99);
+        let mut o2 =
+            self.dl2.dl(input, (delay + lfo * depth * delay * 1.02 + 1.0) * 0.98, feedback * 0.99);
         o1 *= 1.0 - o1.abs();
         o2 *= 1.0 - o2.abs();
         (o1 + o2 + input) / 3.0
@@ -104,7 +130,8 @@ mod tests {
     #[test]
     fn delay_length_and_feedback() {
         let mut d = DelayLine::new(1000);
-        let v: Vec<f64> = (0..2500).map(|i| d.dl(if i == 0 { 1.0 } else { 0.0 }, 1000.0, 0.5)).collect();
+        let v: Vec<f64> =
+            (0..2500).map(|i| d.dl(if i == 0 { 1.0 } else { 0.0 }, 1000.0, 0.5)).collect();
         let first = v.iter().position(|&x| x != 0.0).unwrap();
         assert_eq!(first, 1000);
         assert!((v[1000] - 0.25).abs() < 1e-12);
@@ -116,7 +143,9 @@ mod tests {
     fn flanger_delay_is_delay_plus_one() {
         // Depth 0: the wet path is a plain delay of delay+1 samples, shaped by x(1-|x|).
         let mut f = Flanger::new(modulated_capacity(Some(100.0)));
-        let v: Vec<f64> = (0..300).map(|i| f.flange(if i == 0 { 1.0 } else { 0.0 }, 100.0, 0.5, 1.0, 0.0, 1.0 / 48_000.0)).collect();
+        let v: Vec<f64> = (0..300)
+            .map(|i| f.flange(if i == 0 { 1.0 } else { 0.0 }, 100.0, 0.5, 1.0, 0.0, 1.0 / 48_000.0))
+            .collect();
         assert_eq!(v[0], 0.5);
         let echo = 1 + v[1..].iter().position(|&x| x != 0.0).unwrap();
         assert_eq!(echo, 101);
@@ -132,7 +161,9 @@ mod tests {
         let mut c = Chorus::new(modulated_capacity(Some(400.0)), 3);
         let y = c.chorus(0.9, 400.0, 0.9, 2.0, 0.9, 48_000.0);
         assert!((y - 0.3).abs() < 1e-12);
-        let v: Vec<f64> = (0..48_000).map(|i| c.chorus(((i as f64) * 0.05).sin(), 400.0, 0.9, 2.0, 0.9, 48_000.0)).collect();
+        let v: Vec<f64> = (0..48_000)
+            .map(|i| c.chorus(((i as f64) * 0.05).sin(), 400.0, 0.9, 2.0, 0.9, 48_000.0))
+            .collect();
         // With high feedback the delay lines resonate (as in Maximilian); it must stay
         // finite and differ from the dry signal.
         assert!(v.iter().all(|x| x.is_finite()));

@@ -101,7 +101,8 @@ pub struct Line {
 
 impl Line {
     pub fn new(duration_ms: f64, sample_rate: f64) -> Self {
-        let mut l = Self { value: 0.0, inc: 0.0, last_trig: -1.0, triggered: false, duration_ms: f64::NAN };
+        let mut l =
+            Self { value: 0.0, inc: 0.0, last_trig: -1.0, triggered: false, duration_ms: f64::NAN };
         l.set_duration(duration_ms, sample_rate);
         l
     }
@@ -143,7 +144,9 @@ mod tests {
     fn adsr_stage_timings() {
         let mut e = Adsr::new();
         // Gate open for 0.5 s, then closed.
-        let v: Vec<f64> = (0..48_000).map(|i| e.play(if i < 24_000 { 1.0 } else { 0.0 }, 10.0, 200.0, 0.05, 200.0, SR)).collect();
+        let v: Vec<f64> = (0..48_000)
+            .map(|i| e.play(if i < 24_000 { 1.0 } else { 0.0 }, 10.0, 200.0, 0.05, 200.0, SR))
+            .collect();
         // Attack: step 1-0.01^(1/480) per sample reaches 1 after ceil(1/step) samples.
         let step = 1.0 - 0.01f64.powf(1.0 / 480.0);
         let n_attack = (1.0 / step).ceil() as usize;
@@ -153,7 +156,11 @@ mod tests {
         // Decay: multiplied by 0.01^(1/9600) until <= 0.05: ln(0.05)/ln(0.01)*9600 samples.
         let n_decay = (0.05f64.ln() / 0.01f64.ln() * 9600.0).ceil() as usize;
         let at_sustain = peak + v[peak..].iter().position(|&x| x <= 0.05).unwrap();
-        assert!((at_sustain as i64 - (peak + n_decay) as i64).abs() <= 2, "{at_sustain} {}", peak + n_decay);
+        assert!(
+            (at_sustain as i64 - (peak + n_decay) as i64).abs() <= 2,
+            "{at_sustain} {}",
+            peak + n_decay
+        );
         // Sustain holds while the gate is open.
         assert!((v[23_999] - v[at_sustain]).abs() < 1e-12);
         // Release: -40 dB after 200 ms (9600 samples).
@@ -171,7 +178,8 @@ mod tests {
     #[test]
     fn line_ramps_over_duration() {
         let mut l = Line::new(100.0, SR);
-        let v: Vec<f64> = (0..10_000).map(|i| l.play(if i == 10 { 1.0 } else { 0.0 }, 100.0, SR)).collect();
+        let v: Vec<f64> =
+            (0..10_000).map(|i| l.play(if i == 10 { 1.0 } else { 0.0 }, 100.0, SR)).collect();
         assert_eq!(v[9], 0.0);
         assert!((v[10] - 1.0 / 4800.0).abs() < 1e-12);
         assert!((v[10 + 2399] - 0.5).abs() < 1e-9);

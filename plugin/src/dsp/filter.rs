@@ -44,7 +44,8 @@ impl Filter {
             // Recomputing cos/sqrt/pow only when the parameters move saves most of the cost.
             let z = (TAU * cutoff / sample_rate).cos();
             self.c = 2.0 - 2.0 * z;
-            self.r = (2f64.sqrt() * (-(z - 1.0).powi(3)).sqrt() + resonance * (z - 1.0)) / (resonance * (z - 1.0));
+            self.r = (2f64.sqrt() * (-(z - 1.0).powi(3)).sqrt() + resonance * (z - 1.0))
+                / (resonance * (z - 1.0));
             self.last_cut = cutoff;
             self.last_res = resonance;
         }
@@ -84,7 +85,18 @@ pub struct Svf {
 
 impl Default for Svf {
     fn default() -> Self {
-        let mut s = Self { v0z: 0.0, v1: 0.0, v2: 0.0, k: 0.0, g1: 0.0, g2: 0.0, g3: 0.0, g4: 0.0, freq: f64::NAN, res: f64::NAN };
+        let mut s = Self {
+            v0z: 0.0,
+            v1: 0.0,
+            v2: 0.0,
+            k: 0.0,
+            g1: 0.0,
+            g2: 0.0,
+            g3: 0.0,
+            g4: 0.0,
+            freq: f64::NAN,
+            res: f64::NAN,
+        };
         s.set(1000.0, 1.0, 48_000.0);
         s
     }
@@ -108,7 +120,17 @@ impl Svf {
     /// with its change triggers, tolerance 1e-5).
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    pub fn play(&mut self, w: f64, freq: f64, res: f64, lp: f64, bp: f64, hp: f64, notch: f64, sample_rate: f64) -> f64 {
+    pub fn play(
+        &mut self,
+        w: f64,
+        freq: f64,
+        res: f64,
+        lp: f64,
+        bp: f64,
+        hp: f64,
+        notch: f64,
+        sample_rate: f64,
+    ) -> f64 {
         if !((freq - self.freq).abs() <= 1e-5 && (res - self.res).abs() <= 1e-5) {
             self.set(freq, res, sample_rate);
         }

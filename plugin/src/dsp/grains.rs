@@ -77,7 +77,8 @@ impl Stretch {
         self.position = self.position.rem_euclid(len);
         self.looper += 1.0;
         let grain_secs = if grain_secs.is_finite() { grain_secs.clamp(0.001, 2.0) } else { 0.05 };
-        let overlaps = if overlaps.is_finite() { overlaps.clamp(1.0, MAX_GRAINS as f64) } else { 2.0 };
+        let overlaps =
+            if overlaps.is_finite() { overlaps.clamp(1.0, MAX_GRAINS as f64) } else { 2.0 };
         let cycle = grain_secs * self.sample_rate / overlaps;
         if self.looper > cycle + self.random_offset {
             self.looper -= cycle + self.random_offset;

@@ -6,8 +6,8 @@
 //! sized in `new()`, off the audio thread.
 
 pub mod acid;
-pub mod blep;
 pub mod bits;
+pub mod blep;
 pub mod effect;
 pub mod envelope;
 pub mod filter;

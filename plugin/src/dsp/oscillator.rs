@@ -176,7 +176,11 @@ pub fn transition_table() -> &'static [f64] {
         let kernel = |x: f64| -> f64 {
             // x in [-0.5, 0.5] covers 5 samples: t in [-2.5, 2.5].
             let t = x * 5.0;
-            let sinc = if t.abs() < 1e-12 { 1.0 } else { (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t) };
+            let sinc = if t.abs() < 1e-12 {
+                1.0
+            } else {
+                (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t)
+            };
             let w = x + 0.5; // 0..1 window position
             let blackman = 0.42 - 0.5 * (TAU * w).cos() + 0.08 * (2.0 * TAU * w).cos();
             sinc * blackman

@@ -31,8 +31,14 @@ impl FreeVerb {
     pub fn new(sample_rate: f64) -> Self {
         let scale = |n: usize| ((n as f64 * sample_rate / 44_100.0).round() as usize).max(1);
         Self {
-            combs: COMBS.iter().map(|&n| Comb { buf: vec![0.0; scale(n)].into_boxed_slice(), pos: 0, store: 0.0 }).collect(),
-            allpasses: ALLPASSES.iter().map(|&n| Allpass { buf: vec![0.0; scale(n)].into_boxed_slice(), pos: 0 }).collect(),
+            combs: COMBS
+                .iter()
+                .map(|&n| Comb { buf: vec![0.0; scale(n)].into_boxed_slice(), pos: 0, store: 0.0 })
+                .collect(),
+            allpasses: ALLPASSES
+                .iter()
+                .map(|&n| Allpass { buf: vec![0.0; scale(n)].into_boxed_slice(), pos: 0 })
+                .collect(),
         }
     }
 
@@ -76,7 +82,8 @@ mod tests {
     #[test]
     fn tail_is_long_and_stable() {
         let mut r = FreeVerb::new(48_000.0);
-        let v: Vec<f64> = (0..96_000).map(|i| r.play(if i == 0 { 1.0 } else { 0.0 }, 0.9, 0.1)).collect();
+        let v: Vec<f64> =
+            (0..96_000).map(|i| r.play(if i == 0 { 1.0 } else { 0.0 }, 0.9, 0.1)).collect();
         assert!(v.iter().all(|x| x.is_finite()));
         let energy = |a: usize, b: usize| v[a..b].iter().map(|x| x * x).sum::<f64>();
         // Still ringing after half a second, but decaying.
@@ -84,7 +91,8 @@ mod tests {
         assert!(energy(72_000, 96_000) < energy(24_000, 48_000));
         // Bigger rooms ring longer.
         let mut small = FreeVerb::new(48_000.0);
-        let s: Vec<f64> = (0..96_000).map(|i| small.play(if i == 0 { 1.0 } else { 0.0 }, 0.0, 0.1)).collect();
+        let s: Vec<f64> =
+            (0..96_000).map(|i| small.play(if i == 0 { 1.0 } else { 0.0 }, 0.0, 0.1)).collect();
         assert!(s[48_000..].iter().map(|x| x * x).sum::<f64>() < energy(48_000, 96_000));
     }
 }

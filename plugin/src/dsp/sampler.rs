@@ -20,7 +20,12 @@ pub struct SamplePlayer {
 impl SamplePlayer {
     pub fn new(data: Arc<[f32]>, buffer_rate: f64, sample_rate: f64) -> Self {
         let len = data.len() as f64;
-        Self { data, rate_ratio: buffer_rate / sample_rate, position: len, trig: Trigger::default() }
+        Self {
+            data,
+            rate_ratio: buffer_rate / sample_rate,
+            position: len,
+            trig: Trigger::default(),
+        }
     }
 
     /// Linear interpolation at `pos`; 0 outside the buffer.
@@ -95,7 +100,9 @@ mod tests {
     #[test]
     fn one_shot_plays_once_per_trigger() {
         let mut p = SamplePlayer::new(ramp(100), 48_000.0, 48_000.0);
-        let v: Vec<f64> = (0..300).map(|i| p.play_on_zx(if i == 0 || i == 200 { 1.0 } else { 0.0 }, 1.0, 0.0)).collect();
+        let v: Vec<f64> = (0..300)
+            .map(|i| p.play_on_zx(if i == 0 || i == 200 { 1.0 } else { 0.0 }, 1.0, 0.0))
+            .collect();
         assert_eq!(v[0], 0.0);
         assert_eq!(v[50], 50.0);
         assert_eq!(v[99], 99.0);
@@ -114,7 +121,8 @@ mod tests {
         let v: Vec<f64> = (0..5).map(|_| p.play_on_zx(1.0, -1.0, 1.0)).collect();
         assert_eq!(v, vec![99.0, 98.0, 97.0, 96.0, 95.0]);
         let mut p = SamplePlayer::new(ramp(100), 48_000.0, 48_000.0);
-        let v: Vec<f64> = (0..60).map(|i| p.loop_set_pos_on_zx(if i == 0 { 1.0 } else { 0.0 }, 0.5)).collect();
+        let v: Vec<f64> =
+            (0..60).map(|i| p.loop_set_pos_on_zx(if i == 0 { 1.0 } else { 0.0 }, 0.5)).collect();
         assert_eq!(v[0], 50.0);
         assert_eq!(v[49], 99.0);
         assert_eq!(v[50], 0.0);

@@ -23,7 +23,13 @@ impl Default for RatioSeq {
 impl RatioSeq {
     /// A sequencer for ratio lists of up to `max_ratios` entries.
     pub fn new(max_ratios: usize) -> Self {
-        Self { prev_phase: 0.0, first: true, counter: 0, values_len: usize::MAX, points: Vec::with_capacity(max_ratios.max(1)) }
+        Self {
+            prev_phase: 0.0,
+            first: true,
+            counter: 0,
+            values_len: usize::MAX,
+            points: Vec::with_capacity(max_ratios.max(1)),
+        }
     }
 
     /// Computes the trigger points for `times` (call when the ratios may have changed;
@@ -81,7 +87,11 @@ impl RatioSeq {
             [p] => prev <= *p && phase > *p,
             ps => ps.iter().any(|&p| prev <= p && phase > p),
         };
-        if hit { 1.0 } else { 0.0 }
+        if hit {
+            1.0
+        } else {
+            0.0
+        }
     }
 
     /// 1 when `phase` wraps or crosses one of the cumulative, normalised ratio points.
@@ -136,7 +146,11 @@ pub fn fast_floor(x: f64) -> f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
     if x.abs() < 2_251_799_813_685_248.0 {
         let r = (x + MAGIC) - MAGIC;
-        if r > x { r - 1.0 } else { r }
+        if r > x {
+            r - 1.0
+        } else {
+            r
+        }
     } else {
         x.floor()
     }
@@ -146,7 +160,11 @@ pub fn fast_floor(x: f64) -> f64 {
 #[inline]
 fn wrap01(x: f64) -> f64 {
     let f = x - fast_floor(x);
-    if f >= 1.0 { 0.0 } else { f }
+    if f >= 1.0 {
+        0.0
+    } else {
+        f
+    }
 }
 
 /// `clp`: a phasor running `cycles` times per bar, shifted by `offset` (0..1). Derived
@@ -191,7 +209,11 @@ impl ClockTrig {
             None => frac < step + 1e-12,
         };
         self.prev_cycle = Some(cycle);
-        if hit { 1.0 } else { 0.0 }
+        if hit {
+            1.0
+        } else {
+            0.0
+        }
     }
 }
 
@@ -250,7 +272,8 @@ mod tests {
     fn clock_trigger_once_per_cycle() {
         let mut t = ClockTrig::default();
         let bps = 1.0 / 96_000.0; // 120 bpm 4/4 at 48 kHz: 2 s per bar
-        let hits: Vec<usize> = (0..192_000).filter(|&i| t.tick(i as f64 * bps, 4.0, 0.0, bps) > 0.0).collect();
+        let hits: Vec<usize> =
+            (0..192_000).filter(|&i| t.tick(i as f64 * bps, 4.0, 0.0, bps) > 0.0).collect();
         assert_eq!(hits, vec![0, 24_000, 48_000, 72_000, 96_000, 120_000, 144_000, 168_000]);
         // A relocation into the middle of a cycle does not fire.
         assert_eq!(t.tick(10.1, 4.0, 0.0, bps), 0.0);

@@ -226,7 +226,9 @@ impl Mfcc {
         let mel = |f: f64| 1127.0 * (1.0 + f / 700.0).ln();
         let inv = |m: f64| 700.0 * ((m / 1127.0).exp() - 1.0);
         let (lo, hi) = (mel(20.0), mel(20_000.0f64.min(sample_rate / 2.0)));
-        let edges: Vec<f64> = (0..n_bands + 2).map(|i| inv(lo + (hi - lo) * i as f64 / (n_bands + 1) as f64)).collect();
+        let edges: Vec<f64> = (0..n_bands + 2)
+            .map(|i| inv(lo + (hi - lo) * i as f64 / (n_bands + 1) as f64))
+            .collect();
         let bin_hz = sample_rate / (bins * 2) as f64;
         let filters = (0..n_bands)
             .map(|b| {
@@ -236,13 +238,24 @@ impl Mfcc {
                 let weights = (first..=last.max(first))
                     .map(|k| {
                         let f = k as f64 * bin_hz;
-                        if f <= f0 || f >= f2 { 0.0 } else if f <= f1 { (f - f0) / (f1 - f0) } else { (f2 - f) / (f2 - f1) }
+                        if f <= f0 || f >= f2 {
+                            0.0
+                        } else if f <= f1 {
+                            (f - f0) / (f1 - f0)
+                        } else {
+                            (f2 - f) / (f2 - f1)
+                        }
                     })
                     .collect();
                 (first.min(bins.saturating_sub(1)), weights)
             })
             .collect();
-        Self { fft, filters, bands: vec![0.0; n_bands], coeffs: vec![0.0; num_coeffs.clamp(1, n_bands)] }
+        Self {
+            fft,
+            filters,
+            bands: vec![0.0; n_bands],
+            coeffs: vec![0.0; num_coeffs.clamp(1, n_bands)],
+        }
     }
 
     /// Adds a sample; returns true when new coefficients were computed.
@@ -252,12 +265,21 @@ impl Mfcc {
         }
         let mags = &self.fft.mags;
         for (b, (first, w)) in self.filters.iter().enumerate() {
-            let e: f64 = w.iter().enumerate().map(|(i, wi)| wi * mags.get(first + i).copied().unwrap_or(0.0).powi(2)).sum();
+            let e: f64 = w
+                .iter()
+                .enumerate()
+                .map(|(i, wi)| wi * mags.get(first + i).copied().unwrap_or(0.0).powi(2))
+                .sum();
             self.bands[b] = (e + 1e-10).ln();
         }
         let nb = self.bands.len() as f64;
         for (c, out) in self.coeffs.iter_mut().enumerate() {
-            *out = self.bands.iter().enumerate().map(|(b, v)| v * (PI / nb * (b as f64 + 0.5) * c as f64).cos()).sum();
+            *out = self
+                .bands
+                .iter()
+                .enumerate()
+                .map(|(b, v)| v * (PI / nb * (b as f64 + 0.5) * c as f64).cos())
+                .sum();
         }
         true
     }
@@ -347,7 +369,13 @@ impl Default for PvShift {
 
 impl PvShift {
     pub fn new() -> Self {
-        Self { analyzer: FftAnalyzer::new(512, 256), synth: IfftSynth::new(512, 256), mags: vec![0.0; 512], phases: vec![0.0; 512], frames: 0 }
+        Self {
+            analyzer: FftAnalyzer::new(512, 256),
+            synth: IfftSynth::new(512, 256),
+            mags: vec![0.0; 512],
+            phases: vec![0.0; 512],
+            frames: 0,
+        }
     }
 
     /// One sample; `shift` in bins (46.9 Hz each at 48 kHz), rounded; negative shifts down.
@@ -355,10 +383,15 @@ impl PvShift {
         let frame = self.analyzer.process(x);
         if frame {
             let n = self.mags.len() as i64;
-            let s = if shift.is_finite() { shift.round().clamp(-(n as f64), n as f64) as i64 } else { 0 };
+            let s = if shift.is_finite() {
+                shift.round().clamp(-(n as f64), n as f64) as i64
+            } else {
+                0
+            };
             self.frames += 1;
             // hop/size = 1/4: the extra advance is s·π/2 per frame (kept in 0..2π).
-            let extra = ((self.frames % 4) as f64 * s as f64 * std::f64::consts::FRAC_PI_2).rem_euclid(TAU);
+            let extra =
+                ((self.frames % 4) as f64 * s as f64 * std::f64::consts::FRAC_PI_2).rem_euclid(TAU);
             for i in 0..n {
                 let src = i - s;
                 let (m, p) = if (1..n).contains(&src) && i > 0 {

@@ -24,7 +24,11 @@ impl Trigger {
         let hit = (self.prev <= 0.0 || self.first) && x > 0.0;
         self.prev = x;
         self.first = false;
-        if hit { 1.0 } else { 0.0 }
+        if hit {
+            1.0
+        } else {
+            0.0
+        }
     }
 
     /// 1 when the input moved by more than `tolerance` since the last sample.
@@ -32,7 +36,11 @@ impl Trigger {
     pub fn on_changed(&mut self, x: f64, tolerance: f64) -> f64 {
         let hit = (x - self.prev).abs() > tolerance;
         self.prev = x;
-        if hit { 1.0 } else { 0.0 }
+        if hit {
+            1.0
+        } else {
+            0.0
+        }
     }
 }
 
@@ -69,7 +77,8 @@ impl Index {
     pub fn pull(&mut self, trig: f64, index: f64, values: &[f64]) -> f64 {
         if self.trig.on_zx(trig) > 0.0 && !values.is_empty() {
             let index = if index.is_nan() { 0.0 } else { index.clamp(0.0, 1.0) };
-            let i = ((index * 0.999_999_99 * values.len() as f64).floor() as usize).min(values.len() - 1);
+            let i = ((index * 0.999_999_99 * values.len() as f64).floor() as usize)
+                .min(values.len() - 1);
             self.value = values[i];
         }
         self.value
@@ -105,7 +114,8 @@ mod tests {
     #[test]
     fn zero_crossings() {
         let mut t = Trigger::default();
-        let out: Vec<f64> = [1.0, 1.0, -1.0, 0.0, 0.5, 0.7, -0.2, 0.1].iter().map(|&x| t.on_zx(x)).collect();
+        let out: Vec<f64> =
+            [1.0, 1.0, -1.0, 0.0, 0.5, 0.7, -0.2, 0.1].iter().map(|&x| t.on_zx(x)).collect();
         assert_eq!(out, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
         let mut t = Trigger::default();
         let out: Vec<f64> = [1.0, 1.05, 1.3, 1.3].iter().map(|&x| t.on_changed(x, 0.1)).collect();
@@ -115,7 +125,8 @@ mod tests {
     #[test]
     fn counter_and_index() {
         let mut c = Counter::default();
-        let seq = [(1.0, 0.0), (0.0, 0.0), (1.0, 0.0), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 0.0)];
+        let seq =
+            [(1.0, 0.0), (0.0, 0.0), (1.0, 0.0), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 0.0)];
         let out: Vec<f64> = seq.iter().map(|&(a, b)| c.count(a, b)).collect();
         assert_eq!(out, vec![1.0, 1.0, 2.0, 2.0, 3.0, 0.0, 1.0]);
         let mut ix = Index::default();

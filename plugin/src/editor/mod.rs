@@ -15,19 +15,21 @@ use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
 use nice_plug_egui::resizable_window::ResizableWindow;
 use nice_plug_egui::widgets::ParamSlider;
-use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
+use nice_plug_egui::{
+    create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp,
+};
 use std::ops::RangeInclusive;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::control::console::{Level, Source};
-use crate::control::state::EditorLayout;
 use crate::control::controller::{self, EvalError};
+use crate::control::state::EditorLayout;
 use crate::ControlSide;
 
-pub use highlight::Language;
 pub use highlight::line_count;
+pub use highlight::Language;
 pub use melody::NoteHistory;
 
 /// How long evaluated code flashes.
@@ -46,7 +48,10 @@ pub fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(1180.0_f64, 760.0), 1.0)
 }
 
-pub fn create(shared: Arc<ControlSide>, state: Arc<EguiEditorState>) -> Option<EguiEditor<SemaEditor>> {
+pub fn create(
+    shared: Arc<ControlSide>,
+    state: Arc<EguiEditorState>,
+) -> Option<EguiEditor<SemaEditor>> {
     let app = SemaEditor::new(shared);
     create_egui_editor(
         state,
@@ -133,8 +138,12 @@ pub fn char_index(text: &str, line: usize, col: usize) -> usize {
 /// Where a console message with `source` should take the cursor, if anywhere.
 pub fn jump_target(source: Source) -> Option<Jump> {
     match source {
-        Source::Dsl { line, col } if line > 0 => Some(Jump { pane: Pane::Dsl, line, col: col.max(1) }),
-        Source::Js { line: Some(line), .. } if line > 0 => Some(Jump { pane: Pane::Js, line, col: 1 }),
+        Source::Dsl { line, col } if line > 0 => {
+            Some(Jump { pane: Pane::Dsl, line, col: col.max(1) })
+        }
+        Source::Js { line: Some(line), .. } if line > 0 => {
+            Some(Jump { pane: Pane::Js, line, col: 1 })
+        }
         _ => None,
     }
 }
@@ -183,7 +192,11 @@ pub fn route_evaluation(pane: Pane, js: &str, line: usize, line_only: bool) -> E
             } else if block.code.trim().is_empty() {
                 Evaluation::Nothing
             } else {
-                Evaluation::Js { code: block.code, block: block.index, first_line: block.first_line }
+                Evaluation::Js {
+                    code: block.code,
+                    block: block.index,
+                    first_line: block.first_line,
+                }
             }
         }
     }
@@ -227,10 +240,19 @@ fn scope_view(ui: &mut egui::Ui, values: &std::collections::VecDeque<f32>) {
         .filter(|(_, v)| v.is_finite())
         .map(|(i, &v)| egui::pos2(rect.left() + i as f32 / n * rect.width(), y(v)))
         .collect();
-    painter.add(egui::Shape::line(points, egui::Stroke::new(1.2, egui::Color32::from_rgb(120, 200, 140))));
+    painter.add(egui::Shape::line(
+        points,
+        egui::Stroke::new(1.2, egui::Color32::from_rgb(120, 200, 140)),
+    ));
     let label = format!("scop  {lo:.3} … {hi:.3}");
     let font = egui::FontId::monospace(10.0);
-    painter.text(rect.left_top() + egui::vec2(4.0, 2.0), egui::Align2::LEFT_TOP, label, font, ui.visuals().weak_text_color());
+    painter.text(
+        rect.left_top() + egui::vec2(4.0, 2.0),
+        egui::Align2::LEFT_TOP,
+        label,
+        font,
+        ui.visuals().weak_text_color(),
+    );
 }
 
 /// One code editor: what the frame did.
@@ -278,12 +300,20 @@ fn code_view(ui: &mut egui::Ui, text: &mut String, view: CodeView<'_>) -> CodeOu
             let digits = line_count(text).to_string().len().max(2);
             let char_w = ui.fonts_mut(|f| f.glyph_width(&view.font, '0'));
             let gutter_w = digits as f32 * char_w + 8.0;
-            let (gutter, _) = ui.allocate_exact_size(egui::vec2(gutter_w, 1.0), egui::Sense::hover());
+            let (gutter, _) =
+                ui.allocate_exact_size(egui::vec2(gutter_w, 1.0), egui::Sense::hover());
             // The code font (size from the layout) for the text edit and the highlighter.
             ui.style_mut().text_styles.insert(egui::TextStyle::Monospace, view.font.clone());
             let mut layouter = |ui: &egui::Ui, buf: &dyn egui::TextBuffer, _wrap: f32| {
                 // No wrapping: each text line is one row, beside its number.
-                highlight::galley(ui, buf.as_str(), f32::INFINITY, view.lang, view.theme, view.marks)
+                highlight::galley(
+                    ui,
+                    buf.as_str(),
+                    f32::INFINITY,
+                    view.lang,
+                    view.theme,
+                    view.marks,
+                )
             };
             let output = egui::TextEdit::multiline(text)
                 .id(text_id)
@@ -304,7 +334,10 @@ fn code_view(ui: &mut egui::Ui, text: &mut String, view: CodeView<'_>) -> CodeOu
             }
             if let Some((line, col)) = view.jump {
                 let idx = char_index(text, line, col);
-                let rect = output.galley.pos_from_cursor(CCursor::new(idx)).translate(output.galley_pos.to_vec2());
+                let rect = output
+                    .galley
+                    .pos_from_cursor(CCursor::new(idx))
+                    .translate(output.galley_pos.to_vec2());
                 ui.scroll_to_rect(rect.expand(8.0), Some(egui::Align::Center));
             }
             output
@@ -325,7 +358,12 @@ impl SemaEditor {
         let (dsl, js, layout, loads) = {
             let c = shared.controller.lock();
             let s = c.session();
-            (s.editor.dsl_text.clone().unwrap_or_else(|| s.dsl.clone()), s.js.clone(), s.editor.clone(), c.loads())
+            (
+                s.editor.dsl_text.clone().unwrap_or_else(|| s.dsl.clone()),
+                s.js.clone(),
+                s.editor.clone(),
+                c.loads(),
+            )
         };
         let home = dirs::home_dir().unwrap_or_default();
         Self {
@@ -382,7 +420,9 @@ impl SemaEditor {
                         self.dsl_error_line = None;
                         self.shared.console.info(Source::System, "live code evaluated");
                     }
-                    Err(EvalError::Compile(errors)) => self.dsl_error_line = errors.first().map(|e| e.line),
+                    Err(EvalError::Compile(errors)) => {
+                        self.dsl_error_line = errors.first().map(|e| e.line)
+                    }
                     Err(EvalError::QueueFull) => {}
                 }
             }
@@ -445,9 +485,15 @@ impl SemaEditor {
         match std::fs::write(&path, &bytes) {
             Ok(()) => console.info(
                 Source::System,
-                format!("exported the last {} bars of notes to {}", self.export_bars, path.display()),
+                format!(
+                    "exported the last {} bars of notes to {}",
+                    self.export_bars,
+                    path.display()
+                ),
             ),
-            Err(e) => console.error(Source::System, format!("cannot write {}: {e}", path.display())),
+            Err(e) => {
+                console.error(Source::System, format!("cannot write {}: {e}", path.display()))
+            }
         }
     }
 
@@ -472,8 +518,11 @@ impl SemaEditor {
             let error = models.last_error.lock().clone();
             match error {
                 Some(e) => {
-                    ui.colored_label(ui.visuals().error_fg_color, egui::RichText::new(summary).monospace())
-                        .on_hover_text(e);
+                    ui.colored_label(
+                        ui.visuals().error_fg_color,
+                        egui::RichText::new(summary).monospace(),
+                    )
+                    .on_hover_text(e);
                 }
                 None => {
                     ui.monospace(summary);
@@ -499,9 +548,11 @@ impl SemaEditor {
     }
 
     fn console(&mut self, ui: &mut egui::Ui) {
-        egui::ScrollArea::vertical().id_salt("console").stick_to_bottom(true).auto_shrink([false, false]).show(
-            ui,
-            |ui| {
+        egui::ScrollArea::vertical()
+            .id_salt("console")
+            .stick_to_bottom(true)
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
                 for line in self.shared.console.snapshot() {
                     let color = match line.level {
                         Level::Error => egui::Color32::from_rgb(240, 110, 110),
@@ -515,7 +566,9 @@ impl SemaEditor {
                         Source::System => "sema",
                     };
                     let target = jump_target(line.source);
-                    let text = egui::RichText::new(format!("[{prefix}] {}", line.text)).monospace().color(color);
+                    let text = egui::RichText::new(format!("[{prefix}] {}", line.text))
+                        .monospace()
+                        .color(color);
                     let label = egui::Label::new(text).sense(if target.is_some() {
                         egui::Sense::click()
                     } else {
@@ -528,8 +581,7 @@ impl SemaEditor {
                         }
                     }
                 }
-            },
-        );
+            });
     }
 
     fn melody_panel(&mut self, ui: &mut egui::Ui) {
@@ -541,14 +593,27 @@ impl SemaEditor {
         ui.horizontal(|ui| {
             ui.strong("Melody");
             ui.separator();
-            export = ui.button("Export .mid").on_hover_text("The notes sent in the last bars").clicked();
+            export =
+                ui.button("Export .mid").on_hover_text("The notes sent in the last bars").clicked();
             ui.add(egui::DragValue::new(&mut self.export_bars).range(1..=64).suffix(" bars"));
-            ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(ui.available_width()));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.export_path)
+                    .desired_width(ui.available_width()),
+            );
         });
         if self.scope_seen.is_some_and(|t| t.elapsed() < SCOPE_HOLD) {
-            egui::Panel::bottom("scope").exact_size(72.0).show(ui, |ui| scope_view(ui, &self.scope));
+            egui::Panel::bottom("scope")
+                .exact_size(72.0)
+                .show(ui, |ui| scope_view(ui, &self.scope));
         }
-        melody::melody_view(ui, &channels, &self.history, now, BARS_SHOWN, clock.beats_per_bar.max(1.0));
+        melody::melody_view(
+            ui,
+            &channels,
+            &self.history,
+            now,
+            BARS_SHOWN,
+            clock.beats_per_bar.max(1.0),
+        );
         if export {
             self.export_midi();
         }
@@ -656,7 +721,9 @@ impl SemaEditor {
                     save = ui.button("Save").clicked();
                     ui.separator();
                     ui.label("Font");
-                    ui.add(egui::DragValue::new(&mut layout.font_size).range(8.0..=32.0).speed(0.2));
+                    ui.add(
+                        egui::DragValue::new(&mut layout.font_size).range(8.0..=32.0).speed(0.2),
+                    );
                 });
             });
             let bottom = egui::Panel::bottom("console")
@@ -681,7 +748,11 @@ impl SemaEditor {
                 .show(ui, |ui| {
                     ui.horizontal(|ui| {
                         ui.strong("Live code");
-                        if ui.button("Evaluate").on_hover_text("Ctrl+Enter (Cmd+Enter on macOS)").clicked() {
+                        if ui
+                            .button("Evaluate")
+                            .on_hover_text("Ctrl+Enter (Cmd+Enter on macOS)")
+                            .clicked()
+                        {
                             clicked = Some(Pane::Dsl);
                         }
                     });
@@ -703,7 +774,11 @@ impl SemaEditor {
             let js = egui::CentralPanel::default().show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.strong("JavaScript");
-                    if ui.button("Evaluate block").on_hover_text("Ctrl+Enter; Shift+Enter: line").clicked() {
+                    if ui
+                        .button("Evaluate block")
+                        .on_hover_text("Ctrl+Enter; Shift+Enter: line")
+                        .clicked()
+                    {
                         clicked = Some(Pane::Js);
                     }
                 });
@@ -753,7 +828,8 @@ impl SemaEditor {
         }
         let pane = clicked.or(if block_key || line_key { self.focus } else { None });
         if let Some(pane) = pane {
-            let eval = route_evaluation(pane, &self.js, self.js_line, line_key && clicked.is_none());
+            let eval =
+                route_evaluation(pane, &self.js, self.js_line, line_key && clicked.is_none());
             self.evaluate(eval);
         }
         // Unevaluated DSL edits are kept with the project too.
@@ -783,7 +859,11 @@ mod tests {
     fn ctrl_enter_runs_the_block_under_the_cursor() {
         assert_eq!(
             route_evaluation(Pane::Js, JS, 4, false),
-            Evaluation::Js { code: "console.log(a);\nvar b = 2;\n".into(), block: 1, first_line: 3 }
+            Evaluation::Js {
+                code: "console.log(a);\nvar b = 2;\n".into(),
+                block: 1,
+                first_line: 3
+            }
         );
         assert_eq!(
             route_evaluation(Pane::Js, JS, 1, false),
@@ -854,8 +934,11 @@ mod tests {
             max_block: 64,
             samples: Arc::new(crate::dsl::SampleLibrary::default()),
         };
-        let Err(errors) = crate::dsl::compile(src, &env) else { panic!("the program must not compile") };
-        let jump = jump_target(Source::Dsl { line: errors[0].line, col: errors[0].col }).expect("located");
+        let Err(errors) = crate::dsl::compile(src, &env) else {
+            panic!("the program must not compile")
+        };
+        let jump =
+            jump_target(Source::Dsl { line: errors[0].line, col: errors[0].col }).expect("located");
         assert_eq!((jump.pane, jump.line), (Pane::Dsl, 3));
         let idx = char_index(src, jump.line, jump.col);
         assert_eq!(line_of_char(src, idx), 3);
@@ -872,18 +955,29 @@ mod tests {
         unsafe fn raw_set_parameter_normalized(&self, _param: ParamPtr, _normalized: f32) {}
         unsafe fn raw_end_set_parameter(&self, _param: ParamPtr) {}
         fn get_state(&self) -> PluginState {
-            PluginState { version: String::new(), params: Default::default(), fields: Default::default() }
+            PluginState {
+                version: String::new(),
+                params: Default::default(),
+                fields: Default::default(),
+            }
         }
         fn set_state(&self, _state: PluginState) {}
         fn request_restart(&self) {}
     }
 
     /// Runs one frame of the whole editor at 1180×760 points with `events`.
-    fn frame(ctx: &egui::Context, ed: &mut SemaEditor, events: Vec<egui::Event>) -> egui::FullOutput {
+    fn frame(
+        ctx: &egui::Context,
+        ed: &mut SemaEditor,
+        events: Vec<egui::Event>,
+    ) -> egui::FullOutput {
         let gui = GuiContext::new(Arc::new(TestHost));
         let setter = gui.param_setter();
         let raw = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1180.0, 760.0))),
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(1180.0, 760.0),
+            )),
             events,
             ..Default::default()
         };
@@ -933,7 +1027,11 @@ mod tests {
         assert_eq!(ed.dsl_error_line, Some(3));
         let marks = ed.marks(Pane::Dsl);
         assert_eq!(marks.error_line, Some(3));
-        assert!(matches!(marks.flash, Some((ref lines, a)) if *lines == (1..=4) && a > 0.0), "{:?}", marks.flash);
+        assert!(
+            matches!(marks.flash, Some((ref lines, a)) if *lines == (1..=4) && a > 0.0),
+            "{:?}",
+            marks.flash
+        );
         // The unevaluated text is saved with the project.
         let saved = shared.controller.lock().session().editor.dsl_text.clone();
         assert_eq!(saved.as_deref(), Some(ed.dsl.as_str()));
@@ -946,7 +1044,8 @@ mod tests {
             .expect("a located DSL error");
         ed.jump = jump_target(line.source);
         frame(&ctx, &mut ed, vec![]);
-        let state = egui::TextEdit::load_state(&ctx, egui::Id::unique(("sema-live-code", "dsl"))).expect("state");
+        let state = egui::TextEdit::load_state(&ctx, egui::Id::unique(("sema-live-code", "dsl")))
+            .expect("state");
         let cursor = state.cursor.char_range().expect("cursor").primary.index.0;
         assert_eq!(line_of_char(&ed.dsl, cursor), 3);
         assert_eq!(ed.focus, Some(Pane::Dsl));
@@ -1007,7 +1106,8 @@ mod tests {
             let bars = q as f64 / 4.0;
             let key = 60 + q as u8;
             for (at, on) in [(bars, true), (bars + 0.125, false)] {
-                let record = NoteRecord { bars: at, bpm: 120.0, on, channel: 0, key, velocity: 0.8 };
+                let record =
+                    NoteRecord { bars: at, bpm: 120.0, on, channel: 0, key, velocity: 0.8 };
                 plugin.outlets.notes.push(record).expect("room in the note log");
             }
         }
@@ -1031,7 +1131,8 @@ mod tests {
         let bytes = std::fs::read(&path).expect("the export was written");
         let notes = crate::cli::midi_file::decode_notes(&bytes).expect("a MIDI file");
         // The last bar: keys 64..=67 at beats 0, 1, 2, 3, each half a beat long.
-        let expected: Vec<(f64, f64, u8)> = (0..4).map(|q| (q as f64, q as f64 + 0.5, 64 + q as u8)).collect();
+        let expected: Vec<(f64, f64, u8)> =
+            (0..4).map(|q| (q as f64, q as f64 + 0.5, 64 + q as u8)).collect();
         assert_eq!(notes, expected);
         // And the piano roll drew them: more shapes than without notes.
         let mut empty = SemaEditor::new(shared.clone());

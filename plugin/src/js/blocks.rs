@@ -71,21 +71,14 @@ pub fn split_blocks(source: &str) -> Vec<Block> {
             line_count += 1;
         }
     }
-    blocks.push(Block {
-        index: blocks.len(),
-        first_line,
-        line_count,
-        code,
-    });
+    blocks.push(Block { index: blocks.len(), first_line, line_count, code });
     blocks
 }
 
 /// The block that holds file line `line` (1-based), as the editor's "evaluate the block
 /// under the cursor" needs. A separator line belongs to no block.
 pub fn block_at_line(source: &str, line: usize) -> Option<Block> {
-    split_blocks(source)
-        .into_iter()
-        .find(|b| b.contains_line(line))
+    split_blocks(source).into_iter().find(|b| b.contains_line(line))
 }
 
 /// The code to hand to the engine for a block starting at `first_line`: padded with
@@ -152,12 +145,7 @@ mod tests {
         assert_eq!(blocks.len(), 3);
         assert_eq!(
             blocks[0],
-            Block {
-                index: 0,
-                first_line: 1,
-                line_count: 2,
-                code: "a\nb\n".into()
-            }
+            Block { index: 0, first_line: 1, line_count: 2, code: "a\nb\n".into() }
         );
         assert_eq!(blocks[1].first_line, 4);
         assert_eq!(blocks[1].code, "c\n");
@@ -367,10 +355,7 @@ mod instrument_tests {
             instrument_loops("for (f(g(1)); h(); ) { }", T).unwrap(),
             "for (f(g(1)); h(); ) {T(); }"
         );
-        assert_eq!(
-            instrument_loops("while (x) y();", T).unwrap(),
-            "while (x) y();"
-        );
+        assert_eq!(instrument_loops("while (x) y();", T).unwrap(), "while (x) y();");
         assert_eq!(instrument_loops("var s = 'unterminated", T), None);
         assert_eq!(instrument_loops("var t = `open ${ x", T), None);
     }

@@ -50,15 +50,7 @@ pub enum JsCommand {
 /// non-zero exit) on an uncaught error or a timeout.
 pub fn cli_js(args: JsArgs) -> Result<(), ScriptError> {
     match args.command {
-        JsCommand::Run {
-            file,
-            timeout,
-            offline,
-            bundled_dir,
-            seed,
-            temperature,
-            no_settle,
-        } => {
+        JsCommand::Run { file, timeout, offline, bundled_dir, seed, temperature, no_settle } => {
             let mut opts = match bundled_dir {
                 Some(dir) => RunOptions::new(dir),
                 None => RunOptions::default(),
@@ -105,11 +97,8 @@ mod tests {
     fn parses_and_runs_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("t.js");
-        std::fs::write(
-            &file,
-            "var x = 2;\n___\nconsole.log('x is', x * host.temperature);\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "var x = 2;\n___\nconsole.log('x is', x * host.temperature);\n")
+            .unwrap();
         let bundled = dir.path().join("none");
         let cli = Cli::try_parse_from([
             "sema-live",
@@ -127,21 +116,13 @@ mod tests {
         assert!(cli_js(args).is_ok());
 
         std::fs::write(&file, "throw new Error('bad');\n").unwrap();
-        let cli = Cli::try_parse_from([
-            "sema-live",
-            "js",
-            "run",
-            file.to_str().unwrap(),
-            "--offline",
-        ])
-        .unwrap();
+        let cli =
+            Cli::try_parse_from(["sema-live", "js", "run", file.to_str().unwrap(), "--offline"])
+                .unwrap();
         let Top::Js(args) = cli.js;
         let err = cli_js(args).unwrap_err();
         assert_eq!(err.kind(), ScriptErrorKind::Uncaught, "{err}");
-        assert_eq!(
-            err.first().map(ScriptError::kind),
-            Some(ScriptErrorKind::Exception)
-        );
+        assert_eq!(err.first().map(ScriptError::kind), Some(ScriptErrorKind::Exception));
         assert!(err.to_string().contains("bad"), "{err}");
 
         let cli = Cli::try_parse_from([
@@ -154,9 +135,6 @@ mod tests {
         ])
         .unwrap();
         let Top::Js(args) = cli.js;
-        assert_eq!(
-            cli_js(args).err().map(|e| e.kind()),
-            Some(ScriptErrorKind::BadOptions)
-        );
+        assert_eq!(cli_js(args).err().map(|e| e.kind()), Some(ScriptErrorKind::BadOptions));
     }
 }

@@ -65,13 +65,7 @@ pub struct ScriptError {
 impl ScriptError {
     /// An error of `kind` with the message users see, without a location.
     pub fn new(kind: ScriptErrorKind, message: impl Into<String>) -> Self {
-        ScriptError {
-            kind,
-            message: message.into(),
-            block: None,
-            line: None,
-            first: None,
-        }
+        ScriptError { kind, message: message.into(), block: None, line: None, first: None }
     }
 
     /// The same error located in block `block` (0-based) at file line `line` (1-based).

@@ -117,7 +117,11 @@ mod tests {
     #[test]
     fn inputs_round_trip_through_the_ring_buffer() {
         let (mut tx, mut rx) = rtrb::RingBuffer::new(16);
-        let inputs = [(3, JsInput::Value(0.25)), (2, JsInput::List(vec![0.5, -1.0, 2.0])), (1, JsInput::Value(1.0))];
+        let inputs = [
+            (3, JsInput::Value(0.25)),
+            (2, JsInput::List(vec![0.5, -1.0, 2.0])),
+            (1, JsInput::Value(1.0)),
+        ];
         for (ch, input) in &inputs {
             for v in input.to_values(*ch) {
                 tx.push(v).expect("room");

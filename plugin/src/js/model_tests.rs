@@ -31,11 +31,7 @@ const VAE_RANGE: (i32, i32) = (21, 108);
 /// Writes small random checkpoints named like the bundled models.
 fn models() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let rnn = RnnSizes {
-        min_pitch: RNN_RANGE.0,
-        max_pitch: RNN_RANGE.1,
-        layers: vec![64, 64],
-    };
+    let rnn = RnnSizes { min_pitch: RNN_RANGE.0, max_pitch: RNN_RANGE.1, layers: vec![64, 64] };
     write_rnn(&dir.path().join("basic_rnn"), &rnn, Storage::Float32, 11).expect("rnn checkpoint");
     let vae = VaeSizes {
         min_pitch: VAE_RANGE.0,
@@ -45,13 +41,8 @@ fn models() -> tempfile::TempDir {
         decoder: vec![64, 64],
         z: 256,
     };
-    write_vae(
-        &dir.path().join("mel_2bar_small"),
-        &vae,
-        Storage::Float32,
-        12,
-    )
-    .expect("vae checkpoint");
+    write_vae(&dir.path().join("mel_2bar_small"), &vae, Storage::Float32, 12)
+        .expect("vae checkpoint");
     dir
 }
 
@@ -63,7 +54,6 @@ fn config(dir: &Path) -> WorkerConfig {
     cfg
 }
 
-
 /// Checks every value is 0 padding or the frequency of a MIDI note in `range`; returns
 /// the notes.
 fn notes_of(values: &[f64], range: (i32, i32)) -> Vec<i32> {
@@ -73,15 +63,9 @@ fn notes_of(values: &[f64], range: (i32, i32)) -> Vec<i32> {
             continue;
         }
         let m = (12.0 * (v / 440.0).log2() + 69.0).round();
-        assert!(
-            (mtof(m) - v).abs() < 1e-6,
-            "{v} is not a MIDI note frequency"
-        );
+        assert!((mtof(m) - v).abs() < 1e-6, "{v} is not a MIDI note frequency");
         let m = m as i32;
-        assert!(
-            m >= range.0 && m <= range.1,
-            "note {m} outside the model range {range:?}"
-        );
+        assert!(m >= range.0 && m <= range.1, "note {m} outside the model range {range:?}");
         notes.push(m);
     }
     notes
@@ -146,10 +130,8 @@ fn check_seed_part1(models: &Path) {
     // First the original notes, then the continuation.
     let (id, original) = &report.sends[0];
     assert_eq!(*id, 1);
-    let expected: Vec<f64> = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82]
-        .iter()
-        .map(|&p| mtof(p as f64))
-        .collect();
+    let expected: Vec<f64> =
+        [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82].iter().map(|&p| mtof(p as f64)).collect();
     assert_eq!(original, &expected);
     let (id, cont) = &report.sends[1];
     assert_eq!(*id, 1);
@@ -159,10 +141,7 @@ fn check_seed_part1(models: &Path) {
     // Padding only at the end.
     let first_zero = cont.iter().position(|&v| v == 0.0).unwrap_or(12);
     assert!(cont[first_zero..].iter().all(|&v| v == 0.0), "{cont:?}");
-    assert!(report
-        .console
-        .iter()
-        .any(|l| l.text.contains("MusicRNN initialized")));
+    assert!(report.console.iter().any(|l| l.text.contains("MusicRNN initialized")));
 }
 
 /// Runs the seed's part 2 with `models` as the bundled models folder.
@@ -187,11 +166,7 @@ fn entropy(pitches: &[i32]) -> f64 {
         *counts.entry(p).or_default() += 1;
     }
     let n = pitches.len() as f64;
-    counts
-        .values()
-        .map(|&c| c as f64 / n)
-        .map(|p| -p * p.log2())
-        .sum()
+    counts.values().map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum()
 }
 
 #[test]
@@ -281,30 +256,18 @@ fn music_vae_and_midime_api() {
            result = [z.shape.join('x'), vae.decoder.zDims, sampled.length, interp.length, decoded.length, again.length].join(' ');\n\
          })().catch(e => { result = 'failed: ' + e; });\n",
     );
-    assert!(
-        h.pump_until(Duration::from_secs(120), |h| h.rt.pending_models() == 0
-            && !h.console.is_empty())
-    );
+    assert!(h.pump_until(Duration::from_secs(120), |h| h.rt.pending_models() == 0
+        && !h.console.is_empty()));
     h.eval("console.log(result)", 5);
     assert!(h.errors().is_empty(), "{:?}", h.errors());
     assert_eq!(h.logs().last().unwrap(), "2x256 256 2 4 2 2");
     // A MidiMe without training, and decode with the wrong z size, fail clearly.
-    h.eval(
-        "new mm.MidiMe().sample(1).catch(e => console.log(String(e)))",
-        6,
-    );
+    h.eval("new mm.MidiMe().sample(1).catch(e => console.log(String(e)))", 6);
     h.eval("vae.decode([[1, 2]]).catch(e => console.log(String(e)))", 7);
     h.pump_until(Duration::from_secs(2), |_| false);
     let logs = h.logs();
-    assert!(
-        logs.iter().any(|l| l.contains("train the model first")),
-        "{logs:?}"
-    );
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("z has 2 dimensions, the model needs 256")),
-        "{logs:?}"
-    );
+    assert!(logs.iter().any(|l| l.contains("train the model first")), "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("z has 2 dimensions, the model needs 256")), "{logs:?}");
 }
 
 #[test]
@@ -319,11 +282,7 @@ fn re_evaluated_models_share_one_load() {
         assert!(h.pump_until(Duration::from_secs(60), |h| h.rt.pending_models() == 0));
     }
     assert_eq!(h.logs(), vec!["ready", "ready", "ready"]);
-    let loads = h
-        .console
-        .iter()
-        .filter(|l| l.text.starts_with("MusicRNN initialized"))
-        .count();
+    let loads = h.console.iter().filter(|l| l.text.starts_with("MusicRNN initialized")).count();
     assert_eq!(loads, 1, "{:?}", h.console);
     // A missing checkpoint fails, and a later initialize() tries again (and fails again).
     h.eval("var bad = new music_rnn.MusicRNN('/no/such/folder'); bad.initialize().catch(e => console.log('failed once'));", 1);

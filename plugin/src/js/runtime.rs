@@ -180,10 +180,9 @@ impl ApiState {
     /// The model worker, started on first use.
     pub fn worker(&mut self) -> &ModelWorker {
         if self.worker.is_none() {
-            let mut config = self
-                .worker_config
-                .take()
-                .unwrap_or_else(|| WorkerConfig::new(crate::ml::core::resolve::default_bundled_dir()));
+            let mut config = self.worker_config.take().unwrap_or_else(|| {
+                WorkerConfig::new(crate::ml::core::resolve::default_bundled_dir())
+            });
             let host = self.host.clone();
             // Model calls without a temperature follow the host's `temperature` parameter.
             config.temperature = Arc::new(move || host.temperature.load(Ordering::Relaxed));
@@ -258,9 +257,7 @@ impl JobExecutor for Jobs {
             }
             Job::GenericJob(g) => {
                 // Generic jobs are plain callbacks: run them in the microtask order.
-                self.promise
-                    .borrow_mut()
-                    .push_back(PromiseJob::new(move |ctx| g.call(ctx)));
+                self.promise.borrow_mut().push_back(PromiseJob::new(move |ctx| g.call(ctx)));
             }
             // No native async functions are installed, and FinalizationRegistry cleanup
             // is optional per the spec: nothing else is ever queued.
@@ -430,11 +427,7 @@ impl Runtime {
         if self.evaluated.len() >= MAX_EVALUATED_RECORDS {
             self.evaluated.remove(0);
         }
-        self.evaluated.push(EvaluatedBlock {
-            index: block_index,
-            first_line,
-            line_count,
-        });
+        self.evaluated.push(EvaluatedBlock { index: block_index, first_line, line_count });
         {
             let mut sh = self.state.borrow_mut();
             sh.current_block = Some(block_index);
@@ -505,11 +498,7 @@ impl Runtime {
 
     /// Whether only intervals (never-ending) remain among the timers.
     pub fn only_intervals_left(&self) -> bool {
-        self.state
-            .borrow()
-            .timers
-            .iter()
-            .all(|t| t.interval.is_some())
+        self.state.borrow().timers.iter().all(|t| t.interval.is_some())
     }
 
     /// When the next timer is due, if any.
@@ -608,10 +597,7 @@ impl Runtime {
             _ => format!("{prefix} {first}"),
         };
         let error = ScriptError::new(kind, text).at(block, line);
-        self.state
-            .borrow_mut()
-            .console
-            .push_back(error.to_console_line());
+        self.state.borrow_mut().console.push_back(error.to_console_line());
         self.uncaught.push(error);
     }
 
@@ -630,10 +616,7 @@ impl Runtime {
                     Some(f) => format!("{} ({:.0}%)", p.message, f * 100.0),
                     None => p.message.clone(),
                 };
-                self.state
-                    .borrow_mut()
-                    .console
-                    .push_back(Line::js(Level::Info, text, None, None));
+                self.state.borrow_mut().console.push_back(Line::js(Level::Info, text, None, None));
             }
             let Some((id, result)) = done else {
                 if progress.is_none() {
@@ -647,23 +630,17 @@ impl Runtime {
             self.arm();
             let outcome = match result {
                 Ok(resp) => match api::magenta::response_to_js(resp, &mut self.ctx) {
-                    Ok(v) => pending
-                        .resolve
-                        .call(&JsValue::undefined(), &[v], &mut self.ctx),
+                    Ok(v) => pending.resolve.call(&JsValue::undefined(), &[v], &mut self.ctx),
                     Err(e) => {
                         let v = e.into_opaque(&mut self.ctx).unwrap_or_default();
-                        pending
-                            .reject
-                            .call(&JsValue::undefined(), &[v], &mut self.ctx)
+                        pending.reject.call(&JsValue::undefined(), &[v], &mut self.ctx)
                     }
                 },
                 Err(msg) => {
                     let err = boa_engine::JsNativeError::error()
                         .with_message(format!("{}: {msg}", pending.what))
                         .into_opaque(&mut self.ctx);
-                    pending
-                        .reject
-                        .call(&JsValue::undefined(), &[err.into()], &mut self.ctx)
+                    pending.reject.call(&JsValue::undefined(), &[err.into()], &mut self.ctx)
                 }
             };
             if let Err(e) = outcome {
@@ -683,10 +660,7 @@ impl Runtime {
             let Some((channel, value)) = self.to_js_lists.next_from(rx) else {
                 break;
             };
-            let input = self
-                .ctx
-                .global_object()
-                .get(js_string!("input"), &mut self.ctx);
+            let input = self.ctx.global_object().get(js_string!("input"), &mut self.ctx);
             let Some(f) = input.ok().and_then(|v| v.as_callable()) else {
                 continue;
             };
@@ -757,10 +731,7 @@ impl Runtime {
     fn run_bar_callbacks(&mut self) {
         let (playing, bar) = {
             let sh = self.state.borrow();
-            (
-                sh.host.playing.load(Ordering::Relaxed),
-                sh.host.bar.load(Ordering::Relaxed),
-            )
+            (sh.host.playing.load(Ordering::Relaxed), sh.host.bar.load(Ordering::Relaxed))
         };
         if !playing {
             self.last_bar = None;
@@ -770,21 +741,14 @@ impl Runtime {
             return;
         }
         self.last_bar = Some(bar);
-        let callbacks: Vec<(JsObject, Option<usize>)> = self
-            .state
-            .borrow()
-            .bar_callbacks
-            .iter()
-            .map(|c| (c.func.clone(), c.block))
-            .collect();
+        let callbacks: Vec<(JsObject, Option<usize>)> =
+            self.state.borrow().bar_callbacks.iter().map(|c| (c.func.clone(), c.block)).collect();
         for (func, block) in callbacks {
             self.state.borrow_mut().current_block = block;
             self.arm();
-            if let Err(e) = func.call(
-                &JsValue::undefined(),
-                &[JsValue::from(bar as f64)],
-                &mut self.ctx,
-            ) {
+            if let Err(e) =
+                func.call(&JsValue::undefined(), &[JsValue::from(bar as f64)], &mut self.ctx)
+            {
                 self.report_error(&e, "Uncaught in host.onBar callback:");
             }
             self.run_microtasks();
@@ -842,11 +806,7 @@ fn first_line_of(s: &str) -> &str {
 /// Commands from [`JsHost`] to its thread.
 enum Command {
     /// Evaluate a block.
-    Eval {
-        code: String,
-        block: usize,
-        first_line: usize,
-    },
+    Eval { code: String, block: usize, first_line: usize },
     /// Stop the thread.
     Shutdown,
 }
@@ -903,21 +863,12 @@ impl JsHost {
                 None
             }
         };
-        JsHost {
-            commands: cmd_tx,
-            console: con_rx,
-            thread,
-            exited: exit_rx,
-        }
+        JsHost { commands: cmd_tx, console: con_rx, thread, exited: exit_rx }
     }
 
     /// Queues a block for evaluation. Never blocks.
     pub fn eval_block(&self, code: String, block_index: usize, first_line: usize) {
-        let _ = self.commands.send(Command::Eval {
-            code,
-            block: block_index,
-            first_line,
-        });
+        let _ = self.commands.send(Command::Eval { code, block: block_index, first_line });
     }
 
     /// The next console line, if any. Never blocks.
@@ -971,11 +922,7 @@ fn host_loop(
     let mut wait = Duration::ZERO;
     loop {
         match commands.recv_timeout(wait) {
-            Ok(Command::Eval {
-                code,
-                block,
-                first_line,
-            }) => {
+            Ok(Command::Eval { code, block, first_line }) => {
                 rt.eval_block(&code, block, first_line);
             }
             Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -1074,10 +1021,7 @@ pub fn run_source(
     };
     let mut rt = Runtime::new(io)?;
     let mut report = RunReport::default();
-    for b in blocks::split_blocks(source)
-        .iter()
-        .filter(|b| !b.is_blank())
-    {
+    for b in blocks::split_blocks(source).iter().filter(|b| !b.is_blank()) {
         rt.eval_block(&b.code, b.index, b.first_line);
         report.console.extend(rt.take_console());
         report.errors.extend(rt.take_errors());
@@ -1137,10 +1081,7 @@ fn settle(rt: &mut Runtime, report: &mut RunReport, timeout: Duration, timers: b
 /// Err when a block or callback threw, or pending work timed out.
 pub fn run_file(path: &Path, opts: RunOptions) -> Result<RunReport, ScriptError> {
     let source = std::fs::read_to_string(path).map_err(|e| {
-        ScriptError::new(
-            ScriptErrorKind::Io,
-            format!("cannot read {}: {e}", path.display()),
-        )
+        ScriptError::new(ScriptErrorKind::Io, format!("cannot read {}: {e}", path.display()))
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut report = run_source(&source, &base, opts)?;

@@ -108,19 +108,11 @@ impl Harness {
     }
 
     pub fn logs(&self) -> Vec<String> {
-        self.console
-            .iter()
-            .filter(|l| l.level == Level::Log)
-            .map(|l| l.text.clone())
-            .collect()
+        self.console.iter().filter(|l| l.level == Level::Log).map(|l| l.text.clone()).collect()
     }
 
     pub fn errors(&self) -> Vec<Line> {
-        self.console
-            .iter()
-            .filter(|l| l.level == Level::Error)
-            .cloned()
-            .collect()
+        self.console.iter().filter(|l| l.level == Level::Error).cloned().collect()
     }
 }
 
@@ -183,10 +175,7 @@ fn runaway_scripts_stop_and_the_next_block_runs() {
     for (i, (code, kinds)) in [
         ("while (true) {}", loops),
         ("for (;;) { var k = (k || 0) + 1; }", loops),
-        (
-            "function r(n) { return r(n + 1) + 1; }\nr(0);",
-            &[RecursionLimit][..],
-        ),
+        ("function r(n) { return r(n + 1) + 1; }\nr(0);", &[RecursionLimit][..]),
         ("var big = new Float32Array(1e10);", &[Exception][..]),
         ("var s = 'x'.repeat(2 ** 31);", &[Exception][..]),
         ("var arr = new Array(2 ** 31).fill(0);", &[Exception][..]),
@@ -218,10 +207,9 @@ fn runaway_scripts_stop_and_the_next_block_runs() {
         // What the console says for each limit (users read it).
         match error.kind() {
             TimeLimit => assert!(last.text.contains("ran longer than 2 s"), "{last:?}"),
-            LoopLimit => assert!(
-                last.text.contains("more than 2000000 loop iterations"),
-                "{last:?}"
-            ),
+            LoopLimit => {
+                assert!(last.text.contains("more than 2000000 loop iterations"), "{last:?}")
+            }
             RecursionLimit => assert!(last.text.contains("too deep recursion"), "{last:?}"),
             _ => assert!(!last.text.contains("the script was stopped"), "{last:?}"),
         }
@@ -244,10 +232,7 @@ fn promises_async_await_and_timers() {
     );
     assert!(h.pump_until(Duration::from_secs(5), |h| h.rt.pending_timers() == 0));
     h.eval("console.log(order.join(','))", 1);
-    assert_eq!(
-        h.logs(),
-        vec!["sync,then1,await,timeout".to_string() + "xy,interval"]
-    );
+    assert_eq!(h.logs(), vec!["sync,then1,await,timeout".to_string() + "xy,interval"]);
 
     // An error in a callback is reported with the block that set the timer.
     h.eval("setTimeout(() => { null.x; }, 1);", 2);
@@ -290,11 +275,7 @@ fn output_channels_pad_and_truncate() {
     );
     assert!(!h.eval("createOutputChannel(64, 4)", 1));
     assert!(!h.eval("createOutputChannel(1, 0)", 2));
-    assert!(
-        h.errors()[0].text.contains("RangeError"),
-        "{:?}",
-        h.errors()
-    );
+    assert!(h.errors()[0].text.contains("RangeError"), "{:?}", h.errors());
 }
 
 #[test]
@@ -314,25 +295,13 @@ fn input_buffers_console_and_host() {
     h.eval("console.log(shape)", 6);
     assert_eq!(h.logs().last().map(String::as_str), Some("true 2"));
 
-    h.eval(
-        "sema.sendBuffer('noise', new Float32Array([0, 0.5, -0.5]))",
-        2,
-    );
-    assert_eq!(
-        h.buffers.lock().clone(),
-        vec![("noise".to_string(), vec![0.0, 0.5, -0.5])]
-    );
+    h.eval("sema.sendBuffer('noise', new Float32Array([0, 0.5, -0.5]))", 2);
+    assert_eq!(h.buffers.lock().clone(), vec![("noise".to_string(), vec![0.0, 0.5, -0.5])]);
     assert!(!h.eval("sema.sendBuffer('bad name', [1])", 3));
 
     h.eval("console.info({a: [1, 'b', {c: null}]}); console.warn(new Error('w')); console.log([1.5, -0, true])", 4);
-    let lines: Vec<_> = h
-        .console
-        .iter()
-        .rev()
-        .take(3)
-        .rev()
-        .map(|l| (l.level, l.text.clone()))
-        .collect();
+    let lines: Vec<_> =
+        h.console.iter().rev().take(3).rev().map(|l| (l.level, l.text.clone())).collect();
     assert_eq!(
         lines,
         vec![
@@ -345,10 +314,7 @@ fn input_buffers_console_and_host() {
     h.host.temperature.store(0.75, Ordering::Relaxed);
     h.host.macros[2].store(0.5, Ordering::Relaxed);
     h.host.bpm.store(93.0, Ordering::Relaxed);
-    h.eval(
-        "console.log(host.temperature, host.macros[2], host.bpm, host.playing, host.bar)",
-        5,
-    );
+    h.eval("console.log(host.temperature, host.macros[2], host.bpm, host.playing, host.bar)", 5);
     assert_eq!(h.logs().last().unwrap(), "0.75 0.5 93 false 0");
 
     // onBar: once per new bar while playing; re-evaluating the block replaces it.
@@ -386,18 +352,9 @@ fn import_scripts_installs_builtins_and_loads_local_files() {
            typeof mm.MidiMe, typeof music_vae, helperValue, helper());\n",
     );
     assert!(h.errors().is_empty(), "{:?}", h.errors());
-    assert_eq!(
-        h.logs(),
-        vec!["function function function function undefined 42 h"]
-    );
+    assert_eq!(h.logs(), vec!["function function function function undefined 42 h"]);
     assert!(!h.eval("importScripts('https://example.com/lib.js')", 1));
-    assert!(
-        h.errors()[0]
-            .text
-            .contains("remote scripts are not fetched"),
-        "{:?}",
-        h.errors()
-    );
+    assert!(h.errors()[0].text.contains("remote scripts are not fetched"), "{:?}", h.errors());
     assert!(!h.eval("importScripts('missing.js')", 2));
     // The seed's shadowing: the module global becomes the instance, and the line can be
     // evaluated again.
@@ -425,12 +382,7 @@ fn tf_tensors_and_quantize() {
     assert!(h.errors().is_empty(), "{:?}", h.errors());
     assert_eq!(
         h.logs(),
-        vec![
-            "1x256 256 true true",
-            "[[1,2,3],[4,5,6]] 2x3 7 3x2",
-            "8 4 8 4",
-            "array 6"
-        ]
+        vec!["1x256 256 true true", "[[1,2,3],[4,5,6]] 2x3 7 3x2", "8 4 8 4", "array 6"]
     );
     assert!(!h.eval("tf.tensor2d([[1, 2], [3]])", 1));
     assert!(!h.eval("core.sequences.quantizeNoteSequence({notes: 3}, 4)", 2));
@@ -488,7 +440,8 @@ fn js_host_thread_reads_to_js_values_from_the_ring_buffer() {
         base_dir: std::env::temp_dir(),
     });
     host.eval_block(
-        "input = (value, channel) => console.log(channel + ':' + value);\nconsole.log('ready');".into(),
+        "input = (value, channel) => console.log(channel + ':' + value);\nconsole.log('ready');"
+            .into(),
         0,
         1,
     );
@@ -527,10 +480,7 @@ fn timings() {
     for i in 0..n {
         h.rt.eval_block("var x = (x || 0) + 1;", i % 4, 1);
     }
-    eprintln!(
-        "eval_block of a one-line block: {:?} each",
-        t.elapsed() / n as u32
-    );
+    eprintln!("eval_block of a one-line block: {:?} each", t.elapsed() / n as u32);
 
     let n = 10_000;
     let t = Instant::now();
@@ -539,10 +489,7 @@ fn timings() {
     }
     eprintln!("idle pump: {:?} each", t.elapsed() / n as u32);
 
-    h.eval(
-        "var ch = createOutputChannel(1, 12); var mel = [1,2,3,4,5,6,7,8,9,10,11,12];",
-        0,
-    );
+    h.eval("var ch = createOutputChannel(1, 12); var mel = [1,2,3,4,5,6,7,8,9,10,11,12];", 0);
     let t = Instant::now();
     h.eval("for (let i = 0; i < 10000; i++) ch.send(mel);", 1);
     eprintln!("channel send of 12 values: {:?} each", t.elapsed() / 10_000);
@@ -578,11 +525,7 @@ fn run_file_reports_uncaught_errors() {
     // The run waited for the timer.
     assert_eq!(report.sends, vec![(3, vec![5.0, 0.0])]);
     let bad = dir.path().join("bad.js");
-    std::fs::write(
-        &bad,
-        "var a = 1;\n___\nsetTimeout(() => undefinedFn(), 5);\n",
-    )
-    .unwrap();
+    std::fs::write(&bad, "var a = 1;\n___\nsetTimeout(() => undefinedFn(), 5);\n").unwrap();
     let err = super::run_file(&bad, opts()).unwrap_err();
     assert_eq!(err.kind(), ScriptErrorKind::Uncaught, "{err}");
     let first = err.first().expect("the first error");
@@ -590,10 +533,7 @@ fn run_file_reports_uncaught_errors() {
     assert_eq!((first.block(), first.line()), (Some(1), Some(3)));
     // The message users read.
     let err = err.to_string();
-    assert!(
-        err.contains("1 uncaught error") && err.contains("undefinedFn"),
-        "{err}"
-    );
+    assert!(err.contains("1 uncaught error") && err.contains("undefinedFn"), "{err}");
     assert!(err.contains("block 2, line 3"), "{err}");
     // A model that cannot load is an error too (no bundled models in this folder).
     let model = dir.path().join("model.js");
@@ -604,15 +544,9 @@ fn run_file_reports_uncaught_errors() {
     )
     .unwrap();
     let err = super::run_file(&model, opts()).unwrap_err();
-    assert_eq!(
-        err.first().map(ScriptError::kind),
-        Some(ScriptErrorKind::Exception)
-    );
+    assert_eq!(err.first().map(ScriptError::kind), Some(ScriptErrorKind::Exception));
     let err = err.to_string();
-    assert!(
-        err.contains("MusicRNN.initialize") && err.contains("missing"),
-        "{err}"
-    );
+    assert!(err.contains("MusicRNN.initialize") && err.contains("missing"), "{err}");
     let err = super::run_file(&dir.path().join("nope.js"), opts()).unwrap_err();
     assert_eq!(err.kind(), ScriptErrorKind::Io, "{err}");
 }

@@ -384,7 +384,9 @@ fn regex_end(b: &[u8], i: usize) -> Option<usize> {
 /// End of a number starting at `i` (a digit, or `.` before a digit).
 fn number_end(b: &[u8], i: usize) -> usize {
     let mut k = i;
-    if b[k] == b'0' && b.get(k + 1).is_some_and(|c| matches!(c, b'x' | b'X' | b'o' | b'O' | b'b' | b'B')) {
+    if b[k] == b'0'
+        && b.get(k + 1).is_some_and(|c| matches!(c, b'x' | b'X' | b'o' | b'O' | b'b' | b'B'))
+    {
         k += 2;
         while k < b.len() && (b[k].is_ascii_hexdigit() || b[k] == b'_') {
             k += 1;

@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 use crate::ml::core::checkpoint::Storage;
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::core::resolve::{default_bundled_dir, default_cache_dir, resolve, ResolveOptions};
-use crate::ml::music_rnn::MusicRnn;
-use crate::ml::testutil::{self, RnnSizes, VaeSizes};
-use crate::ml::music_vae::MusicVae;
-use crate::ml::worker::ModelKind;
 use crate::ml::error::ModelError;
+use crate::ml::music_rnn::MusicRnn;
+use crate::ml::music_vae::MusicVae;
+use crate::ml::testutil::{self, RnnSizes, VaeSizes};
+use crate::ml::worker::ModelKind;
 
 /// Arguments of `sema-live model`.
 #[derive(Args, Debug, Clone)]
@@ -192,11 +192,7 @@ fn read_sequences(paths: &[PathBuf]) -> Result<Vec<NoteSequence>, ModelError> {
                     p.display()
                 ))
             })?;
-            out.push(if ns.is_quantized() {
-                ns
-            } else {
-                quantize_note_sequence(&ns, 4)?
-            });
+            out.push(if ns.is_quantized() { ns } else { quantize_note_sequence(&ns, 4)? });
         }
     }
     Ok(out)
@@ -234,13 +230,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ModelError> {
 pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
     let mut rng = rng(args.seed);
     let out = match &args.command {
-        ModelCommand::Continue {
-            checkpoint,
-            primer,
-            steps,
-            temperature,
-            count,
-        } => {
+        ModelCommand::Continue { checkpoint, primer, steps, temperature, count } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicRnn)?;
             let seqs = read_sequences(std::slice::from_ref(primer))?;
             let seq = seqs.first().ok_or_else(|| {
@@ -261,11 +251,7 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
             let z = m.encode(&seqs)?;
             json!({"z": z, "runMs": ms(t1)})
         }
-        ModelCommand::Decode {
-            checkpoint,
-            z,
-            temperature,
-        } => {
+        ModelCommand::Decode { checkpoint, z, temperature } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicVae)?;
             let zs: Vec<Vec<f32>> = serde_json::from_value(read_json(z)?).map_err(|e| {
                 ModelError::bad_input(format!(
@@ -278,37 +264,20 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
             let res = m.decode(&zs, *temperature, &mut rng)?;
             json!({"sequences": to_json(&res)?, "runMs": ms(t1)})
         }
-        ModelCommand::Sample {
-            checkpoint,
-            n,
-            temperature,
-        } => {
+        ModelCommand::Sample { checkpoint, n, temperature } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicVae)?;
             let mut m = MusicVae::load(&dir)?;
             let res = m.sample(*n, *temperature, &mut rng)?;
             json!({"sequences": to_json(&res)?})
         }
-        ModelCommand::Interpolate {
-            checkpoint,
-            inputs,
-            n,
-            temperature,
-        } => {
+        ModelCommand::Interpolate { checkpoint, inputs, n, temperature } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicVae)?;
             let seqs = read_sequences(inputs)?;
             let mut m = MusicVae::load(&dir)?;
             let res = m.interpolate(&seqs, *n, *temperature, &mut rng)?;
             json!({"sequences": to_json(&res)?})
         }
-        ModelCommand::RandomCheckpoint {
-            kind,
-            out,
-            layers,
-            encoder,
-            z,
-            storage,
-            weights_seed,
-        } => {
+        ModelCommand::RandomCheckpoint { kind, out, layers, encoder, z, storage, weights_seed } => {
             match kind {
                 KindArg::Rnn => {
                     let mut sizes = RnnSizes::basic_rnn();
@@ -329,12 +298,7 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
             }
             json!({"written": out.display().to_string()})
         }
-        ModelCommand::Bench {
-            rnn,
-            vae,
-            steps,
-            reps,
-        } => {
+        ModelCommand::Bench { rnn, vae, steps, reps } => {
             let mut result = serde_json::Map::new();
             let reps = (*reps).max(1);
             let stats = |mut v: Vec<f64>| {
@@ -422,38 +386,13 @@ mod tests {
             let refs: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
             run(&refs)
         };
-        run(&[
-            "random-checkpoint",
-            "rnn",
-            &rnn,
-            "--layers",
-            "16,8",
-            "--storage",
-            "uint8",
-        ])
-        .unwrap();
-        run(&[
-            "random-checkpoint",
-            "vae",
-            &vae,
-            "--layers",
-            "8,8",
-            "--encoder",
-            "12",
-            "--z",
-            "4",
-        ])
-        .unwrap();
-        std::fs::write(
-            &primer,
-            serde_json::to_string(&testutil::piano_phase()).unwrap(),
-        )
-        .unwrap();
+        run(&["random-checkpoint", "rnn", &rnn, "--layers", "16,8", "--storage", "uint8"]).unwrap();
+        run(&["random-checkpoint", "vae", &vae, "--layers", "8,8", "--encoder", "12", "--z", "4"])
+            .unwrap();
+        std::fs::write(&primer, serde_json::to_string(&testutil::piano_phase()).unwrap()).unwrap();
 
-        let out = run_s(with_off(&[
-            "continue", &rnn, &primer, "--steps", "8", "--count", "2",
-        ]))
-        .unwrap();
+        let out =
+            run_s(with_off(&["continue", &rnn, &primer, "--steps", "8", "--count", "2"])).unwrap();
         let seqs = out["sequences"].as_array().unwrap();
         assert_eq!(seqs.len(), 2);
         assert_eq!(seqs[0]["totalQuantizedSteps"], 8);
@@ -473,10 +412,7 @@ mod tests {
         // Errors are messages, not panics.
         let e = run_s(with_off(&["decode", &vae, &primer])).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
-        assert!(
-            e.message().contains("expected a list of latent vectors"),
-            "{e}"
-        );
+        assert!(e.message().contains("expected a list of latent vectors"), "{e}");
         let e = run_s(with_off(&["continue", &vae, &primer])).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::WrongModel, "{e}");
     }

@@ -54,10 +54,7 @@ pub struct ModelError {
 impl ModelError {
     /// An error of `kind` with the message users see.
     pub fn new(kind: ModelErrorKind, message: impl Into<String>) -> Self {
-        ModelError {
-            kind,
-            message: message.into(),
-        }
+        ModelError { kind, message: message.into() }
     }
 
     /// What went wrong.
@@ -98,10 +95,7 @@ impl ModelError {
 
     /// [`ModelErrorKind::Io`]: "cannot `action` `path`: `error`".
     pub fn io(action: &str, path: &Path, error: impl fmt::Display) -> Self {
-        Self::new(
-            ModelErrorKind::Io,
-            format!("cannot {action} {}: {error}", path.display()),
-        )
+        Self::new(ModelErrorKind::Io, format!("cannot {action} {}: {error}", path.display()))
     }
 }
 

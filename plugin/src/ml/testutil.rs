@@ -54,9 +54,7 @@ impl Lcg {
 
     /// `n` values uniform in [-scale, scale].
     pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n)
-            .map(|_| ((self.uniform() * 2.0 - 1.0) as f32) * scale)
-            .collect()
+        (0..n).map(|_| ((self.uniform() * 2.0 - 1.0) as f32) * scale).collect()
     }
 }
 
@@ -74,11 +72,7 @@ pub struct RnnSizes {
 impl RnnSizes {
     /// basic_rnn's real sizes.
     pub fn basic_rnn() -> Self {
-        RnnSizes {
-            min_pitch: 48,
-            max_pitch: 83,
-            layers: vec![512, 512],
-        }
+        RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![512, 512] }
     }
 }
 
@@ -117,14 +111,8 @@ impl VaeSizes {
 fn dense(rng: &mut Lcg, rows: usize, cols: usize, gain: f32) -> (Var, Var) {
     let scale = gain * (6.0 / (rows + cols) as f32).sqrt();
     (
-        Var {
-            shape: vec![rows, cols],
-            data: rng.vec(rows * cols, scale),
-        },
-        Var {
-            shape: vec![cols],
-            data: rng.vec(cols, 0.1 * gain),
-        },
+        Var { shape: vec![rows, cols], data: rng.vec(rows * cols, scale) },
+        Var { shape: vec![cols], data: rng.vec(cols, 0.1 * gain) },
     )
 }
 
@@ -152,19 +140,19 @@ fn push(vars: &mut Vec<(String, Var)>, prefix: &str, kb: (Var, Var), names: (&st
 
 /// Writes a random MusicRNN checkpoint (config, manifest, shards of 4 MB like the
 /// converter's default).
-pub fn write_rnn(dir: &Path, sizes: &RnnSizes, storage: Storage, seed: u64) -> Result<(), ModelError> {
+pub fn write_rnn(
+    dir: &Path,
+    sizes: &RnnSizes,
+    storage: Storage,
+    seed: u64,
+) -> Result<(), ModelError> {
     let mut rng = Lcg::new(seed);
     let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
     let mut vars = Vec::new();
     let prev = push_lstm_stack(&mut vars, &mut rng, d, &sizes.layers, |l| {
         format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")
     });
-    push(
-        &mut vars,
-        "fully_connected/",
-        dense(&mut rng, prev, d, 3.0),
-        ("weights", "biases"),
-    );
+    push(&mut vars, "fully_connected/", dense(&mut rng, prev, d, 3.0), ("weights", "biases"));
     let config = json!({
         "type": "MusicRNN",
         "dataConverter": {"type": "MelodyConverter",
@@ -185,10 +173,7 @@ pub fn write_attention_rnn(
 ) -> Result<(), ModelError> {
     let mut rng = Lcg::new(seed);
     let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
-    let a = *sizes
-        .layers
-        .first()
-        .ok_or_else(|| ModelError::bad_input("at least one layer"))?;
+    let a = *sizes.layers.first().ok_or_else(|| ModelError::bad_input("at least one layer"))?;
     let p = "rnn/attention_cell_wrapper/";
     let mut vars = Vec::new();
     push(&mut vars, p, dense(&mut rng, d + a, d, 1.5), ("kernel", "bias"));
@@ -218,7 +203,12 @@ pub fn write_attention_rnn(
 }
 
 /// Writes a random flat MusicVAE checkpoint (including the unused `encoder/sigma`).
-pub fn write_vae(dir: &Path, sizes: &VaeSizes, storage: Storage, seed: u64) -> Result<(), ModelError> {
+pub fn write_vae(
+    dir: &Path,
+    sizes: &VaeSizes,
+    storage: Storage,
+    seed: u64,
+) -> Result<(), ModelError> {
     let mut rng = Lcg::new(seed);
     let d = (sizes.max_pitch - sizes.min_pitch + 3) as usize;
     let e = sizes.encoder;
@@ -226,25 +216,10 @@ pub fn write_vae(dir: &Path, sizes: &VaeSizes, storage: Storage, seed: u64) -> R
     for dir_name in ["fw", "bw"] {
         let prefix =
             format!("encoder/cell_0/bidirectional_rnn/{dir_name}/multi_rnn_cell/cell_0/lstm_cell/");
-        push(
-            &mut vars,
-            &prefix,
-            dense(&mut rng, d + e, 4 * e, 1.5),
-            ("kernel", "bias"),
-        );
+        push(&mut vars, &prefix, dense(&mut rng, d + e, 4 * e, 1.5), ("kernel", "bias"));
     }
-    push(
-        &mut vars,
-        "encoder/mu/",
-        dense(&mut rng, 2 * e, sizes.z, 1.0),
-        ("kernel", "bias"),
-    );
-    push(
-        &mut vars,
-        "encoder/sigma/",
-        dense(&mut rng, 2 * e, sizes.z, 1.0),
-        ("kernel", "bias"),
-    );
+    push(&mut vars, "encoder/mu/", dense(&mut rng, 2 * e, sizes.z, 1.0), ("kernel", "bias"));
+    push(&mut vars, "encoder/sigma/", dense(&mut rng, 2 * e, sizes.z, 1.0), ("kernel", "bias"));
     let prev = push_lstm_stack(&mut vars, &mut rng, d + sizes.z, &sizes.decoder, |l| {
         format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")
     });

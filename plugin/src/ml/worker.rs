@@ -16,12 +16,12 @@ use serde::Serialize;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use crate::ml::music_vae::midime::MidiMe;
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::core::resolve::{resolve, ResolveOptions, Resolved};
-use crate::ml::music_rnn::MusicRnn;
-use crate::ml::music_vae::MusicVae;
 use crate::ml::error::{ModelError, ModelErrorKind};
+use crate::ml::music_rnn::MusicRnn;
+use crate::ml::music_vae::midime::MidiMe;
+use crate::ml::music_vae::MusicVae;
 
 /// Handle of a model loaded in a worker.
 pub type ModelId = u64;
@@ -201,7 +201,8 @@ impl ModelStatus {
         if let Some((what, ms)) = last {
             s.push_str(&format!(" · last {what} {ms:.0} ms"));
         }
-        let queued = self.pending.load(Ordering::Relaxed).saturating_sub(u64::from(!activity.is_empty()));
+        let queued =
+            self.pending.load(Ordering::Relaxed).saturating_sub(u64::from(!activity.is_empty()));
         if queued > 0 {
             s.push_str(&format!(" · {queued} queued"));
         }
@@ -213,7 +214,8 @@ impl ModelStatus {
 fn describe(req: &Request) -> String {
     match req {
         Request::LoadRnn { url_or_path } | Request::LoadVae { url_or_path } => {
-            let name = url_or_path.trim_end_matches('/').rsplit(['/', '\\']).next().unwrap_or(url_or_path);
+            let name =
+                url_or_path.trim_end_matches('/').rsplit(['/', '\\']).next().unwrap_or(url_or_path);
             format!("loading {name}")
         }
         Request::RnnContinue { count, .. } if *count > 1 => format!("continueSequence ×{count}"),
@@ -308,7 +310,10 @@ impl ModelWorker {
                 let mut state = WorkerState::new(config, prog_tx);
                 for (id, req) in req_rx.iter() {
                     let what = describe(&req);
-                    let inference = !matches!(req, Request::LoadRnn { .. } | Request::LoadVae { .. } | Request::Unload { .. });
+                    let inference = !matches!(
+                        req,
+                        Request::LoadRnn { .. } | Request::LoadVae { .. } | Request::Unload { .. }
+                    );
                     *status.activity.lock() = what.clone();
                     let started = std::time::Instant::now();
                     let result = state.handle(req);
@@ -454,13 +459,7 @@ impl WorkerState {
                     .unwrap_or(0x5eed),
             ),
         };
-        WorkerState {
-            config,
-            progress,
-            models: HashMap::new(),
-            next_model: 1,
-            rng,
-        }
+        WorkerState { config, progress, models: HashMap::new(), next_model: 1, rng }
     }
 
     /// The request's temperature, or the host's when it gives none.
@@ -497,9 +496,7 @@ impl WorkerState {
         match self.models.get_mut(&id) {
             Some(Slot::Rnn(m)) => Ok(m),
             Some(_) => Err(wrong_model(format!("model {id} is not a MusicRNN"))),
-            None => Err(no_such_model(format!(
-                "no model with id {id} (not loaded or disposed)"
-            ))),
+            None => Err(no_such_model(format!("no model with id {id} (not loaded or disposed)"))),
         }
     }
 
@@ -507,9 +504,7 @@ impl WorkerState {
         match self.models.get_mut(&id) {
             Some(Slot::Vae(m)) => Ok(m),
             Some(_) => Err(wrong_model(format!("model {id} is not a MusicVAE"))),
-            None => Err(no_such_model(format!(
-                "no model with id {id} (not loaded or disposed)"
-            ))),
+            None => Err(no_such_model(format!("no model with id {id} (not loaded or disposed)"))),
         }
     }
 
@@ -550,77 +545,42 @@ impl WorkerState {
                     description: r.description,
                 })
             }
-            Request::RnnContinue {
-                model,
-                seq,
-                steps,
-                temperature,
-                count,
-            } => {
+            Request::RnnContinue { model, seq, steps, temperature, count } => {
                 let t = self.temperature(temperature);
                 let seq = quantized(seq)?;
                 let mut rng = self.rng.clone();
-                let out = self
-                    .rnn(model)?
-                    .continue_sequence(&seq, steps, t, count, &mut rng);
+                let out = self.rnn(model)?.continue_sequence(&seq, steps, t, count, &mut rng);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
             Request::VaeEncode { model, seqs } => {
-                let seqs = seqs
-                    .into_iter()
-                    .map(quantized)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
                 self.vae(model)?.encode(&seqs).map(Response::Z)
             }
-            Request::VaeDecode {
-                model,
-                z,
-                temperature,
-            } => {
+            Request::VaeDecode { model, z, temperature } => {
                 let t = self.temperature(temperature);
                 let mut rng = self.rng.clone();
                 let out = self.vae(model)?.decode(&z, t, &mut rng);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
-            Request::VaeSample {
-                model,
-                n,
-                temperature,
-            } => {
+            Request::VaeSample { model, n, temperature } => {
                 let t = self.temperature(temperature);
                 let mut rng = self.rng.clone();
                 let out = self.vae(model)?.sample(n, t, &mut rng);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
-            Request::VaeInterpolate {
-                model,
-                seqs,
-                n,
-                temperature,
-            } => {
+            Request::VaeInterpolate { model, seqs, n, temperature } => {
                 let t = self.temperature(temperature);
-                let seqs = seqs
-                    .into_iter()
-                    .map(quantized)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
                 let mut rng = self.rng.clone();
                 let out = self.vae(model)?.interpolate(&seqs, n, t, &mut rng);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
-            Request::MidiMeTrain {
-                vae,
-                seqs,
-                epochs,
-                latent,
-            } => {
-                let seqs = seqs
-                    .into_iter()
-                    .map(quantized)
-                    .collect::<Result<Vec<_>, _>>()?;
+            Request::MidiMeTrain { vae, seqs, epochs, latent } => {
+                let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
                 let z = self.vae(vae)?.encode(&seqs)?;
                 let mut rng = self.rng.clone();
                 let tx = self.progress.clone();
@@ -634,20 +594,13 @@ impl WorkerState {
                 let model = self.insert(Slot::MidiMe(trained?));
                 Ok(Response::MidiMe { model })
             }
-            Request::MidiMeSample {
-                midime,
-                vae,
-                n,
-                temperature,
-            } => {
+            Request::MidiMeSample { midime, vae, n, temperature } => {
                 let t = self.temperature(temperature);
                 let mut rng = self.rng.clone();
                 let z = match self.models.get(&midime) {
                     Some(Slot::MidiMe(m)) => m.sample(n, &mut rng),
                     Some(_) => {
-                        return Err(wrong_model(format!(
-                            "model {midime} is not a MidiMe model"
-                        )))
+                        return Err(wrong_model(format!("model {midime} is not a MidiMe model")))
                     }
                     None => {
                         return Err(no_such_model(format!(
@@ -692,11 +645,7 @@ mod tests {
         let vae_dir = root.path().join("vae");
         write_rnn(
             &rnn_dir,
-            &RnnSizes {
-                min_pitch: 48,
-                max_pitch: 83,
-                layers: vec![16, 16],
-            },
+            &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![16, 16] },
             Storage::Float32,
             1,
         )
@@ -720,29 +669,16 @@ mod tests {
         assert!(w.try_recv().is_none());
 
         // Two requests queued at once complete in order with their ids.
-        let a = w.submit(Request::LoadRnn {
-            url_or_path: rnn_dir.display().to_string(),
-        });
-        let b = w.submit(Request::LoadVae {
-            url_or_path: vae_dir.display().to_string(),
-        });
+        let a = w.submit(Request::LoadRnn { url_or_path: rnn_dir.display().to_string() });
+        let b = w.submit(Request::LoadVae { url_or_path: vae_dir.display().to_string() });
         let (ia, ra) = w.recv_timeout(WAIT).unwrap();
         let (ib, rb) = w.recv_timeout(WAIT).unwrap();
         assert_eq!((ia, ib), (a, b));
-        let Ok(Response::Loaded {
-            model: rnn,
-            kind: ModelKind::MusicRnn,
-            ..
-        }) = ra
-        else {
+        let Ok(Response::Loaded { model: rnn, kind: ModelKind::MusicRnn, .. }) = ra else {
             panic!("{ra:?}")
         };
-        let Ok(Response::Loaded {
-            model: vae,
-            kind: ModelKind::MusicVae,
-            z_dims: Some(4),
-            ..
-        }) = rb
+        let Ok(Response::Loaded { model: vae, kind: ModelKind::MusicVae, z_dims: Some(4), .. }) =
+            rb
         else {
             panic!("{rb:?}")
         };
@@ -758,18 +694,17 @@ mod tests {
             },
             WAIT,
         );
-        let Ok(Response::Sequences(seqs)) = r else {
-            panic!("{r:?}")
-        };
+        let Ok(Response::Sequences(seqs)) = r else { panic!("{r:?}") };
         assert_eq!(seqs.len(), 3);
-        assert!(seqs
-            .iter()
-            .all(|s| s == &seqs[0] && s.total_quantized_steps == Some(16)));
+        assert!(seqs.iter().all(|s| s == &seqs[0] && s.total_quantized_steps == Some(16)));
         // The status strip's view: both models loaded, the batch timed, nothing queued.
         assert_eq!(status.pending.load(Ordering::Relaxed), 0);
         assert_eq!(status.loaded.lock().len(), 2);
         let last = status.last_inference.lock().clone();
-        assert!(matches!(last, Some((ref what, ms)) if what == "continueSequence ×3" && ms > 0.0), "{last:?}");
+        assert!(
+            matches!(last, Some((ref what, ms)) if what == "continueSequence ×3" && ms > 0.0),
+            "{last:?}"
+        );
         assert!(
             status.summary().starts_with("models: ready (2) · last continueSequence ×3"),
             "{}",
@@ -777,34 +712,19 @@ mod tests {
         );
 
         let r = w.run_blocking(
-            Request::VaeEncode {
-                model: vae,
-                seqs: vec![piano_phase(), piano_phase()],
-            },
+            Request::VaeEncode { model: vae, seqs: vec![piano_phase(), piano_phase()] },
             WAIT,
         );
-        let Ok(Response::Z(z)) = r else {
-            panic!("{r:?}")
-        };
+        let Ok(Response::Z(z)) = r else { panic!("{r:?}") };
         assert_eq!((z.len(), z[0].len()), (2, 4));
         assert_eq!(z[0], z[1]);
         let r = w.run_blocking(
-            Request::VaeDecode {
-                model: vae,
-                z: z.clone(),
-                temperature: Some(0.0),
-            },
+            Request::VaeDecode { model: vae, z: z.clone(), temperature: Some(0.0) },
             WAIT,
         );
         assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 2));
-        let r = w.run_blocking(
-            Request::VaeSample {
-                model: vae,
-                n: 2,
-                temperature: Some(0.5),
-            },
-            WAIT,
-        );
+        let r =
+            w.run_blocking(Request::VaeSample { model: vae, n: 2, temperature: Some(0.5) }, WAIT);
         assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 2));
         let r = w.run_blocking(
             Request::VaeInterpolate {
@@ -818,24 +738,12 @@ mod tests {
         assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 3));
 
         let r = w.run_blocking(
-            Request::MidiMeTrain {
-                vae,
-                seqs: vec![piano_phase()],
-                epochs: 3,
-                latent: 2,
-            },
+            Request::MidiMeTrain { vae, seqs: vec![piano_phase()], epochs: 3, latent: 2 },
             WAIT,
         );
-        let Ok(Response::MidiMe { model: mm }) = r else {
-            panic!("{r:?}")
-        };
+        let Ok(Response::MidiMe { model: mm }) = r else { panic!("{r:?}") };
         let r = w.run_blocking(
-            Request::MidiMeSample {
-                midime: mm,
-                vae,
-                n: 2,
-                temperature: Some(0.0),
-            },
+            Request::MidiMeSample { midime: mm, vae, n: 2, temperature: Some(0.0) },
             WAIT,
         );
         assert!(matches!(r, Ok(Response::Sequences(ref s)) if s.len() == 2));
@@ -846,18 +754,9 @@ mod tests {
         assert!(saw_epoch);
 
         // Wrong kinds and unknown ids are errors, not panics.
-        let r = w.run_blocking(
-            Request::VaeEncode {
-                model: rnn,
-                seqs: vec![],
-            },
-            WAIT,
-        );
+        let r = w.run_blocking(Request::VaeEncode { model: rnn, seqs: vec![] }, WAIT);
         assert_eq!(r.unwrap_err().kind(), ModelErrorKind::WrongModel);
-        assert_eq!(
-            w.run_blocking(Request::Unload { model: rnn }, WAIT),
-            Ok(Response::Unloaded)
-        );
+        assert_eq!(w.run_blocking(Request::Unload { model: rnn }, WAIT), Ok(Response::Unloaded));
         let r = w.run_blocking(
             Request::RnnContinue {
                 model: rnn,
@@ -871,9 +770,7 @@ mod tests {
         assert_eq!(r.unwrap_err().kind(), ModelErrorKind::NoSuchModel);
         // A URL with no cache, no network and no bundled model: a clear error.
         let r = w.run_blocking(
-            Request::LoadRnn {
-                url_or_path: "https://example.com/x/basic_rnn".into(),
-            },
+            Request::LoadRnn { url_or_path: "https://example.com/x/basic_rnn".into() },
             WAIT,
         );
         let e = r.unwrap_err();
@@ -887,9 +784,7 @@ mod tests {
     fn a_stopped_worker_answers_with_an_error() {
         let mut w = ModelWorker::spawn(WorkerConfig::new(std::env::temp_dir().join("none")));
         w.requests = None;
-        let e = w
-            .run_blocking(Request::Unload { model: 1 }, WAIT)
-            .unwrap_err();
+        let e = w.run_blocking(Request::Unload { model: 1 }, WAIT).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::WorkerStopped, "{e}");
     }
 }

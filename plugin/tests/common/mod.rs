@@ -3,8 +3,8 @@
 
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_host::prelude::*;
-use serde_json::Value;
 use sema_live::ml::core::note_seq::NoteSequence;
+use serde_json::Value;
 use std::ffi::CStr;
 use std::path::PathBuf;
 
@@ -53,7 +53,9 @@ pub fn notes_of(v: &Value) -> Vec<(i64, i64, i64)> {
 pub fn rust_notes(ns: &NoteSequence) -> Vec<(i64, i64, i64)> {
     ns.notes
         .iter()
-        .map(|n| (n.pitch as i64, n.quantized_start_step.unwrap_or(0), n.quantized_end_step.unwrap_or(0)))
+        .map(|n| {
+            (n.pitch as i64, n.quantized_start_step.unwrap_or(0), n.quantized_end_step.unwrap_or(0))
+        })
         .collect()
 }
 
@@ -108,6 +110,8 @@ pub fn instantiate() -> PluginInstance<TestHost> {
     let factory = entry.get_plugin_factory().expect("plugin factory");
     let listed = factory.plugin_descriptors().any(|d| d.id() == Some(PLUGIN_ID));
     assert!(listed, "the factory lists Sema Live");
-    let host_info = HostInfo::new("sema-live tests", "Sema Live", "https://example.com", "0.1").expect("host info");
-    PluginInstance::<TestHost>::new(|_| TestShared, |_| (), entry, PLUGIN_ID, &host_info).expect("instantiate")
+    let host_info = HostInfo::new("sema-live tests", "Sema Live", "https://example.com", "0.1")
+        .expect("host info");
+    PluginInstance::<TestHost>::new(|_| TestShared, |_| (), entry, PLUGIN_ID, &host_info)
+        .expect("instantiate")
 }

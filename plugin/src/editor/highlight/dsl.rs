@@ -9,7 +9,6 @@ fn line_end(b: &[u8], i: usize) -> usize {
     b[i.min(b.len())..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p)
 }
 
-
 /// End of the run of ASCII letters and digits starting at `i` (the DSL's names).
 fn alnum_end(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && b[i].is_ascii_alphanumeric() {

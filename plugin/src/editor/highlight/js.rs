@@ -47,9 +47,14 @@ pub(super) fn tokens(text: &str, out: &mut Vec<Token>) {
         let kind = match tok.kind {
             Kind::Whitespace => TokenKind::Whitespace,
             Kind::LineComment | Kind::BlockComment => TokenKind::Comment,
-            Kind::Str { .. } | Kind::TemplateStart | Kind::Template | Kind::Regex { closed: true } => TokenKind::String,
+            Kind::Str { .. }
+            | Kind::TemplateStart
+            | Kind::Template
+            | Kind::Regex { closed: true } => TokenKind::String,
             // An unclosed regular expression is a `/` alone: division.
-            Kind::InterpStart | Kind::InterpEnd | Kind::Punct | Kind::Regex { closed: false } => TokenKind::Punctuation,
+            Kind::InterpStart | Kind::InterpEnd | Kind::Punct | Kind::Regex { closed: false } => {
+                TokenKind::Punctuation
+            }
             Kind::Number => TokenKind::Number,
             Kind::Separator => TokenKind::Separator,
             Kind::Other => TokenKind::Invalid,

@@ -227,7 +227,8 @@ impl Marks {
         if let Some((lines, alpha)) = &self.flash {
             // Quantised to 1/16 steps: while a flash fades, egui's galley cache then hits
             // on most frames instead of laying out the flashed lines again every frame.
-            let alpha = if alpha.is_finite() { (alpha.clamp(0.0, 1.0) * 16.0).round() / 16.0 } else { 0.0 };
+            let alpha =
+                if alpha.is_finite() { (alpha.clamp(0.0, 1.0) * 16.0).round() / 16.0 } else { 0.0 };
             if alpha > 0.0 && lines.contains(&line) {
                 bg = bg.lerp_to_gamma(theme.flash_bg, alpha);
             }
@@ -237,7 +238,8 @@ impl Marks {
 
     /// Whether no line gets a mark background.
     fn is_empty(&self) -> bool {
-        self.error_line.is_none() && self.flash.as_ref().is_none_or(|(_, a)| a.is_nan() || *a <= 0.0)
+        self.error_line.is_none()
+            && self.flash.as_ref().is_none_or(|(_, a)| a.is_nan() || *a <= 0.0)
     }
 }
 
@@ -254,7 +256,13 @@ pub fn tokens(text: &str, lang: Language) -> Vec<Token> {
 /// A layout job for `text` coloured by `theme`, with mark backgrounds on lines. The job
 /// keeps trailing whitespace (as egui's own text edit layouter does); set
 /// `job.wrap.max_width` to the wrap width before laying it out.
-pub fn layout_job(text: &str, lang: Language, theme: &Theme, font: FontId, marks: &Marks) -> LayoutJob {
+pub fn layout_job(
+    text: &str,
+    lang: Language,
+    theme: &Theme,
+    font: FontId,
+    marks: &Marks,
+) -> LayoutJob {
     layout_job_with_tokens(text, &tokens(text, lang), theme, font, None, marks)
 }
 
@@ -268,7 +276,8 @@ pub fn layout_job_with_tokens(
     line_height: Option<f32>,
     marks: &Marks,
 ) -> LayoutJob {
-    let mut job = LayoutJob { text: text.to_owned(), keep_trailing_whitespace: true, ..Default::default() };
+    let mut job =
+        LayoutJob { text: text.to_owned(), keep_trailing_whitespace: true, ..Default::default() };
     let format = |color: Color32, background: Color32| TextFormat {
         font_id: font.clone(),
         line_height,
@@ -316,15 +325,18 @@ pub fn layout_job_with_tokens(
         {
             break;
         }
-        let base = if t.kind == TokenKind::Separator { theme.separator_bg } else { Color32::TRANSPARENT };
+        let base =
+            if t.kind == TokenKind::Separator { theme.separator_bg } else { Color32::TRANSPARENT };
         if plain_marks {
             push(&mut job, t.range.clone(), t.kind, base);
         } else {
             // Split the token at line ends, since each line can have its own background.
             let mut start = t.range.start;
             while start < t.range.end {
-                let end =
-                    bytes[start..t.range.end].iter().position(|&b| b == b'\n').map_or(t.range.end, |p| start + p + 1);
+                let end = bytes[start..t.range.end]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(t.range.end, |p| start + p + 1);
                 push(&mut job, start..end, t.kind, marks.background(theme, line, base));
                 if bytes[end - 1] == b'\n' {
                     line += 1;
@@ -351,10 +363,18 @@ pub fn layout_job_with_tokens(
 
 /// Lays out `text` the way `TextEdit::code_editor()` does (the style's monospace font and
 /// line height), highlighted: the body of a `TextEdit::layouter` closure.
-pub fn galley(ui: &egui::Ui, text: &str, wrap_width: f32, lang: Language, theme: &Theme, marks: &Marks) -> Arc<Galley> {
+pub fn galley(
+    ui: &egui::Ui,
+    text: &str,
+    wrap_width: f32,
+    lang: Language,
+    theme: &Theme,
+    marks: &Marks,
+) -> Arc<Galley> {
     let font = egui::TextStyle::Monospace.resolve(ui.style());
     let line_height = ui.fonts_mut(|f| f.row_height(&font)) + ui.spacing().extra_text_line_spacing;
-    let mut job = layout_job_with_tokens(text, &tokens(text, lang), theme, font, Some(line_height), marks);
+    let mut job =
+        layout_job_with_tokens(text, &tokens(text, lang), theme, font, Some(line_height), marks);
     job.wrap.max_width = wrap_width;
     ui.fonts_mut(|f| f.layout_job(job))
 }
@@ -423,7 +443,10 @@ fn push_tok(out: &mut Vec<Token>, range: Range<usize>, kind: TokenKind) {
     if range.is_empty() {
         return;
     }
-    if matches!(kind, TokenKind::Whitespace | TokenKind::Comment | TokenKind::String | TokenKind::Invalid) {
+    if matches!(
+        kind,
+        TokenKind::Whitespace | TokenKind::Comment | TokenKind::String | TokenKind::Invalid
+    ) {
         if let Some(last) = out.last_mut() {
             if last.kind == kind && last.range.end == range.start {
                 last.range.end = range.end;
@@ -433,7 +456,6 @@ fn push_tok(out: &mut Vec<Token>, range: Range<usize>, kind: TokenKind) {
     }
     out.push(Token { range, kind });
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -448,7 +470,10 @@ mod tests {
         for t in toks {
             assert_eq!(t.range.start, pos, "gap or overlap at {pos} in {text:?}: {toks:?}");
             assert!(t.range.end > t.range.start, "empty token {t:?} in {text:?}");
-            assert!(text.is_char_boundary(t.range.start) && text.is_char_boundary(t.range.end), "{t:?} in {text:?}");
+            assert!(
+                text.is_char_boundary(t.range.start) && text.is_char_boundary(t.range.end),
+                "{t:?} in {text:?}"
+            );
             pos = t.range.end;
         }
         assert_eq!(pos, text.len(), "tokens end early in {text:?}: {toks:?}");
@@ -468,7 +493,11 @@ mod tests {
 
     /// The kinds of the tokens whose text is `piece` (in order).
     pub(super) fn kinds_of(text: &str, lang: Language, piece: &str) -> Vec<TokenKind> {
-        tokens(text, lang).into_iter().filter(|t| &text[t.range.clone()] == piece).map(|t| t.kind).collect()
+        tokens(text, lang)
+            .into_iter()
+            .filter(|t| &text[t.range.clone()] == piece)
+            .map(|t| t.kind)
+            .collect()
     }
 
     pub(super) fn kind_of(text: &str, lang: Language, piece: &str) -> TokenKind {
@@ -480,7 +509,11 @@ mod tests {
     /// The kind of the token holding the first byte of the first `piece` in `text`.
     pub(super) fn kind_at(text: &str, lang: Language, piece: &str) -> TokenKind {
         let at = text.find(piece).expect("piece in text");
-        tokens(text, lang).into_iter().find(|t| t.range.contains(&at)).map(|t| t.kind).expect("covered")
+        tokens(text, lang)
+            .into_iter()
+            .find(|t| t.range.contains(&at))
+            .map(|t| t.kind)
+            .expect("covered")
     }
 
     /// Deterministic pseudo-random numbers (xorshift64*).
@@ -502,9 +535,10 @@ mod tests {
         // Pieces that open or close the scanners' states, mixed with random bytes (made
         // valid UTF-8 by lossy conversion, which also brings in U+FFFD).
         const PIECES: &[&str] = &[
-            "{", "}", "[", "]", "(", ")", ",", ";", ":", ":a:", "x:", "1x:", ">", ">12", "\\", "\\kick", "|", "@", "'",
-            "'s'", "\"", "`", "${", "\\`", "//", "/*", "*/", "/", "/[/]/g", "\n", "\r\n", " ", "\t", "___", "\n___\n",
-            "  ____  ", "-", "-1.5", "0t", "0t4", "0t-1.", "2.", ".5", "1e", "1e-3", "0x", "0xfFn", "é", "𝄞", "\u{a0}",
+            "{", "}", "[", "]", "(", ")", ",", ";", ":", ":a:", "x:", "1x:", ">", ">12", "\\",
+            "\\kick", "|", "@", "'", "'s'", "\"", "`", "${", "\\`", "//", "/*", "*/", "/",
+            "/[/]/g", "\n", "\r\n", " ", "\t", "___", "\n___\n", "  ____  ", "-", "-1.5", "0t",
+            "0t4", "0t-1.", "2.", ".5", "1e", "1e-3", "0x", "0xfFn", "é", "𝄞", "\u{a0}",
             "\u{2028}", "var", "function", "host", "foo", "saw", "$", "_", "0", "9",
         ];
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -539,23 +573,39 @@ mod tests {
 
     /// The background colour over byte `at` in `job`.
     fn bg_at(job: &LayoutJob, at: usize) -> Color32 {
-        job.sections.iter().find(|s| s.byte_range.contains(&ByteIndex(at))).map(|s| s.format.background).unwrap()
+        job.sections
+            .iter()
+            .find(|s| s.byte_range.contains(&ByteIndex(at)))
+            .map(|s| s.format.background)
+            .unwrap()
     }
 
     #[test]
     fn layout_job_colours_and_marks_lines() {
         let theme = Theme::dark();
         let text = "{1}saw;\n:a:{2}sin;\n>:a:;\n// end";
-        let line_start = |l: usize| text.split_inclusive('\n').take(l - 1).map(str::len).sum::<usize>();
-        let job = layout_job(text, Language::Dsl, &theme, FontId::monospace(13.0), &Marks::default());
+        let line_start =
+            |l: usize| text.split_inclusive('\n').take(l - 1).map(str::len).sum::<usize>();
+        let job =
+            layout_job(text, Language::Dsl, &theme, FontId::monospace(13.0), &Marks::default());
         assert_job_covers(&job);
         assert!(job.sections.iter().all(|s| s.format.background == Color32::TRANSPARENT));
         assert_eq!(
-            job.sections.iter().find(|s| s.byte_range.contains(&ByteIndex(3))).unwrap().format.color,
+            job.sections
+                .iter()
+                .find(|s| s.byte_range.contains(&ByteIndex(3)))
+                .unwrap()
+                .format
+                .color,
             theme.function
         );
         assert_eq!(
-            job.sections.iter().find(|s| s.byte_range.contains(&ByteIndex(line_start(4)))).unwrap().format.color,
+            job.sections
+                .iter()
+                .find(|s| s.byte_range.contains(&ByteIndex(line_start(4))))
+                .unwrap()
+                .format
+                .color,
             theme.comment
         );
 
@@ -603,7 +653,8 @@ mod tests {
         assert_eq!(bg_at(&job, 6), theme.flash_bg);
         assert_eq!(bg_at(&job, 10), theme.flash_bg);
         // Empty text still has a section (the empty row's height).
-        let empty = layout_job("", Language::Js, &theme, FontId::monospace(13.0), &Marks::default());
+        let empty =
+            layout_job("", Language::Js, &theme, FontId::monospace(13.0), &Marks::default());
         assert_eq!(empty.sections.len(), 1);
         assert_job_covers(&empty);
     }
@@ -612,8 +663,14 @@ mod tests {
     fn stale_tokens_never_make_an_invalid_job() {
         let old = tokens("{1}saw; {2}sin;", Language::Dsl);
         for text in ["{1}s", "{1}saw; {2}sin; more", "é"] {
-            let job =
-                layout_job_with_tokens(text, &old, &Theme::light(), FontId::monospace(12.0), None, &Marks::default());
+            let job = layout_job_with_tokens(
+                text,
+                &old,
+                &Theme::light(),
+                FontId::monospace(12.0),
+                None,
+                &Marks::default(),
+            );
             assert_job_covers(&job);
         }
     }
@@ -675,14 +732,19 @@ mod tests {
             let mut layouter = |ui: &egui::Ui, buf: &dyn egui::TextBuffer, wrap_width: f32| {
                 galley(ui, buf.as_str(), wrap_width, Language::Dsl, &theme, &marks)
             };
-            let output = egui::TextEdit::multiline(&mut text).code_editor().layouter(&mut layouter).show(ui);
+            let output =
+                egui::TextEdit::multiline(&mut text).code_editor().layouter(&mut layouter).show(ui);
             job = Some(output.galley.job.clone());
         });
         out.textures_delta.clear();
         let job = job.unwrap();
         assert_eq!(job.text, text);
         let colors: Vec<Color32> = job.sections.iter().map(|s| s.format.color).collect();
-        assert!(colors.contains(&theme.function) && colors.contains(&theme.variable) && colors.contains(&theme.output));
+        assert!(
+            colors.contains(&theme.function)
+                && colors.contains(&theme.variable)
+                && colors.contains(&theme.output)
+        );
         let line2 = text.find('\n').unwrap() + 1;
         assert_eq!(bg_at(&job, line2), theme.error_bg);
         assert_eq!(bg_at(&job, 0), Color32::TRANSPARENT);
@@ -694,7 +756,8 @@ mod tests {
     fn timing() {
         let dsl_line = ":m:{1}fromJS; >{{:m:}saw,0.1}mul; // a comment\n";
         let js_line = "var x = host.bar + `t ${y}` / 2; console.log('x', 1.5); /* c */\n";
-        for (name, line, lang) in [("dsl", dsl_line, Language::Dsl), ("js", js_line, Language::Js)] {
+        for (name, line, lang) in [("dsl", dsl_line, Language::Dsl), ("js", js_line, Language::Js)]
+        {
             let text = line.repeat(500);
             let theme = Theme::dark();
             let marks = Marks { flash: Some((10..=40, 0.5)), error_line: Some(100) };
@@ -708,7 +771,8 @@ mod tests {
             let t0 = std::time::Instant::now();
             let mut s = 0;
             for _ in 0..reps {
-                s += layout_job(&text, lang, &theme, FontId::monospace(13.0), &marks).sections.len();
+                s +=
+                    layout_job(&text, lang, &theme, FontId::monospace(13.0), &marks).sections.len();
             }
             let job = t0.elapsed() / reps;
             println!(

@@ -100,7 +100,8 @@ impl NoteHistory {
     /// A history keeping the notes that started within `keep_bars` bars of the latest
     /// event, at most `max_notes` of them (both at least 1).
     pub fn with_limits(keep_bars: f64, max_notes: usize) -> Self {
-        let keep_bars = if keep_bars.is_finite() { keep_bars.max(1.0) } else { Self::DEFAULT_KEEP_BARS };
+        let keep_bars =
+            if keep_bars.is_finite() { keep_bars.max(1.0) } else { Self::DEFAULT_KEEP_BARS };
         NoteHistory {
             notes: VecDeque::new(),
             first_seq: 0,
@@ -138,7 +139,9 @@ impl NoteHistory {
 
         // Any event for a held channel/key ends the held note: a note-off obviously, and a
         // note-on retriggers.
-        if let Some(h) = self.held.iter().position(|&(c, k, _)| c == record.channel && k == record.key) {
+        if let Some(h) =
+            self.held.iter().position(|&(c, k, _)| c == record.channel && k == record.key)
+        {
             let (_, _, seq) = self.held.swap_remove(h);
             self.close(seq, t);
         }
@@ -242,7 +245,9 @@ impl NoteHistory {
         // the oldest held note.
         let mut earliest = from - self.longest_closed;
         for &(_, _, seq) in &self.held {
-            if let Some(n) = seq.checked_sub(self.first_seq).and_then(|i| self.notes.get(i as usize)) {
+            if let Some(n) =
+                seq.checked_sub(self.first_seq).and_then(|i| self.notes.get(i as usize))
+            {
                 earliest = earliest.min(n.start_bars);
             }
         }
@@ -259,7 +264,13 @@ impl NoteHistory {
 /// (`beats_per_bar` as in the host clock); the file carries `bpm` and a
 /// `round(beats_per_bar)`/4 time signature. Invalid `bpm`/`beats_per_bar` fall back to
 /// 120 and 4. An empty window gives a valid file without notes.
-pub fn export_last_bars(history: &NoteHistory, now_bars: f64, n_bars: u32, beats_per_bar: f64, bpm: f64) -> Vec<u8> {
+pub fn export_last_bars(
+    history: &NoteHistory,
+    now_bars: f64,
+    n_bars: u32,
+    beats_per_bar: f64,
+    bpm: f64,
+) -> Vec<u8> {
     let bpb = if beats_per_bar.is_finite() && beats_per_bar > 0.0 { beats_per_bar } else { 4.0 };
     let bpm = if bpm.is_finite() && bpm > 0.0 { bpm } else { 120.0 };
     let numerator = bpb.round().clamp(1.0, 255.0) as u8;
@@ -273,8 +284,13 @@ pub fn export_last_bars(history: &NoteHistory, now_bars: f64, n_bars: u32, beats
             // A zero-length note would be written as off-then-on at one tick and leave
             // the note hanging: give it one tick.
             let end = end.max(start + tick);
-            let ev =
-                |beats, on| TimedEvent { beats, on, channel: note.channel, key: note.key, velocity: note.velocity };
+            let ev = |beats, on| TimedEvent {
+                beats,
+                on,
+                channel: note.channel,
+                key: note.key,
+                velocity: note.velocity,
+            };
             events.push(ev(start, true));
             events.push(ev(end, false));
         }
@@ -292,7 +308,6 @@ mod tests {
     fn summary(h: &NoteHistory) -> Vec<(f64, Option<f64>, u8, u8)> {
         h.notes().map(|n| (n.start_bars, n.end_bars, n.channel, n.key)).collect()
     }
-
 
     #[test]
     fn note_ons_pair_with_their_offs() {
@@ -487,12 +502,14 @@ mod tests {
     #[test]
     fn zero_length_notes_last_one_tick() {
         let h = history(&[on(1.0, 0, 60), off(1.0, 0, 60), on(1.5, 0, 62), off(1.75, 0, 62)]);
-        let notes = midi_file::decode_notes(&export_last_bars(&h, 2.0, 1, 4.0, 120.0)).expect("decode");
+        let notes =
+            midi_file::decode_notes(&export_last_bars(&h, 2.0, 1, 4.0, 120.0)).expect("decode");
         let ppq = midi_file::PPQ as f64;
         // The note at exactly the window start with zero length does not overlap it;
         // within the window it gets one tick.
         assert_eq!(notes, vec![(2.0, 3.0, 62)]);
-        let notes = midi_file::decode_notes(&export_last_bars(&h, 2.0, 2, 4.0, 120.0)).expect("decode");
+        let notes =
+            midi_file::decode_notes(&export_last_bars(&h, 2.0, 2, 4.0, 120.0)).expect("decode");
         assert_eq!(notes, vec![(4.0, (4.0 * ppq + 1.0) / ppq, 60), (6.0, 7.0, 62)]);
     }
 }

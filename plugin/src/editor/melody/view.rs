@@ -28,7 +28,8 @@ enum ArrayKind {
 /// numbers in 8..=20000 are detuned frequencies; anything else is plain values.
 fn classify(values: &[f64]) -> ArrayKind {
     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    let (mut all_midi_range, mut all_whole, mut all_hz, mut all_tempered) = (true, true, true, true);
+    let (mut all_midi_range, mut all_whole, mut all_hz, mut all_tempered) =
+        (true, true, true, true);
     let mut finite = 0usize;
     for &v in values {
         if !v.is_finite() {
@@ -163,7 +164,11 @@ pub fn melody_view(
     bars_shown: f64,
     beats_per_bar: f64,
 ) -> egui::Response {
-    let bars_shown = if bars_shown.is_finite() && bars_shown > 0.0 { bars_shown.clamp(1.0 / 64.0, 256.0) } else { 4.0 };
+    let bars_shown = if bars_shown.is_finite() && bars_shown > 0.0 {
+        bars_shown.clamp(1.0 / 64.0, 256.0)
+    } else {
+        4.0
+    };
     let bpb = if beats_per_bar.is_finite() && beats_per_bar > 0.0 { beats_per_bar } else { 4.0 };
     let now = if now_bars.is_finite() { now_bars } else { history.latest_bars().unwrap_or(0.0) };
 
@@ -191,7 +196,8 @@ pub fn melody_view(
         return response;
     }
 
-    let kinds: Vec<(u32, ArrayKind)> = channels.iter().map(|(&id, v)| (id, classify(sampled(v)))).collect();
+    let kinds: Vec<(u32, ArrayKind)> =
+        channels.iter().map(|(&id, v)| (id, classify(sampled(v)))).collect();
     let (lo, hi, midi_channels) = fit_pitches(history, channels, &kinds, from, now);
     let legend_h = draw_legend(&painter, rect, channels, &kinds, midi_channels, &style);
 
@@ -203,11 +209,16 @@ pub fn melody_view(
         Pos2::new(rect.left() + gutter_w, rect.top() + legend_h + 2.0),
         Pos2::new(rect.right() - 4.0, rect.bottom() - footer_h),
     );
-    let channels_w = if channels.is_empty() { 0.0 } else { (body.width() * 0.28).clamp(90.0, 320.0) };
-    let channels_rect = Rect::from_min_max(body.min, Pos2::new(body.left() + channels_w, body.bottom()));
+    let channels_w =
+        if channels.is_empty() { 0.0 } else { (body.width() * 0.28).clamp(90.0, 320.0) };
+    let channels_rect =
+        Rect::from_min_max(body.min, Pos2::new(body.left() + channels_w, body.bottom()));
     let roll = Roll {
         rect: Rect::from_min_max(
-            Pos2::new(if channels_w > 0.0 { channels_rect.right() + 6.0 } else { body.left() }, body.top()),
+            Pos2::new(
+                if channels_w > 0.0 { channels_rect.right() + 6.0 } else { body.left() },
+                body.top(),
+            ),
             body.max,
         ),
         from,
@@ -224,7 +235,11 @@ pub fn melody_view(
     }
     draw_bar_grid(&painter, &roll, rect.bottom() - 1.0, bpb, &style);
     let hovered = draw_notes(&painter, history, &roll, now, &axis, response.hover_pos(), &style);
-    painter.vline(roll.x_of(now), roll.rect.y_range(), Stroke::new(2.0, visuals.selection.stroke.color));
+    painter.vline(
+        roll.x_of(now),
+        roll.rect.y_range(),
+        Stroke::new(2.0, visuals.selection.stroke.color),
+    );
 
     if history.is_empty() && channels.is_empty() {
         painter.text(
@@ -349,22 +364,35 @@ fn draw_legend(
         painter.galley(Pos2::new(x + 11.0, y - galley.size().y / 2.0), galley.clone(), style.text);
         x += item_w + 8.0;
     }
-    if kinds.is_empty() && midi_channels == 0 { 4.0 } else { (row + 1) as f32 * LEGEND_ROW + 2.0 }
+    if kinds.is_empty() && midi_channels == 0 {
+        4.0
+    } else {
+        (row + 1) as f32 * LEGEND_ROW + 2.0
+    }
 }
 
 /// Draws the pitch rows across `axis.rect`: black keys darker, C rows lined and labelled
 /// at `label_x`.
 fn draw_pitch_rows(painter: &Painter, axis: &PitchAxis, label_x: f32, style: &Style) {
     let row_h = axis.row_height();
-    let shade = if style.dark { Color32::from_black_alpha(60) } else { Color32::from_black_alpha(18) };
+    let shade =
+        if style.dark { Color32::from_black_alpha(60) } else { Color32::from_black_alpha(18) };
     let label_every = if row_h * 12.0 >= 11.0 { 12 } else { 24 };
     for key in axis.lo as i32..=axis.hi as i32 {
         let (top, bottom) = axis.row(key as f64);
         if is_black_key(key) && row_h >= 2.5 {
-            painter.rect_filled(Rect::from_x_y_ranges(axis.rect.x_range(), top..=bottom), 0.0, shade);
+            painter.rect_filled(
+                Rect::from_x_y_ranges(axis.rect.x_range(), top..=bottom),
+                0.0,
+                shade,
+            );
         }
         if key.rem_euclid(label_every) == 0 {
-            painter.hline(axis.rect.x_range(), bottom, Stroke::new(1.0, style.weak.gamma_multiply(0.35)));
+            painter.hline(
+                axis.rect.x_range(),
+                bottom,
+                Stroke::new(1.0, style.weak.gamma_multiply(0.35)),
+            );
             painter.text(
                 Pos2::new(label_x, (top + bottom) / 2.0),
                 Align2::LEFT_CENTER,
@@ -386,7 +414,12 @@ fn draw_channel_arrays(
     axis: &PitchAxis,
     style: &Style,
 ) {
-    painter.rect_stroke(rect, 0.0, Stroke::new(1.0, style.weak.gamma_multiply(0.5)), StrokeKind::Outside);
+    painter.rect_stroke(
+        rect,
+        0.0,
+        Stroke::new(1.0, style.weak.gamma_multiply(0.5)),
+        StrokeKind::Outside,
+    );
     let longest = channels.values().map(|v| v.len().min(MAX_CELLS)).max().unwrap_or(0).max(1);
     let cell_w = rect.width() / longest as f32;
     let gap = if cell_w > 4.0 { 1.0 } else { 0.0 };
@@ -399,7 +432,8 @@ fn draw_channel_arrays(
                     let Some(p) = pitch_of(*kind, v) else { continue };
                     let x = rect.left() + i as f32 * cell_w;
                     let (top, bottom) = axis.row(p);
-                    let cell = Rect::from_min_max(Pos2::new(x, top), Pos2::new(x + cell_w - gap, bottom));
+                    let cell =
+                        Rect::from_min_max(Pos2::new(x, top), Pos2::new(x + cell_w - gap, bottom));
                     // Channel data is drawn hollow, sent notes solid: the two palettes can
                     // come close, the styles cannot.
                     painter.rect_filled(cell, 1.0, js_cell_fill(color));
@@ -442,7 +476,11 @@ fn draw_bar_grid(painter: &Painter, roll: &Roll, label_y: f32, bpb: f64, style: 
                 let t = bar as f64 + beat as f64 / bpb;
                 if t > from && t < to {
                     let x = roll.x_of(t);
-                    painter.vline(x, roll.rect.y_range(), Stroke::new(1.0, style.weak.gamma_multiply(0.15)));
+                    painter.vline(
+                        x,
+                        roll.rect.y_range(),
+                        Stroke::new(1.0, style.weak.gamma_multiply(0.15)),
+                    );
                 }
             }
         }
@@ -453,11 +491,21 @@ fn draw_bar_grid(painter: &Painter, roll: &Roll, label_y: f32, bpb: f64, style: 
         let x = roll.x_of(t);
         let labelled = bar.rem_euclid(bar_step) == 0;
         if labelled || px_per_bar >= 8.0 {
-            painter.vline(x, roll.rect.y_range(), Stroke::new(1.0, style.weak.gamma_multiply(0.45)));
+            painter.vline(
+                x,
+                roll.rect.y_range(),
+                Stroke::new(1.0, style.weak.gamma_multiply(0.45)),
+            );
         }
         if labelled {
             // Bars are counted from 1 on screen, as in a DAW.
-            painter.text(Pos2::new(x + 2.0, label_y), Align2::LEFT_BOTTOM, bar + 1, style.small.clone(), style.weak);
+            painter.text(
+                Pos2::new(x + 2.0, label_y),
+                Align2::LEFT_BOTTOM,
+                bar + 1,
+                style.small.clone(),
+                style.weak,
+            );
         }
     }
 }
@@ -478,10 +526,14 @@ fn draw_notes(
         let start = roll.x_of(note.start_bars.max(roll.from));
         let end = roll.x_of(note.end_or(now).min(now)).max(start + 2.0);
         let (top, bottom) = axis.row(note.key as f64);
-        let cell =
-            Rect::from_min_max(Pos2::new(start, top), Pos2::new(end, bottom.max(top + 1.0))).intersect(roll.rect);
+        let cell = Rect::from_min_max(Pos2::new(start, top), Pos2::new(end, bottom.max(top + 1.0)))
+            .intersect(roll.rect);
         let color = midi_channel_color(note.channel, style.dark);
-        painter.rect_filled(cell, 1.0, color.gamma_multiply(0.35 + 0.65 * note.velocity.clamp(0.0, 1.0)));
+        painter.rect_filled(
+            cell,
+            1.0,
+            color.gamma_multiply(0.35 + 0.65 * note.velocity.clamp(0.0, 1.0)),
+        );
         if note.end_bars.is_none() {
             painter.rect_stroke(cell, 1.0, Stroke::new(1.0, style.text), StrokeKind::Inside);
         }
@@ -556,7 +608,12 @@ mod tests {
     }
 
     /// Runs one frame of the view headless and returns its shapes.
-    fn frame(channels: &BTreeMap<u32, Vec<f64>>, h: &NoteHistory, now: f64, shown: f64) -> Vec<egui::Shape> {
+    fn frame(
+        channels: &BTreeMap<u32, Vec<f64>>,
+        h: &NoteHistory,
+        now: f64,
+        shown: f64,
+    ) -> Vec<egui::Shape> {
         let ctx = egui::Context::default();
         ctx.set_theme(egui::Theme::Dark);
         let input = egui::RawInput {
@@ -624,7 +681,12 @@ mod tests {
         ctx.global_style_mut(|s| s.interaction.tooltip_delay = 0.0);
         let screen = Rect::from_min_size(Pos2::ZERO, Vec2::new(900.0, 300.0));
         let run = |events: Vec<egui::Event>, time: f64| {
-            let input = egui::RawInput { screen_rect: Some(screen), events, time: Some(time), ..Default::default() };
+            let input = egui::RawInput {
+                screen_rect: Some(screen),
+                events,
+                time: Some(time),
+                ..Default::default()
+            };
             let mut out = ctx.run_ui(input, |ui| {
                 melody_view(ui, &channels, &h, 6.0, 4.0, 4.0);
             });
@@ -636,7 +698,11 @@ mod tests {
         let note = shapes
             .iter()
             .find_map(|s| match s {
-                egui::Shape::Rect(r) if r.fill == midi_channel_color(2, true) && r.rect.top() > 20.0 => Some(r.rect),
+                egui::Shape::Rect(r)
+                    if r.fill == midi_channel_color(2, true) && r.rect.top() > 20.0 =>
+                {
+                    Some(r.rect)
+                }
                 _ => None,
             })
             .expect("note drawn");
@@ -655,7 +721,8 @@ mod tests {
             tooltip.extend(texts(&shapes).into_iter().filter(|t| t.contains("key 62")));
         }
         assert!(
-            tooltip.iter().any(|t| t.starts_with("D4 (key 62), MIDI channel 3") && t.contains("from 6|1.00 to 6|3.00")),
+            tooltip.iter().any(|t| t.starts_with("D4 (key 62), MIDI channel 3")
+                && t.contains("from 6|1.00 to 6|3.00")),
             "{tooltip:?}"
         );
     }
@@ -668,7 +735,9 @@ mod tests {
         channels.insert(2, (0..100_000).map(|i| i as f64).collect());
         channels.insert(3, vec![7.0]);
         let h = history(&[on(0.0, 15, 127), on(0.1, 0, 0)]);
-        for (now, shown) in [(f64::NAN, 4.0), (1.0, -1.0), (1.0, f64::INFINITY), (1e9, 1e-9), (-5.0, 1000.0)] {
+        for (now, shown) in
+            [(f64::NAN, 4.0), (1.0, -1.0), (1.0, f64::INFINITY), (1e9, 1e-9), (-5.0, 1000.0)]
+        {
             assert!(!frame(&channels, &h, now, shown).is_empty());
         }
         assert!(!frame(&BTreeMap::new(), &NoteHistory::new(), 0.0, 4.0).is_empty());

@@ -54,10 +54,7 @@ fn host_get(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 /// `hostMacros()`: a fresh array of the macro values.
 fn host_macros(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let host = api_state(ctx).borrow().host.clone();
-    let values = host
-        .macros
-        .iter()
-        .map(|m| JsValue::from(m.load(Ordering::Relaxed) as f64));
+    let values = host.macros.iter().map(|m| JsValue::from(m.load(Ordering::Relaxed) as f64));
     Ok(JsArray::from_iter(values, ctx).into())
 }
 

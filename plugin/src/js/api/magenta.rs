@@ -71,12 +71,8 @@ fn what(kind: &str) -> &'static str {
 pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
     let name = what(kind);
     Ok(match kind {
-        "LoadRnn" => Request::LoadRnn {
-            url_or_path: string(a, "url", name)?,
-        },
-        "LoadVae" => Request::LoadVae {
-            url_or_path: string(a, "url", name)?,
-        },
+        "LoadRnn" => Request::LoadRnn { url_or_path: string(a, "url", name)? },
+        "LoadVae" => Request::LoadVae { url_or_path: string(a, "url", name)? },
         "RnnContinue" => Request::RnnContinue {
             model: id(a, "model", name)?,
             seq: sequence(a.get("seq").unwrap_or(&Value::Null), name)?,
@@ -84,10 +80,9 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
             temperature: temperature(a, name)?,
             count: count(a, "count", name, MAX_COUNT)?,
         },
-        "VaeEncode" => Request::VaeEncode {
-            model: id(a, "model", name)?,
-            seqs: sequences(a, name)?,
-        },
+        "VaeEncode" => {
+            Request::VaeEncode { model: id(a, "model", name)?, seqs: sequences(a, name)? }
+        }
         "VaeDecode" => Request::VaeDecode {
             model: id(a, "model", name)?,
             z: latents(a, name)?,
@@ -116,14 +111,8 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
             n: count(a, "n", name, MAX_COUNT)?,
             temperature: temperature(a, name)?,
         },
-        "Unload" => Request::Unload {
-            model: id(a, "model", name)?,
-        },
-        other => {
-            return Err(ModelError::bad_input(format!(
-                "unknown model request '{other}'"
-            )))
-        }
+        "Unload" => Request::Unload { model: id(a, "model", name)? },
+        other => return Err(ModelError::bad_input(format!("unknown model request '{other}'"))),
     })
 }
 
@@ -131,9 +120,7 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
 fn string(a: &Value, key: &str, name: &str) -> Result<String, ModelError> {
     match a.get(key) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        _ => Err(ModelError::bad_input(format!(
-            "{name}: needs a checkpoint URL or folder path"
-        ))),
+        _ => Err(ModelError::bad_input(format!("{name}: needs a checkpoint URL or folder path"))),
     }
 }
 
@@ -141,9 +128,7 @@ fn string(a: &Value, key: &str, name: &str) -> Result<String, ModelError> {
 fn integer(a: &Value, key: &str) -> Option<u64> {
     let v = a.get(key)?;
     v.as_u64().or_else(|| {
-        v.as_f64()
-            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9e15)
-            .map(|f| f as u64)
+        v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9e15).map(|f| f as u64)
     })
 }
 
@@ -225,9 +210,9 @@ fn latents(a: &Value, name: &str) -> Result<Vec<Vec<f32>>, ModelError> {
                         "{name}: z holds a value that is not a finite number"
                     ))
                 }),
-            _ => Err(ModelError::bad_input(format!(
-                "{name}: z must be 2-D (one row per sequence)"
-            ))),
+            _ => {
+                Err(ModelError::bad_input(format!("{name}: z must be 2-D (one row per sequence)")))
+            }
         })
         .collect()
 }
@@ -235,21 +220,14 @@ fn latents(a: &Value, name: &str) -> Result<Vec<Vec<f32>>, ModelError> {
 /// Converts a worker response to the JS value the layer expects.
 pub(crate) fn response_to_js(resp: Response, ctx: &mut Context) -> JsResult<JsValue> {
     let value = match resp {
-        Response::Loaded {
-            model,
-            kind,
-            z_dims,
-            description,
-        } => {
+        Response::Loaded { model, kind, z_dims, description } => {
             json!({ "model": model, "kind": format!("{kind:?}"), "zDims": z_dims, "description": description })
         }
         Response::Sequences(seqs) => serde_json::to_value(seqs)
             .map_err(|e| JsNativeError::error().with_message(format!("model output: {e}")))?,
         Response::Z(z) => {
-            let rows: Vec<Value> = z
-                .into_iter()
-                .map(|r| r.into_iter().map(|v| json!(v)).collect())
-                .collect();
+            let rows: Vec<Value> =
+                z.into_iter().map(|r| r.into_iter().map(|v| json!(v)).collect()).collect();
             Value::Array(rows)
         }
         Response::MidiMe { model } => json!({ "model": model }),
@@ -266,9 +244,7 @@ fn quantize(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     let spq = arg(args, 1).to_number(ctx)?;
     if !(spq >= 1.0 && spq <= 1024.0 && spq.fract() == 0.0) {
         return Err(JsNativeError::range()
-            .with_message(format!(
-                "{name}: stepsPerQuarter must be an integer 1..1024, got {spq}"
-            ))
+            .with_message(format!("{name}: stepsPerQuarter must be an integer 1..1024, got {spq}"))
             .into());
     }
     let q = quantize_note_sequence(&ns, spq as u32)
@@ -290,13 +266,7 @@ mod tests {
             "RnnContinue",
             &json!({"model": 3.0, "seq": seq, "steps": 12, "temperature": null, "count": 1}),
         ) {
-            Ok(Request::RnnContinue {
-                model: 3,
-                steps: 12,
-                temperature: None,
-                count: 1,
-                seq,
-            }) => {
+            Ok(Request::RnnContinue { model: 3, steps: 12, temperature: None, count: 1, seq }) => {
                 assert_eq!(seq.notes[0].pitch, 60)
             }
             other => panic!("unexpected {other:?}"),
@@ -305,11 +275,7 @@ mod tests {
             "VaeDecode",
             &json!({"model": 1, "z": [[0.5, -1.0]], "temperature": 0.5}),
         ) {
-            Ok(Request::VaeDecode {
-                z,
-                temperature: Some(t),
-                ..
-            }) => {
+            Ok(Request::VaeDecode { z, temperature: Some(t), .. }) => {
                 assert_eq!(z, vec![vec![0.5, -1.0]]);
                 assert!((t - 0.5).abs() < 1e-6);
             }
@@ -328,11 +294,8 @@ mod tests {
         let e = build_request("VaeSample", &json!({"model": 1, "n": 0})).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
         assert!(e.message().contains("n must be"), "{e}");
-        let e = build_request(
-            "VaeDecode",
-            &json!({"model": 1, "z": [[1.0]], "temperature": -1}),
-        )
-        .unwrap_err();
+        let e = build_request("VaeDecode", &json!({"model": 1, "z": [[1.0]], "temperature": -1}))
+            .unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
         assert!(e.message().contains("temperature"), "{e}");
     }

@@ -32,11 +32,7 @@ pub(crate) type Native = (&'static str, NativeFunctionPointer, usize);
 /// Installs every API into a fresh context.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let mut init = ObjectInitializer::new(ctx);
-    for (name, f, n) in sema::NATIVES
-        .iter()
-        .chain(host::NATIVES)
-        .chain(magenta::NATIVES)
-    {
+    for (name, f, n) in sema::NATIVES.iter().chain(host::NATIVES).chain(magenta::NATIVES) {
         init.function(NativeFunction::from_fn_ptr(*f), JsString::from(*name), *n);
     }
     let native = init.build();
@@ -77,11 +73,7 @@ fn run_prelude(
         JsNativeError::typ().with_message(format!("{name} must evaluate to a function"))
     })?;
     let global: JsValue = ctx.global_object().into();
-    f.call(
-        &JsValue::undefined(),
-        &[global, native.clone().into(), modules.clone().into()],
-        ctx,
-    )?;
+    f.call(&JsValue::undefined(), &[global, native.clone().into(), modules.clone().into()], ctx)?;
     Ok(())
 }
 

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use boa_engine::{js_string, Context, JsNativeError, JsResult, JsString, JsValue, Script, Source};
 
 use super::{arg, numbers, Native};
-use crate::js::runtime::{api_state, Timer, MAX_TIMERS};
-use crate::js::error::{ScriptError, ScriptErrorKind};
-use crate::control::console::Level;
 use crate::audio::patch::NUM_CHANNELS;
+use crate::control::console::Level;
+use crate::js::error::{ScriptError, ScriptErrorKind};
+use crate::js::runtime::{api_state, Timer, MAX_TIMERS};
 
 /// The JS layer of this API.
 pub(crate) const PRELUDE: &str = include_str!("sema.js");
@@ -106,11 +106,7 @@ fn output(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
 /// `sendBuffer(name, data)`: a sample for the DSL's `\name`.
 fn send_buffer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-    {
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
         return Err(JsNativeError::typ()
             .with_message(format!(
                 "sema.sendBuffer: invalid buffer name '{name}' (letters, digits, _ and - only)"
@@ -124,18 +120,13 @@ fn send_buffer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsV
             .into());
     }
     let values = numbers(&data, MAX_BUFFER_SAMPLES, ctx)?;
-    let samples: Vec<f32> = values
-        .into_iter()
-        .map(|v| if v.is_finite() { v as f32 } else { 0.0 })
-        .collect();
+    let samples: Vec<f32> =
+        values.into_iter().map(|v| if v.is_finite() { v as f32 } else { 0.0 }).collect();
     let len = samples.len();
     let sh = api_state(ctx);
     let mut sh = sh.borrow_mut();
     (sh.samples_sink)(name.clone(), samples);
-    sh.log(
-        Level::Info,
-        format!("buffer '{name}' sent ({len} samples)"),
-    );
+    sh.log(Level::Info, format!("buffer '{name}' sent ({len} samples)"));
     Ok(JsValue::undefined())
 }
 
@@ -160,13 +151,7 @@ pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, ScriptErr
         return Ok(ScriptSource::Builtin("tf"));
     }
     if lower.contains("@magenta/music") {
-        let file = lower
-            .split(['?', '#'])
-            .next()
-            .unwrap_or("")
-            .rsplit('/')
-            .next()
-            .unwrap_or("");
+        let file = lower.split(['?', '#']).next().unwrap_or("").rsplit('/').next().unwrap_or("");
         let module = match file {
             "core.js" => "core",
             "music_rnn.js" => "music_rnn",
@@ -186,11 +171,7 @@ pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, ScriptErr
         ));
     }
     let p = PathBuf::from(u.strip_prefix("file://").unwrap_or(u));
-    Ok(ScriptSource::File(if p.is_absolute() {
-        p
-    } else {
-        base.join(p)
-    }))
+    Ok(ScriptSource::File(if p.is_absolute() { p } else { base.join(p) }))
 }
 
 /// `importScript(url)`: returns the name of a built-in module for `sema.js` to install,
@@ -204,10 +185,8 @@ fn import_script(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
         ScriptSource::Builtin(name) => Ok(JsString::from(name).into()),
         ScriptSource::File(path) => {
             let code = std::fs::read_to_string(&path).map_err(|e| {
-                JsNativeError::error().with_message(format!(
-                    "importScripts: cannot read {}: {e}",
-                    path.display()
-                ))
+                JsNativeError::error()
+                    .with_message(format!("importScripts: cannot read {}: {e}", path.display()))
             })?;
             let code = crate::js::runtime::with_ticks(code, ctx);
             let script = Script::parse(Source::from_bytes(&code).with_path(&path), None, ctx)?;
@@ -224,11 +203,7 @@ fn set_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
             .with_message("setTimeout/setInterval: the first argument must be a function")
     })?;
     let ms = arg(args, 1).to_number(ctx)?;
-    let ms = if ms.is_finite() && ms > 0.0 {
-        ms.min(1e9)
-    } else {
-        0.0
-    };
+    let ms = if ms.is_finite() && ms > 0.0 { ms.min(1e9) } else { 0.0 };
     let repeat = arg(args, 2).to_boolean();
     let extra = match arg(args, 3).as_object() {
         Some(obj) => {
@@ -293,10 +268,7 @@ mod tests {
             Ok(ScriptSource::Builtin("tf"))
         );
         assert_eq!(
-            classify_script(
-                "https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/core.js",
-                b
-            ),
+            classify_script("https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/core.js", b),
             Ok(ScriptSource::Builtin("core"))
         );
         assert_eq!(

@@ -280,13 +280,7 @@ pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, ModelError> {
                 )));
             }
             let data = decode_entry(e, &buf[offset..end])?;
-            vars.insert(
-                e.name.clone(),
-                Var {
-                    shape: e.shape.clone(),
-                    data,
-                },
-            );
+            vars.insert(e.name.clone(), Var { shape: e.shape.clone(), data });
             offset = end;
         }
         if offset != buf.len() {
@@ -312,11 +306,7 @@ pub fn read_config(dir: &Path) -> Result<ModelConfig, ModelError> {
 pub fn load(dir: &Path) -> Result<Checkpoint, ModelError> {
     let config = read_config(dir)?;
     let vars = read_weights(dir)?;
-    Ok(Checkpoint {
-        dir: dir.to_path_buf(),
-        config,
-        vars,
-    })
+    Ok(Checkpoint { dir: dir.to_path_buf(), config, vars })
 }
 
 /// How `write` stores the weights.
@@ -391,21 +381,14 @@ pub fn write(
                 }
             }
             Storage::Float16 => {
-                entry.quantization = Some(Quantization {
-                    dtype: "float16".into(),
-                    min: None,
-                    scale: None,
-                });
+                entry.quantization =
+                    Some(Quantization { dtype: "float16".into(), min: None, scale: None });
                 for v in &var.data {
                     buf.extend_from_slice(&f32_to_f16(*v).to_le_bytes());
                 }
             }
             Storage::Uint8 | Storage::Uint16 => {
-                let levels = if storage == Storage::Uint8 {
-                    255.0
-                } else {
-                    65535.0
-                };
+                let levels = if storage == Storage::Uint8 { 255.0 } else { 65535.0 };
                 let lo = var.data.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
                 let hi = var.data.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
                 let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
@@ -418,16 +401,9 @@ pub fn write(
                         buf.extend_from_slice(&(q as u16).to_le_bytes());
                     }
                 }
-                let dtype = if storage == Storage::Uint8 {
-                    "uint8"
-                } else {
-                    "uint16"
-                };
-                entry.quantization = Some(Quantization {
-                    dtype: dtype.into(),
-                    min: Some(lo),
-                    scale: Some(scale),
-                });
+                let dtype = if storage == Storage::Uint8 { "uint8" } else { "uint16" };
+                entry.quantization =
+                    Some(Quantization { dtype: dtype.into(), min: Some(lo), scale: Some(scale) });
             }
         }
         entries.push(entry);
@@ -447,10 +423,7 @@ pub fn write(
             .map_err(|e| write_error(&format!("shard {name}"), e))?;
         paths.push(name);
     }
-    let manifest = vec![ManifestGroup {
-        paths,
-        weights: entries,
-    }];
+    let manifest = vec![ManifestGroup { paths, weights: entries }];
     let text = serde_json::to_string_pretty(&manifest)
         .map_err(|e| ModelError::bad_input(e.to_string()))?;
     std::fs::write(dir.join("weights_manifest.json"), text)
@@ -475,39 +448,18 @@ mod tests {
         vec![
             (
                 "a/kernel".into(),
-                Var {
-                    shape: vec![3, 5],
-                    data: (0..15).map(|i| i as f32 * 0.37 - 2.0).collect(),
-                },
+                Var { shape: vec![3, 5], data: (0..15).map(|i| i as f32 * 0.37 - 2.0).collect() },
             ),
-            (
-                "a/bias".into(),
-                Var {
-                    shape: vec![5],
-                    data: vec![0.5, -0.25, 1.0, 3.0, -7.5],
-                },
-            ),
-            (
-                "s".into(),
-                Var {
-                    shape: vec![],
-                    data: vec![42.0],
-                },
-            ),
+            ("a/bias".into(), Var { shape: vec![5], data: vec![0.5, -0.25, 1.0, 3.0, -7.5] }),
+            ("s".into(), Var { shape: vec![], data: vec![42.0] }),
         ]
     }
 
     #[test]
     fn float32_round_trip_across_small_shards() {
         let dir = tempfile::tempdir().unwrap();
-        let got = write(
-            dir.path(),
-            &json!({"type": "MusicRNN"}),
-            &vars(),
-            Storage::Float32,
-            7,
-        )
-        .unwrap();
+        let got =
+            write(dir.path(), &json!({"type": "MusicRNN"}), &vars(), Storage::Float32, 7).unwrap();
         for (name, v) in vars() {
             assert_eq!(got[&name], v, "{name}");
         }
@@ -543,11 +495,7 @@ mod tests {
         let v = read_weights(dir.path()).unwrap();
         assert_eq!(
             v["q"].data,
-            vec![
-                -1.0f32,
-                (0.1f64 - 1.0) as f32,
-                (255.0 * 0.1f64 - 1.0) as f32
-            ]
+            vec![-1.0f32, (0.1f64 - 1.0) as f32, (255.0 * 0.1f64 - 1.0) as f32]
         );
 
         let dir2 = tempfile::tempdir().unwrap();

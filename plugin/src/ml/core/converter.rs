@@ -47,12 +47,7 @@ impl MelodyConverter {
                 "MelodyConverter: numSteps {n} is too large (at most {MAX_SEQUENCE_STEPS})"
             )));
         }
-        Ok(MelodyConverter {
-            min_pitch,
-            max_pitch,
-            num_steps,
-            ignore_polyphony: true,
-        })
+        Ok(MelodyConverter { min_pitch, max_pitch, num_steps, ignore_polyphony: true })
     }
 
     /// Builds the converter a checkpoint's `config.json` describes.
@@ -129,11 +124,7 @@ impl MelodyConverter {
                     self.min_pitch, self.max_pitch, n.pitch
                 )));
             }
-            set(
-                &mut events,
-                s,
-                (n.pitch - self.min_pitch) as usize + FIRST_PITCH,
-            );
+            set(&mut events, s, (n.pitch - self.min_pitch) as usize + FIRST_PITCH);
             set(&mut events, n.quantized_end_step.unwrap_or(0), NOTE_OFF);
             last_start = Some(s);
         }
@@ -180,10 +171,7 @@ impl MelodyConverter {
             notes,
             total_quantized_steps: Some(events.len() as i64),
             quantization_info: Some(QuantizationInfo { steps_per_quarter }),
-            tempos: vec![Tempo {
-                time: 0.0,
-                qpm: qpm.unwrap_or(DEFAULT_QPM),
-            }],
+            tempos: vec![Tempo { time: 0.0, qpm: qpm.unwrap_or(DEFAULT_QPM) }],
             ..Default::default()
         }
     }
@@ -207,9 +195,7 @@ mod tests {
         NoteSequence {
             notes,
             total_quantized_steps: Some(total),
-            quantization_info: Some(QuantizationInfo {
-                steps_per_quarter: 4,
-            }),
+            quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
             ..Default::default()
         }
     }
@@ -231,15 +217,8 @@ mod tests {
     #[test]
     fn round_trip_monophonic_melody() {
         let c = MelodyConverter::new(21, 108, Some(32)).unwrap();
-        let ns = qseq(
-            vec![
-                qnote(60, 0, 4),
-                qnote(62, 4, 6),
-                qnote(64, 8, 12),
-                qnote(65, 12, 32),
-            ],
-            32,
-        );
+        let ns =
+            qseq(vec![qnote(60, 0, 4), qnote(62, 4, 6), qnote(64, 8, 12), qnote(65, 12, 32)], 32);
         let ev = c.to_events(&ns).unwrap();
         let back = c.to_note_sequence(&ev, 4, None);
         assert_eq!(back.notes, ns.notes);
@@ -255,13 +234,7 @@ mod tests {
         let got: Vec<(i32, i64, i64)> = ns
             .notes
             .iter()
-            .map(|n| {
-                (
-                    n.pitch,
-                    n.quantized_start_step.unwrap(),
-                    n.quantized_end_step.unwrap(),
-                )
-            })
+            .map(|n| (n.pitch, n.quantized_start_step.unwrap(), n.quantized_end_step.unwrap()))
             .collect();
         assert_eq!(got, vec![(48, 0, 2), (48, 2, 3), (48, 3, 4), (83, 6, 8)]);
         assert_eq!(ns.tempos[0].qpm, 90.0);
@@ -272,15 +245,8 @@ mod tests {
     fn polyphony_overlaps_and_range() {
         let mut c = MelodyConverter::new(48, 83, None).unwrap();
         // Same start: highest pitch wins; later note replaces an earlier NOTE_OFF.
-        let ns = qseq(
-            vec![
-                qnote(60, 0, 4),
-                qnote(64, 0, 2),
-                qnote(62, 4, 8),
-                qnote(70, 6, 20),
-            ],
-            10,
-        );
+        let ns =
+            qseq(vec![qnote(60, 0, 4), qnote(64, 0, 2), qnote(62, 4, 8), qnote(70, 6, 20)], 10);
         let ev = c.to_events(&ns).unwrap();
         assert_eq!(ev, vec![18, 0, 1, 0, 16, 0, 24, 0, 1, 0]);
         c.ignore_polyphony = false;
@@ -293,18 +259,13 @@ mod tests {
         assert!(e.message().contains("outside"), "{e}");
         let mut unq = ns.clone();
         unq.quantization_info = None;
-        assert_eq!(
-            c.to_events(&unq).err().map(|e| e.kind()),
-            Some(ModelErrorKind::NotQuantized)
-        );
+        assert_eq!(c.to_events(&unq).err().map(|e| e.kind()), Some(ModelErrorKind::NotQuantized));
         assert_eq!(
             MelodyConverter::new(80, 20, None).err().map(|e| e.kind()),
             Some(ModelErrorKind::BadCheckpoint)
         );
         assert_eq!(
-            MelodyConverter::new(48, 83, Some(usize::MAX))
-                .err()
-                .map(|e| e.kind()),
+            MelodyConverter::new(48, 83, Some(usize::MAX)).err().map(|e| e.kind()),
             Some(ModelErrorKind::BadCheckpoint)
         );
     }

@@ -9,19 +9,53 @@ use crate::ml::error::ModelError;
 
 /// (model folder, file name, contents) of every bundled file.
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("basic_rnn", "config.json", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models/basic_rnn/config.json"))),
-    ("basic_rnn", "weights_manifest.json", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models/basic_rnn/weights_manifest.json"))),
-    ("basic_rnn", "group1-shard1of1.bin", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models/basic_rnn/group1-shard1of1.bin"))),
-    ("mel_2bar_small", "config.json", include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models/mel_2bar_small/config.json"))),
+    (
+        "basic_rnn",
+        "config.json",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/models/basic_rnn/config.json"
+        )),
+    ),
+    (
+        "basic_rnn",
+        "weights_manifest.json",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/models/basic_rnn/weights_manifest.json"
+        )),
+    ),
+    (
+        "basic_rnn",
+        "group1-shard1of1.bin",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/models/basic_rnn/group1-shard1of1.bin"
+        )),
+    ),
+    (
+        "mel_2bar_small",
+        "config.json",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/models/mel_2bar_small/config.json"
+        )),
+    ),
     (
         "mel_2bar_small",
         "weights_manifest.json",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models/mel_2bar_small/weights_manifest.json")),
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/models/mel_2bar_small/weights_manifest.json"
+        )),
     ),
     (
         "mel_2bar_small",
         "group1-shard1of1.bin",
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models/mel_2bar_small/group1-shard1of1.bin")),
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/models/mel_2bar_small/group1-shard1of1.bin"
+        )),
     ),
 ];
 

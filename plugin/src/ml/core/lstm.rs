@@ -61,12 +61,7 @@ impl LstmWeights {
                 "{kname}: shape [{rows}, {cols}] does not fit {units} units (expected [input + {units}, {nb}])"
             )));
         }
-        Ok(LstmWeights {
-            kernel,
-            bias: bias.data.clone(),
-            input: rows - units,
-            units,
-        })
+        Ok(LstmWeights { kernel, bias: bias.data.clone(), input: rows - units, units })
     }
 
     /// Layers `fmt(0)`, `fmt(1)`, ... up to the first missing `<prefix>kernel`, as
@@ -108,10 +103,7 @@ impl Dense {
                 bias.data.len()
             )));
         }
-        Ok(Dense {
-            kernel,
-            bias: bias.data.clone(),
-        })
+        Ok(Dense { kernel, bias: bias.data.clone() })
     }
 
     /// Input size.
@@ -133,9 +125,7 @@ impl Dense {
         let mut acc = vec![0f64; m];
         let mut nz: Vec<(usize, f64)> = Vec::with_capacity(n);
         for b in 0..batch {
-            acc.iter_mut()
-                .zip(&self.bias)
-                .for_each(|(a, &v)| *a = v as f64);
+            acc.iter_mut().zip(&self.bias).for_each(|(a, &v)| *a = v as f64);
             nz.clear();
             nz.extend(
                 x[b * n..(b + 1) * n]
@@ -152,14 +142,9 @@ impl Dense {
                 add_rows4(&mut acc, xs, rows);
             }
             for &(k, xv) in quads.remainder() {
-                acc.iter_mut()
-                    .zip(row(k))
-                    .for_each(|(a, &w)| *a += xv * w as f64);
+                acc.iter_mut().zip(row(k)).for_each(|(a, &w)| *a += xv * w as f64);
             }
-            out[b * m..(b + 1) * m]
-                .iter_mut()
-                .zip(&acc)
-                .for_each(|(o, &a)| *o = a as f32);
+            out[b * m..(b + 1) * m].iter_mut().zip(&acc).for_each(|(o, &a)| *o = a as f32);
         }
         out
     }
@@ -252,10 +237,7 @@ fn value_info_dims(name: &str, dims: &[Dim]) -> pb::ValueInfoProto {
 impl GraphBuilder {
     fn new() -> Self {
         GraphBuilder {
-            graph: pb::GraphProto {
-                name: "step".into(),
-                ..Default::default()
-            },
+            graph: pb::GraphProto { name: "step".into(), ..Default::default() },
             next: 0,
         }
     }
@@ -294,9 +276,7 @@ impl GraphBuilder {
         outputs: usize,
         axis: Option<i64>,
     ) -> Vec<String> {
-        let outs: Vec<String> = (0..outputs)
-            .map(|_| self.fresh(&op.to_lowercase()))
-            .collect();
+        let outs: Vec<String> = (0..outputs).map(|_| self.fresh(&op.to_lowercase())).collect();
         let attribute = axis
             .map(|a| {
                 vec![pb::AttributeProto {
@@ -401,10 +381,7 @@ impl GraphBuilder {
     fn compile(self) -> Result<Arc<TypedRunnableModel>, ModelError> {
         let proto = pb::ModelProto {
             ir_version: 8,
-            opset_import: vec![pb::OperatorSetIdProto {
-                domain: String::new(),
-                version: 13,
-            }],
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
             producer_name: "sema-live".into(),
             graph: Some(self.graph),
             ..Default::default()
@@ -532,12 +509,7 @@ impl StepNet {
         }
         let plan = g.compile()?;
         let state = TypedSimpleState::new(&plan).map_err(terr("creating step state"))?;
-        Ok(StepNet {
-            plan,
-            state,
-            batch,
-            input_sizes,
-        })
+        Ok(StepNet { plan, state, batch, input_sizes })
     }
 
     /// Runs one step. `inputs` are the step inputs then the states, each `batch * size`
@@ -577,17 +549,11 @@ impl StepNet {
     /// `[batch, size]`; returns the new states then the logits.
     pub fn run_values(&mut self, inputs: TVec<TValue>) -> Result<TVec<TValue>, ModelError> {
         if inputs.len() != self.input_sizes.len()
-            || inputs
-                .iter()
-                .zip(&self.input_sizes)
-                .any(|(t, &n)| t.shape() != [self.batch, n])
+            || inputs.iter().zip(&self.input_sizes).any(|(t, &n)| t.shape() != [self.batch, n])
         {
             return Err(ModelError::bad_input(format!(
                 "step: inputs {:?}, expected {} rows of {:?}",
-                inputs
-                    .iter()
-                    .map(|t| t.shape().to_vec())
-                    .collect::<Vec<_>>(),
+                inputs.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>(),
                 self.batch,
                 self.input_sizes
             )));
@@ -657,12 +623,8 @@ impl DenseNet {
                 self.input
             )));
         }
-        let mut out = self
-            .state
-            .run(tvec![x])
-            .map_err(terr("running dense layer"))?;
-        out.pop()
-            .ok_or_else(|| ModelError::engine("dense layer gave no output"))
+        let mut out = self.state.run(tvec![x]).map_err(terr("running dense layer"))?;
+        out.pop().ok_or_else(|| ModelError::engine("dense layer gave no output"))
     }
 }
 
@@ -699,11 +661,7 @@ impl CellNet {
         g.expose(&h2, "h_out", &[batch, u]);
         let plan = g.compile()?;
         let state = TypedSimpleState::new(&plan).map_err(terr("creating cell state"))?;
-        Ok(CellNet {
-            state,
-            batch,
-            units: u,
-        })
+        Ok(CellNet { state, batch, units: u })
     }
 
     /// One step: `gx` `[batch, 4 * units]`, `c`, `h` `[batch, units]`; returns (c', h').
@@ -723,16 +681,9 @@ impl CellNet {
                 4 * u
             )));
         }
-        let mut out = self
-            .state
-            .run(tvec![gx, c, h])
-            .map_err(terr("running LSTM cell"))?;
-        let h2 = out
-            .pop()
-            .ok_or_else(|| ModelError::engine("LSTM cell gave no h"))?;
-        let c2 = out
-            .pop()
-            .ok_or_else(|| ModelError::engine("LSTM cell gave no c"))?;
+        let mut out = self.state.run(tvec![gx, c, h]).map_err(terr("running LSTM cell"))?;
+        let h2 = out.pop().ok_or_else(|| ModelError::engine("LSTM cell gave no h"))?;
+        let c2 = out.pop().ok_or_else(|| ModelError::engine("LSTM cell gave no c"))?;
         Ok((c2, h2))
     }
 }
@@ -792,9 +743,7 @@ impl StackState {
 
 /// The values of an f32 tensor.
 fn f32s(t: &Tensor) -> Result<&[f32], ModelError> {
-    t.try_as_plain_ram()
-        .and_then(|v| v.as_slice::<f32>())
-        .map_err(terr("reading a tensor"))
+    t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>()).map_err(terr("reading a tensor"))
 }
 
 fn tensor_2d(rows: usize, cols: usize, data: &[f32]) -> Result<TValue, ModelError> {
@@ -946,9 +895,7 @@ impl OneHotStack {
             let net = StepNet::build(&spec, batch)?;
             self.step_nets.insert(batch, net);
         }
-        self.step_nets
-            .get_mut(&batch)
-            .ok_or_else(|| ModelError::engine("step network missing"))
+        self.step_nets.get_mut(&batch).ok_or_else(|| ModelError::engine("step network missing"))
     }
 
     /// Number of output classes (0 without a projection).
@@ -965,9 +912,7 @@ impl OneHotStack {
                 .collect::<Result<Vec<_>, _>>()?;
             self.cells.insert(batch, nets);
         }
-        self.cells
-            .get_mut(&batch)
-            .ok_or_else(|| ModelError::engine("LSTM cells missing"))
+        self.cells.get_mut(&batch).ok_or_else(|| ModelError::engine("LSTM cells missing"))
     }
 
     /// The all-zero state for `batch` rows.
@@ -1007,11 +952,7 @@ impl OneHotStack {
                 Ok((part(&ch[0])?, part(&ch[1])?))
             })
             .collect::<Result<_, ModelError>>()?;
-        Ok(StackState {
-            batch,
-            layers,
-            context_gates: None,
-        })
+        Ok(StackState { batch, layers, context_gates: None })
     }
 
     /// Sets the context input of every row (`[batch, context]` row-major) for the steps
@@ -1048,9 +989,7 @@ impl OneHotStack {
     ) -> Result<TValue, ModelError> {
         let cols = 4 * self.layers[0].units;
         if self.context > 0 && context_gates.is_none() {
-            return Err(ModelError::bad_input(
-                "LSTM stack: the context input is not set",
-            ));
+            return Err(ModelError::bad_input("LSTM stack: the context input is not set"));
         }
         let mut data = Vec::with_capacity(classes.len() * cols);
         for (r, &k) in classes.iter().enumerate() {
@@ -1067,10 +1006,7 @@ impl OneHotStack {
                     )));
                 }
                 let row = &self.rows0[k * cols..(k + 1) * cols];
-                data[start..]
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(a, &w)| *a = w + *a);
+                data[start..].iter_mut().zip(row).for_each(|(a, &w)| *a = w + *a);
             }
         }
         tensor_2d(classes.len(), cols, &data)
@@ -1121,10 +1057,8 @@ impl OneHotStack {
             {
                 let cell = &mut self.cells(1)?[l];
                 for t in 0..t_len {
-                    let gx = gx_all
-                        .slice(0, t, t + 1)
-                        .map_err(terr("slicing gates"))?
-                        .into_tvalue();
+                    let gx =
+                        gx_all.slice(0, t, t + 1).map_err(terr("slicing gates"))?.into_tvalue();
                     (c, h) = cell.run(gx, c, h)?;
                     if keep {
                         hs.extend_from_slice(f32s(&h)?);
@@ -1165,20 +1099,14 @@ impl OneHotStack {
             let has_logits = self.out.is_some();
             let mut out = self.step_net(b)?.run_values(inputs)?;
             let logits = if has_logits {
-                let t = out
-                    .pop()
-                    .ok_or_else(|| ModelError::engine("step gave no logits"))?;
+                let t = out.pop().ok_or_else(|| ModelError::engine("step gave no logits"))?;
                 f32s(&t)?.to_vec()
             } else {
                 Vec::new()
             };
             for l in (0..nl).rev() {
-                let h = out
-                    .pop()
-                    .ok_or_else(|| ModelError::engine("step gave no h"))?;
-                let c = out
-                    .pop()
-                    .ok_or_else(|| ModelError::engine("step gave no c"))?;
+                let h = out.pop().ok_or_else(|| ModelError::engine("step gave no h"))?;
+                let c = out.pop().ok_or_else(|| ModelError::engine("step gave no c"))?;
                 state.layers[l] = (c, h);
             }
             return Ok(logits);
@@ -1208,9 +1136,7 @@ pub fn reference_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) 
             continue;
         }
         let row = &w.kernel.data[k * cols..(k + 1) * cols];
-        g.iter_mut()
-            .zip(row)
-            .for_each(|(a, &wv)| *a += v as f64 * wv as f64);
+        g.iter_mut().zip(row).for_each(|(a, &wv)| *a += v as f64 * wv as f64);
     }
     let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
     for u in 0..hsz {
@@ -1242,10 +1168,9 @@ mod tests {
     #[test]
     fn step_net_matches_reference_for_stacks_and_batches() {
         let mut rng = Lcg::new(7);
-        for (inputs, sizes, batch) in [
-            (vec![5usize], vec![8usize], 1usize),
-            (vec![6, 3], vec![16, 12], 3),
-        ] {
+        for (inputs, sizes, batch) in
+            [(vec![5usize], vec![8usize], 1usize), (vec![6, 3], vec![16, 12], 3)]
+        {
             let d: usize = inputs.iter().sum();
             let mut layers = Vec::new();
             let mut prev = d;
@@ -1254,10 +1179,7 @@ mod tests {
                 prev = h;
             }
             let proj = Dense {
-                kernel: Var {
-                    shape: vec![prev, 4],
-                    data: rng.vec(prev * 4, 0.5),
-                },
+                kernel: Var { shape: vec![prev, 4], data: rng.vec(prev * 4, 0.5) },
                 bias: rng.vec(4, 0.5),
             };
             let spec = StepSpec {
@@ -1330,10 +1252,7 @@ mod tests {
 
     fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 
     #[test]
@@ -1348,10 +1267,7 @@ mod tests {
                 prev = h;
             }
             let proj = Dense {
-                kernel: Var {
-                    shape: vec![prev, d],
-                    data: rng.vec(prev * d, 0.5),
-                },
+                kernel: Var { shape: vec![prev, d], data: rng.vec(prev * d, 0.5) },
                 bias: rng.vec(d, 0.5),
             };
             let spec = StepSpec {
@@ -1362,22 +1278,15 @@ mod tests {
             };
             let mut stack = OneHotStack::new(layers.clone(), Some(&proj), d, 0).unwrap();
             assert_eq!(stack.layer_sizes(), sizes);
-            let seq: Vec<usize> = (0..9)
-                .map(|_| (rng.next_u64() % d as u64) as usize)
-                .collect();
+            let seq: Vec<usize> = (0..9).map(|_| (rng.next_u64() % d as u64) as usize).collect();
             // Priming layer by layer gives the logits of stepping the whole stack.
             let mut net = StepNet::build(&spec, 1).unwrap();
-            let mut states: Vec<Vec<f32>> = sizes
-                .iter()
-                .flat_map(|&h| [vec![0f32; h], vec![0f32; h]])
-                .collect();
+            let mut states: Vec<Vec<f32>> =
+                sizes.iter().flat_map(|&h| [vec![0f32; h], vec![0f32; h]]).collect();
             let steps: Vec<Vec<usize>> = seq.iter().map(|&k| vec![k]).collect();
             let want = step_net_logits(&mut net, d, &steps, &mut states);
             let (st, got) = stack.prime(&seq).unwrap();
-            assert!(
-                max_diff(&got, &want) < 1e-5,
-                "prime logits {got:?} vs {want:?}"
-            );
+            assert!(max_diff(&got, &want) < 1e-5, "prime logits {got:?} vs {want:?}");
             // Then steps for 3 rows fed different classes.
             let mut st3 = st.repeat_rows(3).unwrap();
             assert_eq!(st3.batch, 3);
@@ -1388,17 +1297,13 @@ mod tests {
             let mut net3 = StepNet::build(&spec, 3).unwrap();
             let mut states3: Vec<Vec<f32>> = states.iter().map(|v| v.repeat(3)).collect();
             for _ in 0..4 {
-                let classes: Vec<usize> = (0..3)
-                    .map(|_| (rng.next_u64() % d as u64) as usize)
-                    .collect();
+                let classes: Vec<usize> =
+                    (0..3).map(|_| (rng.next_u64() % d as u64) as usize).collect();
                 let want =
                     step_net_logits(&mut net3, d, std::slice::from_ref(&classes), &mut states3);
                 let opt: Vec<Option<usize>> = classes.iter().map(|&k| Some(k)).collect();
                 let got = stack.step(&opt, &mut st3).unwrap();
-                assert!(
-                    max_diff(&got, &want) < 1e-5,
-                    "step logits {got:?} vs {want:?}"
-                );
+                assert!(max_diff(&got, &want) < 1e-5, "step logits {got:?} vs {want:?}");
                 let f = fused.step(&opt, &mut fst).unwrap();
                 assert!(max_diff(&f, &got) < 1e-6, "fused logits {f:?} vs {got:?}");
             }
@@ -1408,10 +1313,7 @@ mod tests {
             let e = stack.step(&[Some(0), None, Some(d)], &mut st3).unwrap_err();
             assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
             assert!(e.message().contains("out of range"), "{e}");
-            assert_eq!(
-                stack.prime(&[]).err().map(|e| e.kind()),
-                Some(ModelErrorKind::BadInput)
-            );
+            assert_eq!(stack.prime(&[]).err().map(|e| e.kind()), Some(ModelErrorKind::BadInput));
         }
     }
 
@@ -1421,10 +1323,7 @@ mod tests {
         let d = 5;
         let layers = vec![random_layer(&mut rng, d, 6), random_layer(&mut rng, 6, 4)];
         let proj = Dense {
-            kernel: Var {
-                shape: vec![4, d],
-                data: rng.vec(4 * d, 0.5),
-            },
+            kernel: Var { shape: vec![4, d], data: rng.vec(4 * d, 0.5) },
             bias: rng.vec(d, 0.5),
         };
         let spec = StepSpec {
@@ -1433,9 +1332,8 @@ mod tests {
             projection: Some(proj.clone()),
             gates_input: false,
         };
-        let seq: Vec<usize> = (0..PRIME_CHUNK + 45)
-            .map(|_| (rng.next_u64() % d as u64) as usize)
-            .collect();
+        let seq: Vec<usize> =
+            (0..PRIME_CHUNK + 45).map(|_| (rng.next_u64() % d as u64) as usize).collect();
         let mut net = StepNet::build(&spec, 1).unwrap();
         let mut states: Vec<Vec<f32>> = [6, 6, 4, 4].iter().map(|&n| vec![0f32; n]).collect();
         let steps: Vec<Vec<usize>> = seq.iter().map(|&k| vec![k]).collect();
@@ -1451,10 +1349,7 @@ mod tests {
         let mut rng = Lcg::new(9);
         let (n, m, batch) = (23usize, 37usize, 3usize);
         let d = Dense {
-            kernel: Var {
-                shape: vec![n, m],
-                data: rng.vec(n * m, 1.0),
-            },
+            kernel: Var { shape: vec![n, m], data: rng.vec(n * m, 1.0) },
             bias: rng.vec(m, 1.0),
         };
         let mut x = rng.vec(batch * n, 3.0);
@@ -1481,10 +1376,7 @@ mod tests {
     fn dense_net_takes_any_row_count() {
         let mut rng = Lcg::new(5);
         let d = Dense {
-            kernel: Var {
-                shape: vec![6, 4],
-                data: rng.vec(24, 1.0),
-            },
+            kernel: Var { shape: vec![6, 4], data: rng.vec(24, 1.0) },
             bias: rng.vec(4, 1.0),
         };
         let mut net = DenseNet::build(&d.kernel.data, 6, 4, Some(&d.bias), None).unwrap();
@@ -1523,12 +1415,8 @@ mod tests {
             StepNet::build(&spec, 1).err().map(|e| e.kind()),
             Some(ModelErrorKind::BadCheckpoint)
         );
-        let spec = StepSpec {
-            inputs: vec![5],
-            layers: vec![l0],
-            projection: None,
-            gates_input: false,
-        };
+        let spec =
+            StepSpec { inputs: vec![5], layers: vec![l0], projection: None, gates_input: false };
         let mut net = StepNet::build(&spec, 2).unwrap();
         let z = vec![0f32; 3];
         let e = net.run(&[&z, &z, &z]).unwrap_err();

@@ -64,10 +64,7 @@ pub struct Tempo {
 
 impl Default for Tempo {
     fn default() -> Self {
-        Tempo {
-            time: 0.0,
-            qpm: DEFAULT_QPM,
-        }
+        Tempo { time: 0.0, qpm: DEFAULT_QPM }
     }
 }
 
@@ -85,11 +82,7 @@ pub struct TimeSignature {
 
 impl Default for TimeSignature {
     fn default() -> Self {
-        TimeSignature {
-            time: 0.0,
-            numerator: 4,
-            denominator: 4,
-        }
+        TimeSignature { time: 0.0, numerator: 4, denominator: 4 }
     }
 }
 
@@ -119,10 +112,7 @@ pub struct NoteSequence {
 impl NoteSequence {
     /// Steps per quarter when the sequence is (relatively) quantized.
     pub fn steps_per_quarter(&self) -> Option<u32> {
-        self.quantization_info
-            .as_ref()
-            .map(|q| q.steps_per_quarter)
-            .filter(|&s| s > 0)
+        self.quantization_info.as_ref().map(|q| q.steps_per_quarter).filter(|&s| s > 0)
     }
 
     /// Whether the sequence carries a quantization grid.
@@ -151,9 +141,7 @@ pub fn quantize_note_sequence(
     steps_per_quarter: u32,
 ) -> Result<NoteSequence, ModelError> {
     if steps_per_quarter == 0 {
-        return Err(ModelError::bad_input(
-            "quantize: stepsPerQuarter must be > 0",
-        ));
+        return Err(ModelError::bad_input("quantize: stepsPerQuarter must be > 0"));
     }
     let mut q = ns.clone();
     q.quantization_info = Some(QuantizationInfo { steps_per_quarter });
@@ -179,16 +167,12 @@ pub fn quantize_note_sequence(
         q.tempos.sort_by(|a, b| a.time.total_cmp(&b.time));
         let qpm = q.tempos[0].qpm;
         if q.tempos.iter().any(|t| t.qpm != qpm) {
-            return Err(ModelError::bad_input(
-                "quantize: tempo changes are not supported",
-            ));
+            return Err(ModelError::bad_input("quantize: tempo changes are not supported"));
         }
     }
     let qpm = q.tempos[0].qpm;
     if !(qpm > 0.0) || !qpm.is_finite() {
-        return Err(ModelError::bad_input(format!(
-            "quantize: invalid tempo {qpm} qpm"
-        )));
+        return Err(ModelError::bad_input(format!("quantize: invalid tempo {qpm} qpm")));
     }
     let steps_per_second = steps_per_quarter as f64 * qpm / 60.0;
 
@@ -197,9 +181,7 @@ pub fn quantize_note_sequence(
         let start = note.start_time.unwrap_or(0.0);
         let end = note.end_time.unwrap_or(0.0);
         if !start.is_finite() || !end.is_finite() {
-            return Err(ModelError::bad_input(format!(
-                "quantize: note {i} has a non-finite time"
-            )));
+            return Err(ModelError::bad_input(format!("quantize: note {i} has a non-finite time")));
         }
         let s = quantize_to_step(start, steps_per_second);
         let mut e = quantize_to_step(end, steps_per_second);
@@ -207,9 +189,7 @@ pub fn quantize_note_sequence(
             e += 1;
         }
         if s < 0 || e < 0 {
-            return Err(ModelError::bad_input(format!(
-                "quantize: note {i} has a negative time"
-            )));
+            return Err(ModelError::bad_input(format!("quantize: note {i} has a negative time")));
         }
         note.quantized_start_step = Some(s);
         note.quantized_end_step = Some(e);
@@ -258,23 +238,12 @@ mod tests {
     #[test]
     fn refuses_tempo_changes_and_bad_input() {
         let mut ns = piano_phase();
-        ns.tempos = vec![
-            Tempo {
-                time: 0.0,
-                qpm: 120.0,
-            },
-            Tempo {
-                time: 1.0,
-                qpm: 90.0,
-            },
-        ];
+        ns.tempos = vec![Tempo { time: 0.0, qpm: 120.0 }, Tempo { time: 1.0, qpm: 90.0 }];
         let e = quantize_note_sequence(&ns, 4).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
         assert!(e.message().contains("tempo"), "{e}");
         assert_eq!(
-            quantize_note_sequence(&piano_phase(), 0)
-                .err()
-                .map(|e| e.kind()),
+            quantize_note_sequence(&piano_phase(), 0).err().map(|e| e.kind()),
             Some(ModelErrorKind::BadInput)
         );
     }
@@ -290,9 +259,7 @@ mod tests {
         assert!(back.contains("\"quantizedStartStep\":0"));
         assert!(back.contains("\"stepsPerQuarter\":4"));
         assert_eq!(
-            NoteSequence::from_json("{\"notes\": 3}")
-                .err()
-                .map(|e| e.kind()),
+            NoteSequence::from_json("{\"notes\": 3}").err().map(|e| e.kind()),
             Some(ModelErrorKind::BadInput)
         );
     }

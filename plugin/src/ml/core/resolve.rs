@@ -16,10 +16,7 @@ const COMPLETE_MARKER: &str = ".complete";
 /// `<user cache dir>/sema-live/models`, or a folder under the temp dir when the platform
 /// has no cache dir.
 pub fn default_cache_dir() -> PathBuf {
-    dirs::cache_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("sema-live")
-        .join("models")
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("sema-live").join("models")
 }
 
 /// The bundled models folder: `$SEMA_LIVE_MODELS` if set, else the first of
@@ -30,9 +27,8 @@ pub fn default_bundled_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("SEMA_LIVE_MODELS") {
         return PathBuf::from(p);
     }
-    if let Some(exe_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
+    if let Some(exe_dir) =
+        std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf))
     {
         for up in ["", "..", "../.."] {
             let cand = exe_dir.join(up).join("assets").join("models");
@@ -83,19 +79,10 @@ pub fn cache_path(cache_dir: &Path, url: &str) -> PathBuf {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     let mut p = cache_dir.to_path_buf();
-    for part in rest
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
-    {
+    for part in rest.split('/').filter(|s| !s.is_empty() && *s != "." && *s != "..") {
         let clean: String = part
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
             .collect();
         p.push(clean);
     }
@@ -158,12 +145,7 @@ pub fn resolve(
             dir,
             fallback: false,
         }),
-        Err(e) => bundled(
-            kind,
-            opts,
-            &format!("download of {url} failed: {e}"),
-            progress,
-        ),
+        Err(e) => bundled(kind, opts, &format!("download of {url} failed: {e}"), progress),
     }
 }
 
@@ -179,22 +161,12 @@ fn bundled(
     if !has_checkpoint(&dir) {
         return Err(ModelError::new(
             ModelErrorKind::NotFound,
-            format!(
-                "{why}; and the bundled {name} model is missing at {}",
-                dir.display()
-            ),
+            format!("{why}; and the bundled {name} model is missing at {}", dir.display()),
         ));
     }
     let message = format!("{why}; using the bundled {name} model instead");
-    progress(Progress {
-        message: message.clone(),
-        fraction: None,
-    });
-    Ok(Resolved {
-        description: format!("bundled {name} ({})", dir.display()),
-        dir,
-        fallback: true,
-    })
+    progress(Progress { message: message.clone(), fraction: None });
+    Ok(Resolved { description: format!("bundled {name} ({})", dir.display()), dir, fallback: true })
 }
 
 /// A failed transfer of the file at `url`: "`url`: `error`".
@@ -235,9 +207,8 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
             // Report about every 512 KB, not every packet.
             if data.len() - last >= 1 << 19 {
                 last = data.len();
-                let frac = total
-                    .map(|t| (data.len() as f32 / t.max(1) as f32).min(1.0))
-                    .unwrap_or(0.0);
+                let frac =
+                    total.map(|t| (data.len() as f32 / t.max(1) as f32).min(1.0)).unwrap_or(0.0);
                 progress(Progress {
                     message: format!("downloading {u}: {} KB", data.len() / 1024),
                     fraction: Some(base + span * frac),
@@ -249,29 +220,21 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     let write = |name: &str, data: &[u8]| -> Result<(), ModelError> {
         let p = partial.join(name);
         let mut f = std::fs::File::create(&p).map_err(|e| ModelError::io("write", &p, e))?;
-        f.write_all(data)
-            .map_err(|e| ModelError::io("write", &p, e))
+        f.write_all(data).map_err(|e| ModelError::io("write", &p, e))
     };
 
-    progress(Progress {
-        message: format!("downloading checkpoint {url}"),
-        fraction: Some(0.0),
-    });
+    progress(Progress { message: format!("downloading checkpoint {url}"), fraction: Some(0.0) });
     let cfg = fetch("config.json", progress, 0.0, 0.0)?;
     write("config.json", &cfg)?;
     let manifest = fetch("weights_manifest.json", progress, 0.0, 0.0)?;
     let groups: Vec<ManifestGroup> = serde_json::from_slice(&manifest).map_err(|e| {
-        ModelError::bad_checkpoint(format!(
-            "{url}/weights_manifest.json: invalid manifest: {e}"
-        ))
+        ModelError::bad_checkpoint(format!("{url}/weights_manifest.json: invalid manifest: {e}"))
     })?;
     write("weights_manifest.json", &manifest)?;
     let shards: Vec<&String> = groups.iter().flat_map(|g| g.paths.iter()).collect();
     for (i, shard) in shards.iter().enumerate() {
         if shard.contains("..") || shard.contains('/') || shard.contains('\\') {
-            return Err(ModelError::bad_checkpoint(format!(
-                "refusing shard path {shard:?}"
-            )));
+            return Err(ModelError::bad_checkpoint(format!("refusing shard path {shard:?}")));
         }
         let span = 1.0 / shards.len() as f32;
         let data = fetch(shard, progress, i as f32 * span, span)?;
@@ -283,10 +246,7 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         std::fs::create_dir_all(parent).map_err(|e| ModelError::io("create", parent, e))?;
     }
     std::fs::rename(&partial, dir).map_err(|e| ModelError::io("move download into", dir, e))?;
-    progress(Progress {
-        message: format!("downloaded {url}"),
-        fraction: Some(1.0),
-    });
+    progress(Progress { message: format!("downloaded {url}"), fraction: Some(1.0) });
     Ok(())
 }
 
@@ -319,18 +279,8 @@ mod tests {
                 && e.message().contains("bundled basic_rnn model is missing"),
             "{e}"
         );
-        let sizes = RnnSizes {
-            min_pitch: 48,
-            max_pitch: 83,
-            layers: vec![4],
-        };
-        write_rnn(
-            &o.bundled_dir.join("basic_rnn"),
-            &sizes,
-            Storage::Float32,
-            1,
-        )
-        .unwrap();
+        let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![4] };
+        write_rnn(&o.bundled_dir.join("basic_rnn"), &sizes, Storage::Float32, 1).unwrap();
         let r = resolve(url, ModelKind::MusicRnn, &o, &mut cb).unwrap();
         assert!(r.fallback && r.dir.ends_with("bundled/basic_rnn"));
         // A cached copy wins over the fallback.
@@ -349,9 +299,7 @@ mod tests {
         assert_eq!(e.kind(), ModelErrorKind::NotFound, "{e}");
         assert!(e.message().contains("no magenta.js checkpoint"), "{e}");
         drop(cb);
-        assert!(msgs
-            .iter()
-            .any(|m| m.contains("using the bundled basic_rnn model")));
+        assert!(msgs.iter().any(|m| m.contains("using the bundled basic_rnn model")));
     }
 
     /// Serves files of `root` over HTTP/1.0 on 127.0.0.1 until `requests` were answered.
@@ -363,9 +311,7 @@ mod tests {
             for stream in listener.incoming().take(requests) {
                 let mut stream = stream.unwrap();
                 let mut line = String::new();
-                std::io::BufReader::new(&mut stream)
-                    .read_line(&mut line)
-                    .unwrap();
+                std::io::BufReader::new(&mut stream).read_line(&mut line).unwrap();
                 let path = line
                     .split_whitespace()
                     .nth(1)
@@ -397,11 +343,7 @@ mod tests {
         // 1 MB of shards in several files so progress is reported.
         write_rnn(
             &served,
-            &RnnSizes {
-                min_pitch: 48,
-                max_pitch: 83,
-                layers: vec![180],
-            },
+            &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![180] },
             Storage::Float32,
             3,
         )
@@ -411,19 +353,15 @@ mod tests {
         let o = opts(root.path(), true);
         let url = format!("{base}/ckpt");
         let mut msgs = Vec::new();
-        let r = resolve(&url, ModelKind::MusicRnn, &o, &mut |p| {
-            msgs.push((p.message, p.fraction))
-        })
-        .unwrap();
+        let r = resolve(&url, ModelKind::MusicRnn, &o, &mut |p| msgs.push((p.message, p.fraction)))
+            .unwrap();
         server.join().unwrap();
         assert!(!r.fallback, "{msgs:?}");
         assert!(r.dir.join(COMPLETE_MARKER).is_file());
         let a = crate::ml::core::checkpoint::load(&served).unwrap();
         let b = crate::ml::core::checkpoint::load(&r.dir).unwrap();
         assert_eq!(a.vars, b.vars);
-        assert!(msgs
-            .iter()
-            .any(|(m, f)| m.starts_with("downloaded") && *f == Some(1.0)));
+        assert!(msgs.iter().any(|(m, f)| m.starts_with("downloaded") && *f == Some(1.0)));
         assert!(msgs.iter().any(|(m, _)| m.contains("KB")));
         // The server is gone: the cached copy is used.
         let again = resolve(&url, ModelKind::MusicRnn, &o, &mut |_| {}).unwrap();
@@ -437,28 +375,20 @@ mod tests {
         let o = opts(root.path(), true);
         write_rnn(
             &o.bundled_dir.join("basic_rnn"),
-            &RnnSizes {
-                min_pitch: 48,
-                max_pitch: 83,
-                layers: vec![4],
-            },
+            &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![4] },
             Storage::Float32,
             1,
         )
         .unwrap();
         // Port 9 on localhost: connection refused at once.
         let mut msgs = Vec::new();
-        let r = resolve(
-            "http://127.0.0.1:9/ckpt",
-            ModelKind::MusicRnn,
-            &o,
-            &mut |p| msgs.push(p.message),
-        )
+        let r = resolve("http://127.0.0.1:9/ckpt", ModelKind::MusicRnn, &o, &mut |p| {
+            msgs.push(p.message)
+        })
         .unwrap();
         assert!(r.fallback);
         assert!(
-            msgs.iter()
-                .any(|m| m.contains("download of http://127.0.0.1:9/ckpt failed")),
+            msgs.iter().any(|m| m.contains("download of http://127.0.0.1:9/ckpt failed")),
             "{msgs:?}"
         );
         assert!(!cache_path(&o.cache_dir, "http://127.0.0.1:9/ckpt").exists());

@@ -69,7 +69,11 @@ fn matvec(x: &[f32], w: &[f32], cols: usize) -> Vec<f32> {
 impl AttentionStack {
     /// Reads the wrapper's variables; `classes` is the converter depth, `attn_len` the
     /// config's `attentionLength`.
-    pub fn from_checkpoint(ck: &Checkpoint, classes: usize, attn_len: usize) -> Result<Self, ModelError> {
+    pub fn from_checkpoint(
+        ck: &Checkpoint,
+        classes: usize,
+        attn_len: usize,
+    ) -> Result<Self, ModelError> {
         if attn_len == 0 {
             return Err(ModelError::bad_checkpoint("attentionLength must be at least 1"));
         }
@@ -78,9 +82,13 @@ impl AttentionStack {
                 "attentionLength {attn_len} is too large (at most {MAX_ATTENTION_LENGTH})"
             )));
         }
-        let layers = LstmWeights::discover(ck, |l| format!("{PREFIX}multi_rnn_cell/cell_{l}/basic_lstm_cell/"))?;
+        let layers = LstmWeights::discover(ck, |l| {
+            format!("{PREFIX}multi_rnn_cell/cell_{l}/basic_lstm_cell/")
+        })?;
         let Some(first) = layers.first() else {
-            return Err(ModelError::bad_checkpoint(format!("no LSTM layers under {PREFIX}multi_rnn_cell/")));
+            return Err(ModelError::bad_checkpoint(format!(
+                "no LSTM layers under {PREFIX}multi_rnn_cell/"
+            )));
         };
         // Each layer takes the one below (checked here: a step would index out of bounds).
         for l in 1..layers.len() {
@@ -95,7 +103,8 @@ impl AttentionStack {
         }
         // magenta.js: the attention size is the first layer's size.
         let attn_size = first.units;
-        let input_proj = Dense::from_checkpoint(ck, &format!("{PREFIX}kernel"), &format!("{PREFIX}bias"))?;
+        let input_proj =
+            Dense::from_checkpoint(ck, &format!("{PREFIX}kernel"), &format!("{PREFIX}bias"))?;
         if input_proj.input() != classes + attn_size || input_proj.output() != first.input {
             return Err(ModelError::bad_checkpoint(format!(
                 "{PREFIX}kernel is [{}, {}], expected [{} + {attn_size}, {}]",
@@ -109,18 +118,29 @@ impl AttentionStack {
         let attn_w = ck.var(&wname)?.clone();
         let vec_size = match attn_w.shape[..] {
             [1, 1, a, v] if a == attn_size => v,
-            _ => return Err(ModelError::bad_checkpoint(format!("{wname}: shape {:?}, expected [1, 1, {attn_size}, n]", attn_w.shape))),
+            _ => {
+                return Err(ModelError::bad_checkpoint(format!(
+                    "{wname}: shape {:?}, expected [1, 1, {attn_size}, n]",
+                    attn_w.shape
+                )))
+            }
         };
         let vname = format!("{PREFIX}attention/attn_v");
         let attn_v = ck.var(&vname)?.data.clone();
         if attn_v.len() != vec_size {
-            return Err(ModelError::bad_checkpoint(format!("{vname}: {} values, expected {vec_size}", attn_v.len())));
+            return Err(ModelError::bad_checkpoint(format!(
+                "{vname}: {} values, expected {vec_size}",
+                attn_v.len()
+            )));
         }
         let qname = format!("{PREFIX}attention/kernel");
         let query = ck.var(&qname)?.clone();
         let state_size: usize = layers.iter().map(|l| 2 * l.units).sum();
         if query.dims2(&qname)? != (state_size, vec_size) {
-            return Err(ModelError::bad_checkpoint(format!("{qname}: shape {:?}, expected [{state_size}, {vec_size}]", query.shape)));
+            return Err(ModelError::bad_checkpoint(format!(
+                "{qname}: shape {:?}, expected [{state_size}, {vec_size}]",
+                query.shape
+            )));
         }
         let last = layers.last().map_or(0, |l| l.units);
         let output_proj = Dense::from_checkpoint(
@@ -135,7 +155,8 @@ impl AttentionStack {
                 output_proj.output()
             )));
         }
-        let logits = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")?;
+        let logits =
+            Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")?;
         if logits.input() != attn_size || logits.output() != classes {
             return Err(ModelError::bad_checkpoint(format!(
                 "fully_connected is [{}, {}], expected [{attn_size}, {classes}]",
@@ -187,7 +208,8 @@ impl AttentionStack {
             input = st.h[l].clone();
         }
         // Query from every layer's state, c before h.
-        let q: Vec<f32> = st.c.iter().zip(&st.h).flat_map(|(c, h)| c.iter().chain(h.iter()).copied()).collect();
+        let q: Vec<f32> =
+            st.c.iter().zip(&st.h).flat_map(|(c, h)| c.iter().chain(h.iter()).copied()).collect();
         let y = matvec(&q, &self.query.data, v);
         // Scores over the window, then its softmax.
         let scores: Vec<f64> = st
@@ -225,8 +247,8 @@ impl AttentionStack {
 mod tests {
     use super::PREFIX;
     use crate::ml::core::checkpoint::{self, Storage};
-    use crate::ml::error::ModelErrorKind;
     use crate::ml::core::note_seq::quantize_note_sequence;
+    use crate::ml::error::ModelErrorKind;
     use crate::ml::music_rnn::MusicRnn;
     use crate::ml::testutil::{piano_phase, write_attention_rnn, RnnSizes};
     use rand::{rngs::SmallRng, SeedableRng};

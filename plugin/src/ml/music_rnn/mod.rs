@@ -7,11 +7,11 @@ use std::path::Path;
 use rand::Rng;
 
 use crate::ml::core::checkpoint::{self, Checkpoint};
-use crate::ml::music_rnn::attention::{AttentionStack, PREFIX as ATTENTION_PREFIX};
 use crate::ml::core::converter::MelodyConverter;
 use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack};
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::error::{ModelError, ModelErrorKind};
+use crate::ml::music_rnn::attention::{AttentionStack, PREFIX as ATTENTION_PREFIX};
 
 /// Upper bound on generated steps per request, to refuse runaway requests clearly.
 pub const MAX_STEPS: usize = 16_384;
@@ -32,9 +32,7 @@ pub fn sample_class(logits: &[f32], temperature: f32, rng: &mut impl Rng) -> usi
         return best;
     }
     let t = temperature as f64;
-    let max = logits
-        .iter()
-        .fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64 / t));
+    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64 / t));
     let weights: Vec<f64> = logits.iter().map(|&v| (v as f64 / t - max).exp()).collect();
     let total: f64 = weights.iter().sum();
     if !(total > 0.0) || !total.is_finite() {
@@ -76,7 +74,8 @@ impl MusicRnn {
 
     /// Builds the model from a loaded checkpoint (and compiles the batch-1 network).
     pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, ModelError> {
-        let at = |e: ModelError| e.context(format_args!("MusicRNN checkpoint {}", ck.dir.display()));
+        let at =
+            |e: ModelError| e.context(format_args!("MusicRNN checkpoint {}", ck.dir.display()));
         if ck.config.kind != "MusicRNN" {
             return Err(at(ModelError::new(
                 ModelErrorKind::WrongModel,
@@ -84,9 +83,7 @@ impl MusicRnn {
             )));
         }
         if ck.config.chord_encoder.is_some() {
-            return Err(at(ModelError::unsupported(
-                "chord-conditioned models are not supported",
-            )));
+            return Err(at(ModelError::unsupported("chord-conditioned models are not supported")));
         }
         let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
         if ck.has(&format!("{ATTENTION_PREFIX}kernel")) {
@@ -98,10 +95,9 @@ impl MusicRnn {
             let att = AttentionStack::from_checkpoint(ck, converter.depth(), len).map_err(at)?;
             return Ok(MusicRnn { converter, net: Net::Attention(att) });
         }
-        let layers = LstmWeights::discover(ck, |l| {
-            format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")
-        })
-        .map_err(at)?;
+        let layers =
+            LstmWeights::discover(ck, |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/"))
+                .map_err(at)?;
         if layers.is_empty() {
             return Err(at(ModelError::bad_checkpoint(
                 "no LSTM layers (rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel missing)",
@@ -166,16 +162,14 @@ impl MusicRnn {
         }
         let stack = match &mut self.net {
             Net::Plain(s) => s,
-            Net::Attention(att) => return Ok(continue_attention(att, primer, steps, temperature, b, rng)),
+            Net::Attention(att) => {
+                return Ok(continue_attention(att, primer, steps, temperature, b, rng))
+            }
         };
         // The primer is the same for every variation and known in advance: run it once,
         // layer by layer, then fan the state and logits out to the batch.
         let (state1, logits1) = stack.prime(primer)?;
-        let mut state = if b == 1 {
-            state1
-        } else {
-            state1.repeat_rows(b)?
-        };
+        let mut state = if b == 1 { state1 } else { state1.repeat_rows(b)? };
         let mut logits = logits1.repeat(b);
         let mut samples = vec![Vec::with_capacity(steps); b];
         let mut classes: Vec<Option<usize>> = vec![None; b];
@@ -212,10 +206,7 @@ impl MusicRnn {
         })?;
         let primer = self.converter.to_events(seq)?;
         let outs = self.continue_events(&primer, steps, temperature, count, rng)?;
-        Ok(outs
-            .iter()
-            .map(|ev| self.converter.to_note_sequence(ev, spq, None))
-            .collect())
+        Ok(outs.iter().map(|ev| self.converter.to_note_sequence(ev, spq, None)).collect())
     }
 }
 
@@ -261,17 +252,14 @@ mod tests {
 
     /// Greedy continuation in plain Rust (f64 cells), the reference for the tract model.
     fn reference_continue(ck: &Checkpoint, primer: &[usize], steps: usize) -> Vec<usize> {
-        let layers = LstmWeights::discover(ck, |l| {
-            format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/")
-        })
-        .unwrap();
+        let layers =
+            LstmWeights::discover(ck, |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/"))
+                .unwrap();
         let proj = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")
             .unwrap();
         let d = proj.output();
-        let mut st: Vec<(Vec<f32>, Vec<f32>)> = layers
-            .iter()
-            .map(|l| (vec![0.0; l.units], vec![0.0; l.units]))
-            .collect();
+        let mut st: Vec<(Vec<f32>, Vec<f32>)> =
+            layers.iter().map(|l| (vec![0.0; l.units], vec![0.0; l.units])).collect();
         let mut out = Vec::new();
         let mut rng = SmallRng::seed_from_u64(0);
         for i in 0..primer.len() + steps {
@@ -298,18 +286,13 @@ mod tests {
 
     #[test]
     fn greedy_continuation_matches_reference_float32_and_uint8() {
-        for (layers, storage, seed) in [
-            (vec![16usize, 24], Storage::Float32, 3u64),
-            (vec![32], Storage::Uint8, 4),
-        ] {
+        for (layers, storage, seed) in
+            [(vec![16usize, 24], Storage::Float32, 3u64), (vec![32], Storage::Uint8, 4)]
+        {
             let dir = tempfile::tempdir().unwrap();
             write_rnn(
                 dir.path(),
-                &RnnSizes {
-                    min_pitch: 48,
-                    max_pitch: 83,
-                    layers: layers.clone(),
-                },
+                &RnnSizes { min_pitch: 48, max_pitch: 83, layers: layers.clone() },
                 storage,
                 seed,
             )
@@ -327,9 +310,7 @@ mod tests {
             }
             // Temperature sampling stays in range and gives the requested length.
             let hot = m.continue_events(&primer, 20, 1.5, 2, &mut rng).unwrap();
-            assert!(hot
-                .iter()
-                .all(|s| s.len() == 20 && s.iter().all(|&k| k < 38)));
+            assert!(hot.iter().all(|s| s.len() == 20 && s.iter().all(|&k| k < 38)));
         }
     }
 
@@ -338,11 +319,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_rnn(
             dir.path(),
-            &RnnSizes {
-                min_pitch: 48,
-                max_pitch: 83,
-                layers: vec![8],
-            },
+            &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![8] },
             Storage::Float32,
             9,
         )
@@ -364,11 +341,8 @@ mod tests {
         assert!(e.message().contains("out of range"), "{e}");
         // A VAE config is refused with a clear message.
         let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
-        std::fs::write(
-            dir.path().join("config.json"),
-            text.replace("MusicRNN", "MusicVAE"),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("config.json"), text.replace("MusicRNN", "MusicVAE"))
+            .unwrap();
         assert_eq!(
             MusicRnn::load(dir.path()).err().map(|e| e.kind()),
             Some(ModelErrorKind::WrongModel)
@@ -384,9 +358,6 @@ mod tests {
             counts[sample_class(&[0.0, (2.0f32).ln(), f32::NEG_INFINITY], 1.0, &mut rng)] += 1;
         }
         assert_eq!(counts[2], 0);
-        assert!(
-            counts[1] > counts[0] * 3 / 2 && counts[1] < counts[0] * 5 / 2,
-            "{counts:?}"
-        );
+        assert!(counts[1] > counts[0] * 3 / 2 && counts[1] < counts[0] * 5 / 2, "{counts:?}");
     }
 }

@@ -47,9 +47,7 @@ impl Layer {
     /// Glorot-uniform kernel, zero bias (the tfjs `dense` defaults).
     fn new(inp: usize, out: usize, act: Act, rng: &mut impl Rng) -> Self {
         let lim = (6.0 / (inp + out) as f64).sqrt();
-        let w = (0..inp * out)
-            .map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * lim) as f32)
-            .collect();
+        let w = (0..inp * out).map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * lim) as f32).collect();
         Layer {
             w,
             b: vec![0.0; out],
@@ -227,15 +225,7 @@ impl MidiMe {
             prev = h;
         }
         dec.push(Layer::new(prev, input, Act::Linear, rng));
-        let mut m = MidiMe {
-            enc,
-            mu,
-            sigma,
-            dec,
-            latent,
-            input,
-            final_loss: f32::NAN,
-        };
+        let mut m = MidiMe { enc, mu, sigma, dec, latent, input, final_loss: f32::NAN };
         let x: Vec<f32> = z.iter().flatten().copied().collect();
         for epoch in 0..epochs {
             let loss = m.step(&x, n, rng, epoch as i32 + 1);
@@ -274,12 +264,7 @@ impl MidiMe {
             g = post;
         }
         let y = g;
-        let recon: f32 = y
-            .iter()
-            .zip(x)
-            .map(|(a, b)| (a - b) * (a - b) / 2.0)
-            .sum::<f32>()
-            / nf;
+        let recon: f32 = y.iter().zip(x).map(|(a, b)| (a - b) * (a - b) / 2.0).sum::<f32>() / nf;
         let kl: f32 = -(0..mu.len())
             .map(|i| {
                 1.0 + (sigma[i] * sigma[i]).max(1e-30).ln() - mu[i] * mu[i] - sigma[i] * sigma[i]
@@ -290,11 +275,8 @@ impl MidiMe {
 
         // Backward.
         let mut d: Vec<f32> = y.iter().zip(x).map(|(a, b)| (a - b) / nf).collect();
-        let mut dec_grads: Vec<(Vec<f32>, Vec<f32>)> = self
-            .dec
-            .iter()
-            .map(|l| (vec![0.0; l.w.len()], vec![0.0; l.out]))
-            .collect();
+        let mut dec_grads: Vec<(Vec<f32>, Vec<f32>)> =
+            self.dec.iter().map(|l| (vec![0.0; l.w.len()], vec![0.0; l.out])).collect();
         for (i, l) in self.dec.iter().enumerate().rev() {
             let (inp, pre) = &dec_io[i];
             let (gw, gb) = &mut dec_grads[i];
@@ -308,15 +290,10 @@ impl MidiMe {
         let (mut gmw, mut gmb) = (vec![0.0; self.mu.w.len()], vec![0.0; self.mu.out]);
         let (mut gsw, mut gsb) = (vec![0.0; self.sigma.w.len()], vec![0.0; self.sigma.out]);
         let dh1 = self.mu.backward(&h, &mu_pre, &dmu, n, &mut gmw, &mut gmb);
-        let dh2 = self
-            .sigma
-            .backward(&h, &s_pre, &dsig, n, &mut gsw, &mut gsb);
+        let dh2 = self.sigma.backward(&h, &s_pre, &dsig, n, &mut gsw, &mut gsb);
         let mut d: Vec<f32> = dh1.iter().zip(&dh2).map(|(a, b)| a + b).collect();
-        let mut enc_grads: Vec<(Vec<f32>, Vec<f32>)> = self
-            .enc
-            .iter()
-            .map(|l| (vec![0.0; l.w.len()], vec![0.0; l.out]))
-            .collect();
+        let mut enc_grads: Vec<(Vec<f32>, Vec<f32>)> =
+            self.enc.iter().map(|l| (vec![0.0; l.w.len()], vec![0.0; l.out])).collect();
         for (i, l) in self.enc.iter().enumerate().rev() {
             let (inp, pre) = &enc_io[i];
             let (gw, gb) = &mut enc_grads[i];
@@ -352,9 +329,8 @@ impl MidiMe {
 
     /// `sample(n)`: decodes `n` draws from N(0, 1) of MidiMe's latent space.
     pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Result<Vec<Vec<f32>>, ModelError> {
-        let z: Vec<Vec<f32>> = (0..n)
-            .map(|_| (0..self.latent).map(|_| normal(rng)).collect())
-            .collect();
+        let z: Vec<Vec<f32>> =
+            (0..n).map(|_| (0..self.latent).map(|_| normal(rng)).collect()).collect();
         self.decode(&z)
     }
 
@@ -392,29 +368,16 @@ mod tests {
         let mut losses = Vec::new();
         let m = MidiMe::train(&z, 4, 200, &mut rng, &mut |_, l| losses.push(l)).unwrap();
         assert_eq!(losses.len(), 200);
-        assert!(
-            losses[199] < losses[0] * 0.3,
-            "loss {} -> {}",
-            losses[0],
-            losses[199]
-        );
+        assert!(losses[199] < losses[0] * 0.3, "loss {} -> {}", losses[0], losses[199]);
         // Samples land near the training data, far closer than the origin is.
         let s = m.sample(8, &mut rng).unwrap();
         assert_eq!(s.len(), 8);
         let dist = |a: &[f32], b: &[f32]| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y) * (x - y))
-                .sum::<f32>()
-                .sqrt()
+            a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
         };
         let origin = dist(&base, &vec![0.0; 16]);
         for v in &s {
-            assert!(
-                dist(v, &base) < origin * 0.6,
-                "{} vs {origin}",
-                dist(v, &base)
-            );
+            assert!(dist(v, &base) < origin * 0.6, "{} vs {origin}", dist(v, &base));
         }
         assert_eq!(m.reconstruct(&z).len(), 4);
         assert_eq!(
@@ -427,15 +390,10 @@ mod tests {
     fn rejects_bad_training_input() {
         let mut rng = SmallRng::seed_from_u64(1);
         let mut kind = |z: &[Vec<f32>], latent| {
-            MidiMe::train(z, latent, 1, &mut rng, &mut |_, _| {})
-                .err()
-                .map(|e| e.kind())
+            MidiMe::train(z, latent, 1, &mut rng, &mut |_, _| {}).err().map(|e| e.kind())
         };
         assert_eq!(kind(&[], 4), Some(ModelErrorKind::BadInput));
-        assert_eq!(
-            kind(&[vec![1.0; 3], vec![1.0; 2]], 4),
-            Some(ModelErrorKind::BadInput)
-        );
+        assert_eq!(kind(&[vec![1.0; 3], vec![1.0; 2]], 4), Some(ModelErrorKind::BadInput));
         assert_eq!(kind(&[vec![1.0; 3]], 0), Some(ModelErrorKind::BadInput));
     }
 }

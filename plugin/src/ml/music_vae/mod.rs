@@ -65,9 +65,7 @@ impl MusicVae {
             )));
         }
         if ck.config.chord_encoder.is_some() {
-            return Err(at(ModelError::unsupported(
-                "chord-conditioned models are not supported",
-            )));
+            return Err(at(ModelError::unsupported("chord-conditioned models are not supported")));
         }
         if ck.has("decoder/nade/w_enc") {
             return Err(at(ModelError::unsupported(
@@ -76,9 +74,7 @@ impl MusicVae {
         }
         let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
         let num_steps = converter.num_steps.filter(|&n| n > 0).ok_or_else(|| {
-            at(ModelError::bad_checkpoint(
-                "MelodyConverter of a MusicVAE needs numSteps",
-            ))
+            at(ModelError::bad_checkpoint("MelodyConverter of a MusicVAE needs numSteps"))
         })?;
         let d = converter.depth();
         let enc = |dir: &str| {
@@ -120,18 +116,15 @@ impl MusicVae {
                 mu.output()
             ))));
         }
-        let layers = LstmWeights::discover(ck, |l| {
-            format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")
-        })
-        .map_err(at)?;
+        let layers =
+            LstmWeights::discover(ck, |l| format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/"))
+                .map_err(at)?;
         if layers.is_empty() {
             return Err(at(ModelError::bad_checkpoint("no decoder layers")));
         }
         let h = layers[0].units;
         if layers.iter().any(|l| l.units != h) {
-            return Err(at(ModelError::unsupported(
-                "decoder layers must all have the same size",
-            )));
+            return Err(at(ModelError::unsupported("decoder layers must all have the same size")));
         }
         if z_to_state.output() != 2 * h * layers.len() {
             return Err(at(ModelError::bad_checkpoint(format!(
@@ -155,15 +148,7 @@ impl MusicVae {
         let mut dec = OneHotStack::new(layers, Some(&proj), d, z).map_err(at)?;
         // The decoder's layers are small: one graph run per step beats four.
         dec.set_fused_steps(true).map_err(at)?;
-        Ok(MusicVae {
-            converter,
-            num_steps,
-            enc_fw,
-            enc_bw,
-            mu,
-            z_to_state,
-            dec,
-        })
+        Ok(MusicVae { converter, num_steps, enc_fw, enc_bw, mu, z_to_state, dec })
     }
 
     /// `decoder.zDims`.
@@ -254,12 +239,7 @@ impl MusicVae {
             return Err(ModelError::bad_input("decode: z contains NaN or infinity"));
         }
         let flat_z: Vec<f32> = z.iter().flatten().copied().collect();
-        let init: Vec<f32> = self
-            .z_to_state
-            .apply(&flat_z, b)
-            .iter()
-            .map(|v| v.tanh())
-            .collect();
+        let init: Vec<f32> = self.z_to_state.apply(&flat_z, b).iter().map(|v| v.tanh()).collect();
         let sizes = self.dec.layer_sizes();
         let (nl, h) = (sizes.len(), sizes[0]);
         // Split into [c0, h0, c1, h1, ...] chunks of h columns per batch row.
@@ -267,11 +247,7 @@ impl MusicVae {
         let states: Vec<Vec<f32>> = (0..2 * nl)
             .map(|k| {
                 (0..b)
-                    .flat_map(|r| {
-                        init[r * width + k * h..r * width + (k + 1) * h]
-                            .iter()
-                            .copied()
-                    })
+                    .flat_map(|r| init[r * width + k * h..r * width + (k + 1) * h].iter().copied())
                     .collect()
             })
             .collect();
@@ -300,10 +276,7 @@ impl MusicVae {
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
         let ev = self.decode_events(z, temperature, rng)?;
-        Ok(ev
-            .iter()
-            .map(|e| self.converter.to_note_sequence(e, 4, None))
-            .collect())
+        Ok(ev.iter().map(|e| self.converter.to_note_sequence(e, 4, None)).collect())
     }
 
     /// `sample(n, temperature)`: decodes `n` draws of z ~ N(0, 1).
@@ -314,9 +287,7 @@ impl MusicVae {
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
         let zd = self.z_dims();
-        let z: Vec<Vec<f32>> = (0..n)
-            .map(|_| (0..zd).map(|_| normal(rng)).collect())
-            .collect();
+        let z: Vec<Vec<f32>> = (0..n).map(|_| (0..zd).map(|_| normal(rng)).collect()).collect();
         self.decode(&z, temperature, rng)
     }
 
@@ -361,24 +332,14 @@ pub fn interpolated_zs(zs: &[Vec<f32>], n: usize) -> Result<Vec<Vec<f32>>, Model
     match zs.len() {
         2 => Ok(tx
             .iter()
-            .map(|&t| {
-                zs[0]
-                    .iter()
-                    .zip(&zs[1])
-                    .map(|(&a, &b)| t * (b - a) + a)
-                    .collect()
-            })
+            .map(|&t| zs[0].iter().zip(&zs[1]).map(|(&a, &b)| t * (b - a) + a).collect())
             .collect()),
         4 => {
             let mut out = Vec::with_capacity(n * n);
             for &ty in &tx {
                 for &txv in &tx {
-                    let w = [
-                        (1.0 - ty) * (1.0 - txv),
-                        ty * (1.0 - txv),
-                        (1.0 - ty) * txv,
-                        ty * txv,
-                    ];
+                    let w =
+                        [(1.0 - ty) * (1.0 - txv), ty * (1.0 - txv), (1.0 - ty) * txv, ty * txv];
                     out.push(
                         (0..zs[0].len())
                             .map(|k| w.iter().zip(zs).map(|(wi, z)| z[k] * wi).sum())
@@ -426,9 +387,7 @@ mod tests {
                 })
                 .collect(),
             total_quantized_steps: Some(8),
-            quantization_info: Some(QuantizationInfo {
-                steps_per_quarter: 4,
-            }),
+            quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
             ..Default::default()
         }
     }
@@ -451,17 +410,14 @@ mod tests {
             }
             hs.extend(h);
         }
-        Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias")
-            .unwrap()
-            .apply(&hs, 1)
+        Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias").unwrap().apply(&hs, 1)
     }
 
     /// Greedy decoder in plain Rust.
     fn reference_decode(ck: &Checkpoint, z: &[f32], steps: usize, d: usize) -> Vec<usize> {
-        let layers = LstmWeights::discover(ck, |l| {
-            format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/")
-        })
-        .unwrap();
+        let layers =
+            LstmWeights::discover(ck, |l| format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/"))
+                .unwrap();
         let zs = Dense::from_checkpoint(
             ck,
             "decoder/z_to_initial_state/kernel",
@@ -537,9 +493,7 @@ mod tests {
             assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
             assert!(e.message().contains("dims"), "{e}");
             assert_eq!(
-                m.interpolate(&seqs[..1], 3, 0.0, &mut rng)
-                    .err()
-                    .map(|e| e.kind()),
+                m.interpolate(&seqs[..1], 3, 0.0, &mut rng).err().map(|e| e.kind()),
                 Some(ModelErrorKind::BadInput)
             );
         }
@@ -547,12 +501,7 @@ mod tests {
 
     #[test]
     fn grid_interpolation_corners() {
-        let zs = vec![
-            vec![0.0, 0.0],
-            vec![1.0, 0.0],
-            vec![0.0, 1.0],
-            vec![1.0, 1.0],
-        ];
+        let zs = vec![vec![0.0, 0.0], vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
         let g = interpolated_zs(&zs, 3).unwrap();
         assert_eq!(g.len(), 9);
         assert_eq!(g[0], vec![0.0, 0.0]);
