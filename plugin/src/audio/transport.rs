@@ -78,10 +78,6 @@ pub struct Clock {
     free_samples: u64,
     /// Whether the previous block was synced to a playing host (to detect stops).
     was_host_playing: bool,
-    /// While synced to a playing host: where the clock's own position (quarter-note
-    /// beats) will be at the next block's first sample. `None` after a stop, a reset, a
-    /// free-running block, or when the host gave no position.
-    follow: Option<f64>,
 }
 
 /// Largest difference between the host's reported position and the clock's own that is
@@ -116,7 +112,6 @@ impl Clock {
             free_anchor_beats: 0.0,
             free_samples: 0,
             was_host_playing: false,
-            follow: None,
         }
     }
 
@@ -153,7 +148,6 @@ impl Clock {
     pub fn reset(&mut self) {
         self.set_free_beats(0.0);
         self.was_host_playing = false;
-        self.follow = None;
     }
 
     /// Fills `out[..len]` with the clock state of each sample of the block.
@@ -203,12 +197,10 @@ impl Clock {
             // Keep the free-running clock where the host left it, so switching sync off
             // continues from the same place instead of jumping.
             let end = start + out.len() as f64 * beats_per_sample;
-            self.follow = if host.playing { Some(end) } else { None };
             self.set_free_beats(end);
         } else {
             events.stopped = self.was_host_playing;
             self.was_host_playing = false;
-            self.follow = None;
             let bpm = self.code_bpm;
             let beats_per_bar = self.code_beats_per_bar;
             let step = bpm / 60.0 / sr;
@@ -242,9 +234,12 @@ impl Clock {
         tempo_step: f64,
         events: &mut ClockEvents,
     ) -> (f64, f64) {
-        let Some(own) = self.follow else {
+        // While the previous block followed a playing host, the free-running anchor is
+        // where that block ended: the clock's own position now.
+        if !self.was_host_playing {
             return (host_start, tempo_step);
-        };
+        }
+        let own = self.free_beats();
         let error = host_start - own;
         let tolerance = RELOCATE_TOLERANCE_SECONDS * bpm / 60.0;
         if !error.is_finite() || !own.is_finite() || error.abs() > tolerance {
