@@ -5,6 +5,7 @@
 //! - [`engine`]: runs the patch in time with the host, swaps in new code (at once or at the
 //!   next bar, crossfaded), applies JS channel data, hands replaced objects back.
 //! - [`transport`]: the bar clock, following the host's position through its jitter.
+//! - [`midi_in`]: MIDI input events (this block, stamped for JS), clips of notes to play.
 //! - [`midi_out`]: sample-accurate note-on/off scheduling, never a stuck note.
 //! - [`patch`]: the patch/queue contract (`Patch`, `BlockContext`, `ClockState`, the
 //!   channel bank and fixed-capacity queues) the DSL's `Program` implements.
@@ -12,6 +13,7 @@
 
 pub mod denormals;
 pub mod engine;
+pub mod midi_in;
 pub mod midi_out;
 pub mod patch;
 pub mod transport;
