@@ -92,14 +92,14 @@ impl Default for SemaLive {
         // session is compiled and installed by `activate`, before the first `process`.
         let engine = Engine::new(audio_ends, 48_000.0, 512);
         let params = Arc::new(SemaParams::new(controller.clone()));
-        let (outlets, inlets, to_js) = status::outlets();
+        let (outlets, inlets, to_js, midi_in) = status::outlets();
         let shared = Arc::new(ControlSide {
             params: params.clone(),
             controller,
             console,
             status: Arc::new(Status::default()),
             inlets: Arc::new(inlets),
-            js: js_bridge::JsBridge::new(to_js),
+            js: js_bridge::JsBridge::new(to_js, midi_in),
         });
         Self { params, shared, engine, outlets, editor_state: editor::default_state() }
     }

@@ -68,6 +68,9 @@ pub struct StampedMidiIn {
     pub playing: bool,
 }
 
+/// The JS thread's end of the audio thread's MIDI-input ring buffer.
+pub type MidiInReceiver = rtrb::Consumer<StampedMidiIn>;
+
 /// A note of a [`Clip`], timed in quarter-note beats from the clip's start.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClipNote {

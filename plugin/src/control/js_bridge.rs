@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::audio::midi_in::MidiInReceiver;
 use crate::control::console::{Console, Source};
 use crate::control::controller::{self, Controller, SendError};
 use crate::js::input::ToJsReceiver;
@@ -18,8 +19,9 @@ use crate::ml::worker::{ModelStatus, WorkerConfig};
 
 /// The instance's JS thread, or what it starts with.
 enum JsThread {
-    /// Not started yet: keeps the `toJS` ring buffer's consumer for the runtime.
-    NotStarted(ToJsReceiver),
+    /// Not started yet: keeps the `toJS` and MIDI-input ring buffers' consumers for the
+    /// runtime.
+    NotStarted(ToJsReceiver, MidiInReceiver),
     /// Running; its runtime owns the consumer and polls it on every pump.
     Running(JsHost),
     /// Shut down (on drop; also for the instant the consumer moves to a new thread).
@@ -37,9 +39,10 @@ pub struct JsBridge {
 impl JsBridge {
     /// `to_js` is the consumer end of the audio thread's `toJS` ring buffer: the JS
     /// thread, once started, owns it and reads it directly (no relay, no lock).
-    pub fn new(to_js: ToJsReceiver) -> Self {
+    /// `midi_in` likewise for the MIDI the host plays into the plugin.
+    pub fn new(to_js: ToJsReceiver, midi_in: MidiInReceiver) -> Self {
         Self {
-            thread: Mutex::new(JsThread::NotStarted(to_js)),
+            thread: Mutex::new(JsThread::NotStarted(to_js, midi_in)),
             view: Arc::new(HostView::default()),
             models: Arc::new(ModelStatus::default()),
         }
@@ -55,9 +58,11 @@ impl JsBridge {
         controller: &Arc<Mutex<Controller>>,
     ) {
         let mut thread = self.thread.lock();
-        if let JsThread::NotStarted(_) = &*thread {
-            if let JsThread::NotStarted(to_js) = std::mem::replace(&mut *thread, JsThread::Gone) {
-                *thread = JsThread::Running(self.spawn(controller.clone(), to_js));
+        if let JsThread::NotStarted(..) = &*thread {
+            if let JsThread::NotStarted(to_js, midi_in) =
+                std::mem::replace(&mut *thread, JsThread::Gone)
+            {
+                *thread = JsThread::Running(self.spawn(controller.clone(), to_js, midi_in));
             }
         }
         if let JsThread::Running(h) = &*thread {
@@ -76,7 +81,12 @@ impl JsBridge {
         }
     }
 
-    fn spawn(&self, controller: Arc<Mutex<Controller>>, to_js: ToJsReceiver) -> JsHost {
+    fn spawn(
+        &self,
+        controller: Arc<Mutex<Controller>>,
+        to_js: ToJsReceiver,
+        midi_in: MidiInReceiver,
+    ) -> JsHost {
         // The models compiled into the plugin, written to the user cache on first use;
         // if that fails the source-tree/next-to-binary lookup is the fallback.
         let bundled_dir = match crate::ml::core::embedded::bundled_dir() {
@@ -108,6 +118,7 @@ impl JsBridge {
             }),
             host: view,
             to_js: Some(to_js),
+            midi_in: Some(midi_in),
             samples_sink: Box::new(move |name, data| {
                 let lib = {
                     let mut c = controller.lock();

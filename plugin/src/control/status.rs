@@ -5,6 +5,7 @@ use atomic_float::{AtomicF32, AtomicF64};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
+use crate::audio::midi_in::{MidiInReceiver, StampedMidiIn};
 use crate::audio::midi_out::MidiEvent;
 use crate::audio::patch::{ClockState, ToJsValue};
 use crate::js::input::ToJsReceiver;
@@ -12,6 +13,9 @@ use crate::js::input::ToJsReceiver;
 /// Capacity of the note log (audio → editor) and the toJS queue (audio → JS).
 const NOTE_LOG_CAPACITY: usize = 4096;
 const TO_JS_CAPACITY: usize = 16384;
+/// Capacity of the MIDI-input queue to the JS thread (about ten seconds of dense playing
+/// with controllers; what does not fit is dropped and counted).
+const MIDI_IN_JS_CAPACITY: usize = 4096;
 /// Capacity of the `scop` queue (audio → editor): a few seconds of `scop` values at the
 /// rates Sema code uses (one value per trigger, or per block).
 const SCOPE_CAPACITY: usize = 16384;
@@ -71,6 +75,8 @@ pub struct AudioOutlets {
     pub to_js: rtrb::Producer<ToJsValue>,
     /// Values of the DSL's `scop`, for the editor's scope.
     pub scope: rtrb::Producer<f32>,
+    /// MIDI input, stamped with musical time, for the JS thread.
+    pub midi_in_js: rtrb::Producer<StampedMidiIn>,
 }
 
 /// The editor's consumer ends (never the audio thread's). Behind mutexes because they
@@ -82,16 +88,18 @@ pub struct Inlets {
 }
 
 /// Creates the audio → editor/JS queues: the audio thread's producer ends, the editor's
-/// consumer ends, and the `toJS` consumer, which goes to the JS thread and is owned (and
-/// polled) by its runtime alone (see [`crate::js::input`]).
-pub fn outlets() -> (AudioOutlets, Inlets, ToJsReceiver) {
+/// consumer ends, and the `toJS` and MIDI-input consumers, which go to the JS thread and
+/// are owned (and polled) by its runtime alone (see [`crate::js::input`]).
+pub fn outlets() -> (AudioOutlets, Inlets, ToJsReceiver, MidiInReceiver) {
     let (n_tx, n_rx) = rtrb::RingBuffer::new(NOTE_LOG_CAPACITY);
     let (j_tx, j_rx) = rtrb::RingBuffer::new(TO_JS_CAPACITY);
     let (s_tx, s_rx) = rtrb::RingBuffer::new(SCOPE_CAPACITY);
+    let (m_tx, m_rx) = rtrb::RingBuffer::new(MIDI_IN_JS_CAPACITY);
     (
-        AudioOutlets { notes: n_tx, to_js: j_tx, scope: s_tx },
+        AudioOutlets { notes: n_tx, to_js: j_tx, scope: s_tx, midi_in_js: m_tx },
         Inlets { notes: Mutex::new(n_rx), scope: Mutex::new(s_rx) },
         j_rx,
+        m_rx,
     )
 }
 

@@ -78,6 +78,9 @@ pub struct JsIo {
     /// The JS thread's end of the audio thread's `toJS` ring buffer (none when headless):
     /// drained on every pump and handed to JS `input(value, channel)`.
     pub to_js: Option<ToJsReceiver>,
+    /// The JS thread's end of the audio thread's MIDI-input ring buffer (none when
+    /// headless): what the host plays into the plugin, stamped with its musical time.
+    pub midi_in: Option<crate::audio::midi_in::MidiInReceiver>,
     /// Receives `sema.sendBuffer(name, data)`.
     pub samples_sink: Box<dyn FnMut(String, Vec<f32>) + Send>,
     /// Configuration of the model worker, started on the first model request. Its
@@ -1014,6 +1017,7 @@ pub fn run_source(
         host: opts.host.clone(),
         // No audio engine runs beside a headless script: nothing sends `toJS` values.
         to_js: None,
+        midi_in: None,
         samples_sink: Box::new(move |name, data| b2.lock().push((name, data.len()))),
         models: opts.models.clone(),
         headless: opts.print,
