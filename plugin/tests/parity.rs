@@ -21,7 +21,7 @@ use sema_live::ml::core::checkpoint::Storage;
 use sema_live::ml::core::note_seq::{quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
 use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::music_vae::MusicVae;
-use sema_live::ml::testutil::{
+use sema_live::ml::random_checkpoint::{
     piano_phase, write_attention_rnn, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes,
 };
 

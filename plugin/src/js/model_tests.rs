@@ -15,7 +15,7 @@ use super::tests::Harness;
 use super::{run_source, RunOptions, RunReport};
 use crate::dsp::maps::mtof;
 use crate::ml::core::checkpoint::Storage;
-use crate::ml::testutil::{write_rnn, write_vae, RnnSizes, VaeSizes};
+use crate::ml::random_checkpoint::{write_rnn, write_vae, RnnSizes, VaeSizes};
 use crate::ml::worker::WorkerConfig;
 
 /// The seed's part 1 (MusicRNN), as written in the tutorial.

@@ -10,12 +10,13 @@ use rand::SeedableRng;
 use serde_json::{json, Value};
 
 use crate::ml::core::checkpoint::Storage;
+use crate::ml::core::note_seq::piano_phase;
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::core::resolve::{default_bundled_dir, default_cache_dir, resolve, ResolveOptions};
 use crate::ml::error::ModelError;
 use crate::ml::music_rnn::MusicRnn;
 use crate::ml::music_vae::MusicVae;
-use crate::ml::testutil::{self, RnnSizes, VaeSizes};
+use crate::ml::random_checkpoint::{self, RnnSizes, VaeSizes};
 use crate::ml::worker::ModelKind;
 
 /// Arguments of `sema-live model`.
@@ -284,7 +285,7 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
                     if !layers.is_empty() {
                         sizes.layers = layers.clone();
                     }
-                    testutil::write_rnn(out, &sizes, (*storage).into(), *weights_seed)?;
+                    random_checkpoint::write_rnn(out, &sizes, (*storage).into(), *weights_seed)?;
                 }
                 KindArg::Vae => {
                     let mut sizes = VaeSizes::mel_2bar_small();
@@ -293,7 +294,7 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
                     }
                     sizes.encoder = *encoder;
                     sizes.z = *z;
-                    testutil::write_vae(out, &sizes, (*storage).into(), *weights_seed)?;
+                    random_checkpoint::write_vae(out, &sizes, (*storage).into(), *weights_seed)?;
                 }
             }
             json!({"written": out.display().to_string()})
@@ -310,7 +311,7 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
                 let t0 = Instant::now();
                 let mut m = MusicRnn::load(&dir)?;
                 result.insert("rnnLoadMs".into(), json!(ms(t0)));
-                let primer = quantize_note_sequence(&testutil::piano_phase(), 4)?;
+                let primer = quantize_note_sequence(&piano_phase(), 4)?;
                 let mut times = Vec::new();
                 let mut times4 = Vec::new();
                 m.continue_sequence(&primer, *steps, 0.0, 1, &mut rng)?; // warm-up
@@ -333,7 +334,7 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
                 let t0 = Instant::now();
                 let mut m = MusicVae::load(&dir)?;
                 result.insert("vaeLoadMs".into(), json!(ms(t0)));
-                let mel = quantize_note_sequence(&testutil::piano_phase(), 4)?;
+                let mel = quantize_note_sequence(&piano_phase(), 4)?;
                 // The VAE reads the first 32 steps (two bars) of the primer.
                 let z = m.encode(std::slice::from_ref(&mel))?;
                 let (mut enc, mut dec) = (Vec::new(), Vec::new());
@@ -389,7 +390,7 @@ mod tests {
         run(&["random-checkpoint", "rnn", &rnn, "--layers", "16,8", "--storage", "uint8"]).unwrap();
         run(&["random-checkpoint", "vae", &vae, "--layers", "8,8", "--encoder", "12", "--z", "4"])
             .unwrap();
-        std::fs::write(&primer, serde_json::to_string(&testutil::piano_phase()).unwrap()).unwrap();
+        std::fs::write(&primer, serde_json::to_string(&piano_phase()).unwrap()).unwrap();
 
         let out =
             run_s(with_off(&["continue", &rnn, &primer, "--steps", "8", "--count", "2"])).unwrap();

@@ -7,14 +7,15 @@
 //! - [`worker`]: the background thread that owns models; the API the JS runtime uses.
 //! - [`error`]: [`ModelError`], what every fallible model operation returns.
 //! - `cli`: `sema-live model ...`.
-//! - `testutil`: random-weight checkpoints in the magenta.js format (tests, benches, parity).
+//! - [`random_checkpoint`]: random-weight checkpoints in the magenta.js format (`sema-live
+//!   model random-checkpoint`, the parity test, unit tests and benches).
 
 pub mod cli;
 pub mod core;
 pub mod error;
 pub mod music_rnn;
 pub mod music_vae;
-pub mod testutil;
+pub mod random_checkpoint;
 pub mod worker;
 
 pub use error::{ModelError, ModelErrorKind};

@@ -634,7 +634,8 @@ fn no_such_model(message: String) -> ModelError {
 mod tests {
     use super::*;
     use crate::ml::core::checkpoint::Storage;
-    use crate::ml::testutil::{piano_phase, write_rnn, write_vae, RnnSizes, VaeSizes};
+    use crate::ml::core::note_seq::piano_phase;
+    use crate::ml::random_checkpoint::{write_rnn, write_vae, RnnSizes, VaeSizes};
 
     const WAIT: Duration = Duration::from_secs(60);
 

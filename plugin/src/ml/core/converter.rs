@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn piano_phase_events_match_reference() {
-        let ns = crate::ml::testutil::piano_phase();
+        let ns = crate::ml::core::note_seq::piano_phase();
         let q = quantize_note_sequence(&ns, 4).unwrap();
         let c = MelodyConverter::new(48, 83, None).unwrap();
         assert_eq!(c.depth(), 38);

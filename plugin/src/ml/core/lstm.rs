@@ -1151,7 +1151,7 @@ pub fn reference_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) 
 mod tests {
     use super::*;
     use crate::ml::error::ModelErrorKind;
-    use crate::ml::testutil::Lcg;
+    use crate::ml::random_checkpoint::Lcg;
 
     fn random_layer(rng: &mut Lcg, input: usize, units: usize) -> LstmWeights {
         LstmWeights {

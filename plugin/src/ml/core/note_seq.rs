@@ -12,6 +12,24 @@ use crate::ml::error::ModelError;
 /// default session's channel 1, the models' test primer, the benchmarks' melody.
 pub const PIANO_PHASE: [u8; 12] = [73, 75, 80, 82, 83, 75, 73, 82, 80, 75, 83, 82];
 
+/// The seed tutorial's "Piano Phase" primer, unquantized as the seed writes it: twelve
+/// 0.5 s notes and `totalTime` 12 s (96 steps at 4 steps per quarter, 120 qpm).
+pub fn piano_phase() -> NoteSequence {
+    NoteSequence {
+        notes: PIANO_PHASE
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| Note {
+                pitch: p.into(),
+                start_time: Some(0.5 * i as f64),
+                end_time: Some(0.5 * (i + 1) as f64),
+                ..Default::default()
+            })
+            .collect(),
+        total_time: Some(12.0),
+        ..Default::default()
+    }
+}
 /// Tempo used when a sequence has none (magenta's `DEFAULT_QUARTERS_PER_MINUTE`).
 pub const DEFAULT_QPM: f64 = 120.0;
 
@@ -203,8 +221,8 @@ pub fn quantize_note_sequence(
 mod tests {
     use super::*;
 
+    use super::piano_phase;
     use crate::ml::error::ModelErrorKind;
-    use crate::ml::testutil::piano_phase;
 
     #[test]
     fn quantizes_piano_phase_like_magenta() {

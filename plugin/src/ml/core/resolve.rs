@@ -254,7 +254,7 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
 mod tests {
     use super::*;
     use crate::ml::core::checkpoint::Storage;
-    use crate::ml::testutil::{write_rnn, RnnSizes};
+    use crate::ml::random_checkpoint::{write_rnn, RnnSizes};
 
     fn opts(root: &Path, net: bool) -> ResolveOptions {
         ResolveOptions {

@@ -247,10 +247,11 @@ impl AttentionStack {
 mod tests {
     use super::PREFIX;
     use crate::ml::core::checkpoint::{self, Storage};
+    use crate::ml::core::note_seq::piano_phase;
     use crate::ml::core::note_seq::quantize_note_sequence;
     use crate::ml::error::ModelErrorKind;
     use crate::ml::music_rnn::MusicRnn;
-    use crate::ml::testutil::{piano_phase, write_attention_rnn, RnnSizes};
+    use crate::ml::random_checkpoint::{write_attention_rnn, RnnSizes};
     use rand::{rngs::SmallRng, SeedableRng};
 
     fn sizes() -> RnnSizes {

@@ -247,7 +247,7 @@ mod tests {
     use super::*;
     use crate::ml::core::checkpoint::Storage;
     use crate::ml::core::lstm::reference_step;
-    use crate::ml::testutil::{write_rnn, RnnSizes};
+    use crate::ml::random_checkpoint::{write_rnn, RnnSizes};
     use rand::{rngs::SmallRng, SeedableRng};
 
     /// Greedy continuation in plain Rust (f64 cells), the reference for the tract model.

@@ -361,7 +361,7 @@ mod tests {
     use crate::ml::core::checkpoint::Storage;
     use crate::ml::core::lstm::reference_step;
     use crate::ml::core::note_seq::{Note, QuantizationInfo};
-    use crate::ml::testutil::{write_vae, VaeSizes};
+    use crate::ml::random_checkpoint::{write_vae, VaeSizes};
     use rand::{rngs::SmallRng, SeedableRng};
 
     fn small() -> VaeSizes {

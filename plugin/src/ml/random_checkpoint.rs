@@ -1,32 +1,13 @@
-//! Random-weight checkpoints in the magenta.js format, for unit tests, benches, the
-//! parity test against magenta.js and `sema-live model random-checkpoint`.
+//! Random-weight checkpoints in the magenta.js format: what `sema-live model
+//! random-checkpoint` writes (the parity test runs magenta.js on them), and what the unit
+//! tests and benches load. Deterministic for a given seed on every machine.
 
 use std::path::Path;
 
 use serde_json::json;
 
 use crate::ml::core::checkpoint::{self, Storage, Var};
-use crate::ml::core::note_seq::{Note, NoteSequence, PIANO_PHASE};
 use crate::ml::error::ModelError;
-
-/// The seed tutorial's "Piano Phase" primer, unquantized as the seed writes it: twelve
-/// 0.5 s notes and `totalTime` 12 s (96 steps at 4 steps per quarter, 120 qpm).
-pub fn piano_phase() -> NoteSequence {
-    NoteSequence {
-        notes: PIANO_PHASE
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| Note {
-                pitch: p.into(),
-                start_time: Some(0.5 * i as f64),
-                end_time: Some(0.5 * (i + 1) as f64),
-                ..Default::default()
-            })
-            .collect(),
-        total_time: Some(12.0),
-        ..Default::default()
-    }
-}
 
 /// Small deterministic generator (splitmix64), so test checkpoints are the same on every
 /// machine and independent of `rand`'s versions.
