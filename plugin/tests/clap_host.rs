@@ -64,14 +64,14 @@ impl Instance {
         let handle = self.instance.plugin_handle();
         let state: PluginState = handle.get_extension().expect("state extension");
         let mut bytes = Vec::new();
-        state.save(&mut self.instance.plugin_handle(), &mut bytes).expect("save state");
+        state.save(&self.instance.plugin_handle(), &mut bytes).expect("save state");
         bytes
     }
 
     fn load(&mut self, bytes: &[u8]) {
         let handle = self.instance.plugin_handle();
         let state: PluginState = handle.get_extension().expect("state extension");
-        state.load(&mut self.instance.plugin_handle(), &mut &bytes[..]).expect("load state");
+        state.load(&self.instance.plugin_handle(), &mut &bytes[..]).expect("load state");
     }
 
     /// Replaces the DSL program through the saved state (as a project load would).
@@ -254,16 +254,10 @@ fn bar_phase_follows_a_relocation() {
     assert!((out[0][BLOCK - 1] - expect_last).abs() < 1e-4);
 }
 
-/// The position a rounding host reports for the block starting at `sample`: its time runs
-/// in ticks of 1/1920 beat (Ardour's), the block start is the tick at or before the true
-/// position, and at about one block in four it is up to 8 samples later still (as
-/// measured in Ardour, whose positions are a few samples behind at some blocks).
+/// The position a rounding host (see `common/rounding_host.rs`) reports for the block
+/// starting at `sample`.
 fn rounded_host_position(sample: u64, bpm: f64, rng: &mut u64) -> f64 {
-    let beats_per_sample = bpm / 60.0 / SAMPLE_RATE;
-    let ticks = (sample as f64 * beats_per_sample * 1920.0).floor();
-    *rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-    let late = if (*rng >> 33) % 4 == 0 { ((*rng >> 40) % 9) as f64 } else { 0.0 };
-    (ticks / 1920.0 - late * beats_per_sample).max(0.0)
+    common::rounding_host::rounded_host_position(sample, bpm, SAMPLE_RATE, rng)
 }
 
 #[test]

@@ -1086,9 +1086,11 @@ mod tests {
         let mut ed = SemaEditor::new(shared.clone());
         let ctx = egui::Context::default();
         frame(&ctx, &mut ed, vec![]);
-        let mut state = crate::control::state::SessionState::default();
-        state.dsl = ">{330}sin;".into();
-        state.js = "console.log(1);".into();
+        let mut state = crate::control::state::SessionState {
+            dsl: ">{330}sin;".into(),
+            js: "console.log(1);".into(),
+            ..Default::default()
+        };
         state.editor.font_size = 17.0;
         shared.controller.lock().load_state(state);
         frame(&ctx, &mut ed, vec![]);

@@ -335,7 +335,7 @@ impl StackState {
                     data.extend_from_slice(row);
                 }
             }
-            Ok(tensor_2d(self.batch * n, cols, &data)?)
+            tensor_2d(self.batch * n, cols, &data)
         };
         Ok(StackState {
             batch: self.batch * n,

@@ -261,7 +261,7 @@ impl OneHotStack {
                     )));
                 }
                 let row = &self.rows0[k * cols..(k + 1) * cols];
-                data[start..].iter_mut().zip(row).for_each(|(a, &w)| *a = w + *a);
+                data[start..].iter_mut().zip(row).for_each(|(a, &w)| *a += w);
             }
         }
         tensor_2d(classes.len(), cols, &data)
