@@ -344,7 +344,11 @@ mod tests {
         let offs: Vec<(u64, u8)> = ev.iter().filter(|e| !e.1).map(|e| (e.0, e.2)).collect();
         assert_eq!(
             offs,
-            vec![(BAR + BEAT / 2, 60), (BAR + 2 * BEAT + BEAT / 4, 67), (BAR + 2 * BEAT + BEAT / 2, 60)]
+            vec![
+                (BAR + BEAT / 2, 60),
+                (BAR + 2 * BEAT + BEAT / 4, 67),
+                (BAR + 2 * BEAT + BEAT / 2, 60)
+            ]
         );
         assert!(ev.iter().all(|e| e.0 < BAR + 4 * BEAT));
         assert_eq!(p.sounding(), 1, "the second 67 is still sounding");
@@ -361,7 +365,10 @@ mod tests {
         let old = p.replace(clip(1, vec![note(0.0, 1.0, 72)], 4.0, false), 100);
         assert_eq!(old.map(|c| c.notes[0].pitch), Some(60));
         let (out, _) = p.events();
-        assert_eq!(out, &[MidiEvent { timing: 100, on: false, channel: 2, key: 60, velocity: 0.0 }]);
+        assert_eq!(
+            out,
+            &[MidiEvent { timing: 100, on: false, channel: 2, key: 60, velocity: 0.0 }]
+        );
         let ev = run(&mut p, &mut now, 2 * BAR);
         assert_eq!(ev, vec![(BAR, true, 72), (BAR + BEAT, false, 72)]);
         // An empty clip stops playback.
@@ -397,7 +404,8 @@ mod tests {
         p.interrupt(0);
         now = 0;
         p.process(&clocks(now, true));
-        let ev: Vec<(u32, bool, u8)> = p.events().0.iter().map(|e| (e.timing, e.on, e.key)).collect();
+        let ev: Vec<(u32, bool, u8)> =
+            p.events().0.iter().map(|e| (e.timing, e.on, e.key)).collect();
         assert_eq!(ev, vec![(0, false, 62), (0, true, 60)]);
         now += BLOCK as u64;
         run(&mut p, &mut now, 4 * BAR);

@@ -216,10 +216,8 @@ impl Engine {
         };
         // Room for everything that can go out in one block: the scheduler's queue (which
         // may be larger than asked), the clip's, and the host's notes sent through.
-        let out_capacity = engine.scheduler_capacity()
-            + CLIP_EVENTS_PER_BLOCK
-            + MAX_EVENTS_PER_BLOCK
-            + 16 * 128;
+        let out_capacity =
+            engine.scheduler_capacity() + CLIP_EVENTS_PER_BLOCK + MAX_EVENTS_PER_BLOCK + 16 * 128;
         engine.midi_out = FixedQueue::with_capacity(out_capacity);
         engine.configure(sample_rate, max_block);
         engine
@@ -477,7 +475,11 @@ impl Engine {
                 dropped += 1;
                 continue;
             }
-            self.midi_host.push(MidiIn { timing: e.timing.min(last), source: MidiSource::Host, ..*e });
+            self.midi_host.push(MidiIn {
+                timing: e.timing.min(last),
+                source: MidiSource::Host,
+                ..*e
+            });
         }
         let h = self.midi_host.as_mut_slice();
         if h.windows(2).any(|w| w[1].timing < w[0].timing) {
@@ -977,15 +979,21 @@ mod tests {
             rig.block(true);
             // A note-on at sample 100, another at 101 (a chord spread by the host), and a
             // note-off of both in the next block at 300.
-            let on = [host(100, MidiInKind::NoteOn, 64, 0.5), host(101, MidiInKind::NoteOn, 67, 0.5)];
+            let on =
+                [host(100, MidiInKind::NoteOn, 64, 0.5), host(101, MidiInKind::NoteOn, 67, 0.5)];
             rig.block_midi(true, &on, false);
             let trig: Vec<usize> = (0..512).filter(|&i| rig.l[i] != 0.0).collect();
             assert_eq!(trig, vec![100, 101], "mtrig is 1 on each note-on's sample only");
-            assert!(rig.r[..100].iter().all(|&x| x == 0.0) && rig.r[100..].iter().all(|&x| x == 1.0));
-            let off = [host(300, MidiInKind::NoteOff, 64, 0.0), host(300, MidiInKind::NoteOff, 67, 0.0)];
+            assert!(
+                rig.r[..100].iter().all(|&x| x == 0.0) && rig.r[100..].iter().all(|&x| x == 1.0)
+            );
+            let off =
+                [host(300, MidiInKind::NoteOff, 64, 0.0), host(300, MidiInKind::NoteOff, 67, 0.0)];
             rig.block_midi(true, &off, false);
             assert!(rig.l.iter().all(|&x| x == 0.0));
-            assert!(rig.r[..300].iter().all(|&x| x == 1.0) && rig.r[300..].iter().all(|&x| x == 0.0));
+            assert!(
+                rig.r[..300].iter().all(|&x| x == 1.0) && rig.r[300..].iter().all(|&x| x == 0.0)
+            );
         }
         // Pitch, velocity, count, controllers, bend and pressure, scaled into -1..1.
         let mut rig = Rig::new();
@@ -1003,7 +1011,8 @@ mod tests {
         ];
         rig.block_midi(true, &events, false);
         let at = |i: usize| (rig.l[i], rig.r[i]);
-        let near = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).abs() < 1e-6 && (a.1 - b.1).abs() < 1e-6;
+        let near =
+            |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).abs() < 1e-6 && (a.1 - b.1).abs() < 1e-6;
         assert!(near(at(9), (0.0, 0.0)), "{:?}", at(9));
         assert!(near(at(10), (0.6 + 0.1, 0.5)), "{:?}", at(10));
         assert!(near(at(20), (0.72 + 0.2, 0.25)), "{:?}", at(20));
@@ -1021,7 +1030,10 @@ mod tests {
         for _ in 0..180 {
             rig.block(true);
         }
-        assert!(rig.control.to_audio.push(ToAudio::Patch(Box::new(dsl(&format!("{{1}}quantise;\n{held}")))))
+        assert!(rig
+            .control
+            .to_audio
+            .push(ToAudio::Patch(Box::new(dsl(&format!("{{1}}quantise;\n{held}")))))
             .is_ok());
         for _ in 180..187 {
             rig.block(true);
@@ -1066,21 +1078,29 @@ mod tests {
             })
             .collect();
         let Rig { engine, l, r, .. } = &mut rig;
-        let (n_in, sorted, dropped, n_out, offs_sorted) = nice_assert_no_alloc::assert_no_alloc(|| {
-            let report = engine.process(BlockIo {
-                host: HostTime::playing_at(120.0, 4, 512.0 / 48_000.0 * 2.0),
-                sync: true,
-                gain: 1.0,
-                params: [0.0; NUM_PARAMS],
-                inputs: [&[], &[]],
-                outputs: [&mut l[..], &mut r[..]],
-                midi_in: &events,
-                midi_thru: true,
+        let (n_in, sorted, dropped, n_out, offs_sorted) =
+            nice_assert_no_alloc::assert_no_alloc(|| {
+                let report = engine.process(BlockIo {
+                    host: HostTime::playing_at(120.0, 4, 512.0 / 48_000.0 * 2.0),
+                    sync: true,
+                    gain: 1.0,
+                    params: [0.0; NUM_PARAMS],
+                    inputs: [&[], &[]],
+                    outputs: [&mut l[..], &mut r[..]],
+                    midi_in: &events,
+                    midi_thru: true,
+                });
+                let sorted =
+                    report.midi_in.windows(2).all(|w| w[0].event.timing <= w[1].event.timing);
+                let offs_sorted = report.midi.windows(2).all(|w| w[0].timing <= w[1].timing);
+                (
+                    report.midi_in.len(),
+                    sorted,
+                    report.midi_in_dropped,
+                    report.midi.len(),
+                    offs_sorted,
+                )
             });
-            let sorted = report.midi_in.windows(2).all(|w| w[0].event.timing <= w[1].event.timing);
-            let offs_sorted = report.midi.windows(2).all(|w| w[0].timing <= w[1].timing);
-            (report.midi_in.len(), sorted, report.midi_in_dropped, report.midi.len(), offs_sorted)
-        });
         rig.pos += 512.0 / 48_000.0 * 2.0;
         assert_eq!(n_in, MAX_EVENTS_PER_BLOCK);
         assert_eq!(n_in as u64 + dropped, 10_000, "every event is kept or counted");
@@ -1107,8 +1127,13 @@ mod tests {
         // The input is stamped with the clock at its sample (bar 0, 120 bpm, 4/4).
         assert_eq!(stamped.len(), 2);
         let beats = 50.0 * 2.0 / 48_000.0;
-        assert!((stamped[0].beats - beats).abs() < 1e-9 && (stamped[0].bars - beats / 4.0).abs() < 1e-9);
-        assert_eq!((stamped[0].bpm, stamped[0].beats_per_bar, stamped[0].playing), (120.0, 4.0, true));
+        assert!(
+            (stamped[0].beats - beats).abs() < 1e-9 && (stamped[0].bars - beats / 4.0).abs() < 1e-9
+        );
+        assert_eq!(
+            (stamped[0].bpm, stamped[0].beats_per_bar, stamped[0].playing),
+            (120.0, 4.0, true)
+        );
         // Without thru nothing of the host's goes out.
         let (out, _, _) = rig.block_midi(true, &[host(10, MidiInKind::NoteOn, 61, 1.0)], false);
         assert!(out.iter().all(|e| e.key != 61));
@@ -1148,7 +1173,12 @@ mod tests {
         let clip_notes: Vec<_> = out.iter().filter(|e| e.3 == 3).copied().collect();
         assert_eq!(
             clip_notes,
-            vec![(96_000, true, 64, 3), (120_000, false, 64, 3), (144_000, true, 67, 3), (168_000, false, 67, 3)]
+            vec![
+                (96_000, true, 64, 3),
+                (120_000, false, 64, 3),
+                (144_000, true, 67, 3),
+                (168_000, false, 67, 3)
+            ]
         );
         assert_eq!(gate_at_bar, Some((0.0, 1.0, 0.64)));
         assert_eq!(clip_in.len(), 4);

@@ -254,10 +254,7 @@ impl MidiInView<'_> {
 /// notes off") on its channel, a wildcard key elsewhere is dropped; a wildcard channel
 /// is channel 0 (all channels for "all notes off"). Pitch bend is mapped from nice-plug's
 /// 0..1 (0.5 at rest) to -1..1. Non-finite values are dropped.
-pub fn from_note_event<S>(
-    event: &nice_plug::prelude::NoteEvent<S>,
-    mut push: impl FnMut(MidiIn),
-) {
+pub fn from_note_event<S>(event: &nice_plug::prelude::NoteEvent<S>, mut push: impl FnMut(MidiIn)) {
     use nice_plug::midi::{Channel, Key};
     use nice_plug::prelude::NoteEvent;
     let note = |timing: u32, kind, channel: Channel, key: u8, value: f32| MidiIn {
@@ -465,8 +462,12 @@ mod tests {
         assert!(convert(on(Key::Number(200), 0.5)).is_empty());
         assert!(convert(on(Key::Wildcard, 0.5)).is_empty());
         assert!(convert(on(Key::Number(64), f32::NAN)).is_empty());
-        let choke =
-            NoteEvent::<()>::Choke { timing: 1, voice_id: w, channel: Channel::Number(3), key: Key::Number(9) };
+        let choke = NoteEvent::<()>::Choke {
+            timing: 1,
+            voice_id: w,
+            channel: Channel::Number(3),
+            key: Key::Number(9),
+        };
         assert_eq!(convert(choke)[0].kind, MidiInKind::NoteOff);
         // A note-off for every key: "all notes off" on the channel, or on all 16.
         let off = |channel| NoteEvent::<()>::NoteOff {
@@ -477,7 +478,10 @@ mod tests {
             velocity: 0.0,
         };
         let one = convert(off(Channel::Number(4)));
-        assert_eq!((one.len(), one[0].kind, one[0].key, one[0].channel), (1, MidiInKind::Cc, 123, 4));
+        assert_eq!(
+            (one.len(), one[0].kind, one[0].key, one[0].channel),
+            (1, MidiInKind::Cc, 123, 4)
+        );
         assert_eq!(convert(off(Channel::Wildcard)).len(), 16);
         let bend = convert(NoteEvent::<()>::MidiPitchBend { timing: 0, channel: 0, value: 0.5 });
         assert_eq!((bend[0].kind, bend[0].value), (MidiInKind::PitchBend, 0.0));
@@ -487,7 +491,8 @@ mod tests {
         assert_eq!((cc[0].kind, cc[0].key, cc[0].value), (MidiInKind::Cc, 74, 0.25));
         assert!(convert(NoteEvent::<()>::MidiCC { timing: 9, channel: 1, cc: 200, value: 0.25 })
             .is_empty());
-        let at = convert(NoteEvent::<()>::MidiChannelPressure { timing: 0, channel: 0, pressure: 0.3 });
+        let at =
+            convert(NoteEvent::<()>::MidiChannelPressure { timing: 0, channel: 0, pressure: 0.3 });
         assert_eq!(at[0].kind, MidiInKind::ChannelPressure);
         let pp = convert(NoteEvent::<()>::PolyPressure {
             timing: 0,

@@ -117,11 +117,7 @@ pub fn outlets() -> (AudioOutlets, Inlets, ToJsReceiver, MidiInReceiver) {
             midi_in_js: m_tx,
             midi_in_editor: e_tx,
         },
-        Inlets {
-            notes: Mutex::new(n_rx),
-            scope: Mutex::new(s_rx),
-            midi_in: Mutex::new(e_rx),
-        },
+        Inlets { notes: Mutex::new(n_rx), scope: Mutex::new(s_rx), midi_in: Mutex::new(e_rx) },
         j_rx,
         m_rx,
     )

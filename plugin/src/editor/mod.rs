@@ -560,7 +560,9 @@ impl SemaEditor {
                 egui::Color32::from_rgb(230, 190, 90),
                 egui::RichText::new(format!("{dropped} dropped")).monospace(),
             )
-            .on_hover_text("MIDI input events dropped: too many in one block, or the script fell behind");
+            .on_hover_text(
+                "MIDI input events dropped: too many in one block, or the script fell behind",
+            );
         }
     }
 
