@@ -189,6 +189,8 @@ impl OfflineEngine {
                 params: s.params,
                 inputs: [&[], &[]],
                 outputs: [&mut l[..n], &mut r[..n]],
+                midi_in: &[],
+                midi_thru: false,
             });
             for e in report.midi {
                 events.push(TimedEvent {
