@@ -23,16 +23,6 @@ use x11rb::rust_connection::RustConnection;
 /// would make Xlib end the whole test process (its I/O error handler exits).
 struct Xvfb {
     display: String,
-    server: Child,
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        // `-terminate` ends the server when the last client leaves; make sure it is gone
-        // and reaped either way.
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
 }
 
 impl Xvfb {
@@ -40,7 +30,7 @@ impl Xvfb {
         // A display number of our own: other test runs (or a desktop) may use the low ones.
         let n = 200 + std::process::id() % 700;
         let display = format!(":{n}");
-        let server: Child = Command::new("Xvfb")
+        let mut server: Child = Command::new("Xvfb")
             .args([
                 display.as_str(),
                 "-screen",
@@ -62,7 +52,10 @@ impl Xvfb {
             assert!(Instant::now() < deadline, "Xvfb did not start on {display}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Xvfb { display, server }
+        // `-terminate` ends the server when its last client leaves (the editor's and the
+        // test's connections, at the latest when the test process exits); reap it then.
+        std::thread::spawn(move || server.wait());
+        Xvfb { display }
     }
 }
 
