@@ -67,8 +67,9 @@ pub struct ControlSide {
     pub console: Arc<Console>,
     pub status: Arc<Status>,
     pub inlets: Arc<Inlets>,
-    /// The instance's JS runtime (started on first use).
-    pub js: js_bridge::JsBridge,
+    /// The instance's JS runtime (started on first use; shared with the saved state, which
+    /// resumes the recorded JS when it loads).
+    pub js: Arc<js_bridge::JsBridge>,
 }
 
 pub struct SemaLive {
@@ -91,15 +92,16 @@ impl Default for SemaLive {
         // No work here (a host's plugin scan creates instances it never activates): the
         // session is compiled and installed by `activate`, before the first `process`.
         let engine = Engine::new(audio_ends, 48_000.0, 512);
-        let params = Arc::new(SemaParams::new(controller.clone()));
         let (outlets, inlets, to_js, midi_in) = status::outlets();
+        let js = Arc::new(js_bridge::JsBridge::new(to_js, midi_in));
+        let params = Arc::new(SemaParams::new(controller.clone(), js.clone()));
         let shared = Arc::new(ControlSide {
             params: params.clone(),
             controller,
             console,
             status: Arc::new(Status::default()),
             inlets: Arc::new(inlets),
-            js: js_bridge::JsBridge::new(to_js, midi_in),
+            js,
         });
         Self { params, shared, engine, outlets, editor_state: editor::default_state() }
     }
@@ -219,6 +221,7 @@ impl Plugin for SemaLive {
             gain: util::db_to_gain(self.params.gain.value()),
             params: self.params.values(),
             inputs: sidechain,
+            midi_in: &[],
             outputs: [&mut **l, &mut **r],
         });
         for e in report.midi {

@@ -82,6 +82,9 @@ pub struct BlockIo<'a> {
     pub params: [f32; NUM_PARAMS],
     /// Sidechain input per channel (may be shorter than the block: then zeros).
     pub inputs: [&'a [f32]; 2],
+    /// The host's MIDI input for this block, sorted by `timing` (not read by the engine
+    /// yet: the DSL's MIDI-input functions build on it).
+    pub midi_in: &'a [crate::audio::midi_in::MidiIn],
     /// Output per channel; the block length is the length of these slices.
     pub outputs: [&'a mut [f32]; 2],
 }
@@ -248,7 +251,7 @@ impl Engine {
     /// Renders one block. The block length is `io.outputs[0].len()`; blocks longer than
     /// `max_block` render only their first `max_block` samples and silence the rest.
     pub fn process(&mut self, io: BlockIo) -> BlockReport<'_> {
-        let BlockIo { host, sync, gain, params, inputs, outputs } = io;
+        let BlockIo { host, sync, gain, params, inputs, midi_in: _, outputs } = io;
         let [out_l, out_r] = outputs;
         let full_len = out_l.len().min(out_r.len());
         let len = full_len.min(self.max_block);
@@ -540,6 +543,7 @@ mod tests {
                 gain: 1.0,
                 params: [0.0; NUM_PARAMS],
                 inputs: [&[], &[]],
+                midi_in: &[],
                 outputs: [&mut self.l, &mut self.r],
             });
             let midi = report.midi.to_vec();

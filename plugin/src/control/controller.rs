@@ -510,6 +510,7 @@ mod tests {
             gain: 1.0,
             params: [0.0; NUM_PARAMS],
             inputs: [&[], &[]],
+            midi_in: &[],
             outputs: [&mut l, &mut r],
         });
         l[len - 1]
