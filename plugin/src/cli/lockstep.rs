@@ -261,3 +261,79 @@ impl LockstepJs {
         &mut self.rt
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::midi_input::MidiFeed;
+    use crate::cli::render::{OfflineEngine, RenderSettings};
+    use crate::control::console::Console;
+    use crate::control::state::SessionState;
+
+    fn options() -> LockstepOptions {
+        let mut models = WorkerConfig::new(crate::ml::core::resolve::default_bundled_dir());
+        models.allow_network = false;
+        models.seed = Some(1);
+        LockstepOptions { models, step_timeout: Duration::from_secs(30), print: false }
+    }
+
+    fn engine(dsl: &str, bars: u32, beats_per_bar: u8) -> OfflineEngine {
+        let state = SessionState {
+            dsl: dsl.into(),
+            js: String::new(),
+            channels: Default::default(),
+            ..SessionState::default()
+        };
+        let settings = RenderSettings { bars, beats_per_bar, ..RenderSettings::default() };
+        OfflineEngine::new(state, settings, Arc::new(Console::new()))
+    }
+
+    fn start(e: &OfflineEngine, js: &str) -> Result<LockstepJs, ScriptError> {
+        let params = e.settings().params;
+        LockstepJs::start(js, Path::new("."), e.controller.clone(), params, 120.0, options())
+    }
+
+    #[test]
+    fn timers_fire_by_the_render_clock() {
+        // 1 bar at 120 bpm = 2 s. A timeout of 1 s sends 7 to channel 2: it fires before
+        // the first block starting at or after sample 48 000 (512-sample blocks: 48 128).
+        let mut e = engine(":x:{2}fromJS;\n>{:x:, 0.1}mul;", 1, 4);
+        let mut js =
+            start(&e, "var ch = createOutputChannel(2, 1);\nsetTimeout(() => ch.send(7), 1000);")
+                .expect("set-up");
+        e.resync();
+        let rendered = e.render_with(Some(&mut js), &mut MidiFeed::empty(), |_| {});
+        let first = rendered.audio[0].iter().position(|&x| x != 0.0).expect("the timer fired");
+        assert_eq!(first, 48_128);
+        assert!((rendered.audio[0][60_000] - 0.7).abs() < 1e-6);
+        assert!(js.report.errors.is_empty() && js.report.stalls.is_empty());
+    }
+
+    #[test]
+    fn bar_callbacks_send_for_the_first_sample_of_their_bar() {
+        // 120 bpm 3/4 at 48 kHz: bars of 72 000 samples, not a multiple of 512.
+        let mut e = engine(":x:{4}fromJS;\n>{:x:, 0.1}mul;", 3, 3);
+        let mut js =
+            start(&e, "var ch = createOutputChannel(4, 1);\nhost.onBar(bar => ch.send(bar + 1));")
+                .expect("set-up");
+        e.resync();
+        let rendered = e.render_with(Some(&mut js), &mut MidiFeed::empty(), |_| {});
+        let out = &rendered.audio[0];
+        for (bar, start) in [(0usize, 0usize), (1, 72_000), (2, 144_000)] {
+            let want = 0.1 * (bar + 1) as f32;
+            assert!((out[start] - want).abs() < 1e-6, "bar {bar} at {start}: {}", out[start]);
+            if start > 0 {
+                assert!((out[start - 1] - 0.1 * bar as f32).abs() < 1e-6, "bar {bar} too early");
+            }
+        }
+    }
+
+    #[test]
+    fn an_endless_timer_chain_does_not_hang_the_render() {
+        let e = engine(">{0}const;", 1, 4);
+        let err = start(&e, "function again() { setTimeout(again, 0); }\nagain();")
+            .err()
+            .expect("the set-up never settles");
+        assert!(err.to_string().contains("timers kept coming due"), "{err}");
+    }
+}
