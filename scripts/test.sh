@@ -14,6 +14,11 @@ export CARGO_TERM_COLOR=never
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo fmt --all --check
 
+# Clippy, with warnings as errors, over everything the crate builds (lints only: a
+# `check` build, whose metadata does not disturb the test build below).
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo clippy -p sema_live --lib --bins --tests --benches -- -D warnings
+
 # magenta.js in Node for the parity test (real tfjs on the CPU).
 (cd plugin/tests/parity && npm install --no-audit --no-fund --loglevel=error)
 export SEMA_LIVE_PARITY=1

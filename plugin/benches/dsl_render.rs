@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use sema_live::audio::midi_in::MidiInView;
 use sema_live::audio::patch::{BlockContext, ChannelBank, ClockState, FixedQueue, NUM_PARAMS};
 use sema_live::dsl::{compile, CompileEnv, Program, SampleLibrary};
 use sema_live::dsp::maps::mtof;
@@ -86,6 +87,7 @@ impl Host {
                 to_js: &mut to_js,
                 scope: &mut scope,
                 clock_request: None,
+                midi_in: MidiInView::none(),
             };
             p.process(&mut ctx);
             sum += self.left[0];

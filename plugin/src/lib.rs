@@ -16,9 +16,10 @@
 //!  (activate, state)       │ rtrb ToAudio: patches, channel data      ▲ rtrb Garbage: what
 //!                          ▼                                          │ was replaced, dropped
 //!  host audio thread:  process() → audio/engine (+ transport, midi_out) ┘ off the audio thread
-//!                          │ atomics: clock, DSP load, host.* view; params: atomics
-//!                          └ rtrb outlets (control/status): sent notes, scope → editor;
-//!                                                            toJS values → JS thread
+//!   (host MIDI in ─▶ audio/midi_in, clips ─▶ audio/clip, both ─▶ the DSL's m* functions)
+//!                          │ atomics: clock, DSP load, MIDI-in counts, host.* view; params
+//!                          └ rtrb outlets (control/status): sent notes, scope, MIDI in →
+//!                                  editor; toJS values, stamped MIDI in → JS thread
 //! ```
 //!
 //! - The audio thread ([`audio`]) never allocates, locks or waits: everything it receives
@@ -50,6 +51,7 @@ pub mod js;
 pub mod ml;
 
 use audio::engine::{self, BlockIo, Engine};
+use audio::midi_in::MidiCapture;
 use audio::transport::HostTime;
 use control::console::Console;
 use control::controller::Controller;
@@ -77,6 +79,8 @@ pub struct SemaLive {
     shared: Arc<ControlSide>,
     engine: Engine,
     outlets: AudioOutlets,
+    /// This block's MIDI input from the host (preallocated).
+    midi_in: MidiCapture,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
@@ -103,7 +107,14 @@ impl Default for SemaLive {
             inlets: Arc::new(inlets),
             js,
         });
-        Self { params, shared, engine, outlets, editor_state: editor::default_state() }
+        Self {
+            params,
+            shared,
+            engine,
+            outlets,
+            midi_in: MidiCapture::new(),
+            editor_state: editor::default_state(),
+        }
     }
 }
 
@@ -136,7 +147,8 @@ impl Plugin for SemaLive {
         },
     ];
 
-    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
+    // Notes, controllers, pitch bend and pressure (the DSL's m* functions, JS callbacks).
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
 
@@ -185,8 +197,11 @@ impl Plugin for SemaLive {
         // Denormal samples (a decaying sidechain, filter tails) would slow the DSP down
         // several times over: flush them for this call, restoring the host's mode after.
         let _denormals = audio::denormals::DenormalGuard::new();
-        // MIDI input is accepted (hosts route notes to instruments) but not used yet.
-        while context.next_event().is_some() {}
+        // MIDI input: into the preallocated capture buffer (what does not fit is counted).
+        self.midi_in.clear();
+        while let Some(event) = context.next_event() {
+            self.midi_in.capture(&event);
+        }
 
         let t = context.transport();
         let host = HostTime {
@@ -221,8 +236,9 @@ impl Plugin for SemaLive {
             gain: util::db_to_gain(self.params.gain.value()),
             params: self.params.values(),
             inputs: sidechain,
-            midi_in: &[],
             outputs: [&mut **l, &mut **r],
+            midi_in: self.midi_in.events(),
+            midi_thru: self.params.midi_thru.value(),
         });
         for e in report.midi {
             let event = if e.on {
@@ -244,8 +260,21 @@ impl Plugin for SemaLive {
             };
             let _ = context.try_send_event(event);
         }
-        self.outlets.publish(report.clocks, report.midi, report.to_js, report.scope);
+        let queue_dropped = self.outlets.publish(
+            report.clocks,
+            report.midi,
+            report.to_js,
+            report.scope,
+            report.midi_in,
+        );
         let status = &self.shared.status;
+        if self.midi_in.received > 0 {
+            status.midi_in_events.fetch_add(self.midi_in.received, Ordering::Relaxed);
+        }
+        let dropped = self.midi_in.dropped + report.midi_in_dropped + queue_dropped;
+        if dropped > 0 {
+            status.midi_in_dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
         status.publish(&report.clock);
         // What scripts see as `host.*` (atomics only).
         let view = &self.shared.js.view;

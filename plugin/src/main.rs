@@ -149,12 +149,7 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
             for w in &input.warnings {
                 eprintln!("warning: {}: {w}", file.display());
             }
-            let feed = MidiFeed::new(
-                &input,
-                settings.bpm,
-                f64::from(settings.beats_per_bar),
-                settings.sample_rate,
-            );
+            let feed = MidiFeed::new(&input, settings.bpm, settings.sample_rate);
             println!("MIDI input: {} events from {}", feed.len(), file.display());
             feed
         }
@@ -224,10 +219,10 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
     let rendered = offline_engine
         .render_with(js.as_mut(), &mut feed, |f| bar.set_position((f * 1000.0) as u64));
     bar.finish_and_clear();
-    if feed.dropped > 0 {
+    let dropped = feed.dropped as u64 + rendered.midi_in_dropped;
+    if dropped > 0 {
         eprintln!(
-            "warning: {} MIDI input event(s) dropped (more than {} in one block)",
-            feed.dropped,
+            "warning: {dropped} MIDI input event(s) dropped (more than {} in one block)",
             sema_live::audio::midi_in::MAX_EVENTS_PER_BLOCK
         );
     }

@@ -12,7 +12,7 @@ use common::TestHost;
 
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, TransportEvent, TransportFlags};
-use clack_host::events::{EventFlags, EventHeader};
+use clack_host::events::{EventFlags, EventHeader, Match, Pckn};
 use clack_host::prelude::*;
 use clack_host::utils::{BeatTime, SecondsTime};
 
@@ -21,6 +21,8 @@ const BLOCK: usize = 512;
 
 /// A note event the plugin sent: (absolute sample, on?, key).
 type NoteOut = (u64, bool, i16);
+/// A note event played into the plugin: (sample within the block, on?, key, velocity).
+type NoteIn = (u32, bool, u16, f64);
 
 struct Instance {
     instance: PluginInstance<TestHost>,
@@ -64,14 +66,14 @@ impl Instance {
         let handle = self.instance.plugin_handle();
         let state: PluginState = handle.get_extension().expect("state extension");
         let mut bytes = Vec::new();
-        state.save(&mut self.instance.plugin_handle(), &mut bytes).expect("save state");
+        state.save(&self.instance.plugin_handle(), &mut bytes).expect("save state");
         bytes
     }
 
     fn load(&mut self, bytes: &[u8]) {
         let handle = self.instance.plugin_handle();
         let state: PluginState = handle.get_extension().expect("state extension");
-        state.load(&mut self.instance.plugin_handle(), &mut &bytes[..]).expect("load state");
+        state.load(&self.instance.plugin_handle(), &mut &bytes[..]).expect("load state");
     }
 
     /// Replaces the DSL program through the saved state (as a project load would).
@@ -80,8 +82,22 @@ impl Instance {
         self.load(&state);
     }
 
+    /// Replaces the DSL program and sets the `midi_thru` parameter through the state.
+    fn set_dsl_and_thru(&mut self, dsl: &str, thru: bool) {
+        let state = self.state_with(dsl, |v| {
+            v["params"]["midi_thru"] = serde_json::json!({ "bool": thru });
+        });
+        self.load(&state);
+    }
+
     /// This instance's saved state with another DSL program in it.
     fn state_with_dsl(&mut self, dsl: &str) -> Vec<u8> {
+        self.state_with(dsl, |_| {})
+    }
+
+    /// This instance's saved state with another DSL program in it, and `edit` applied to
+    /// the state's JSON (parameters).
+    fn state_with(&mut self, dsl: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
         // nice-plug's CLAP state: a little-endian u64 length, then the JSON.
         let bytes = self.save();
         assert!(bytes.len() > 8, "state too short");
@@ -91,6 +107,7 @@ impl Instance {
             serde_json::from_str(&session_str).expect("session JSON");
         session["dsl"] = serde_json::Value::String(dsl.to_string());
         v["fields"]["session"] = serde_json::Value::String(session.to_string());
+        edit(&mut v);
         let json = serde_json::to_vec(&v).expect("json");
         let mut out = (json.len() as u64).to_le_bytes().to_vec();
         out.extend_from_slice(&json);
@@ -126,8 +143,19 @@ impl Instance {
         playing: bool,
         tempo: f64,
     ) -> ([Vec<f32>; 2], Vec<NoteOut>) {
+        self.block_with_notes(pos_beats, playing, tempo, &[])
+    }
+
+    /// [`block_at`](Self::block_at) with notes played into the plugin.
+    fn block_with_notes(
+        &mut self,
+        pos_beats: f64,
+        playing: bool,
+        tempo: f64,
+        notes: &[NoteIn],
+    ) -> ([Vec<f32>; 2], Vec<NoteOut>) {
         let processor = self.processor.as_mut().expect("processor");
-        let result = run_block(processor, self.now, pos_beats, playing, tempo);
+        let result = run_block_with_notes(processor, self.now, pos_beats, playing, tempo, notes);
         self.now += BLOCK as u64;
         result
     }
@@ -141,6 +169,18 @@ fn run_block(
     pos_beats: f64,
     playing: bool,
     tempo: f64,
+) -> ([Vec<f32>; 2], Vec<NoteOut>) {
+    run_block_with_notes(processor, now, pos_beats, playing, tempo, &[])
+}
+
+/// [`run_block`] with note events (sorted by time) played into the plugin on channel 0.
+fn run_block_with_notes(
+    processor: &mut StartedPluginAudioProcessor<TestHost>,
+    now: u64,
+    pos_beats: f64,
+    playing: bool,
+    tempo: f64,
+    notes_in: &[NoteIn],
 ) -> ([Vec<f32>; 2], Vec<NoteOut>) {
     let mut flags = TransportFlags::HAS_TEMPO
         | TransportFlags::HAS_BEATS_TIMELINE
@@ -179,7 +219,15 @@ fn run_block(
         latency: 0,
         channels: AudioPortBufferType::f32_output_only(out.iter_mut().map(|b| b.as_mut_slice())),
     }]);
-    let in_events = EventBuffer::new();
+    let mut in_events = EventBuffer::new();
+    for &(time, on, key, velocity) in notes_in {
+        let pckn = Pckn::new(0u16, 0u16, key, Match::All);
+        if on {
+            in_events.push(&NoteOnEvent::new(time, pckn, velocity));
+        } else {
+            in_events.push(&NoteOffEvent::new(time, pckn, velocity));
+        }
+    }
     let mut out_events = EventBuffer::new();
     processor
         .process(
@@ -216,8 +264,10 @@ fn default_session_sounds_in_time_with_the_host() {
     let mut peak = 0.0f32;
     let mut pos = 0.0;
     // Four seconds = two bars at 120 bpm.
+    let mut ons = 0;
     for _ in 0..(4.0 * SAMPLE_RATE / BLOCK as f64) as usize {
-        let (out, _) = inst.block(pos, true);
+        let (out, notes) = inst.block(pos, true);
+        ons += notes.iter().filter(|n| n.1).count();
         assert!(out[0].iter().chain(out[1].iter()).all(|x| x.is_finite()));
         peak = out[0].iter().fold(peak, |m, x| m.max(x.abs()));
         pos += BEATS_PER_BLOCK;
@@ -225,6 +275,9 @@ fn default_session_sounds_in_time_with_the_host() {
     // The seed patch plays the primer (saw at 0.08 gain) as soon as the host plays.
     assert!(peak > 0.02, "peak {peak}");
     assert!(peak <= 0.1, "peak {peak}");
+    // And sends its melody as MIDI (the Sema Live addition to the seed patch), so arming
+    // a track records it: 15 steps per bar, one note each.
+    assert!(ons >= 28, "{ons} note-ons in two bars");
 }
 
 #[test]
@@ -270,16 +323,10 @@ fn bar_phase_follows_a_relocation() {
     assert!((out[0][BLOCK - 1] - expect_last).abs() < 1e-4);
 }
 
-/// The position a rounding host reports for the block starting at `sample`: its time runs
-/// in ticks of 1/1920 beat (Ardour's), the block start is the tick at or before the true
-/// position, and at about one block in four it is up to 8 samples later still (as
-/// measured in Ardour, whose positions are a few samples behind at some blocks).
+/// The position a rounding host (see `common/rounding_host.rs`) reports for the block
+/// starting at `sample`.
 fn rounded_host_position(sample: u64, bpm: f64, rng: &mut u64) -> f64 {
-    let beats_per_sample = bpm / 60.0 / SAMPLE_RATE;
-    let ticks = (sample as f64 * beats_per_sample * 1920.0).floor();
-    *rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-    let late = if (*rng >> 33) % 4 == 0 { ((*rng >> 40) % 9) as f64 } else { 0.0 };
-    (ticks / 1920.0 - late * beats_per_sample).max(0.0)
+    common::rounding_host::rounded_host_position(sample, bpm, SAMPLE_RATE, rng)
 }
 
 #[test]
@@ -484,4 +531,62 @@ fn reopening_a_project_resumes_its_js() {
         assert_eq!(level_after(&mut c, 2), 0.0, "JS ran although resuming is off");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// Positive zero crossings of `x` (a sine's period count).
+fn rising_crossings(x: &[f32]) -> usize {
+    x.windows(2).filter(|w| w[0] <= 0.0 && w[1] > 0.0).count()
+}
+
+#[test]
+fn notes_played_into_the_plugin_reach_the_dsl_and_midi_thru_sends_them_back() {
+    let mut inst = Instance::new();
+    // A sine at the pitch of the last note, gated by whether a note is held.
+    let dsl = ">{{{{}mnote}mtof}sin, {{}mgate, 0.3}mul}mul;";
+    inst.set_dsl(dsl);
+    let mut pos = 0.0;
+    let mut play = |inst: &mut Instance, notes: &[NoteIn]| {
+        let r = inst.block_with_notes(pos, true, 120.0, notes);
+        pos += BEATS_PER_BLOCK;
+        r
+    };
+    // The default patch fades out over the first block (the code swap's crossfade);
+    // then silence while nothing is held.
+    play(&mut inst, &[]);
+    for _ in 0..3 {
+        let (out, _) = play(&mut inst, &[]);
+        assert!(out[0].iter().all(|&x| x == 0.0));
+    }
+    // A (440 Hz) from sample 100 of this block.
+    let (out, notes) = play(&mut inst, &[(100, true, 69, 0.8)]);
+    assert!(out[0][..100].iter().all(|&x| x == 0.0), "silent before the note-on's sample");
+    assert!(out[0][101..].iter().any(|&x| x.abs() > 0.1), "sounds from the note-on");
+    assert!(notes.is_empty(), "MIDI thru is off: nothing goes back out");
+    // Hold it for a second: 440 periods.
+    let mut held = out[0][100..].to_vec();
+    while held.len() < SAMPLE_RATE as usize {
+        held.extend_from_slice(&play(&mut inst, &[]).0[0]);
+    }
+    held.truncate(SAMPLE_RATE as usize);
+    let periods = rising_crossings(&held);
+    assert!((439..=441).contains(&periods), "{periods} periods in a second, expected 440");
+    assert!(held.iter().all(|x| x.abs() <= 0.3 + 1e-6));
+    // Released at sample 200: silent from there on.
+    let (out, _) = play(&mut inst, &[(200, false, 69, 0.0)]);
+    assert!(out[0][..200].iter().any(|&x| x.abs() > 0.1));
+    assert!(out[0][200..].iter().all(|&x| x == 0.0), "silent after the note-off");
+    let (out, _) = play(&mut inst, &[]);
+    assert!(out[0].iter().all(|&x| x == 0.0));
+
+    // MIDI thru on: the notes played in come back out at their samples, and the DSL
+    // hears them as before.
+    inst.set_dsl_and_thru(dsl, true);
+    for _ in 0..4 {
+        play(&mut inst, &[]);
+    }
+    let start = inst.now;
+    let (out, notes) = play(&mut inst, &[(10, true, 60, 0.5), (300, false, 60, 0.0)]);
+    assert_eq!(notes, vec![(start + 10, true, 60), (start + 300, false, 60)]);
+    assert!(out[0][11..300].iter().any(|&x| x.abs() > 0.1));
+    assert!(out[0][300..].iter().all(|&x| x == 0.0));
 }

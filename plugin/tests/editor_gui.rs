@@ -23,6 +23,16 @@ use x11rb::rust_connection::RustConnection;
 /// would make Xlib end the whole test process (its I/O error handler exits).
 struct Xvfb {
     display: String,
+    server: Child,
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        // `-terminate` ends the server when the last client leaves; make sure it is gone
+        // and reaped either way.
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
 }
 
 impl Xvfb {
@@ -30,7 +40,7 @@ impl Xvfb {
         // A display number of our own: other test runs (or a desktop) may use the low ones.
         let n = 200 + std::process::id() % 700;
         let display = format!(":{n}");
-        let _server: Child = Command::new("Xvfb")
+        let server: Child = Command::new("Xvfb")
             .args([
                 display.as_str(),
                 "-screen",
@@ -52,7 +62,7 @@ impl Xvfb {
             assert!(Instant::now() < deadline, "Xvfb did not start on {display}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Xvfb { display }
+        Xvfb { display, server }
     }
 }
 
@@ -105,16 +115,16 @@ fn the_editor_opens_embedded_in_a_host_window() {
     conn.flush().expect("flush");
 
     let mut instance = common::instantiate();
-    let mut handle = instance.plugin_handle();
+    let handle = instance.plugin_handle();
     let gui: PluginGui = handle.get_extension().expect("the plugin has a GUI");
     let embedded = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
-    assert!(gui.is_api_supported(&mut handle, embedded), "X11 embedding supported");
-    gui.create(&mut handle, embedded).expect("create the GUI");
-    let size = gui.get_size(&mut handle).expect("a size");
+    assert!(gui.is_api_supported(&handle, embedded), "X11 embedding supported");
+    gui.create(&handle, embedded).expect("create the GUI");
+    let size = gui.get_size(&handle).expect("a size");
     assert_eq!((size.width, size.height), (1180, 760), "the default editor size");
     // SAFETY: the parent window lives until the end of the test, after `destroy`.
-    unsafe { gui.set_parent(&mut handle, Window::from_x11_handle(parent.into())) }.expect("embed");
-    gui.show(&mut handle).expect("show");
+    unsafe { gui.set_parent(&handle, Window::from_x11_handle(parent.into())) }.expect("embed");
+    gui.show(&handle).expect("show");
 
     // The editor's window appears inside ours at the size it announced...
     let editor = wait_for("the editor window", || children(&conn, parent).first().copied());
@@ -134,7 +144,7 @@ fn the_editor_opens_embedded_in_a_host_window() {
     });
     assert!(distinct > 20);
 
-    gui.hide(&mut handle).expect("hide");
-    gui.destroy(&mut handle);
+    gui.hide(&handle).expect("hide");
+    gui.destroy(&handle);
     wait_for("the editor window to close", || children(&conn, parent).is_empty().then_some(()));
 }

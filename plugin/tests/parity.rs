@@ -18,11 +18,13 @@ use common::{notes_of, rust_notes};
 use serde_json::{json, Value};
 
 use sema_live::ml::core::checkpoint::Storage;
-use sema_live::ml::core::note_seq::{quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
+use sema_live::ml::core::note_seq::{
+    piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo,
+};
 use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::music_vae::MusicVae;
 use sema_live::ml::random_checkpoint::{
-    piano_phase, write_attention_rnn, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes,
+    write_attention_rnn, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes,
 };
 
 fn node_dir() -> Option<PathBuf> {

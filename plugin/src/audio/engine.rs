@@ -7,6 +7,11 @@
 //! buffer; whatever they replace goes back through a second ring buffer to be dropped by
 //! the [`crate::control::controller::Controller`], never on the audio thread.
 
+use crate::audio::clip::{ClipPlayer, CLIP_EVENTS_PER_BLOCK};
+use crate::audio::midi_in::{
+    Clip, MidiIn, MidiInKind, MidiInState, MidiInView, MidiSource, StampedMidiIn,
+    MAX_EVENTS_PER_BLOCK,
+};
 use crate::audio::midi_out::{MidiEvent, NoteScheduler};
 use crate::audio::patch::{
     BlockContext, ChannelBank, ClockState, FixedQueue, Patch, TimedNote, ToJsValue, NUM_PARAMS,
@@ -20,6 +25,9 @@ pub enum ToAudio {
     Patch(Box<dyn Patch>),
     /// New data for a JS channel (`fromJS`).
     Channel { id: u32, data: Box<[f64]> },
+    /// Notes to play from a bar (an answer, a variation): replaces the playing clip at
+    /// once (its sounding notes end); a clip without notes stops clip playback.
+    Clip(Box<Clip>),
 }
 
 /// Things the audio thread has replaced and hands back to be dropped elsewhere.
@@ -27,10 +35,12 @@ pub enum ToAudio {
 /// Every message yields exactly one item, which is how the controller counts messages in
 /// flight: a channel message hands back the data it replaced; a patch message hands back
 /// the patch it retires (at once, or when its crossfade ends), or [`Garbage::Nothing`]
-/// when it went into an engine that had no patch yet.
+/// when it went into an engine that had no patch yet; a clip message hands back the clip
+/// it replaced, or [`Garbage::Nothing`] when none was playing.
 pub enum Garbage {
     Patch(Box<dyn Patch>),
     Channel(Box<[f64]>),
+    Clip(Box<Clip>),
     /// A patch message that replaced nothing (allocates nothing to drop).
     Nothing,
 }
@@ -82,17 +92,27 @@ pub struct BlockIo<'a> {
     pub params: [f32; NUM_PARAMS],
     /// Sidechain input per channel (may be shorter than the block: then zeros).
     pub inputs: [&'a [f32]; 2],
-    /// The host's MIDI input for this block, sorted by `timing` (not read by the engine
-    /// yet: the DSL's MIDI-input functions build on it).
-    pub midi_in: &'a [crate::audio::midi_in::MidiIn],
     /// Output per channel; the block length is the length of these slices.
     pub outputs: [&'a mut [f32]; 2],
+    /// MIDI the host sent this block (source [`MidiSource::Host`]), sorted by `timing`
+    /// (unsorted input is sorted; timings past the block are clamped to its last sample).
+    /// At most [`MAX_EVENTS_PER_BLOCK`] are used, the rest are dropped and counted.
+    pub midi_in: &'a [MidiIn],
+    /// Send the host's note-ons and note-offs out again (the `midi_thru` parameter).
+    pub midi_thru: bool,
 }
 
 /// What one block produced besides audio.
 pub struct BlockReport<'a> {
-    /// Note events, sorted by time.
+    /// Note events, sorted by time: the code's `midi` notes, the clip's and, with MIDI
+    /// thru, the host's.
     pub midi: &'a [MidiEvent],
+    /// The block's MIDI input (host and clip, in time order), stamped with the clock at
+    /// its sample.
+    pub midi_in: &'a [StampedMidiIn],
+    /// Host events dropped this block for lack of room (more than [`MAX_EVENTS_PER_BLOCK`],
+    /// or keys, channels or values out of range).
+    pub midi_in_dropped: u64,
     /// Values the DSL sent with `toJS`.
     pub to_js: &'a [ToJsValue],
     /// Scope samples (`scop`).
@@ -138,7 +158,27 @@ pub struct Engine {
     gain_initialised: bool,
     /// One-pole smoothing coefficient for the gain.
     gain_coef: f32,
+    /// Plays the clip the control side sent.
+    clips: ClipPlayer,
+    /// This block's host MIDI input (sanitised, sorted) and host + clip input merged.
+    midi_host: FixedQueue<MidiIn>,
+    midi_merged: FixedQueue<MidiIn>,
+    /// The events of the sub-block being rendered, timed relative to its start.
+    midi_sub: FixedQueue<MidiIn>,
+    /// The MIDI input state at the first sample of the sub-block being rendered.
+    midi_state: MidiInState,
+    /// The merged input stamped with musical time, for the JS thread and the editor.
+    midi_stamped: FixedQueue<StampedMidiIn>,
+    /// Host notes held through MIDI thru, per channel (released when thru is turned off).
+    thru_held: [u128; 16],
+    /// The block's outgoing notes: scheduler, clip and thru merged.
+    midi_out: FixedQueue<MidiEvent>,
 }
+
+/// Capacity of the scheduler's per-block event queue.
+const SCHEDULER_EVENTS: usize = 4096;
+/// Capacity of the merged MIDI-input buffers: every host event kept and every clip event.
+const MERGED_IN: usize = MAX_EVENTS_PER_BLOCK + CLIP_EVENTS_PER_BLOCK;
 
 impl Engine {
     /// Creates an engine for `sample_rate` and blocks of at most `max_block` samples.
@@ -159,13 +199,26 @@ impl Engine {
             scope: FixedQueue::with_capacity(8192),
             fade_buf: [Vec::new(), Vec::new()],
             input_buf: [Vec::new(), Vec::new()],
-            scheduler: NoteScheduler::new(4096),
+            scheduler: NoteScheduler::new(SCHEDULER_EVENTS),
             release_requested: false,
             last_bar: i64::MIN,
             gain: 1.0,
             gain_initialised: false,
             gain_coef: 1.0,
+            clips: ClipPlayer::new(),
+            midi_host: FixedQueue::with_capacity(MAX_EVENTS_PER_BLOCK),
+            midi_merged: FixedQueue::with_capacity(MERGED_IN),
+            midi_sub: FixedQueue::with_capacity(MERGED_IN),
+            midi_state: MidiInState::new(),
+            midi_stamped: FixedQueue::with_capacity(MERGED_IN),
+            thru_held: [0; 16],
+            midi_out: FixedQueue::with_capacity(0),
         };
+        // Room for everything that can go out in one block: the scheduler's queue (which
+        // may be larger than asked), the clip's, and the host's notes sent through.
+        let out_capacity =
+            engine.scheduler_capacity() + CLIP_EVENTS_PER_BLOCK + MAX_EVENTS_PER_BLOCK + 16 * 128;
+        engine.midi_out = FixedQueue::with_capacity(out_capacity);
         engine.configure(sample_rate, max_block);
         engine
     }
@@ -189,6 +242,20 @@ impl Engine {
 
     pub fn sample_rate(&self) -> f64 {
         self.clock.sample_rate()
+    }
+
+    fn scheduler_capacity(&self) -> usize {
+        self.scheduler.capacity()
+    }
+
+    /// The MIDI input state after the last block (for tests and checks).
+    pub fn midi_in_state(&self) -> &MidiInState {
+        &self.midi_state
+    }
+
+    /// Number of clip notes sounding now.
+    pub fn clip_notes_sounding(&self) -> usize {
+        self.clips.sounding()
     }
 
     pub fn max_block(&self) -> usize {
@@ -224,7 +291,17 @@ impl Engine {
                     let old = self.channels.replace(id as usize, data);
                     self.discard(Garbage::Channel(old));
                 }
+                ToAudio::Clip(clip) => self.install_clip(clip, 0),
             }
+        }
+    }
+
+    /// Makes `clip` the playing clip at `offset` and hands the old one back (one piece of
+    /// garbage per message).
+    fn install_clip(&mut self, clip: Box<Clip>, offset: u32) {
+        match self.clips.replace(clip, offset) {
+            Some(old) => self.discard(Garbage::Clip(old)),
+            None => self.discard(Garbage::Nothing),
         }
     }
 
@@ -232,6 +309,8 @@ impl Engine {
     /// released at the start of the next block and the free-running clock restarts.
     pub fn reset(&mut self) {
         self.release_requested = true;
+        // The host sends no note-offs for notes held across a reset or deactivation.
+        self.midi_state.release_all();
         self.clock.reset();
         self.last_bar = i64::MIN;
         if let Some(old) = self.fading.take() {
@@ -251,7 +330,7 @@ impl Engine {
     /// Renders one block. The block length is `io.outputs[0].len()`; blocks longer than
     /// `max_block` render only their first `max_block` samples and silence the rest.
     pub fn process(&mut self, io: BlockIo) -> BlockReport<'_> {
-        let BlockIo { host, sync, gain, params, inputs, midi_in: _, outputs } = io;
+        let BlockIo { host, sync, gain, params, inputs, outputs, midi_in, midi_thru } = io;
         let [out_l, out_r] = outputs;
         let full_len = out_l.len().min(out_r.len());
         let len = full_len.min(self.max_block);
@@ -264,11 +343,16 @@ impl Engine {
         self.to_js.clear();
         self.scope.clear();
         self.scheduler.begin_block(len.max(1));
+        self.clips.begin_block();
+        self.midi_out.clear();
+        self.midi_stamped.clear();
 
         let events = self.clock.fill_block(&host, sync, &mut self.clocks[..len]);
         if len == 0 {
             return BlockReport {
                 midi: &[],
+                midi_in: &[],
+                midi_in_dropped: midi_in.len() as u64,
                 to_js: &[],
                 scope: &[],
                 clock: ClockState::default(),
@@ -279,6 +363,7 @@ impl Engine {
         // A stop or a relocation (locate, loop jump) ends every held note at once.
         if events.stopped || events.relocated || self.release_requested {
             self.scheduler.release_all(0);
+            self.clips.interrupt(0);
             self.release_requested = false;
         }
 
@@ -289,6 +374,7 @@ impl Engine {
                     let old = self.channels.replace(id as usize, data);
                     self.discard(Garbage::Channel(old));
                 }
+                ToAudio::Clip(clip) => self.install_clip(clip, 0),
                 ToAudio::Patch(p) => {
                     if p.quantise() && playing && self.current.is_some() {
                         if let Some(old) = self.pending.replace(p) {
@@ -322,6 +408,10 @@ impl Engine {
             }
         }
         self.prepare_inputs(inputs, len);
+        // MIDI: the clip's notes, then the host's and the clip's input in time order.
+        self.clips.process(&self.clocks[..len]);
+        let midi_in_dropped = self.gather_midi_in(midi_in, len);
+        self.midi_thru(midi_thru);
         self.render(0, split, &params, out_l, out_r);
         if split < len {
             if let Some(p) = self.pending.take() {
@@ -343,13 +433,153 @@ impl Engine {
             *r = sanitize(*r * self.gain);
         }
 
+        self.stamp_midi_in();
+        // The block's outgoing notes: the code's, the clip's and those sent through.
+        for e in self.scheduler.finish_block() {
+            self.midi_out.push(*e);
+        }
+        for e in self.clips.events().0 {
+            self.midi_out.push(*e);
+        }
+        // Sorted as the scheduler sorts (note-offs first on ties); never allocates.
+        self.midi_out.as_mut_slice().sort_unstable_by(|a, b| {
+            (a.timing, a.on, a.channel, a.key).cmp(&(b.timing, b.on, b.channel, b.key))
+        });
+
         let clock = self.clocks[0];
         BlockReport {
-            midi: self.scheduler.finish_block(),
+            midi: self.midi_out.as_slice(),
+            midi_in: self.midi_stamped.as_slice(),
+            midi_in_dropped,
             to_js: self.to_js.as_slice(),
             scope: self.scope.as_slice(),
             clock,
             clocks: &self.clocks[..len],
+        }
+    }
+
+    /// Sanitises and sorts the host's MIDI input and merges it with the clip's into
+    /// `midi_merged`. Returns the number of host events dropped.
+    fn gather_midi_in(&mut self, host: &[MidiIn], len: usize) -> u64 {
+        self.midi_host.clear();
+        self.midi_merged.clear();
+        let last = (len - 1) as u32;
+        let mut dropped = 0u64;
+        for (i, e) in host.iter().enumerate() {
+            if self.midi_host.len() == self.midi_host.capacity() {
+                dropped += (host.len() - i) as u64;
+                break;
+            }
+            let valid = e.key <= 127 && e.channel <= 15 && e.value.is_finite();
+            if !valid {
+                dropped += 1;
+                continue;
+            }
+            self.midi_host.push(MidiIn {
+                timing: e.timing.min(last),
+                source: MidiSource::Host,
+                ..*e
+            });
+        }
+        let h = self.midi_host.as_mut_slice();
+        if h.windows(2).any(|w| w[1].timing < w[0].timing) {
+            // Hosts send events in order; if one does not, order by time (within a sample
+            // the order is then arbitrary). `sort_unstable` never allocates.
+            h.sort_unstable_by_key(|e| e.timing);
+        }
+        // Merge (host first on ties: what was played comes before what answers it).
+        let (host, clip) = (self.midi_host.as_slice(), self.clips.events().1);
+        let (mut i, mut j) = (0, 0);
+        while i < host.len() || j < clip.len() {
+            let take_host = j >= clip.len() || (i < host.len() && host[i].timing <= clip[j].timing);
+            let e = if take_host {
+                i += 1;
+                host[i - 1]
+            } else {
+                j += 1;
+                clip[j - 1]
+            };
+            self.midi_merged.push(e);
+        }
+        dropped
+    }
+
+    /// MIDI thru: the host's note-ons and note-offs go out again; turning thru off ends
+    /// the notes it let through.
+    fn midi_thru(&mut self, thru: bool) {
+        if !thru {
+            for ch in 0..16 {
+                let mut held = std::mem::take(&mut self.thru_held[ch]);
+                while held != 0 {
+                    let key = held.trailing_zeros() as u8;
+                    held &= held - 1;
+                    self.midi_out.push(MidiEvent {
+                        timing: 0,
+                        on: false,
+                        channel: ch as u8,
+                        key,
+                        velocity: 0.0,
+                    });
+                }
+            }
+            return;
+        }
+        for e in self.midi_host.as_slice() {
+            let bit = 1u128 << e.key;
+            let held = &mut self.thru_held[e.channel as usize];
+            let on = match e.kind {
+                MidiInKind::NoteOn if e.value > 0.0 => {
+                    *held |= bit;
+                    true
+                }
+                MidiInKind::NoteOn | MidiInKind::NoteOff => {
+                    *held &= !bit;
+                    false
+                }
+                MidiInKind::Cc
+                    if e.key == crate::audio::midi_in::CC_ALL_NOTES_OFF
+                        || e.key == crate::audio::midi_in::CC_ALL_SOUND_OFF =>
+                {
+                    // "All notes off" from the host: end what was let through.
+                    let mut ended = std::mem::take(held);
+                    while ended != 0 {
+                        let key = ended.trailing_zeros() as u8;
+                        ended &= ended - 1;
+                        self.midi_out.push(MidiEvent {
+                            timing: e.timing,
+                            on: false,
+                            channel: e.channel,
+                            key,
+                            velocity: 0.0,
+                        });
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            self.midi_out.push(MidiEvent {
+                timing: e.timing,
+                on,
+                channel: e.channel,
+                key: e.key,
+                velocity: if on { e.value.min(1.0) } else { 0.0 },
+            });
+        }
+    }
+
+    /// Stamps the block's merged MIDI input with the clock at each event's sample.
+    fn stamp_midi_in(&mut self) {
+        for e in self.midi_merged.as_slice() {
+            let Some(c) = self.clocks.get(e.timing as usize) else { continue };
+            let bars = c.bar as f64 + c.bar_phase;
+            self.midi_stamped.push(StampedMidiIn {
+                event: *e,
+                bars,
+                beats: bars * c.beats_per_bar,
+                bpm: c.bpm,
+                beats_per_bar: c.beats_per_bar,
+                playing: c.playing,
+            });
         }
     }
 
@@ -393,6 +623,14 @@ impl Engine {
             return;
         }
         let n = b - a;
+        // The sub-block's MIDI input, timed from its first sample.
+        self.midi_sub.clear();
+        let merged = self.midi_merged.as_slice();
+        let lo = merged.partition_point(|e| (e.timing as usize) < a);
+        let hi = merged.partition_point(|e| (e.timing as usize) < b);
+        for e in &merged[lo..hi] {
+            self.midi_sub.push(MidiIn { timing: e.timing - a as u32, ..*e });
+        }
         // The fading patch first: its notes and toJS values are discarded.
         if let Some(fading) = self.fading.as_mut() {
             let notes_before = self.notes.len();
@@ -409,6 +647,7 @@ impl Engine {
                 to_js: &mut self.to_js,
                 scope: &mut self.scope,
                 clock_request: None,
+                midi_in: MidiInView { state: &self.midi_state, events: self.midi_sub.as_slice() },
             };
             fading.process(&mut ctx);
             self.notes.truncate(notes_before);
@@ -428,6 +667,7 @@ impl Engine {
                 to_js: &mut self.to_js,
                 scope: &mut self.scope,
                 clock_request: None,
+                midi_in: MidiInView { state: &self.midi_state, events: self.midi_sub.as_slice() },
             };
             current.process(&mut ctx);
             request = ctx.clock_request;
@@ -437,6 +677,10 @@ impl Engine {
         }
         if let Some((bpm, beats)) = request {
             self.clock.set_code_tempo(bpm, beats);
+        }
+        // The state at the next sub-block's first sample.
+        for e in self.midi_sub.as_slice() {
+            self.midi_state.apply(e);
         }
         // Notes were timed relative to `a`: shift them into the block and schedule them.
         for i in notes_before..self.notes.len() {
@@ -536,6 +780,17 @@ mod tests {
         }
         /// Processes one 512-sample block at 120 bpm 4/4; returns its MIDI events.
         fn block(&mut self, playing: bool) -> Vec<MidiEvent> {
+            self.block_midi(playing, &[], false).0
+        }
+
+        /// [`block`](Self::block) with MIDI input and thru; also returns the stamped
+        /// input and the number of input events dropped.
+        fn block_midi(
+            &mut self,
+            playing: bool,
+            midi_in: &[MidiIn],
+            midi_thru: bool,
+        ) -> (Vec<MidiEvent>, Vec<StampedMidiIn>, u64) {
             let host = HostTime { playing, ..HostTime::playing_at(120.0, 4, self.pos) };
             let report = self.engine.process(BlockIo {
                 host,
@@ -543,14 +798,15 @@ mod tests {
                 gain: 1.0,
                 params: [0.0; NUM_PARAMS],
                 inputs: [&[], &[]],
-                midi_in: &[],
                 outputs: [&mut self.l, &mut self.r],
+                midi_in,
+                midi_thru,
             });
-            let midi = report.midi.to_vec();
+            let out = (report.midi.to_vec(), report.midi_in.to_vec(), report.midi_in_dropped);
             if playing {
                 self.pos += 512.0 / 48_000.0 * 2.0;
             }
-            midi
+            out
         }
     }
 
@@ -687,5 +943,268 @@ mod tests {
         rig.block(true);
         assert!(rig.l.iter().all(|&x| x == 0.0));
         assert!(rig.r.iter().all(|&x| x == SAFETY_CLIP));
+    }
+
+    // ---- MIDI input, thru and clips ------------------------------------------------
+
+    use crate::audio::midi_in::ClipNote;
+
+    fn host(timing: u32, kind: MidiInKind, key: u8, value: f32) -> MidiIn {
+        MidiIn { timing, kind, channel: 0, key, value, source: MidiSource::Host }
+    }
+
+    fn dsl(src: &str) -> crate::dsl::Program {
+        let env = crate::dsl::CompileEnv {
+            sample_rate: 48_000.0,
+            max_block: 512,
+            samples: std::sync::Arc::new(crate::dsl::SampleLibrary::new()),
+        };
+        match crate::dsl::compile(src, &env) {
+            Ok(p) => p,
+            Err(e) => panic!("{src}: {e:?}"),
+        }
+    }
+
+    /// `mtrig` on the left, `mgate` on the right, `mnote`/100 … as the second block
+    /// shows: each is exact to the sample, in block mode and in per-sample mode.
+    #[test]
+    fn midi_functions_are_sample_accurate_in_block_and_per_sample_mode() {
+        let block_mode = dsl("{{}mtrig, 0}dac;\n{{}mgate, 1}dac;");
+        // Reading `:fb:` before writing it is feedback: the program runs per sample.
+        let per_sample = dsl(":fb:{:fb:, 0}add;\n{{{}mtrig, :fb:}add, 0}dac;\n{{}mgate, 1}dac;");
+        assert!(!block_mode.is_per_sample() && per_sample.is_per_sample());
+        for program in [block_mode, per_sample] {
+            let mut rig = Rig::new();
+            rig.engine.install_patch(Box::new(program));
+            rig.block(true);
+            // A note-on at sample 100, another at 101 (a chord spread by the host), and a
+            // note-off of both in the next block at 300.
+            let on =
+                [host(100, MidiInKind::NoteOn, 64, 0.5), host(101, MidiInKind::NoteOn, 67, 0.5)];
+            rig.block_midi(true, &on, false);
+            let trig: Vec<usize> = (0..512).filter(|&i| rig.l[i] != 0.0).collect();
+            assert_eq!(trig, vec![100, 101], "mtrig is 1 on each note-on's sample only");
+            assert!(
+                rig.r[..100].iter().all(|&x| x == 0.0) && rig.r[100..].iter().all(|&x| x == 1.0)
+            );
+            let off =
+                [host(300, MidiInKind::NoteOff, 64, 0.0), host(300, MidiInKind::NoteOff, 67, 0.0)];
+            rig.block_midi(true, &off, false);
+            assert!(rig.l.iter().all(|&x| x == 0.0));
+            assert!(
+                rig.r[..300].iter().all(|&x| x == 1.0) && rig.r[300..].iter().all(|&x| x == 0.0)
+            );
+        }
+        // Pitch, velocity, count, controllers, bend and pressure, scaled into -1..1.
+        let mut rig = Rig::new();
+        rig.engine.install_patch(Box::new(dsl(
+            "{{{{}mnote, 0.01}mul, {{}mheld, 0.1}mul, {{7}mcc, 2}mul}sum, 0}dac;\n\
+             {{{{}mvel, {}mbend}add, {}mtouch}add, 1}dac;",
+        )));
+        rig.block(true);
+        let events = [
+            host(10, MidiInKind::NoteOn, 60, 0.5),
+            host(20, MidiInKind::NoteOn, 72, 0.25),
+            host(30, MidiInKind::Cc, 7, 0.125),
+            host(40, MidiInKind::PitchBend, 0, -0.5),
+            host(50, MidiInKind::ChannelPressure, 0, 0.125),
+        ];
+        rig.block_midi(true, &events, false);
+        let at = |i: usize| (rig.l[i], rig.r[i]);
+        let near =
+            |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).abs() < 1e-6 && (a.1 - b.1).abs() < 1e-6;
+        assert!(near(at(9), (0.0, 0.0)), "{:?}", at(9));
+        assert!(near(at(10), (0.6 + 0.1, 0.5)), "{:?}", at(10));
+        assert!(near(at(20), (0.72 + 0.2, 0.25)), "{:?}", at(20));
+        // Clipped at 1 by the safety net: 0.72 + 0.2 + 0.25.
+        assert_eq!(at(30).0, 1.0);
+        assert!(near(at(40), (1.0, -0.25)), "{:?}", at(40));
+        assert!(near(at(511), (1.0, -0.125)), "{:?}", at(511));
+    }
+
+    #[test]
+    fn a_patch_swapped_in_mid_block_sees_the_state_at_its_first_sample() {
+        let mut rig = Rig::new();
+        let held = ">{{}mheld, 0.5}mul;";
+        rig.engine.install_patch(Box::new(dsl(held)));
+        for _ in 0..180 {
+            rig.block(true);
+        }
+        assert!(rig
+            .control
+            .to_audio
+            .push(ToAudio::Patch(Box::new(dsl(&format!("{{1}}quantise;\n{held}")))))
+            .is_ok());
+        for _ in 180..187 {
+            rig.block(true);
+        }
+        // Block 187: bar 1 starts at 256, where the new program comes in. A note held
+        // from 100 is still held in the new program; the note-off at 300 reaches it.
+        let ev = [host(100, MidiInKind::NoteOn, 60, 1.0), host(300, MidiInKind::NoteOff, 60, 0.0)];
+        rig.block_midi(true, &ev, false);
+        assert!(rig.l[..100].iter().all(|&x| x == 0.0));
+        assert!(rig.l[100..300].iter().all(|&x| (x - 0.5).abs() < 1e-6), "{:?}", &rig.l[250..262]);
+        assert!(rig.l[300..].iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn ten_thousand_events_in_one_block_neither_allocate_nor_panic() {
+        let mut rig = Rig::new();
+        rig.engine.install_patch(Box::new(dsl(
+            "{{}mgate, 0}dac;\n{{{}mtrig, {64}mcc}add, 1}dac;\n{{}mtrig, {}mnote, 0.5, 0.01}midi;",
+        )));
+        rig.block_midi(true, &[], true);
+        // Note-ons without note-offs, keys and channels out of range, unsorted and late
+        // timings, controllers, NaN.
+        let mut seed = 7u64;
+        let events: Vec<MidiIn> = (0..10_000)
+            .map(|i| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let r = (seed >> 33) as u32;
+                let kind = match r % 5 {
+                    0 | 1 => MidiInKind::NoteOn,
+                    2 => MidiInKind::NoteOff,
+                    3 => MidiInKind::Cc,
+                    _ => MidiInKind::PitchBend,
+                };
+                MidiIn {
+                    timing: r % 700,
+                    kind,
+                    channel: (r % 17) as u8,
+                    key: (r % 140) as u8,
+                    value: if i % 97 == 0 { f32::NAN } else { (r % 128) as f32 / 127.0 },
+                    source: MidiSource::Host,
+                }
+            })
+            .collect();
+        let Rig { engine, l, r, .. } = &mut rig;
+        let (n_in, sorted, dropped, n_out, offs_sorted) =
+            nice_assert_no_alloc::assert_no_alloc(|| {
+                let report = engine.process(BlockIo {
+                    host: HostTime::playing_at(120.0, 4, 512.0 / 48_000.0 * 2.0),
+                    sync: true,
+                    gain: 1.0,
+                    params: [0.0; NUM_PARAMS],
+                    inputs: [&[], &[]],
+                    outputs: [&mut l[..], &mut r[..]],
+                    midi_in: &events,
+                    midi_thru: true,
+                });
+                let sorted =
+                    report.midi_in.windows(2).all(|w| w[0].event.timing <= w[1].event.timing);
+                let offs_sorted = report.midi.windows(2).all(|w| w[0].timing <= w[1].timing);
+                (
+                    report.midi_in.len(),
+                    sorted,
+                    report.midi_in_dropped,
+                    report.midi.len(),
+                    offs_sorted,
+                )
+            });
+        rig.pos += 512.0 / 48_000.0 * 2.0;
+        assert_eq!(n_in, MAX_EVENTS_PER_BLOCK);
+        assert_eq!(n_in as u64 + dropped, 10_000, "every event is kept or counted");
+        assert!(sorted && offs_sorted);
+        assert!(n_out > 0);
+        assert!(rig.l.iter().chain(rig.r.iter()).all(|x| x.is_finite()));
+        let held = rig.engine.midi_in_state().held_count();
+        assert!(held > 0 && held <= 16 * 128, "{held}");
+        // Thru off: the notes it let through end at once, none is left hanging.
+        let (out, _, _) = rig.block_midi(true, &[], false);
+        let offs = out.iter().filter(|e| !e.on && e.timing == 0).count();
+        assert!(offs > 0);
+    }
+
+    #[test]
+    fn midi_thru_sends_host_notes_out_in_time_order_with_the_code_notes() {
+        let mut rig = Rig::new();
+        rig.engine.install_patch(patch(0.0, false, 48));
+        let ev = [host(50, MidiInKind::NoteOn, 60, 0.75), host(400, MidiInKind::NoteOff, 60, 0.0)];
+        let (out, stamped, _) = rig.block_midi(true, &ev, true);
+        let got: Vec<(u32, bool, u8)> = out.iter().map(|e| (e.timing, e.on, e.key)).collect();
+        assert_eq!(got, vec![(0, true, 48), (50, true, 60), (400, false, 60)]);
+        assert_eq!(out[1].velocity, 0.75);
+        // The input is stamped with the clock at its sample (bar 0, 120 bpm, 4/4).
+        assert_eq!(stamped.len(), 2);
+        let beats = 50.0 * 2.0 / 48_000.0;
+        assert!(
+            (stamped[0].beats - beats).abs() < 1e-9 && (stamped[0].bars - beats / 4.0).abs() < 1e-9
+        );
+        assert_eq!(
+            (stamped[0].bpm, stamped[0].beats_per_bar, stamped[0].playing),
+            (120.0, 4.0, true)
+        );
+        // Without thru nothing of the host's goes out.
+        let (out, _, _) = rig.block_midi(true, &[host(10, MidiInKind::NoteOn, 61, 1.0)], false);
+        assert!(out.iter().all(|e| e.key != 61));
+        // Thru on, a note held, thru off: its note-off goes out at once.
+        rig.block_midi(true, &[host(10, MidiInKind::NoteOn, 62, 1.0)], true);
+        let (out, _, _) = rig.block_midi(true, &[], false);
+        assert!(out.iter().any(|e| !e.on && e.key == 62 && e.timing == 0), "{out:?}");
+    }
+
+    #[test]
+    fn a_clip_plays_from_its_bar_into_midi_out_and_the_dsl() {
+        let mut rig = Rig::new();
+        rig.engine.install_patch(Box::new(dsl("{{}mgate, 0}dac;\n{{{}mnote, 0.01}mul, 1}dac;")));
+        let clip = Clip {
+            start_bar: 1,
+            notes: vec![
+                ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 64, velocity: 0.9 },
+                ClipNote { start_beats: 2.0, end_beats: 3.0, pitch: 67, velocity: 0.9 },
+            ],
+            length_beats: 4.0,
+            channel: 3,
+            looping: false,
+        };
+        assert!(rig.control.to_audio.push(ToAudio::Clip(Box::new(clip.clone()))).is_ok());
+        let mut out = Vec::new();
+        let mut clip_in = Vec::new();
+        let mut gate_at_bar = None;
+        for b in 0..400u64 {
+            let (midi, stamped, _) = rig.block_midi(true, &[], false);
+            out.extend(midi.iter().map(|e| (b * 512 + e.timing as u64, e.on, e.key, e.channel)));
+            clip_in.extend(stamped.iter().map(|s| (s.event.source, s.bars)));
+            if b == 187 {
+                gate_at_bar = Some((rig.l[255], rig.l[256], rig.r[256]));
+            }
+        }
+        // Bar 1 starts at sample 96000 (block 187, offset 256).
+        let clip_notes: Vec<_> = out.iter().filter(|e| e.3 == 3).copied().collect();
+        assert_eq!(
+            clip_notes,
+            vec![
+                (96_000, true, 64, 3),
+                (120_000, false, 64, 3),
+                (144_000, true, 67, 3),
+                (168_000, false, 67, 3)
+            ]
+        );
+        assert_eq!(gate_at_bar, Some((0.0, 1.0, 0.64)));
+        assert_eq!(clip_in.len(), 4);
+        assert!(clip_in.iter().all(|(s, _)| *s == MidiSource::Clip));
+        assert!((clip_in[0].1 - 1.0).abs() < 1e-12, "stamped on the downbeat of bar 1");
+        // The first clip replaced nothing; a second one hands the first back.
+        assert!(matches!(rig.control.garbage.pop(), Ok(Garbage::Nothing)));
+        let looping = Clip { start_bar: 0, looping: true, length_beats: 1.0, ..clip };
+        assert!(rig.control.to_audio.push(ToAudio::Clip(Box::new(looping))).is_ok());
+        rig.block(true);
+        assert!(matches!(rig.control.garbage.pop(), Ok(Garbage::Clip(_))));
+        // It loops every beat; a loop jump (relocation) releases its note at once.
+        let mut ons = 0;
+        for _ in 0..200 {
+            ons += rig.block(true).iter().filter(|e| e.on && e.channel == 3).count();
+        }
+        assert!(ons >= 4, "{ons}");
+        while rig.engine.clip_notes_sounding() == 0 {
+            rig.block(true);
+        }
+        rig.pos = 0.5;
+        let ev = rig.block(true);
+        assert!(ev.iter().any(|e| !e.on && e.channel == 3 && e.timing == 0), "{ev:?}");
+        // Stop: nothing sounds, nothing is held in the DSL's view.
+        rig.block(false);
+        assert_eq!(rig.engine.clip_notes_sounding(), 0);
+        assert_eq!(rig.engine.midi_in_state().held_count(), 0);
     }
 }

@@ -61,6 +61,11 @@ impl NoteScheduler {
         self.len = len as u32;
     }
 
+    /// Largest number of events one block can hold.
+    pub fn capacity(&self) -> usize {
+        self.events.capacity()
+    }
+
     /// Number of notes held right now.
     pub fn held_count(&self) -> usize {
         self.held

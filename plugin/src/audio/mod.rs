@@ -5,12 +5,15 @@
 //! - [`engine`]: runs the patch in time with the host, swaps in new code (at once or at the
 //!   next bar, crossfaded), applies JS channel data, hands replaced objects back.
 //! - [`transport`]: the bar clock, following the host's position through its jitter.
-//! - [`midi_in`]: MIDI input events (this block, stamped for JS), clips of notes to play.
+//! - [`midi_in`]: MIDI input events (this block, stamped for JS), the input state the DSL
+//!   reads, clips of notes to play.
+//! - [`clip`]: plays a clip from its bar, as MIDI out and as MIDI input for the DSL.
 //! - [`midi_out`]: sample-accurate note-on/off scheduling, never a stuck note.
 //! - [`patch`]: the patch/queue contract (`Patch`, `BlockContext`, `ClockState`, the
 //!   channel bank and fixed-capacity queues) the DSL's `Program` implements.
 //! - [`denormals`]: flush-to-zero for the duration of `process()`.
 
+pub mod clip;
 pub mod denormals;
 pub mod engine;
 pub mod midi_in;

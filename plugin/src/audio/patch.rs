@@ -2,6 +2,8 @@
 //! compiled DSL program. Everything here is used on the audio thread: no allocation,
 //! no locks, no I/O. Buffers are sized when they are created, off the audio thread.
 
+use crate::audio::midi_in::MidiInView;
+
 /// Number of host parameters a DSL program can read with `{i}param`:
 /// index 0 is `temperature`, 1..=8 are `macro1`..`macro8`.
 pub const NUM_PARAMS: usize = 9;
@@ -215,6 +217,9 @@ pub struct BlockContext<'a> {
     /// Set by `clk`: the tempo (bpm, beats per bar) the code asks for, used when the
     /// clock is not synced to the host. Last write in the block wins.
     pub clock_request: Option<(f64, f64)>,
+    /// MIDI input (host and clip): the state at the block's first sample and the block's
+    /// events, timed relative to it. Read by `mnote`, `mgate`, `mtrig`, `mcc`, ...
+    pub midi_in: MidiInView<'a>,
 }
 
 /// A compiled program the engine can run: the DSL's `Program` implements it, and so do

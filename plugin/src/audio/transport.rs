@@ -139,7 +139,7 @@ impl Clock {
             self.code_bpm = bpm;
             self.set_free_beats(now);
         }
-        if beats_per_bar.is_finite() && beats_per_bar >= 1.0 && beats_per_bar <= 64.0 {
+        if (1.0..=64.0).contains(&beats_per_bar) {
             self.code_beats_per_bar = beats_per_bar;
         }
     }
@@ -266,6 +266,11 @@ fn split_bars(bars: f64) -> (i64, f64) {
     ((whole as i64), (bars - whole).clamp(0.0, 1.0 - f64::EPSILON))
 }
 
+// The integration tests' rounding host, so both drive the clock with the same jitter.
+#[cfg(test)]
+#[path = "../../tests/common/rounding_host.rs"]
+mod rounding_host;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,17 +370,7 @@ mod tests {
         assert_eq!(out[0].beats_per_bar, 3.0);
     }
 
-    /// A host that rounds its positions: its own time runs in ticks of 1/1920 beat
-    /// (Ardour's resolution), each block's start is the tick at or before the true
-    /// position, and at some blocks it is a few samples later still (as measured in
-    /// Ardour). Returns the position it reports for the block starting at `sample`.
-    fn rounding_host(sample: u64, bpm: f64, sr: f64, rng: &mut u64) -> f64 {
-        let exact = sample as f64 * bpm / 60.0 / sr;
-        let ticks = (exact * 1920.0).floor();
-        *rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let late_samples = if (*rng >> 33) % 4 == 0 { ((*rng >> 40) % 9) as f64 } else { 0.0 };
-        (ticks / 1920.0 - late_samples * bpm / 60.0 / sr).max(0.0)
-    }
+    use super::rounding_host::rounded_host_position as rounding_host;
 
     /// Runs `bars` bars of a jittery host at `bpm` (4/4, 48 kHz, 512-sample blocks); returns
     /// the clock's position in bars at every sample and the relocations it reported.

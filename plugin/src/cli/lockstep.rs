@@ -15,8 +15,9 @@
 //! - **`toJS`**: the values a block sent are handed to `input` after the block; the
 //!   channel data `input` sends reaches the engine at the next block's start, one block
 //!   later, as in the plugin.
-//! - **MIDI input** (`--midi-in`): a block's events go to the JS thread's MIDI queue after
-//!   the block, stamped with their musical time.
+//! - **MIDI input** (`--midi-in`, and the notes of clips the engine plays): a block's
+//!   events go to the JS thread's MIDI queue after the block, stamped by the engine with
+//!   their musical time, as the plugin sends them.
 //! - **Timers** run by the render's clock ([`Runtime::use_render_clock`]): time 0 is the
 //!   first sample; a timer due at `t` fires before the first block that starts at or
 //!   after `t`. A render's timers so fire as late as the plugin's would by at most one

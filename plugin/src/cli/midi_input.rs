@@ -16,7 +16,7 @@
 
 use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
 
-use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, StampedMidiIn, MAX_EVENTS_PER_BLOCK};
+use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, MAX_EVENTS_PER_BLOCK};
 
 /// One input event at a musical position.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -222,9 +222,6 @@ pub struct MidiFeed {
     /// (sample position from the render's start, event with `timing` 0).
     events: Vec<(u64, MidiIn)>,
     next: usize,
-    samples_per_beat: f64,
-    beats_per_bar: f64,
-    bpm: f64,
     /// Events dropped because a block held more than [`MAX_EVENTS_PER_BLOCK`].
     pub dropped: usize,
 }
@@ -232,7 +229,7 @@ pub struct MidiFeed {
 impl MidiFeed {
     /// Places `file`'s events at `bpm` and `sample_rate` (beats × samples per beat,
     /// rounded to the nearest sample).
-    pub fn new(file: &MidiInputFile, bpm: f64, beats_per_bar: f64, sample_rate: f64) -> Self {
+    pub fn new(file: &MidiInputFile, bpm: f64, sample_rate: f64) -> Self {
         let samples_per_beat = sample_rate * 60.0 / bpm;
         let events = file
             .events
@@ -251,19 +248,12 @@ impl MidiFeed {
                 (at, event)
             })
             .collect();
-        Self { events, next: 0, samples_per_beat, beats_per_bar, bpm, dropped: 0 }
+        Self { events, next: 0, dropped: 0 }
     }
 
     /// An empty feed (no `--midi-in`).
     pub fn empty() -> Self {
-        Self {
-            events: Vec::new(),
-            next: 0,
-            samples_per_beat: 1.0,
-            beats_per_bar: 4.0,
-            bpm: 120.0,
-            dropped: 0,
-        }
+        Self { events: Vec::new(), next: 0, dropped: 0 }
     }
 
     /// Replaces `out` with the events of the block of `len` samples starting at sample
@@ -285,23 +275,6 @@ impl MidiFeed {
                 continue;
             }
             out.push(MidiIn { timing: (at - start) as u32, ..event });
-        }
-    }
-
-    /// The events of a block as the JS thread receives them: stamped with their musical
-    /// time (the render plays from bar 0 at a constant tempo).
-    pub fn stamp(&self, start: u64, events: &[MidiIn], out: &mut Vec<StampedMidiIn>) {
-        out.clear();
-        for e in events {
-            let beats = (start + u64::from(e.timing)) as f64 / self.samples_per_beat;
-            out.push(StampedMidiIn {
-                event: *e,
-                bars: beats / self.beats_per_bar,
-                beats,
-                bpm: self.bpm,
-                beats_per_bar: self.beats_per_bar,
-                playing: true,
-            });
         }
     }
 
@@ -526,7 +499,7 @@ mod tests {
             warnings: Vec::new(),
             end_beats: 4.0,
         };
-        let mut feed = MidiFeed::new(&file, 120.0, 4.0, 48_000.0);
+        let mut feed = MidiFeed::new(&file, 120.0, 48_000.0);
         let mut out = Vec::new();
         let mut landed = Vec::new();
         let mut pos = 0u64;
@@ -550,19 +523,6 @@ mod tests {
             ]
         );
         assert_eq!(feed.remaining(), 1, "the note at beat 4 is after the render");
-        // Stamped for JS with the musical time of their sample.
-        let mut stamped = Vec::new();
-        let off = MidiIn {
-            timing: 448,
-            kind: MidiInKind::NoteOff,
-            channel: 0,
-            key: 60,
-            value: 0.5,
-            source: MidiSource::Host,
-        };
-        feed.stamp(46 * 512, &[off], &mut stamped);
-        assert_eq!(stamped[0].beats, 1.0);
-        assert_eq!(stamped[0].bars, 0.25);
     }
 
     #[test]
@@ -579,7 +539,7 @@ mod tests {
                 .collect(),
             ..MidiInputFile::default()
         };
-        let mut feed = MidiFeed::new(&file, 120.0, 4.0, 48_000.0);
+        let mut feed = MidiFeed::new(&file, 120.0, 48_000.0);
         let mut out = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         feed.block(0, 512, &mut out);
         assert_eq!(out.len(), MAX_EVENTS_PER_BLOCK);

@@ -51,6 +51,8 @@ pub struct Rendered {
     pub settings: RenderSettings,
     /// How many times the JS sent to each channel (set-up and render), when JS ran.
     pub sends: std::collections::BTreeMap<u32, usize>,
+    /// MIDI input events the engine dropped (too many in a block, out of range).
+    pub midi_in_dropped: u64,
 }
 
 impl Rendered {
@@ -211,6 +213,7 @@ impl OfflineEngine {
         let mut midi_in = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         let mut stamped = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         let mut to_js = Vec::new();
+        let mut midi_in_dropped = 0u64;
         self.controller.lock().set_active(true);
         let mut pos = 0usize;
         while pos < total {
@@ -231,8 +234,9 @@ impl OfflineEngine {
                 gain: 1.0,
                 params: s.params,
                 inputs: [&[], &[]],
-                midi_in: &midi_in,
                 outputs: [&mut l[..n], &mut r[..n]],
+                midi_in: &midi_in,
+                midi_thru: false,
             });
             for e in report.midi {
                 events.push(TimedEvent {
@@ -243,10 +247,14 @@ impl OfflineEngine {
                     velocity: e.velocity,
                 });
             }
+            midi_in_dropped += report.midi_in_dropped;
             if let Some(js) = js.as_deref_mut() {
+                // The engine's MIDI input (host and clip notes), stamped with its clock, as
+                // the plugin hands it to the JS thread.
                 to_js.clear();
                 to_js.extend_from_slice(report.to_js);
-                midi.stamp(pos as u64, &midi_in, &mut stamped);
+                stamped.clear();
+                stamped.extend_from_slice(report.midi_in);
                 js.after_block(t, &to_js, &stamped);
             }
             audio[0].extend_from_slice(&l[..n]);
@@ -261,7 +269,7 @@ impl OfflineEngine {
             sends = js.sends();
         }
         self.controller.lock().set_active(false);
-        Rendered { audio, events, settings: s, sends }
+        Rendered { audio, events, settings: s, sends, midi_in_dropped }
     }
 }
 

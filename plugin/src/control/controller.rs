@@ -416,6 +416,14 @@ impl Controller {
         &self.env.samples
     }
 
+    /// Sends a clip for the engine to play from its `start_bar` (replacing the playing
+    /// one; a clip without notes stops clip playback). Its notes are sorted by start here,
+    /// off the audio thread. Err when the engine's queue is full while active.
+    pub fn send_clip(&mut self, mut clip: crate::audio::midi_in::Clip) -> Result<(), QueueFull> {
+        clip.notes.sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats));
+        self.send(ToAudio::Clip(Box::new(clip)))
+    }
+
     /// Messages sent whose garbage has not come back yet.
     pub fn in_flight(&self) -> usize {
         self.in_flight
@@ -428,6 +436,7 @@ impl Controller {
             match g {
                 Garbage::Patch(p) => drop(p),
                 Garbage::Channel(c) => drop(c),
+                Garbage::Clip(c) => drop(c),
                 Garbage::Nothing => {}
             }
         }
@@ -510,8 +519,9 @@ mod tests {
             gain: 1.0,
             params: [0.0; NUM_PARAMS],
             inputs: [&[], &[]],
-            midi_in: &[],
             outputs: [&mut l, &mut r],
+            midi_in: &[],
+            midi_thru: false,
         });
         l[len - 1]
     }

@@ -69,6 +69,11 @@ pub struct SemaParams {
     pub macro7: FloatParam,
     #[id = "macro8"]
     pub macro8: FloatParam,
+
+    /// Send the notes played into the plugin out again with its own, so the DAW records
+    /// the call along with the answer. Appended last: the IDs above keep their order.
+    #[id = "midi_thru"]
+    pub midi_thru: BoolParam,
 }
 
 fn macro_param(n: usize) -> FloatParam {
@@ -98,6 +103,7 @@ impl SemaParams {
             macro6: macro_param(6),
             macro7: macro_param(7),
             macro8: macro_param(8),
+            midi_thru: BoolParam::new("MIDI thru", false),
         }
     }
 

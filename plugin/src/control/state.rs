@@ -194,6 +194,19 @@ mod tests {
     }
 
     #[test]
+    fn default_session_records_its_melody_as_midi() {
+        let s = SessionState::default();
+        assert!(s.dsl.contains("// Sema Live addition"));
+        let env = crate::dsl::CompileEnv {
+            sample_rate: 48_000.0,
+            max_block: 512,
+            samples: std::sync::Arc::new(crate::dsl::SampleLibrary::new()),
+        };
+        let program = crate::dsl::compile(&s.dsl, &env).expect("the default patch compiles");
+        assert!(program.uses_midi(), "a fresh plugin sends its melody as MIDI");
+    }
+
+    #[test]
     fn default_session_has_the_primer_on_channel_one() {
         let s = SessionState::default();
         let ch = &s.channels[&1];

@@ -1,5 +1,6 @@
 //! What the audio thread tells the editor and the JS thread, lock-free: transport
-//! position, DSP load, and a log of the MIDI notes it sent.
+//! position, DSP load, a log of the MIDI notes it sent, and the MIDI input it received
+//! (stamped with musical time) with counts of what was received and dropped.
 
 use atomic_float::{AtomicF32, AtomicF64};
 use parking_lot::Mutex;
@@ -16,6 +17,9 @@ const TO_JS_CAPACITY: usize = 16384;
 /// Capacity of the MIDI-input queue to the JS thread (about ten seconds of dense playing
 /// with controllers; what does not fit is dropped and counted).
 const MIDI_IN_JS_CAPACITY: usize = 4096;
+/// Capacity of the MIDI-input queue to the editor (its activity light and last note; a
+/// closed editor lets it fill up, which is fine: nothing is counted for it).
+const MIDI_IN_EDITOR_CAPACITY: usize = 1024;
 /// Capacity of the `scop` queue (audio → editor): a few seconds of `scop` values at the
 /// rates Sema code uses (one value per trigger, or per block).
 const SCOPE_CAPACITY: usize = 16384;
@@ -45,6 +49,11 @@ pub struct Status {
     pub dsp_load: AtomicF32,
     /// Number of blocks processed (tells the editor the engine is running).
     pub blocks: AtomicU64,
+    /// MIDI events received from the host.
+    pub midi_in_events: AtomicU64,
+    /// MIDI input events dropped: more than a block holds, out of range, or the queue
+    /// to the JS thread full.
+    pub midi_in_dropped: AtomicU64,
 }
 
 impl Status {
@@ -77,6 +86,8 @@ pub struct AudioOutlets {
     pub scope: rtrb::Producer<f32>,
     /// MIDI input, stamped with musical time, for the JS thread.
     pub midi_in_js: rtrb::Producer<StampedMidiIn>,
+    /// The same for the editor's MIDI-in indicator.
+    pub midi_in_editor: rtrb::Producer<StampedMidiIn>,
 }
 
 /// The editor's consumer ends (never the audio thread's). Behind mutexes because they
@@ -85,6 +96,8 @@ pub struct AudioOutlets {
 pub struct Inlets {
     pub notes: Mutex<rtrb::Consumer<NoteRecord>>,
     pub scope: Mutex<rtrb::Consumer<f32>>,
+    /// MIDI input (host and clip) for the status strip's indicator.
+    pub midi_in: Mutex<rtrb::Consumer<StampedMidiIn>>,
 }
 
 /// Creates the audio → editor/JS queues: the audio thread's producer ends, the editor's
@@ -95,24 +108,40 @@ pub fn outlets() -> (AudioOutlets, Inlets, ToJsReceiver, MidiInReceiver) {
     let (j_tx, j_rx) = rtrb::RingBuffer::new(TO_JS_CAPACITY);
     let (s_tx, s_rx) = rtrb::RingBuffer::new(SCOPE_CAPACITY);
     let (m_tx, m_rx) = rtrb::RingBuffer::new(MIDI_IN_JS_CAPACITY);
+    let (e_tx, e_rx) = rtrb::RingBuffer::new(MIDI_IN_EDITOR_CAPACITY);
     (
-        AudioOutlets { notes: n_tx, to_js: j_tx, scope: s_tx, midi_in_js: m_tx },
-        Inlets { notes: Mutex::new(n_rx), scope: Mutex::new(s_rx) },
+        AudioOutlets {
+            notes: n_tx,
+            to_js: j_tx,
+            scope: s_tx,
+            midi_in_js: m_tx,
+            midi_in_editor: e_tx,
+        },
+        Inlets { notes: Mutex::new(n_rx), scope: Mutex::new(s_rx), midi_in: Mutex::new(e_rx) },
         j_rx,
         m_rx,
     )
 }
 
 impl AudioOutlets {
-    /// Logs a block's MIDI events, toJS and `scop` values; drops what does not fit (the
-    /// editor and JS catch up; the audio thread never waits).
+    /// Logs a block's MIDI events, toJS and `scop` values and passes its MIDI input on;
+    /// drops what does not fit (the editor and JS catch up; the audio thread never waits).
+    /// Returns the number of MIDI input events the JS thread's queue had no room for.
     pub fn publish(
         &mut self,
         clocks: &[ClockState],
         midi: &[MidiEvent],
         to_js: &[ToJsValue],
         scope: &[f32],
-    ) {
+        midi_in: &[StampedMidiIn],
+    ) -> u64 {
+        let mut dropped = 0;
+        for e in midi_in {
+            if self.midi_in_js.push(*e).is_err() {
+                dropped += 1;
+            }
+            let _ = self.midi_in_editor.push(*e);
+        }
         for e in midi {
             let Some(c) = clocks.get(e.timing as usize).or(clocks.last()) else { break };
             let _ = self.notes.push(NoteRecord {
@@ -132,5 +161,6 @@ impl AudioOutlets {
                 break;
             }
         }
+        dropped
     }
 }

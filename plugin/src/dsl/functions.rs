@@ -3,7 +3,9 @@
 //! each name onto a Maximilian call; the DSP lives in `crate::dsp`.
 
 use super::compiler::{Builder, Call, Operand};
-use super::program::{BinKind, BitBin, BitUn, FilterKind, Op, OscKind, PlayMode, UnKind};
+use super::program::{
+    BinKind, BitBin, BitUn, FilterKind, MidiCursor, MidiFn, Op, OscKind, PlayMode, UnKind,
+};
 use crate::dsp::acid::Acid;
 use crate::dsp::blep::{PolyBlep, Waveform};
 use crate::dsp::effect::{modulated_capacity, Chorus, DelayLine, Flanger, MAX_DELAY};
@@ -201,6 +203,14 @@ fn player(b: &mut Builder, c: &Call, mode: PlayMode) -> Result<Operand, String> 
             b.player(&name, mode, speed, None, None, out)?;
         }
     }
+    Ok(Operand::S(out))
+}
+
+/// A MIDI-input function (`mnote`, `mcc`, ...): its own cursor over the input state.
+fn midi_in(b: &mut Builder, c: &Call, kind: MidiFn) -> Result<Operand, String> {
+    let arg = if kind == MidiFn::Cc { Some(b.s(c, 0)?) } else { None };
+    let out = b.out(c);
+    b.emit(Op::MidiIn { kind, arg, out, cursor: Box::default() as Box<MidiCursor> });
     Ok(Operand::S(out))
 }
 
@@ -607,6 +617,15 @@ pub static FUNCTIONS: &[FuncDef] = &[
         b.emit(Op::Midi { trig, pitch, vel, len, channel, out, prev: 0.0 });
         Ok(Operand::S(out))
     }),
+    // ---- MIDI input (what the host plays into the plugin, and the clip it plays)
+    f!("mnote", 0, 0, "{}mnote", "MIDI in: pitch (MIDI number) of the last note played, 0 before any; {{}mnote}mtof is its frequency.", |b, c| midi_in(b, c, MidiFn::Note)),
+    f!("mvel", 0, 0, "{}mvel", "MIDI in: velocity 0..1 of the last note played.", |b, c| midi_in(b, c, MidiFn::Vel)),
+    f!("mgate", 0, 0, "{}mgate", "MIDI in: 1 while at least one note is held, else 0 (a gate for env).", |b, c| midi_in(b, c, MidiFn::Gate)),
+    f!("mheld", 0, 0, "{}mheld", "MIDI in: number of notes held.", |b, c| midi_in(b, c, MidiFn::Held)),
+    f!("mtrig", 0, 0, "{}mtrig", "MIDI in: 1 on the sample of each note-on, else 0 (a trigger; note-ons on adjacent samples make one).", |b, c| midi_in(b, c, MidiFn::Trig)),
+    f!("mcc", 1, 1, "{controller}mcc", "MIDI in: value 0..1 of a controller 0-127 (all channels), 0 until it moves.", |b, c| midi_in(b, c, MidiFn::Cc)),
+    f!("mbend", 0, 0, "{}mbend", "MIDI in: pitch bend -1..1, 0 at rest.", |b, c| midi_in(b, c, MidiFn::Bend)),
+    f!("mtouch", 0, 0, "{}mtouch", "MIDI in: channel pressure (aftertouch) 0..1.", |b, c| midi_in(b, c, MidiFn::Touch)),
     // ---- sample players
     f!("sampler", 2, 4, "{trigger, speed?, offset?}\\name", "Plays a sample once on each rising trigger.", |b, c| player(b, c, PlayMode::OneShot)),
     f!("slice", 3, 3, "{trigger, position}|name", "Loops a sample; a trigger jumps to the position.", |b, c| player(b, c, PlayMode::Slice)),

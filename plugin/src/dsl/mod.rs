@@ -14,7 +14,10 @@
 //! lists are values; `clp`/`clt` count cycles per bar from the host's bar position.
 //! Every function is defined in one place, [`functions::FUNCTIONS`].
 //!
-//! Beyond Sema: `midi`, `param`, `mtof`, `ftom`; `0tN` as an argument means `{N}clt`;
+//! Beyond Sema: `midi`, `param`, `mtof`, `ftom`; the MIDI input functions `{}mnote`,
+//! `{}mvel`, `{}mgate`, `{}mheld`, `{}mtrig`, `{n}mcc`, `{}mbend`, `{}mtouch` (what the
+//! host plays into the plugin and the clip it plays, sample-accurate, see
+//! [`crate::audio::midi_in::MidiInState`]); `0tN` as an argument means `{N}clt`;
 //! `{signal}scop` feeds the scope every sample; extra arguments are ignored as in Sema.
 //! Own designs where Sema wraps large libraries: `o303` (a 303-style voice, not an
 //! Open303 port), `freeverb` (standard Freeverb layout), `sawn`'s band-limited step

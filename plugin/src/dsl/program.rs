@@ -11,6 +11,7 @@
 //!   depends on earlier ops at the same sample, so the result is identical while the
 //!   dispatch cost is paid once per block instead of once per sample.
 
+use crate::audio::midi_in::MidiInState;
 use crate::audio::patch::{
     BlockContext, NoteRequest, TimedNote, ToJsValue, NUM_OUTPUTS, NUM_PARAMS,
 };
@@ -204,6 +205,36 @@ pub enum PlayMode {
     Slice,
     /// `{speed, 'name'}loop`.
     Loop,
+}
+
+/// What a MIDI-input function (`mnote`, `mvel`, `mgate`, ...) reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MidiFn {
+    /// `mnote`: pitch of the last note-on (0 before any).
+    Note,
+    /// `mvel`: its velocity 0..1.
+    Vel,
+    /// `mgate`: 1 while a note is held.
+    Gate,
+    /// `mheld`: number of notes held.
+    Held,
+    /// `mtrig`: 1 on the sample of each note-on.
+    Trig,
+    /// `mcc`: a controller's value 0..1.
+    Cc,
+    /// `mbend`: pitch bend -1..1.
+    Bend,
+    /// `mtouch`: channel pressure 0..1.
+    Touch,
+}
+
+/// A MIDI-input op's own copy of the input state, stepped through the sub-block's
+/// events as its samples are reached (see [`Op::MidiIn`]).
+#[derive(Clone, Debug, Default)]
+pub struct MidiCursor {
+    state: MidiInState,
+    /// Index of the next event of the sub-block to apply.
+    next: usize,
 }
 
 /// Functional list operations with a lambda (`map`, `filt`, `redu`, `expa`).
@@ -579,6 +610,17 @@ pub enum Op {
         index: R,
         out: R,
     },
+    /// `mnote`, `mvel`, `mgate`, `mheld`, `mtrig`, `mcc`, `mbend`, `mtouch`: the MIDI
+    /// input at each sample. At the first sample of every `process` call the cursor takes
+    /// the engine's state at that sample, then applies each event at its sample, so the
+    /// value is sample-accurate in block and per-sample mode alike.
+    MidiIn {
+        kind: MidiFn,
+        /// The controller number of `mcc`.
+        arg: Option<R>,
+        out: R,
+        cursor: Box<MidiCursor>,
+    },
     /// Sample players (`\name`, `|name`, `loop`).
     Player {
         mode: PlayMode,
@@ -884,6 +926,12 @@ impl Op {
             }
             Op::Param { index, out, .. } => {
                 f(*index);
+                f(*out);
+            }
+            Op::MidiIn { arg, out, .. } => {
+                if let Some(r) = arg {
+                    f(*r);
+                }
                 f(*out);
             }
             Op::Player { a, b, c, out, .. } => {
@@ -1686,6 +1734,44 @@ impl Op {
                     let i =
                         if i.is_finite() && i > 0.0 { (i as usize).min(NUM_PARAMS - 1) } else { 0 };
                     params[i] as f64
+                })
+            }
+            Op::MidiIn { kind, arg, out, cursor } => {
+                let view = f.ctx.midi_in;
+                let base = f.base;
+                if base == 0 {
+                    cursor.state = *view.state;
+                    cursor.next = 0;
+                }
+                let (kind, arg) = (*kind, *arg);
+                each!(regs, f, *out, |j| {
+                    let before = cursor.state.note_ons;
+                    while let Some(e) = view.events.get(cursor.next) {
+                        if e.timing as usize > base + j {
+                            break;
+                        }
+                        cursor.state.apply(e);
+                        cursor.next += 1;
+                    }
+                    let s = &cursor.state;
+                    match kind {
+                        MidiFn::Note => s.last_note as f64,
+                        MidiFn::Vel => s.last_velocity as f64,
+                        MidiFn::Gate => (s.held_count() > 0) as u8 as f64,
+                        MidiFn::Held => s.held_count() as f64,
+                        MidiFn::Trig => (s.note_ons != before) as u8 as f64,
+                        MidiFn::Cc => {
+                            let n = arg.map_or(0.0, |r| g!(r, j));
+                            let n = if n.is_finite() && n > 0.0 {
+                                (n.round() as usize).min(127)
+                            } else {
+                                0
+                            };
+                            s.cc[n] as f64
+                        }
+                        MidiFn::Bend => s.bend as f64,
+                        MidiFn::Touch => s.pressure as f64,
+                    }
                 })
             }
             Op::Player { mode, a, b, c, out, p } => match mode {

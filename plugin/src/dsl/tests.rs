@@ -1,6 +1,7 @@
 //! End-to-end tests: source → compile → render with a fake clock.
 
 use super::*;
+use crate::audio::midi_in::{MidiIn, MidiInState, MidiInView};
 use crate::audio::patch::{
     BlockContext, ChannelBank, ClockState, FixedQueue, TimedNote, ToJsValue, NUM_PARAMS,
 };
@@ -24,6 +25,12 @@ pub struct Harness {
     pub scope: Vec<f32>,
     pub clock_request: Option<(f64, f64)>,
     pub block: usize,
+    /// MIDI input to play, `timing` in samples since the harness started (sorted).
+    pub midi: Vec<MidiIn>,
+    /// The MIDI input state at the next block's first sample.
+    pub midi_state: MidiInState,
+    /// Samples rendered since the harness started.
+    pub rendered: u64,
 }
 
 impl Harness {
@@ -41,6 +48,9 @@ impl Harness {
             scope: vec![],
             clock_request: None,
             block: 512,
+            midi: vec![],
+            midi_state: MidiInState::new(),
+            rendered: 0,
         }
     }
 
@@ -92,6 +102,13 @@ impl Harness {
             let mut to_js = FixedQueue::with_capacity(4096);
             let mut scope = FixedQueue::with_capacity(4096);
             let inputs = &self.input[..len.min(self.input.len())];
+            let start = self.rendered;
+            let events: Vec<MidiIn> = self
+                .midi
+                .iter()
+                .filter(|e| (start..start + len as u64).contains(&(e.timing as u64)))
+                .map(|e| MidiIn { timing: (e.timing as u64 - start) as u32, ..*e })
+                .collect();
             let mut ctx = BlockContext {
                 len,
                 clocks: &clocks,
@@ -103,6 +120,7 @@ impl Harness {
                 to_js: &mut to_js,
                 scope: &mut scope,
                 clock_request: None,
+                midi_in: MidiInView { state: &self.midi_state, events: &events },
             };
             p.process(&mut ctx);
             if ctx.clock_request.is_some() {
@@ -115,6 +133,10 @@ impl Harness {
             self.scope.extend_from_slice(scope.as_slice());
             left.extend_from_slice(&l);
             right.extend_from_slice(&r);
+            for e in &events {
+                self.midi_state.apply(e);
+            }
+            self.rendered += len as u64;
             self.position += len as f64;
             done += len;
         }
@@ -837,4 +859,52 @@ fn a_program_with_an_unallocated_register_is_refused() {
     assert!(Program::new(parts(1)).is_ok());
     let err = Program::new(parts(2)).err().expect("register 2 of 2 is refused");
     assert!(err.contains("register 2"), "{err}");
+}
+
+#[test]
+fn midi_input_functions_follow_events_across_chunks_and_modes() {
+    use crate::audio::midi_in::{MidiInKind, MidiSource};
+    let ev = |timing, kind, key, value| MidiIn {
+        timing,
+        kind,
+        channel: 0,
+        key,
+        value,
+        source: MidiSource::Host,
+    };
+    let block_mode = "{{}mtrig, 0}dac;\n{{}mheld, 1}dac;";
+    let per_sample = ":fb:{:fb:, 0}add;\n{{{}mtrig, :fb:}add, 0}dac;\n{{}mheld, 1}dac;";
+    for (src, want_per_sample) in [(block_mode, false), (per_sample, true)] {
+        let mut h = Harness::new(120.0, 4.0);
+        h.midi = vec![
+            ev(130, MidiInKind::NoteOn, 62, 0.5),
+            ev(131, MidiInKind::NoteOn, 65, 1.0),
+            ev(700, MidiInKind::NoteOff, 62, 0.0),
+            ev(700, MidiInKind::NoteOff, 65, 0.0),
+        ];
+        // Compiled for 64-sample chunks and rendered in 512-sample blocks: the events
+        // fall in later chunks of a block and in the next block.
+        let env = CompileEnv { max_block: 64, ..h.env() };
+        let mut p = compile(src, &env).expect("compiles");
+        assert_eq!(p.is_per_sample(), want_per_sample);
+        let (l, r) = h.render(&mut p, 1024);
+        let trig: Vec<usize> = (0..1024).filter(|&i| l[i] != 0.0).collect();
+        assert_eq!(trig, vec![130, 131], "{src}");
+        assert!(r[..130].iter().all(|&x| x == 0.0));
+        assert_eq!(r[130], 1.0);
+        assert!(r[131..700].iter().all(|&x| x == 2.0), "{src}");
+        assert!(r[700..].iter().all(|&x| x == 0.0));
+    }
+}
+
+#[test]
+fn midi_input_functions_check_their_arity() {
+    assert!(check("{}mnote;").is_ok());
+    assert!(check("{{64}mcc, {}mbend, {}mtouch, {}mvel}sum;").is_ok());
+    // The README's example.
+    assert!(check(">{{{{}mnote}mtof}saw, {{}mgate, 5, 200, 0.6, 300}env}mul;").is_ok());
+    // Too few arguments is an error naming the function (extra ones are ignored, as
+    // everywhere in Sema).
+    let err = check("{}mcc;").unwrap_err();
+    assert!(err[0].message.contains("mcc"), "{err:?}");
 }

@@ -40,6 +40,8 @@ const BARS_SHOWN: f64 = 8.0;
 const SCOPE_LEN: usize = 1024;
 /// The scope hides this long after the last `scop` value.
 const SCOPE_HOLD: Duration = Duration::from_secs(3);
+/// How long the MIDI-in light stays lit after an event.
+const MIDI_IN_HOLD: Duration = Duration::from_millis(250);
 /// Smallest window the resize corner allows, in logical points.
 const MIN_WINDOW: egui::Vec2 = egui::vec2(720.0, 480.0);
 
@@ -98,6 +100,10 @@ pub struct SemaEditor {
     /// The latest `scop` values, oldest first, and when the last one arrived.
     scope: std::collections::VecDeque<f32>,
     scope_seen: Option<Instant>,
+    /// When the last MIDI input event arrived, and the last note played into the plugin
+    /// (or by its clip), for the status strip's MIDI-in indicator.
+    midi_in_seen: Option<Instant>,
+    midi_in_note: Option<u8>,
 }
 
 /// Where a clicked console message points.
@@ -386,6 +392,8 @@ impl SemaEditor {
             export_path: home.join("sema-live-notes.mid").to_string_lossy().into_owned(),
             scope: std::collections::VecDeque::with_capacity(SCOPE_LEN),
             scope_seen: None,
+            midi_in_seen: None,
+            midi_in_note: None,
         }
     }
 
@@ -529,6 +537,8 @@ impl SemaEditor {
             ui.separator();
             ui.monospace(format!("DSP {:4.1}%", s.dsp_load.load(Ordering::Relaxed) * 100.0));
             ui.separator();
+            self.midi_in_indicator(ui);
+            ui.separator();
             let models = &self.shared.js.models;
             let summary = models.summary();
             let error = models.last_error.lock().clone();
@@ -547,6 +557,31 @@ impl SemaEditor {
         });
     }
 
+    /// "MIDI in": a light that is lit for a moment after each event, the last note played,
+    /// and how many events were dropped (only when some were).
+    fn midi_in_indicator(&self, ui: &mut egui::Ui) {
+        let lit = self.midi_in_seen.is_some_and(|t| t.elapsed() < MIDI_IN_HOLD);
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(9.0, 9.0), egui::Sense::hover());
+        let color = if lit {
+            egui::Color32::from_rgb(90, 210, 120)
+        } else {
+            ui.visuals().widgets.inactive.bg_fill
+        };
+        ui.painter().circle_filled(rect.center(), 4.0, color);
+        let note = self.midi_in_note.map(|k| melody::pitch_name(k as i32));
+        ui.monospace(format!("MIDI in {}", note.as_deref().unwrap_or("–")));
+        let dropped = self.shared.status.midi_in_dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            ui.colored_label(
+                egui::Color32::from_rgb(230, 190, 90),
+                egui::RichText::new(format!("{dropped} dropped")).monospace(),
+            )
+            .on_hover_text(
+                "MIDI input events dropped: too many in one block, or the script fell behind",
+            );
+        }
+    }
+
     fn controls(&self, ui: &mut egui::Ui, setter: &ParamSetter) {
         let p = &self.shared.params;
         ui.horizontal_wrapped(|ui| {
@@ -560,6 +595,8 @@ impl SemaEditor {
                 ui.label(format!("M{}", i + 1));
                 ui.add(ParamSlider::for_param(*m, setter).with_width(60.0));
             }
+            ui.label("MIDI thru");
+            ui.add(ParamSlider::for_param(&p.midi_thru, setter).with_width(50.0));
         });
     }
 
@@ -650,6 +687,14 @@ impl SemaEditor {
                 }
                 self.scope.push_back(v);
                 self.scope_seen = Some(Instant::now());
+            }
+        }
+        if let Some(mut rx) = self.shared.inlets.midi_in.try_lock() {
+            while let Ok(e) = rx.pop() {
+                self.midi_in_seen = Some(Instant::now());
+                if e.event.kind == crate::audio::midi_in::MidiInKind::NoteOn {
+                    self.midi_in_note = Some(e.event.key);
+                }
             }
         }
     }
@@ -1103,9 +1148,11 @@ mod tests {
         let mut ed = SemaEditor::new(shared.clone());
         let ctx = egui::Context::default();
         frame(&ctx, &mut ed, vec![]);
-        let mut state = crate::control::state::SessionState::default();
-        state.dsl = ">{330}sin;".into();
-        state.js = "console.log(1);".into();
+        let mut state = crate::control::state::SessionState {
+            dsl: ">{330}sin;".into(),
+            js: "console.log(1);".into(),
+            ..Default::default()
+        };
         state.editor.font_size = 17.0;
         shared.controller.lock().load_state(state);
         frame(&ctx, &mut ed, vec![]);
@@ -1168,7 +1215,7 @@ mod tests {
         let without = frame(&ctx, &mut ed, vec![]).shapes.len();
         assert!(ed.scope_seen.is_none());
         let wave: Vec<f32> = (0..2000).map(|i| (i as f32 * 0.05).sin()).collect();
-        plugin.outlets.publish(&[], &[], &[], &wave);
+        plugin.outlets.publish(&[], &[], &[], &wave, &[]);
         let with = frame(&ctx, &mut ed, vec![]).shapes.len();
         // The newest SCOPE_LEN values are kept, in order.
         assert_eq!(ed.scope.len(), SCOPE_LEN);

@@ -216,7 +216,7 @@ pub(crate) fn tick(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsVa
     let n = TICKS.get().wrapping_add(1);
     TICKS.set(n);
     // Reading the clock costs more than the rest of a tick: do it every 256 ticks.
-    if n % 256 == 0 {
+    if n.is_multiple_of(256) {
         if let Some(deadline) = DEADLINE.get() {
             if Instant::now() > deadline {
                 TIMED_OUT.set(true);

@@ -14,11 +14,16 @@ use crate::audio::patch::ToJsValue;
 use crate::control::console::{Level, Line};
 use crate::ml::worker::WorkerConfig;
 
+/// What a channel sent: `(channel id, data)`, in order.
+pub(crate) type Sends = Arc<Mutex<Vec<(u32, Vec<f64>)>>>;
+/// What `sema.sendBuffer` sent: `(name, data)`, in order.
+pub(crate) type Buffers = Arc<Mutex<Vec<(String, Vec<f32>)>>>;
+
 /// A runtime plus what it sent out.
 pub(crate) struct Harness {
     pub rt: Runtime,
-    pub sends: Arc<Mutex<Vec<(u32, Vec<f64>)>>>,
-    pub buffers: Arc<Mutex<Vec<(String, Vec<f32>)>>>,
+    pub sends: Sends,
+    pub buffers: Buffers,
     pub host: Arc<HostView>,
     /// The audio thread's end of the `toJS` ring buffer.
     pub to_js: rtrb::Producer<ToJsValue>,

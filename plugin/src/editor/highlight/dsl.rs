@@ -218,4 +218,13 @@ mod tests {
         assert_eq!(kind_of("{1}\u{a0}saw;é", d, "saw"), TokenKind::Function);
         assert_eq!(kind_of("{1}\u{a0}saw;é", d, "é"), TokenKind::Invalid);
     }
+
+    #[test]
+    fn midi_input_functions_are_highlighted() {
+        let d = Language::Dsl;
+        let src = ">{{{{}mnote}mtof}saw, {{}mgate, 0.3}mul}mul; {{64}mcc, {}mbend}add;";
+        for f in ["mnote", "mgate", "mcc", "mbend"] {
+            assert_eq!(kind_of(src, d, f), TokenKind::Function, "{f}");
+        }
+    }
 }

@@ -17,7 +17,7 @@ pub mod history;
 pub mod view;
 
 pub use history::{export_last_bars, NoteHistory, SentNote};
-pub use view::{js_channel_color, melody_view, midi_channel_color};
+pub use view::{js_channel_color, melody_view, midi_channel_color, pitch_name};
 
 /// Note events and histories for the tests of both halves.
 #[cfg(test)]

@@ -105,7 +105,7 @@ pub fn midi_channel_color(channel: u8, dark_mode: bool) -> Color32 {
 }
 
 /// Scientific pitch name of a MIDI key (60 = C4).
-fn pitch_name(key: i32) -> String {
+pub fn pitch_name(key: i32) -> String {
     const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
     format!("{}{}", NAMES[key.rem_euclid(12) as usize], key.div_euclid(12) - 1)
 }

@@ -242,7 +242,7 @@ fn quantize(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     let json = arg(args, 0).to_json(ctx)?.unwrap_or(Value::Null);
     let ns = sequence(&json, name).map_err(|e| JsNativeError::typ().with_message(e.to_string()))?;
     let spq = arg(args, 1).to_number(ctx)?;
-    if !(spq >= 1.0 && spq <= 1024.0 && spq.fract() == 0.0) {
+    if !((1.0..=1024.0).contains(&spq) && spq.fract() == 0.0) {
         return Err(JsNativeError::range()
             .with_message(format!("{name}: stepsPerQuarter must be an integer 1..1024, got {spq}"))
             .into());

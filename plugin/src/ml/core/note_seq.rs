@@ -189,7 +189,7 @@ pub fn quantize_note_sequence(
         }
     }
     let qpm = q.tempos[0].qpm;
-    if !(qpm > 0.0) || !qpm.is_finite() {
+    if !qpm.is_finite() || qpm <= 0.0 {
         return Err(ModelError::bad_input(format!("quantize: invalid tempo {qpm} qpm")));
     }
     let steps_per_second = steps_per_quarter as f64 * qpm / 60.0;

@@ -298,7 +298,6 @@ mod tests {
         let e = resolve("/no/such/dir", ModelKind::MusicRnn, &o, &mut cb).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::NotFound, "{e}");
         assert!(e.message().contains("no magenta.js checkpoint"), "{e}");
-        drop(cb);
         assert!(msgs.iter().any(|m| m.contains("using the bundled basic_rnn model")));
     }
 

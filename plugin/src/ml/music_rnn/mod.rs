@@ -35,7 +35,7 @@ pub fn sample_class(logits: &[f32], temperature: f32, rng: &mut impl Rng) -> usi
     let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64 / t));
     let weights: Vec<f64> = logits.iter().map(|&v| (v as f64 / t - max).exp()).collect();
     let total: f64 = weights.iter().sum();
-    if !(total > 0.0) || !total.is_finite() {
+    if !total.is_finite() || total <= 0.0 {
         return sample_class(logits, 0.0, rng);
     }
     let mut r = rng.random::<f64>() * total;
@@ -57,6 +57,8 @@ pub struct MusicRnn {
 }
 
 /// The two MusicRNN variants magenta.js runs.
+// One per loaded model, built once and never moved in a hot path: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Net {
     /// `basic_rnn`, `melody_rnn`, ...: the LSTM stack and output projection as tract
     /// networks.

@@ -375,7 +375,7 @@ mod tests {
         let dist = |a: &[f32], b: &[f32]| {
             a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
         };
-        let origin = dist(&base, &vec![0.0; 16]);
+        let origin = dist(&base, &[0.0; 16]);
         for v in &s {
             assert!(dist(v, &base) < origin * 0.6, "{} vs {origin}", dist(v, &base));
         }

@@ -1,0 +1,380 @@
+//! `OneHotStack`: an LSTM stack fed one-hot classes (MusicRNN, the MusicVAE encoder and
+//! decoder), reading as few weight bytes per step as it can.
+
+use tract_onnx::prelude::*;
+
+use crate::ml::error::ModelError;
+
+use super::*;
+
+/// Primer steps run layer by layer per chunk of this many (bounds the memory a long
+/// primer needs for its per-step gates).
+pub(super) const PRIME_CHUNK: usize = 256;
+
+/// An LSTM stack fed one-hot classes, with an output projection to logits (MusicRNN).
+///
+/// Work is split so that fewer weight bytes are read per step, since a step at batch 1
+/// is bound by reading the weights from cache: `onehot @ W_x` of layer 0 is a row of
+/// `W_x` (copied, exact), every layer's recurrent half reads only `W_h`, and when the
+/// inputs are known in advance (a primer) `prime` runs the stack layer by layer, with one
+/// batched matmul for each upper layer's input part over all steps. The sums are the
+/// ones tract forms for the single-step graph (`(x @ W_x + h @ W_h) + b`).
+pub struct OneHotStack {
+    /// Layer weights (to build cells for new batch sizes).
+    pub(super) layers: Vec<LstmWeights>,
+    /// Number of classes (layer 0's input size).
+    pub(super) depth: usize,
+    /// `W_x` of layer 0, `[depth, 4 * units0]`.
+    pub(super) rows0: Vec<f32>,
+    /// Size of the context input that follows the one-hot part (a VAE decoder's `z`).
+    pub(super) context: usize,
+    /// Layer 0's input part for the context (no bias), computed once per call.
+    pub(super) context_net: Option<DenseNet>,
+    /// Input parts of layers 1.. (no bias), any number of rows.
+    pub(super) proj: Vec<DenseNet>,
+    /// Output projection (with bias), if the stack has one.
+    pub(super) out: Option<DenseNet>,
+    /// Classes of the output projection.
+    pub(super) classes: usize,
+    /// Recurrent halves per batch size, built on first use.
+    pub(super) cells: std::collections::HashMap<usize, Vec<CellNet>>,
+    /// The output projection's weights (for the fused step networks).
+    pub(super) projection: Option<Dense>,
+    /// Whether `step` runs one fused graph per step (see `set_fused_steps`).
+    pub(super) fused: bool,
+    /// Fused step networks per batch size, built on first use.
+    pub(super) step_nets: std::collections::HashMap<usize, StepNet>,
+}
+
+impl OneHotStack {
+    /// Checks the shapes and builds the batch-1 networks. Layer 0's input is a one-hot
+    /// class of `depth` followed by a `context` vector held fixed for a whole call (0 for
+    /// none); `projection` maps the top `h` to logits.
+    pub fn new(
+        layers: Vec<LstmWeights>,
+        projection: Option<&Dense>,
+        depth: usize,
+        context: usize,
+    ) -> Result<Self, ModelError> {
+        if layers.is_empty() {
+            return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
+        }
+        if layers[0].input != depth + context {
+            return Err(ModelError::bad_checkpoint(format!(
+                "layer 0 expects input size {} but the model feeds {}",
+                layers[0].input,
+                depth + context
+            )));
+        }
+        for l in 1..layers.len() {
+            if layers[l].input != layers[l - 1].units {
+                return Err(ModelError::bad_checkpoint(format!(
+                    "layer {l} expects input size {} but layer {} has {} units",
+                    layers[l].input,
+                    l - 1,
+                    layers[l - 1].units
+                )));
+            }
+        }
+        let top = layers[layers.len() - 1].units;
+        if let Some(p) = projection {
+            if p.input() != top {
+                return Err(ModelError::bad_checkpoint(format!(
+                    "output projection expects {} inputs, top layer has {top} units",
+                    p.input()
+                )));
+            }
+        }
+        let cols0 = 4 * layers[0].units;
+        let rows0 = layers[0].kernel.data[..depth * cols0].to_vec();
+        let context_net = if context > 0 {
+            let wc = &layers[0].kernel.data[depth * cols0..(depth + context) * cols0];
+            Some(DenseNet::build(wc, context, cols0, None, None)?)
+        } else {
+            None
+        };
+        let proj = layers[1..]
+            .iter()
+            .map(|w| {
+                let cols = 4 * w.units;
+                DenseNet::build(&w.kernel.data[..w.input * cols], w.input, cols, None, None)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = projection
+            .map(|p| DenseNet::build(&p.kernel.data, p.input(), p.output(), Some(&p.bias), None))
+            .transpose()?;
+        let mut stack = OneHotStack {
+            layers,
+            depth,
+            rows0,
+            context,
+            context_net,
+            proj,
+            out,
+            classes: projection.map(|p| p.output()).unwrap_or(0),
+            cells: Default::default(),
+            projection: projection.cloned(),
+            fused: false,
+            step_nets: Default::default(),
+        };
+        stack.cells(1)?;
+        Ok(stack)
+    }
+
+    /// Units per layer.
+    pub fn layer_sizes(&self) -> Vec<usize> {
+        self.layers.iter().map(|l| l.units).collect()
+    }
+
+    /// Makes `step` run the whole stack as one graph per batch size (layer 0's gate
+    /// input part, then all layers and the projection; the same sums as the separate
+    /// networks). Fewer graph runs per step, which pays for small models, at the cost of
+    /// a second packed copy of the weights when `prime` is also used. Builds the batch-1
+    /// network now.
+    pub fn set_fused_steps(&mut self, on: bool) -> Result<(), ModelError> {
+        self.fused = on;
+        if on {
+            self.step_net(1)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn step_net(&mut self, batch: usize) -> Result<&mut StepNet, ModelError> {
+        if !self.step_nets.contains_key(&batch) {
+            let spec = StepSpec {
+                inputs: vec![4 * self.layers[0].units],
+                layers: self.layers.clone(),
+                projection: self.projection.clone(),
+                gates_input: true,
+            };
+            let net = StepNet::build(&spec, batch)?;
+            self.step_nets.insert(batch, net);
+        }
+        self.step_nets.get_mut(&batch).ok_or_else(|| ModelError::engine("step network missing"))
+    }
+
+    /// Number of output classes (0 without a projection).
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    pub(super) fn cells(&mut self, batch: usize) -> Result<&mut Vec<CellNet>, ModelError> {
+        if !self.cells.contains_key(&batch) {
+            let nets = self
+                .layers
+                .iter()
+                .map(|w| CellNet::build(w, batch))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.cells.insert(batch, nets);
+        }
+        self.cells.get_mut(&batch).ok_or_else(|| ModelError::engine("LSTM cells missing"))
+    }
+
+    /// The all-zero state for `batch` rows.
+    pub fn zero_state(&self, batch: usize) -> Result<StackState, ModelError> {
+        let states: Vec<Vec<f32>> = self
+            .layers
+            .iter()
+            .flat_map(|w| [vec![0f32; batch * w.units], vec![0f32; batch * w.units]])
+            .collect();
+        self.state_from(batch, &states)
+    }
+
+    /// A state from `[c0, h0, c1, h1, ...]`, each `[batch, units]` row-major.
+    pub fn state_from(&self, batch: usize, states: &[Vec<f32>]) -> Result<StackState, ModelError> {
+        if states.len() != 2 * self.layers.len() {
+            return Err(ModelError::bad_input(format!(
+                "LSTM state: {} parts given, {} expected",
+                states.len(),
+                2 * self.layers.len()
+            )));
+        }
+        let layers = self
+            .layers
+            .iter()
+            .zip(states.chunks(2))
+            .map(|(w, ch)| {
+                let part = |v: &Vec<f32>| {
+                    if v.len() != batch * w.units {
+                        return Err(ModelError::bad_input(format!(
+                            "LSTM state: {} values, expected {}",
+                            v.len(),
+                            batch * w.units
+                        )));
+                    }
+                    tensor_2d(batch, w.units, v)
+                };
+                Ok((part(&ch[0])?, part(&ch[1])?))
+            })
+            .collect::<Result<_, ModelError>>()?;
+        Ok(StackState { batch, layers, context_gates: None })
+    }
+
+    /// Sets the context input of every row (`[batch, context]` row-major) for the steps
+    /// that follow; its part of layer 0's gates is computed here, once.
+    pub fn set_context(
+        &mut self,
+        state: &mut StackState,
+        context: &[f32],
+    ) -> Result<(), ModelError> {
+        let b = state.batch;
+        let net = self
+            .context_net
+            .as_mut()
+            .ok_or_else(|| ModelError::bad_input("LSTM stack: this model has no context input"))?;
+        if context.len() != b * self.context {
+            return Err(ModelError::bad_input(format!(
+                "LSTM stack: context of {} values, expected {}",
+                context.len(),
+                b * self.context
+            )));
+        }
+        let g = net.run(tensor_2d(b, self.context, context)?)?;
+        state.context_gates = Some(f32s(&g)?.to_vec());
+        Ok(())
+    }
+
+    /// Layer 0's input part of the gates, `[rows, 4 * units0]`: the row of `W_x` of each
+    /// row's class (a one-hot times `W_x`, exactly; none is an all-zero input) plus the
+    /// row's context part.
+    pub(super) fn input_rows(
+        &self,
+        classes: &[Option<usize>],
+        context_gates: Option<&[f32]>,
+    ) -> Result<TValue, ModelError> {
+        let cols = 4 * self.layers[0].units;
+        if self.context > 0 && context_gates.is_none() {
+            return Err(ModelError::bad_input("LSTM stack: the context input is not set"));
+        }
+        let mut data = Vec::with_capacity(classes.len() * cols);
+        for (r, &k) in classes.iter().enumerate() {
+            let start = data.len();
+            match context_gates {
+                Some(g) => data.extend_from_slice(&g[r * cols..(r + 1) * cols]),
+                None => data.resize(start + cols, 0.0),
+            }
+            if let Some(k) = k {
+                if k >= self.depth {
+                    return Err(ModelError::bad_input(format!(
+                        "class {k} out of range (depth {})",
+                        self.depth
+                    )));
+                }
+                let row = &self.rows0[k * cols..(k + 1) * cols];
+                data[start..].iter_mut().zip(row).for_each(|(a, &w)| *a += w);
+            }
+        }
+        tensor_2d(classes.len(), cols, &data)
+    }
+
+    pub(super) fn logits(&mut self, state: &StackState) -> Result<Vec<f32>, ModelError> {
+        match self.out.as_mut() {
+            Some(out) => {
+                let top = state.layers[state.layers.len() - 1].1.clone();
+                let logits = out.run(top)?;
+                Ok(f32s(&logits)?.to_vec())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Feeds a known class sequence to one row from the zero state, layer by layer, and
+    /// returns the state after the last class and the logits there (`classes()` values).
+    /// For stacks without a context input.
+    pub fn prime(&mut self, sequence: &[usize]) -> Result<(StackState, Vec<f32>), ModelError> {
+        if sequence.is_empty() {
+            return Err(ModelError::bad_input("prime: empty sequence"));
+        }
+        let mut state = self.zero_state(1)?;
+        // In chunks, so that a long primer needs bounded memory for the per-step gates.
+        for chunk in sequence.chunks(PRIME_CHUNK) {
+            self.prime_chunk(chunk, &mut state)?;
+        }
+        let logits = self.logits(&state)?;
+        Ok((state, logits))
+    }
+
+    pub(super) fn prime_chunk(
+        &mut self,
+        sequence: &[usize],
+        state: &mut StackState,
+    ) -> Result<(), ModelError> {
+        let t_len = sequence.len();
+        let nl = self.layers.len();
+        // Input parts of the current layer's gates for every step, `[t_len, 4 * units]`.
+        let classes: Vec<Option<usize>> = sequence.iter().map(|&k| Some(k)).collect();
+        let mut gx_all = self.input_rows(&classes, None)?;
+        for l in 0..nl {
+            let u = self.layers[l].units;
+            let keep = l + 1 < nl;
+            let mut hs: Vec<f32> = Vec::with_capacity(if keep { t_len * u } else { 0 });
+            let (mut c, mut h) = state.layers[l].clone();
+            {
+                let cell = &mut self.cells(1)?[l];
+                for t in 0..t_len {
+                    let gx =
+                        gx_all.slice(0, t, t + 1).map_err(terr("slicing gates"))?.into_tvalue();
+                    (c, h) = cell.run(gx, c, h)?;
+                    if keep {
+                        hs.extend_from_slice(f32s(&h)?);
+                    }
+                }
+            }
+            state.layers[l] = (c, h);
+            if keep {
+                gx_all = self.proj[l].run(tensor_2d(t_len, u, &hs)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One step of all layers for `state.batch` rows, row `r` fed class `classes[r]`
+    /// (`None`: an all-zero input) and the context; updates `state` and returns the
+    /// logits `[batch, classes()]` (empty without a projection).
+    pub fn step(
+        &mut self,
+        classes: &[Option<usize>],
+        state: &mut StackState,
+    ) -> Result<Vec<f32>, ModelError> {
+        let b = state.batch;
+        if classes.len() != b {
+            return Err(ModelError::bad_input(format!(
+                "step: {} classes for {b} rows",
+                classes.len()
+            )));
+        }
+        let mut x = self.input_rows(classes, state.context_gates.as_deref())?;
+        let nl = self.layers.len();
+        if self.fused {
+            let mut inputs: TVec<TValue> = tvec![x];
+            for (c, h) in &state.layers {
+                inputs.push(c.clone());
+                inputs.push(h.clone());
+            }
+            let has_logits = self.out.is_some();
+            let mut out = self.step_net(b)?.run_values(inputs)?;
+            let logits = if has_logits {
+                let t = out.pop().ok_or_else(|| ModelError::engine("step gave no logits"))?;
+                f32s(&t)?.to_vec()
+            } else {
+                Vec::new()
+            };
+            for l in (0..nl).rev() {
+                let h = out.pop().ok_or_else(|| ModelError::engine("step gave no h"))?;
+                let c = out.pop().ok_or_else(|| ModelError::engine("step gave no c"))?;
+                state.layers[l] = (c, h);
+            }
+            return Ok(logits);
+        }
+        for l in 0..nl {
+            if l > 0 {
+                let h_below = state.layers[l - 1].1.clone();
+                x = self.proj[l - 1].run(h_below)?;
+            }
+            let (c, h) = state.layers[l].clone();
+            let cell = &mut self.cells(b)?[l];
+            state.layers[l] = cell.run(x.clone(), c, h)?;
+        }
+        self.logits(state)
+    }
+}
