@@ -69,8 +69,9 @@ pub struct ControlSide {
     pub console: Arc<Console>,
     pub status: Arc<Status>,
     pub inlets: Arc<Inlets>,
-    /// The instance's JS runtime (started on first use).
-    pub js: js_bridge::JsBridge,
+    /// The instance's JS runtime (started on first use; shared with the saved state, which
+    /// resumes the recorded JS when it loads).
+    pub js: Arc<js_bridge::JsBridge>,
 }
 
 pub struct SemaLive {
@@ -95,15 +96,16 @@ impl Default for SemaLive {
         // No work here (a host's plugin scan creates instances it never activates): the
         // session is compiled and installed by `activate`, before the first `process`.
         let engine = Engine::new(audio_ends, 48_000.0, 512);
-        let params = Arc::new(SemaParams::new(controller.clone()));
         let (outlets, inlets, to_js, midi_in) = status::outlets();
+        let js = Arc::new(js_bridge::JsBridge::new(to_js, midi_in));
+        let params = Arc::new(SemaParams::new(controller.clone(), js.clone()));
         let shared = Arc::new(ControlSide {
             params: params.clone(),
             controller,
             console,
             status: Arc::new(Status::default()),
             inlets: Arc::new(inlets),
-            js: js_bridge::JsBridge::new(to_js, midi_in),
+            js,
         });
         Self {
             params,

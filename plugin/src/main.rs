@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sema_live::cli::lockstep::{LockstepJs, LockstepOptions};
+use sema_live::cli::midi_input::{read_input, MidiFeed};
 use sema_live::cli::render::{OfflineEngine, RenderSettings};
 use sema_live::cli::session::Session;
 use sema_live::control::console::Console;
-use sema_live::js::{self, HostView, RunOptions};
+use sema_live::js;
 use sema_live::ml::cli::ModelArgs;
 use sema_live::ml::core::resolve::{default_bundled_dir, default_cache_dir};
 use sema_live::ml::worker::WorkerConfig;
@@ -29,8 +31,10 @@ enum Command {
         /// The DSL file (Sema's default language).
         file: PathBuf,
     },
-    /// Render a session: run its JS blocks (waiting for model results), then play N bars
-    /// through the realtime engine; writes audio.wav, notes.mid and summary.txt.
+    /// Render a session as a host bounces offline: play N bars through the realtime
+    /// engine with the session's JS running in step (bar callbacks, timers, model calls and
+    /// toJS input are waited for before the render goes past them); writes audio.wav,
+    /// notes.mid and summary.txt.
     Render {
         /// The session file (.sema.toml).
         session: PathBuf,
@@ -46,10 +50,18 @@ enum Command {
         /// Seed for model sampling (default: the session's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Never download checkpoints: use the cache, else the bundled models.
+        /// Never download checkpoints: use the cache, else the bundled models. (A render
+        /// always runs the JS in lockstep with the audio, as a host's offline bounce: this
+        /// flag only decides where models come from.)
         #[arg(long)]
         offline: bool,
-        /// Longest wait for JS work (model loads, promises, timers), in seconds.
+        /// A MIDI file played as the host's MIDI input, from the first bar: its ticks are
+        /// read at the render's tempo (the file's tempo events are ignored).
+        #[arg(long, value_name = "FILE.mid")]
+        midi_in: Option<PathBuf>,
+        /// Longest wait for the JS work of one step (set-up of a block, a bar, a toJS
+        /// tick): model loads and results, in seconds. A step that takes longer is
+        /// reported and the render goes on.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
@@ -64,8 +76,9 @@ fn main() -> ExitCode {
     // Each area's error type; printed as its message.
     let result: Result<(), Box<dyn Error>> = match cli.command {
         Command::Check { file } => return check(&file),
-        Command::Render { session, bars, bpm, out, seed, offline, timeout } => {
-            render(&session, bars, bpm, &out, seed, offline, timeout)
+        Command::Render { session, bars, bpm, out, seed, offline, midi_in, timeout } => {
+            let opts = RenderArgs { bars, bpm, seed, offline, midi_in, timeout };
+            render(&session, &out, opts)
         }
         Command::Js(args) => sema_live::js::cli::cli_js(args).map_err(Into::into),
         Command::Model(args) => {
@@ -103,45 +116,45 @@ fn check(file: &Path) -> ExitCode {
     }
 }
 
-fn run_options(host: Arc<HostView>, seed: Option<u64>, offline: bool, timeout: u64) -> RunOptions {
-    let temp_host = host.clone();
-    RunOptions {
-        models: WorkerConfig {
-            cache_dir: default_cache_dir(),
-            bundled_dir: default_bundled_dir(),
-            allow_network: !offline,
-            seed,
-            temperature: Arc::new(move || {
-                temp_host.temperature.load(std::sync::atomic::Ordering::Relaxed)
-            }),
-            status: Default::default(),
-        },
-        host,
-        timeout: Duration::from_secs(timeout),
-        settle_between_blocks: true,
-        print: true,
-    }
-}
-
-fn render(
-    path: &Path,
+/// Options of `sema-live render` besides the session and the output folder.
+struct RenderArgs {
     bars: Option<u32>,
     bpm: Option<f64>,
-    out: &Path,
     seed: Option<u64>,
     offline: bool,
+    midi_in: Option<PathBuf>,
     timeout: u64,
-) -> Result<(), Box<dyn Error>> {
+}
+
+fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error>> {
     let session = Session::load(path)?;
-    let mut settings = RenderSettings {
-        bars: bars.unwrap_or(session.settings.bars).max(1),
-        bpm: bpm.unwrap_or(session.settings.bpm),
+    let settings = RenderSettings {
+        bars: args.bars.unwrap_or(session.settings.bars).max(1),
+        bpm: args.bpm.unwrap_or(session.settings.bpm),
         beats_per_bar: session.settings.beats_per_bar,
         ..RenderSettings::default()
     };
-    if !(settings.bpm.is_finite() && settings.bpm > 0.0) {
-        return Err(format!("invalid tempo {}", settings.bpm).into());
+    if !(settings.bpm.is_finite() && settings.bpm > 0.0 && settings.bpm <= 1000.0) {
+        return Err(format!("invalid tempo {} (0 to 1000 bpm)", settings.bpm).into());
     }
+    if args.timeout == 0 {
+        return Err("--timeout must be at least 1 second".into());
+    }
+    let mut feed = match &args.midi_in {
+        Some(file) => {
+            let bytes =
+                std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let input =
+                read_input(&bytes, settings.bpm).map_err(|e| format!("{}: {e}", file.display()))?;
+            for w in &input.warnings {
+                eprintln!("warning: {}: {w}", file.display());
+            }
+            let feed = MidiFeed::new(&input, settings.bpm, settings.sample_rate);
+            println!("MIDI input: {} events from {}", feed.len(), file.display());
+            feed
+        }
+        None => MidiFeed::empty(),
+    };
     let console = Arc::new(Console::new());
     let mut offline_engine =
         OfflineEngine::new(session.to_state(), settings.clone(), console.clone());
@@ -160,35 +173,38 @@ fn render(
     }
     console.set_echo(true);
 
+    let mut js = None;
     if !session.js.trim().is_empty() {
         println!(
-            "running the session's JS ({} blocks)…",
+            "running the session's JS ({} blocks) in step with the render…",
             js::blocks::split_blocks(&session.js).len()
         );
-        let host = Arc::new(HostView::default());
-        host.bpm.store(settings.bpm, std::sync::atomic::Ordering::Relaxed);
-        host.temperature.store(settings.params[0], std::sync::atomic::Ordering::Relaxed);
+        let seed = args.seed.or(session.settings.seed);
+        let models = WorkerConfig {
+            cache_dir: default_cache_dir(),
+            bundled_dir: default_bundled_dir(),
+            allow_network: !args.offline,
+            seed,
+            // Replaced by the runtime with `host.temperature`.
+            temperature: Arc::new(|| 1.0),
+            status: Default::default(),
+        };
+        let opts = LockstepOptions {
+            models,
+            step_timeout: Duration::from_secs(args.timeout),
+            print: true,
+        };
         let base = path.parent().unwrap_or(Path::new("."));
-        let report = js::run_source(
+        js = Some(LockstepJs::start(
             &session.js,
             base,
-            run_options(host, seed.or(session.settings.seed), offline, timeout),
-        )?;
-        if !report.errors.is_empty() {
-            return Err(format!(
-                "the session's JS raised {} uncaught error(s)",
-                report.errors.len()
-            )
-            .into());
-        }
-        if report.timed_out {
-            return Err(format!("the session's JS did not finish within {timeout} s").into());
-        }
-        let mut controller = offline_engine.controller.lock();
-        for (id, data) in report.sends {
-            controller.send_channel(id, data).map_err(|e| e.to_string())?;
-        }
+            offline_engine.controller.clone(),
+            settings.params,
+            settings.bpm,
+            opts,
+        )?);
     }
+    // What the set-up sent goes in directly, before the first block.
     offline_engine.resync();
 
     let bar = indicatif::ProgressBar::new(1000);
@@ -196,12 +212,40 @@ fn render(
         indicatif::ProgressStyle::with_template("rendering [{bar:40}] {percent}% ({eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    settings = offline_engine.settings().clone();
-    let rendered = offline_engine.render(|f| bar.set_position((f * 1000.0) as u64));
+    if js.is_some() {
+        // The script prints as it runs: no progress bar drawn over its lines.
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let rendered = offline_engine
+        .render_with(js.as_mut(), &mut feed, |f| bar.set_position((f * 1000.0) as u64));
     bar.finish_and_clear();
+    let dropped = feed.dropped as u64 + rendered.midi_in_dropped;
+    if dropped > 0 {
+        eprintln!(
+            "warning: {dropped} MIDI input event(s) dropped (more than {} in one block)",
+            sema_live::audio::midi_in::MAX_EVENTS_PER_BLOCK
+        );
+    }
+    if feed.remaining() > 0 {
+        eprintln!(
+            "note: {} MIDI input event(s) come after the end of the render and were not played",
+            feed.remaining()
+        );
+    }
     let channels = offline_engine.controller.lock().session().channels.clone();
     let summary = rendered.write(out, &channels)?;
     print!("{summary}");
+    if let Some(js) = &js {
+        let r = &js.report;
+        if !r.errors.is_empty() || !r.stalls.is_empty() {
+            eprintln!(
+                "warning: during the render the JS raised {} uncaught error(s) and {} step(s) did \
+                 not settle in time (see above)",
+                r.errors.len(),
+                r.stalls.len()
+            );
+        }
+    }
     println!(
         "wrote {0}/audio.wav, {0}/notes.mid and {0}/summary.txt ({1} bars at {2} bpm)",
         out.display(),

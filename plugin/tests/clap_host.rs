@@ -114,6 +114,22 @@ impl Instance {
         out
     }
 
+    /// This instance's saved state with its session (the JSON object) changed by `edit`.
+    fn state_edited(&mut self, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let bytes = self.save();
+        assert!(bytes.len() > 8, "state too short");
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes[8..]).expect("state is JSON");
+        let session_str = v["fields"]["session"].as_str().expect("session field").to_string();
+        let mut session: serde_json::Value =
+            serde_json::from_str(&session_str).expect("session JSON");
+        edit(&mut session);
+        v["fields"]["session"] = serde_json::Value::String(session.to_string());
+        let json = serde_json::to_vec(&v).expect("json");
+        let mut out = (json.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&json);
+        out
+    }
+
     /// Processes one block with the transport at `pos_beats` (playing or not); returns
     /// the stereo output and the note events.
     fn block(&mut self, pos_beats: f64, playing: bool) -> ([Vec<f32>; 2], Vec<NoteOut>) {
@@ -463,6 +479,58 @@ fn state_loads_before_during_and_after_activation_all_play() {
     inst.start();
     let level = level_after(&mut inst, 4);
     assert!((level - 0.45).abs() < 1e-6, "loaded while inactive: {level}");
+}
+
+#[test]
+fn reopening_a_project_resumes_its_js() {
+    // The project: live code reading JS channel 5, and one evaluated JS block that sends
+    // 123 to it. The saved channel data is removed, so only the resumed JS can make sound.
+    let dsl = ":x:{5}fromJS;\n>{:x:, 0.001}mul;";
+    let block = "var ch = createOutputChannel(5, 1);\nch.send(123);";
+    let mut a = Instance::new();
+    let project = |resume: bool| {
+        move |s: &mut serde_json::Value| {
+            s["dsl"] = dsl.into();
+            s["channels"] = serde_json::json!({});
+            s["js_evaluated"] = serde_json::json!([{"code": block, "block": 0, "first_line": 1}]);
+            s["resume_js"] = resume.into();
+        }
+    };
+    let resuming = a.state_edited(project(true));
+    let not_resuming = a.state_edited(project(false));
+
+    // Reopened (loaded before activation, as a DAW opens a project): the block runs on the
+    // JS thread and its data reaches the live code.
+    let mut b = Instance::inactive();
+    b.load(&resuming);
+    b.start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut level = 0.0;
+    while std::time::Instant::now() < deadline {
+        level = level_after(&mut b, 2);
+        if (level - 0.123).abs() < 1e-4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!((level - 0.123).abs() < 1e-4, "the resumed JS did not send its data: {level}");
+    // Saving again keeps the record (and the data the JS sent).
+    let saved = b.save();
+    let v: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("JSON");
+    let session: serde_json::Value =
+        serde_json::from_str(v["fields"]["session"].as_str().expect("session")).expect("JSON");
+    assert_eq!(session["js_evaluated"][0]["code"], block);
+    assert_eq!(session["channels"]["5"][0], 123.0);
+
+    // With "Resume JS on load" off nothing runs: the channel stays empty.
+    let mut c = Instance::inactive();
+    c.load(&not_resuming);
+    c.start();
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    while std::time::Instant::now() < until {
+        assert_eq!(level_after(&mut c, 2), 0.0, "JS ran although resuming is off");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Positive zero crossings of `x` (a sine's period count).

@@ -70,14 +70,18 @@ fn every_example_renders_sound_and_matching_notes() {
         let values: Vec<f64> = line
             .split('[')
             .nth(1)
+            .and_then(|v| v.split(']').next())
             .unwrap_or_default()
-            .trim_end_matches(']')
             .split(", ")
             .filter_map(|v| v.parse().ok())
             .collect();
         let sent: std::collections::BTreeSet<i64> =
             values.iter().filter(|&&f| f > 0.0).map(|&f| ftom(f)).collect();
-        for (_, _, key) in &notes {
+        // Sent once: every note plays it. Sent again during the render (`host.onBar`): the
+        // last bar plays the last data (each bar is checked in
+        // `onbar_renders_a_new_melody_in_every_bar`).
+        let from = if line.contains("sends)") { 3.0 * settings.beats_per_bar as f64 } else { 0.0 };
+        for (_, _, key) in notes.iter().filter(|n| n.0 >= from - 1e-9) {
             assert!(
                 sent.contains(&(*key as i64)),
                 "{}: note {key} not among the sent pitches {sent:?}",
@@ -149,4 +153,212 @@ fn samples_from_the_user_folder_play() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(!output.status.success() && all.contains("click"), "{all}");
+}
+
+/// Runs `sema-live render` with extra arguments; returns (success, stdout, stderr).
+fn render_args(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sema-live"))
+        .arg("render")
+        .args(args)
+        .output()
+        .expect("run sema-live");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// The left channel of a rendered `audio.wav`.
+fn left_channel(dir: &Path) -> Vec<f32> {
+    let mut wav = hound::WavReader::open(dir.join("audio.wav")).expect("wav");
+    let all: Vec<f32> = wav.samples::<f32>().map(|s| s.expect("sample")).collect();
+    all.chunks(2).map(|f| f[0]).collect()
+}
+
+#[test]
+fn onbar_renders_a_new_melody_in_every_bar() {
+    let session = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/examples/onbar-temperature.sema.toml");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let (ok, stdout, stderr) = render_args(&[
+        "--offline".as_ref(),
+        "--bars".as_ref(),
+        "4".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        session.as_os_str(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    // What the script generated for each bar, as it logs it: "bar N, temperature T: p p p".
+    let mut generated = std::collections::BTreeMap::<i64, Vec<u8>>::new();
+    for line in stdout.lines() {
+        let Some(rest) = line.split("bar ").nth(1) else { continue };
+        let Some((bar, pitches)) = rest.split_once(", temperature ") else { continue };
+        let Ok(bar) = bar.trim().parse::<i64>() else { continue };
+        let pitches = pitches.split(": ").nth(1).unwrap_or_default();
+        let pitches: Vec<u8> = pitches.split(' ').filter_map(|p| p.parse().ok()).collect();
+        // The last melody generated during a bar is the one its callback sent.
+        generated.insert(bar, pitches);
+    }
+    let notes = decode_notes(&std::fs::read(out.join("notes.mid")).expect("mid")).expect("mid");
+    let mut per_bar = vec![Vec::<u8>::new(); 4];
+    for (start, _, key) in &notes {
+        let bar = (start / 4.0 + 1e-9).floor() as usize;
+        per_bar[bar.min(3)].push(*key);
+    }
+    for (bar, played) in per_bar.iter().enumerate() {
+        assert!(!played.is_empty(), "bar {bar} played no notes: {per_bar:?}\n{stdout}");
+        let wanted = generated.get(&(bar as i64)).unwrap_or_else(|| {
+            panic!("no melody was generated for bar {bar}:\n{stdout}\n{stderr}")
+        });
+        // The 16 steps play the first 16 notes of the melody (the rest of the channel
+        // is zeros, which play nothing).
+        let wanted: Vec<u8> = wanted.iter().take(16).copied().collect();
+        assert_eq!(played, &wanted, "bar {bar}: played vs generated\n{stdout}");
+    }
+    for b in 1..4 {
+        assert_ne!(per_bar[b], per_bar[b - 1], "bars {} and {b} play the same melody", b - 1);
+    }
+}
+
+/// Frequencies of a periodic signal from its rising zero crossings: (time in s, Hz) per
+/// period.
+fn instantaneous_frequencies(x: &[f32], sample_rate: f64) -> Vec<(f64, f64)> {
+    let mut crossings = Vec::new();
+    for i in 1..x.len() {
+        let (a, b) = (x[i - 1] as f64, x[i] as f64);
+        if a < 0.0 && b >= 0.0 && b - a < 0.3 {
+            // Rising through zero on the ramp (not the saw's jump down).
+            crossings.push((i - 1) as f64 + a / (a - b));
+        }
+    }
+    crossings
+        .windows(2)
+        .map(|w| ((w[0] + w[1]) / 2.0 / sample_rate, sample_rate / (w[1] - w[0])))
+        .collect()
+}
+
+#[test]
+fn the_tojs_round_trip_streams_into_the_render() {
+    // Sema's streaming-both-ways example: the DSL sends a 1 Hz saw to JS 25 times a
+    // second; JS maps it to a frequency (`input(value, channel)` here) and sends it back;
+    // the DSL plays a saw at that frequency: 300 + 100 × [-1, 1] = 200–400 Hz.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("stream.sema.toml");
+    std::fs::write(
+        &session,
+        "dsl = '''\n{{25}imp,0,{1}saw}toJS;\n:freq:{0}fromJS;\n>{{:freq:}saw,0.3}mul;\n'''\n\
+         js = '''\nvar channel0 = createOutputChannel(0, 1);\n\
+         input = (x, id) => channel0.send(x * 100 + 300);\n'''\n",
+    )
+    .expect("session");
+    let out = dir.path().join("out");
+    let (ok, stdout, stderr) = render_args(&[
+        "--offline".as_ref(),
+        "--bars".as_ref(),
+        "2".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        session.as_os_str(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let left = left_channel(&out);
+    let peak = left.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(peak > 0.2, "silent: peak {peak}");
+    let freqs = instantaneous_frequencies(&left, 48_000.0);
+    assert!(freqs.len() > 1000, "{} periods in 4 s", freqs.len());
+    let (lo, hi) =
+        freqs.iter().fold((f64::MAX, 0.0f64), |(lo, hi), &(_, f)| (lo.min(f), hi.max(f)));
+    assert!(lo > 195.0 && hi < 405.0, "pitch outside 200–400 Hz: {lo:.1}..{hi:.1}");
+    assert!(hi - lo > 150.0, "the pitch does not follow the JS: {lo:.1}..{hi:.1}");
+    // It follows the 1 Hz saw the DSL sent, 300 + 100 × saw(t), late by at most one
+    // 25 Hz tick and one block (≈ 51 ms, 10 Hz on this ramp). Periods right after the
+    // saw's jump (t mod 1 = 0.5) are skipped.
+    let saw = |t: f64| 2.0 * (t + 0.5).rem_euclid(1.0) - 1.0;
+    let mut errors = Vec::new();
+    for &(t, f) in &freqs {
+        let since_wrap = (t - 0.5).rem_euclid(1.0);
+        if since_wrap < 0.08 || t < 0.1 {
+            continue;
+        }
+        errors.push((f - (300.0 + 100.0 * saw(t))).abs());
+    }
+    let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+    let worst = errors.iter().fold(0.0f64, |m, e| m.max(*e));
+    assert!(mean < 12.0 && worst < 25.0, "mean error {mean:.1} Hz, worst {worst:.1} Hz");
+}
+
+#[test]
+fn a_bad_midi_input_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let session = dir.path().join("s.sema.toml");
+    std::fs::write(&session, "dsl = '''\n>{440}sin;\n'''\n").expect("session");
+    let bad = dir.path().join("bad.mid");
+    std::fs::write(&bad, b"RIFF this is no MIDI file").expect("file");
+    let out = dir.path().join("out");
+    let (ok, stdout, stderr) = render_args(&[
+        "--midi-in".as_ref(),
+        bad.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        session.as_os_str(),
+    ]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("bad.mid: not a MIDI file"), "{stderr}");
+    let missing = dir.path().join("missing.mid");
+    let (ok, _, stderr) = render_args(&[
+        "--midi-in".as_ref(),
+        missing.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        session.as_os_str(),
+    ]);
+    assert!(!ok && stderr.contains("cannot read") && stderr.contains("missing.mid"), "{stderr}");
+
+    // A good file plays through: its events are counted, the render succeeds.
+    let mut track = Vec::new();
+    for (i, key) in [60u8, 64, 67].iter().enumerate() {
+        use midly::num::{u28, u4, u7};
+        let ch = u4::new(0);
+        track.push(midly::TrackEvent {
+            delta: u28::new(if i == 0 { 0 } else { 240 }),
+            kind: midly::TrackEventKind::Midi {
+                channel: ch,
+                message: midly::MidiMessage::NoteOn { key: u7::new(*key), vel: u7::new(100) },
+            },
+        });
+        track.push(midly::TrackEvent {
+            delta: u28::new(240),
+            kind: midly::TrackEventKind::Midi {
+                channel: ch,
+                message: midly::MidiMessage::NoteOff { key: u7::new(*key), vel: u7::new(0) },
+            },
+        });
+    }
+    track.push(midly::TrackEvent {
+        delta: midly::num::u28::new(0),
+        kind: midly::TrackEventKind::Meta(midly::MetaMessage::EndOfTrack),
+    });
+    let smf = midly::Smf {
+        header: midly::Header::new(
+            midly::Format::SingleTrack,
+            midly::Timing::Metrical(midly::num::u15::new(480)),
+        ),
+        tracks: vec![track],
+    };
+    let good = dir.path().join("good.mid");
+    smf.save(&good).expect("write mid");
+    let (ok, stdout, stderr) = render_args(&[
+        "--midi-in".as_ref(),
+        good.as_os_str(),
+        "--bars".as_ref(),
+        "1".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        session.as_os_str(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("MIDI input: 6 events"), "{stdout}");
 }

@@ -2,10 +2,13 @@
 //! Open/Save/Export (run on the thread that calls them, never the audio thread).
 //!
 //! - [`session`]: session files (`.sema.toml`: code, settings, channel data).
-//! - [`render`]: the offline renderer: runs a session's JS, then plays bars through the
-//!   same realtime engine as the plugin.
+//! - [`render`]: the offline renderer: plays bars through the same realtime engine as the
+//!   plugin, with the session's JS running in step ([`lockstep`]) and a MIDI file as the
+//!   host's MIDI input ([`midi_input`]).
 //! - [`midi_file`]: Standard MIDI Files (export of sent notes, reading them back).
 
+pub mod lockstep;
 pub mod midi_file;
+pub mod midi_input;
 pub mod render;
 pub mod session;

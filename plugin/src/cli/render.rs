@@ -1,13 +1,21 @@
-//! Offline rendering through the realtime engine, driven as a host would: fixed block
-//! size, transport advancing at the given tempo. Used by `sema-live render` and tests.
+//! Offline rendering through the realtime engine, driven as a host bouncing offline would:
+//! blocks of at most the given size (cut at bar starts), transport advancing at the given
+//! tempo, the session's JS in step with the render ([`crate::cli::lockstep`]) and a MIDI
+//! file as the host's MIDI input ([`crate::cli::midi_input`]). Used by `sema-live render`
+//! and tests.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
 use crate::audio::engine::{self, BlockIo, Engine};
+use crate::audio::midi_in::MAX_EVENTS_PER_BLOCK;
 use crate::audio::patch::NUM_PARAMS;
 use crate::audio::transport::HostTime;
+use crate::cli::lockstep::LockstepJs;
 use crate::cli::midi_file::{self, TimedEvent};
+use crate::cli::midi_input::MidiFeed;
 use crate::control::console::Console;
 use crate::control::controller::Controller;
 use crate::control::state::SessionState;
@@ -41,6 +49,10 @@ pub struct Rendered {
     /// MIDI note events, timed in beats from the start.
     pub events: Vec<TimedEvent>,
     pub settings: RenderSettings,
+    /// How many times the JS sent to each channel (set-up and render), when JS ran.
+    pub sends: std::collections::BTreeMap<u32, usize>,
+    /// MIDI input events the engine dropped (too many in a block, out of range).
+    pub midi_in_dropped: u64,
 }
 
 impl Rendered {
@@ -127,8 +139,12 @@ impl Rendered {
         }
         for (id, data) in channels {
             let vals: Vec<String> = data.iter().take(16).map(|v| format!("{v:.2}")).collect();
+            let sent = match self.sends.get(id) {
+                Some(&n) if n > 1 => format!(" (the last of {n} sends)"),
+                _ => String::new(),
+            };
             out.push_str(&format!(
-                "JS channel {id}: {} values [{}]\n",
+                "JS channel {id}: {} values [{}]{sent}\n",
                 data.len(),
                 vals.join(", ")
             ));
@@ -139,8 +155,8 @@ impl Rendered {
 
 /// A controller + engine pair configured for offline rendering.
 pub struct OfflineEngine {
-    /// Behind a mutex like in the plugin, so JS channel sinks can share it.
-    pub controller: parking_lot::Mutex<Controller>,
+    /// Shared like in the plugin, so the JS runtime's channel sink can send to it.
+    pub controller: Arc<Mutex<Controller>>,
     pub engine: Engine,
     settings: RenderSettings,
 }
@@ -152,7 +168,7 @@ impl OfflineEngine {
         let mut controller = Controller::new(ends, session, console);
         let mut engine = Engine::new(audio, settings.sample_rate, settings.block);
         controller.resync(&mut engine, settings.sample_rate, settings.block);
-        Self { controller: parking_lot::Mutex::new(controller), engine, settings }
+        Self { controller: Arc::new(Mutex::new(controller)), engine, settings }
     }
 
     pub fn settings(&self) -> &RenderSettings {
@@ -168,19 +184,49 @@ impl OfflineEngine {
         );
     }
 
-    /// Renders `settings.bars` bars from the song start; `progress` is called with the
-    /// fraction done after each block.
-    pub fn render(&mut self, mut progress: impl FnMut(f64)) -> Rendered {
+    /// Renders `settings.bars` bars from the song start without JS or MIDI input;
+    /// `progress` is called with the fraction done after each block.
+    pub fn render(&mut self, progress: impl FnMut(f64)) -> Rendered {
+        self.render_with(None, &mut MidiFeed::empty(), progress)
+    }
+
+    /// Renders `settings.bars` bars from the song start, as a host bouncing offline
+    /// would: blocks of at most `settings.block` samples, cut at bar starts; `midi` is
+    /// played as the host's MIDI input; `js`, when given, runs in step with the render
+    /// (see [`crate::cli::lockstep`]). The controller is active meanwhile, so what JS
+    /// sends goes through the engine's queue as in the plugin.
+    pub fn render_with(
+        &mut self,
+        mut js: Option<&mut LockstepJs>,
+        midi: &mut MidiFeed,
+        mut progress: impl FnMut(f64),
+    ) -> Rendered {
         let s = self.settings.clone();
         let samples_per_beat = s.sample_rate * 60.0 / s.bpm;
-        let total = (s.bars as f64 * s.beats_per_bar as f64 * samples_per_beat).round() as usize;
+        let beats_per_bar = f64::from(s.beats_per_bar.max(1));
+        let samples_per_bar = beats_per_bar * samples_per_beat;
+        let total = (s.bars as f64 * samples_per_bar).round() as usize;
         let mut audio = [Vec::with_capacity(total), Vec::with_capacity(total)];
         let mut events = Vec::new();
         let mut l = vec![0.0f32; s.block];
         let mut r = vec![0.0f32; s.block];
+        let mut midi_in = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
+        let mut stamped = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
+        let mut to_js = Vec::new();
+        let mut midi_in_dropped = 0u64;
+        self.controller.lock().set_active(true);
         let mut pos = 0usize;
         while pos < total {
-            let n = s.block.min(total - pos);
+            let bar = bar_of(pos, samples_per_bar);
+            // Blocks never cross a bar start: what JS sends for a bar lands on its first
+            // sample.
+            let next_bar = bar_start(bar + 1, samples_per_bar).max(pos + 1);
+            let n = s.block.min(total - pos).min(next_bar - pos);
+            let t = std::time::Duration::from_secs_f64(pos as f64 / s.sample_rate);
+            if let Some(js) = js.as_deref_mut() {
+                js.before_block(t, bar);
+            }
+            midi.block(pos as u64, n, &mut midi_in);
             let beats = pos as f64 / samples_per_beat;
             let report = self.engine.process(BlockIo {
                 host: HostTime::playing_at(s.bpm, s.beats_per_bar as i32, beats),
@@ -189,7 +235,7 @@ impl OfflineEngine {
                 params: s.params,
                 inputs: [&[], &[]],
                 outputs: [&mut l[..n], &mut r[..n]],
-                midi_in: &[],
+                midi_in: &midi_in,
                 midi_thru: false,
             });
             for e in report.midi {
@@ -201,12 +247,44 @@ impl OfflineEngine {
                     velocity: e.velocity,
                 });
             }
+            midi_in_dropped += report.midi_in_dropped;
+            if let Some(js) = js.as_deref_mut() {
+                // The engine's MIDI input (host and clip notes), stamped with its clock, as
+                // the plugin hands it to the JS thread.
+                to_js.clear();
+                to_js.extend_from_slice(report.to_js);
+                stamped.clear();
+                stamped.extend_from_slice(report.midi_in);
+                js.after_block(t, &to_js, &stamped);
+            }
             audio[0].extend_from_slice(&l[..n]);
             audio[1].extend_from_slice(&r[..n]);
             pos += n;
             self.controller.lock().collect_garbage();
             progress(pos as f64 / total.max(1) as f64);
         }
-        Rendered { audio, events, settings: s }
+        let mut sends = std::collections::BTreeMap::new();
+        if let Some(js) = js {
+            js.finish();
+            sends = js.sends();
+        }
+        self.controller.lock().set_active(false);
+        Rendered { audio, events, settings: s, sends, midi_in_dropped }
     }
+}
+
+/// The first sample of bar `bar` (the first whose beat position is at or past the bar's
+/// first beat).
+fn bar_start(bar: i64, samples_per_bar: f64) -> usize {
+    (bar as f64 * samples_per_bar - 1e-6).ceil().max(0.0) as usize
+}
+
+/// The bar sample `pos` is in.
+fn bar_of(pos: usize, samples_per_bar: f64) -> i64 {
+    let mut bar = (pos as f64 / samples_per_bar).floor() as i64;
+    // Rounding at a bar start that is not a whole sample.
+    if bar_start(bar + 1, samples_per_bar) <= pos {
+        bar += 1;
+    }
+    bar
 }

@@ -49,8 +49,53 @@ impl JsBridge {
     }
 
     /// Evaluates one block (0-based `index`, starting at file line `first_line`), starting
-    /// the JS thread first if needed. Never blocks on the script.
+    /// the JS thread first if needed, and records it in the session (so a reopened project
+    /// runs it again, see [`JsBridge::resume`]). Never blocks on the script.
     pub fn eval_block(
+        &self,
+        code: String,
+        index: usize,
+        first_line: usize,
+        controller: &Arc<Mutex<Controller>>,
+    ) {
+        controller.lock().session_mut().record_js(&code, index, first_line);
+        self.run_block(code, index, first_line, controller);
+    }
+
+    /// After a state load: runs the session's recorded JS evaluations again, in order, as
+    /// the editor made them, unless the session turned that off (`resume_js`). A JS thread
+    /// that is already running first forgets its bar callbacks, timers and pending model
+    /// requests (the state it loaded replaces the session). Returns how many evaluations
+    /// were queued. Call without holding `controller`'s lock.
+    pub fn resume(&self, controller: &Arc<Mutex<Controller>>) -> usize {
+        let evaluations = {
+            let c = controller.lock();
+            let s = c.session();
+            if !s.resume_js || s.js_evaluated.is_empty() {
+                return 0;
+            }
+            let n = s.js_evaluated.len();
+            c.console().info(
+                Source::System,
+                format!(
+                    "resuming the project's JS: {n} evaluation(s) run again (turn off with \
+                     \"Resume JS on load\" above the JS editor)"
+                ),
+            );
+            s.js_evaluated.clone()
+        };
+        if let JsThread::Running(h) = &*self.thread.lock() {
+            h.reset();
+        }
+        let n = evaluations.len();
+        for e in evaluations {
+            self.run_block(e.code, e.block, e.first_line, controller);
+        }
+        n
+    }
+
+    /// Evaluates a block on the JS thread (started first if needed), unrecorded.
+    fn run_block(
         &self,
         code: String,
         index: usize,
@@ -150,5 +195,58 @@ impl Drop for JsBridge {
         if let JsThread::Running(h) = std::mem::replace(&mut *self.thread.lock(), JsThread::Gone) {
             h.shutdown();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::state::SessionState;
+    use std::time::{Duration, Instant};
+
+    fn rig(state: SessionState) -> (JsBridge, Arc<Mutex<Controller>>) {
+        let (ends, _audio) = crate::audio::engine::queues();
+        let console = Arc::new(Console::new());
+        let controller = Arc::new(Mutex::new(Controller::new(ends, state, console)));
+        let (_, _, to_js, midi_in) = crate::control::status::outlets();
+        (JsBridge::new(to_js, midi_in), controller)
+    }
+
+    /// Waits until channel `id` of the session holds `want` (the JS thread sent it).
+    fn wait_for_channel(c: &Mutex<Controller>, id: u32, want: &[f64]) -> bool {
+        let end = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < end {
+            if c.lock().session().channels.get(&id).map(Vec::as_slice) == Some(want) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn evaluations_are_recorded_and_a_loaded_state_runs_them_again() {
+        let (js, c) = rig(SessionState { channels: Default::default(), ..SessionState::default() });
+        js.eval_block("var ch = createOutputChannel(3, 2);".into(), 0, 1, &c);
+        js.eval_block("ch.send([1, 2]);".into(), 1, 3, &c);
+        assert!(wait_for_channel(&c, 3, &[1.0, 2.0]));
+        let saved = c.lock().session().clone();
+        let recorded: Vec<&str> = saved.js_evaluated.iter().map(|e| e.code.as_str()).collect();
+        assert_eq!(recorded, ["var ch = createOutputChannel(3, 2);", "ch.send([1, 2]);"]);
+
+        // A fresh instance loads the state without the data: resuming sends it again.
+        let mut state = saved.clone();
+        state.channels.clear();
+        let (js2, c2) = rig(SessionState::default());
+        c2.lock().load_state(state.clone());
+        assert_eq!(js2.resume(&c2), 2);
+        assert!(wait_for_channel(&c2, 3, &[1.0, 2.0]));
+        assert_eq!(c2.lock().session().js_evaluated, saved.js_evaluated, "not recorded twice");
+
+        // Turned off: nothing runs.
+        state.resume_js = false;
+        let (js3, c3) = rig(SessionState::default());
+        c3.lock().load_state(state);
+        assert_eq!(js3.resume(&c3), 0);
     }
 }

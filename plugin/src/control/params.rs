@@ -8,18 +8,22 @@ use std::sync::Arc;
 
 use crate::audio::patch::NUM_PARAMS;
 use crate::control::controller::Controller;
+use crate::control::js_bridge::JsBridge;
 use crate::control::state::SessionState;
 
 /// The session (code + channel data + layout) as a persistent field: saving reads the
 /// controller's session, loading hands the restored session to the controller, which
-/// compiles it and sends it to the audio engine at once.
+/// compiles it and sends it to the audio engine at once, then runs the JS evaluations it
+/// recorded again on the instance's JS thread (unless the session turned that off).
 pub struct SessionPersist {
     pub controller: Arc<Mutex<Controller>>,
+    pub js: Arc<JsBridge>,
 }
 
 impl<'a> PersistentField<'a, SessionState> for SessionPersist {
     fn set(&self, new_value: SessionState) {
         self.controller.lock().load_state(new_value);
+        self.js.resume(&self.controller);
     }
 
     fn map<F, R>(&self, f: F) -> R
@@ -78,9 +82,9 @@ fn macro_param(n: usize) -> FloatParam {
 }
 
 impl SemaParams {
-    pub fn new(controller: Arc<Mutex<Controller>>) -> Self {
+    pub fn new(controller: Arc<Mutex<Controller>>, js: Arc<JsBridge>) -> Self {
         Self {
-            session: SessionPersist { controller },
+            session: SessionPersist { controller, js },
             temperature: FloatParam::new(
                 "Temperature",
                 1.0,

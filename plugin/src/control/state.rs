@@ -53,6 +53,19 @@ impl Default for EditorLayout {
     }
 }
 
+/// Evaluations remembered in [`SessionState::js_evaluated`] (the oldest superseded ones
+/// go first when there are more).
+pub const MAX_RECORDED_JS: usize = 256;
+
+/// A JS evaluation as the editor made it: the code that ran (a block, or one line with
+/// Shift+Enter), its block index and its first line in the file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluatedJs {
+    pub code: String,
+    pub block: usize,
+    pub first_line: usize,
+}
+
 /// The plugin state: the session (code) plus the data the JS channels hold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -67,6 +80,13 @@ pub struct SessionState {
     pub channels: BTreeMap<u32, Vec<f64>>,
     /// Editor layout.
     pub editor: EditorLayout,
+    /// The JS evaluations made in this session, in order, so reopening the project runs
+    /// them again (bar callbacks, timers and model calls resume). See
+    /// [`SessionState::record_js`].
+    pub js_evaluated: Vec<EvaluatedJs>,
+    /// Run [`SessionState::js_evaluated`] again when the state loads (the editor's
+    /// "Resume JS on load" box). Older states, without the field, resume.
+    pub resume_js: bool,
 }
 
 impl Default for SessionState {
@@ -80,11 +100,38 @@ impl Default for SessionState {
             js: DEFAULT_JS.to_string(),
             channels: BTreeMap::from([(1, primer)]),
             editor: EditorLayout::default(),
+            js_evaluated: Vec::new(),
+            resume_js: true,
         }
     }
 }
 
 impl SessionState {
+    /// Remembers an evaluation for [`SessionState::js_evaluated`]. Evaluating the same
+    /// block (or line) again right after replaces the previous entry (an edit-and-run
+    /// cycle on one block ends in its latest version); anything else is appended in
+    /// order. Past [`MAX_RECORDED_JS`] entries, the oldest entry of a block evaluated
+    /// again later is dropped, else the oldest.
+    pub fn record_js(&mut self, code: &str, block: usize, first_line: usize) {
+        let entry = EvaluatedJs { code: code.to_string(), block, first_line };
+        if let Some(last) = self.js_evaluated.last_mut() {
+            if last.block == block && last.first_line == first_line {
+                *last = entry;
+                return;
+            }
+        }
+        self.js_evaluated.push(entry);
+        if self.js_evaluated.len() > MAX_RECORDED_JS {
+            let list = &self.js_evaluated;
+            let superseded = (0..list.len()).find(|&i| {
+                list[i + 1..]
+                    .iter()
+                    .any(|e| e.block == list[i].block && e.first_line == list[i].first_line)
+            });
+            self.js_evaluated.remove(superseded.unwrap_or(0));
+        }
+    }
+
     /// Brings a state written by any version up to [`STATE_VERSION`].
     pub fn migrate(mut self) -> Self {
         // Version 0 never existed outside development; nothing to convert yet.
@@ -109,11 +156,41 @@ mod tests {
     }
 
     #[test]
+    fn evaluations_are_recorded_in_order_and_repeats_collapse() {
+        let mut s = SessionState::default();
+        s.record_js("var a = 1;", 0, 1);
+        s.record_js("var b = 2;", 1, 3);
+        s.record_js("var b = 3;", 1, 3);
+        s.record_js("b += 1;", 1, 4);
+        s.record_js("var a = 5;", 0, 1);
+        let got: Vec<(&str, usize, usize)> =
+            s.js_evaluated.iter().map(|e| (e.code.as_str(), e.block, e.first_line)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("var a = 1;", 0, 1),
+                ("var b = 3;", 1, 3),
+                ("b += 1;", 1, 4),
+                ("var a = 5;", 0, 1)
+            ]
+        );
+        // Past the limit a superseded evaluation goes first: block 0's first one.
+        for i in 0..MAX_RECORDED_JS - 3 {
+            s.record_js(&format!("x = {i};"), 10 + i % 2, 100 + i);
+        }
+        assert_eq!(s.js_evaluated.len(), MAX_RECORDED_JS);
+        assert_eq!(s.js_evaluated[0].code, "var b = 3;");
+        assert!(s.js_evaluated.iter().any(|e| e.code == "var a = 5;"));
+    }
+
+    #[test]
     fn missing_fields_take_defaults() {
         let back: SessionState =
             serde_json::from_str(r#"{"version":1,"dsl":">{440}sin;"}"#).expect("parse");
         assert_eq!(back.dsl, ">{440}sin;");
         assert_eq!(back.editor, EditorLayout::default());
+        // A state saved before evaluations were recorded: nothing to resume, resuming on.
+        assert!(back.js_evaluated.is_empty() && back.resume_js);
     }
 
     #[test]

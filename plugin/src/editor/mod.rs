@@ -442,6 +442,22 @@ impl SemaEditor {
         }
     }
 
+    /// The "Resume JS on load" box: whether reopening the project runs the JS evaluated in
+    /// it again (saved with the project).
+    fn resume_js_box(&mut self, ui: &mut egui::Ui) {
+        let (mut on, count) = {
+            let c = self.shared.controller.lock();
+            (c.session().resume_js, c.session().js_evaluated.len())
+        };
+        let hover = format!(
+            "When the project is reopened, run the JS evaluated in it again, in order \
+             ({count} evaluation(s) recorded), so bar callbacks and model calls resume"
+        );
+        if ui.checkbox(&mut on, "Resume JS on load").on_hover_text(hover).changed() {
+            self.shared.controller.lock().session_mut().resume_js = on;
+        }
+    }
+
     /// Opens a session file: its code and channel data replace the current ones.
     fn open_session(&mut self) {
         let path = std::path::PathBuf::from(self.session_path.trim());
@@ -826,6 +842,7 @@ impl SemaEditor {
                     {
                         clicked = Some(Pane::Js);
                     }
+                    self.resume_js_box(ui);
                 });
                 code_view(
                     ui,

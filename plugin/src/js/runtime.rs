@@ -160,6 +160,21 @@ pub(crate) struct ApiState {
     pub current_block: Option<usize>,
     /// Folder for relative `importScripts` paths.
     pub base_dir: PathBuf,
+    /// The time timers run by (the wall clock, or a render's timeline).
+    pub clock: JsClock,
+}
+
+/// The time the runtime's timers run by: the wall clock, or, for an offline render, the
+/// render's timeline ([`Runtime::use_render_clock`]), which only moves when the renderer
+/// says so. The run-time limits of scripts always use the wall clock.
+#[derive(Clone, Default)]
+pub(crate) struct JsClock(Rc<std::cell::Cell<Option<Instant>>>);
+
+impl JsClock {
+    /// The current time: the render's, when one is set, else the wall clock's.
+    pub fn now(&self) -> Instant {
+        self.0.get().unwrap_or_else(Instant::now)
+    }
 }
 
 thread_local! {
@@ -244,6 +259,8 @@ struct ApiStateHandle(Rc<RefCell<ApiState>>);
 /// Promise and timeout jobs of one context, run by [`Runtime::pump`].
 #[derive(Default)]
 struct Jobs {
+    /// The clock engine-made timeouts are due by.
+    clock: JsClock,
     /// Promise reactions (microtasks).
     promise: RefCell<VecDeque<PromiseJob>>,
     /// Engine-made timeout jobs (the API's timers do not use these).
@@ -255,7 +272,7 @@ impl JobExecutor for Jobs {
         match job {
             Job::PromiseJob(p) => self.promise.borrow_mut().push_back(p),
             Job::TimeoutJob(t) => {
-                let due = Instant::now() + Duration::from_millis(t.timeout().as_millis());
+                let due = self.clock.now() + Duration::from_millis(t.timeout().as_millis());
                 self.timeouts.borrow_mut().push((due, t));
             }
             Job::GenericJob(g) => {
@@ -339,6 +356,8 @@ pub struct Runtime {
     eval_fn: JsObject,
     /// Bar index the `onBar` callbacks last ran for (None while stopped).
     last_bar: Option<i64>,
+    /// Time 0 of the render's timeline, once [`Runtime::use_render_clock`] was called.
+    render_origin: Option<Instant>,
     /// Blocks evaluated so far, latest last (to attribute error lines).
     evaluated: Vec<EvaluatedBlock>,
     /// Print console lines to stdout as they are collected.
@@ -353,7 +372,8 @@ impl Runtime {
     /// Creates a context and installs the API.
     pub fn new(io: JsIo) -> Result<Self, ScriptError> {
         let setup = |message: String| ScriptError::new(ScriptErrorKind::Setup, message);
-        let jobs = Rc::new(Jobs::default());
+        let clock = JsClock::default();
+        let jobs = Rc::new(Jobs { clock: clock.clone(), ..Jobs::default() });
         let hooks = Rc::new(Hooks::default());
         let mut ctx = Context::builder()
             .job_executor(jobs.clone())
@@ -382,6 +402,7 @@ impl Runtime {
             worker_config: Some(io.models),
             current_block: None,
             base_dir: io.base_dir,
+            clock,
         }));
         ctx.insert_data(ApiStateHandle(state.clone()));
         let eval_fn = ctx
@@ -412,6 +433,7 @@ impl Runtime {
             to_js_lists: ListAssembler::default(),
             eval_fn,
             last_bar: None,
+            render_origin: None,
             evaluated: Vec::new(),
             headless: io.headless,
             errors: 0,
@@ -509,6 +531,42 @@ impl Runtime {
         self.state.borrow().timers.iter().map(|t| t.due).min()
     }
 
+    /// Whether a timer is due now (by the runtime's clock: see
+    /// [`Runtime::use_render_clock`]).
+    pub fn timers_due(&self) -> bool {
+        let sh = self.state.borrow();
+        let now = sh.clock.now();
+        sh.timers.iter().any(|t| t.due <= now)
+    }
+
+    /// Whether values from `toJS` are waiting to be handed to `input`.
+    pub fn inputs_waiting(&self) -> bool {
+        self.to_js.as_ref().is_some_and(|rx| !rx.is_empty())
+    }
+
+    /// Makes the runtime's timers follow a render's timeline instead of the wall clock:
+    /// from now on time stands still at the render's time 0 until
+    /// [`Runtime::set_render_time`] moves it. A `setTimeout(f, 500)` made at render time
+    /// `t` is due at `t + 500 ms` and fires in the first pump at or after that time.
+    /// Timers made before this call keep their wall-clock delay, counted from time 0.
+    pub fn use_render_clock(&mut self) {
+        let origin = *self.render_origin.get_or_insert_with(Instant::now);
+        self.state.borrow().clock.0.set(Some(origin));
+    }
+
+    /// Moves the render's clock to `t` from the render's start (see
+    /// [`Runtime::use_render_clock`]; ignored without it).
+    pub fn set_render_time(&mut self, t: Duration) {
+        if let Some(origin) = self.render_origin {
+            self.state.borrow().clock.0.set(Some(origin + t));
+        }
+    }
+
+    /// The clock timers run by.
+    fn clock(&self) -> JsClock {
+        self.state.borrow().clock.clone()
+    }
+
     /// Number of uncaught errors reported so far.
     pub fn error_count(&self) -> usize {
         self.errors
@@ -517,6 +575,18 @@ impl Runtime {
     /// Uncaught errors reported since the last call (each was also a console line).
     pub fn take_errors(&mut self) -> Vec<ScriptError> {
         std::mem::take(&mut self.uncaught)
+    }
+
+    /// Forgets every `host.onBar` callback, timer and pending model request, so nothing
+    /// scheduled by earlier code runs any more (a loaded state replaces the session; its
+    /// blocks are evaluated next). Globals stay until the new code replaces them.
+    pub fn reset_scheduled(&mut self) {
+        let mut sh = self.state.borrow_mut();
+        sh.timers.clear();
+        sh.bar_callbacks.clear();
+        sh.pending_models.clear();
+        drop(sh);
+        self.last_bar = None;
     }
 
     /// Direct access to the context (tests, embedding).
@@ -537,7 +607,7 @@ impl Runtime {
             self.report_error(&e, "Uncaught");
         }
         // Engine-made timeouts (rare: only built-ins that schedule them).
-        let now = Instant::now();
+        let now = self.clock().now();
         let due: Vec<TimeoutJob> = {
             let mut t = self.jobs.timeouts.borrow_mut();
             let (run, keep): (Vec<_>, Vec<_>) = t.drain(..).partition(|(d, _)| *d <= now);
@@ -686,7 +756,7 @@ impl Runtime {
 
     /// Runs due timers in order of their due time.
     fn run_timers(&mut self) {
-        let now = Instant::now();
+        let now = self.clock().now();
         let mut due: Vec<(Instant, u32)> = self
             .state
             .borrow()
@@ -810,6 +880,8 @@ fn first_line_of(s: &str) -> &str {
 enum Command {
     /// Evaluate a block.
     Eval { code: String, block: usize, first_line: usize },
+    /// Forget bar callbacks, timers and pending model requests (a new state was loaded).
+    Reset,
     /// Stop the thread.
     Shutdown,
 }
@@ -874,6 +946,12 @@ impl JsHost {
         let _ = self.commands.send(Command::Eval { code, block: block_index, first_line });
     }
 
+    /// Queues a reset: the runtime forgets its bar callbacks, timers and pending model
+    /// requests (see [`Runtime::reset_scheduled`]). Never blocks.
+    pub fn reset(&self) {
+        let _ = self.commands.send(Command::Reset);
+    }
+
     /// The next console line, if any. Never blocks.
     pub fn try_console(&self) -> Option<Line> {
         self.console.try_recv().ok()
@@ -928,6 +1006,7 @@ fn host_loop(
             Ok(Command::Eval { code, block, first_line }) => {
                 rt.eval_block(&code, block, first_line);
             }
+            Ok(Command::Reset) => rt.reset_scheduled(),
             Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
         }

@@ -3,7 +3,7 @@
 //! (`setTimeout`/`setInterval`/`clear*`). The JS side is `sema.js`.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use boa_engine::{js_string, Context, JsNativeError, JsResult, JsString, JsValue, Script, Source};
 
@@ -231,14 +231,8 @@ fn set_timer(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
     sh.next_timer_id = sh.next_timer_id.wrapping_add(1).max(1);
     let id = sh.next_timer_id;
     let block = sh.current_block;
-    sh.timers.push(Timer {
-        id,
-        due: Instant::now() + interval.unwrap_or(period),
-        interval,
-        func,
-        args: extra,
-        block,
-    });
+    let due = sh.clock.now() + interval.unwrap_or(period);
+    sh.timers.push(Timer { id, due, interval, func, args: extra, block });
     Ok(JsValue::from(id))
 }
 
