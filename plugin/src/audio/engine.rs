@@ -20,6 +20,10 @@ pub enum ToAudio {
     Patch(Box<dyn Patch>),
     /// New data for a JS channel (`fromJS`).
     Channel { id: u32, data: Box<[f64]> },
+    /// Notes to play from a bar (`host.play`, call-and-response answers).
+    // Stub on the `midi-js` branch: the engine hands the clip straight back; the audio
+    // side's clip player replaces this at merge.
+    Clip(Box<crate::audio::midi_in::Clip>),
 }
 
 /// Things the audio thread has replaced and hands back to be dropped elsewhere.
@@ -31,6 +35,8 @@ pub enum ToAudio {
 pub enum Garbage {
     Patch(Box<dyn Patch>),
     Channel(Box<[f64]>),
+    /// A clip message hands back the clip it replaced (or the one it brought).
+    Clip(Box<crate::audio::midi_in::Clip>),
     /// A patch message that replaced nothing (allocates nothing to drop).
     Nothing,
 }
@@ -221,6 +227,7 @@ impl Engine {
                     let old = self.channels.replace(id as usize, data);
                     self.discard(Garbage::Channel(old));
                 }
+                ToAudio::Clip(c) => self.discard(Garbage::Clip(c)),
             }
         }
     }
@@ -286,6 +293,7 @@ impl Engine {
                     let old = self.channels.replace(id as usize, data);
                     self.discard(Garbage::Channel(old));
                 }
+                ToAudio::Clip(c) => self.discard(Garbage::Clip(c)),
                 ToAudio::Patch(p) => {
                     if p.quantise() && playing && self.current.is_some() {
                         if let Some(old) = self.pending.replace(p) {
