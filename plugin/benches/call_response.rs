@@ -25,7 +25,14 @@ fn call() -> Vec<StampedMidiIn> {
             [(on, MidiInKind::NoteOn, 0.8), (off.min(7.99), MidiInKind::NoteOff, 0.0)]
         {
             events.push(StampedMidiIn {
-                event: MidiIn { timing: 0, kind, channel: 0, key: p, value, source: MidiSource::Host },
+                event: MidiIn {
+                    timing: 0,
+                    kind,
+                    channel: 0,
+                    key: p,
+                    value,
+                    source: MidiSource::Host,
+                },
                 bars: beats.max(0.0) / 4.0,
                 beats: beats.max(0.0),
                 bpm: 120.0,

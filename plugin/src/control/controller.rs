@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::audio::midi_in::Clip;
 use crate::audio::engine::{ControlEnds, Engine, Garbage, ToAudio, MAX_IN_FLIGHT};
+use crate::audio::midi_in::Clip;
 use crate::audio::patch::{Patch, NUM_CHANNELS};
 use crate::control::console::{Console, Source};
 use crate::control::state::SessionState;
@@ -682,7 +682,8 @@ mod tests {
         );
         c.set_active(true);
         let note = ClipNote { start_beats: 0.5, end_beats: 1.0, pitch: 64, velocity: 0.8 };
-        let clip = Clip { start_bar: 3, notes: vec![note], length_beats: 4.0, channel: 1, looping: false };
+        let clip =
+            Clip { start_bar: 3, notes: vec![note], length_beats: 4.0, channel: 1, looping: false };
         c.send_clip(clip.clone()).expect("sent");
         assert_eq!(c.in_flight(), 1);
         match from_control.pop() {

@@ -53,7 +53,11 @@ impl Harness {
     /// Evaluates `expr` and returns it, JSON-decoded.
     pub(crate) fn json(&mut self, expr: &str) -> Value {
         let before = self.logs().len();
-        assert!(self.eval(&format!("console.log(JSON.stringify({expr}))"), 90), "{:?}", self.errors());
+        assert!(
+            self.eval(&format!("console.log(JSON.stringify({expr}))"), 90),
+            "{:?}",
+            self.errors()
+        );
         let logs = self.logs();
         serde_json::from_str(&logs[before]).expect("JSON")
     }
@@ -137,7 +141,10 @@ fn listeners_are_replaced_with_their_block_and_errors_located() {
     h.settle();
     let errors = h.errors();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].text.contains("host.onNote") && errors[0].text.contains("nope"), "{errors:?}");
+    assert!(
+        errors[0].text.contains("host.onNote") && errors[0].text.contains("nope"),
+        "{errors:?}"
+    );
     assert_eq!((errors[0].js_block(), errors[0].js_line()), (Some(2), Some(6)));
     assert!(!h.eval("host.onCC(3)", 3));
     assert!(h.errors()[1].text.contains("host.onCC: the argument must be a function"));
@@ -168,7 +175,10 @@ fn phrase_returns_the_last_complete_bars_quantised() {
     assert!(!h.eval("host.phrase(0)", 4));
     assert!(!h.eval("host.phrase(1.5)", 5));
     let errors = h.errors();
-    assert!(errors.iter().all(|e| e.text.contains("host.phrase: bars must be an integer")), "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.text.contains("host.phrase: bars must be an integer")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -194,7 +204,10 @@ fn play_sends_clips_from_the_next_bar() {
     // Unquantised: seconds at the host tempo (120 bpm: 0.5 s is one beat).
     let c = &clips[1];
     assert_eq!((c.start_bar, c.looping, c.length_beats), (9, true, 4.0));
-    assert_eq!((c.notes[0].start_beats, c.notes[0].end_beats, c.notes[0].velocity), (1.0, 2.0, 0.5));
+    assert_eq!(
+        (c.notes[0].start_beats, c.notes[0].end_beats, c.notes[0].velocity),
+        (1.0, 2.0, 0.5)
+    );
     // stopClip: an empty clip from the current bar.
     assert!(clips[2].notes.is_empty());
     assert_eq!(clips[2].start_bar, 5);

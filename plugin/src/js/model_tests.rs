@@ -335,10 +335,17 @@ fn call_and_response_answers_with_the_greedy_continuation_on_time_or_a_bar_later
     let phrase = h.json("phrase");
     assert_eq!(
         steps(&phrase),
-        (0..8).map(|i| [[60, 62, 64, 67, 65, 64, 62, 60][i], 4 * i as i64, 4 * i as i64 + 3]).collect::<Vec<_>>()
+        (0..8)
+            .map(|i| [[60, 62, 64, 67, 65, 64, 62, 60][i], 4 * i as i64, 4 * i as i64 + 3])
+            .collect::<Vec<_>>()
     );
-    let direct: Vec<i64> =
-        h.json("direct.notes.map(n => n.pitch)").as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let direct: Vec<i64> = h
+        .json("direct.notes.map(n => n.pitch)")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     assert!(!direct.is_empty());
     let played: Vec<i64> = clip.notes.iter().map(|n| n.pitch as i64).collect();
     assert_eq!(played, direct);
@@ -351,17 +358,23 @@ fn call_and_response_answers_with_the_greedy_continuation_on_time_or_a_bar_later
         let on = 8.0 + 2.0 * i as f64;
         h.note(*p, on, on + 1.0);
     }
-    h.locate(3.8);
+    // Within even the smallest lookahead (a 16th, 1/16 bar) of bar 4.
+    h.locate(3.95);
     h.rt.pump();
     h.collect();
-    assert_eq!(h.rt.pending_models(), 1, "the model was asked at 3.8");
+    assert_eq!(h.rt.pending_models(), 1, "the model was asked at 3.95: {:?}", h.console);
     // The worker answers while the host moves past the bar line.
     std::thread::sleep(Duration::from_secs(3));
     h.locate(4.1);
-    assert!(h.pump_until(Duration::from_secs(60), |h| h.clips.lock().len() == 2), "{:?}", h.console);
+    assert!(
+        h.pump_until(Duration::from_secs(60), |h| h.clips.lock().len() == 2),
+        "{:?}",
+        h.console
+    );
     assert_eq!(h.clips.lock()[1].start_bar, 5);
     assert!(
-        h.console.iter().any(|l| l.text.contains("after the downbeat of bar 4") && l.text.contains("plays from bar 5")),
+        h.console.iter().any(|l| l.text.contains("after the downbeat of bar 4")
+            && l.text.contains("plays from bar 5")),
         "{:?}",
         h.console
     );

@@ -145,7 +145,8 @@ impl PhraseRecorder {
     /// the times in seconds and `beats_per_bar` (quarter notes) the steps per bar.
     pub fn phrase(&self, start_bar: i64, end: f64, bpm: f64, beats_per_bar: f64) -> NoteSequence {
         let bpm = if bpm.is_finite() && bpm > 0.0 { bpm } else { 120.0 };
-        let bpb = if beats_per_bar.is_finite() && beats_per_bar > 0.0 { beats_per_bar } else { 4.0 };
+        let bpb =
+            if beats_per_bar.is_finite() && beats_per_bar > 0.0 { beats_per_bar } else { 4.0 };
         let steps_per_bar = bpb * STEPS_PER_QUARTER as f64;
         let start = start_bar as f64;
         let total = ((end - start) * steps_per_bar).round().max(0.0) as i64;
@@ -489,23 +490,40 @@ mod tests {
         };
         let c = sequence_to_clip(&q, &opts).unwrap();
         assert_eq!((c.start_bar, c.channel, c.length_beats), (3, 2, 8.0));
-        assert_eq!(c.notes[0], ClipNote { start_beats: 0.0, end_beats: 0.5, pitch: 60, velocity: 100.0 / 127.0 });
-        assert_eq!((c.notes[1].start_beats, c.notes[1].end_beats, c.notes[1].velocity), (1.0, 1.5, 1.0));
+        assert_eq!(
+            c.notes[0],
+            ClipNote { start_beats: 0.0, end_beats: 0.5, pitch: 60, velocity: 100.0 / 127.0 }
+        );
+        assert_eq!(
+            (c.notes[1].start_beats, c.notes[1].end_beats, c.notes[1].velocity),
+            (1.0, 1.5, 1.0)
+        );
         // Unquantised: seconds at the host tempo (120 bpm: 0.5 s = 1 beat); no declared
         // length: whole bars.
         let u = NoteSequence {
-            notes: vec![Note { pitch: 70, start_time: Some(0.5), end_time: Some(2.75), ..Note::default() }],
+            notes: vec![Note {
+                pitch: 70,
+                start_time: Some(0.5),
+                end_time: Some(2.75),
+                ..Note::default()
+            }],
             ..NoteSequence::default()
         };
-        let c = sequence_to_clip(&u, &ClipOptions { velocity: Some(0.5), looping: true, ..opts }).unwrap();
-        assert_eq!(c.notes, vec![ClipNote { start_beats: 1.0, end_beats: 5.5, pitch: 70, velocity: 0.5 }]);
+        let c = sequence_to_clip(&u, &ClipOptions { velocity: Some(0.5), looping: true, ..opts })
+            .unwrap();
+        assert_eq!(
+            c.notes,
+            vec![ClipNote { start_beats: 1.0, end_beats: 5.5, pitch: 70, velocity: 0.5 }]
+        );
         assert_eq!(c.length_beats, 8.0);
         assert!(c.looping);
         // Bad input is a clear error.
         let mut bad = u.clone();
         bad.notes[0].pitch = 128;
         assert!(sequence_to_clip(&bad, &opts).unwrap_err().contains("outside 0..127"));
-        assert!(sequence_to_clip(&u, &ClipOptions { channel: 16, ..opts }).unwrap_err().contains("channel"));
+        assert!(sequence_to_clip(&u, &ClipOptions { channel: 16, ..opts })
+            .unwrap_err()
+            .contains("channel"));
         let mut missing = q.clone();
         missing.notes[0].quantized_end_step = None;
         assert!(sequence_to_clip(&missing, &opts).unwrap_err().contains("quantizedEndStep"));

@@ -36,9 +36,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::blocks::{self, Block};
 use super::call_response::CallResponse;
-use super::phrase::{sequence_to_clip, ClipOptions, Fed, PhraseRecorder};
 use super::error::{ScriptError, ScriptErrorKind};
 use super::input::{JsInput, ListAssembler, ToJsReceiver};
+use super::phrase::{sequence_to_clip, ClipOptions, Fed, PhraseRecorder};
 use super::{api, HostView};
 use crate::audio::midi_in::{Clip, MidiInKind, MidiInReceiver, MidiSource, StampedMidiIn};
 use crate::control::console::{Level, Line};

@@ -187,7 +187,9 @@ fn int_in(v: &JsValue, lo: f64, hi: f64, what: &str, ctx: &mut Context) -> JsRes
     if n.fract() == 0.0 && n >= lo && n <= hi {
         Ok(n as i64)
     } else {
-        Err(JsNativeError::range().with_message(format!("{what} must be an integer {lo}..{hi}, got {}", v.display())).into())
+        Err(JsNativeError::range()
+            .with_message(format!("{what} must be an integer {lo}..{hi}, got {}", v.display()))
+            .into())
     }
 }
 
@@ -249,7 +251,8 @@ fn whole_numbers(json: Value) -> Value {
 fn send_clip(clip: Clip, what: &str, ctx: &mut Context) -> JsResult<()> {
     let sh = api_state(ctx);
     let mut sh = sh.borrow_mut();
-    (sh.clip_sink)(clip).map_err(|e| JsNativeError::error().with_message(format!("{what}: {e}")).into())
+    (sh.clip_sink)(clip)
+        .map_err(|e| JsNativeError::error().with_message(format!("{what}: {e}")).into())
 }
 
 /// A property of an options object (undefined when `opts` is not an object).
@@ -268,7 +271,9 @@ fn play(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let opts = arg(args, 1);
     if !(opts.is_undefined() || opts.is_null() || opts.is_object()) {
         return Err(JsNativeError::typ()
-            .with_message(format!("{WHAT}: the options must be an object ({{bar, channel, velocity, loop}})"))
+            .with_message(format!(
+                "{WHAT}: the options must be an object ({{bar, channel, velocity, loop}})"
+            ))
             .into());
     }
     let host = api_state(ctx).borrow().host.clone();
@@ -330,7 +335,10 @@ fn number_opt(
         Ok(n)
     } else {
         Err(JsNativeError::range()
-            .with_message(format!("host.callAndResponse: {key} must be a number {lo}..{hi}, got {}", v.display()))
+            .with_message(format!(
+                "host.callAndResponse: {key} must be a number {lo}..{hi}, got {}",
+                v.display()
+            ))
             .into())
     }
 }
@@ -400,8 +408,7 @@ fn cr_stop(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
 /// `crResult(id, seq)`: an answer came back (handled on the next pump step).
 fn cr_result(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let id = arg(args, 0).to_number(ctx)? as u64;
-    let result = sequence_from_js(&arg(args, 1), "callAndResponse", ctx)
-        .map_err(|e| e.to_string());
+    let result = sequence_from_js(&arg(args, 1), "callAndResponse", ctx).map_err(|e| e.to_string());
     api_state(ctx).borrow_mut().cr_results.push((id, result));
     Ok(JsValue::undefined())
 }
