@@ -380,3 +380,85 @@ fn call_and_response_answers_with_the_greedy_continuation_on_time_or_a_bar_later
     );
     assert!(h.errors().is_empty(), "{:?}", h.errors());
 }
+
+/// The JS of an example session in `assets/examples`.
+fn example_js(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/examples").join(name);
+    crate::cli::session::Session::load(&path).expect("example session").js
+}
+
+#[test]
+fn call_and_response_example_answers_a_played_phrase() {
+    let dir = models();
+    let mut h = Harness::new(config(dir.path()), dir.path().to_path_buf());
+    h.run(&example_js("call-and-response.sema.toml"));
+    assert!(h.pump_until(Duration::from_secs(60), |h| h.rt.pending_models() == 0));
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+    h.locate(0.0);
+    for (i, p) in [60u8, 64, 67, 72, 71, 67, 64, 62].iter().enumerate() {
+        h.note(*p, i as f64, i as f64 + 0.5);
+    }
+    h.locate(1.95);
+    assert!(
+        h.pump_until(Duration::from_secs(60), |h| !h.clips.lock().is_empty()),
+        "{:?}",
+        h.console
+    );
+    let clip = h.clips.lock()[0].clone();
+    assert_eq!((clip.start_bar, clip.length_beats), (2, 8.0));
+    assert!(!clip.notes.is_empty());
+    let logs = h.logs();
+    assert!(logs.iter().any(|l| l == "you: 60 at bar 0, beat 0.00"), "{logs:?}");
+    assert!(logs.iter().any(|l| l.starts_with("answer from bar 2: ")), "{logs:?}");
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+}
+
+#[test]
+fn midime_example_learns_from_played_phrases_and_loops_a_sample() {
+    let dir = models();
+    let mut h = Harness::new(config(dir.path()), dir.path().to_path_buf());
+    let js = example_js("midime-on-your-playing.sema.toml");
+    h.run(&js);
+    assert!(h.pump_until(Duration::from_secs(60), |h| h.rt.pending_models() == 0));
+    assert!(
+        h.logs().iter().any(|l| l.starts_with("play a few 2-bar phrases first")),
+        "{:?}",
+        h.logs()
+    );
+    // Four bars of playing; the host's onBar at bars 2 and 4 keeps the two phrases.
+    let melody = [60u8, 62, 64, 65, 67, 69, 71, 72];
+    for bar in 0..4 {
+        h.locate(bar as f64);
+        h.settle();
+        for (i, p) in melody.iter().enumerate() {
+            let on = bar as f64 * 4.0 + i as f64 * 0.5;
+            h.note(*p - 2 * bar as u8, on, on + 0.4);
+        }
+    }
+    h.locate(4.0);
+    h.settle();
+    let kept: Vec<String> = h.logs().into_iter().filter(|l| l.starts_with("phrase ")).collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept[0].ends_with("60 62 64 65 67 69 71 72 58 60 62 63 65 67 69 70"), "{kept:?}");
+    // Evaluating the last block again trains MidiMe on them and loops a sample.
+    let last = crate::js::blocks::split_blocks(&js)
+        .into_iter()
+        .filter(|b| !b.is_blank())
+        .last()
+        .expect("blocks");
+    h.rt.eval_block(&last.code, last.index, last.first_line);
+    assert!(
+        h.pump_until(Duration::from_secs(120), |h| !h.clips.lock().is_empty()),
+        "{:?}",
+        h.console
+    );
+    let clip = h.clips.lock()[0].clone();
+    assert!(clip.looping);
+    assert_eq!((clip.start_bar, clip.length_beats), (5, 8.0));
+    assert!(
+        h.logs().iter().any(|l| l.starts_with("trained on 2 phrases; playing: ")),
+        "{:?}",
+        h.logs()
+    );
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+}
