@@ -871,7 +871,9 @@ impl Runtime {
             for (func, block) in callbacks {
                 self.state.borrow_mut().current_block = block;
                 self.arm();
-                if let Err(err) = func.call(&JsValue::undefined(), &[arg.clone()], &mut self.ctx) {
+                if let Err(err) =
+                    func.call(&JsValue::undefined(), std::slice::from_ref(&arg), &mut self.ctx)
+                {
                     // One report per pump: a callback may fail for every note.
                     if !reported {
                         self.report_error(&err, &format!("Uncaught in {what} callback:"));
