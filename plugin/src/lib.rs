@@ -286,6 +286,8 @@ impl Plugin for SemaLive {
         view.bpm.store(report.clock.bpm, Ordering::Relaxed);
         view.playing.store(report.clock.playing, Ordering::Relaxed);
         view.bar.store(report.clock.bar, Ordering::Relaxed);
+        view.bar_phase.store(report.clock.bar_phase, Ordering::Relaxed);
+        view.beats_per_bar.store(report.clock.beats_per_bar, Ordering::Relaxed);
         let budget = len as f32 / sample_rate.max(1.0);
         let load = started.elapsed().as_secs_f32() / budget.max(1e-6);
         let old = status.dsp_load.load(Ordering::Relaxed);

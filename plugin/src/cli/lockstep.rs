@@ -107,6 +107,7 @@ impl LockstepJs {
         let (to_js_tx, to_js_rx) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
         let (midi_tx, midi_rx) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
         let sink_controller = controller.clone();
+        let clip_controller = controller.clone();
         let sends = Arc::new(Mutex::new(BTreeMap::new()));
         let sink_sends = sends.clone();
         let io = JsIo {
@@ -118,6 +119,11 @@ impl LockstepJs {
                 }
             }),
             host: view.clone(),
+            // `host.play` and call-and-response answers: into the engine's queue, to play
+            // from their bar as in the plugin.
+            clip_sink: Box::new(move |clip| {
+                clip_controller.lock().send_clip(clip).map_err(|e| e.to_string())
+            }),
             to_js: Some(to_js_rx),
             midi_in: Some(midi_rx),
             samples_sink: Box::new(move |name, data| {
@@ -170,11 +176,14 @@ impl LockstepJs {
     /// Before the block starting at render time `t`, in bar `bar`: moves the runtime's
     /// clock and transport there and settles what is due (bar callbacks, timers, the model
     /// requests they make).
-    pub fn before_block(&mut self, t: Duration, bar: i64) {
+    /// `bar_phase` is the position within the bar (0..1), `beats_per_bar` the meter.
+    pub fn before_block(&mut self, t: Duration, bar: i64, bar_phase: f64, beats_per_bar: f64) {
         use std::sync::atomic::Ordering::Relaxed;
         self.rt.set_render_time(t);
         self.view.playing.store(true, Relaxed);
         self.view.bar.store(bar, Relaxed);
+        self.view.bar_phase.store(bar_phase, Relaxed);
+        self.view.beats_per_bar.store(beats_per_bar, Relaxed);
         self.settle(|| format!("at bar {} ({:.3} s)", bar + 1, t.as_secs_f64()));
     }
 

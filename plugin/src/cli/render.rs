@@ -224,7 +224,8 @@ impl OfflineEngine {
             let n = s.block.min(total - pos).min(next_bar - pos);
             let t = std::time::Duration::from_secs_f64(pos as f64 / s.sample_rate);
             if let Some(js) = js.as_deref_mut() {
-                js.before_block(t, bar);
+                let bar_phase = (pos as f64 / samples_per_bar - bar as f64).clamp(0.0, 1.0);
+                js.before_block(t, bar, bar_phase, beats_per_bar);
             }
             midi.block(pos as u64, n, &mut midi_in);
             let beats = pos as f64 / samples_per_beat;

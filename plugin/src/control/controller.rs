@@ -23,6 +23,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::audio::engine::{ControlEnds, Engine, Garbage, ToAudio, MAX_IN_FLIGHT};
+use crate::audio::midi_in::Clip;
 use crate::audio::patch::{Patch, NUM_CHANNELS};
 use crate::control::console::{Console, Source};
 use crate::control::state::SessionState;
@@ -68,6 +69,10 @@ pub enum SendError {
     BadChannel(u32),
     /// The engine's queue is full: the channel keeps its previous data.
     QueueFull(u32),
+    /// A clip's MIDI channel is outside `0..16`.
+    BadMidiChannel(u8),
+    /// The engine's queue is full: the clip was not sent.
+    ClipQueueFull,
 }
 
 impl std::fmt::Display for SendError {
@@ -79,6 +84,12 @@ impl std::fmt::Display for SendError {
             SendError::QueueFull(id) => write!(
                 f,
                 "the audio engine is not taking new data (queue full): channel {id} keeps its previous data"
+            ),
+            SendError::BadMidiChannel(ch) => {
+                write!(f, "MIDI channel {ch} is out of range (0..15)")
+            }
+            SendError::ClipQueueFull => f.write_str(
+                "the audio engine is not taking new data (queue full): the clip was not sent",
             ),
         }
     }
@@ -307,6 +318,19 @@ impl Controller {
         Ok(())
     }
 
+    /// Sends a clip for the engine to play from its `start_bar` (`host.play`,
+    /// call-and-response answers); it replaces the clip playing, and a clip without notes
+    /// stops clip playback. Its notes are sorted by start here, off the audio thread (the
+    /// clip player relies on it). Clips are not part of the saved session. A full engine
+    /// queue is an error while the plugin is active.
+    pub fn send_clip(&mut self, mut clip: Clip) -> Result<(), SendError> {
+        if clip.channel > 15 {
+            return Err(SendError::BadMidiChannel(clip.channel));
+        }
+        clip.notes.sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats));
+        self.send(ToAudio::Clip(Box::new(clip))).map_err(|QueueFull| SendError::ClipQueueFull)
+    }
+
     /// How many times a session was loaded (see the `loads` field).
     pub fn loads(&self) -> u64 {
         self.loads
@@ -414,14 +438,6 @@ impl Controller {
     pub fn samples(&mut self) -> &Arc<SampleLibrary> {
         self.ensure_samples();
         &self.env.samples
-    }
-
-    /// Sends a clip for the engine to play from its `start_bar` (replacing the playing
-    /// one; a clip without notes stops clip playback). Its notes are sorted by start here,
-    /// off the audio thread. Err when the engine's queue is full while active.
-    pub fn send_clip(&mut self, mut clip: crate::audio::midi_in::Clip) -> Result<(), QueueFull> {
-        clip.notes.sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats));
-        self.send(ToAudio::Clip(Box::new(clip)))
     }
 
     /// Messages sent whose garbage has not come back yet.
@@ -657,5 +673,41 @@ mod tests {
         assert_eq!(block(&mut engine, 512), 0.5);
         c.lock().collect_garbage();
         assert_eq!(c.lock().in_flight(), 0);
+    }
+
+    #[test]
+    fn clips_go_to_the_engine_queue() {
+        use crate::audio::midi_in::ClipNote;
+        let (to_audio, mut from_control) = rtrb::RingBuffer::new(4);
+        let (mut garbage_tx, garbage) = rtrb::RingBuffer::new(4);
+        let mut c = Controller::new(
+            ControlEnds { to_audio, garbage },
+            SessionState::default(),
+            Arc::new(Console::new()),
+        );
+        c.set_active(true);
+        let note = ClipNote { start_beats: 0.5, end_beats: 1.0, pitch: 64, velocity: 0.8 };
+        let clip =
+            Clip { start_bar: 3, notes: vec![note], length_beats: 4.0, channel: 1, looping: false };
+        c.send_clip(clip.clone()).expect("sent");
+        assert_eq!(c.in_flight(), 1);
+        match from_control.pop() {
+            Ok(ToAudio::Clip(got)) => {
+                assert_eq!(*got, clip);
+                // The engine hands it back as garbage, counted like every message.
+                assert!(garbage_tx.push(Garbage::Clip(got)).is_ok());
+            }
+            _ => panic!("expected a clip message"),
+        }
+        c.collect_garbage();
+        assert_eq!(c.in_flight(), 0);
+        let bad = Clip { channel: 16, ..clip.clone() };
+        assert_eq!(c.send_clip(bad), Err(SendError::BadMidiChannel(16)));
+        // A full queue is an error the caller reports.
+        for _ in 0..4 {
+            c.send_clip(clip.clone()).expect("room");
+        }
+        assert_eq!(c.send_clip(clip), Err(SendError::ClipQueueFull));
+        assert!(SendError::ClipQueueFull.to_string().contains("the clip was not sent"));
     }
 }

@@ -1,7 +1,7 @@
 //! The plugin's side of the JS runtime: one JS thread per plugin instance, started on the
 //! first evaluation and kept as long as the instance lives (so `host.onBar` and pending
 //! Promises keep running with the editor closed). Wires the runtime to the controller
-//! (channel data, samples), the host view (parameters, transport) and the DSL's `toJS`
+//! (channel data, samples, clips), the host view (parameters, transport) and the DSL's `toJS`
 //! (whose ring buffer the JS thread reads directly, see [`crate::js::input`]).
 
 use parking_lot::Mutex;
@@ -145,6 +145,7 @@ impl JsBridge {
             }
         };
         let sink_controller = controller.clone();
+        let clip_controller = controller.clone();
         let view = self.view.clone();
         let temperature_view = self.view.clone();
         // A full engine queue is reported once, not for every send until it drains.
@@ -164,6 +165,9 @@ impl JsBridge {
             host: view,
             to_js: Some(to_js),
             midi_in: Some(midi_in),
+            clip_sink: Box::new(move |clip| {
+                clip_controller.lock().send_clip(clip).map_err(|e| e.to_string())
+            }),
             samples_sink: Box::new(move |name, data| {
                 let lib = {
                     let mut c = controller.lock();

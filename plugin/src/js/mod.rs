@@ -8,10 +8,13 @@
 //! - [`tokenizer`]: the JS lexer shared by the loop instrumentation and the editor's
 //!   syntax highlighting.
 //! - [`runtime`]: the context and its event loop (Promises, timers, model results, bar
-//!   callbacks, DSL input), [`JsHost`] (the thread the plugin talks to) and [`run_file`]
+//!   callbacks, DSL input, MIDI input), [`JsHost`] (the thread the plugin talks to) and [`run_file`]
 //!   (headless runs: `sema-live js run FILE.js`).
 //! - [`input`]: values from the DSL's `toJS`, read by the JS thread straight from the
 //!   audio thread's ring buffer.
+//! - [`phrase`]: the phrase recorder (what the musician played, as a quantised
+//!   NoteSequence) and NoteSequence → clip for `host.play`.
+//! - [`call_response`]: the timing of `host.callAndResponse`.
 //! - [`api`]: the globals installed in the context.
 //! - [`cli`]: `sema-live js run FILE.js`.
 //! - [`error`]: [`ScriptError`], what the runtime reports (uncaught exceptions with their
@@ -19,13 +22,15 @@
 
 pub mod api;
 pub mod blocks;
+pub mod call_response;
 pub mod cli;
 pub mod error;
 pub mod input;
+pub mod phrase;
 pub mod runtime;
 pub mod tokenizer;
 
-use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use atomic_float::{AtomicF32, AtomicF64};
 
@@ -50,6 +55,17 @@ pub struct HostView {
     pub playing: AtomicBool,
     /// Index of the current bar (0 = first bar of the song).
     pub bar: AtomicI64,
+    /// Position within the current bar, 0..1 (with `bar`: where the host is, in bars).
+    pub bar_phase: AtomicF64,
+    /// Quarter notes per bar (the time signature).
+    pub beats_per_bar: AtomicF64,
+}
+
+impl HostView {
+    /// The host position in bars (bar index + phase).
+    pub fn position(&self) -> f64 {
+        self.bar.load(Ordering::Relaxed) as f64 + self.bar_phase.load(Ordering::Relaxed)
+    }
 }
 
 impl Default for HostView {
@@ -60,10 +76,14 @@ impl Default for HostView {
             bpm: AtomicF64::new(120.0),
             playing: AtomicBool::new(false),
             bar: AtomicI64::new(0),
+            bar_phase: AtomicF64::new(0.0),
+            beats_per_bar: AtomicF64::new(4.0),
         }
     }
 }
 
+#[cfg(test)]
+mod midi_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

@@ -294,3 +294,171 @@ fn re_evaluated_models_share_one_load() {
     assert!(h.pump_until(Duration::from_secs(30), |h| h.rt.pending_models() == 0));
     assert_eq!(h.logs()[3..], ["failed once", "true"]);
 }
+
+#[test]
+fn call_and_response_answers_with_the_greedy_continuation_on_time_or_a_bar_later() {
+    use super::midi_tests::steps;
+    let dir = models();
+    let mut h = Harness::new(config(dir.path()), dir.path().to_path_buf());
+    h.run(
+        "importScripts('https://cdn.jsdelivr.net/npm/@magenta/music@^1.12.0/es6/music_rnn.js');\n\
+         var rnn = new music_rnn.MusicRNN('https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn');\n\
+         var answers = [];\n\
+         host.callAndResponse({model: rnn, temperature: 0, channel: 3,\n\
+           onAnswer: (s, info) => answers.push({seq: s, bar: info.bar})});\n",
+    );
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+    // A 2-bar call in bars 0 and 1 at 120 bpm.
+    h.locate(0.0);
+    for (i, p) in [60u8, 62, 64, 67, 65, 64, 62, 60].iter().enumerate() {
+        let on = i as f64 + 0.01;
+        h.note(*p, on, on + 0.7);
+    }
+    // Within the lookahead of bar 2: the model is asked; the host waits there until the
+    // answer is ready, so it is on time.
+    h.locate(1.8);
+    assert!(
+        h.pump_until(Duration::from_secs(60), |h| !h.clips.lock().is_empty()),
+        "no answer: {:?}",
+        h.console
+    );
+    let clip = h.clips.lock()[0].clone();
+    assert_eq!((clip.start_bar, clip.channel, clip.length_beats), (2, 3, 8.0));
+    // The same phrase, continued greedily by a direct call, gives the same pitches.
+    h.locate(2.0);
+    h.eval(
+        "var direct = null; var phrase = host.phrase(2);\n\
+         rnn.continueSequence(phrase, 32, 0).then(s => { direct = s; });",
+        5,
+    );
+    assert!(h.pump_until(Duration::from_secs(60), |h| h.rt.pending_models() == 0));
+    let phrase = h.json("phrase");
+    assert_eq!(
+        steps(&phrase),
+        (0..8)
+            .map(|i| [[60, 62, 64, 67, 65, 64, 62, 60][i], 4 * i as i64, 4 * i as i64 + 3])
+            .collect::<Vec<_>>()
+    );
+    let direct: Vec<i64> = h
+        .json("direct.notes.map(n => n.pitch)")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert!(!direct.is_empty());
+    let played: Vec<i64> = clip.notes.iter().map(|n| n.pitch as i64).collect();
+    assert_eq!(played, direct);
+    assert_eq!(h.json("answers[0].bar"), 2);
+    assert_eq!(h.json("answers[0].seq.notes.length"), direct.len());
+
+    // The next call, in bars 2 and 3; this time the answer comes after the downbeat of
+    // bar 4, so it plays from bar 5 and the console says so.
+    for (i, p) in [72u8, 71, 69, 67].iter().enumerate() {
+        let on = 8.0 + 2.0 * i as f64;
+        h.note(*p, on, on + 1.0);
+    }
+    // Within even the smallest lookahead (a 16th, 1/16 bar) of bar 4.
+    h.locate(3.95);
+    h.rt.pump();
+    h.collect();
+    assert_eq!(h.rt.pending_models(), 1, "the model was asked at 3.95: {:?}", h.console);
+    // The worker answers while the host moves past the bar line.
+    std::thread::sleep(Duration::from_secs(3));
+    h.locate(4.1);
+    assert!(
+        h.pump_until(Duration::from_secs(60), |h| h.clips.lock().len() == 2),
+        "{:?}",
+        h.console
+    );
+    assert_eq!(h.clips.lock()[1].start_bar, 5);
+    assert!(
+        h.console.iter().any(|l| l.text.contains("after the downbeat of bar 4")
+            && l.text.contains("plays from bar 5")),
+        "{:?}",
+        h.console
+    );
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+}
+
+/// The JS of an example session in `assets/examples`.
+fn example_js(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/examples").join(name);
+    crate::cli::session::Session::load(&path).expect("example session").js
+}
+
+#[test]
+fn call_and_response_example_answers_a_played_phrase() {
+    let dir = models();
+    let mut h = Harness::new(config(dir.path()), dir.path().to_path_buf());
+    h.run(&example_js("call-and-response.sema.toml"));
+    assert!(h.pump_until(Duration::from_secs(60), |h| h.rt.pending_models() == 0));
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+    h.locate(0.0);
+    for (i, p) in [60u8, 64, 67, 72, 71, 67, 64, 62].iter().enumerate() {
+        h.note(*p, i as f64, i as f64 + 0.5);
+    }
+    h.locate(1.95);
+    assert!(
+        h.pump_until(Duration::from_secs(60), |h| !h.clips.lock().is_empty()),
+        "{:?}",
+        h.console
+    );
+    let clip = h.clips.lock()[0].clone();
+    assert_eq!((clip.start_bar, clip.length_beats), (2, 8.0));
+    assert!(!clip.notes.is_empty());
+    let logs = h.logs();
+    assert!(logs.iter().any(|l| l == "you: 60 at bar 0, beat 0.00"), "{logs:?}");
+    assert!(logs.iter().any(|l| l.starts_with("answer from bar 2: ")), "{logs:?}");
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+}
+
+#[test]
+fn midime_example_learns_from_played_phrases_and_loops_a_sample() {
+    let dir = models();
+    let mut h = Harness::new(config(dir.path()), dir.path().to_path_buf());
+    let js = example_js("midime-on-your-playing.sema.toml");
+    h.run(&js);
+    assert!(h.pump_until(Duration::from_secs(60), |h| h.rt.pending_models() == 0));
+    assert!(
+        h.logs().iter().any(|l| l.starts_with("play a few 2-bar phrases first")),
+        "{:?}",
+        h.logs()
+    );
+    // Four bars of playing; the host's onBar at bars 2 and 4 keeps the two phrases.
+    let melody = [60u8, 62, 64, 65, 67, 69, 71, 72];
+    for bar in 0..4 {
+        h.locate(bar as f64);
+        h.settle();
+        for (i, p) in melody.iter().enumerate() {
+            let on = bar as f64 * 4.0 + i as f64 * 0.5;
+            h.note(*p - 2 * bar as u8, on, on + 0.4);
+        }
+    }
+    h.locate(4.0);
+    h.settle();
+    let kept: Vec<String> = h.logs().into_iter().filter(|l| l.starts_with("phrase ")).collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept[0].ends_with("60 62 64 65 67 69 71 72 58 60 62 63 65 67 69 70"), "{kept:?}");
+    // Evaluating the last block again trains MidiMe on them and loops a sample.
+    let last = crate::js::blocks::split_blocks(&js)
+        .into_iter()
+        .filter(|b| !b.is_blank())
+        .last()
+        .expect("blocks");
+    h.rt.eval_block(&last.code, last.index, last.first_line);
+    assert!(
+        h.pump_until(Duration::from_secs(120), |h| !h.clips.lock().is_empty()),
+        "{:?}",
+        h.console
+    );
+    let clip = h.clips.lock()[0].clone();
+    assert!(clip.looping);
+    assert_eq!((clip.start_bar, clip.length_beats), (5, 8.0));
+    assert!(
+        h.logs().iter().any(|l| l.starts_with("trained on 2 phrases; playing: ")),
+        "{:?}",
+        h.logs()
+    );
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+}

@@ -35,10 +35,14 @@ use boa_engine::{js_string, Context, JsError, JsObject, JsResult, JsString, JsVa
 use crossbeam_channel::{Receiver, Sender};
 
 use super::blocks::{self, Block};
+use super::call_response::CallResponse;
 use super::error::{ScriptError, ScriptErrorKind};
 use super::input::{JsInput, ListAssembler, ToJsReceiver};
+use super::phrase::{sequence_to_clip, ClipOptions, Fed, PhraseRecorder};
 use super::{api, HostView};
+use crate::audio::midi_in::{Clip, MidiInKind, MidiInReceiver, MidiSource, StampedMidiIn};
 use crate::control::console::{Level, Line};
+use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::worker::{ModelWorker, WorkerConfig};
 
 /// Loop iterations one function call (or one block's top level) may run before it is
@@ -56,6 +60,8 @@ const MAX_JOBS_PER_PUMP: usize = 1_000_000;
 pub const MAX_TIMERS: usize = 10_000;
 /// Values from `toJS` handed to `input` per pump (the rest waits for the next pump).
 const MAX_INPUTS_PER_PUMP: usize = 4096;
+/// MIDI input events handled per pump (the rest waits for the next pump).
+const MAX_MIDI_PER_PUMP: usize = 4096;
 /// Longest a block, callback or Promise job chain may run: loops written as blocks check
 /// it (see [`blocks::instrument_loops`]), so a loop that calls looping functions stops too.
 pub const RUN_TIME_LIMIT: Duration = Duration::from_secs(2);
@@ -80,7 +86,10 @@ pub struct JsIo {
     pub to_js: Option<ToJsReceiver>,
     /// The JS thread's end of the audio thread's MIDI-input ring buffer (none when
     /// headless): what the host plays into the plugin, stamped with its musical time.
-    pub midi_in: Option<crate::audio::midi_in::MidiInReceiver>,
+    pub midi_in: Option<MidiInReceiver>,
+    /// Receives the clips of `host.play`, `host.stopClip` and call-and-response answers
+    /// for the engine to play from their bar; Err is a message for the script.
+    pub clip_sink: Box<dyn FnMut(Clip) -> Result<(), String> + Send>,
     /// Receives `sema.sendBuffer(name, data)`.
     pub samples_sink: Box<dyn FnMut(String, Vec<f32>) + Send>,
     /// Configuration of the model worker, started on the first model request. Its
@@ -108,7 +117,7 @@ pub(crate) struct Timer {
     pub block: Option<usize>,
 }
 
-/// A `host.onBar` callback.
+/// A `host.onBar` (or `host.onNote`, `host.onCC`) callback.
 pub(crate) struct BarCallback {
     /// The id returned to JS (for `host.offBar`).
     pub id: u32,
@@ -116,6 +125,25 @@ pub(crate) struct BarCallback {
     pub block: Option<usize>,
     /// The callback.
     pub func: JsObject,
+}
+
+/// `host.callAndResponse`: its timing, the script's functions and answer settings.
+pub(crate) struct CallResponseSlot {
+    pub machine: CallResponse,
+    /// `generate(seq, steps, id)`: asks the script's model, reports back through
+    /// `crResult`/`crFailed`.
+    pub generate: JsObject,
+    /// `onAnswer(seq, {bar, late})`, if given.
+    pub on_answer: Option<JsObject>,
+    /// MIDI channel 0..=15 and velocity 0..=1 of the answer.
+    pub channel: u8,
+    pub velocity: f32,
+    /// The model's pitch range: the call is folded into it by octaves.
+    pub range: (i32, i32),
+    /// Block that set it up: evaluating that block again replaces it.
+    pub block: Option<usize>,
+    /// When each answer in flight was asked for.
+    pub asked: HashMap<u64, Instant>,
 }
 
 /// A model request waiting for the worker.
@@ -148,6 +176,18 @@ pub(crate) struct ApiState {
     pub next_timer_id: u32,
     /// `host.onBar` callbacks.
     pub bar_callbacks: Vec<BarCallback>,
+    /// `host.onNote` callbacks.
+    pub note_callbacks: Vec<BarCallback>,
+    /// `host.onCC` callbacks.
+    pub cc_callbacks: Vec<BarCallback>,
+    /// Clips to the engine.
+    pub clip_sink: Box<dyn FnMut(Clip) -> Result<(), String> + Send>,
+    /// What the musician played (`host.phrase`, call-and-response).
+    pub recorder: PhraseRecorder,
+    /// `host.callAndResponse`, while on.
+    pub call_response: Option<CallResponseSlot>,
+    /// Answers (or failures) that came back, by request id, for the next pump.
+    pub cr_results: Vec<(u64, Result<NoteSequence, String>)>,
     /// Last bar callback id handed out.
     pub next_bar_id: u32,
     /// Model requests in flight, by worker request id.
@@ -352,6 +392,10 @@ pub struct Runtime {
     to_js: Option<ToJsReceiver>,
     /// Reassembles the lists `toJS` sends value by value.
     to_js_lists: ListAssembler,
+    /// MIDI input, straight from the audio thread's ring buffer.
+    midi_in: Option<MidiInReceiver>,
+    /// Host position (bars) call-and-response last saw, to notice relocations.
+    cr_last_pos: Option<f64>,
     /// The engine's own `eval` (users may shadow the global).
     eval_fn: JsObject,
     /// Bar index the `onBar` callbacks last ran for (None while stopped).
@@ -396,6 +440,12 @@ impl Runtime {
             timers: Vec::new(),
             next_timer_id: 0,
             bar_callbacks: Vec::new(),
+            note_callbacks: Vec::new(),
+            cc_callbacks: Vec::new(),
+            clip_sink: io.clip_sink,
+            recorder: PhraseRecorder::new(),
+            call_response: None,
+            cr_results: Vec::new(),
             next_bar_id: 0,
             pending_models: HashMap::new(),
             worker: None,
@@ -431,6 +481,8 @@ impl Runtime {
             hooks,
             to_js: io.to_js,
             to_js_lists: ListAssembler::default(),
+            midi_in: io.midi_in,
+            cr_last_pos: None,
             eval_fn,
             last_bar: None,
             render_origin: None,
@@ -459,6 +511,11 @@ impl Runtime {
             // Re-evaluating a block replaces the bar callbacks it registered before, so
             // live edits do not stack up callbacks.
             sh.bar_callbacks.retain(|c| c.block != Some(block_index));
+            sh.note_callbacks.retain(|c| c.block != Some(block_index));
+            sh.cc_callbacks.retain(|c| c.block != Some(block_index));
+            if sh.call_response.as_ref().is_some_and(|c| c.block == Some(block_index)) {
+                sh.call_response = None;
+            }
         }
         let source = with_ticks(blocks::padded_code(code, first_line), &mut self.ctx);
         self.arm();
@@ -490,13 +547,15 @@ impl Runtime {
         failed
     }
 
-    /// Does whatever is due: model results, DSL input, timers, bar callbacks and the
-    /// Promise jobs they cause. Never blocks.
+    /// Does whatever is due: model results, MIDI input, DSL input, timers, bar
+    /// callbacks, call-and-response and the Promise jobs they cause. Never blocks.
     pub fn pump(&mut self) {
         self.deliver_model_results();
+        self.deliver_midi();
         self.deliver_inputs();
         self.run_timers();
         self.run_bar_callbacks();
+        self.run_call_response();
         self.run_microtasks();
     }
 
@@ -539,9 +598,10 @@ impl Runtime {
         sh.timers.iter().any(|t| t.due <= now)
     }
 
-    /// Whether values from `toJS` are waiting to be handed to `input`.
+    /// Whether values from `toJS` or MIDI input are waiting to be handed to the script.
     pub fn inputs_waiting(&self) -> bool {
         self.to_js.as_ref().is_some_and(|rx| !rx.is_empty())
+            || self.midi_in.as_ref().is_some_and(|rx| !rx.is_empty())
     }
 
     /// Makes the runtime's timers follow a render's timeline instead of the wall clock:
@@ -577,13 +637,17 @@ impl Runtime {
         std::mem::take(&mut self.uncaught)
     }
 
-    /// Forgets every `host.onBar` callback, timer and pending model request, so nothing
+    /// Forgets every `host.onBar`/`onNote`/`onCC` callback, call-and-response, timer and
+    /// pending model request, so nothing
     /// scheduled by earlier code runs any more (a loaded state replaces the session; its
     /// blocks are evaluated next). Globals stay until the new code replaces them.
     pub fn reset_scheduled(&mut self) {
         let mut sh = self.state.borrow_mut();
         sh.timers.clear();
         sh.bar_callbacks.clear();
+        sh.note_callbacks.clear();
+        sh.cc_callbacks.clear();
+        sh.call_response = None;
         sh.pending_models.clear();
         drop(sh);
         self.last_bar = None;
@@ -828,6 +892,204 @@ impl Runtime {
         }
         self.state.borrow_mut().current_block = None;
     }
+
+    /// Hands the MIDI the host played to the phrase recorder, call-and-response and the
+    /// `host.onNote` / `host.onCC` callbacks.
+    fn deliver_midi(&mut self) {
+        let mut events: Vec<StampedMidiIn> = Vec::new();
+        if let Some(rx) = self.midi_in.as_mut() {
+            while events.len() < MAX_MIDI_PER_PUMP {
+                match rx.pop() {
+                    Ok(e) => events.push(e),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut reported = false;
+        for e in events {
+            let callbacks: Vec<(JsObject, Option<usize>)> = {
+                let mut sh = self.state.borrow_mut();
+                let relocations = sh.recorder.relocations();
+                let fed = sh.recorder.push(&e);
+                let relocated = sh.recorder.relocations() != relocations;
+                if let (true, Some(cr)) = (relocated, sh.call_response.as_mut()) {
+                    // A loop jump or a locate: listen afresh from the new position.
+                    cr.machine.reset();
+                }
+                if let (Fed::NoteOn(pos), Some(cr)) = (fed, sh.call_response.as_mut()) {
+                    if cr.machine.note_on(pos, e.beats_per_bar)
+                        == super::call_response::NoteOutcome::Discarded
+                    {
+                        let block = cr.block;
+                        sh.console.push_back(Line::js(
+                            Level::Info,
+                            "call-and-response: you played on, so the call goes on (the answer being prepared was dropped)",
+                            block,
+                            None,
+                        ));
+                    }
+                }
+                let list = match e.event.kind {
+                    MidiInKind::NoteOn | MidiInKind::NoteOff => &sh.note_callbacks,
+                    MidiInKind::Cc => &sh.cc_callbacks,
+                    _ => continue,
+                };
+                list.iter().map(|c| (c.func.clone(), c.block)).collect()
+            };
+            if callbacks.is_empty() {
+                continue;
+            }
+            let Ok(arg) = JsValue::from_json(&midi_event_json(&e), &mut self.ctx) else {
+                continue;
+            };
+            let what = if e.event.kind == MidiInKind::Cc { "host.onCC" } else { "host.onNote" };
+            for (func, block) in callbacks {
+                self.state.borrow_mut().current_block = block;
+                self.arm();
+                if let Err(err) =
+                    func.call(&JsValue::undefined(), std::slice::from_ref(&arg), &mut self.ctx)
+                {
+                    // One report per pump: a callback may fail for every note.
+                    if !reported {
+                        self.report_error(&err, &format!("Uncaught in {what} callback:"));
+                        reported = true;
+                    }
+                }
+            }
+            self.run_microtasks();
+        }
+        self.state.borrow_mut().current_block = None;
+    }
+
+    /// Drives `host.callAndResponse`: answers that came back are scheduled as clips (and
+    /// given to `onAnswer`), and a call whose end is within the lookahead is sent to the
+    /// model.
+    fn run_call_response(&mut self) {
+        let (bpm, bpb, now, playing) = {
+            let sh = self.state.borrow();
+            let h = &sh.host;
+            let bpm = h.bpm.load(Ordering::Relaxed);
+            let bpb = h.beats_per_bar.load(Ordering::Relaxed);
+            (bpm, bpb, h.position(), h.playing.load(Ordering::Relaxed))
+        };
+        let results = std::mem::take(&mut self.state.borrow_mut().cr_results);
+        for (gen, result) in results {
+            self.deliver_answer(gen, result, now, bpm, bpb);
+        }
+        let ask = {
+            let mut sh = self.state.borrow_mut();
+            let (held, last_release) = (sh.recorder.held(), sh.recorder.last_release());
+            let Some(cr) = sh.call_response.as_mut() else {
+                self.cr_last_pos = None;
+                return;
+            };
+            // Stopped, a loop jump or a locate: start listening afresh.
+            let jumped = self.cr_last_pos.is_some_and(|last| now < last - 1e-6);
+            self.cr_last_pos = playing.then_some(now);
+            if !playing || jumped {
+                cr.machine.reset();
+                return;
+            }
+            match cr.machine.tick(now, held, last_release, bpm, bpb) {
+                None => return,
+                Some(g) => {
+                    let mut seq = sh.recorder.phrase(g.first_bar, g.boundary as f64, bpm, bpb);
+                    let Some(cr) = sh.call_response.as_mut() else { return };
+                    if seq.notes.is_empty() {
+                        cr.machine.reset();
+                        return;
+                    }
+                    fold_into_range(&mut seq, cr.range);
+                    cr.asked.insert(g.gen, Instant::now());
+                    (g, seq, cr.generate.clone(), cr.block)
+                }
+            }
+        };
+        let (g, seq, generate, block) = ask;
+        self.state.borrow_mut().current_block = block;
+        let value = api::host::sequence_to_js(&seq, &mut self.ctx);
+        self.arm();
+        let called = value.and_then(|v| {
+            generate.call(
+                &JsValue::undefined(),
+                &[v, JsValue::from(g.steps as i32), JsValue::from(g.gen as f64)],
+                &mut self.ctx,
+            )
+        });
+        if let Err(e) = called {
+            if let Some(cr) = self.state.borrow_mut().call_response.as_mut() {
+                cr.machine.failed(g.gen, Duration::ZERO);
+            }
+            self.report_error(&e, "Uncaught in host.callAndResponse:");
+        }
+        self.state.borrow_mut().current_block = None;
+    }
+
+    /// Plays one call-and-response answer (or reports why not).
+    fn deliver_answer(
+        &mut self,
+        gen: u64,
+        result: Result<NoteSequence, String>,
+        now: f64,
+        bpm: f64,
+        bpb: f64,
+    ) {
+        let mut sh = self.state.borrow_mut();
+        let Some(cr) = sh.call_response.as_mut() else { return };
+        let elapsed = cr.asked.remove(&gen).map(|t| t.elapsed()).unwrap_or_default();
+        let block = cr.block;
+        let seq = match result {
+            Ok(seq) => seq,
+            Err(msg) => {
+                cr.machine.failed(gen, elapsed);
+                let text = format!("call-and-response: the model failed: {msg}");
+                sh.console.push_back(Line::js(Level::Error, text, block, None));
+                return;
+            }
+        };
+        let Some(play) = cr.machine.result(gen, now, elapsed, bpm, bpb) else { return };
+        let options = ClipOptions {
+            start_bar: play.start_bar,
+            channel: cr.channel,
+            velocity: Some(cr.velocity),
+            looping: false,
+            bpm,
+            beats_per_bar: bpb,
+        };
+        let on_answer = cr.on_answer.clone();
+        let lookahead = cr.machine.lookahead_beats(bpm);
+        let sent = sequence_to_clip(&seq, &options).and_then(|clip| (sh.clip_sink)(clip));
+        if let Err(e) = sent {
+            let text = format!("call-and-response: the answer was not played: {e}");
+            sh.console.push_back(Line::js(Level::Error, text, block, None));
+            return;
+        }
+        if play.late_beats > 0.0 {
+            let text = format!(
+                "call-and-response: the answer was ready {:.2} beats after the downbeat of bar {} \
+                 (generation took {} ms), so it plays from bar {}; the lookahead is now {:.2} beats",
+                play.late_beats,
+                play.boundary,
+                elapsed.as_millis(),
+                play.start_bar,
+                lookahead
+            );
+            sh.console.push_back(Line::js(Level::Warn, text, block, None));
+        }
+        drop(sh);
+        let Some(f) = on_answer else { return };
+        self.state.borrow_mut().current_block = block;
+        let info = serde_json::json!({ "bar": play.start_bar, "late": play.late_beats > 0.0 });
+        let args = api::host::sequence_to_js(&seq, &mut self.ctx)
+            .and_then(|s| JsValue::from_json(&info, &mut self.ctx).map(|i| [s, i]));
+        self.arm();
+        let called = args.and_then(|a| f.call(&JsValue::undefined(), &a, &mut self.ctx));
+        if let Err(e) = called {
+            self.report_error(&e, "Uncaught in host.callAndResponse onAnswer:");
+        }
+        self.run_microtasks();
+        self.state.borrow_mut().current_block = None;
+    }
 }
 
 impl Drop for Runtime {
@@ -836,10 +1098,48 @@ impl Drop for Runtime {
         let mut sh = self.state.borrow_mut();
         sh.timers.clear();
         sh.bar_callbacks.clear();
+        sh.note_callbacks.clear();
+        sh.cc_callbacks.clear();
+        sh.call_response = None;
         sh.pending_models.clear();
         self.jobs.promise.borrow_mut().clear();
         self.jobs.timeouts.borrow_mut().clear();
         self.hooks.rejected.borrow_mut().clear();
+    }
+}
+
+/// What `host.onNote` / `host.onCC` callbacks receive for one event.
+fn midi_event_json(e: &StampedMidiIn) -> serde_json::Value {
+    let bar = e.bars.floor();
+    let ev = &e.event;
+    if ev.kind == MidiInKind::Cc {
+        return serde_json::json!({
+            "number": ev.key, "value": ev.value, "channel": ev.channel,
+            "bar": bar, "beats": e.beats,
+        });
+    }
+    serde_json::json!({
+        "pitch": ev.key,
+        "velocity": ev.value,
+        "on": ev.kind == MidiInKind::NoteOn && ev.value > 0.0,
+        "channel": ev.channel,
+        "bar": bar,
+        "beat": (e.bars - bar) * e.beats_per_bar,
+        "beats": e.beats,
+        "source": if ev.source == MidiSource::Clip { "clip" } else { "host" },
+    })
+}
+
+/// Moves every note of `seq` by octaves into `lo..=hi` (a melody model refuses pitches
+/// outside its range; the musician may play anywhere).
+fn fold_into_range(seq: &mut NoteSequence, (lo, hi): (i32, i32)) {
+    for n in &mut seq.notes {
+        while n.pitch < lo {
+            n.pitch += 12;
+        }
+        while n.pitch > hi {
+            n.pitch -= 12;
+        }
     }
 }
 
@@ -1076,6 +1376,8 @@ pub struct RunReport {
     pub sends: Vec<(u32, Vec<f64>)>,
     /// Every `sema.sendBuffer`: `(name, sample count)`.
     pub buffers: Vec<(String, usize)>,
+    /// Every clip sent (`host.play`, `host.stopClip`, call-and-response), in order.
+    pub clips: Vec<Clip>,
     /// Uncaught errors, and giving up on pending model requests (also in `console`).
     pub errors: Vec<ScriptError>,
     /// Whether the run stopped waiting because of the timeout.
@@ -1090,13 +1392,18 @@ pub fn run_source(
 ) -> Result<RunReport, ScriptError> {
     let sends = Arc::new(parking_lot::Mutex::new(Vec::<(u32, Vec<f64>)>::new()));
     let buffers = Arc::new(parking_lot::Mutex::new(Vec::<(String, usize)>::new()));
-    let (s2, b2) = (sends.clone(), buffers.clone());
+    let clips = Arc::new(parking_lot::Mutex::new(Vec::<Clip>::new()));
+    let (s2, b2, c2) = (sends.clone(), buffers.clone(), clips.clone());
     let io = JsIo {
         channel_sink: Box::new(move |id, data| s2.lock().push((id, data.to_vec()))),
         host: opts.host.clone(),
         // No audio engine runs beside a headless script: nothing sends `toJS` values.
         to_js: None,
         midi_in: None,
+        clip_sink: Box::new(move |clip| {
+            c2.lock().push(clip);
+            Ok(())
+        }),
         samples_sink: Box::new(move |name, data| b2.lock().push((name, data.len()))),
         models: opts.models.clone(),
         headless: opts.print,
@@ -1131,6 +1438,7 @@ pub fn run_source(
     }
     report.sends = std::mem::take(&mut *sends.lock());
     report.buffers = std::mem::take(&mut *buffers.lock());
+    report.clips = std::mem::take(&mut *clips.lock());
     Ok(report)
 }
 

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 
 use super::blocks::split_blocks;
 use super::{HostView, JsInput, JsIo, Runtime, ScriptError, ScriptErrorKind};
+use crate::audio::midi_in::{Clip, StampedMidiIn};
 use crate::audio::patch::ToJsValue;
 use crate::control::console::{Level, Line};
 use crate::ml::worker::WorkerConfig;
@@ -27,6 +28,10 @@ pub(crate) struct Harness {
     pub host: Arc<HostView>,
     /// The audio thread's end of the `toJS` ring buffer.
     pub to_js: rtrb::Producer<ToJsValue>,
+    /// The audio thread's end of the MIDI-input ring buffer.
+    pub midi_in: rtrb::Producer<StampedMidiIn>,
+    /// The clips the script sent to the engine.
+    pub clips: Arc<Mutex<Vec<Clip>>>,
     pub console: Vec<Line>,
     /// The uncaught errors, as the runtime reported them.
     pub script_errors: Vec<ScriptError>,
@@ -38,12 +43,18 @@ impl Harness {
         let buffers = Arc::new(Mutex::new(Vec::new()));
         let host = Arc::new(HostView::default());
         let (tx, rx) = rtrb::RingBuffer::new(1024);
-        let (s2, b2) = (sends.clone(), buffers.clone());
+        let (midi_tx, midi_rx) = rtrb::RingBuffer::new(4096);
+        let clips = Arc::new(Mutex::new(Vec::new()));
+        let (s2, b2, c2) = (sends.clone(), buffers.clone(), clips.clone());
         let io = JsIo {
             channel_sink: Box::new(move |id, data| s2.lock().push((id, data.to_vec()))),
             host: host.clone(),
             to_js: Some(rx),
-            midi_in: None,
+            midi_in: Some(midi_rx),
+            clip_sink: Box::new(move |clip| {
+                c2.lock().push(clip);
+                Ok(())
+            }),
             samples_sink: Box::new(move |name, data| b2.lock().push((name, data))),
             models,
             headless: false,
@@ -56,6 +67,8 @@ impl Harness {
             buffers,
             host,
             to_js: tx,
+            midi_in: midi_tx,
+            clips,
             console: Vec::new(),
             script_errors: Vec::new(),
         }
@@ -405,6 +418,7 @@ fn js_host_thread_evaluates_and_reports() {
         host: Arc::new(HostView::default()),
         to_js: None,
         midi_in: None,
+        clip_sink: Box::new(|_| Ok(())),
         samples_sink: Box::new(|_, _| {}),
         models: cfg,
         headless: false,
@@ -442,6 +456,7 @@ fn js_host_thread_reads_to_js_values_from_the_ring_buffer() {
         host: Arc::new(HostView::default()),
         to_js: Some(rx),
         midi_in: None,
+        clip_sink: Box::new(|_| Ok(())),
         samples_sink: Box::new(|_, _| {}),
         models: cfg,
         headless: false,
@@ -568,6 +583,7 @@ fn js_host_keeps_the_newest_console_lines_when_nobody_reads() {
         host: Arc::new(HostView::default()),
         to_js: None,
         midi_in: None,
+        clip_sink: Box::new(|_| Ok(())),
         samples_sink: Box::new(|_, _| {}),
         models: cfg,
         headless: false,
