@@ -441,11 +441,8 @@ fn midime_example_learns_from_played_phrases_and_loops_a_sample() {
     assert_eq!(kept.len(), 2, "{kept:?}");
     assert!(kept[0].ends_with("60 62 64 65 67 69 71 72 58 60 62 63 65 67 69 70"), "{kept:?}");
     // Evaluating the last block again trains MidiMe on them and loops a sample.
-    let last = crate::js::blocks::split_blocks(&js)
-        .into_iter()
-        .filter(|b| !b.is_blank())
-        .last()
-        .expect("blocks");
+    let last =
+        crate::js::blocks::split_blocks(&js).into_iter().rfind(|b| !b.is_blank()).expect("blocks");
     h.rt.eval_block(&last.code, last.index, last.first_line);
     assert!(
         h.pump_until(Duration::from_secs(120), |h| !h.clips.lock().is_empty()),
