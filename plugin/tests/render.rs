@@ -362,3 +362,83 @@ fn a_bad_midi_input_file_is_a_clear_error() {
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("MIDI input: 6 events"), "{stdout}");
 }
+
+/// Writes a one-track MIDI file (480 ticks per quarter) of `(start, length, key)` notes in
+/// beats.
+fn write_midi(path: &Path, notes: &[(f64, f64, u8)]) {
+    use midly::num::{u28, u4, u7};
+    let mut events: Vec<(u32, bool, u8)> = Vec::new();
+    for &(start, len, key) in notes {
+        events.push(((start * 480.0) as u32, true, key));
+        events.push((((start + len) * 480.0) as u32, false, key));
+    }
+    events.sort_by_key(|e| (e.0, e.1));
+    let mut track = Vec::new();
+    let mut last = 0;
+    for (tick, on, key) in events {
+        let message = if on {
+            midly::MidiMessage::NoteOn { key: u7::new(key), vel: u7::new(100) }
+        } else {
+            midly::MidiMessage::NoteOff { key: u7::new(key), vel: u7::new(0) }
+        };
+        track.push(midly::TrackEvent {
+            delta: u28::new(tick - last),
+            kind: midly::TrackEventKind::Midi { channel: u4::new(0), message },
+        });
+        last = tick;
+    }
+    track.push(midly::TrackEvent {
+        delta: u28::new(0),
+        kind: midly::TrackEventKind::Meta(midly::MetaMessage::EndOfTrack),
+    });
+    let smf = midly::Smf {
+        header: midly::Header::new(
+            midly::Format::SingleTrack,
+            midly::Timing::Metrical(midly::num::u15::new(480)),
+        ),
+        tracks: vec![track],
+    };
+    let mut bytes = Vec::new();
+    smf.write_std(&mut bytes).expect("write midi");
+    std::fs::write(path, bytes).expect("midi file");
+}
+
+#[test]
+fn call_and_response_renders_the_answer_from_bar_three() {
+    let session = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/examples/call-and-response.sema.toml");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A 2-bar call in 8th notes, its last note on beat 3.5 of bar 2 (inside the lookahead).
+    let pitches = [60u8, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62];
+    let call: Vec<(f64, f64, u8)> =
+        pitches.iter().enumerate().map(|(i, &p)| (i as f64 * 0.5, 0.4, p)).collect();
+    let mid = dir.path().join("call.mid");
+    write_midi(&mid, &call);
+    let out = dir.path().join("out");
+    let (ok, stdout, stderr) = render_args(&[
+        "--midi-in".as_ref(),
+        mid.as_os_str(),
+        "--bars".as_ref(),
+        "6".as_ref(),
+        "--offline".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        session.as_os_str(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    // The script logs each answer: "answer from bar N: p p p".
+    let answers: Vec<&str> = stdout.lines().filter(|l| l.contains("answer from bar")).collect();
+    assert_eq!(answers.len(), 1, "one call, one answer:\n{stdout}");
+    let (bar, pitches) =
+        answers[0].split_once("answer from bar ").expect("log").1.split_once(": ").expect("log");
+    assert_eq!(bar.trim(), "2", "the answer plays from bar 3 (index 2)");
+    let answer: Vec<u8> = pitches.split(' ').filter_map(|p| p.parse().ok()).collect();
+    assert!(!answer.is_empty());
+
+    let notes = decode_notes(&std::fs::read(out.join("notes.mid")).expect("mid")).expect("mid");
+    // The click is a short note every beat; the answer's notes are at least a 16th long.
+    let played: Vec<&(f64, f64, u8)> = notes.iter().filter(|(s, e, _)| e - s > 0.2).collect();
+    assert_eq!(played.first().map(|n| n.0), Some(8.0), "first answer note on bar 3: {played:?}");
+    let keys: Vec<u8> = played.iter().map(|n| n.2).collect();
+    assert_eq!(keys, answer, "the recorded MIDI is the model's answer");
+}

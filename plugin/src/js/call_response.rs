@@ -105,6 +105,10 @@ pub struct CallResponse {
     pending: Option<Pending>,
     /// Last generation id handed out.
     next_gen: u64,
+    /// The boundary of the last call the model was asked to answer: a note before it
+    /// (played inside the lookahead window, perhaps after the answer came back) belongs
+    /// to that call and does not start a new one.
+    asked_boundary: Option<i64>,
     /// Recent generation times, seconds.
     times: VecDeque<f64>,
 }
@@ -137,6 +141,7 @@ impl CallResponse {
     pub fn reset(&mut self) {
         self.call = None;
         self.pending = None;
+        self.asked_boundary = None;
     }
 
     /// The musician played a note at `pos` (bars) with `beats_per_bar` quarter notes per
@@ -153,6 +158,10 @@ impl CallResponse {
                 }
                 return NoteOutcome::Call;
             }
+        }
+        // The answer already came back: a late note of that call is not a new call.
+        if self.pending.is_none() && self.asked_boundary.is_some_and(|b| snapped < b as f64) {
+            return NoteOutcome::Call;
         }
         if self.call.is_none() {
             self.call = Some(Call { first_bar: snapped.floor() as i64 });
@@ -196,6 +205,7 @@ impl CallResponse {
         let gen = self.next_gen;
         self.call = None;
         self.pending = Some(Pending { gen, first_bar, boundary });
+        self.asked_boundary = Some(boundary);
         Some(Generate { gen, first_bar, boundary, steps: (answer_bars * steps_per_bar) as usize })
     }
 
@@ -247,6 +257,25 @@ mod tests {
     use super::*;
 
     const BPM: f64 = 120.0;
+
+    #[test]
+    fn a_late_note_after_the_answer_came_back_does_not_start_a_new_call() {
+        let mut cr = CallResponse::new(Settings::default());
+        cr.note_on(0.0, 4.0);
+        let g = cr.tick(1.76, 0, Some(1.7), BPM, 4.0).expect("generate");
+        assert_eq!(g.boundary, 2);
+        let play = cr.result(g.gen, 1.76, Duration::from_millis(3), BPM, 4.0).expect("play");
+        assert_eq!(play.start_bar, 2);
+        // The musician's last note of the call, on beat 3.5 of its last bar.
+        assert_eq!(cr.note_on(1.875, 4.0), NoteOutcome::Call);
+        assert!(!cr.busy(), "no new call from a note of the answered one");
+        assert_eq!(cr.tick(3.9, 0, Some(1.9), BPM, 4.0), None);
+        // A note at the boundary (while the answer plays) starts the next call.
+        cr.note_on(2.0, 4.0);
+        assert!(cr.busy());
+        // (The lookahead is now a 16th: 3 ms of generation is far less.)
+        assert_eq!(cr.tick(3.95, 0, Some(3.5), BPM, 4.0).map(|g| g.boundary), Some(4));
+    }
 
     #[test]
     fn bars_mode_generates_before_the_boundary_and_plays_on_it() {
