@@ -632,45 +632,28 @@ impl Engine {
             self.midi_sub.push(MidiIn { timing: e.timing - a as u32, ..*e });
         }
         // The fading patch first: its notes and toJS values are discarded.
+        // What both patches read in this sub-block.
+        let view = SubBlock {
+            clocks: &self.clocks[a..b],
+            inputs: [&self.input_buf[0][a..b], &self.input_buf[1][a..b]],
+            params,
+            channels: &self.channels,
+            midi_in: MidiInView { state: &self.midi_state, events: self.midi_sub.as_slice() },
+        };
+        let mut queues =
+            Queues { notes: &mut self.notes, to_js: &mut self.to_js, scope: &mut self.scope };
         if let Some(fading) = self.fading.as_mut() {
-            let notes_before = self.notes.len();
-            let to_js_before = self.to_js.len();
+            let notes_before = queues.notes.len();
+            let to_js_before = queues.to_js.len();
             let [fl, fr] = &mut self.fade_buf;
-            let mut ctx = BlockContext {
-                len: n,
-                clocks: &self.clocks[a..b],
-                inputs: [&self.input_buf[0][a..b], &self.input_buf[1][a..b]],
-                outputs: [&mut fl[..n], &mut fr[..n]],
-                params,
-                channels: &self.channels,
-                notes: &mut self.notes,
-                to_js: &mut self.to_js,
-                scope: &mut self.scope,
-                clock_request: None,
-                midi_in: MidiInView { state: &self.midi_state, events: self.midi_sub.as_slice() },
-            };
-            fading.process(&mut ctx);
-            self.notes.truncate(notes_before);
-            self.to_js.truncate(to_js_before);
+            view.run(fading.as_mut(), [&mut fl[..n], &mut fr[..n]], &mut queues);
+            queues.notes.truncate(notes_before);
+            queues.to_js.truncate(to_js_before);
         }
-        let notes_before = self.notes.len();
+        let notes_before = queues.notes.len();
         let mut request = None;
         if let Some(current) = self.current.as_mut() {
-            let mut ctx = BlockContext {
-                len: n,
-                clocks: &self.clocks[a..b],
-                inputs: [&self.input_buf[0][a..b], &self.input_buf[1][a..b]],
-                outputs: [&mut out_l[a..b], &mut out_r[a..b]],
-                params,
-                channels: &self.channels,
-                notes: &mut self.notes,
-                to_js: &mut self.to_js,
-                scope: &mut self.scope,
-                clock_request: None,
-                midi_in: MidiInView { state: &self.midi_state, events: self.midi_sub.as_slice() },
-            };
-            current.process(&mut ctx);
-            request = ctx.clock_request;
+            request = view.run(current.as_mut(), [&mut out_l[a..b], &mut out_r[a..b]], &mut queues);
         } else {
             out_l[a..b].fill(0.0);
             out_r[a..b].fill(0.0);
@@ -705,6 +688,49 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// What every patch of a sub-block reads: its clocks, sidechain input, parameters, JS
+/// channel data and MIDI input.
+struct SubBlock<'a> {
+    clocks: &'a [ClockState],
+    inputs: [&'a [f32]; 2],
+    params: &'a [f32; NUM_PARAMS],
+    channels: &'a ChannelBank,
+    midi_in: MidiInView<'a>,
+}
+
+/// Where the patches of a block put their notes, `toJS` values and scope samples.
+struct Queues<'a> {
+    notes: &'a mut FixedQueue<TimedNote>,
+    to_js: &'a mut FixedQueue<ToJsValue>,
+    scope: &'a mut FixedQueue<f32>,
+}
+
+impl SubBlock<'_> {
+    /// Runs `patch` over the sub-block into `outputs`; returns the tempo its `clk` asked for.
+    fn run(
+        &self,
+        patch: &mut dyn Patch,
+        outputs: [&mut [f32]; 2],
+        queues: &mut Queues,
+    ) -> Option<(f64, f64)> {
+        let mut ctx = BlockContext {
+            len: self.clocks.len(),
+            clocks: self.clocks,
+            inputs: self.inputs,
+            outputs,
+            params: self.params,
+            channels: self.channels,
+            notes: queues.notes,
+            to_js: queues.to_js,
+            scope: queues.scope,
+            clock_request: None,
+            midi_in: self.midi_in,
+        };
+        patch.process(&mut ctx);
+        ctx.clock_request
     }
 }
 
