@@ -46,7 +46,7 @@ pub mod cli;
 pub mod control;
 pub mod dsl;
 pub mod dsp;
-pub mod editor;
+mod editor;
 pub mod js;
 pub mod ml;
 

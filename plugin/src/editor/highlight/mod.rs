@@ -256,6 +256,7 @@ pub fn tokens(text: &str, lang: Language) -> Vec<Token> {
 /// A layout job for `text` coloured by `theme`, with mark backgrounds on lines. The job
 /// keeps trailing whitespace (as egui's own text edit layouter does); set
 /// `job.wrap.max_width` to the wrap width before laying it out.
+#[cfg(test)]
 pub fn layout_job(
     text: &str,
     lang: Language,
@@ -388,6 +389,7 @@ pub fn line_count(text: &str) -> usize {
 /// The gutter text: `"1\n2\n…\nN"` with one number per line of `text` (see
 /// [`line_count`]). Lay it out with the editor's font and without wrapping; when the
 /// editor wraps long lines, place the numbers at [`line_tops`] instead.
+#[cfg(test)]
 pub fn line_numbers(text: &str) -> String {
     let n = line_count(text);
     let mut s = String::with_capacity(n * 4);
@@ -418,6 +420,7 @@ pub fn line_tops(galley: &Galley) -> Vec<f32> {
 /// inclusive) over all their wrapped rows, or `None` when none of them exist. For painting
 /// full-width line backgrounds behind a text edit, an alternative to the glyph
 /// backgrounds of [`Marks`] that needs no new layout while a flash fades.
+#[cfg(test)]
 pub fn lines_y_range(galley: &Galley, lines: RangeInclusive<usize>) -> Option<egui::Rangef> {
     let mut line = 1;
     let mut range: Option<egui::Rangef> = None;

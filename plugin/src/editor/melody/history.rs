@@ -115,12 +115,6 @@ impl NoteHistory {
         }
     }
 
-    /// Forgets every note (e.g. when the user clears the view).
-    pub fn clear(&mut self) {
-        let (keep_bars, max_notes) = (self.keep_bars, self.max_notes);
-        *self = Self::with_limits(keep_bars, max_notes);
-    }
-
     /// Adds one logged MIDI event (see the type's documentation for the rules).
     pub fn push(&mut self, record: NoteRecord) {
         if !record.bars.is_finite() {
@@ -203,6 +197,7 @@ impl NoteHistory {
     }
 
     /// Number of notes kept.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.notes.len()
     }
@@ -213,11 +208,13 @@ impl NoteHistory {
     }
 
     /// Number of notes still held.
+    #[cfg(test)]
     pub fn held_count(&self) -> usize {
         self.held.len()
     }
 
     /// All notes kept, in the order they started.
+    #[cfg(test)]
     pub fn notes(&self) -> impl Iterator<Item = &SentNote> + '_ {
         self.notes.iter()
     }
@@ -233,6 +230,7 @@ impl NoteHistory {
     }
 
     /// Number of transport jumps backwards seen since the history was created or cleared.
+    #[cfg(test)]
     pub fn restarts(&self) -> u64 {
         self.restarts
     }

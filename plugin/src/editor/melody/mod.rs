@@ -16,8 +16,8 @@
 pub mod history;
 pub mod view;
 
-pub use history::{export_last_bars, NoteHistory, SentNote};
-pub use view::{js_channel_color, melody_view, midi_channel_color, pitch_name};
+pub use history::{export_last_bars, NoteHistory};
+pub use view::{melody_view, pitch_name};
 
 /// Note events and histories for the tests of both halves.
 #[cfg(test)]
