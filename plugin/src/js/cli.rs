@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::error::{ScriptError, ScriptErrorKind};
-use super::runtime::{run_file, RunOptions};
+use super::headless::{run_file, RunOptions};
 
 /// Arguments of `sema-live js`.
 #[derive(Args, Debug, Clone)]

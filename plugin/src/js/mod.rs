@@ -8,8 +8,9 @@
 //! - [`tokenizer`]: the JS lexer shared by the loop instrumentation and the editor's
 //!   syntax highlighting.
 //! - [`runtime`]: the context and its event loop (Promises, timers, model results, bar
-//!   callbacks, DSL input, MIDI input), [`JsHost`] (the thread the plugin talks to) and [`run_file`]
-//!   (headless runs: `sema-live js run FILE.js`).
+//!   callbacks, DSL input, MIDI input); `host_thread`: [`JsHost`], the runtime on the
+//!   thread the plugin talks to; `headless`: [`run_file`] and [`run_source`] (headless
+//!   runs: `sema-live js run FILE.js`, tests).
 //! - [`input`]: values from the DSL's `toJS`, read by the JS thread straight from the
 //!   audio thread's ring buffer.
 //! - [`phrase`]: the phrase recorder (what the musician played, as a quantised
@@ -25,6 +26,8 @@ pub mod blocks;
 pub mod call_response;
 pub mod cli;
 pub mod error;
+mod headless;
+mod host_thread;
 pub mod input;
 pub mod phrase;
 pub mod runtime;
@@ -35,8 +38,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use atomic_float::{AtomicF32, AtomicF64};
 
 pub use error::{ScriptError, ScriptErrorKind};
+pub use headless::{run_file, run_source, RunOptions, RunReport};
+pub use host_thread::JsHost;
 pub use input::JsInput;
-pub use runtime::{run_file, run_source, JsHost, JsIo, RunOptions, RunReport, Runtime};
+pub use runtime::{JsIo, Runtime};
 
 /// Number of macro parameters `host.macros[i]` exposes.
 pub const NUM_MACROS: usize = 8;

@@ -3,8 +3,9 @@
 //! [`Runtime`] owns the context and everything asynchronous around it: the Promise job
 //! queue, timers, pending model requests, `host.onBar` callbacks and values from the
 //! DSL's `toJS`. It never blocks: [`Runtime::pump`] does whatever is due and returns.
-//! [`JsHost`] runs a runtime on its own thread for a plugin instance; [`run_source`] and
-//! [`run_file`] drive one headless.
+//! [`JsHost`](super::JsHost) (`host_thread.rs`) runs a runtime on its own thread for a plugin
+//! instance; [`run_source`](super::run_source) and [`run_file`](super::run_file) (`headless.rs`)
+//! drive one headless.
 //!
 //! Runaway scripts: Boa's runtime limits stop a frame after [`LOOP_ITERATION_LIMIT`] loop
 //! iterations (uncatchable by `try`) and deep recursion after [`RECURSION_LIMIT`] calls;
@@ -14,16 +15,15 @@
 //! code gets a `__semaTick();` at the start of each loop body written as a block
 //! ([`blocks::instrument_loops`]): it stops any block, callback or Promise chain that runs
 //! longer than [`RUN_TIME_LIMIT`], including loops that call looping functions. Loops
-//! with a single-statement body only have the per-frame limit; [`JsHost::shutdown`]
+//! with a single-statement body only have the per-frame limit; [`super::JsHost::shutdown`]
 //! therefore never waits more than a few seconds.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use boa_engine::builtins::promise::{OperationType, PromiseState};
@@ -32,7 +32,6 @@ use boa_engine::job::{Job, JobExecutor, PromiseJob, TimeoutJob};
 use boa_engine::object::builtins::{JsArray, JsFunction};
 use boa_engine::vm::RuntimeLimits;
 use boa_engine::{js_string, Context, JsError, JsObject, JsResult, JsString, JsValue};
-use crossbeam_channel::{Receiver, Sender};
 
 use super::blocks::{self, Block};
 use super::call_response::CallResponse;
@@ -70,7 +69,7 @@ pub(crate) const TICK_CALL: &str = "__semaTick();";
 /// Evaluations remembered for attributing error lines to blocks.
 const MAX_EVALUATED_RECORDS: usize = 1024;
 /// Stack of the JS thread: native built-ins (e.g. `Array.prototype.map`) recurse on it.
-const JS_THREAD_STACK: usize = 64 * 1024 * 1024;
+pub(super) const JS_THREAD_STACK: usize = 64 * 1024 * 1024;
 
 /// What the runtime talks to. Everything is a channel, a ring buffer, an atomic or a
 /// callback that the plugin makes lock-free, so the JS thread never makes the audio
@@ -1174,318 +1173,4 @@ pub(crate) fn error_text(err: &JsError, ctx: &mut Context) -> String {
 /// The first line of a possibly multi-line text.
 fn first_line_of(s: &str) -> &str {
     s.lines().next().unwrap_or("")
-}
-
-/// Commands from [`JsHost`] to its thread.
-enum Command {
-    /// Evaluate a block.
-    Eval { code: String, block: usize, first_line: usize },
-    /// Forget bar callbacks, timers and pending model requests (a new state was loaded).
-    Reset,
-    /// Stop the thread.
-    Shutdown,
-}
-
-/// The JS thread of one plugin instance, as the plugin and its editor see it. Nothing
-/// here blocks: code goes in over a channel, console lines come back over another.
-pub struct JsHost {
-    /// Commands to the thread.
-    commands: Sender<Command>,
-    /// Console lines from the thread (bounded: lines are dropped when nobody reads).
-    console: Receiver<Line>,
-    /// The thread.
-    thread: Option<JoinHandle<()>>,
-    /// Disconnected when the thread ends (lets `shutdown` wait with a timeout).
-    exited: Receiver<()>,
-}
-
-/// How long `shutdown` waits for the JS thread before detaching it (a script stuck in a
-/// loop the limits do not catch must not hang the host when the plugin is removed).
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
-
-/// Console lines kept for the editor before older ones are dropped.
-const CONSOLE_CAPACITY: usize = 10_000;
-
-impl JsHost {
-    /// Starts the JS thread. It lives until [`JsHost::shutdown`] (or drop).
-    pub fn spawn(io: JsIo) -> Self {
-        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<Command>();
-        let (con_tx, con_rx) = crossbeam_channel::bounded::<Line>(CONSOLE_CAPACITY);
-        let error_tx = con_tx.clone();
-        // The thread pops the oldest line itself when the editor does not keep up.
-        let oldest = con_rx.clone();
-        let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
-        let thread = std::thread::Builder::new()
-            .name("sema-live-js".into())
-            .stack_size(JS_THREAD_STACK)
-            .spawn(move || {
-                // Dropped when the thread ends, however it ends.
-                let _exit = exit_tx;
-                let mut rt = match Runtime::new(io) {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = con_tx.try_send(e.to_console_line());
-                        return;
-                    }
-                };
-                host_loop(&mut rt, &cmd_rx, &con_tx, &oldest);
-            });
-        let thread = match thread {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let text = format!("cannot start the JS thread: {e}");
-                let _ = error_tx.try_send(Line::js(Level::Error, text, None, None));
-                None
-            }
-        };
-        JsHost { commands: cmd_tx, console: con_rx, thread, exited: exit_rx }
-    }
-
-    /// Queues a block for evaluation. Never blocks.
-    pub fn eval_block(&self, code: String, block_index: usize, first_line: usize) {
-        let _ = self.commands.send(Command::Eval { code, block: block_index, first_line });
-    }
-
-    /// Queues a reset: the runtime forgets its bar callbacks, timers and pending model
-    /// requests (see [`Runtime::reset_scheduled`]). Never blocks.
-    pub fn reset(&self) {
-        let _ = self.commands.send(Command::Reset);
-    }
-
-    /// The next console line, if any. Never blocks.
-    pub fn try_console(&self) -> Option<Line> {
-        self.console.try_recv().ok()
-    }
-
-    /// Waits up to `timeout` for a console line (tests and headless tools).
-    pub fn recv_console_timeout(&self, timeout: Duration) -> Option<Line> {
-        self.console.recv_timeout(timeout).ok()
-    }
-
-    /// Stops the thread and waits for it, at most a few seconds (a running script is
-    /// normally stopped by its limits; one that is not is left to finish detached).
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.take() {
-            // The thread drops its end of `exited` when it returns.
-            match self.exited.recv_timeout(SHUTDOWN_WAIT) {
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) | Ok(()) => {
-                    let _ = t.join();
-                }
-                // Still busy: detach it rather than freeze the host.
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => drop(t),
-            }
-        }
-    }
-}
-
-impl Drop for JsHost {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The JS thread's loop: evaluate queued blocks, pump, forward console lines, sleep until
-/// something is due (at most `MAX_SLEEP`, to notice bar changes and `toJS` input).
-fn host_loop(
-    rt: &mut Runtime,
-    commands: &Receiver<Command>,
-    console: &Sender<Line>,
-    oldest: &Receiver<Line>,
-) {
-    // Every pump drains the `toJS` ring buffer, so a value waits at most this long (plus
-    // whatever JS is running) before `input` sees it: the audio thread cannot wake us.
-    const MAX_SLEEP: Duration = Duration::from_millis(4);
-    let mut wait = Duration::ZERO;
-    loop {
-        match commands.recv_timeout(wait) {
-            Ok(Command::Eval { code, block, first_line }) => {
-                rt.eval_block(&code, block, first_line);
-            }
-            Ok(Command::Reset) => rt.reset_scheduled(),
-            Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-        }
-        rt.pump();
-        // The console carries the errors to the editor.
-        drop(rt.take_errors());
-        for line in rt.take_console() {
-            // Full: the editor is not reading (window closed); drop the oldest line
-            // rather than grow without bound or lose the newest output.
-            if let Err(crossbeam_channel::TrySendError::Full(line)) = console.try_send(line) {
-                let _ = oldest.try_recv();
-                let _ = console.try_send(line);
-            }
-        }
-        let now = Instant::now();
-        wait = rt
-            .next_timer()
-            .map(|t| t.saturating_duration_since(now))
-            .unwrap_or(MAX_SLEEP)
-            .min(MAX_SLEEP);
-    }
-}
-
-/// Options of a headless run.
-pub struct RunOptions {
-    /// Model worker configuration (bundled models dir, cache, network, seed).
-    pub models: WorkerConfig,
-    /// Host parameters and transport seen by the script.
-    pub host: Arc<HostView>,
-    /// Longest wait for pending work, between blocks and at the end.
-    pub timeout: Duration,
-    /// Wait for model loads and other pending model work after each block, as a live
-    /// coder waits for "model loaded" before evaluating the next block.
-    pub settle_between_blocks: bool,
-    /// Print console lines to stdout.
-    pub print: bool,
-}
-
-impl RunOptions {
-    /// Defaults: bundled models from `bundled_dir`, 60 s timeout, settle between blocks,
-    /// print to stdout.
-    pub fn new(bundled_dir: PathBuf) -> Self {
-        RunOptions {
-            models: WorkerConfig::new(bundled_dir),
-            host: Arc::new(HostView::default()),
-            timeout: Duration::from_secs(60),
-            settle_between_blocks: true,
-            print: true,
-        }
-    }
-}
-
-impl Default for RunOptions {
-    /// [`RunOptions::new`] with the bundled models folder found next to the executable
-    /// (or `$SEMA_LIVE_MODELS`).
-    fn default() -> Self {
-        RunOptions::new(crate::ml::core::resolve::default_bundled_dir())
-    }
-}
-
-/// What a headless run did.
-#[derive(Debug, Default)]
-pub struct RunReport {
-    /// Every console line, in order.
-    pub console: Vec<Line>,
-    /// Every channel send: `(channel id, padded data)`, in order.
-    pub sends: Vec<(u32, Vec<f64>)>,
-    /// Every `sema.sendBuffer`: `(name, sample count)`.
-    pub buffers: Vec<(String, usize)>,
-    /// Every clip sent (`host.play`, `host.stopClip`, call-and-response), in order.
-    pub clips: Vec<Clip>,
-    /// Uncaught errors, and giving up on pending model requests (also in `console`).
-    pub errors: Vec<ScriptError>,
-    /// Whether the run stopped waiting because of the timeout.
-    pub timed_out: bool,
-}
-
-/// Evaluates `source` block by block, headless, and waits for pending work.
-pub fn run_source(
-    source: &str,
-    base_dir: &Path,
-    opts: RunOptions,
-) -> Result<RunReport, ScriptError> {
-    let sends = Arc::new(parking_lot::Mutex::new(Vec::<(u32, Vec<f64>)>::new()));
-    let buffers = Arc::new(parking_lot::Mutex::new(Vec::<(String, usize)>::new()));
-    let clips = Arc::new(parking_lot::Mutex::new(Vec::<Clip>::new()));
-    let (s2, b2, c2) = (sends.clone(), buffers.clone(), clips.clone());
-    let io = JsIo {
-        channel_sink: Box::new(move |id, data| s2.lock().push((id, data.to_vec()))),
-        host: opts.host.clone(),
-        // No audio engine runs beside a headless script: nothing sends `toJS` values.
-        to_js: None,
-        midi_in: None,
-        clip_sink: Box::new(move |clip| {
-            c2.lock().push(clip);
-            Ok(())
-        }),
-        samples_sink: Box::new(move |name, data| b2.lock().push((name, data.len()))),
-        models: opts.models.clone(),
-        headless: opts.print,
-        base_dir: base_dir.to_path_buf(),
-    };
-    let mut rt = Runtime::new(io)?;
-    let mut report = RunReport::default();
-    for b in blocks::split_blocks(source).iter().filter(|b| !b.is_blank()) {
-        rt.eval_block(&b.code, b.index, b.first_line);
-        report.console.extend(rt.take_console());
-        report.errors.extend(rt.take_errors());
-        if opts.settle_between_blocks {
-            report.timed_out |= !settle(&mut rt, &mut report, opts.timeout, false);
-        }
-    }
-    report.timed_out |= !settle(&mut rt, &mut report, opts.timeout, true);
-    if rt.pending_models() > 0 {
-        let error = ScriptError::new(
-            ScriptErrorKind::Pending,
-            format!(
-                "timed out after {:?} waiting for {} model request(s)",
-                opts.timeout,
-                rt.pending_models()
-            ),
-        );
-        let line = error.to_console_line();
-        if opts.print {
-            println!("{line}");
-        }
-        report.console.push(line);
-        report.errors.push(error);
-    }
-    report.sends = std::mem::take(&mut *sends.lock());
-    report.buffers = std::mem::take(&mut *buffers.lock());
-    report.clips = std::mem::take(&mut *clips.lock());
-    Ok(report)
-}
-
-/// Pumps until no model request is pending (and, when `timers`, no timeout is left;
-/// intervals alone do not keep the run alive), or until `timeout`. Returns false on
-/// timeout.
-fn settle(rt: &mut Runtime, report: &mut RunReport, timeout: Duration, timers: bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        rt.pump();
-        report.console.extend(rt.take_console());
-        report.errors.extend(rt.take_errors());
-        let busy = rt.pending_models() > 0
-            || (timers && rt.pending_timers() > 0 && !rt.only_intervals_left());
-        if !busy {
-            return true;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        let wake = rt
-            .next_timer()
-            .map(|t| t.saturating_duration_since(now))
-            .unwrap_or(Duration::from_millis(2));
-        std::thread::sleep(wake.min(Duration::from_millis(2)));
-    }
-}
-
-/// `sema-live js run FILE.js`: evaluates the file headless, printing the console.
-/// Err when a block or callback threw, or pending work timed out.
-pub fn run_file(path: &Path, opts: RunOptions) -> Result<RunReport, ScriptError> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
-        ScriptError::new(ScriptErrorKind::Io, format!("cannot read {}: {e}", path.display()))
-    })?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut report = run_source(&source, &base, opts)?;
-    if !report.errors.is_empty() {
-        let count = report.errors.len();
-        let first = report.errors.swap_remove(0);
-        // Quoted as the console prints the line.
-        let message = format!(
-            "{}: {count} uncaught error(s); first: {}",
-            path.display(),
-            first.to_console_line()
-        );
-        return Err(ScriptError::uncaught(message, first));
-    }
-    Ok(report)
 }

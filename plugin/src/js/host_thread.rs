@@ -1,0 +1,165 @@
+//! [`JsHost`]: a [`Runtime`] on its own thread for a plugin instance. The plugin sends it
+//! blocks to evaluate and reads its console lines; the thread pumps the runtime's event
+//! loop (Promises, timers, model results, bar callbacks, DSL and MIDI input) in between.
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::control::console::{Level, Line};
+
+use super::runtime::{JsIo, Runtime, JS_THREAD_STACK};
+
+/// Commands from [`JsHost`] to its thread.
+enum Command {
+    /// Evaluate a block.
+    Eval { code: String, block: usize, first_line: usize },
+    /// Forget bar callbacks, timers and pending model requests (a new state was loaded).
+    Reset,
+    /// Stop the thread.
+    Shutdown,
+}
+
+/// The JS thread of one plugin instance, as the plugin and its editor see it. Nothing
+/// here blocks: code goes in over a channel, console lines come back over another.
+pub struct JsHost {
+    /// Commands to the thread.
+    commands: Sender<Command>,
+    /// Console lines from the thread (bounded: lines are dropped when nobody reads).
+    console: Receiver<Line>,
+    /// The thread.
+    thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread ends (lets `shutdown` wait with a timeout).
+    exited: Receiver<()>,
+}
+
+/// How long `shutdown` waits for the JS thread before detaching it (a script stuck in a
+/// loop the limits do not catch must not hang the host when the plugin is removed).
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
+/// Console lines kept for the editor before older ones are dropped.
+const CONSOLE_CAPACITY: usize = 10_000;
+
+impl JsHost {
+    /// Starts the JS thread. It lives until [`JsHost::shutdown`] (or drop).
+    pub fn spawn(io: JsIo) -> Self {
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<Command>();
+        let (con_tx, con_rx) = crossbeam_channel::bounded::<Line>(CONSOLE_CAPACITY);
+        let error_tx = con_tx.clone();
+        // The thread pops the oldest line itself when the editor does not keep up.
+        let oldest = con_rx.clone();
+        let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::Builder::new()
+            .name("sema-live-js".into())
+            .stack_size(JS_THREAD_STACK)
+            .spawn(move || {
+                // Dropped when the thread ends, however it ends.
+                let _exit = exit_tx;
+                let mut rt = match Runtime::new(io) {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = con_tx.try_send(e.to_console_line());
+                        return;
+                    }
+                };
+                host_loop(&mut rt, &cmd_rx, &con_tx, &oldest);
+            });
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let text = format!("cannot start the JS thread: {e}");
+                let _ = error_tx.try_send(Line::js(Level::Error, text, None, None));
+                None
+            }
+        };
+        JsHost { commands: cmd_tx, console: con_rx, thread, exited: exit_rx }
+    }
+
+    /// Queues a block for evaluation. Never blocks.
+    pub fn eval_block(&self, code: String, block_index: usize, first_line: usize) {
+        let _ = self.commands.send(Command::Eval { code, block: block_index, first_line });
+    }
+
+    /// Queues a reset: the runtime forgets its bar callbacks, timers and pending model
+    /// requests (see [`Runtime::reset_scheduled`]). Never blocks.
+    pub fn reset(&self) {
+        let _ = self.commands.send(Command::Reset);
+    }
+
+    /// The next console line, if any. Never blocks.
+    pub fn try_console(&self) -> Option<Line> {
+        self.console.try_recv().ok()
+    }
+
+    /// Waits up to `timeout` for a console line (tests and headless tools).
+    pub fn recv_console_timeout(&self, timeout: Duration) -> Option<Line> {
+        self.console.recv_timeout(timeout).ok()
+    }
+
+    /// Stops the thread and waits for it, at most a few seconds (a running script is
+    /// normally stopped by its limits; one that is not is left to finish detached).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            // The thread drops its end of `exited` when it returns.
+            match self.exited.recv_timeout(SHUTDOWN_WAIT) {
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) | Ok(()) => {
+                    let _ = t.join();
+                }
+                // Still busy: detach it rather than freeze the host.
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => drop(t),
+            }
+        }
+    }
+}
+
+impl Drop for JsHost {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The JS thread's loop: evaluate queued blocks, pump, forward console lines, sleep until
+/// something is due (at most `MAX_SLEEP`, to notice bar changes and `toJS` input).
+fn host_loop(
+    rt: &mut Runtime,
+    commands: &Receiver<Command>,
+    console: &Sender<Line>,
+    oldest: &Receiver<Line>,
+) {
+    // Every pump drains the `toJS` ring buffer, so a value waits at most this long (plus
+    // whatever JS is running) before `input` sees it: the audio thread cannot wake us.
+    const MAX_SLEEP: Duration = Duration::from_millis(4);
+    let mut wait = Duration::ZERO;
+    loop {
+        match commands.recv_timeout(wait) {
+            Ok(Command::Eval { code, block, first_line }) => {
+                rt.eval_block(&code, block, first_line);
+            }
+            Ok(Command::Reset) => rt.reset_scheduled(),
+            Ok(Command::Shutdown) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+        }
+        rt.pump();
+        // The console carries the errors to the editor.
+        drop(rt.take_errors());
+        for line in rt.take_console() {
+            // Full: the editor is not reading (window closed); drop the oldest line
+            // rather than grow without bound or lose the newest output.
+            if let Err(crossbeam_channel::TrySendError::Full(line)) = console.try_send(line) {
+                let _ = oldest.try_recv();
+                let _ = console.try_send(line);
+            }
+        }
+        let now = Instant::now();
+        wait = rt
+            .next_timer()
+            .map(|t| t.saturating_duration_since(now))
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+    }
+}
