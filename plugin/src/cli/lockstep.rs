@@ -127,13 +127,7 @@ impl LockstepJs {
             to_js: Some(to_js_rx),
             midi_in: Some(midi_rx),
             samples_sink: Box::new(move |name, data| {
-                let lib = {
-                    let mut c = controller.lock();
-                    let mut lib = (**c.samples()).clone();
-                    lib.insert(&name, data, c.sample_rate());
-                    lib
-                };
-                if let Err(e) = controller::set_samples(&controller, Arc::new(lib)) {
+                if let Err(e) = controller::insert_buffer(&controller, &name, data) {
                     eprintln!("warning: sema.sendBuffer({name:?}): {e}");
                 }
             }),

@@ -185,6 +185,22 @@ pub fn set_samples(
     controller.lock().refresh_dsl(compiled)
 }
 
+/// Adds (or replaces) the buffer `name` that JS sent with `sema.sendBuffer`, at the audio
+/// rate as in Sema's audio worklet, and recompiles the playing code (see [`set_samples`]).
+pub fn insert_buffer(
+    controller: &Mutex<Controller>,
+    name: &str,
+    data: Vec<f32>,
+) -> Result<(), EvalError> {
+    let lib = {
+        let mut c = controller.lock();
+        let mut lib = (**c.samples()).clone();
+        lib.insert(name, data, c.sample_rate());
+        lib
+    };
+    set_samples(controller, Arc::new(lib))
+}
+
 /// The user's sample folder for `\name` players: `$SEMA_LIVE_SAMPLES`, else
 /// `<user data dir>/sema-live/samples` (e.g. `~/.local/share/sema-live/samples`).
 pub fn default_samples_dir() -> std::path::PathBuf {

@@ -169,16 +169,9 @@ impl JsBridge {
                 clip_controller.lock().send_clip(clip).map_err(|e| e.to_string())
             }),
             samples_sink: Box::new(move |name, data| {
-                let lib = {
-                    let mut c = controller.lock();
-                    let mut lib = (**c.samples()).clone();
-                    // JS buffers are at the audio rate, as in Sema's audio worklet.
-                    lib.insert(&name, data, c.sample_rate());
-                    lib
-                };
                 // Recompiles the playing code, without holding the lock while it compiles;
                 // errors are on the console.
-                let _ = controller::set_samples(&controller, Arc::new(lib));
+                let _ = controller::insert_buffer(&controller, &name, data);
             }),
             models: WorkerConfig {
                 cache_dir: default_cache_dir(),
