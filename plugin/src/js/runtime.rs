@@ -228,6 +228,17 @@ thread_local! {
 }
 
 impl ApiState {
+    /// Drops everything scheduled to call back into JS: timers, listeners (bar, note, CC),
+    /// call-and-response and pending model requests.
+    fn clear_scheduled(&mut self) {
+        self.timers.clear();
+        self.bar_callbacks.clear();
+        self.note_callbacks.clear();
+        self.cc_callbacks.clear();
+        self.call_response = None;
+        self.pending_models.clear();
+    }
+
     /// Adds a console line attributed to the current block.
     pub fn log(&mut self, level: Level, text: String) {
         let block = self.current_block;
@@ -637,18 +648,11 @@ impl Runtime {
     }
 
     /// Forgets every `host.onBar`/`onNote`/`onCC` callback, call-and-response, timer and
-    /// pending model request, so nothing
-    /// scheduled by earlier code runs any more (a loaded state replaces the session; its
-    /// blocks are evaluated next). Globals stay until the new code replaces them.
+    /// pending model request, so nothing scheduled by earlier code runs any more (a loaded
+    /// state replaces the session; its blocks are evaluated next). Globals stay until the
+    /// new code replaces them.
     pub fn reset_scheduled(&mut self) {
-        let mut sh = self.state.borrow_mut();
-        sh.timers.clear();
-        sh.bar_callbacks.clear();
-        sh.note_callbacks.clear();
-        sh.cc_callbacks.clear();
-        sh.call_response = None;
-        sh.pending_models.clear();
-        drop(sh);
+        self.state.borrow_mut().clear_scheduled();
         self.last_bar = None;
     }
 
@@ -1094,13 +1098,7 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         // Release every JS handle kept outside the engine before the context goes.
-        let mut sh = self.state.borrow_mut();
-        sh.timers.clear();
-        sh.bar_callbacks.clear();
-        sh.note_callbacks.clear();
-        sh.cc_callbacks.clear();
-        sh.call_response = None;
-        sh.pending_models.clear();
+        self.state.borrow_mut().clear_scheduled();
         self.jobs.promise.borrow_mut().clear();
         self.jobs.timeouts.borrow_mut().clear();
         self.hooks.rejected.borrow_mut().clear();
