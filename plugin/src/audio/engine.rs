@@ -442,9 +442,7 @@ impl Engine {
             self.midi_out.push(*e);
         }
         // Sorted as the scheduler sorts (note-offs first on ties); never allocates.
-        self.midi_out.as_mut_slice().sort_unstable_by(|a, b| {
-            (a.timing, a.on, a.channel, a.key).cmp(&(b.timing, b.on, b.channel, b.key))
-        });
+        crate::audio::midi_out::sort_events(self.midi_out.as_mut_slice());
 
         let clock = self.clocks[0];
         BlockReport {

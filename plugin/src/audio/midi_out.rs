@@ -143,12 +143,18 @@ impl NoteScheduler {
             }
         }
         self.now = end;
-        // `sort_unstable_by` never allocates; the key is total so the order is stable anyway.
-        self.events.as_mut_slice().sort_unstable_by(|a, b| {
-            (a.timing, a.on, a.channel, a.key).cmp(&(b.timing, b.on, b.channel, b.key))
-        });
+        sort_events(self.events.as_mut_slice());
         self.events.as_slice()
     }
+}
+
+/// Sorts a block's events by time, note-offs before note-ons at the same sample (so a
+/// retriggered key ends before it starts again). `sort_unstable_by` never allocates; the
+/// key is total, so the order is stable anyway.
+pub fn sort_events(events: &mut [MidiEvent]) {
+    events.sort_unstable_by(|a, b| {
+        (a.timing, a.on, a.channel, a.key).cmp(&(b.timing, b.on, b.channel, b.key))
+    });
 }
 
 #[cfg(test)]
