@@ -318,38 +318,8 @@ fn a_bad_midi_input_file_is_a_clear_error() {
     assert!(!ok && stderr.contains("cannot read") && stderr.contains("missing.mid"), "{stderr}");
 
     // A good file plays through: its events are counted, the render succeeds.
-    let mut track = Vec::new();
-    for (i, key) in [60u8, 64, 67].iter().enumerate() {
-        use midly::num::{u28, u4, u7};
-        let ch = u4::new(0);
-        track.push(midly::TrackEvent {
-            delta: u28::new(if i == 0 { 0 } else { 240 }),
-            kind: midly::TrackEventKind::Midi {
-                channel: ch,
-                message: midly::MidiMessage::NoteOn { key: u7::new(*key), vel: u7::new(100) },
-            },
-        });
-        track.push(midly::TrackEvent {
-            delta: u28::new(240),
-            kind: midly::TrackEventKind::Midi {
-                channel: ch,
-                message: midly::MidiMessage::NoteOff { key: u7::new(*key), vel: u7::new(0) },
-            },
-        });
-    }
-    track.push(midly::TrackEvent {
-        delta: midly::num::u28::new(0),
-        kind: midly::TrackEventKind::Meta(midly::MetaMessage::EndOfTrack),
-    });
-    let smf = midly::Smf {
-        header: midly::Header::new(
-            midly::Format::SingleTrack,
-            midly::Timing::Metrical(midly::num::u15::new(480)),
-        ),
-        tracks: vec![track],
-    };
     let good = dir.path().join("good.mid");
-    smf.save(&good).expect("write mid");
+    write_midi(&good, &[(0.0, 0.5, 60), (1.0, 0.5, 64), (2.0, 0.5, 67)]);
     let (ok, stdout, stderr) = render_args(&[
         "--midi-in".as_ref(),
         good.as_os_str(),
