@@ -81,6 +81,10 @@ pub struct SemaLive {
     outlets: AudioOutlets,
     /// This block's MIDI input from the host (preallocated).
     midi_in: MidiCapture,
+    /// Realtime, or offline (a bounce: the audio thread renders in step with JS).
+    process_mode: ProcessMode,
+    /// The bar the JS thread last saw start in an offline render.
+    js_bar: Option<i64>,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
@@ -113,6 +117,8 @@ impl Default for SemaLive {
             engine,
             outlets,
             midi_in: MidiCapture::new(),
+            process_mode: ProcessMode::Realtime,
+            js_bar: None,
             editor_state: editor::default_state(),
         }
     }
@@ -171,6 +177,8 @@ impl Plugin for SemaLive {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         let sr = buffer_config.sample_rate as f64;
+        self.process_mode = buffer_config.process_mode;
+        self.js_bar = None;
         let max_block = buffer_config.max_buffer_size.max(1) as usize;
         let mut controller = self.shared.controller.lock();
         controller.resync(&mut self.engine, sr, max_block);
@@ -214,6 +222,7 @@ impl Plugin for SemaLive {
         };
         let len = buffer.samples();
         let sample_rate = t.sample_rate;
+        let sync = self.params.sync.value();
         let empty: &[f32] = &[];
         let sidechain: [&[f32]; 2] = match aux.inputs.first() {
             Some(sc) if sc.channels() >= 2 => {
@@ -230,70 +239,186 @@ impl Plugin for SemaLive {
         let [l, r, ..] = outputs else {
             return ProcessStatus::Normal;
         };
-        let report = self.engine.process(BlockIo {
-            host,
-            sync: self.params.sync.value(),
-            gain: util::db_to_gain(self.params.gain.value()),
-            params: self.params.values(),
-            inputs: sidechain,
-            outputs: [&mut **l, &mut **r],
-            midi_in: self.midi_in.events(),
-            midi_thru: self.params.midi_thru.value(),
-        });
-        for e in report.midi {
-            let event = if e.on {
-                NoteEvent::NoteOn {
-                    timing: e.timing,
-                    voice_id: VoiceID::Wildcard,
-                    channel: Channel::Number(e.channel),
-                    key: Key::Number(e.key),
-                    velocity: e.velocity,
-                }
-            } else {
-                NoteEvent::NoteOff {
-                    timing: e.timing,
-                    voice_id: VoiceID::Wildcard,
-                    channel: Channel::Number(e.channel),
-                    key: Key::Number(e.key),
-                    velocity: 0.0,
-                }
-            };
-            let _ = context.try_send_event(event);
-        }
-        let queue_dropped = self.outlets.publish(
-            report.clocks,
-            report.midi,
-            report.to_js,
-            report.scope,
-            report.midi_in,
-        );
         let status = &self.shared.status;
         if self.midi_in.received > 0 {
             status.midi_in_events.fetch_add(self.midi_in.received, Ordering::Relaxed);
         }
-        let dropped = self.midi_in.dropped + report.midi_in_dropped + queue_dropped;
-        if dropped > 0 {
-            status.midi_in_dropped.fetch_add(dropped, Ordering::Relaxed);
+        if self.midi_in.dropped > 0 {
+            status.midi_in_dropped.fetch_add(self.midi_in.dropped, Ordering::Relaxed);
         }
-        status.publish(&report.clock);
-        // What scripts see as `host.*` (atomics only).
-        let view = &self.shared.js.view;
-        let values = self.params.values();
-        view.temperature.store(values[0], Ordering::Relaxed);
-        for (m, v) in view.macros.iter().zip(values[1..].iter()) {
-            m.store(*v, Ordering::Relaxed);
+
+        // Offline (a bounce): render in step with the JS thread, see `js::offline`. The
+        // block is split at a bar line so what `host.onBar` sends plays from its first
+        // sample. In realtime nothing here waits.
+        let view = &*self.shared.js.view;
+        let offline = &view.offline;
+        offline.set_offline(self.process_mode == ProcessMode::Offline);
+        let lockstep = offline.active();
+        let bar_line =
+            if lockstep && sync { host.next_bar_start(sample_rate as f64, len) } else { None };
+        // Whether the last part gave JS input (the bar line's wait drains an earlier part's).
+        let js_input = if let Some((k, bar)) = bar_line {
+            let (l1, l2) = l.split_at_mut(k);
+            let (r1, r2) = r.split_at_mut(k);
+            let n = self.midi_in.split_at(k as u32);
+            if k > 0 {
+                let part = Part {
+                    host,
+                    sync,
+                    inputs: [head(sidechain[0], k), head(sidechain[1], k)],
+                    outputs: [l1, r1],
+                    midi_in: &self.midi_in.events()[..n],
+                    offset: 0,
+                };
+                render_part(&mut self.engine, &mut self.outlets, &self.shared, part, context);
+                offline.advance(k as f64 / sample_rate.max(1.0) as f64);
+            }
+            // The bar starts: JS sees it (its onBar callbacks run, the models they call
+            // answer) before a sample of it is rendered.
+            view.bar.store(bar, Ordering::Relaxed);
+            view.bar_phase.store(0.0, Ordering::Relaxed);
+            view.playing.store(true, Ordering::Relaxed);
+            offline.wait();
+            self.js_bar = Some(bar);
+            let part = Part {
+                host: host.advanced(k, sample_rate as f64),
+                sync,
+                inputs: [tail(sidechain[0], k), tail(sidechain[1], k)],
+                outputs: [l2, r2],
+                midi_in: &self.midi_in.events()[n..],
+                offset: k as u32,
+            };
+            let js_input =
+                render_part(&mut self.engine, &mut self.outlets, &self.shared, part, context);
+            offline.advance((len - k) as f64 / sample_rate.max(1.0) as f64);
+            js_input
+        } else {
+            let part = Part {
+                host,
+                sync,
+                inputs: sidechain,
+                outputs: [&mut **l, &mut **r],
+                midi_in: self.midi_in.events(),
+                offset: 0,
+            };
+            let js_input =
+                render_part(&mut self.engine, &mut self.outlets, &self.shared, part, context);
+            if lockstep {
+                offline.advance(len as f64 / sample_rate.max(1.0) as f64);
+            }
+            js_input
+        };
+        if lockstep {
+            // After a block that gave JS something to answer (toJS values, MIDI input), in
+            // which a JS timer came due, that reached a bar the split did not catch
+            // (free-running clock), or any block while call-and-response listens: JS
+            // answers before the next block.
+            let bar = view.bar.load(Ordering::Relaxed);
+            let new_bar = view.playing.load(Ordering::Relaxed) && self.js_bar != Some(bar);
+            let due = offline.every_block() || offline.timer_due_by(offline.render_secs());
+            if js_input || new_bar || due {
+                offline.wait();
+                self.js_bar = Some(bar);
+            }
+            status.offline_timeouts.store(offline.timeouts(), Ordering::Relaxed);
+        } else {
+            self.js_bar = None;
+            let budget = len as f32 / sample_rate.max(1.0);
+            let load = started.elapsed().as_secs_f32() / budget.max(1e-6);
+            let old = status.dsp_load.load(Ordering::Relaxed);
+            status.dsp_load.store(old + (load - old) * 0.1, Ordering::Relaxed);
         }
-        view.bpm.store(report.clock.bpm, Ordering::Relaxed);
-        view.playing.store(report.clock.playing, Ordering::Relaxed);
-        view.bar.store(report.clock.bar, Ordering::Relaxed);
-        view.bar_phase.store(report.clock.bar_phase, Ordering::Relaxed);
-        view.beats_per_bar.store(report.clock.beats_per_bar, Ordering::Relaxed);
-        let budget = len as f32 / sample_rate.max(1.0);
-        let load = started.elapsed().as_secs_f32() / budget.max(1e-6);
-        let old = status.dsp_load.load(Ordering::Relaxed);
-        status.dsp_load.store(old + (load - old) * 0.1, Ordering::Relaxed);
         ProcessStatus::KeepAlive
     }
+}
+
+/// One part of a block for [`SemaLive::render_part`] (the whole block, or the parts before
+/// and after a bar line in an offline render).
+struct Part<'a> {
+    host: HostTime,
+    sync: bool,
+    inputs: [&'a [f32]; 2],
+    outputs: [&'a mut [f32]; 2],
+    /// The part's MIDI input, timed from its first sample.
+    midi_in: &'a [audio::midi_in::MidiIn],
+    /// The part's first sample within the host's block (added to outgoing note timings).
+    offset: u32,
+}
+
+/// The first `k` samples of a sidechain channel (none when there is no sidechain).
+fn head(x: &[f32], k: usize) -> &[f32] {
+    x.get(..k).unwrap_or(&[])
+}
+
+/// A sidechain channel from sample `k` on (none when there is no sidechain).
+fn tail(x: &[f32], k: usize) -> &[f32] {
+    x.get(k..).unwrap_or(&[])
+}
+
+/// Renders one part of a block: the engine, MIDI out, the outlets to the editor and JS,
+/// the status and the `host.*` view. Returns whether it gave JS input (`toJS` values or
+/// MIDI input).
+fn render_part(
+    engine: &mut Engine,
+    outlets: &mut AudioOutlets,
+    shared: &ControlSide,
+    part: Part<'_>,
+    context: &mut impl ProcessContext<SemaLive>,
+) -> bool {
+    let params = &shared.params;
+    let report = engine.process(BlockIo {
+        host: part.host,
+        sync: part.sync,
+        gain: util::db_to_gain(params.gain.value()),
+        params: params.values(),
+        inputs: part.inputs,
+        outputs: part.outputs,
+        midi_in: part.midi_in,
+        midi_thru: params.midi_thru.value(),
+    });
+    for e in report.midi {
+        let timing = e.timing + part.offset;
+        let event = if e.on {
+            NoteEvent::NoteOn {
+                timing,
+                voice_id: VoiceID::Wildcard,
+                channel: Channel::Number(e.channel),
+                key: Key::Number(e.key),
+                velocity: e.velocity,
+            }
+        } else {
+            NoteEvent::NoteOff {
+                timing,
+                voice_id: VoiceID::Wildcard,
+                channel: Channel::Number(e.channel),
+                key: Key::Number(e.key),
+                velocity: 0.0,
+            }
+        };
+        let _ = context.try_send_event(event);
+    }
+    let js_input = !report.to_js.is_empty() || !report.midi_in.is_empty();
+    let queue_dropped =
+        outlets.publish(report.clocks, report.midi, report.to_js, report.scope, report.midi_in);
+    let status = &shared.status;
+    let dropped = report.midi_in_dropped + queue_dropped;
+    if dropped > 0 {
+        status.midi_in_dropped.fetch_add(dropped, Ordering::Relaxed);
+    }
+    status.publish(&report.clock);
+    // What scripts see as `host.*` (atomics only).
+    let view = &shared.js.view;
+    let values = params.values();
+    view.temperature.store(values[0], Ordering::Relaxed);
+    for (m, v) in view.macros.iter().zip(values[1..].iter()) {
+        m.store(*v, Ordering::Relaxed);
+    }
+    view.bpm.store(report.clock.bpm, Ordering::Relaxed);
+    view.playing.store(report.clock.playing, Ordering::Relaxed);
+    view.bar.store(report.clock.bar, Ordering::Relaxed);
+    view.bar_phase.store(report.clock.bar_phase, Ordering::Relaxed);
+    view.beats_per_bar.store(report.clock.beats_per_bar, Ordering::Relaxed);
+    js_input
 }
 
 impl ClapPlugin for SemaLive {

@@ -376,6 +376,23 @@ impl MidiCapture {
     pub fn events(&self) -> &[MidiIn] {
         &self.events
     }
+
+    /// Splits the block's events at sample `k`, for a block rendered in two parts: the
+    /// events before `k` move to the front (in their order), the rest follow with `k`
+    /// taken off their timing. Returns how many come before `k`. Never allocates.
+    pub fn split_at(&mut self, k: u32) -> usize {
+        let mut front = 0;
+        for i in 0..self.events.len() {
+            if self.events[i].timing < k {
+                self.events[front..=i].rotate_right(1);
+                front += 1;
+            }
+        }
+        for e in &mut self.events[front..] {
+            e.timing -= k;
+        }
+        front
+    }
 }
 
 #[cfg(test)]
@@ -504,6 +521,19 @@ mod tests {
         assert_eq!((pp[0].kind, pp[0].channel), (MidiInKind::PolyPressure, 0));
         assert!(convert(NoteEvent::<()>::MidiProgramChange { timing: 0, channel: 0, program: 3 })
             .is_empty());
+    }
+
+    #[test]
+    fn a_split_block_keeps_each_part_in_order() {
+        let mut c = MidiCapture::new();
+        let at = |timing: u32, key: u8| MidiIn { timing, key, ..ev(MidiInKind::NoteOn, 0, 0, 1.0) };
+        for (t, k) in [(5, 1), (300, 2), (7, 3), (256, 4), (0, 5), (400, 6)] {
+            c.push(at(t, k));
+        }
+        let n = c.split_at(256);
+        assert_eq!(n, 3);
+        let got: Vec<(u32, u8)> = c.events().iter().map(|e| (e.timing, e.key)).collect();
+        assert_eq!(got, vec![(5, 1), (7, 3), (0, 5), (44, 2), (0, 4), (144, 6)]);
     }
 
     #[test]

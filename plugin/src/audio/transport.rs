@@ -64,6 +64,68 @@ impl HostTime {
     }
 }
 
+impl HostTime {
+    /// The host time `k` samples into the block at `sample_rate` (for a block rendered in
+    /// parts): the position moves on at the tempo; the bar grid stays as reported unless
+    /// the position reaches the next bar, whose start and number then replace it.
+    pub fn advanced(&self, k: usize, sample_rate: f64) -> HostTime {
+        let mut t = *self;
+        let (Some(tempo), Some(pos)) = (self.tempo, self.pos_beats) else {
+            return t;
+        };
+        if !self.playing || !(sample_rate > 0.0) {
+            return t;
+        }
+        let new_pos = pos + k as f64 * tempo / 60.0 / sample_rate;
+        t.pos_beats = Some(new_pos);
+        if let Some((offset, bar)) = self.next_bar_start(sample_rate, k + 1) {
+            if offset <= k {
+                let beats_per_bar = self
+                    .time_sig
+                    .filter(|(n, d)| *n > 0 && *d > 0)
+                    .map(|(n, d)| n as f64 * 4.0 / d as f64)
+                    .unwrap_or(4.0);
+                if let (Some(start), Some(number)) = (self.bar_start_beats, self.bar_number) {
+                    let bars_on = bar - number as i64;
+                    t.bar_start_beats = Some(start + bars_on as f64 * beats_per_bar);
+                    t.bar_number = Some(bar as i32);
+                }
+            }
+        }
+        t
+    }
+
+    /// Where the next bar line falls in a block of `len` samples at `sample_rate`, by the
+    /// host's grid (its bar start and number when reported, else bars of the time
+    /// signature from the song start): the first sample at or past the line (0 when the
+    /// block starts on one) and the index of the bar it starts. None when the host is not
+    /// playing, reports no position or tempo, or no bar starts within the block.
+    pub fn next_bar_start(&self, sample_rate: f64, len: usize) -> Option<(usize, i64)> {
+        if !self.playing || !(sample_rate > 0.0) {
+            return None;
+        }
+        let tempo = self.tempo.filter(|t| t.is_finite() && *t > 0.0)?;
+        let pos = self.pos_beats.filter(|p| p.is_finite())?;
+        let beats_per_bar = self
+            .time_sig
+            .filter(|(n, d)| *n > 0 && *d > 0)
+            .map(|(n, d)| n as f64 * 4.0 / d as f64)
+            .unwrap_or(4.0);
+        let (origin_beats, origin_bar) = match (self.bar_start_beats, self.bar_number) {
+            (Some(b), Some(n)) if b.is_finite() && b <= pos + 1e-9 => (b, n as i64),
+            _ => (0.0, 0),
+        };
+        let bars = (pos - origin_beats) / beats_per_bar;
+        let (whole, _) = split_bars(bars);
+        if bars - (whole as f64) < 1e-9 {
+            return Some((0, origin_bar + whole));
+        }
+        let to_go = ((whole + 1) as f64 - bars) * beats_per_bar * 60.0 / tempo * sample_rate;
+        let offset = (to_go - 1e-6).ceil().max(0.0) as usize;
+        (offset < len).then_some((offset, origin_bar + whole + 1))
+    }
+}
+
 /// Turns host time into a [`ClockState`] per sample. Owned by the audio thread.
 pub struct Clock {
     /// Sample rate in Hz.
@@ -274,6 +336,32 @@ mod rounding_host;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_bar_line_is_found_on_its_sample() {
+        // 120 bpm 4/4 at 48 kHz: a bar is 96 000 samples.
+        let sr = 48_000.0;
+        let at = |pos: f64| HostTime::playing_at(120.0, 4, pos);
+        assert_eq!(at(0.0).next_bar_start(sr, 512), Some((0, 0)), "on the line");
+        assert_eq!(at(4.0).next_bar_start(sr, 512), Some((0, 1)));
+        // 100 samples before bar 2 (beat 8): 100 samples = 100/24000 beats.
+        assert_eq!(at(8.0 - 100.0 / 24_000.0).next_bar_start(sr, 512), Some((100, 2)));
+        assert_eq!(at(8.0 - 100.0 / 24_000.0).next_bar_start(sr, 100), None, "past the block");
+        // Between samples: the first sample past the line.
+        assert_eq!(at(8.0 - 99.5 / 24_000.0).next_bar_start(sr, 512), Some((100, 2)));
+        assert_eq!(at(5.0).next_bar_start(sr, 512), None);
+        // The host's own grid: 3/4 bars from a bar that started at beat 9 (bar 2).
+        let mut host = at(11.0);
+        host.time_sig = Some((3, 4));
+        host.bar_start_beats = Some(9.0);
+        host.bar_number = Some(2);
+        assert_eq!(host.next_bar_start(sr, 48_000), Some((24_000, 3)));
+        // Stopped, or no tempo: nothing.
+        let mut stopped = at(7.99);
+        stopped.playing = false;
+        assert_eq!(stopped.next_bar_start(sr, 48_000), None);
+        assert_eq!(HostTime::NONE.next_bar_start(sr, 48_000), None);
+    }
 
     fn block(clock: &mut Clock, host: HostTime, sync: bool, len: usize) -> Vec<ClockState> {
         let mut out = vec![ClockState::default(); len];

@@ -54,6 +54,9 @@ pub struct Status {
     /// MIDI input events dropped: more than a block holds, out of range, or the queue
     /// to the JS thread full.
     pub midi_in_dropped: AtomicU64,
+    /// Offline renders: sync points at which the audio thread gave up waiting for the JS
+    /// thread (see [`crate::js::offline`]).
+    pub offline_timeouts: AtomicU64,
 }
 
 impl Status {

@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::control::console::{Level, Line};
 
+use super::offline::OfflineSync;
 use super::runtime::{JsIo, Runtime, JS_THREAD_STACK};
 
 /// Commands from [`JsHost`] to its thread.
@@ -49,6 +50,7 @@ impl JsHost {
         // The thread pops the oldest line itself when the editor does not keep up.
         let oldest = con_rx.clone();
         let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
+        let view = io.host.clone();
         let thread = std::thread::Builder::new()
             .name("sema-live-js".into())
             .stack_size(JS_THREAD_STACK)
@@ -62,7 +64,9 @@ impl JsHost {
                         return;
                     }
                 };
-                host_loop(&mut rt, &cmd_rx, &con_tx, &oldest);
+                // Takes part in offline renders' handshake while it runs (however it ends).
+                let _taking_part = TakingPart::new(&view.offline);
+                host_loop(&mut rt, &view.offline, &cmd_rx, &con_tx, &oldest);
             });
         let thread = match thread {
             Ok(t) => Some(t),
@@ -123,10 +127,31 @@ impl Drop for JsHost {
     }
 }
 
+/// Marks the JS thread as taking part in the offline handshake for as long as it lives.
+struct TakingPart<'a>(&'a OfflineSync);
+
+impl<'a> TakingPart<'a> {
+    fn new(sync: &'a OfflineSync) -> Self {
+        sync.set_js_running(true);
+        Self(sync)
+    }
+}
+
+impl Drop for TakingPart<'_> {
+    fn drop(&mut self) {
+        self.0.set_js_running(false);
+    }
+}
+
 /// The JS thread's loop: evaluate queued blocks, pump, forward console lines, sleep until
 /// something is due (at most `MAX_SLEEP`, to notice bar changes and `toJS` input).
+///
+/// While the host renders offline (see [`super::offline`]) timers run on the render's
+/// clock, the loop polls every [`OFFLINE_SLEEP`], and after each pump with nothing left
+/// to do it settles at the sync point it read before the pump.
 fn host_loop(
     rt: &mut Runtime,
+    sync: &OfflineSync,
     commands: &Receiver<Command>,
     console: &Sender<Line>,
     oldest: &Receiver<Line>,
@@ -135,7 +160,22 @@ fn host_loop(
     // whatever JS is running) before `input` sees it: the audio thread cannot wake us.
     const MAX_SLEEP: Duration = Duration::from_millis(4);
     let mut wait = Duration::ZERO;
+    let mut offline = false;
     loop {
+        if sync.offline() != offline {
+            offline = !offline;
+            if offline {
+                rt.use_render_clock();
+            } else {
+                rt.use_wall_clock();
+            }
+        }
+        // Read before the pump: what the audio thread published before posting this
+        // sync point is drained by the pump below.
+        let sync_point = sync.requested();
+        if offline {
+            rt.set_render_time(Duration::from_secs_f64(sync.render_secs().max(0.0)));
+        }
         match commands.recv_timeout(wait) {
             Ok(Command::Eval { code, block, first_line }) => {
                 rt.eval_block(&code, block, first_line);
@@ -155,6 +195,17 @@ fn host_loop(
                 let _ = console.try_send(line);
             }
         }
+        if offline {
+            let idle = commands.is_empty()
+                && rt.pending_models() == 0
+                && !rt.inputs_waiting()
+                && !rt.timers_due();
+            if idle {
+                sync.settle(sync_point, rt.next_timer_render_secs(), rt.listening());
+            }
+            wait = OFFLINE_SLEEP;
+            continue;
+        }
         let now = Instant::now();
         wait = rt
             .next_timer()
@@ -163,3 +214,7 @@ fn host_loop(
             .min(MAX_SLEEP);
     }
 }
+
+/// How often the JS thread looks for work while the host renders offline (the audio
+/// thread is waiting for it at sync points).
+const OFFLINE_SLEEP: Duration = Duration::from_micros(100);

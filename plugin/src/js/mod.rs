@@ -29,6 +29,7 @@ pub mod error;
 mod headless;
 mod host_thread;
 pub mod input;
+pub mod offline;
 pub mod phrase;
 pub mod runtime;
 pub mod tokenizer;
@@ -64,6 +65,8 @@ pub struct HostView {
     pub bar_phase: AtomicF64,
     /// Quarter notes per bar (the time signature).
     pub beats_per_bar: AtomicF64,
+    /// The offline-render handshake between the audio thread and the JS thread.
+    pub offline: offline::OfflineSync,
 }
 
 impl HostView {
@@ -83,6 +86,7 @@ impl Default for HostView {
             bar: AtomicI64::new(0),
             bar_phase: AtomicF64::new(0.0),
             beats_per_bar: AtomicF64::new(4.0),
+            offline: offline::OfflineSync::default(),
         }
     }
 }

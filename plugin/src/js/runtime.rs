@@ -632,6 +632,33 @@ impl Runtime {
         }
     }
 
+    /// Makes the runtime's timers follow the wall clock again after a render (the plugin
+    /// leaving offline mode): a timer due `d` after the render's current time is due `d`
+    /// from now. The next [`Runtime::use_render_clock`] starts a new render at time 0.
+    pub fn use_wall_clock(&mut self) {
+        let mut sh = self.state.borrow_mut();
+        if let Some(render_now) = sh.clock.0.get() {
+            let now = Instant::now();
+            for t in sh.timers.iter_mut() {
+                t.due = now + t.due.saturating_duration_since(render_now);
+            }
+            sh.clock.0.set(None);
+        }
+        self.render_origin = None;
+    }
+
+    /// When the next timer is due on the render's clock, in seconds from the render's
+    /// start (None without timers or without [`Runtime::use_render_clock`]).
+    pub fn next_timer_render_secs(&self) -> Option<f64> {
+        let origin = self.render_origin?;
+        self.next_timer().map(|due| due.saturating_duration_since(origin).as_secs_f64())
+    }
+
+    /// Whether `host.callAndResponse` is listening (it follows the host position).
+    pub fn listening(&self) -> bool {
+        self.state.borrow().call_response.is_some()
+    }
+
     /// The clock timers run by.
     fn clock(&self) -> JsClock {
         self.state.borrow().clock.clone()
