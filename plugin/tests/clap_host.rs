@@ -590,3 +590,256 @@ fn notes_played_into_the_plugin_reach_the_dsl_and_midi_thru_sends_them_back() {
     assert!(out[0][11..300].iter().any(|&x| x.abs() > 0.1));
     assert!(out[0][300..].iter().all(|&x| x == 0.0));
 }
+
+/// The call-and-response example as a reopened project whose JS blocks were all evaluated
+/// (so loading it runs them), with its beat click removed (every note the plugin sends is
+/// then the answer), `extra_js` appended as one more evaluated block, and sampling seeded
+/// with `seed`.
+fn call_and_response_project(inst: &mut Instance, extra_js: &str, seed: u64) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/examples/call-and-response.sema.toml");
+    let text = std::fs::read_to_string(path).expect("example");
+    let example: toml::Table = toml::from_str(&text).expect("example TOML");
+    let dsl: String = example["dsl"]
+        .as_str()
+        .expect("dsl")
+        .lines()
+        .filter(|l| !l.contains("}midi;"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let js = format!("{}\n___\n{extra_js}\n", example["js"].as_str().expect("js"));
+    let evaluated: Vec<serde_json::Value> = sema_live::js::blocks::split_blocks(&js)
+        .iter()
+        .filter(|b| !b.is_blank())
+        .map(|b| serde_json::json!({"code": b.code, "block": b.index, "first_line": b.first_line}))
+        .collect();
+    inst.state_edited(|s| {
+        s["dsl"] = dsl.clone().into();
+        s["js"] = js.clone().into();
+        s["channels"] = serde_json::json!({});
+        s["js_evaluated"] = evaluated.into();
+        s["resume_js"] = true.into();
+        s["seed"] = seed.into();
+    })
+}
+
+/// Note events to play: (absolute sample, on?, key), sorted by sample (offs first).
+fn phrase_events(first_beat: f64, notes: &[(f64, f64, u16)]) -> Vec<(u64, bool, u16)> {
+    let sample = |beat: f64| ((first_beat + beat) * SAMPLE_RATE / 2.0).round() as u64;
+    let mut events: Vec<(u64, bool, u16)> = notes
+        .iter()
+        .flat_map(|&(start, end, key)| [(sample(start), true, key), (sample(end), false, key)])
+        .collect();
+    events.sort_by_key(|&(s, on, _)| (s, on));
+    events
+}
+
+/// What an offline bounce played: the plugin's note events and the notes it was sent.
+struct Bounce {
+    inst: Instance,
+    played: Vec<(u64, bool, u16)>,
+    out: Vec<NoteOut>,
+}
+
+impl Bounce {
+    /// Renders blocks until absolute sample `until`, the transport playing from song
+    /// position `pos_at(now)`, and the events of `played` in their blocks.
+    fn run_until(&mut self, until: u64, playing: bool, pos_at: impl Fn(u64) -> f64) {
+        while self.inst.now < until {
+            let now = self.inst.now;
+            let end = now + BLOCK as u64;
+            let notes: Vec<NoteIn> = self
+                .played
+                .iter()
+                .filter(|e| e.0 >= now && e.0 < end)
+                .map(|&(s, on, key)| ((s - now) as u32, on, key, if on { 0.8 } else { 0.0 }))
+                .collect();
+            let pos = pos_at(now);
+            let (_, notes_out) = self.inst.block_with_notes(pos, playing, 120.0, &notes);
+            self.out.extend(notes_out);
+        }
+    }
+
+    /// Keys whose note-ons outnumber their note-offs (sounding notes).
+    fn sounding(&self) -> Vec<i16> {
+        let mut held = std::collections::BTreeMap::<i16, i32>::new();
+        for &(_, on, key) in &self.out {
+            *held.entry(key).or_default() += if on { 1 } else { -1 };
+        }
+        held.into_iter().filter(|&(_, n)| n > 0).map(|(k, _)| k).collect()
+    }
+}
+
+/// The notes (start step, pitch) of `sema-live model continue --seed SEED` of `primer`
+/// with the bundled basic_rnn at temperature 1 (the plugin's default `temperature`).
+fn continuation(primer: &serde_json::Value, steps: usize, seed: u64) -> Vec<(i64, i64)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("primer.json");
+    std::fs::write(&file, primer.to_string()).expect("write primer");
+    let checkpoint =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/basic_rnn");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sema-live"))
+        .args(["model", "continue"])
+        .arg(&checkpoint)
+        .arg(&file)
+        .args(["--steps", &steps.to_string(), "--temperature", "1", "--seed", &seed.to_string()])
+        .output()
+        .expect("run sema-live model continue");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mut notes: Vec<(i64, i64)> = v["sequences"][0]["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .map(|n| {
+            let step = n["quantizedStartStep"].as_i64().unwrap_or(0);
+            (step, n["pitch"].as_i64().expect("pitch"))
+        })
+        .collect();
+    notes.sort();
+    notes
+}
+
+#[test]
+fn an_offline_bounce_answers_a_played_call_from_the_first_sample_of_bar_three() {
+    // The JS also reports the musical time of every note it hears, on channel 7 (kept in
+    // the saved state).
+    let heard = "var heard = createOutputChannel(7, 16), times = [];\n\
+                 host.onNote(n => { if (n.on && n.source == 'host') {\n\
+                 times.push(n.bar * 4 + n.beat); heard.send(times); } });";
+    let mut setup = Instance::inactive();
+    let project = call_and_response_project(&mut setup, heard, 7);
+    let mut inst = Instance::inactive();
+    let handle = inst.instance.plugin_handle();
+    let render: clack_extensions::render::PluginRender =
+        handle.get_extension().expect("render extension");
+    render
+        .set(&inst.instance.plugin_handle(), clack_extensions::render::RenderMode::Offline)
+        .expect("offline mode");
+    inst.load(&project);
+    inst.start();
+
+    // A 2-bar call at 120 bpm: eight 8th notes up and four down, legato, over beats 0-6.
+    let pitches: [u16; 12] = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65];
+    let call: Vec<(f64, f64, u16)> = pitches
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| (i as f64 * 0.5, i as f64 * 0.5 + 0.5, p))
+        .collect();
+    let mut b = Bounce { inst, played: phrase_events(0.0, &call), out: Vec::new() };
+    let beat = |beats: f64| (beats * SAMPLE_RATE / 2.0).round() as u64;
+    let song = |now: u64| now as f64 * 2.0 / SAMPLE_RATE;
+    b.run_until(beat(16.0), true, song);
+
+    // JS heard each note at its musical time.
+    let saved = b.inst.save();
+    let v: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("JSON");
+    let session: serde_json::Value =
+        serde_json::from_str(v["fields"]["session"].as_str().expect("session")).expect("JSON");
+    let times: Vec<f64> = session["channels"]["7"]
+        .as_array()
+        .expect("channel 7 in the state: the JS heard nothing")
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+        .collect();
+    for (i, (t, n)) in times.iter().zip(&call).enumerate() {
+        assert!((t - n.0).abs() < 1e-6, "note {i} heard at beat {t}, played at {}", n.0);
+    }
+
+    // The answer: the model's continuation of the call as the phrase recorder quantises
+    // it (2 bars of 16th steps), 2 bars long, sampled with the session's seed, played
+    // from the first sample of bar 3 (beat 8): each note-on on the sample of its step.
+    let primer = serde_json::json!({
+        "notes": call.iter().map(|&(s, e, p)| serde_json::json!({
+            "pitch": p, "velocity": 100,
+            "quantizedStartStep": (s * 4.0) as i64, "quantizedEndStep": (e * 4.0) as i64,
+        })).collect::<Vec<_>>(),
+        "totalQuantizedSteps": 32,
+        "quantizationInfo": {"stepsPerQuarter": 4},
+    });
+    let expected: Vec<(u64, i64)> = continuation(&primer, 32, 7)
+        .into_iter()
+        .map(|(step, pitch)| (beat(8.0 + step as f64 / 4.0), pitch))
+        .collect();
+    assert!(!expected.is_empty());
+    let answer: Vec<(u64, i64)> = b.out.iter().filter(|e| e.1).map(|e| (e.0, e.2 as i64)).collect();
+    assert_eq!(answer, expected, "the answer is the model's continuation, from bar 3");
+
+    // A second call (bars 5-6, the same phrase) is answered from bar 7; the first answer
+    // ended on the bar line; the transport stops half-way through the second answer:
+    // every note is released.
+    b.played = phrase_events(16.0, &call);
+    b.run_until(beat(16.0) + BLOCK as u64, true, song);
+    assert!(b.sounding().is_empty(), "the answer ended: no note left on {:?}", b.sounding());
+    b.run_until(beat(26.0), true, song);
+    let answered = b.out.iter().filter(|e| e.1 && e.0 >= beat(24.0)).count();
+    assert!(answered > 0, "the second call was answered from bar 7: {:?}", b.out);
+    assert!(!b.sounding().is_empty(), "a note of the answer sounds when the transport stops");
+    let stopped_at = b.inst.now;
+    b.run_until(stopped_at + beat(2.0), false, move |_| song(stopped_at));
+    assert!(b.sounding().is_empty(), "stop left {:?} on", b.sounding());
+
+    // Playing again: a third call (bars 9-10, from the stopped position on) is answered;
+    // a loop jump back to bar 1 in the middle of the answer releases its notes.
+    let restart = b.inst.now;
+    let offset = song(restart) - song(stopped_at);
+    let from = move |now: u64| song(now) - offset;
+    let first = (song(stopped_at) / 4.0).ceil() * 4.0; // the next bar line
+    b.played = phrase_events(first + offset, &call);
+    let answer_at = beat(first + offset + 8.0);
+    b.run_until(answer_at + beat(5.0), true, from);
+    assert!(b.out.iter().any(|e| e.1 && e.0 >= answer_at), "third call answered: {:?}", b.out);
+    assert!(!b.sounding().is_empty(), "a note of the answer sounds at the loop jump");
+    let jump = b.inst.now;
+    b.played.clear();
+    b.run_until(jump + beat(1.0), true, move |now| song(now - jump));
+    assert!(b.sounding().is_empty(), "the loop jump left {:?} on", b.sounding());
+
+    // From the loop start: a call in bars 2-3 is answered from bar 4; the code is swapped
+    // (a project edit loads new code) during the answer: nothing is left on once it ends.
+    let song_from_jump = move |now: u64| song(now - jump);
+    b.played = phrase_events(song(jump) + 4.0, &call);
+    let answer_at = jump + beat(12.0);
+    // Up to the answer's first note.
+    while !b.out.iter().any(|e| e.1 && e.0 >= answer_at) && b.inst.now < answer_at + beat(8.0) {
+        let next = b.inst.now + BLOCK as u64;
+        b.run_until(next, true, song_from_jump);
+    }
+    assert!(!b.sounding().is_empty(), "fourth call answered: {:?}", b.out);
+    b.inst.set_dsl(">{{{{}mnote}mtof}sin, {{}mgate, 0.2}mul}mul;");
+    b.run_until(answer_at + beat(8.0) + BLOCK as u64, true, song_from_jump);
+    assert!(b.sounding().is_empty(), "the code swap left {:?} on", b.sounding());
+}
+
+#[test]
+fn an_offline_bounce_plays_what_onbar_sends_from_the_first_sample_of_each_bar() {
+    // `host.onBar` sends the bar number + 1; the live code outputs it as a level. A bar
+    // is 96 000 samples, 187.5 blocks: every other bar line falls inside a block.
+    let block = "var ch = createOutputChannel(5, 1);\nhost.onBar(b => ch.send(b + 1));";
+    let mut setup = Instance::inactive();
+    let project = setup.state_edited(|s| {
+        s["dsl"] = ":x:{5}fromJS;\n>{:x:, 0.001}mul;".into();
+        s["channels"] = serde_json::json!({});
+        s["js_evaluated"] = serde_json::json!([{"code": block, "block": 0, "first_line": 1}]);
+        s["resume_js"] = true.into();
+    });
+    let mut inst = Instance::inactive();
+    let render: clack_extensions::render::PluginRender =
+        inst.instance.plugin_handle().get_extension().expect("render extension");
+    render
+        .set(&inst.instance.plugin_handle(), clack_extensions::render::RenderMode::Offline)
+        .expect("offline mode");
+    inst.load(&project);
+    inst.start();
+    let mut left = Vec::new();
+    while left.len() < 4 * 96_000 {
+        let pos = inst.now as f64 * 2.0 / SAMPLE_RATE;
+        left.extend(inst.block(pos, true).0[0].iter().copied());
+    }
+    for bar in 0..4 {
+        let want = (bar + 1) as f32 * 0.001;
+        let samples = &left[bar * 96_000..(bar + 1) * 96_000];
+        let wrong = samples.iter().position(|&x| (x - want).abs() > 1e-6);
+        assert_eq!(wrong, None, "bar {bar}: sample {wrong:?} is not {want}");
+    }
+}

@@ -185,6 +185,7 @@ impl Session {
             dsl: self.dsl.clone(),
             js: self.js.clone(),
             channels: self.channels.iter().map(|c| (c.id, c.data.clone())).collect(),
+            seed: self.settings.seed,
             ..SessionState::default()
         }
     }

@@ -144,6 +144,7 @@ impl JsBridge {
                 default_bundled_dir()
             }
         };
+        let seed = controller.lock().session().seed;
         let sink_controller = controller.clone();
         let clip_controller = controller.clone();
         let view = self.view.clone();
@@ -177,7 +178,7 @@ impl JsBridge {
                 cache_dir: default_cache_dir(),
                 bundled_dir,
                 allow_network: true,
-                seed: None,
+                seed,
                 temperature: Arc::new(move || temperature_view.temperature.load(Ordering::Relaxed)),
                 status: self.models.clone(),
             },

@@ -87,6 +87,11 @@ pub struct SessionState {
     /// Run [`SessionState::js_evaluated`] again when the state loads (the editor's
     /// "Resume JS on load" box). Older states, without the field, resume.
     pub resume_js: bool,
+    /// Seed of the model worker's sampling (a session file's `settings.seed`), taken when
+    /// the JS thread starts: the same requests then sample the same notes (a bounce of a
+    /// reopened project repeats it; `sema-live model continue --seed` gives the same).
+    /// None: a new seed each time.
+    pub seed: Option<u64>,
 }
 
 impl Default for SessionState {
@@ -102,6 +107,7 @@ impl Default for SessionState {
             editor: EditorLayout::default(),
             js_evaluated: Vec::new(),
             resume_js: true,
+            seed: None,
         }
     }
 }

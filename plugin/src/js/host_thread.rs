@@ -8,8 +8,11 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::control::console::{Level, Line};
 
+use std::sync::Arc;
+
 use super::offline::OfflineSync;
 use super::runtime::{JsIo, Runtime, JS_THREAD_STACK};
+use super::HostView;
 
 /// Commands from [`JsHost`] to its thread.
 enum Command {
@@ -51,6 +54,9 @@ impl JsHost {
         let oldest = con_rx.clone();
         let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
         let view = io.host.clone();
+        // Takes part in offline renders' handshake from now on (the blocks queued before
+        // the thread runs are waited for), until the thread ends, however it ends.
+        let taking_part = TakingPart::new(view.clone());
         let thread = std::thread::Builder::new()
             .name("sema-live-js".into())
             .stack_size(JS_THREAD_STACK)
@@ -64,8 +70,7 @@ impl JsHost {
                         return;
                     }
                 };
-                // Takes part in offline renders' handshake while it runs (however it ends).
-                let _taking_part = TakingPart::new(&view.offline);
+                let _taking_part = taking_part;
                 host_loop(&mut rt, &view.offline, &cmd_rx, &con_tx, &oldest);
             });
         let thread = match thread {
@@ -128,18 +133,18 @@ impl Drop for JsHost {
 }
 
 /// Marks the JS thread as taking part in the offline handshake for as long as it lives.
-struct TakingPart<'a>(&'a OfflineSync);
+struct TakingPart(Arc<HostView>);
 
-impl<'a> TakingPart<'a> {
-    fn new(sync: &'a OfflineSync) -> Self {
-        sync.set_js_running(true);
-        Self(sync)
+impl TakingPart {
+    fn new(view: Arc<HostView>) -> Self {
+        view.offline.set_js_running(true);
+        Self(view)
     }
 }
 
-impl Drop for TakingPart<'_> {
+impl Drop for TakingPart {
     fn drop(&mut self) {
-        self.0.set_js_running(false);
+        self.0.offline.set_js_running(false);
     }
 }
 
