@@ -24,7 +24,9 @@
 //!
 //! - The audio thread ([`audio`]) never allocates, locks or waits: everything it receives
 //!   was built elsewhere and arrives through lock-free ring buffers; everything it replaces
-//!   goes back the same way to be dropped by the controller.
+//!   goes back the same way to be dropped by the controller. The one exception is the
+//!   host's *offline* render mode (a bounce), where `process` waits, bounded, for the JS
+//!   thread at bar lines and after JS input ([`js::offline`]), so a bounce equals playback.
 //! - The control side ([`control`]) runs on the host's main thread, the editor's thread and
 //!   the JS thread; [`dsl`] compiles there, its `Program` then runs on the audio thread
 //!   with the [`dsp`] nodes.
