@@ -73,7 +73,7 @@ impl HostTime {
         let (Some(tempo), Some(pos)) = (self.tempo, self.pos_beats) else {
             return t;
         };
-        if !self.playing || !(sample_rate > 0.0) {
+        if !self.playing || !sample_rate.is_finite() || sample_rate <= 0.0 {
             return t;
         }
         let new_pos = pos + k as f64 * tempo / 60.0 / sample_rate;
@@ -101,7 +101,7 @@ impl HostTime {
     /// block starts on one) and the index of the bar it starts. None when the host is not
     /// playing, reports no position or tempo, or no bar starts within the block.
     pub fn next_bar_start(&self, sample_rate: f64, len: usize) -> Option<(usize, i64)> {
-        if !self.playing || !(sample_rate > 0.0) {
+        if !self.playing || !sample_rate.is_finite() || sample_rate <= 0.0 {
             return None;
         }
         let tempo = self.tempo.filter(|t| t.is_finite() && *t > 0.0)?;
