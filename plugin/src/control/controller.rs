@@ -541,6 +541,17 @@ impl Controller {
         self.send(ToAudio::Samples(bank))
     }
 
+    /// The sample names `src` plays that have no buffer yet (empty if it does not compile).
+    pub fn missing_samples(&mut self, src: &str) -> Vec<String> {
+        self.ensure_samples();
+        compile_with_missing(src, &self.env).1
+    }
+
+    /// Whether a sample named `name` is loaded.
+    pub fn has_sample(&mut self, name: &str) -> bool {
+        self.samples().contains(name)
+    }
+
     /// Where samples are looked for.
     pub fn sample_sources(&mut self) -> SampleSources {
         self.sources.get_or_insert_with(SampleSources::from_env).clone()

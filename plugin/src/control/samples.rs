@@ -573,3 +573,204 @@ fn download(url: &str, dest: &Path) -> Result<u64, String> {
     std::fs::rename(&partial, dest).map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
     Ok(data.len() as u64)
 }
+
+/// Fetches every name of `names` that Sema's pack has and the library lacks, now (for
+/// the renderer, which cannot wait for the background thread). Messages go to the
+/// controller's console.
+pub fn fetch_now(controller: &Mutex<Controller>, names: &[String]) {
+    let src = controller.lock().sample_sources();
+    for name in names {
+        if pack_file(name).is_some() && !controller.lock().has_sample(name) {
+            fetch(controller, &src, name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::state::SessionState;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::time::Instant;
+
+    /// A WAV file of `n` samples of 0.5 at `rate`.
+    fn wav_bytes(n: usize, rate: u32) -> Vec<u8> {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut cur = std::io::Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut cur, spec).unwrap();
+        for _ in 0..n {
+            w.write_sample(16_384i16).unwrap();
+        }
+        w.finalize().unwrap();
+        cur.into_inner()
+    }
+
+    /// Serves `body` for `GET /<file>`, 404 for anything else; returns the base URL and
+    /// the paths asked for.
+    fn serve(file: &'static str, body: Vec<u8>) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/build/", listener.local_addr().unwrap());
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                log.lock().push(path.clone());
+                if path == format!("/build/{file}") {
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: audio/wav\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = s.write_all(head.as_bytes());
+                    let _ = s.write_all(&body);
+                } else {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+        });
+        (url, asked)
+    }
+
+    fn attached(src: SampleSources) -> (Arc<Mutex<Controller>>, Arc<Console>) {
+        let console = Arc::new(Console::new());
+        let (ends, _audio) = crate::audio::engine::queues();
+        let c =
+            Arc::new(Mutex::new(Controller::new(ends, SessionState::default(), console.clone())));
+        crate::control::controller::attach(&c);
+        c.lock().set_sample_sources(src);
+        (c, console)
+    }
+
+    fn wait(what: &str, mut ok: impl FnMut() -> bool) {
+        let end = Instant::now() + Duration::from_secs(30);
+        while !ok() {
+            assert!(Instant::now() < end, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn the_kit_has_every_name_sema_programs_use_and_is_written_once() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = write_kit(data.path()).unwrap();
+        for name in [
+            "909",
+            "909b",
+            "909closed",
+            "909open",
+            "click",
+            "boom",
+            "boom2",
+            "spade",
+            "machine",
+            "dalispark",
+        ] {
+            let k = KIT
+                .iter()
+                .find(|k| k.name == name)
+                .unwrap_or_else(|| panic!("{name} missing from the kit"));
+            let b = samples::read_wav(k.wav, None).unwrap();
+            assert!(b.data.iter().any(|x| x.abs() > 0.5), "{name} is nearly silent");
+            assert!(dir.join(format!("{name}.wav")).is_file());
+            assert!(pack_file(name).is_some(), "{name} is one of Sema's names");
+        }
+        assert_eq!(write_kit(data.path()).unwrap(), dir);
+        let total: usize = KIT.iter().map(|k| k.wav.len()).sum();
+        assert!(total < 4 << 20, "the kit stays small: {total} bytes");
+    }
+
+    #[test]
+    fn a_pack_sample_is_downloaded_cached_and_played() {
+        let (url, asked) = serve("elstatic-old1.wav", wav_bytes(2205, 22_050));
+        let data = tempfile::tempdir().unwrap();
+        let src = SampleSources {
+            folder: data.path().join("folder"),
+            data: data.path().to_path_buf(),
+            pack_url: Some(url.clone()),
+        };
+        let (c, console) = attached(src.clone());
+        crate::control::controller::eval_dsl(&c, ">{{4}clt}\\elstaticold1;").expect("compiles");
+        wait("the download", || c.lock().has_sample("elstaticold1"));
+        assert_eq!(asked.lock().as_slice(), ["/build/elstatic-old1.wav"]);
+        let cached = data.path().join("sema-pack/elstatic-old1.wav");
+        assert!(cached.is_file());
+        let lib = c.lock().samples().clone();
+        let e = lib.entry("elstaticold1").unwrap();
+        assert_eq!(e.origin, Origin::SemaPack(cached));
+        // Resampled to the engine's rate (48 kHz): 0.1 s.
+        assert_eq!((e.buffer.rate, e.buffer.data.len()), (48_000.0, 4_800));
+        let lines: Vec<String> = console.snapshot().iter().map(|l| l.text.clone()).collect();
+        assert!(lines.iter().any(|l| l.contains("downloading") && l.contains(&url)), "{lines:?}");
+        assert!(lines.iter().any(|l| l.contains("downloaded from Sema's pack")), "{lines:?}");
+        // A second instance finds it in the cache: no new request.
+        let (c2, _) = attached(src);
+        c2.lock().ensure_samples();
+        assert!(c2.lock().has_sample("elstaticold1"));
+        assert_eq!(asked.lock().len(), 1);
+    }
+
+    #[test]
+    fn offline_a_pack_sample_says_so_and_unknown_names_are_not_requested() {
+        // A port nothing listens on.
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let data = tempfile::tempdir().unwrap();
+        let src = SampleSources {
+            folder: data.path().join("folder"),
+            data: data.path().to_path_buf(),
+            pack_url: Some(format!("http://127.0.0.1:{port}/build/")),
+        };
+        let (c, console) = attached(src);
+        crate::control::controller::eval_dsl(&c, ">{{{4}clt}\\bello, {{2}clt}\\nosuchthing}add;")
+            .expect("compiles");
+        wait("the error", || console.snapshot().iter().any(|l| l.text.contains("cannot download")));
+        let lines: Vec<String> = console.snapshot().iter().map(|l| l.text.clone()).collect();
+        let bello: Vec<&String> = lines.iter().filter(|l| l.contains("'bello'")).collect();
+        assert!(
+            bello.iter().any(|l| l.contains("offline?") && l.contains("samples import")),
+            "{lines:?}"
+        );
+        let other: Vec<&String> = lines.iter().filter(|l| l.contains("'nosuchthing'")).collect();
+        assert_eq!(other.len(), 1, "{lines:?}");
+        assert!(
+            other[0].contains("not in Sema's pack") && other[0].contains("plays silence"),
+            "{}",
+            other[0]
+        );
+        assert!(!c.lock().has_sample("bello"));
+    }
+
+    #[test]
+    fn a_file_dropped_into_the_folder_is_picked_up() {
+        let data = tempfile::tempdir().unwrap();
+        let folder = data.path().join("folder");
+        std::fs::create_dir_all(&folder).unwrap();
+        let src = SampleSources {
+            folder: folder.clone(),
+            data: data.path().to_path_buf(),
+            pack_url: None,
+        };
+        let (c, _console) = attached(src);
+        crate::control::controller::eval_dsl(&c, ">{{4}clt}\\dropped;").expect("compiles");
+        assert!(!c.lock().has_sample("dropped"));
+        std::fs::write(folder.join("dropped.wav"), wav_bytes(480, 48_000)).unwrap();
+        wait("the rescan", || c.lock().has_sample("dropped"));
+        // And an import copies a folder in (names made playable).
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("my-kick.wav"), wav_bytes(100, 44_100)).unwrap();
+        std::fs::write(other.path().join("bad.wav"), b"nope").unwrap();
+        let (names, warnings) = import_dir(other.path(), &folder).unwrap();
+        assert_eq!(names, ["mykick"]);
+        assert!(warnings.iter().any(|w| w.contains("bad.wav")), "{warnings:?}");
+        c.lock().rescan_samples();
+        wait("the import", || c.lock().has_sample("mykick"));
+    }
+}
