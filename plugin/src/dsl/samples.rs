@@ -280,23 +280,37 @@ pub fn read_wav<R: std::io::Read>(input: R, rate: Option<f64>) -> Result<SampleB
     }
 }
 
-/// Resamples mono `data` from `from` Hz to `to` Hz.
+/// Resamples mono `data` from `from` Hz to `to` Hz with a band-limited sinc
+/// interpolator (rubato), keeping the length in seconds and the timing (the resampler's
+/// delay is trimmed).
 pub fn resample(data: &[f32], from: f64, to: f64) -> Result<Vec<f32>, String> {
+    use rubato::audioadapter_buffers::direct::InterleavedSlice;
+    use rubato::{
+        Async, FixedAsync, Resampler, SincInterpolationParameters, SincInterpolationType,
+        WindowFunction,
+    };
     if data.is_empty() {
         return Ok(Vec::new());
     }
-    // Linear interpolation (replaced by a band-limited resampler below).
-    let n = ((data.len() as f64) * to / from).round().max(1.0) as usize;
-    Ok((0..n)
-        .map(|i| {
-            let pos = i as f64 * from / to;
-            let k = pos as usize;
-            let a = data.get(k).copied().unwrap_or(0.0);
-            let b = data.get(k + 1).copied().unwrap_or(0.0);
-            let r = (pos - k as f64) as f32;
-            a + (b - a) * r
-        })
-        .collect())
+    if !(from.is_finite() && to.is_finite() && from > 0.0 && to > 0.0) {
+        return Err(format!("cannot resample from {from} Hz to {to} Hz"));
+    }
+    let params = SincInterpolationParameters {
+        sinc_len: 128,
+        f_cutoff: Some(0.95),
+        interpolation: SincInterpolationType::Cubic,
+        oversampling_factor: 128,
+        window: WindowFunction::BlackmanHarris2,
+    };
+    let mut r = Async::<f32>::new_sinc(to / from, 1.0, &params, 1024, 1, FixedAsync::Input)
+        .map_err(|e| format!("resampler: {e}"))?;
+    let input =
+        InterleavedSlice::new(data, 1, data.len()).map_err(|e| format!("resampler: {e}"))?;
+    let out = r.process_all(&input, data.len(), None).map_err(|e| format!("resampling: {e}"))?;
+    let mut v = out.take_data();
+    // The resampler rounds the length up; keep the duration exact.
+    v.truncate(((data.len() as f64) * to / from).round().max(1.0) as usize);
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -347,5 +361,38 @@ mod tests {
         assert_eq!(bank.get(kick).unwrap().data.len(), 10);
         lib.insert("later", vec![0.25; 4], 48_000.0);
         assert_eq!(lib.bank().view(later, 24_000.0), (&[0.25f32; 4][..], 2.0));
+    }
+
+    #[test]
+    fn files_at_other_rates_are_resampled_keeping_pitch_and_length() {
+        // 1 s of 1 kHz at 44.1 kHz → 48 kHz: 48 000 samples, still 1 kHz, same level.
+        let tone: Vec<f32> = (0..44_100)
+            .map(|i| (std::f64::consts::TAU * 1_000.0 * i as f64 / 44_100.0).sin() as f32 * 0.5)
+            .collect();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::new(&mut bytes, spec).unwrap();
+        for &x in &tone {
+            // Stereo: the left channel and its inverse scaled, mixed down to x * 0.25.
+            w.write_sample(x).unwrap();
+            w.write_sample(-0.5 * x).unwrap();
+        }
+        w.finalize().unwrap();
+        let b = read_wav(&bytes.get_ref()[..], Some(48_000.0)).unwrap();
+        assert_eq!(b.rate, 48_000.0);
+        assert_eq!(b.data.len(), 48_000);
+        let mid = &b.data[4_000..44_000];
+        let crossings = mid.windows(2).filter(|w| w[0] <= 0.0 && w[1] > 0.0).count();
+        assert!((832..=834).contains(&crossings), "{crossings} rising crossings in 40 000 samples");
+        let peak = mid.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!((peak - 0.125).abs() < 0.003, "mixed down to mono: {peak}");
+        // The first sample of the tone is where it was (no resampler delay left).
+        let first = b.data.iter().position(|x| x.abs() > 0.05).unwrap();
+        assert!(first < 12, "starts at {first}");
     }
 }
