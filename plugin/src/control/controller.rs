@@ -191,11 +191,11 @@ pub fn eval_dsl(controller: &Mutex<Controller>, src: &str) -> Result<(), EvalErr
     controller.lock().install_dsl(compiled)
 }
 
+/// A compiled patch, or why the code does not compile.
+type Compiled = Result<Box<dyn Patch>, Vec<Diagnostic>>;
+
 /// Compiles `src`, noting the sample names that have no buffer yet.
-fn compile_with_missing(
-    src: &str,
-    env: &CompileEnv,
-) -> (Result<Box<dyn Patch>, Vec<Diagnostic>>, Vec<String>) {
+fn compile_with_missing(src: &str, env: &CompileEnv) -> (Compiled, Vec<String>) {
     match dsl::compile(src, env) {
         Ok(p) => {
             let missing = p.missing_samples().to_vec();

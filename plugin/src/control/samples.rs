@@ -334,14 +334,17 @@ fn stamps(dir: &Path) -> Stamps {
 }
 
 /// Builds the library: the kit, then the pack cache, then the user's folder (later ones
-/// replace earlier ones of the same name), resampled to `rate`. Problems go to the console.
+/// replace earlier ones of the same name); files of the pack and the folder are resampled
+/// to `rate`. Problems go to the console.
 /// Also returns the folder's stamps for the rescans.
 pub fn load_library(src: &SampleSources, rate: f64, console: &Console) -> (SampleLibrary, Stamps) {
     let mut lib = SampleLibrary::new();
     let warn = |w: String| console.push(Level::Warn, Source::System, w);
     match write_kit(&src.data) {
         Ok(dir) => {
-            for w in lib.load_dir(&dir, Some(rate), |_| Origin::Kit) {
+            // The kit is made at 48 kHz and not resampled (quick to load on activation):
+            // at other host rates the players step through it at its own rate.
+            for w in lib.load_dir(&dir, None, |_| Origin::Kit) {
                 warn(w);
             }
         }
@@ -349,7 +352,7 @@ pub fn load_library(src: &SampleSources, rate: f64, console: &Console) -> (Sampl
             // Not fatal: the kit is in the binary.
             warn(format!("the built-in sample kit was not written to the data folder ({e}); using it from memory"));
             for k in KIT {
-                match samples::read_wav(k.wav, Some(rate)) {
+                match samples::read_wav(k.wav, None) {
                     Ok(b) => lib.insert_entry(k.name, Arc::new(b), Origin::Kit),
                     Err(e) => warn(format!("built-in sample {}: {e}", k.name)),
                 }

@@ -296,10 +296,10 @@ pub fn resample(data: &[f32], from: f64, to: f64) -> Result<Vec<f32>, String> {
         return Err(format!("cannot resample from {from} Hz to {to} Hz"));
     }
     let params = SincInterpolationParameters {
-        sinc_len: 128,
+        sinc_len: 64,
         f_cutoff: Some(0.95),
         interpolation: SincInterpolationType::Cubic,
-        oversampling_factor: 128,
+        oversampling_factor: 32,
         window: WindowFunction::BlackmanHarris2,
     };
     let mut r = Async::<f32>::new_sinc(to / from, 1.0, &params, 1024, 1, FixedAsync::Input)

@@ -1,6 +1,6 @@
 //! Synthesises Sema Live's built-in sample kit: licence-clean stand-ins for the samples
 //! Sema's programs name (`\909b`, `\909closed`, `\boom`, ...), written as mono 16-bit
-//! 44.1 kHz WAV files with a README describing each one.
+//! 48 kHz WAV files with a README describing each one.
 //!
 //! Deterministic: the noise comes from a fixed-seed xorshift generator, so running it
 //! again writes the same bytes.
@@ -12,7 +12,7 @@
 use std::f64::consts::{PI, TAU};
 use std::path::{Path, PathBuf};
 
-const SR: f64 = 44_100.0;
+const SR: f64 = 48_000.0;
 
 /// Deterministic white noise in -1..1.
 struct Noise(u64);
@@ -497,7 +497,7 @@ fn main() {
          Stand-ins under the names of Sema's own samples, so Sema's programs play out of the box.\n\
          They are **not** Sema's recordings: each one is synthesised by `tools/samplekit`\n\
          (`cargo run -p samplekit -- assets/samples`, deterministic) and is licensed with\n\
-         Sema Live. Mono, 16-bit, 44.1 kHz. Sema's own pack is downloaded on request\n\
+         Sema Live. Mono, 16-bit, 48 kHz (played at other host rates by the players' interpolation). Sema's own pack is downloaded on request\n\
          (see the README).\n\n\
          | name | stand-in for | seconds |\n|---|---|---|\n",
     );
