@@ -12,7 +12,9 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use sema_live::audio::midi_in::MidiInView;
-use sema_live::audio::patch::{BlockContext, ChannelBank, ClockState, FixedQueue, NUM_PARAMS};
+use sema_live::audio::patch::{
+    BlockContext, ChannelBank, ClockState, FixedQueue, SampleBank, NUM_PARAMS,
+};
 use sema_live::dsl::{compile, CompileEnv, Program, SampleLibrary};
 use sema_live::dsp::maps::mtof;
 use sema_live::ml::core::note_seq::PIANO_PHASE;
@@ -31,6 +33,7 @@ const FEEDBACK: &str = ":fb:{{{:out:,0.6}mul,{{4}clt,5,100,0.1,50}env}add,4000,0
 struct Host {
     clocks: Vec<ClockState>,
     channels: ChannelBank,
+    samples: SampleBank,
     params: [f32; NUM_PARAMS],
     input: Vec<f32>,
     left: Vec<f32>,
@@ -59,6 +62,7 @@ impl Host {
         Self {
             clocks,
             channels,
+            samples: SampleBank::default(),
             params: [0.0; NUM_PARAMS],
             input: vec![0.0; BLOCK],
             left: vec![0.0; BLOCK],
@@ -83,6 +87,7 @@ impl Host {
                 outputs: [&mut self.left, &mut self.right],
                 params: &self.params,
                 channels: &self.channels,
+                samples: &self.samples,
                 notes: &mut notes,
                 to_js: &mut to_js,
                 scope: &mut scope,

@@ -99,6 +99,8 @@ impl Default for SemaLive {
             SessionState::default(),
             console.clone(),
         )));
+        // Downloads and sample-folder rescans install what arrives (started on first use).
+        control::controller::attach(&controller);
         // No work here (a host's plugin scan creates instances it never activates): the
         // session is compiled and installed by `activate`, before the first `process`.
         let engine = Engine::new(audio_ends, 48_000.0, 512);

@@ -50,7 +50,8 @@ enum Command {
         /// Seed for model sampling (default: the session's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Never download checkpoints: use the cache, else the bundled models. (A render
+        /// Never download checkpoints (use the cache, else the bundled models) nor samples
+        /// of Sema's pack (use the cache, else silence). (A render
         /// always runs the JS in lockstep with the audio, as a host's offline bounce: this
         /// flag only decides where models come from.)
         #[arg(long)]
@@ -67,8 +68,27 @@ enum Command {
     },
     /// JavaScript: run a file block by block as the editor would.
     Js(sema_live::js::cli::JsArgs),
+    /// Samples for `\\name` players: list them, or import a folder of WAV files (such as
+    /// a Sema checkout's assets/samples) into the sample folder.
+    Samples {
+        #[command(subcommand)]
+        command: SamplesCommand,
+    },
     /// Run a model on a checkpoint and print JSON.
     Model(ModelArgs),
+}
+
+#[derive(Subcommand)]
+enum SamplesCommand {
+    /// Copy the WAV files of DIR (recursively) into the sample folder
+    /// ($SEMA_LIVE_SAMPLES, else <data>/samples), named as they play (`my-kick.wav` →
+    /// `\\mykick`). A running plugin picks them up within seconds.
+    Import {
+        /// The folder to import.
+        dir: PathBuf,
+    },
+    /// List every sample a program can play now and where it comes from.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +101,7 @@ fn main() -> ExitCode {
             render(&session, &out, opts)
         }
         Command::Js(args) => sema_live::js::cli::cli_js(args).map_err(Into::into),
+        Command::Samples { command } => samples(command),
         Command::Model(args) => {
             sema_live::ml::cli::cli_model(args).map(|json| println!("{json}")).map_err(Into::into)
         }
@@ -114,6 +135,51 @@ fn check(file: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn samples(command: SamplesCommand) -> Result<(), Box<dyn Error>> {
+    use sema_live::control::samples as src;
+    let sources = src::SampleSources::from_env();
+    match command {
+        SamplesCommand::Import { dir } => {
+            let (names, warnings) = src::import_dir(&dir, &sources.folder)?;
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "imported {} sample(s) into {}: {}",
+                names.len(),
+                sources.folder.display(),
+                names.iter().map(|n| format!("\\{n}")).collect::<Vec<_>>().join(" ")
+            );
+            if names.is_empty() {
+                return Err(format!("no readable WAV files in {}", dir.display()).into());
+            }
+        }
+        SamplesCommand::List => {
+            let console = Console::new();
+            let (lib, _) = src::load_library(&sources, 48_000.0, &console);
+            for line in console.snapshot() {
+                eprintln!("warning: {}", line.text);
+            }
+            for (name, e) in lib.entries() {
+                let secs = e.buffer.data.len() as f64 / e.buffer.rate;
+                println!("\\{name:<16} {secs:6.2} s  {}", e.origin);
+            }
+            let pack = src::SEMA_PACK
+                .iter()
+                .filter(|f| !lib.contains(&sema_live::dsl::samples::sample_name(f)))
+                .count();
+            match &sources.pack_url {
+                Some(url) => println!(
+                    "{} sample(s); {pack} more of Sema's pack download on first use from {url}",
+                    lib.len()
+                ),
+                None => println!("{} sample(s); downloads from Sema's pack are off", lib.len()),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Options of `sema-live render` besides the session and the output folder.
@@ -172,6 +238,12 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
         eprintln!("warning: {}", line.text);
     }
     console.set_echo(true);
+    // Names of Sema's pack the program plays are fetched now (a render cannot wait for
+    // the background thread), unless --offline.
+    if !args.offline {
+        let missing = offline_engine.controller.lock().missing_samples(&session.dsl);
+        sema_live::control::samples::fetch_now(&offline_engine.controller, &missing);
+    }
 
     let mut js = None;
     if !session.js.trim().is_empty() {

@@ -14,7 +14,8 @@ use crate::audio::midi_in::{
 };
 use crate::audio::midi_out::{MidiEvent, NoteScheduler};
 use crate::audio::patch::{
-    BlockContext, ChannelBank, ClockState, FixedQueue, Patch, TimedNote, ToJsValue, NUM_PARAMS,
+    BlockContext, ChannelBank, ClockState, FixedQueue, Patch, SampleBank, TimedNote, ToJsValue,
+    NUM_PARAMS,
 };
 use crate::audio::transport::{Clock, HostTime};
 
@@ -28,6 +29,9 @@ pub enum ToAudio {
     /// Notes to play from a bar (an answer, a variation): replaces the playing clip at
     /// once (its sounding notes end); a clip without notes stops clip playback.
     Clip(Box<Clip>),
+    /// A new sample bank (every buffer the players can read), replacing the old one at
+    /// once: players whose slot was empty start playing the buffer that arrived.
+    Samples(Box<SampleBank>),
 }
 
 /// Things the audio thread has replaced and hands back to be dropped elsewhere.
@@ -36,11 +40,13 @@ pub enum ToAudio {
 /// flight: a channel message hands back the data it replaced; a patch message hands back
 /// the patch it retires (at once, or when its crossfade ends), or [`Garbage::Nothing`]
 /// when it went into an engine that had no patch yet; a clip message hands back the clip
-/// it replaced, or [`Garbage::Nothing`] when none was playing.
+/// it replaced, or [`Garbage::Nothing`] when none was playing; a sample bank message
+/// hands back the bank it replaced.
 pub enum Garbage {
     Patch(Box<dyn Patch>),
     Channel(Box<[f64]>),
     Clip(Box<Clip>),
+    Samples(Box<SampleBank>),
     /// A patch message that replaced nothing (allocates nothing to drop).
     Nothing,
 }
@@ -141,6 +147,8 @@ pub struct Engine {
     /// A quantised patch waiting for the next bar.
     pending: Option<Box<dyn Patch>>,
     channels: ChannelBank,
+    /// The sample buffers the players read (replaced whole by [`ToAudio::Samples`]).
+    samples: Box<SampleBank>,
     notes: FixedQueue<TimedNote>,
     to_js: FixedQueue<ToJsValue>,
     scope: FixedQueue<f32>,
@@ -194,6 +202,7 @@ impl Engine {
             fade_len: 1,
             pending: None,
             channels: ChannelBank::new(),
+            samples: Box::default(),
             notes: FixedQueue::with_capacity(1024),
             to_js: FixedQueue::with_capacity(4096),
             scope: FixedQueue::with_capacity(8192),
@@ -277,6 +286,16 @@ impl Engine {
         self.channels.replace(id as usize, data)
     }
 
+    /// Installs a sample bank directly (off the audio thread). Returns the replaced bank.
+    pub fn install_samples(&mut self, bank: Box<SampleBank>) -> Box<SampleBank> {
+        std::mem::replace(&mut self.samples, bank)
+    }
+
+    /// The sample bank the players read (for tests and checks).
+    pub fn samples(&self) -> &SampleBank {
+        &self.samples
+    }
+
     /// The latest channel data the engine sees (for tests and state checks).
     pub fn channel(&self, id: u32) -> &[f64] {
         self.channels.get(id as usize)
@@ -292,6 +311,10 @@ impl Engine {
                     self.discard(Garbage::Channel(old));
                 }
                 ToAudio::Clip(clip) => self.install_clip(clip, 0),
+                ToAudio::Samples(bank) => {
+                    let old = std::mem::replace(&mut self.samples, bank);
+                    self.discard(Garbage::Samples(old));
+                }
             }
         }
     }
@@ -375,6 +398,10 @@ impl Engine {
                     self.discard(Garbage::Channel(old));
                 }
                 ToAudio::Clip(clip) => self.install_clip(clip, 0),
+                ToAudio::Samples(bank) => {
+                    let old = std::mem::replace(&mut self.samples, bank);
+                    self.discard(Garbage::Samples(old));
+                }
                 ToAudio::Patch(p) => {
                     if p.quantise() && playing && self.current.is_some() {
                         if let Some(old) = self.pending.replace(p) {
@@ -636,6 +663,7 @@ impl Engine {
             inputs: [&self.input_buf[0][a..b], &self.input_buf[1][a..b]],
             params,
             channels: &self.channels,
+            samples: &self.samples,
             midi_in: MidiInView { state: &self.midi_state, events: self.midi_sub.as_slice() },
         };
         let mut queues =
@@ -696,6 +724,7 @@ struct SubBlock<'a> {
     inputs: [&'a [f32]; 2],
     params: &'a [f32; NUM_PARAMS],
     channels: &'a ChannelBank,
+    samples: &'a SampleBank,
     midi_in: MidiInView<'a>,
 }
 
@@ -721,6 +750,7 @@ impl SubBlock<'_> {
             outputs,
             params: self.params,
             channels: self.channels,
+            samples: self.samples,
             notes: queues.notes,
             to_js: queues.to_js,
             scope: queues.scope,

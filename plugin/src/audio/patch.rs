@@ -67,6 +67,60 @@ impl ChannelBank {
     }
 }
 
+/// One sample buffer the DSL's players read: mono, at its own sample rate (players step
+/// through it at `rate / output rate`).
+#[derive(Debug)]
+pub struct SampleBuffer {
+    pub data: Box<[f32]>,
+    /// Sample rate in Hz (> 0).
+    pub rate: f64,
+}
+
+/// The sample buffers the audio thread sees, indexed by slot: a program compiles each
+/// sample name to a slot number (see [`crate::dsl::SampleLibrary::slot`]) and its players
+/// read the slot while they play, so a buffer that arrives later plays at once, without
+/// recompiling. An empty or missing slot plays silence.
+///
+/// Built off the audio thread; a new bank replaces the whole bank through the realtime
+/// handoff and the old one travels back to be dropped elsewhere (with its `Arc`s, so no
+/// buffer is ever freed on the audio thread).
+#[derive(Debug, Default)]
+pub struct SampleBank {
+    slots: Vec<Option<std::sync::Arc<SampleBuffer>>>,
+}
+
+impl SampleBank {
+    /// A bank of `slots` (slot `i` holds `slots[i]`).
+    pub fn new(slots: Vec<Option<std::sync::Arc<SampleBuffer>>>) -> Self {
+        Self { slots }
+    }
+
+    /// The buffer in `slot`, if one has arrived.
+    #[inline]
+    pub fn get(&self, slot: u32) -> Option<&SampleBuffer> {
+        self.slots.get(slot as usize).and_then(|s| s.as_deref())
+    }
+
+    /// The data of `slot` and the read step for speed 1 at `sample_rate` (empty and 1 for
+    /// a slot without a buffer).
+    #[inline]
+    pub fn view(&self, slot: u32, sample_rate: f64) -> (&[f32], f64) {
+        match self.get(slot) {
+            Some(b) => (&b.data, b.rate / sample_rate),
+            None => (&[], 1.0),
+        }
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
 /// A note request from the DSL's `midi` function. The engine turns it into a note-on now
 /// and a note-off after `length_bars` (and releases it early on stop or code swap).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -208,6 +262,8 @@ pub struct BlockContext<'a> {
     pub params: &'a [f32; NUM_PARAMS],
     /// Latest data from the JS channels (`fromJS`).
     pub channels: &'a ChannelBank,
+    /// Sample buffers the players read (`\\name`, `|name`, `@name`, `loop`).
+    pub samples: &'a SampleBank,
     /// Notes requested by `midi` during this block.
     pub notes: &'a mut FixedQueue<TimedNote>,
     /// Values sent by `toJS` during this block.

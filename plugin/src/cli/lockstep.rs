@@ -333,6 +333,47 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_js_sends_later_plays_without_re_evaluating() {
+        // sema-engine's `newbuf` flow: the live code names `\later` before JS sends it.
+        let console = Arc::new(Console::new());
+        let data = tempfile::tempdir().expect("tempdir");
+        let samples = crate::control::samples::SampleSources {
+            folder: data.path().join("no-folder"),
+            data: data.path().to_path_buf(),
+            pack_url: None,
+        };
+        let state = SessionState { dsl: ">{{4}clt}\\later;".into(), ..SessionState::default() };
+        let settings = RenderSettings { bars: 2, ..RenderSettings::default() };
+        let mut e = OfflineEngine::with_samples(state, settings, console.clone(), samples);
+        let mut js = start(
+            &e,
+            "setTimeout(() => {\n  var a = new Float32Array(4800);\n  a.fill(0.5);\n  sema.sendBuffer('later', a);\n}, 1000);",
+        )
+        .expect("set-up");
+        e.resync();
+        let rev = e.controller.lock().code_revision();
+        let rendered = e.render_with(Some(&mut js), &mut MidiFeed::empty(), |_| {});
+        let out = &rendered.audio[0];
+        // Beats every 24 000 samples; the buffer arrives at 1 s (block 48 128), after the
+        // beat at 48 000: silence until the beat at 72 000, then the 4 800-sample buffer.
+        let first = out.iter().position(|&x| x != 0.0).expect("the buffer plays");
+        assert!((72_000..72_002).contains(&first), "first sound at {first}");
+        assert!(out[first..first + 4_799].iter().all(|&x| (x - 0.5).abs() < 1e-6));
+        assert!(out[first + 4_800..96_000].iter().all(|&x| x == 0.0), "plays once per beat");
+        assert!(out[96_000..96_000 + 4_000].iter().any(|&x| x != 0.0), "and again on the next");
+        assert_eq!(e.controller.lock().code_revision(), rev, "the code was not re-evaluated");
+        let warnings: Vec<_> = console
+            .snapshot()
+            .into_iter()
+            .filter(|l| {
+                l.level == crate::control::console::Level::Warn && l.text.contains("'later'")
+            })
+            .collect();
+        assert_eq!(warnings.len(), 1, "one warning: {warnings:?}");
+        assert!(js.report.errors.is_empty(), "{:?}", js.report.errors);
+    }
+
+    #[test]
     fn an_endless_timer_chain_does_not_hang_the_render() {
         let e = engine(">{0}const;", 1, 4);
         let err = start(&e, "function again() { setTimeout(again, 0); }\nagain();")

@@ -18,6 +18,7 @@ use crate::cli::midi_file::{self, TimedEvent};
 use crate::cli::midi_input::MidiFeed;
 use crate::control::console::Console;
 use crate::control::controller::Controller;
+use crate::control::samples::SampleSources;
 use crate::control::state::SessionState;
 
 /// How to render.
@@ -164,8 +165,20 @@ pub struct OfflineEngine {
 impl OfflineEngine {
     /// Builds the engine and installs `session` (its DSL and channel data).
     pub fn new(session: SessionState, settings: RenderSettings, console: Arc<Console>) -> Self {
+        Self::with_samples(session, settings, console, SampleSources::from_env())
+    }
+
+    /// Like [`OfflineEngine::new`], with samples from `samples` instead of the
+    /// environment's folders.
+    pub fn with_samples(
+        session: SessionState,
+        settings: RenderSettings,
+        console: Arc<Console>,
+        samples: SampleSources,
+    ) -> Self {
         let (ends, audio) = engine::queues();
         let mut controller = Controller::new(ends, session, console);
+        controller.set_sample_sources(samples);
         let mut engine = Engine::new(audio, settings.sample_rate, settings.block);
         controller.resync(&mut engine, settings.sample_rate, settings.block);
         Self { controller: Arc::new(Mutex::new(controller)), engine, settings }

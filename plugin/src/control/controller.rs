@@ -18,15 +18,19 @@
 //! active: then the engine does not process its queue, the session keeps the new code or
 //! data and the next `activate` ([`Controller::resync`]) installs it, silently.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
 use crate::audio::engine::{ControlEnds, Engine, Garbage, ToAudio, MAX_IN_FLIGHT};
 use crate::audio::midi_in::Clip;
+use crate::audio::patch::SampleBuffer;
 use crate::audio::patch::{Patch, NUM_CHANNELS};
-use crate::control::console::{Console, Source};
+use crate::control::console::{Console, Level, Source};
+use crate::control::samples::{self as sources, SampleService, SampleSources};
 use crate::control::state::SessionState;
+use crate::dsl::samples::Origin;
 use crate::dsl::{self, CompileEnv, Diagnostic, SampleLibrary};
 
 /// See the module documentation.
@@ -34,9 +38,17 @@ pub struct Controller {
     ends: ControlEnds,
     /// Messages sent whose garbage has not come back yet (see [`MAX_IN_FLIGHT`]; the
     /// engine hands back exactly one item per message).
+    in_flight: usize,
     /// The sample folder has not been read yet (see [`Controller::new`]).
     samples_pending: bool,
-    in_flight: usize,
+    /// Where samples are looked for (read from the environment on first use).
+    sources: Option<SampleSources>,
+    /// This controller's own handle (see [`attach`]), for the sample thread.
+    handle: Option<Weak<Mutex<Controller>>>,
+    /// Downloads and folder rescans (started on first use when attached).
+    service: Option<SampleService>,
+    /// Missing sample names already reported on the console.
+    warned: HashSet<String>,
     /// Sample rate, block size and samples the DSL compiles against.
     env: CompileEnv,
     /// Bumped whenever `env` changes: code compiled against an older [`CompileSnapshot`]
@@ -61,6 +73,12 @@ pub struct Controller {
 /// processing, or far behind while the plugin is active).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
+
+impl std::fmt::Display for QueueFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the audio engine is not taking new data (queue full)")
+    }
+}
 
 /// Why a JS channel send was refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,9 +157,11 @@ impl CompileSnapshot {
 
     /// Compiles `src` (slow: call it without holding the controller's lock).
     pub fn compile(&self, src: &str) -> CompiledDsl {
+        let (result, missing) = compile_with_missing(src, &self.env);
         CompiledDsl {
             src: src.to_string(),
-            result: dsl::compile(src, &self.env).map(|p| Box::new(p) as Box<dyn Patch>),
+            result,
+            missing,
             generation: self.generation,
             code_rev: self.code_rev,
         }
@@ -152,6 +172,8 @@ impl CompileSnapshot {
 pub struct CompiledDsl {
     src: String,
     result: Result<Box<dyn Patch>, Vec<Diagnostic>>,
+    /// Sample names without a buffer yet (see [`dsl::Program::missing_samples`]).
+    missing: Vec<String>,
     /// The snapshot's environment generation and code revision.
     generation: u64,
     code_rev: u64,
@@ -169,57 +191,58 @@ pub fn eval_dsl(controller: &Mutex<Controller>, src: &str) -> Result<(), EvalErr
     controller.lock().install_dsl(compiled)
 }
 
-/// Replaces the sample library (a buffer from JS `sema.sendBuffer`, a new WAV folder),
-/// then recompiles the playing code, unlocked, so `\name` players see it. Code evaluated
-/// meanwhile is newer and already compiled with these samples: then nothing is replaced.
+/// A compiled patch, or why the code does not compile.
+type Compiled = Result<Box<dyn Patch>, Vec<Diagnostic>>;
+
+/// Compiles `src`, noting the sample names that have no buffer yet.
+fn compile_with_missing(src: &str, env: &CompileEnv) -> (Compiled, Vec<String>) {
+    match dsl::compile(src, env) {
+        Ok(p) => {
+            let missing = p.missing_samples().to_vec();
+            (Ok(Box::new(p) as Box<dyn Patch>), missing)
+        }
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
+/// Replaces the sample library (e.g. a new WAV folder): the audio thread gets the new
+/// buffers at once, players already compiled included (see [`Controller::set_samples`]).
 pub fn set_samples(
     controller: &Mutex<Controller>,
     samples: Arc<SampleLibrary>,
 ) -> Result<(), EvalError> {
-    let (snapshot, src) = {
-        let mut c = controller.lock();
-        c.set_samples(samples);
-        (c.snapshot(), c.session.dsl.clone())
-    };
-    let compiled = snapshot.compile(&src);
-    controller.lock().refresh_dsl(compiled)
+    controller.lock().set_samples(samples).map_err(|QueueFull| EvalError::QueueFull)
 }
 
 /// Adds (or replaces) the buffer `name` that JS sent with `sema.sendBuffer`, at the audio
-/// rate as in Sema's audio worklet, and recompiles the playing code (see [`set_samples`]).
+/// rate as in Sema's audio worklet. Players of `name` play it from their next trigger,
+/// without recompiling (see [`Controller::add_sample`]).
 pub fn insert_buffer(
     controller: &Mutex<Controller>,
     name: &str,
     data: Vec<f32>,
 ) -> Result<(), EvalError> {
-    let lib = {
-        let mut c = controller.lock();
-        let mut lib = (**c.samples()).clone();
-        lib.insert(name, data, c.sample_rate());
-        lib
-    };
-    set_samples(controller, Arc::new(lib))
+    let mut c = controller.lock();
+    let rate = c.sample_rate();
+    let buffer = SampleBuffer { data: data.into_boxed_slice(), rate };
+    c.add_sample(name, Arc::new(buffer), Origin::Js).map_err(|QueueFull| {
+        c.console.error(Source::System, EvalError::QueueFull.to_string());
+        EvalError::QueueFull
+    })
+}
+
+/// Gives `controller` a weak handle on itself, so its sample thread (downloads from
+/// Sema's pack, rescans of the sample folder) can install what arrives. Without it
+/// (tests, tools) nothing arrives in the background.
+pub fn attach(controller: &Arc<Mutex<Controller>>) {
+    controller.lock().handle = Some(Arc::downgrade(controller));
 }
 
 /// The user's sample folder for `\name` players: `$SEMA_LIVE_SAMPLES`, else
-/// `<user data dir>/sema-live/samples` (e.g. `~/.local/share/sema-live/samples`).
+/// `<data>/samples` (e.g. `~/.local/share/sema-live/samples`, see
+/// [`crate::control::samples`]).
 pub fn default_samples_dir() -> std::path::PathBuf {
-    if let Some(p) = std::env::var_os("SEMA_LIVE_SAMPLES") {
-        return p.into();
-    }
-    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("sema-live").join("samples")
-}
-
-/// Loads the WAV files of `dir` (if it exists); problems go to the console.
-fn load_samples(dir: &std::path::Path, console: &Console) -> SampleLibrary {
-    if !dir.is_dir() {
-        return SampleLibrary::new();
-    }
-    let (lib, warnings) = SampleLibrary::from_dir(dir);
-    for w in warnings {
-        console.push(crate::control::console::Level::Warn, Source::System, w);
-    }
-    lib
+    SampleSources::from_env().folder
 }
 
 impl Controller {
@@ -233,6 +256,10 @@ impl Controller {
             ends,
             in_flight: 0,
             samples_pending: true,
+            sources: None,
+            handle: None,
+            service: None,
+            warned: HashSet::new(),
             env: CompileEnv {
                 sample_rate: 48_000.0,
                 max_block: 512,
@@ -267,6 +294,47 @@ impl Controller {
         dsl::compile(src, &self.env).map(|p| Box::new(p) as Box<dyn Patch>)
     }
 
+    /// Compiles `src` like [`Controller::compile`] and reports its missing samples.
+    fn compile_reporting(&mut self, src: &str) -> Result<Box<dyn Patch>, Vec<Diagnostic>> {
+        let (result, missing) = compile_with_missing(src, &self.env);
+        self.report_missing(&missing);
+        result
+    }
+
+    /// Warns once per name about samples a program plays that have no buffer yet, and
+    /// asks for the ones Sema's pack has.
+    fn report_missing(&mut self, missing: &[String]) {
+        for name in missing {
+            if self.env.samples.contains(name) || !self.warned.insert(name.clone()) {
+                continue;
+            }
+            let src = self.sources.get_or_insert_with(SampleSources::from_env).clone();
+            let pack = sources::pack_file(name).is_some();
+            let next = if !pack {
+                "it is not in Sema's pack either".to_string()
+            } else if self.service.is_some() && src.pack_url.is_some() {
+                "it is in Sema's pack: downloading it".to_string()
+            } else {
+                "it is in Sema's pack: import a Sema checkout's assets/samples (`sema-live samples import DIR`)".to_string()
+            };
+            self.console.push(
+                Level::Warn,
+                Source::System,
+                format!(
+                    "sample '{name}' is not loaded (looked in {}; {next}): it plays silence until it arrives \
+                     (sema.sendBuffer('{name}', data), a WAV file named {name}.wav in {}, or an import)",
+                    src.looked_in(),
+                    src.folder.display()
+                ),
+            );
+            if pack {
+                if let Some(s) = &self.service {
+                    s.fetch(name);
+                }
+            }
+        }
+    }
+
     /// What DSL code compiles against now, to compile without holding the lock.
     pub fn snapshot(&self) -> CompileSnapshot {
         CompileSnapshot {
@@ -283,14 +351,15 @@ impl Controller {
     /// A full engine queue is an error while the plugin is active ([`EvalError::QueueFull`],
     /// on the console too; the session keeps the old code).
     pub fn install_dsl(&mut self, compiled: CompiledDsl) -> Result<(), EvalError> {
-        let CompiledDsl { src, result, generation, .. } = compiled;
+        let CompiledDsl { src, result, missing, generation, .. } = compiled;
         let result = if generation == self.env_generation {
+            self.report_missing(&missing);
             result
         } else {
             // The environment changed while the code compiled: that patch is for another
             // sample rate, block size or sample set. Rare; recompile here.
             drop(result);
-            self.compile(&src)
+            self.compile_reporting(&src)
         };
         match result {
             Ok(patch) => {
@@ -377,7 +446,7 @@ impl Controller {
             let boxed: Box<[f64]> = data.into_boxed_slice();
             full |= self.send(ToAudio::Channel { id, data: boxed }).is_err();
         }
-        match self.compile(&dsl) {
+        match self.compile_reporting(&dsl) {
             Ok(patch) => full |= self.send(ToAudio::Patch(patch)).is_err(),
             Err(errors) => {
                 self.console.error(
@@ -402,6 +471,10 @@ impl Controller {
     /// with the session: drains its queue, compiles the current code and installs it and
     /// every channel directly. Call from `activate` (not the audio thread).
     pub fn resync(&mut self, engine: &mut Engine, sample_rate: f64, max_block: usize) {
+        // Samples are resampled to the rate they are first loaded at.
+        if self.samples_pending {
+            self.env.sample_rate = sample_rate;
+        }
         self.ensure_samples();
         self.env.sample_rate = sample_rate;
         self.env.max_block = max_block;
@@ -413,7 +486,9 @@ impl Controller {
         for (id, data) in &self.session.channels {
             drop(engine.install_channel(*id, data.clone().into_boxed_slice()));
         }
-        match self.compile(&self.session.dsl) {
+        drop(engine.install_samples(Box::new(self.env.samples.bank())));
+        let src = self.session.dsl.clone();
+        match self.compile_reporting(&src) {
             Ok(patch) => drop(engine.install_patch(patch)),
             Err(errors) => {
                 for e in &errors {
@@ -430,20 +505,99 @@ impl Controller {
         self.active = active;
     }
 
-    /// Replaces the sample library the DSL compiles against. The playing code does not
-    /// see it until it is compiled again: use the free [`set_samples`], which does that.
-    pub fn set_samples(&mut self, samples: Arc<SampleLibrary>) {
+    /// Replaces the sample library the DSL compiles against and sends the audio thread
+    /// its buffers. The new library takes over the slot numbering of the old one, so the
+    /// playing code reads the new buffers without recompiling. A full queue while active
+    /// is an error (the engine keeps the old buffers until the next change or activate).
+    pub fn set_samples(&mut self, samples: Arc<SampleLibrary>) -> Result<(), QueueFull> {
         self.samples_pending = false;
-        self.env.samples = samples;
-        self.env_generation += 1;
+        let mut lib = (*samples).clone();
+        lib.share_slots_with(&self.env.samples);
+        self.env.samples = Arc::new(lib);
+        self.send_samples()
     }
 
-    /// Reads the sample folder ([`default_samples_dir`]) the first time it is needed.
+    /// Adds or replaces the sample `name` and sends the audio thread the new bank:
+    /// players compiled against the name (already playing, or silent because it was
+    /// missing) play it from their next trigger. Used for `sema.sendBuffer`, downloads
+    /// from Sema's pack and files dropped into the sample folder.
+    pub fn add_sample(
+        &mut self,
+        name: &str,
+        buffer: Arc<SampleBuffer>,
+        origin: Origin,
+    ) -> Result<(), QueueFull> {
+        self.ensure_samples();
+        let mut lib = (*self.env.samples).clone();
+        lib.insert_entry(name, buffer, origin);
+        self.env.samples = Arc::new(lib);
+        self.warned.remove(name);
+        self.send_samples()
+    }
+
+    /// Sends the current library's bank to the audio thread.
+    fn send_samples(&mut self) -> Result<(), QueueFull> {
+        let bank = Box::new(self.env.samples.bank());
+        self.send(ToAudio::Samples(bank))
+    }
+
+    /// The sample names `src` plays that have no buffer yet (empty if it does not compile).
+    pub fn missing_samples(&mut self, src: &str) -> Vec<String> {
+        self.ensure_samples();
+        compile_with_missing(src, &self.env).1
+    }
+
+    /// Whether a sample named `name` is loaded.
+    pub fn has_sample(&mut self, name: &str) -> bool {
+        self.samples().contains(name)
+    }
+
+    /// Where samples are looked for.
+    pub fn sample_sources(&mut self) -> SampleSources {
+        self.sources.get_or_insert_with(SampleSources::from_env).clone()
+    }
+
+    /// Asks the sample thread to look at the sample folder now (after an import).
+    pub fn rescan_samples(&mut self) {
+        self.ensure_samples();
+        if let Some(s) = &self.service {
+            s.rescan();
+        }
+    }
+
+    /// Loads the samples (kit, Sema's pack cache, the sample folder: see
+    /// [`crate::control::samples`]) the first time they are needed, and starts the
+    /// sample thread when the controller is [`attach`]ed.
     pub fn ensure_samples(&mut self) {
         if std::mem::take(&mut self.samples_pending) {
-            self.env.samples = Arc::new(load_samples(&default_samples_dir(), &self.console));
+            let src = self.sample_sources();
+            let (mut lib, stamps) =
+                sources::load_library(&src, self.env.sample_rate, &self.console);
+            lib.share_slots_with(&self.env.samples);
+            self.env.samples = Arc::new(lib);
             self.env_generation += 1;
+            if let Some(h) = self.handle.clone() {
+                self.service = Some(SampleService::spawn(h, src, stamps));
+            }
+            if self.active {
+                // Not through `resync` (which installs the bank itself).
+                if self.send_samples().is_err() {
+                    self.console.error(Source::System, "the audio engine is not taking the samples (queue full): they play after the next change or activation");
+                }
+            }
         }
+    }
+
+    /// Where samples are looked for, replacing the environment's (tests, the renderer):
+    /// the samples are loaded again from there on next use.
+    pub fn set_sample_sources(&mut self, src: SampleSources) {
+        self.sources = Some(src);
+        self.samples_pending = true;
+    }
+
+    /// Bumped whenever code is installed or recompiled (to check that something was not).
+    pub fn code_revision(&self) -> u64 {
+        self.code_rev
     }
 
     /// The sample rate the DSL is compiled for.
@@ -469,6 +623,7 @@ impl Controller {
                 Garbage::Patch(p) => drop(p),
                 Garbage::Channel(c) => drop(c),
                 Garbage::Clip(c) => drop(c),
+                Garbage::Samples(b) => drop(b),
                 Garbage::Nothing => {}
             }
         }
@@ -648,14 +803,13 @@ mod tests {
         let (mut c, mut engine, _) = rig(QUIET);
         c.resync(&mut engine, 48_000.0, 512);
         c.set_active(true);
+        // A sample that is not there yet is not an error: the program compiles against
+        // its (empty) slot.
         let src = ">0 {{1}imp}\\semalivetestbuffer;";
         let compiled = c.snapshot().compile(src);
-        assert!(compiled.result.is_err(), "no such sample when the snapshot was taken");
-        // A buffer arrives while the code compiles: the install compiles it again.
-        let mut lib = (**c.samples()).clone();
-        lib.insert("semalivetestbuffer", vec![0.5; 64], 48_000.0);
-        c.set_samples(Arc::new(lib));
-        c.install_dsl(compiled).expect("recompiled against the new samples");
+        assert!(compiled.result.is_ok(), "a missing sample compiles");
+        assert_eq!(compiled.missing, vec!["semalivetestbuffer".to_string()]);
+        c.install_dsl(compiled).expect("installed");
         assert_eq!(c.session().dsl, src);
         // Activation with another sample rate or block size makes snapshots stale too.
         let before = c.snapshot();
@@ -667,6 +821,74 @@ mod tests {
         block(&mut engine, 256);
         // Past the crossfade (441 samples at 44.1 kHz).
         assert_eq!(block(&mut engine, 256), 0.5);
+    }
+
+    #[test]
+    fn a_sample_arriving_later_plays_without_recompiling_and_is_warned_about_once() {
+        let (mut c, mut engine, console) = rig("");
+        c.set_sample_sources(SampleSources {
+            folder: std::path::PathBuf::from("/nonexistent/sema-live-samples"),
+            data: tempfile::tempdir().expect("tempdir").keep(),
+            pack_url: None,
+        });
+        c.resync(&mut engine, 48_000.0, 512);
+        c.set_active(true);
+        let src = ">0 {{8}clt}\\semalivelater;";
+        install(&mut c, src).expect("a missing sample compiles");
+        install(&mut c, src).expect("again");
+        let warnings: Vec<String> = console
+            .snapshot()
+            .iter()
+            .filter(|l| l.level == Level::Warn && l.text.contains("'semalivelater'"))
+            .map(|l| l.text.clone())
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("/nonexistent/sema-live-samples"), "{}", warnings[0]);
+        let rev = c.code_revision();
+        // Blocks at the song position `pos` (120 bpm: 24 000 samples a beat).
+        let mut pos = 0usize;
+        let mut run = |engine: &mut Engine| {
+            let (mut l, mut r) = (vec![0.0f32; 512], vec![0.0f32; 512]);
+            engine.process(BlockIo {
+                host: HostTime::playing_at(120.0, 4, pos as f64 / 24_000.0),
+                sync: true,
+                gain: 1.0,
+                params: [0.0; NUM_PARAMS],
+                inputs: [&[], &[]],
+                outputs: [&mut l, &mut r],
+                midi_in: &[],
+                midi_thru: false,
+            });
+            pos += 512;
+            (pos - 512, l)
+        };
+        // Silence while the buffer is missing (the player is triggered at 0).
+        for _ in 0..4 {
+            assert!(run(&mut engine).1.iter().all(|&x| x == 0.0));
+        }
+        // The buffer arrives: one bank message, no new patch.
+        c.add_sample(
+            "semalivelater",
+            Arc::new(SampleBuffer { data: vec![0.5; 48_000].into_boxed_slice(), rate: 48_000.0 }),
+            Origin::Js,
+        )
+        .expect("sent");
+        assert_eq!(c.code_revision(), rev, "not recompiled");
+        // The next trigger (every 1/8 bar = 12 000 samples at 120 bpm) plays it.
+        let mut heard = None;
+        for _ in 0..60 {
+            let (start, l) = run(&mut engine);
+            if let Some(i) = l.iter().position(|&x| x == 0.5) {
+                heard = Some(start + i);
+                break;
+            }
+            assert!(l.iter().all(|&x| x == 0.0), "silent until the trigger");
+        }
+        let at = heard.expect("the buffer plays");
+        assert!((12_000..12_002).contains(&at), "first heard at {at}");
+        // What the engine handed back (the empty bank) is dropped here.
+        c.collect_garbage();
+        assert_eq!(c.in_flight(), 0);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!   drops what comes back, keeps the session saved with the project.
 //! - [`js_bridge`]: the instance's JS thread, wired to the controller and the host view.
 //! - [`params`]: the host-automatable parameters and the persisted session field.
+//! - [`samples`]: where the DSL's samples come from (built-in kit, Sema's pack, the
+//!   sample folder) and the thread that downloads and rescans them.
 //! - [`state`]: the saved plugin state (code, channel data, layout), versioned.
 //! - [`console`]: messages for the editor's console (DSL errors, JS output, model news).
 //! - [`status`]: what the audio thread publishes for the editor and JS (clock, load,
@@ -15,5 +17,6 @@ pub mod console;
 pub mod controller;
 pub mod js_bridge;
 pub mod params;
+pub mod samples;
 pub mod state;
 pub mod status;

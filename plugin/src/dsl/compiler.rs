@@ -84,6 +84,8 @@ pub struct Builder<'e> {
     pub(crate) midi_ops: usize,
     pub(crate) tojs_ops: usize,
     pub(crate) scope_ops: usize,
+    /// Sample names used that have no buffer yet.
+    missing_samples: std::collections::HashSet<String>,
     seed: u64,
 }
 
@@ -110,6 +112,7 @@ impl<'e> Builder<'e> {
             midi_ops: 0,
             tojs_ops: 0,
             scope_ops: 0,
+            missing_samples: Default::default(),
             seed: 0x5E3A,
         }
     }
@@ -250,7 +253,25 @@ impl<'e> Builder<'e> {
         }
     }
 
-    /// A sample player for `name`, or an error when the library does not have it.
+    /// The sample-bank slot of `name`. A name without a buffer yet is not an error: its
+    /// player plays silence until the buffer arrives (it is listed in the program's
+    /// `missing_samples`). `check` registers no names.
+    fn sample_slot(&mut self, name: &str) -> Result<u32, String> {
+        if !self.audio {
+            return Ok(u32::MAX);
+        }
+        if !self.env.samples.contains(name) {
+            self.missing_samples.insert(name.to_string());
+        }
+        self.env.samples.slot(name).ok_or_else(|| {
+            format!(
+                "too many sample names (at most {}): '{name}' cannot be played",
+                crate::dsl::samples::MAX_SLOTS
+            )
+        })
+    }
+
+    /// A sample player for `name` (see [`Builder::sample_slot`]).
     pub fn player(
         &mut self,
         name: &str,
@@ -260,27 +281,19 @@ impl<'e> Builder<'e> {
         c: Option<R>,
         out: R,
     ) -> Result<(), String> {
-        let p = match self.env.samples.get(name) {
-            Some((data, rate)) => SamplePlayer::new(data, rate, self.sr),
-            None if !self.audio => SamplePlayer::new(std::sync::Arc::from(Vec::<f32>::new()), self.sr, self.sr),
-            None => return Err(format!("unknown sample '{name}' (not in the sample folder and not sent with sema.sendBuffer)")),
-        };
+        let p = SamplePlayer::new(self.sample_slot(name)?);
         self.emit(Op::Player { mode, a, b, c, out, p });
         Ok(())
     }
 
-    /// A time-stretch player for `name`, or an error when the library does not have it.
+    /// A time-stretch player for `name` (see [`Builder::sample_slot`]).
     pub fn stretch_player(
         &mut self,
         name: &str,
         seed: u64,
     ) -> Result<crate::dsp::grains::Stretch, String> {
-        use crate::dsp::grains::Stretch;
-        match self.env.samples.get(name) {
-            Some((data, rate)) => Ok(Stretch::new(data, rate, self.sr, seed)),
-            None if !self.audio => Ok(Stretch::new(std::sync::Arc::from(Vec::<f32>::new()), self.sr, self.sr, seed)),
-            None => Err(format!("unknown sample '{name}' (not in the sample folder and not sent with sema.sendBuffer)")),
-        }
+        let slot = self.sample_slot(name)?;
+        Ok(crate::dsp::grains::Stretch::new(slot, self.sr, seed))
     }
 
     /// Records that the program's lists change every sample (forces per-sample mode).
@@ -797,6 +810,11 @@ pub fn compile_program(
         quantise: b.quantise.unwrap_or(false),
         initial_clock: b.clock,
         uses_midi: b.midi_ops > 0,
+        missing_samples: {
+            let mut m: Vec<String> = b.missing_samples.into_iter().collect();
+            m.sort();
+            m
+        },
     })
     .map_err(|message| vec![Diagnostic { line: 1, col: 1, message }])
 }

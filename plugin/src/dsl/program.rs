@@ -1001,6 +1001,9 @@ pub struct Program {
     quantise: bool,
     initial_clock: Option<(f64, f64)>,
     uses_midi: bool,
+    /// Sample names its players use that had no buffer when it was compiled (they play
+    /// silence until one arrives).
+    missing_samples: Vec<String>,
     /// Samples rendered so far.
     time: u64,
 }
@@ -1017,6 +1020,7 @@ pub(crate) struct ProgramParts {
     pub quantise: bool,
     pub initial_clock: Option<(f64, f64)>,
     pub uses_midi: bool,
+    pub missing_samples: Vec<String>,
 }
 
 impl Program {
@@ -1035,6 +1039,7 @@ impl Program {
             quantise,
             initial_clock,
             uses_midi,
+            missing_samples,
         } = parts;
         let count = reg_consts.len();
         let mut bad = None;
@@ -1069,6 +1074,7 @@ impl Program {
             quantise,
             initial_clock,
             uses_midi,
+            missing_samples,
             time: 0,
         })
     }
@@ -1094,6 +1100,12 @@ impl Program {
     /// change every sample) rather than op by op over the whole block.
     pub fn is_per_sample(&self) -> bool {
         self.per_sample
+    }
+
+    /// Sample names its players use that had no buffer in the library it was compiled
+    /// against, sorted (each plays silence until its buffer arrives).
+    pub fn missing_samples(&self) -> &[String] {
+        &self.missing_samples
     }
 
     /// Renders `ctx.len` samples into `ctx.outputs`. No allocation, locks or I/O.
@@ -1627,7 +1639,10 @@ impl Op {
                 each!(regs, f, *out, |j| p.play(g!(*x, j), g!(*shift, j)))
             }
             Op::Stretch { pitch, time, grain, overlaps, out, s } => {
+                let (data, ratio) = f.ctx.samples.view(s.slot, sr);
                 each!(regs, f, *out, |j| s.play(
+                    data,
+                    ratio,
                     g!(*pitch, j),
                     g!(*time, j),
                     g!(*grain, j),
@@ -1774,16 +1789,25 @@ impl Op {
                     }
                 })
             }
-            Op::Player { mode, a, b, c, out, p } => match mode {
-                PlayMode::OneShot => each!(regs, f, *out, |j| p.play_on_zx(
-                    g!(*a, j),
-                    b.map_or(1.0, |r| g!(r, j)),
-                    c.map_or(0.0, |r| g!(r, j))
-                )),
-                PlayMode::Slice => each!(regs, f, *out, |j| p
-                    .loop_set_pos_on_zx(g!(*a, j), b.map_or(0.0, |r| g!(r, j)))),
-                PlayMode::Loop => each!(regs, f, *out, |j| p.looped(g!(*a, j))),
-            },
+            Op::Player { mode, a, b, c, out, p } => {
+                let (data, ratio) = f.ctx.samples.view(p.slot, sr);
+                match mode {
+                    PlayMode::OneShot => each!(regs, f, *out, |j| p.play_on_zx(
+                        data,
+                        ratio,
+                        g!(*a, j),
+                        b.map_or(1.0, |r| g!(r, j)),
+                        c.map_or(0.0, |r| g!(r, j))
+                    )),
+                    PlayMode::Slice => each!(regs, f, *out, |j| p.loop_set_pos_on_zx(
+                        data,
+                        ratio,
+                        g!(*a, j),
+                        b.map_or(0.0, |r| g!(r, j))
+                    )),
+                    PlayMode::Loop => each!(regs, f, *out, |j| p.looped(data, ratio, g!(*a, j))),
+                }
+            }
             Op::BitBin { kind, a, b, out } => {
                 let (a, b) = (*a, *b);
                 let k = *kind;

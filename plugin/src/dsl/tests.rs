@@ -31,6 +31,8 @@ pub struct Harness {
     pub midi_state: MidiInState,
     /// Samples rendered since the harness started.
     pub rendered: u64,
+    /// The samples programs compile against and play (one slot numbering).
+    pub samples: Arc<SampleLibrary>,
 }
 
 impl Harness {
@@ -51,15 +53,12 @@ impl Harness {
             midi: vec![],
             midi_state: MidiInState::new(),
             rendered: 0,
+            samples: Arc::new(test_library()),
         }
     }
 
     pub fn env(&self) -> CompileEnv {
-        CompileEnv {
-            sample_rate: self.sr,
-            max_block: self.block,
-            samples: Arc::new(test_library()),
-        }
+        CompileEnv { sample_rate: self.sr, max_block: self.block, samples: self.samples.clone() }
     }
 
     pub fn compile(&self, src: &str) -> Program {
@@ -79,6 +78,7 @@ impl Harness {
     /// Renders `n` samples (in blocks of `self.block`), returns the left and right outputs.
     pub fn render(&mut self, p: &mut Program, n: usize) -> (Vec<f32>, Vec<f32>) {
         let (mut left, mut right) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let bank = self.samples.bank();
         let mut done = 0;
         while done < n {
             let len = (n - done).min(self.block);
@@ -116,6 +116,7 @@ impl Harness {
                 outputs: [&mut l, &mut r],
                 params: &self.params,
                 channels: &self.channels,
+                samples: &bank,
                 notes: &mut notes,
                 to_js: &mut to_js,
                 scope: &mut scope,
@@ -524,9 +525,10 @@ fn sample_players() {
     assert!(rms(&out[6000..]) > 0.05);
     let out = h.run(">{1, 0.5, 0.05, 4}@kick;", 9000);
     assert!(rms(&out[6000..]) > 0.05);
-    let e = errors(">{1}\\nosuchsample;");
-    assert!(e[0].message.contains("unknown sample 'nosuchsample'"), "{}", e[0].message);
-    assert_eq!((e[0].line, e[0].col), (1, 5));
+    // A name without a buffer compiles (its slot is empty) and plays silence.
+    let mut p = h.compile(">{{1}imp}\\nosuchsample;\n>{0.5, 'nosuchloop'}loop;");
+    assert_eq!(p.missing_samples(), ["nosuchloop".to_string(), "nosuchsample".to_string()]);
+    assert!(h.render(&mut p, 2000).0.iter().all(|&x| x == 0.0));
     // `check` has no sample folder: names are not checked.
     assert!(check(">{1}\\nosuchsample;").is_ok());
 }
@@ -855,6 +857,7 @@ fn a_program_with_an_unallocated_register_is_refused() {
         quantise: false,
         initial_clock: None,
         uses_midi: false,
+        missing_samples: vec![],
     };
     assert!(Program::new(parts(1)).is_ok());
     let err = Program::new(parts(2)).err().expect("register 2 of 2 is refused");

@@ -9,6 +9,7 @@
 
 pub mod highlight;
 pub mod melody;
+mod samples;
 
 use egui::text::{CCursor, CCursorRange};
 use nice_plug::context::gui::GuiContext;
@@ -284,10 +285,15 @@ struct CodeView<'a> {
     jump: Option<(usize, usize)>,
 }
 
+/// The id of the text editor of [`code_view`] `id`.
+fn code_text_id(id: &str) -> egui::Id {
+    egui::Id::unique(("sema-live-code", id))
+}
+
 /// A code editor with a line-number gutter and syntax highlighting, in its own scroll
 /// area (no line wrapping, so gutter numbers stay on their lines).
 fn code_view(ui: &mut egui::Ui, text: &mut String, view: CodeView<'_>) -> CodeOutput {
-    let text_id = egui::Id::unique(("sema-live-code", view.id));
+    let text_id = code_text_id(view.id);
     if let Some((line, col)) = view.jump {
         let idx = char_index(text, line, col);
         let mut state = egui::TextEdit::load_state(ui.ctx(), text_id).unwrap_or_default();
@@ -816,6 +822,7 @@ impl SemaEditor {
                         {
                             clicked = Some(Pane::Dsl);
                         }
+                        samples::menu(ui, &self.shared, &mut self.dsl, code_text_id("dsl"));
                     });
                     code_view(
                         ui,
