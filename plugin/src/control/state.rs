@@ -87,6 +87,10 @@ pub struct SessionState {
     /// Run [`SessionState::js_evaluated`] again when the state loads (the editor's
     /// "Resume JS on load" box). Older states, without the field, resume.
     pub resume_js: bool,
+    /// Layers models saved with `model.save('session://name')` (JSON text by name), loaded
+    /// again with `tf.loadLayersModel('session://name')`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub layers_models: BTreeMap<String, String>,
 }
 
 impl Default for SessionState {
@@ -102,6 +106,7 @@ impl Default for SessionState {
             editor: EditorLayout::default(),
             js_evaluated: Vec::new(),
             resume_js: true,
+            layers_models: BTreeMap::new(),
         }
     }
 }

@@ -17,7 +17,8 @@
 //!   NoteSequence) and NoteSequence → clip for `host.play`.
 //! - [`call_response`]: the timing of `host.callAndResponse`.
 //! - [`api`]: the globals installed in the context.
-//! - [`cli`]: `sema-live js run FILE.js`.
+//! - [`cli`]: `sema-live js run FILE.js`, `sema-live js cache add URL FILE`.
+//! - [`script_cache`]: `importScripts` of other libraries, downloaded once and cached.
 //! - [`error`]: [`ScriptError`], what the runtime reports (uncaught exceptions with their
 //!   block and line, runtime limits, time-outs, set-up failures).
 
@@ -31,6 +32,7 @@ mod host_thread;
 pub mod input;
 pub mod phrase;
 pub mod runtime;
+pub mod script_cache;
 pub mod tokenizer;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};

@@ -256,6 +256,8 @@ pub struct WorkerConfig {
     pub temperature: Arc<dyn Fn() -> f32 + Send + Sync>,
     /// Where the worker reports what it is doing (the editor's status strip).
     pub status: Arc<ModelStatus>,
+    /// Layers models saved with `model.save('session://name')` (kept with the project).
+    pub saved_models: crate::ml::layers::SavedModels,
 }
 
 impl WorkerConfig {
@@ -269,6 +271,7 @@ impl WorkerConfig {
             seed: None,
             temperature: Arc::new(|| 1.0),
             status: Arc::new(ModelStatus::default()),
+            saved_models: Default::default(),
         }
     }
 }

@@ -99,5 +99,33 @@ impl std::fmt::Display for LayersError {
 
 impl std::error::Error for LayersError {}
 
+/// Models saved with `model.save('session://name')`, as JSON text by name: shared
+/// between the JS runtime (which writes and reads them) and the plugin's saved state
+/// (which stores them with the DAW project).
+#[derive(Clone, Debug, Default)]
+pub struct SavedModels(std::sync::Arc<parking_lot::Mutex<std::collections::BTreeMap<String, String>>>);
+
+impl SavedModels {
+    /// The model saved as `name`.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.lock().get(name).cloned()
+    }
+
+    /// Saves (or replaces) `name`.
+    pub fn insert(&self, name: String, json: String) {
+        self.0.lock().insert(name, json);
+    }
+
+    /// Every saved model (for the project's state).
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, String> {
+        self.0.lock().clone()
+    }
+
+    /// Replaces every saved model (a project was loaded).
+    pub fn replace(&self, all: std::collections::BTreeMap<String, String>) {
+        *self.0.lock() = all;
+    }
+}
+
 /// tfjs's `epsilon()` for float32 (clipping in the crossentropies, optimizer defaults).
 pub const EPSILON: f32 = 1e-7;

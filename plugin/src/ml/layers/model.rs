@@ -124,11 +124,13 @@ impl Activation {
             Activation::Linear => {}
             Activation::Relu => each(dy, &|z, _| if z > 0.0 { 1.0 } else { 0.0 }),
             Activation::Relu6 => {
-                each(dy, &|z, _| if z > 0.0 && z <= 6.0 { 1.0 } else { 0.0 })
+                each(dy, &|z, _| if z > 0.0 && z < 6.0 { 1.0 } else { 0.0 })
             }
             Activation::Sigmoid => each(dy, &|_, y| y * (1.0 - y)),
             Activation::Tanh => each(dy, &|_, y| 1.0 - y * y),
-            Activation::Elu => each(dy, &|z, y| if z > 0.0 { 1.0 } else { y + 1.0 }),
+            // tfjs's CPU kernel (EluGrad) uses 1 only where y >= 1 and y + 1 elsewhere,
+            // also for 0 < x < 1; models must train as in tfjs, so the same rule here.
+            Activation::Elu => each(dy, &|_, y| if y >= 1.0 { 1.0 } else { y + 1.0 }),
             Activation::Selu => {
                 each(dy, &|z, y| if z > 0.0 { SELU_SCALE } else { y + SELU_SCALE * SELU_ALPHA })
             }
