@@ -59,7 +59,9 @@ fn case(
     let mut fan_in = inputs;
     for &(units, _) in layers {
         let limit = (6.0 / (fan_in + units) as f64).sqrt();
-        weights.push(json!({"shape": [fan_in, units], "data": uniform(rng, fan_in * units, -limit, limit)}));
+        weights.push(
+            json!({"shape": [fan_in, units], "data": uniform(rng, fan_in * units, -limit, limit)}),
+        );
         weights.push(json!({"shape": [units], "data": uniform(rng, units, -0.1, 0.1)}));
         fan_in = units;
     }
@@ -135,7 +137,8 @@ fn job() -> Value {
     ));
     // Binary crossentropy with a sigmoid output and rmsprop (with momentum).
     let x = uniform(&mut rng, 40 * 3, -1.0, 1.0);
-    let y: Vec<f64> = x.chunks(3).map(|r| if r[0] + r[1] * r[2] > 0.0 { 1.0 } else { 0.0 }).collect();
+    let y: Vec<f64> =
+        x.chunks(3).map(|r| if r[0] + r[1] * r[2] > 0.0 { 1.0 } else { 0.0 }).collect();
     cases.push(case(
         "bce-rmsprop",
         &mut rng,
@@ -275,7 +278,10 @@ fn layers_api_matches_tfjs() {
             assert_eq!(wv.len(), gv.len(), "{name}: {key}");
             for (e, (a, b)) in gv.iter().zip(&wv).enumerate() {
                 let tol = if key.contains("acc") { 1e-6 } else { 1e-4 };
-                assert!(close(*a, *b, tol, 1e-6), "{name}: epoch {e} {key}: Sema Live {a} tfjs {b}");
+                assert!(
+                    close(*a, *b, tol, 1e-6),
+                    "{name}: epoch {e} {key}: Sema Live {a} tfjs {b}"
+                );
             }
         }
         let (wb, gb) = (numbers(&w["batchLosses"]), numbers(&g["batchLosses"]));

@@ -22,12 +22,21 @@ fn run(name: &str) -> (RunReport, Vec<String>) {
     opts.models.allow_network = false;
     opts.models.seed = Some(7);
     opts.print = false;
-    add_to_cache(&scripts_dir(&opts.models.cache_dir), LODASH, &fixtures().join("lodash-standin.js"))
-        .unwrap();
+    add_to_cache(
+        &scripts_dir(&opts.models.cache_dir),
+        LODASH,
+        &fixtures().join("lodash-standin.js"),
+    )
+    .unwrap();
     let code = std::fs::read_to_string(fixtures().join(name)).unwrap();
     let report = run_source(&code, &fixtures(), opts).expect("runtime starts");
     let lines: Vec<String> = report.console.iter().map(|l| l.text.clone()).collect();
-    assert!(report.errors.is_empty(), "{name}: errors {:?}\nconsole:\n{}", report.errors, lines.join("\n"));
+    assert!(
+        report.errors.is_empty(),
+        "{name}: errors {:?}\nconsole:\n{}",
+        report.errors,
+        lines.join("\n")
+    );
     assert!(!report.timed_out, "{name}: timed out");
     (report, lines)
 }
@@ -71,11 +80,8 @@ fn neural_arpeggiator_learns_both_arpeggios() {
     assert!(losses[losses.len() - 1] < 0.5 * losses[0], "{losses:?}");
     // The predicted arpeggios are 8 MIDI notes.
     let i = lines.iter().position(|l| l == "Predicted:").expect("a prediction is printed");
-    let got: Vec<f64> = lines[i + 1]
-        .trim_matches(['[', ']'])
-        .split(", ")
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let got: Vec<f64> =
+        lines[i + 1].trim_matches(['[', ']']).split(", ").map(|v| v.parse().unwrap()).collect();
     assert_eq!(got.len(), 8, "{}", lines[i + 1]);
     assert!(got.iter().all(|m| (0.0..=127.0).contains(m) && m.fract() == 0.0), "{got:?}");
     assert!(report.sends.iter().any(|(ch, v)| *ch == 1 && v.len() == 8));

@@ -90,6 +90,8 @@ impl Default for HostView {
 }
 
 #[cfg(test)]
+mod layers_tests;
+#[cfg(test)]
 mod midi_tests;
 #[cfg(test)]
 mod model_tests;

@@ -114,7 +114,8 @@ pub fn store(dir: &Path, url: &str, code: &str) -> Result<PathBuf, String> {
 
 /// `sema-live js cache add URL FILE`: seeds the cache with a local copy of `url`.
 pub fn add_to_cache(dir: &Path, url: &str, file: &Path) -> Result<PathBuf, String> {
-    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let meta =
+        std::fs::metadata(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     if meta.len() > MAX_SCRIPT_BYTES {
         return Err(format!("{} is larger than {} MB", file.display(), MAX_SCRIPT_BYTES >> 20));
     }
@@ -129,7 +130,8 @@ mod tests {
 
     #[test]
     fn caches_scripts_by_url_and_serves_them_offline() {
-        let dir = std::env::temp_dir().join(format!("sema-live-script-cache-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sema-live-script-cache-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let url = "https://cdnjs.cloudflare.com/ajax/libs/lodash.js/4.17.15/lodash.js";
         let mut notes = Vec::new();

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use boa_engine::object::builtins::{AlignedVec, JsArray, JsArrayBuffer, JsFloat32Array, JsFunction};
+use boa_engine::object::builtins::{
+    AlignedVec, JsArray, JsArrayBuffer, JsFloat32Array, JsFunction,
+};
 use boa_engine::{js_string, Context, JsNativeError, JsResult, JsString, JsValue};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -233,7 +235,11 @@ fn add_layer(m: &mut Sequential, c: &Value) -> Result<(), LayersError> {
                 input_dim,
                 activation,
                 use_bias: c.get("useBias").and_then(Value::as_bool).unwrap_or(true),
-                kernel_initializer: initializer(c.get("kernelInitializer"), "glorotUniform", &name)?,
+                kernel_initializer: initializer(
+                    c.get("kernelInitializer"),
+                    "glorotUniform",
+                    &name,
+                )?,
                 bias_initializer: initializer(c.get("biasInitializer"), "zeros", &name)?,
                 seed: c.get("seed").and_then(Value::as_f64).map(|s| s as u64),
                 name,
@@ -325,7 +331,9 @@ fn layers_compile(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<
             .map(|v| Metric::parse(v.as_str().unwrap_or("?"), loss, out))
             .collect::<Result<_, _>>()
             .map_err(err)?,
-        Some(other) => return Err(err(format!("compile: metrics must be ['accuracy'], got {other}"))),
+        Some(other) => {
+            return Err(err(format!("compile: metrics must be ['accuracy'], got {other}")))
+        }
     };
     m.compile(Compiled { loss, optimizer, metrics }).map_err(err)?;
     Ok(JsValue::undefined())
@@ -353,7 +361,9 @@ fn layers_evaluate(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult
 /// Logs as the callbacks receive them (absent values left out).
 pub(crate) fn logs_json(l: &Logs) -> Value {
     let mut o = serde_json::Map::new();
-    for (k, v) in [("loss", l.loss), ("acc", l.acc), ("val_loss", l.val_loss), ("val_acc", l.val_acc)] {
+    for (k, v) in
+        [("loss", l.loss), ("acc", l.acc), ("val_loss", l.val_loss), ("val_acc", l.val_acc)]
+    {
         if let Some(v) = v {
             o.insert(k.into(), json!(v as f64));
         }
@@ -395,7 +405,11 @@ fn layers_fit(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
         None | Some(Value::Null) => 0.0,
         Some(v) => match v.as_f64() {
             Some(f) if (0.0..1.0).contains(&f) => f,
-            _ => return Err(err(format!("fit: validationSplit must be a number in [0, 1), got {v}"))),
+            _ => {
+                return Err(err(format!(
+                    "fit: validationSplit must be a number in [0, 1), got {v}"
+                )))
+            }
         },
     };
     let validation_data = match o.get("validationData") {
@@ -643,11 +657,8 @@ pub(crate) fn deliver_report(rt: &mut Runtime, id: u64, report: Report) {
                 Ok(h) => {
                     let mut hist = serde_json::Map::new();
                     for key in ["loss", "acc", "val_loss", "val_acc"] {
-                        let values: Vec<Value> = h
-                            .logs
-                            .iter()
-                            .filter_map(|l| logs_json(l).get(key).cloned())
-                            .collect();
+                        let values: Vec<Value> =
+                            h.logs.iter().filter_map(|l| logs_json(l).get(key).cloned()).collect();
                         if !values.is_empty() {
                             hist.insert(key.into(), Value::Array(values));
                         }

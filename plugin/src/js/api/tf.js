@@ -941,7 +941,7 @@
 
   M.tf = {
     version: { 'tfjs-core': '2.8.6', 'tfjs-layers': '2.8.6', tfjs: '2.8.6' },
-    Tensor, tensor, tensor1d: ranked(1, 'tensor1d'), tensor2d: ranked(2, 'tensor2d'),
+    Tensor, tensor, tensor1d: (values, dtype) => ranked(1, 'tensor1d')(values, undefined, dtype), tensor2d: ranked(2, 'tensor2d'),
     tensor3d: ranked(3, 'tensor3d'), tensor4d: ranked(4, 'tensor4d'), scalar: (v, dtype) => tensor(v, [], dtype),
     randomNormal, randomUniform, truncatedNormal,
     zeros: (s, dtype) => fill(s, 0, dtype), ones: (s, dtype) => fill(s, 1, dtype),

@@ -21,9 +21,7 @@ impl Loss {
             "meanSquaredError" | "mse" | "MSE" | "mean_squared_error" => Loss::MeanSquaredError,
             "meanAbsoluteError" | "mae" | "MAE" | "mean_absolute_error" => Loss::MeanAbsoluteError,
             "binaryCrossentropy" | "binary_crossentropy" => Loss::BinaryCrossentropy,
-            "categoricalCrossentropy" | "categorical_crossentropy" => {
-                Loss::CategoricalCrossentropy
-            }
+            "categoricalCrossentropy" | "categorical_crossentropy" => Loss::CategoricalCrossentropy,
             "sparseCategoricalCrossentropy" | "sparse_categorical_crossentropy" => {
                 Loss::SparseCategoricalCrossentropy
             }

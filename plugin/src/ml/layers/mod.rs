@@ -103,7 +103,9 @@ impl std::error::Error for LayersError {}
 /// between the JS runtime (which writes and reads them) and the plugin's saved state
 /// (which stores them with the DAW project).
 #[derive(Clone, Debug, Default)]
-pub struct SavedModels(std::sync::Arc<parking_lot::Mutex<std::collections::BTreeMap<String, String>>>);
+pub struct SavedModels(
+    std::sync::Arc<parking_lot::Mutex<std::collections::BTreeMap<String, String>>>,
+);
 
 impl SavedModels {
     /// The model saved as `name`.

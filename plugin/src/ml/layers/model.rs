@@ -123,9 +123,7 @@ impl Activation {
         match self {
             Activation::Linear => {}
             Activation::Relu => each(dy, &|z, _| if z > 0.0 { 1.0 } else { 0.0 }),
-            Activation::Relu6 => {
-                each(dy, &|z, _| if z > 0.0 && z < 6.0 { 1.0 } else { 0.0 })
-            }
+            Activation::Relu6 => each(dy, &|z, _| if z > 0.0 && z < 6.0 { 1.0 } else { 0.0 }),
             Activation::Sigmoid => each(dy, &|_, y| y * (1.0 - y)),
             Activation::Tanh => each(dy, &|_, y| 1.0 - y * y),
             // tfjs's CPU kernel (EluGrad) uses 1 only where y >= 1 and y + 1 elsewhere,
@@ -189,12 +187,25 @@ pub enum Initializer {
     Zeros,
     Ones,
     Constant(f32),
-    RandomNormal { mean: f32, stddev: f32 },
-    RandomUniform { min: f32, max: f32 },
-    TruncatedNormal { mean: f32, stddev: f32 },
+    RandomNormal {
+        mean: f32,
+        stddev: f32,
+    },
+    RandomUniform {
+        min: f32,
+        max: f32,
+    },
+    TruncatedNormal {
+        mean: f32,
+        stddev: f32,
+    },
     /// glorotUniform/glorotNormal/heNormal/heUniform/leCunNormal/leCunUniform and
     /// varianceScaling.
-    VarianceScaling { scale: f32, mode: FanMode, normal: bool },
+    VarianceScaling {
+        scale: f32,
+        mode: FanMode,
+        normal: bool,
+    },
 }
 
 impl Initializer {

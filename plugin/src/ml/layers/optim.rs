@@ -10,7 +10,16 @@ pub enum Optimizer {
     Sgd { lr: f32 },
     /// `m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²;
     /// w -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)`.
-    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32, acc_beta1: f32, acc_beta2: f32, m: Vec<Vec<f32>>, v: Vec<Vec<f32>> },
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        acc_beta1: f32,
+        acc_beta2: f32,
+        m: Vec<Vec<f32>>,
+        v: Vec<Vec<f32>>,
+    },
     /// `ms = d ms + (1-d) g²; mom = momentum mom + lr g / sqrt(ms + eps); w -= mom`
     /// (the centered variant subtracts the mean gradient's square inside the root).
     RmsProp {

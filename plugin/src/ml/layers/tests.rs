@@ -330,9 +330,19 @@ fn bad_input_is_refused_with_clear_messages() {
     let e = fit(&model, &x, &matrix(3, 4, 1), &FitOptions::default(), &mut |_| true).unwrap_err();
     assert!(e.0.contains("4 input sample(s) and 3 target"), "{e}");
     // A learning rate of 1e30 makes the loss overflow: a clear error, not NaN weights.
+    let mut lin = Sequential::new(Some(1));
+    lin.add_dense(dense("lin", 4, Some(2), "linear")).unwrap();
+    lin.compile(Compiled {
+        loss: Loss::MeanSquaredError,
+        optimizer: Optimizer::sgd(1e30),
+        metrics: vec![],
+    })
+    .unwrap();
+    let lin = Mutex::new(lin);
     let opts = FitOptions { epochs: 20, ..FitOptions::default() };
-    let e = fit(&model, &x, &y, &opts, &mut |_| true).unwrap_err();
+    let e = fit(&lin, &x, &y, &opts, &mut |_| true).unwrap_err();
     assert!(e.0.contains("loss became"), "{e}");
+    assert!(!lin.lock().training, "the model is released after an error");
     assert!(!model.lock().training, "the model is released after an error");
     // setWeights checks counts and sizes.
     let e = model.lock().set_weights(&[vec![0.0; 8]]).unwrap_err();

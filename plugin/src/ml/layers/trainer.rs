@@ -148,8 +148,7 @@ fn run(
                 }),
                 _ => {}
             }
-            let is_batch =
-                matches!(e, FitEvent::BatchBegin { .. } | FitEvent::BatchEnd { .. });
+            let is_batch = matches!(e, FitEvent::BatchBegin { .. } | FitEvent::BatchEnd { .. });
             if !is_batch || job.batch_events {
                 let _ = reports.send((id, Report::Event(e)));
             }
