@@ -104,8 +104,7 @@ fn sema_js_once() -> Duration {
          (async () => {{\n{FM_JS}}})();\n"
     );
     let dir = std::env::temp_dir();
-    let mut opts = RunOptions::default();
-    opts.print = false;
+    let mut opts = RunOptions { print: false, ..RunOptions::default() };
     opts.models.allow_network = false;
     let t0 = Instant::now();
     let r = run_source(&code, &dir, opts).expect("runtime");

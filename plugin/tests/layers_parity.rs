@@ -216,8 +216,7 @@ fn run_sema(job: &Value) -> Value {
          var JOB = {job};\n\
          var report = r => console.log('PARITY ' + JSON.stringify(r));\n{cases}"
     );
-    let mut opts = RunOptions::default();
-    opts.print = false;
+    let opts = RunOptions { print: false, ..RunOptions::default() };
     let report = run_source(&source, &parity_dir(), opts).expect("runtime starts");
     assert!(report.errors.is_empty(), "Sema Live errors: {:?}", report.errors);
     let line = report

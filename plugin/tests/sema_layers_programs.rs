@@ -17,11 +17,10 @@ fn fixtures() -> PathBuf {
 
 fn run(name: &str) -> (RunReport, Vec<String>) {
     let cache = tempfile::tempdir().unwrap();
-    let mut opts = RunOptions::default();
+    let mut opts = RunOptions { print: false, ..RunOptions::default() };
     opts.models.cache_dir = cache.path().join("models");
     opts.models.allow_network = false;
     opts.models.seed = Some(7);
-    opts.print = false;
     add_to_cache(
         &scripts_dir(&opts.models.cache_dir),
         LODASH,

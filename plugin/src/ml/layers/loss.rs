@@ -138,7 +138,7 @@ fn row_loss(loss: Loss, p: &[f32], t: &[f32], g: Option<&mut [f32]>, inv_b: f32)
                 let x = (c / (1.0 - c)).ln();
                 s += x.max(0.0) - x * z + (-x.abs()).exp().ln_1p();
                 if let Some(g) = gs.as_deref_mut() {
-                    let inside = a >= EPSILON && a <= 1.0 - EPSILON;
+                    let inside = (EPSILON..=1.0 - EPSILON).contains(&a);
                     // d/dx = sigmoid(x) - z = c - z; dx/dc = 1 / (c (1 - c)).
                     g[i] = if inside { (c - z) / (c * (1.0 - c)) * inv_b / n } else { 0.0 };
                 }
@@ -158,7 +158,7 @@ fn row_loss(loss: Loss, p: &[f32], t: &[f32], g: Option<&mut [f32]>, inv_b: f32)
                 let mut dot = 0.0;
                 for ((g, &a), &z) in g.iter_mut().zip(p).zip(t) {
                     let q = a / sum;
-                    let inside = q >= EPSILON && q <= 1.0 - EPSILON;
+                    let inside = (EPSILON..=1.0 - EPSILON).contains(&q);
                     *g = if inside { -z / q } else { 0.0 };
                     dot += *g * q;
                 }

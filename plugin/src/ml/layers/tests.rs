@@ -49,6 +49,7 @@ fn loss_of(m: &Sequential, x: &Matrix, y: &Matrix) -> f64 {
     m.compiled.as_ref().unwrap().loss.compute(&p, y, None) as f64
 }
 
+#[allow(clippy::needless_range_loop)] // indexes weights and gradients alike
 fn check_gradients(acts: [&str; 3], loss: Loss, y: Matrix) {
     let mut m = model(acts, loss);
     let x = matrix(6, 3, 1);
