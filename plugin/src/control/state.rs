@@ -161,6 +161,20 @@ mod tests {
     }
 
     #[test]
+    fn saved_layers_models_round_trip_and_old_states_have_none() {
+        let mut s = SessionState::default();
+        let json = serde_json::to_string(&s).expect("serialise");
+        assert!(!json.contains("layers_models"), "absent while empty: older builds read it");
+        s.layers_models.insert("fm".into(), r#"{"format":"sema-live-layers"}"#.into());
+        let json = serde_json::to_string(&s).expect("serialise");
+        let back: SessionState = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back.layers_models.get("fm"), s.layers_models.get("fm"));
+        let old: SessionState =
+            serde_json::from_str(r#"{"version":1,"dsl":">{440}sin;"}"#).expect("parse");
+        assert!(old.layers_models.is_empty());
+    }
+
+    #[test]
     fn evaluations_are_recorded_in_order_and_repeats_collapse() {
         let mut s = SessionState::default();
         s.record_js("var a = 1;", 0, 1);
