@@ -260,6 +260,7 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
             // Replaced by the runtime with `host.temperature`.
             temperature: Arc::new(|| 1.0),
             status: Default::default(),
+            saved_models: Default::default(),
         };
         let opts = LockstepOptions {
             models,

@@ -34,6 +34,9 @@ pub struct JsBridge {
     pub view: Arc<HostView>,
     /// What the instance's model worker is doing (the editor's status strip).
     pub models: Arc<ModelStatus>,
+    /// Layers models saved with `model.save('session://name')`, kept with the project
+    /// (see [`crate::control::params::SessionPersist`]).
+    pub saved_models: crate::ml::layers::SavedModels,
 }
 
 impl JsBridge {
@@ -45,6 +48,7 @@ impl JsBridge {
             thread: Mutex::new(JsThread::NotStarted(to_js, midi_in)),
             view: Arc::new(HostView::default()),
             models: Arc::new(ModelStatus::default()),
+            saved_models: Default::default(),
         }
     }
 
@@ -181,6 +185,7 @@ impl JsBridge {
                 seed,
                 temperature: Arc::new(move || temperature_view.temperature.load(Ordering::Relaxed)),
                 status: self.models.clone(),
+                saved_models: self.saved_models.clone(),
             },
             headless: false,
             base_dir: dirs::home_dir().unwrap_or_else(|| PathBuf::from(".")),

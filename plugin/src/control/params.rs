@@ -22,6 +22,7 @@ pub struct SessionPersist {
 
 impl<'a> PersistentField<'a, SessionState> for SessionPersist {
     fn set(&self, new_value: SessionState) {
+        self.js.saved_models.replace(new_value.layers_models.clone());
         self.controller.lock().load_state(new_value);
         self.js.resume(&self.controller);
     }
@@ -30,7 +31,10 @@ impl<'a> PersistentField<'a, SessionState> for SessionPersist {
     where
         F: Fn(&SessionState) -> R,
     {
-        f(self.controller.lock().session())
+        let mut c = self.controller.lock();
+        // Layers models saved from JS live with the JS runtime until the project is saved.
+        c.session_mut().layers_models = self.js.saved_models.snapshot();
+        f(c.session())
     }
 }
 

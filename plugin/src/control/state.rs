@@ -92,6 +92,10 @@ pub struct SessionState {
     /// reopened project repeats it; `sema-live model continue --seed` gives the same).
     /// None: a new seed each time.
     pub seed: Option<u64>,
+    /// Layers models saved with `model.save('session://name')` (JSON text by name), loaded
+    /// again with `tf.loadLayersModel('session://name')`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub layers_models: BTreeMap<String, String>,
 }
 
 impl Default for SessionState {
@@ -108,6 +112,7 @@ impl Default for SessionState {
             js_evaluated: Vec::new(),
             resume_js: true,
             seed: None,
+            layers_models: BTreeMap::new(),
         }
     }
 }
@@ -159,6 +164,20 @@ mod tests {
         let json = serde_json::to_string(&s).expect("serialise");
         let back: SessionState = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn saved_layers_models_round_trip_and_old_states_have_none() {
+        let mut s = SessionState::default();
+        let json = serde_json::to_string(&s).expect("serialise");
+        assert!(!json.contains("layers_models"), "absent while empty: older builds read it");
+        s.layers_models.insert("fm".into(), r#"{"format":"sema-live-layers"}"#.into());
+        let json = serde_json::to_string(&s).expect("serialise");
+        let back: SessionState = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back.layers_models.get("fm"), s.layers_models.get("fm"));
+        let old: SessionState =
+            serde_json::from_str(r#"{"version":1,"dsl":">{440}sin;"}"#).expect("parse");
+        assert!(old.layers_models.is_empty());
     }
 
     #[test]

@@ -44,12 +44,43 @@ pub enum JsCommand {
         #[arg(long)]
         no_settle: bool,
     },
+    /// The cache of libraries loaded with `importScripts(url)` (other than the built-in
+    /// tfjs and @magenta/music).
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+/// `sema-live js cache` subcommands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum CacheCommand {
+    /// Seeds the cache with a local copy of a script, so `importScripts(URL)` works
+    /// offline: `sema-live js cache add https://.../lodash.js ./lodash.js`.
+    Add {
+        /// The URL scripts import.
+        url: String,
+        /// The local file with its code.
+        file: PathBuf,
+        /// Cache folder (default: the user cache's `sema-live/models/scripts`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// Runs `sema-live js ...`; the console goes to stdout as it is produced. Err (for a
 /// non-zero exit) on an uncaught error or a timeout.
 pub fn cli_js(args: JsArgs) -> Result<(), ScriptError> {
     match args.command {
+        JsCommand::Cache { command: CacheCommand::Add { url, file, cache_dir } } => {
+            let dir = cache_dir.unwrap_or_else(|| {
+                super::script_cache::scripts_dir(&crate::ml::core::resolve::default_cache_dir())
+            });
+            let path = super::script_cache::add_to_cache(&dir, &url, &file)
+                .map_err(|e| ScriptError::new(ScriptErrorKind::Import, e))?;
+            println!("cached {url} as {}", path.display());
+            Ok(())
+        }
         JsCommand::Run { file, timeout, offline, bundled_dir, seed, temperature, no_settle } => {
             let mut opts = match bundled_dir {
                 Some(dir) => RunOptions::new(dir),
@@ -136,5 +167,45 @@ mod tests {
         .unwrap();
         let Top::Js(args) = cli.js;
         assert_eq!(cli_js(args).err().map(|e| e.kind()), Some(ScriptErrorKind::BadOptions));
+    }
+
+    #[test]
+    fn cache_add_seeds_import_scripts() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("lib.js");
+        std::fs::write(&lib, "var libValue = 7;").unwrap();
+        let cache = dir.path().join("cache");
+        let url = "https://example.com/lib/1.0/lib.js";
+        let cli = Cli::try_parse_from([
+            "sema-live",
+            "js",
+            "cache",
+            "add",
+            url,
+            lib.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ])
+        .expect("parses");
+        let Top::Js(args) = cli.js;
+        assert!(cli_js(args).is_ok());
+        let (code, _) =
+            crate::js::script_cache::fetch_script(&cache, url, false, &mut |_| {}).unwrap();
+        assert_eq!(code, "var libValue = 7;");
+        let missing = dir.path().join("missing.js");
+        let cli = Cli::try_parse_from([
+            "sema-live",
+            "js",
+            "cache",
+            "add",
+            url,
+            missing.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ])
+        .unwrap();
+        let Top::Js(args) = cli.js;
+        let err = cli_js(args).unwrap_err();
+        assert!(err.to_string().contains("missing.js"), "{err}");
     }
 }

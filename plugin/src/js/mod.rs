@@ -17,7 +17,8 @@
 //!   NoteSequence) and NoteSequence → clip for `host.play`.
 //! - [`call_response`]: the timing of `host.callAndResponse`.
 //! - [`api`]: the globals installed in the context.
-//! - [`cli`]: `sema-live js run FILE.js`.
+//! - [`cli`]: `sema-live js run FILE.js`, `sema-live js cache add URL FILE`.
+//! - [`script_cache`]: `importScripts` of other libraries, downloaded once and cached.
 //! - [`error`]: [`ScriptError`], what the runtime reports (uncaught exceptions with their
 //!   block and line, runtime limits, time-outs, set-up failures).
 
@@ -32,6 +33,7 @@ pub mod input;
 pub mod offline;
 pub mod phrase;
 pub mod runtime;
+pub mod script_cache;
 pub mod tokenizer;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -91,6 +93,8 @@ impl Default for HostView {
     }
 }
 
+#[cfg(test)]
+mod layers_tests;
 #[cfg(test)]
 mod midi_tests;
 #[cfg(test)]

@@ -157,6 +157,17 @@ pub(crate) struct PendingModel {
     pub block: Option<usize>,
 }
 
+/// A `model.fit` running on the training thread.
+pub(crate) struct PendingFit {
+    /// The JS layer's `handler(kind, index, logs)`, called for each event.
+    pub handler: JsFunction,
+    /// Settle the Promise `fit` returned.
+    pub resolve: JsFunction,
+    pub reject: JsFunction,
+    /// Block that called `fit`.
+    pub block: Option<usize>,
+}
+
 /// The state the API's native functions act on (console lines, sinks, timers, bar
 /// callbacks, model requests), owned with the runtime and stored in the context (natives
 /// fetch it with [`api_state`]). Never borrowed across a call into JS.
@@ -195,6 +206,24 @@ pub(crate) struct ApiState {
     pub worker: Option<ModelWorker>,
     /// Its configuration until then.
     pub worker_config: Option<WorkerConfig>,
+    /// Layers API models (`tf.sequential`), by id.
+    pub layers: HashMap<u64, crate::ml::layers::trainer::ModelRef>,
+    /// Last model id handed out.
+    pub next_layers_id: u64,
+    /// The training thread, once a `fit` started it.
+    pub trainer: Option<crate::ml::layers::trainer::Trainer>,
+    /// `fit` calls in flight, by job id.
+    pub pending_fits: HashMap<u64, PendingFit>,
+    /// Last fit job id handed out.
+    pub next_fit_id: u64,
+    /// Where the training thread reports progress (the status strip).
+    pub model_status: Arc<crate::ml::worker::ModelStatus>,
+    /// Models saved with `model.save`.
+    pub saved_models: crate::ml::layers::SavedModels,
+    /// Where `importScripts` keeps the libraries it downloads.
+    pub script_cache: PathBuf,
+    /// Whether `importScripts` may download.
+    pub allow_network: bool,
     /// Block being evaluated (or whose callback is running), for console locations.
     pub current_block: Option<usize>,
     /// Folder for relative `importScripts` paths.
@@ -237,12 +266,19 @@ impl ApiState {
         self.cc_callbacks.clear();
         self.call_response = None;
         self.pending_models.clear();
+        self.pending_fits.clear();
     }
 
     /// Adds a console line attributed to the current block.
     pub fn log(&mut self, level: Level, text: String) {
         let block = self.current_block;
         self.console.push_back(Line::js(level, text, block, None));
+    }
+
+    /// The training thread, started on first use.
+    pub fn trainer(&mut self) -> &crate::ml::layers::trainer::Trainer {
+        let status = self.model_status.clone();
+        self.trainer.get_or_insert_with(|| crate::ml::layers::trainer::Trainer::spawn(status))
     }
 
     /// The model worker, started on first use.
@@ -275,6 +311,12 @@ pub(crate) fn tick(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsVa
         }
     }
     Ok(JsValue::undefined())
+}
+
+/// Restarts the running block's run-time clock (after a native call that waited, e.g. a
+/// script download, which must not count as the script running).
+pub(crate) fn rearm() {
+    DEADLINE.set(Some(Instant::now() + RUN_TIME_LIMIT));
 }
 
 /// The code to evaluate for `code`: with loop ticks when the scanner could follow it and
@@ -459,7 +501,16 @@ impl Runtime {
             next_bar_id: 0,
             pending_models: HashMap::new(),
             worker: None,
+            model_status: io.models.status.clone(),
+            saved_models: io.models.saved_models.clone(),
+            script_cache: super::script_cache::scripts_dir(&io.models.cache_dir),
+            allow_network: io.models.allow_network,
             worker_config: Some(io.models),
+            layers: HashMap::new(),
+            next_layers_id: 0,
+            trainer: None,
+            pending_fits: HashMap::new(),
+            next_fit_id: 0,
             current_block: None,
             base_dir: io.base_dir,
             clock,
@@ -561,6 +612,7 @@ impl Runtime {
     /// callbacks, call-and-response and the Promise jobs they cause. Never blocks.
     pub fn pump(&mut self) {
         self.deliver_model_results();
+        self.deliver_training();
         self.deliver_midi();
         self.deliver_inputs();
         self.run_timers();
@@ -580,9 +632,10 @@ impl Runtime {
         lines
     }
 
-    /// Number of model requests in flight.
+    /// Number of model requests in flight (including `model.fit` calls training).
     pub fn pending_models(&self) -> usize {
-        self.state.borrow().pending_models.len()
+        let sh = self.state.borrow();
+        sh.pending_models.len() + sh.pending_fits.len()
     }
 
     /// Number of live timers (`setTimeout` not yet fired, `setInterval` not cleared).
@@ -816,6 +869,45 @@ impl Runtime {
             self.run_microtasks();
             self.state.borrow_mut().current_block = None;
         }
+    }
+
+    /// Calls the `fit` callbacks for what the training thread reported, and settles the
+    /// Promises of finished `fit` calls. At most a few hundred events per pump, so a fit
+    /// with tiny batches never starves the rest of the loop.
+    fn deliver_training(&mut self) {
+        for _ in 0..512 {
+            let report = {
+                let sh = self.state.borrow();
+                match &sh.trainer {
+                    Some(t) => t.try_recv(),
+                    None => return,
+                }
+            };
+            let Some((id, report)) = report else { return };
+            api::layers::deliver_report(self, id, report);
+        }
+    }
+
+    /// Calls `f(args)` as a callback of `block`, reporting what it throws.
+    pub(crate) fn call_back(
+        &mut self,
+        f: &JsFunction,
+        args: &[JsValue],
+        block: Option<usize>,
+        what: &str,
+    ) {
+        self.state.borrow_mut().current_block = block;
+        self.arm();
+        if let Err(e) = f.call(&JsValue::undefined(), args, &mut self.ctx) {
+            self.report_error(&e, what);
+        }
+        self.run_microtasks();
+        self.state.borrow_mut().current_block = None;
+    }
+
+    /// The API state (for the API modules' event delivery).
+    pub(crate) fn api(&self) -> Rc<RefCell<ApiState>> {
+        self.state.clone()
     }
 
     /// Hands values from `toJS` to the global `input(value, channel)`.

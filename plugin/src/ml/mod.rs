@@ -5,6 +5,8 @@
 //! - [`music_rnn`]: MusicRNN (melody RNNs, including the attention RNN).
 //! - [`music_vae`]: MusicVAE and MidiMe.
 //! - [`worker`]: the background thread that owns models; the API the JS runtime uses.
+//! - [`layers`]: the TensorFlow.js Layers API's models (dense, dropout), losses,
+//!   optimizers and the training thread behind `tf.sequential` / `model.fit`.
 //! - [`error`]: [`ModelError`], what every fallible model operation returns.
 //! - `cli`: `sema-live model ...`.
 //! - [`random_checkpoint`]: random-weight checkpoints in the magenta.js format (`sema-live
@@ -13,6 +15,7 @@
 pub mod cli;
 pub mod core;
 pub mod error;
+pub mod layers;
 pub mod music_rnn;
 pub mod music_vae;
 pub mod random_checkpoint;

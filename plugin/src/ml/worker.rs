@@ -182,6 +182,8 @@ pub struct ModelStatus {
     pub loaded: parking_lot::Mutex<Vec<String>>,
     /// The last error's message, cleared by the next success.
     pub last_error: parking_lot::Mutex<Option<String>>,
+    /// The `model.fit` running on the training thread, if any.
+    pub training: parking_lot::Mutex<Option<crate::ml::layers::trainer::TrainingProgress>>,
 }
 
 impl ModelStatus {
@@ -205,6 +207,15 @@ impl ModelStatus {
             self.pending.load(Ordering::Relaxed).saturating_sub(u64::from(!activity.is_empty()));
         if queued > 0 {
             s.push_str(&format!(" · {queued} queued"));
+        }
+        if let Some(t) = self.training.lock().clone() {
+            s.push_str(&format!(" · training epoch {}/{}", t.epoch, t.epochs));
+            if let Some(l) = t.loss {
+                s.push_str(&format!(" loss {l:.4}"));
+            }
+            if t.queued > 0 {
+                s.push_str(&format!(" (+{} fit queued)", t.queued));
+            }
         }
         s
     }
@@ -245,6 +256,8 @@ pub struct WorkerConfig {
     pub temperature: Arc<dyn Fn() -> f32 + Send + Sync>,
     /// Where the worker reports what it is doing (the editor's status strip).
     pub status: Arc<ModelStatus>,
+    /// Layers models saved with `model.save('session://name')` (kept with the project).
+    pub saved_models: crate::ml::layers::SavedModels,
 }
 
 impl WorkerConfig {
@@ -258,6 +271,7 @@ impl WorkerConfig {
             seed: None,
             temperature: Arc::new(|| 1.0),
             status: Arc::new(ModelStatus::default()),
+            saved_models: Default::default(),
         }
     }
 }

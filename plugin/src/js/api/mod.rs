@@ -10,10 +10,14 @@
 //!   `sema.sendBuffer`, timers.
 //! - [`host`]: `host.temperature`, `host.macros`, `host.bpm`, `host.playing`, `host.bar`,
 //!   `host.onBar`.
-//! - [`tf`]: the subset of TensorFlow.js tensors that magenta code uses.
+//! - [`tf`]: the TensorFlow.js tensors and ops Sema's programs use, and the Layers API
+//!   (`tf.sequential`, `tf.layers.dense/dropout`, `compile`, `fit`, `predict`, ...).
+//! - [`layers`]: the natives behind the Layers API (models in Rust, `fit` on the
+//!   training thread).
 //! - [`magenta`]: `core`, `music_rnn`, `music_vae`, `mm` on the model worker.
 
 pub mod host;
+pub mod layers;
 pub mod magenta;
 pub mod sema;
 pub mod tf;
@@ -32,7 +36,9 @@ pub(crate) type Native = (&'static str, NativeFunctionPointer, usize);
 /// Installs every API into a fresh context.
 pub fn install(ctx: &mut Context) -> JsResult<()> {
     let mut init = ObjectInitializer::new(ctx);
-    for (name, f, n) in sema::NATIVES.iter().chain(host::NATIVES).chain(magenta::NATIVES) {
+    for (name, f, n) in
+        sema::NATIVES.iter().chain(host::NATIVES).chain(magenta::NATIVES).chain(layers::NATIVES)
+    {
         init.function(NativeFunction::from_fn_ptr(*f), JsString::from(*name), *n);
     }
     let native = init.build();

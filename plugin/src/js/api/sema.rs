@@ -10,8 +10,9 @@ use boa_engine::{js_string, Context, JsNativeError, JsResult, JsString, JsValue,
 use super::{arg, numbers, Native};
 use crate::audio::patch::NUM_CHANNELS;
 use crate::control::console::Level;
-use crate::js::error::{ScriptError, ScriptErrorKind};
+use crate::js::error::ScriptError;
 use crate::js::runtime::{api_state, Timer, MAX_TIMERS};
+use crate::js::script_cache;
 
 /// The JS layer of this API.
 pub(crate) const PRELUDE: &str = include_str!("sema.js");
@@ -137,11 +138,13 @@ pub enum ScriptSource {
     Builtin(&'static str),
     /// A local file to evaluate.
     File(PathBuf),
+    /// Another library's URL: fetched once and cached (see [`crate::js::script_cache`]).
+    Remote(String),
 }
 
 /// Classifies an `importScripts` argument: tfjs and @magenta/music URLs (any CDN, any
-/// version) are built in; other remote URLs are refused (no code is fetched from the
-/// network); anything else is a local path, relative to `base`.
+/// version) are built in; other remote URLs are fetched once and cached; anything else is
+/// a local path, relative to `base`.
 pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, ScriptError> {
     let u = url.trim();
     let lower = u.to_ascii_lowercase();
@@ -162,13 +165,7 @@ pub fn classify_script(url: &str, base: &Path) -> Result<ScriptSource, ScriptErr
         return Ok(ScriptSource::Builtin(module));
     }
     if remote {
-        return Err(ScriptError::new(
-            ScriptErrorKind::Import,
-            format!(
-                "importScripts: cannot load '{u}': remote scripts are not fetched; the TensorFlow.js \
-                 and @magenta/music URLs are built in, other libraries can be loaded from a local file path"
-            ),
-        ));
+        return Ok(ScriptSource::Remote(u.to_string()));
     }
     let p = PathBuf::from(u.strip_prefix("file://").unwrap_or(u));
     Ok(ScriptSource::File(if p.is_absolute() { p } else { base.join(p) }))
@@ -189,6 +186,31 @@ fn import_script(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<J
                     .with_message(format!("importScripts: cannot read {}: {e}", path.display()))
             })?;
             let code = crate::js::runtime::with_ticks(code, ctx);
+            let script = Script::parse(Source::from_bytes(&code).with_path(&path), None, ctx)?;
+            script.evaluate(ctx)?;
+            Ok(js_string!("").into())
+        }
+        ScriptSource::Remote(url) => {
+            let (dir, network) = {
+                let sh = api_state(ctx);
+                let sh = sh.borrow();
+                (sh.script_cache.clone(), sh.allow_network)
+            };
+            let mut notes = Vec::new();
+            let fetched = script_cache::fetch_script(&dir, &url, network, &mut |n| notes.push(n));
+            {
+                let sh = api_state(ctx);
+                let mut sh = sh.borrow_mut();
+                for n in notes {
+                    sh.log(Level::Info, n);
+                }
+            }
+            let (code, from) = fetched.map_err(|e| JsNativeError::error().with_message(e))?;
+            if from == script_cache::Fetched::Network {
+                // The download does not count against the block's run-time limit.
+                crate::js::runtime::rearm();
+            }
+            let path = PathBuf::from(url.as_str());
             let script = Script::parse(Source::from_bytes(&code).with_path(&path), None, ctx)?;
             script.evaluate(ctx)?;
             Ok(js_string!("").into())
@@ -290,7 +312,9 @@ mod tests {
             classify_script("lib/util.js", b),
             Ok(ScriptSource::File(PathBuf::from("/tmp/lib/util.js")))
         );
-        let err = classify_script("https://example.com/evil.js", b).unwrap_err();
-        assert_eq!(err.kind(), ScriptErrorKind::Import, "{err}");
+        assert_eq!(
+            classify_script("https://example.com/lib.js", b),
+            Ok(ScriptSource::Remote("https://example.com/lib.js".into()))
+        );
     }
 }
