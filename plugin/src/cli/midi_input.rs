@@ -46,7 +46,7 @@ pub struct MidiInputFile {
 /// Reads a MIDI file's note on/off, CC, pitch bend and pressure events; `bpm` is the
 /// render's tempo (used only for timecode files). See the module documentation.
 pub fn read_input(bytes: &[u8], bpm: f64) -> Result<MidiInputFile, String> {
-    let smf = Smf::parse(bytes).map_err(|e| format!("not a MIDI file: {e}"))?;
+    let smf = crate::cli::midi_file::parse(bytes)?;
     let mut warnings = chunk_warnings(bytes);
     // Ticks → beats.
     let beats_per_tick = match smf.header.timing {

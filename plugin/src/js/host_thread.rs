@@ -1,6 +1,14 @@
 //! [`JsHost`]: a [`Runtime`] on its own thread for a plugin instance. The plugin sends it
 //! blocks to evaluate and reads its console lines; the thread pumps the runtime's event
 //! loop (Promises, timers, model results, bar callbacks, DSL and MIDI input) in between.
+//!
+//! A panic on the thread (a bug in the engine or the API) never takes the host down: it
+//! is caught at the job boundary (one command, one pump), reported on the console and in
+//! [`Crashes`] (the status strip), and the runtime is restarted ([`Runtime::restart`]);
+//! the thread goes on with the next command.
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,6 +26,39 @@ enum Command {
     Reset,
     /// Stop the thread.
     Shutdown,
+}
+
+/// Crashes of a component (the JS thread, the editor), for the status strip.
+#[derive(Debug, Default)]
+pub struct Crashes {
+    /// Panics caught (each followed by a restart of the component).
+    pub count: AtomicU64,
+    /// The last panic's message.
+    pub last: parking_lot::Mutex<Option<String>>,
+}
+
+impl Crashes {
+    /// Counts a crash.
+    pub fn record(&self, message: &str) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        *self.last.lock() = Some(message.to_string());
+    }
+
+    /// Number of crashes so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// The message of a caught panic.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
 }
 
 /// The JS thread of one plugin instance, as the plugin and its editor see it. Nothing
@@ -43,6 +84,11 @@ const CONSOLE_CAPACITY: usize = 10_000;
 impl JsHost {
     /// Starts the JS thread. It lives until [`JsHost::shutdown`] (or drop).
     pub fn spawn(io: JsIo) -> Self {
+        Self::spawn_counting(io, Arc::default())
+    }
+
+    /// [`JsHost::spawn`], counting the thread's crashes in `crashes`.
+    pub fn spawn_counting(io: JsIo, crashes: Arc<Crashes>) -> Self {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<Command>();
         let (con_tx, con_rx) = crossbeam_channel::bounded::<Line>(CONSOLE_CAPACITY);
         let error_tx = con_tx.clone();
@@ -62,7 +108,30 @@ impl JsHost {
                         return;
                     }
                 };
-                host_loop(&mut rt, &cmd_rx, &con_tx, &oldest);
+                loop {
+                    let run = catch_unwind(AssertUnwindSafe(|| {
+                        host_loop(&mut rt, &cmd_rx, &con_tx, &oldest)
+                    }));
+                    let Err(payload) = run else { break };
+                    let message = panic_message(&*payload);
+                    crashes.record(&message);
+                    let why = format!("the JS engine crashed ({message})");
+                    match catch_unwind(AssertUnwindSafe(|| rt.restart(&why))) {
+                        Ok(Ok(())) => forward_console(&mut rt, &con_tx, &oldest),
+                        failed => {
+                            let detail = match failed {
+                                Ok(Err(e)) => e.to_string(),
+                                Err(p) => panic_message(&*p),
+                                Ok(Ok(())) => unreachable!(),
+                            };
+                            let text = format!("{why}; it could not be restarted: {detail}");
+                            let _ = con_tx.try_send(Line::js(Level::Error, text, None, None));
+                            // Its state is unknown: never run its destructors.
+                            std::mem::forget(rt);
+                            return;
+                        }
+                    }
+                }
             });
         let thread = match thread {
             Ok(t) => Some(t),
@@ -145,21 +214,25 @@ fn host_loop(
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
         }
         rt.pump();
-        // The console carries the errors to the editor.
-        drop(rt.take_errors());
-        for line in rt.take_console() {
-            // Full: the editor is not reading (window closed); drop the oldest line
-            // rather than grow without bound or lose the newest output.
-            if let Err(crossbeam_channel::TrySendError::Full(line)) = console.try_send(line) {
-                let _ = oldest.try_recv();
-                let _ = console.try_send(line);
-            }
-        }
+        forward_console(rt, console, oldest);
         let now = Instant::now();
         wait = rt
             .next_timer()
             .map(|t| t.saturating_duration_since(now))
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
+    }
+}
+
+/// Sends the runtime's console lines to the editor (the errors are among them).
+fn forward_console(rt: &mut Runtime, console: &Sender<Line>, oldest: &Receiver<Line>) {
+    drop(rt.take_errors());
+    for line in rt.take_console() {
+        // Full: the editor is not reading (window closed); drop the oldest line rather
+        // than grow without bound or lose the newest output.
+        if let Err(crossbeam_channel::TrySendError::Full(line)) = console.try_send(line) {
+            let _ = oldest.try_recv();
+            let _ = console.try_send(line);
+        }
     }
 }

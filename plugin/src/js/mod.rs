@@ -16,6 +16,7 @@
 //! - [`phrase`]: the phrase recorder (what the musician played, as a quantised
 //!   NoteSequence) and NoteSequence → clip for `host.play`.
 //! - [`call_response`]: the timing of `host.callAndResponse`.
+//! - [`heap`]: the plugin's allocator, which counts the JS thread's heap (its limit).
 //! - [`api`]: the globals installed in the context.
 //! - [`cli`]: `sema-live js run FILE.js`.
 //! - [`error`]: [`ScriptError`], what the runtime reports (uncaught exceptions with their
@@ -27,6 +28,7 @@ pub mod call_response;
 pub mod cli;
 pub mod error;
 mod headless;
+pub mod heap;
 mod host_thread;
 pub mod input;
 pub mod phrase;
@@ -39,9 +41,9 @@ use atomic_float::{AtomicF32, AtomicF64};
 
 pub use error::{ScriptError, ScriptErrorKind};
 pub use headless::{run_file, run_source, RunOptions, RunReport};
-pub use host_thread::JsHost;
+pub use host_thread::{panic_message, Crashes, JsHost};
 pub use input::JsInput;
-pub use runtime::{JsIo, Runtime};
+pub use runtime::{JsIo, JsLimits, Runtime};
 
 /// Number of macro parameters `host.macros[i]` exposes.
 pub const NUM_MACROS: usize = 8;
@@ -87,6 +89,8 @@ impl Default for HostView {
     }
 }
 
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod midi_tests;
 #[cfg(test)]
