@@ -14,7 +14,7 @@
 //! note-on of a note that is already held ends it first; notes still held at the end of
 //! the file end there. Each of these is counted in [`MidiInputFile::warnings`].
 
-use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
 
 use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, MAX_EVENTS_PER_BLOCK};
 
