@@ -297,7 +297,7 @@ impl MidiFeed {
 mod tests {
     use super::*;
     use midly::num::{u15, u28, u4, u7};
-    use midly::{Format, Header, TrackEvent};
+    use midly::{Format, Header, Smf, TrackEvent};
 
     fn midi(delta: u32, channel: u8, message: MidiMessage) -> TrackEvent<'static> {
         TrackEvent {

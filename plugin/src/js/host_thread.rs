@@ -72,6 +72,8 @@ pub struct JsHost {
     thread: Option<JoinHandle<()>>,
     /// Disconnected when the thread ends (lets `shutdown` wait with a timeout).
     exited: Receiver<()>,
+    /// Stops a running script at once (set on shutdown).
+    interrupt: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How long `shutdown` waits for the JS thread before detaching it (a script stuck in a
@@ -95,12 +97,15 @@ impl JsHost {
         // The thread pops the oldest line itself when the editor does not keep up.
         let oldest = con_rx.clone();
         let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
+        let interrupt = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread_interrupt = interrupt.clone();
         let thread = std::thread::Builder::new()
             .name("sema-live-js".into())
             .stack_size(JS_THREAD_STACK)
             .spawn(move || {
                 // Dropped when the thread ends, however it ends.
                 let _exit = exit_tx;
+                super::runtime::set_interrupt(thread_interrupt);
                 let mut rt = match Runtime::new(io) {
                     Ok(rt) => rt,
                     Err(e) => {
@@ -126,12 +131,23 @@ impl JsHost {
                             };
                             let text = format!("{why}; it could not be restarted: {detail}");
                             let _ = con_tx.try_send(Line::js(Level::Error, text, None, None));
-                            // Its state is unknown: never run its destructors.
+                            // Its state is unknown: never run its destructors, and never let
+                            // the thread end (the engine's thread-local collector would drop
+                            // the leaked objects at thread exit, where a panic aborts the
+                            // host). `shutdown` detaches it.
                             std::mem::forget(rt);
-                            return;
+                            loop {
+                                std::thread::park();
+                            }
                         }
                     }
                 }
+                // Free every engine object now, while the thread's other thread-locals
+                // are alive: left to the collector's thread-local destructor, an object
+                // whose drop touches a thread-local already destroyed would panic there,
+                // which aborts the process (the host).
+                drop(rt);
+                boa_engine::gc::force_collect();
             });
         let thread = match thread {
             Ok(t) => Some(t),
@@ -141,7 +157,7 @@ impl JsHost {
                 None
             }
         };
-        JsHost { commands: cmd_tx, console: con_rx, thread, exited: exit_rx }
+        JsHost { commands: cmd_tx, console: con_rx, thread, exited: exit_rx, interrupt }
     }
 
     /// Queues a block for evaluation. Never blocks.
@@ -172,6 +188,8 @@ impl JsHost {
     }
 
     fn stop(&mut self) {
+        // A script running now stops at its next loop iteration, not at its time limit.
+        self.interrupt.store(true, Ordering::Relaxed);
         let _ = self.commands.send(Command::Shutdown);
         if let Some(t) = self.thread.take() {
             // The thread drops its end of `exited` when it returns.

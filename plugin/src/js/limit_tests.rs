@@ -229,3 +229,37 @@ fn a_panic_on_the_js_thread_restarts_the_runtime() {
     assert!(sends.lock().contains(&(6, vec![42.0])));
     host.shutdown();
 }
+
+#[test]
+fn shutdown_interrupts_a_running_script() {
+    use crate::ml::worker::WorkerConfig;
+    use std::sync::Arc;
+    let mut cfg = WorkerConfig::new(std::env::temp_dir().join("sema-live-none"));
+    cfg.allow_network = false;
+    let host = super::JsHost::spawn(super::JsIo {
+        // Far longer than shutdown's wait: only the interrupt can stop it in time.
+        limits: limits(60.0, 256),
+        channel_sink: Box::new(|_, _| {}),
+        host: Arc::new(super::HostView::default()),
+        to_js: None,
+        midi_in: None,
+        clip_sink: Box::new(|_| Ok(())),
+        samples_sink: Box::new(|_, _| {}),
+        models: cfg,
+        headless: false,
+        base_dir: std::env::temp_dir(),
+    });
+    host.eval_block("console.log('looping'); var k = 0; while (true) { k++; }".into(), 0, 1);
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut started = false;
+    while Instant::now() < end && !started {
+        started = host
+            .recv_console_timeout(Duration::from_millis(20))
+            .is_some_and(|l| l.text == "looping");
+    }
+    assert!(started);
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    host.shutdown();
+    assert!(t.elapsed() < Duration::from_secs(1), "shutdown took {:?}", t.elapsed());
+}

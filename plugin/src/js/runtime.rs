@@ -303,6 +303,22 @@ thread_local! {
     static HEAP_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
     /// Set when `__semaTick` stopped a script for holding too much memory.
     static OUT_OF_MEMORY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set from another thread to stop the running script at once (the instance is being
+    /// destroyed): see [`set_interrupt`].
+    static INTERRUPT: std::cell::RefCell<Option<Arc<std::sync::atomic::AtomicBool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes `flag` stop any script running on this thread within a few hundred loop
+/// iterations once it is set (checked with the clock by `__semaTick`).
+pub(crate) fn set_interrupt(flag: Arc<std::sync::atomic::AtomicBool>) {
+    INTERRUPT.with(|i| *i.borrow_mut() = Some(flag));
+}
+
+fn interrupted() -> bool {
+    INTERRUPT
+        .try_with(|i| i.borrow().as_ref().is_some_and(|f| f.load(Ordering::Relaxed)))
+        .unwrap_or(false)
 }
 
 impl ApiState {
@@ -354,6 +370,10 @@ pub(crate) fn tick(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsVa
     TICKS.set(n);
     // Reading the clock costs more than the rest of a tick: do it every 256 ticks.
     if n.is_multiple_of(256) {
+        if interrupted() {
+            TIMED_OUT.set(true);
+            return Err(boa_engine::RuntimeLimitError::LoopIteration.into());
+        }
         if let Some(deadline) = DEADLINE.get() {
             if Instant::now() > deadline {
                 TIMED_OUT.set(true);

@@ -298,9 +298,16 @@ pub struct ModelWorker {
     next_id: AtomicU64,
     /// Shared with the thread and the editor.
     status: Arc<ModelStatus>,
-    /// The thread, detached on drop so that dropping never blocks.
+    /// The thread, detached on drop once it ended or [`WORKER_EXIT_WAIT`] passed.
     _thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread ends.
+    exited: Receiver<()>,
 }
+
+/// How long dropping a worker waits for a running request to finish: a host that
+/// unloads the plugin right after destroying an instance must not find the worker still
+/// running the plugin's code (a load or an inference takes well under this).
+const WORKER_EXIT_WAIT: Duration = Duration::from_secs(2);
 
 impl ModelWorker {
     /// Starts the worker thread.
@@ -310,9 +317,12 @@ impl ModelWorker {
         let (prog_tx, prog_rx) = unbounded::<Progress>();
         let thread_done = done_tx.clone();
         let shared_status = config.status.clone();
+        let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
         let thread = std::thread::Builder::new()
             .name("sema-live-models".into())
             .spawn(move || {
+                // Dropped when the thread ends, however it ends.
+                let _exit = exit_tx;
                 let status = config.status.clone();
                 let mut state = WorkerState::new(config.clone(), prog_tx.clone());
                 for (id, req) in req_rx.iter() {
@@ -379,6 +389,7 @@ impl ModelWorker {
             next_id: AtomicU64::new(1),
             status: shared_status,
             _thread: thread,
+            exited: exit_rx,
         }
     }
 
@@ -444,9 +455,12 @@ impl ModelWorker {
 
 impl Drop for ModelWorker {
     fn drop(&mut self) {
-        // Closing the request channel ends the thread's loop; it is not joined so that
-        // dropping a plugin instance never waits for a running inference.
+        // Closing the request channel ends the thread's loop once the running request
+        // (if any) is done; wait for that a little, never long (the host is waiting).
         self.requests = None;
+        if self._thread.is_some() {
+            let _ = self.exited.recv_timeout(WORKER_EXIT_WAIT);
+        }
     }
 }
 

@@ -339,6 +339,13 @@ fn download_into(
         write(shard, &data)?;
     }
     write(COMPLETE_MARKER, b"")?;
+    // Another instance finished the same download first (and may be reading it): keep
+    // its copy.
+    if dir.join(COMPLETE_MARKER).is_file() && has_checkpoint(dir) {
+        let _ = std::fs::remove_dir_all(partial);
+        progress(Progress { message: format!("downloaded {url}"), fraction: Some(1.0) });
+        return Ok(());
+    }
     let _ = std::fs::remove_dir_all(dir);
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent).map_err(|e| ModelError::io("create", parent, e))?;
