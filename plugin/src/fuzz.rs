@@ -144,7 +144,7 @@ impl Mutator {
         Mutator { state: seed.max(1), dictionary }
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.state;
         x ^= x << 13;
         x ^= x >> 7;
@@ -155,7 +155,7 @@ impl Mutator {
 
     /// A number below `n` (n ≥ 1).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 
     /// `input` changed by 1 to 4 random mutations (`corpus` supplies splices).
@@ -170,7 +170,7 @@ impl Mutator {
                 }
                 1 => {
                     let i = self.below(len + 1);
-                    let b = self.next() as u8;
+                    let b = self.next_u64() as u8;
                     v.insert(i, b);
                 }
                 2 if len > 0 => {

@@ -30,6 +30,9 @@ use common::TestHost;
 const SAMPLE_RATE: f64 = 48_000.0;
 const BLOCK: usize = 512;
 
+/// A note event the plugin sent: (sample in the block, on?, key).
+type NoteOut = (u32, bool, i16);
+
 /// glibc's heap statistics (`struct mallinfo2`).
 #[repr(C)]
 #[derive(Default)]
@@ -216,7 +219,7 @@ impl Soak {
 
     /// One block at the song's position; returns the output and the notes (sample in
     /// block, on?, key).
-    fn block(&mut self, song: &Song, playing: bool) -> ([Vec<f32>; 2], Vec<(u32, bool, i16)>) {
+    fn block(&mut self, song: &Song, playing: bool) -> ([Vec<f32>; 2], Vec<NoteOut>) {
         let mut flags = TransportFlags::HAS_TEMPO
             | TransportFlags::HAS_BEATS_TIMELINE
             | TransportFlags::HAS_TIME_SIGNATURE;
@@ -391,8 +394,7 @@ fn soak(minutes: u64, seed: u64) -> Report {
         let (out, notes) = s.block(&song, true);
         let beats_per_sample = song.tempo / 60.0 / SAMPLE_RATE;
         let samples_per_bar = song.bar_len() / beats_per_sample;
-        for i in 0..BLOCK {
-            let (l, r) = (out[0][i], out[1][i]);
+        for (i, (&l, &r)) in out[0].iter().zip(out[1].iter()).enumerate() {
             assert!(l.is_finite() && r.is_finite(), "block {b} sample {i}: {l} {r}");
             let want = song.phase_at(i as f64 * beats_per_sample);
             let mut d = (r as f64 - want).abs();

@@ -339,7 +339,7 @@ fn fuzz_checkpoints() {
                     let len = shard.len();
                     shard.truncate(m.below(len + 1));
                 }
-                5 => shard.extend((0..1 + m.below(64)).map(|_| m.next() as u8)),
+                5 => shard.extend((0..1 + m.below(64)).map(|_| m.next_u64() as u8)),
                 6 => {
                     let keys = ["minPitch", "maxPitch", "numSteps", "attentionLength"];
                     let vals = [

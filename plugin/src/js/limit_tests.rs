@@ -233,13 +233,17 @@ fn a_panic_on_the_js_thread_restarts_the_runtime() {
 #[test]
 fn shutdown_interrupts_a_running_script() {
     use crate::ml::worker::WorkerConfig;
+    use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     let mut cfg = WorkerConfig::new(std::env::temp_dir().join("sema-live-none"));
     cfg.allow_network = false;
+    let sent = Arc::new(AtomicBool::new(false));
+    let s2 = sent.clone();
     let host = super::JsHost::spawn(super::JsIo {
         // Far longer than shutdown's wait: only the interrupt can stop it in time.
         limits: limits(60.0, 256),
-        channel_sink: Box::new(|_, _| {}),
+        // Console lines leave the thread between jobs: the channel tells the loop began.
+        channel_sink: Box::new(move |_, _| s2.store(true, Ordering::Relaxed)),
         host: Arc::new(super::HostView::default()),
         to_js: None,
         midi_in: None,
@@ -249,15 +253,16 @@ fn shutdown_interrupts_a_running_script() {
         headless: false,
         base_dir: std::env::temp_dir(),
     });
-    host.eval_block("console.log('looping'); var k = 0; while (true) { k++; }".into(), 0, 1);
+    host.eval_block(
+        "createOutputChannel(1, 1).send([1]); var k = 0; while (true) { k++; }".into(),
+        0,
+        1,
+    );
     let end = Instant::now() + Duration::from_secs(30);
-    let mut started = false;
-    while Instant::now() < end && !started {
-        started = host
-            .recv_console_timeout(Duration::from_millis(20))
-            .is_some_and(|l| l.text == "looping");
+    while Instant::now() < end && !sent.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(started);
+    assert!(sent.load(Ordering::Relaxed));
     std::thread::sleep(Duration::from_millis(200));
     let t = Instant::now();
     host.shutdown();
