@@ -52,6 +52,14 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{name}: block with limits"), |b| {
             b.iter(|| assert!(black_box(rt.eval_block(code, 0, 1))))
         });
+        // What a block is evaluated as (an indirect eval), without the inserted checks.
+        let mut rt = runtime();
+        let indirect = format!("(0, eval)({})", serde_json::to_string(code).expect("json"));
+        g.bench_function(format!("{name}: indirect eval, no checks"), |b| {
+            b.iter(|| {
+                rt.context().eval(boa_engine::Source::from_bytes(&indirect)).expect("runs");
+            })
+        });
         let mut rt = runtime();
         g.bench_function(format!("{name}: engine only"), |b| {
             b.iter(|| {
