@@ -49,8 +49,15 @@ pub mod control;
 pub mod dsl;
 pub mod dsp;
 mod editor;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod js;
 pub mod ml;
+
+/// Counts the JS thread's allocations (its heap limit) and, in debug builds, aborts on an
+/// allocation inside `process` (see [`js::heap`]).
+#[global_allocator]
+static ALLOCATOR: js::heap::CountingAlloc = js::heap::CountingAlloc;
 
 use audio::engine::{self, BlockIo, Engine};
 use audio::midi_in::MidiCapture;
@@ -200,6 +207,23 @@ impl Plugin for SemaLive {
     }
 
     fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        // Debug builds abort on any allocation in here (what nice-plug's
+        // `assert_process_allocs` does; the plugin installs the allocator itself).
+        #[cfg(debug_assertions)]
+        return nice_assert_no_alloc::assert_no_alloc(|| self.process_block(buffer, aux, context));
+        #[cfg(not(debug_assertions))]
+        self.process_block(buffer, aux, context)
+    }
+}
+
+impl SemaLive {
+    /// One `process` call (see [`Plugin::process`]): never allocates, locks or waits.
+    fn process_block(
         &mut self,
         buffer: &mut Buffer,
         aux: &mut AuxiliaryBuffers,

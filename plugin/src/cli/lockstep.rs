@@ -111,6 +111,7 @@ impl LockstepJs {
         let sends = Arc::new(Mutex::new(BTreeMap::new()));
         let sink_sends = sends.clone();
         let io = JsIo {
+            limits: crate::js::JsLimits::default(),
             channel_sink: Box::new(move |id, data| {
                 *sink_sends.lock().entry(id).or_insert(0) += 1;
                 let mut c = sink_controller.lock();

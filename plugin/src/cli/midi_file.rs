@@ -105,9 +105,24 @@ pub fn encode_until(
     out
 }
 
+/// Parses a MIDI file for reading; errors say "not a MIDI file: …". The parser's own
+/// panics on malformed input are caught: midly 0.5 negates an SMPTE frame rate of -128
+/// with overflow (a panic in builds with overflow checks), found by fuzzing.
+pub fn parse(bytes: &[u8]) -> Result<Smf<'_>, String> {
+    // Division word with the SMPTE bit set and a frame-rate byte of 0x80 (-128).
+    if bytes.len() >= 14 && bytes.starts_with(b"MThd") && bytes[12] == 0x80 {
+        return Err("not a MIDI file: invalid SMPTE frame rate -128".into());
+    }
+    match std::panic::catch_unwind(|| Smf::parse(bytes)) {
+        Ok(Ok(smf)) => Ok(smf),
+        Ok(Err(e)) => Err(format!("not a MIDI file: {e}")),
+        Err(_) => Err("not a MIDI file: the MIDI parser failed on it".into()),
+    }
+}
+
 /// Notes of a MIDI file as (start beat, end beat, key), for tests and summaries.
 pub fn decode_notes(bytes: &[u8]) -> Result<Vec<(f64, f64, u8)>, String> {
-    let smf = Smf::parse(bytes).map_err(|e| format!("not a MIDI file: {e}"))?;
+    let smf = parse(bytes)?;
     let ppq = match smf.header.timing {
         Timing::Metrical(t) => t.as_int() as f64,
         Timing::Timecode(..) => return Err("timecode MIDI files are not supported".into()),

@@ -14,7 +14,7 @@
 //! note-on of a note that is already held ends it first; notes still held at the end of
 //! the file end there. Each of these is counted in [`MidiInputFile::warnings`].
 
-use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+use midly::{MetaMessage, MidiMessage, Timing, TrackEventKind};
 
 use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, MAX_EVENTS_PER_BLOCK};
 
@@ -46,7 +46,7 @@ pub struct MidiInputFile {
 /// Reads a MIDI file's note on/off, CC, pitch bend and pressure events; `bpm` is the
 /// render's tempo (used only for timecode files). See the module documentation.
 pub fn read_input(bytes: &[u8], bpm: f64) -> Result<MidiInputFile, String> {
-    let smf = Smf::parse(bytes).map_err(|e| format!("not a MIDI file: {e}"))?;
+    let smf = crate::cli::midi_file::parse(bytes)?;
     let mut warnings = chunk_warnings(bytes);
     // Ticks → beats.
     let beats_per_tick = match smf.header.timing {
@@ -297,7 +297,7 @@ impl MidiFeed {
 mod tests {
     use super::*;
     use midly::num::{u15, u28, u4, u7};
-    use midly::{Format, Header, TrackEvent};
+    use midly::{Format, Header, Smf, TrackEvent};
 
     fn midi(delta: u32, channel: u8, message: MidiMessage) -> TrackEvent<'static> {
         TrackEvent {

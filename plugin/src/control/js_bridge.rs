@@ -13,7 +13,7 @@ use crate::audio::midi_in::MidiInReceiver;
 use crate::control::console::{Console, Source};
 use crate::control::controller::{self, Controller, SendError};
 use crate::js::input::ToJsReceiver;
-use crate::js::{HostView, JsHost, JsIo};
+use crate::js::{Crashes, HostView, JsHost, JsIo};
 use crate::ml::core::resolve::{default_bundled_dir, default_cache_dir};
 use crate::ml::worker::{ModelStatus, WorkerConfig};
 
@@ -37,6 +37,8 @@ pub struct JsBridge {
     /// Layers models saved with `model.save('session://name')`, kept with the project
     /// (see [`crate::control::params::SessionPersist`]).
     pub saved_models: crate::ml::layers::SavedModels,
+    /// Crashes of the JS thread, each followed by a restart (the status strip).
+    pub crashes: Arc<Crashes>,
 }
 
 impl JsBridge {
@@ -49,6 +51,7 @@ impl JsBridge {
             view: Arc::new(HostView::default()),
             models: Arc::new(ModelStatus::default()),
             saved_models: Default::default(),
+            crashes: Arc::new(Crashes::default()),
         }
     }
 
@@ -155,41 +158,52 @@ impl JsBridge {
         let temperature_view = self.view.clone();
         // A full engine queue is reported once, not for every send until it drains.
         let mut queue_full_reported = false;
-        JsHost::spawn(JsIo {
-            channel_sink: Box::new(move |id, data| {
-                let mut c = sink_controller.lock();
-                match c.send_channel(id, data.into_vec()) {
-                    Ok(()) => queue_full_reported = false,
-                    Err(SendError::QueueFull(_)) if queue_full_reported => {}
-                    Err(e) => {
-                        queue_full_reported = matches!(e, SendError::QueueFull(_));
-                        c.console().error(Source::Js { block: None, line: None }, e.to_string());
+        let (limits, warnings) = crate::js::JsLimits::from_env();
+        for w in warnings {
+            controller.lock().console().error(Source::System, w);
+        }
+        JsHost::spawn_counting(
+            JsIo {
+                limits,
+                channel_sink: Box::new(move |id, data| {
+                    let mut c = sink_controller.lock();
+                    match c.send_channel(id, data.into_vec()) {
+                        Ok(()) => queue_full_reported = false,
+                        Err(SendError::QueueFull(_)) if queue_full_reported => {}
+                        Err(e) => {
+                            queue_full_reported = matches!(e, SendError::QueueFull(_));
+                            c.console()
+                                .error(Source::Js { block: None, line: None }, e.to_string());
+                        }
                     }
-                }
-            }),
-            host: view,
-            to_js: Some(to_js),
-            midi_in: Some(midi_in),
-            clip_sink: Box::new(move |clip| {
-                clip_controller.lock().send_clip(clip).map_err(|e| e.to_string())
-            }),
-            samples_sink: Box::new(move |name, data| {
-                // Recompiles the playing code, without holding the lock while it compiles;
-                // errors are on the console.
-                let _ = controller::insert_buffer(&controller, &name, data);
-            }),
-            models: WorkerConfig {
-                cache_dir: default_cache_dir(),
-                bundled_dir,
-                allow_network: true,
-                seed,
-                temperature: Arc::new(move || temperature_view.temperature.load(Ordering::Relaxed)),
-                status: self.models.clone(),
-                saved_models: self.saved_models.clone(),
+                }),
+                host: view,
+                to_js: Some(to_js),
+                midi_in: Some(midi_in),
+                clip_sink: Box::new(move |clip| {
+                    clip_controller.lock().send_clip(clip).map_err(|e| e.to_string())
+                }),
+                samples_sink: Box::new(move |name, data| {
+                    // Recompiles the playing code, without holding the lock while it compiles;
+                    // errors are on the console.
+                    let _ = controller::insert_buffer(&controller, &name, data);
+                }),
+                models: WorkerConfig {
+                    cache_dir: default_cache_dir(),
+                    bundled_dir,
+                    allow_network: true,
+                    seed,
+                    temperature: Arc::new(move || {
+                        temperature_view.temperature.load(Ordering::Relaxed)
+                    }),
+                    status: self.models.clone(),
+                    saved_models: self.saved_models.clone(),
+                },
+                headless: false,
+                base_dir: dirs::home_dir().unwrap_or_else(|| PathBuf::from(".")),
             },
-            headless: false,
-            base_dir: dirs::home_dir().unwrap_or_else(|| PathBuf::from(".")),
-        })
+            self.crashes.clone(),
+        )
     }
 }
 

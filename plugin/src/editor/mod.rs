@@ -105,6 +105,11 @@ pub struct SemaEditor {
     /// (or by its clip), for the status strip's MIDI-in indicator.
     midi_in_seen: Option<Instant>,
     midi_in_note: Option<u8>,
+    /// Panics caught in `draw` (kept across the resets they cause).
+    crashes: Arc<crate::js::Crashes>,
+    /// Test hook: the next frame panics.
+    #[cfg(test)]
+    panic_next: bool,
 }
 
 /// Where a clicked console message points.
@@ -400,6 +405,32 @@ impl SemaEditor {
             scope_seen: None,
             midi_in_seen: None,
             midi_in_note: None,
+            crashes: Arc::default(),
+            #[cfg(test)]
+            panic_next: false,
+        }
+    }
+
+    /// One frame, with a panic in it caught: reported on the console and the status
+    /// strip, the editor's own state (text buffers, scroll, flashes) is rebuilt from the
+    /// session, and the next frame draws normally. The host never sees the panic.
+    fn draw_guarded(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.draw(ui, setter)));
+        if let Err(payload) = run {
+            let message = crate::js::panic_message(&*payload);
+            self.crashes.record(&message);
+            self.shared.console.error(
+                Source::System,
+                format!(
+                    "the editor crashed ({message}) and was reset from the session; \
+                     the audio and the scripts were not affected"
+                ),
+            );
+            let crashes = self.crashes.clone();
+            let gui = self.gui.take();
+            *self = SemaEditor::new(self.shared.clone());
+            self.crashes = crashes;
+            self.gui = gui;
         }
     }
 
@@ -545,6 +576,20 @@ impl SemaEditor {
             ui.separator();
             self.midi_in_indicator(ui);
             ui.separator();
+            let crashes = [
+                ("JS", self.shared.js.crashes.count(), self.shared.js.crashes.last.lock().clone()),
+                ("editor", self.crashes.count(), self.crashes.last.lock().clone()),
+            ];
+            for (what, n, last) in crashes {
+                if n > 0 {
+                    ui.colored_label(
+                        ui.visuals().error_fg_color,
+                        egui::RichText::new(format!("{what} restarted ×{n}")).monospace(),
+                    )
+                    .on_hover_text(format!("last crash: {}", last.unwrap_or_default()));
+                    ui.separator();
+                }
+            }
             let models = &self.shared.js.models;
             let summary = models.summary();
             let error = models.last_error.lock().clone();
@@ -737,13 +782,17 @@ impl NiceEguiApp for SemaEditor {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
         let Some(gui) = self.gui.clone() else { return };
-        self.draw(ui, &gui.param_setter());
+        self.draw_guarded(ui, &gui.param_setter());
     }
 }
 
 impl SemaEditor {
     /// One frame of the whole window.
     fn draw(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        #[cfg(test)]
+        if std::mem::take(&mut self.panic_next) {
+            panic!("test panic in the editor");
+        }
         self.shared.js.drain_console(&self.shared.console);
         self.follow_session();
         self.drain_audio_logs();
@@ -1064,6 +1113,41 @@ mod tests {
             repeat: false,
             modifiers: egui::Modifiers::COMMAND,
         }
+    }
+
+    #[test]
+    fn a_panic_in_a_frame_is_reported_and_the_editor_draws_again() {
+        let plugin = crate::SemaLive::default();
+        let mut ed = SemaEditor::new(plugin.shared.clone());
+        let ctx = egui::Context::default();
+        let gui = GuiContext::new(Arc::new(TestHost));
+        let setter = gui.param_setter();
+        let run = |ed: &mut SemaEditor| {
+            let raw = egui::RawInput {
+                screen_rect: Some(egui::Rect::from_min_size(
+                    egui::Pos2::ZERO,
+                    egui::vec2(1180.0, 760.0),
+                )),
+                ..Default::default()
+            };
+            let mut out = ctx.run_ui(raw, |ui| ed.draw_guarded(ui, &setter));
+            out.textures_delta.clear();
+            out
+        };
+        run(&mut ed);
+        ed.js.push_str("\n// typed, not saved yet");
+        ed.panic_next = true;
+        run(&mut ed);
+        assert_eq!(ed.crashes.count(), 1);
+        assert!(!ed.js.contains("typed, not saved yet"), "reset from the session");
+        let lines = plugin.shared.console.snapshot();
+        assert!(
+            lines.iter().any(|l| l.text.contains("the editor crashed (test panic in the editor)")),
+            "{lines:?}"
+        );
+        let out = run(&mut ed);
+        assert!(out.shapes.len() > 100, "draws again: {} shapes", out.shapes.len());
+        assert_eq!(ed.crashes.count(), 1);
     }
 
     #[test]

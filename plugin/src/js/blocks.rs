@@ -198,24 +198,40 @@ mod tests {
     }
 }
 
-/// Inserts `tick` (a call statement such as `__semaTick();`) at the start of every loop
-/// body written as a block (`for (...) {`, `while (...) {`, `do {`), on the same line so
-/// line numbers do not change. Functions declared in the code carry the ticks too, which
-/// is what lets the runtime stop a loop that calls a looping function (Boa's own loop
-/// limit counts per call frame).
+/// Inserts `tick` (a call expression such as `__semaTick()`) into every loop, on the same
+/// line so line numbers do not change: as the first operand of a comma expression in the
+/// head of `while (…)` (also the `while` of `do … while`) and in the test of
+/// `for (init; test; update)` (an empty test becomes `(tick, true)`), and as a statement
+/// at the start of `for (… of/in …) {` bodies. Loops with a single-statement body or none
+/// are covered too. Functions declared in the code carry the ticks, which is what lets the
+/// runtime stop a loop that calls a looping function (Boa's own loop limit counts per
+/// call frame).
 ///
 /// The JS [`tokenizer`](super::tokenizer) skips strings, templates, comments and regular
 /// expressions; this returns None when the code leaves one of them open (it cannot follow
 /// the code then), and the caller then runs the code unchanged.
 pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
-    #[derive(PartialEq)]
+    #[derive(Clone, Copy, PartialEq)]
+    enum Head {
+        While,
+        For,
+    }
+    #[derive(Clone, Copy, PartialEq)]
     enum Loop {
         None,
         /// Saw `for`/`while`: waiting for its `(`.
-        AwaitParen,
-        /// Inside the loop head; the paren depth at which it closes.
-        InHead(usize),
-        /// Head closed (or `do`): a `{` next starts the body.
+        AwaitParen(Head),
+        /// Inside the loop head; the paren and brace depths at which it closes, the `;`
+        /// seen at that level, and whether the tick goes before the next token (the test
+        /// of a `for (;;)`).
+        InHead {
+            head: Head,
+            paren: usize,
+            brace: usize,
+            semis: u8,
+            tick_next: bool,
+        },
+        /// Head of a `for … of/in` closed: a `{` next starts the body, which gets the tick.
         AwaitBody,
     }
     // Keywords after which a `/` starts a regular expression.
@@ -238,14 +254,31 @@ pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
     let mut out = String::with_capacity(code.len() + 64);
     let mut copied = 0;
     let mut paren = 0usize;
+    let mut brace = 0usize;
     let mut state = Loop::None;
     let mut lexer = Lexer::new(code, Mode::Code);
     // Whether the last token that is not whitespace or a comment was a `.` (or `?.`).
     let mut after_dot = false;
     while let Some(Token { kind, range }) = lexer.next() {
         let was_after_dot = after_dot;
-        if !matches!(kind, Kind::Whitespace | Kind::LineComment | Kind::BlockComment) {
+        let significant =
+            !matches!(kind, Kind::Whitespace | Kind::LineComment | Kind::BlockComment);
+        if significant {
             after_dot = kind == Kind::Punct && code[range.clone()].ends_with('.');
+        }
+        // The test of a `for (init; test; update)` starts at this token.
+        if let Loop::InHead { tick_next: true, head, paren: p, brace: b, semis } = state {
+            if significant {
+                out.push_str(&code[copied..range.start]);
+                if &code[range.clone()] == ";" {
+                    out.push_str(&format!("({tick}, true)"));
+                } else {
+                    out.push_str(tick);
+                    out.push_str(", ");
+                }
+                copied = range.start;
+                state = Loop::InHead { head, paren: p, brace: b, semis, tick_next: false };
+            }
         }
         match kind {
             Kind::Whitespace
@@ -267,41 +300,73 @@ pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
                 // a full stop before a loop is not a `.`).
                 let after_dot = was_after_dot;
                 lexer.set_regex_ok(REGEX_KEYWORDS.contains(&word) && !after_dot);
-                state = match (word, &state) {
-                    ("for" | "while", _) if !after_dot => Loop::AwaitParen,
-                    ("do", _) if !after_dot => Loop::AwaitBody,
-                    ("await", Loop::AwaitParen) => Loop::AwaitParen,
-                    (_, Loop::InHead(d)) => Loop::InHead(*d),
+                state = match (word, state) {
+                    (_, s @ Loop::InHead { .. }) => s,
+                    ("for", _) if !after_dot => Loop::AwaitParen(Head::For),
+                    ("while", _) if !after_dot => Loop::AwaitParen(Head::While),
+                    ("await", s @ Loop::AwaitParen(Head::For)) => s,
                     _ => Loop::None,
                 };
             }
             Kind::Punct => match code.as_bytes()[range.start] {
                 b'(' => {
                     paren += 1;
-                    if state == Loop::AwaitParen {
-                        state = Loop::InHead(paren);
+                    if let Loop::AwaitParen(head) = state {
+                        if head == Head::While {
+                            out.push_str(&code[copied..range.end]);
+                            out.push_str(tick);
+                            out.push_str(", ");
+                            copied = range.end;
+                        }
+                        state = Loop::InHead { head, paren, brace, semis: 0, tick_next: false };
                     }
                 }
                 b')' => {
-                    if state == Loop::InHead(paren) {
-                        state = Loop::AwaitBody;
+                    if let Loop::InHead { head, paren: p, semis, .. } = state {
+                        if p == paren {
+                            state = if head == Head::For && semis == 0 {
+                                Loop::AwaitBody
+                            } else {
+                                Loop::None
+                            };
+                        }
                     } else if state == Loop::AwaitBody {
                         state = Loop::None;
                     }
                     paren = paren.saturating_sub(1);
                 }
+                b';' => {
+                    if let Loop::InHead { head: Head::For, paren: p, brace: b, semis, .. } = state {
+                        if p == paren && b == brace {
+                            state = Loop::InHead {
+                                head: Head::For,
+                                paren: p,
+                                brace: b,
+                                semis: semis.saturating_add(1),
+                                tick_next: semis == 0,
+                            };
+                        }
+                    } else if state == Loop::AwaitBody {
+                        state = Loop::None;
+                    }
+                }
                 b'{' => {
+                    brace += 1;
                     if state == Loop::AwaitBody {
                         out.push_str(&code[copied..range.end]);
                         out.push_str(tick);
+                        out.push(';');
                         copied = range.end;
                         state = Loop::None;
                     }
                 }
-                // After a block a `/` starts a regular expression.
-                b'}' => lexer.set_regex_ok(true),
+                b'}' => {
+                    brace = brace.saturating_sub(1);
+                    // After a block a `/` starts a regular expression.
+                    lexer.set_regex_ok(true);
+                }
                 _ => {
-                    if state == Loop::AwaitBody {
+                    if state == Loop::AwaitBody || matches!(state, Loop::AwaitParen(_)) {
                         state = Loop::None;
                     }
                 }
@@ -319,7 +384,7 @@ pub fn instrument_loops(code: &str, tick: &str) -> Option<String> {
 mod instrument_tests {
     use super::instrument_loops;
 
-    const T: &str = "T();";
+    const T: &str = "T()";
 
     #[test]
     fn a_comment_ending_in_a_full_stop_does_not_hide_the_next_loop() {
@@ -332,14 +397,40 @@ mod instrument_tests {
     }
 
     #[test]
-    fn ticks_loop_bodies_only() {
+    fn ticks_every_loop_once_per_iteration() {
         let src = "for (let i = 0; i < 3; i++) { f(i); }\nwhile (x) {\n}\ndo { y() } while (z);\nif (a) { b }\nvar o = {for: 1};";
         let out = instrument_loops(src, T).unwrap();
         assert_eq!(
             out,
-            "for (let i = 0; i < 3; i++) {T(); f(i); }\nwhile (x) {T();\n}\ndo {T(); y() } while (z);\nif (a) { b }\nvar o = {for: 1};"
+            "for (let i = 0; T(), i < 3; i++) { f(i); }\nwhile (T(), x) {\n}\ndo { y() } while (T(), z);\nif (a) { b }\nvar o = {for: 1};"
         );
         assert_eq!(out.lines().count(), src.lines().count());
+        // Single-statement bodies and empty ones.
+        assert_eq!(instrument_loops("while (x) y();", T).unwrap(), "while (T(), x) y();");
+        assert_eq!(instrument_loops("for (;;);", T).unwrap(), "for (;(T(), true););");
+        assert_eq!(
+            instrument_loops("for (var i = 0; ; i++) s += i;", T).unwrap(),
+            "for (var i = 0; (T(), true); i++) s += i;"
+        );
+        assert_eq!(
+            instrument_loops("do x++; while (x < 9)", T).unwrap(),
+            "do x++; while (T(), x < 9)"
+        );
+        // `for … of/in` loops: the body, when it is a block.
+        assert_eq!(
+            instrument_loops("for (const k in o) { g(k) }", T).unwrap(),
+            "for (const k in o) {T(); g(k) }"
+        );
+        assert_eq!(
+            instrument_loops("for await (const v of it) { g(v) }", T).unwrap(),
+            "for await (const v of it) {T(); g(v) }"
+        );
+        // A `;` inside a function in the head is not the head's.
+        assert_eq!(
+            instrument_loops("for (let i = (function () { return 0; })(); i < n; i++) {}", T)
+                .unwrap(),
+            "for (let i = (function () { return 0; })(); T(), i < n; i++) {}"
+        );
     }
 
     #[test]
@@ -348,14 +439,13 @@ mod instrument_tests {
         let out = instrument_loops(src, T).unwrap();
         assert_eq!(
             out,
-            "var s = 'for (;;) {'; // while (1) {\n/* do { */ var r = /for \\(x\\) {/g;\nvar t = `while (1) { ${ {a: 1}.a } }`;\nfor (const k of o) {T(); a.for(1); }\nx = a / b; while (q) {T(); }"
+            "var s = 'for (;;) {'; // while (1) {\n/* do { */ var r = /for \\(x\\) {/g;\nvar t = `while (1) { ${ {a: 1}.a } }`;\nfor (const k of o) {T(); a.for(1); }\nx = a / b; while (T(), q) { }"
         );
-        // Nested parentheses in the head, single-statement bodies, unfollowable code.
+        // Nested parentheses in the head, unfollowable code.
         assert_eq!(
             instrument_loops("for (f(g(1)); h(); ) { }", T).unwrap(),
-            "for (f(g(1)); h(); ) {T(); }"
+            "for (f(g(1)); T(), h(); ) { }"
         );
-        assert_eq!(instrument_loops("while (x) y();", T).unwrap(), "while (x) y();");
         assert_eq!(instrument_loops("var s = 'unterminated", T), None);
         assert_eq!(instrument_loops("var t = `open ${ x", T), None);
     }

@@ -43,6 +43,12 @@ pub enum JsCommand {
         /// Evaluate the next block right away instead of waiting for model work first.
         #[arg(long)]
         no_settle: bool,
+        /// Longest a block, timer, Promise chain or onBar call may run, in seconds.
+        #[arg(long, value_parser = super::runtime::JsLimits::parse_seconds)]
+        time_limit: Option<Duration>,
+        /// Most memory the scripts may hold, in megabytes.
+        #[arg(long, value_parser = super::runtime::JsLimits::parse_megabytes)]
+        heap_limit_mb: Option<usize>,
     },
     /// The cache of libraries loaded with `importScripts(url)` (other than the built-in
     /// tfjs and @magenta/music).
@@ -81,7 +87,17 @@ pub fn cli_js(args: JsArgs) -> Result<(), ScriptError> {
             println!("cached {url} as {}", path.display());
             Ok(())
         }
-        JsCommand::Run { file, timeout, offline, bundled_dir, seed, temperature, no_settle } => {
+        JsCommand::Run {
+            file,
+            timeout,
+            offline,
+            bundled_dir,
+            seed,
+            temperature,
+            no_settle,
+            time_limit,
+            heap_limit_mb,
+        } => {
             let mut opts = match bundled_dir {
                 Some(dir) => RunOptions::new(dir),
                 None => RunOptions::default(),
@@ -96,6 +112,8 @@ pub fn cli_js(args: JsArgs) -> Result<(), ScriptError> {
             opts.models.allow_network = !offline;
             opts.models.seed = seed;
             opts.settle_between_blocks = !no_settle;
+            opts.limits.time = time_limit.unwrap_or(opts.limits.time);
+            opts.limits.heap_bytes = heap_limit_mb.unwrap_or(opts.limits.heap_bytes);
             opts.host.temperature.store(temperature, Ordering::Relaxed);
             let report = run_file(&file, opts)?;
             if report.timed_out {

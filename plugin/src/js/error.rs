@@ -17,15 +17,18 @@ pub enum ScriptErrorKind {
     /// An exception nobody caught: a thrown value, a syntax error, a rejected Promise
     /// without a handler.
     Exception,
-    /// Boa's loop iteration limit stopped a call frame
-    /// ([`LOOP_ITERATION_LIMIT`](crate::js::runtime::LOOP_ITERATION_LIMIT)).
+    /// Boa's loop iteration limit stopped a call frame: the backstop for loops without a
+    /// time check ([`loop_backstop`](crate::js::runtime::loop_backstop)).
     LoopLimit,
     /// Boa's recursion (or VM stack) limit stopped the script
     /// ([`RECURSION_LIMIT`](crate::js::runtime::RECURSION_LIMIT)).
     RecursionLimit,
-    /// The script ran longer than
-    /// [`RUN_TIME_LIMIT`](crate::js::runtime::RUN_TIME_LIMIT) and was stopped.
+    /// The script ran longer than its time budget
+    /// ([`JsLimits::time`](crate::js::runtime::JsLimits)) and was stopped.
     TimeLimit,
+    /// The script's heap grew past its limit
+    /// ([`JsLimits::heap_bytes`](crate::js::runtime::JsLimits)) and it was stopped.
+    HeapLimit,
     /// A headless run gave up waiting for model requests or other pending work.
     Pending,
     /// A headless run ended with errors (uncaught ones, or giving up on pending work);

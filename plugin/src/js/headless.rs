@@ -11,7 +11,7 @@ use crate::audio::midi_in::Clip;
 use crate::control::console::Line;
 use crate::ml::worker::WorkerConfig;
 
-use super::runtime::{JsIo, Runtime};
+use super::runtime::{JsIo, JsLimits, Runtime};
 
 /// Options of a headless run.
 pub struct RunOptions {
@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub settle_between_blocks: bool,
     /// Print console lines to stdout.
     pub print: bool,
+    /// How long scripts may run and how much memory they may hold.
+    pub limits: JsLimits,
 }
 
 impl RunOptions {
@@ -38,6 +40,7 @@ impl RunOptions {
             timeout: Duration::from_secs(60),
             settle_between_blocks: true,
             print: true,
+            limits: JsLimits::default(),
         }
     }
 }
@@ -91,6 +94,7 @@ pub fn run_source(
         models: opts.models.clone(),
         headless: opts.print,
         base_dir: base_dir.to_path_buf(),
+        limits: opts.limits,
     };
     let mut rt = Runtime::new(io)?;
     let mut report = RunReport::default();

@@ -16,6 +16,7 @@
 //! - [`phrase`]: the phrase recorder (what the musician played, as a quantised
 //!   NoteSequence) and NoteSequence → clip for `host.play`.
 //! - [`call_response`]: the timing of `host.callAndResponse`.
+//! - [`heap`]: the plugin's allocator, which counts the JS thread's heap (its limit).
 //! - [`api`]: the globals installed in the context.
 //! - [`cli`]: `sema-live js run FILE.js`, `sema-live js cache add URL FILE`.
 //! - [`script_cache`]: `importScripts` of other libraries, downloaded once and cached.
@@ -28,6 +29,7 @@ pub mod call_response;
 pub mod cli;
 pub mod error;
 mod headless;
+pub mod heap;
 mod host_thread;
 pub mod input;
 pub mod offline;
@@ -42,9 +44,9 @@ use atomic_float::{AtomicF32, AtomicF64};
 
 pub use error::{ScriptError, ScriptErrorKind};
 pub use headless::{run_file, run_source, RunOptions, RunReport};
-pub use host_thread::JsHost;
+pub use host_thread::{panic_message, Crashes, JsHost};
 pub use input::JsInput;
-pub use runtime::{JsIo, Runtime};
+pub use runtime::{JsIo, JsLimits, Runtime};
 
 /// Number of macro parameters `host.macros[i]` exposes.
 pub const NUM_MACROS: usize = 8;
@@ -95,6 +97,8 @@ impl Default for HostView {
 
 #[cfg(test)]
 mod layers_tests;
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod midi_tests;
 #[cfg(test)]

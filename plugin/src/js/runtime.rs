@@ -7,16 +7,26 @@
 //! instance; [`run_source`](super::run_source) and [`run_file`](super::run_file) (`headless.rs`)
 //! drive one headless.
 //!
-//! Runaway scripts: Boa's runtime limits stop a frame after [`LOOP_ITERATION_LIMIT`] loop
-//! iterations (uncatchable by `try`) and deep recursion after [`RECURSION_LIMIT`] calls;
-//! the host hooks cap buffers at [`MAX_BUFFER_BYTES`]; `sema.js` guards `Array(n)`,
-//! `fill`, `repeat` and `pad*` against single huge allocations. Boa's loop counter is per
-//! call frame (and 0.22 has no instruction budget outside its `fuzz` feature), so block
-//! code gets a `__semaTick();` at the start of each loop body written as a block
-//! ([`blocks::instrument_loops`]): it stops any block, callback or Promise chain that runs
-//! longer than [`RUN_TIME_LIMIT`], including loops that call looping functions. Loops
-//! with a single-statement body only have the per-frame limit; [`super::JsHost::shutdown`]
-//! therefore never waits more than a few seconds.
+//! Runaway scripts are stopped by time and by memory ([`JsLimits`]), uncatchably (a
+//! `try` around the loop does not keep it going):
+//! - **Time**: every block, timer callback, Promise job chain and `host.onBar` call gets a
+//!   wall-clock budget ([`JsLimits::time`], default [`RUN_TIME_LIMIT`]). Boa 0.22 has no
+//!   interrupt hook (its only instruction budget is behind its `fuzz` feature), so evaluated
+//!   code gets a tick in every loop ([`blocks::instrument_loops`]: in the head of `while`,
+//!   `do … while` and `for (;;)` loops, at the start of `for … of/in` bodies), also inside
+//!   the functions it declares; the tick reads the clock every 256 calls. Boa's own loop
+//!   counter stays as a backstop for code the instrumentation cannot reach (`eval` of a
+//!   string, `new Function`), set so high ([`loop_backstop`]) that only a loop running
+//!   far past the time budget meets it.
+//! - **Memory**: the plugin's allocator counts the JS thread's allocations
+//!   ([`super::heap`]); the tick stops a script whose heap grew past
+//!   [`JsLimits::heap_bytes`] (default [`MAX_HEAP_BYTES`]). If collecting garbage does not
+//!   bring it back under the limit (a global still holds the data), the runtime is
+//!   restarted ([`Runtime::restart`]): a fresh context with the same channels, sinks and
+//!   model worker, so the next block runs.
+//! - Deep recursion stops after [`RECURSION_LIMIT`] calls; the host hooks cap buffers at
+//!   [`MAX_BUFFER_BYTES`]; `sema.js` guards `Array(n)`, `fill`, `repeat` and `pad*` against
+//!   single huge allocations.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -44,15 +54,16 @@ use crate::control::console::{Level, Line};
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::worker::{ModelWorker, WorkerConfig};
 
-/// Loop iterations one function call (or one block's top level) may run before it is
-/// stopped. Measured here (debug test build, deps at opt-level 2, busy machine): a
-/// `while (true) {}` with its tick stops after ~1 s, a loop updating a global is stopped
-/// by [`RUN_TIME_LIMIT`] first; loops over a few seconds of audio samples still fit.
-pub const LOOP_ITERATION_LIMIT: u64 = 2_000_000;
+/// Loop iterations per second of time budget that Boa's own per-frame loop counter allows
+/// (the backstop for loops without a tick, see [`loop_backstop`]): more than Boa runs in
+/// a second even for an empty loop in a release build.
+pub const BACKSTOP_ITERATIONS_PER_SECOND: u64 = 100_000_000;
 /// Depth of nested JS calls before a "too much recursion" error.
 pub const RECURSION_LIMIT: usize = 400;
 /// Largest ArrayBuffer (and so typed array) a script may allocate, in bytes.
 pub const MAX_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
+/// Default heap limit of a runtime: what its scripts may hold in memory, in bytes.
+pub const MAX_HEAP_BYTES: usize = 256 * 1024 * 1024;
 /// Promise jobs run in one go before the queue is declared runaway and dropped.
 const MAX_JOBS_PER_PUMP: usize = 1_000_000;
 /// Live timers a script may hold at once.
@@ -61,11 +72,72 @@ pub const MAX_TIMERS: usize = 10_000;
 const MAX_INPUTS_PER_PUMP: usize = 4096;
 /// MIDI input events handled per pump (the rest waits for the next pump).
 const MAX_MIDI_PER_PUMP: usize = 4096;
-/// Longest a block, callback or Promise job chain may run: loops written as blocks check
+/// Default for how long a block, callback or Promise job chain may run: every loop checks
 /// it (see [`blocks::instrument_loops`]), so a loop that calls looping functions stops too.
-pub const RUN_TIME_LIMIT: Duration = Duration::from_secs(2);
-/// The statement inserted at the start of loop bodies.
-pub(crate) const TICK_CALL: &str = "__semaTick();";
+pub const RUN_TIME_LIMIT: Duration = Duration::from_secs(5);
+/// The call inserted into loops (a statement at the start of a body, or the first operand
+/// of a comma expression in a loop head).
+pub(crate) const TICK_CALL: &str = "__semaTick()";
+
+/// How long a script may run and how much memory it may hold (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct JsLimits {
+    /// Wall-clock budget of each block, timer callback, Promise job chain or `onBar` call.
+    pub time: Duration,
+    /// What the JS thread may hold, in bytes, beyond the runtime's own set-up.
+    pub heap_bytes: usize,
+}
+
+impl Default for JsLimits {
+    fn default() -> Self {
+        JsLimits { time: RUN_TIME_LIMIT, heap_bytes: MAX_HEAP_BYTES }
+    }
+}
+
+impl JsLimits {
+    /// The defaults, overridden by `SEMA_LIVE_JS_TIME_LIMIT` (seconds) and
+    /// `SEMA_LIVE_JS_HEAP_MB` (megabytes) when they hold a positive number (how a DAW user
+    /// sets them for the plugin). Unusable values are reported in the returned warnings.
+    pub fn from_env() -> (Self, Vec<String>) {
+        let mut limits = JsLimits::default();
+        let mut warnings = Vec::new();
+        if let Ok(v) = std::env::var("SEMA_LIVE_JS_TIME_LIMIT") {
+            match Self::parse_seconds(&v) {
+                Ok(t) => limits.time = t,
+                Err(e) => warnings.push(format!("SEMA_LIVE_JS_TIME_LIMIT: {e}")),
+            }
+        }
+        if let Ok(v) = std::env::var("SEMA_LIVE_JS_HEAP_MB") {
+            match Self::parse_megabytes(&v) {
+                Ok(b) => limits.heap_bytes = b,
+                Err(e) => warnings.push(format!("SEMA_LIVE_JS_HEAP_MB: {e}")),
+            }
+        }
+        (limits, warnings)
+    }
+
+    /// A time budget in seconds: positive, at most an hour.
+    pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+        match text.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
+            _ => Err(format!("{text:?} is not a number of seconds between 0 and 3600")),
+        }
+    }
+
+    /// A heap limit in megabytes: at least 1, at most 65536.
+    pub fn parse_megabytes(text: &str) -> Result<usize, String> {
+        match text.trim().parse::<f64>() {
+            Ok(mb) if (1.0..=65536.0).contains(&mb) => Ok((mb * 1024.0 * 1024.0) as usize),
+            _ => Err(format!("{text:?} is not a number of megabytes between 1 and 65536")),
+        }
+    }
+}
+
+/// Boa's per-frame loop iteration limit for a time budget: the backstop for loops the
+/// instrumentation could not reach, never met by a loop that stays within the budget.
+pub fn loop_backstop(time: Duration) -> u64 {
+    (time.as_secs_f64().max(1.0) * BACKSTOP_ITERATIONS_PER_SECOND as f64) as u64
+}
 /// Evaluations remembered for attributing error lines to blocks.
 const MAX_EVALUATED_RECORDS: usize = 1024;
 /// Stack of the JS thread: native built-ins (e.g. `Array.prototype.map`) recurse on it.
@@ -98,6 +170,8 @@ pub struct JsIo {
     pub headless: bool,
     /// Folder that relative `importScripts` paths are resolved against.
     pub base_dir: PathBuf,
+    /// How long scripts may run and how much memory they may hold.
+    pub limits: JsLimits,
 }
 
 /// A timer made by `setTimeout`/`setInterval`.
@@ -254,6 +328,26 @@ thread_local! {
     static TICKS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     /// Set when `__semaTick` stopped a script for running too long.
     static TIMED_OUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The running runtime's heap limit (checked by `__semaTick`).
+    static HEAP_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    /// Set when `__semaTick` stopped a script for holding too much memory.
+    static OUT_OF_MEMORY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set from another thread to stop the running script at once (the instance is being
+    /// destroyed): see [`set_interrupt`].
+    static INTERRUPT: std::cell::RefCell<Option<Arc<std::sync::atomic::AtomicBool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes `flag` stop any script running on this thread within a few hundred loop
+/// iterations once it is set (checked with the clock by `__semaTick`).
+pub(crate) fn set_interrupt(flag: Arc<std::sync::atomic::AtomicBool>) {
+    INTERRUPT.with(|i| *i.borrow_mut() = Some(flag));
+}
+
+fn interrupted() -> bool {
+    INTERRUPT
+        .try_with(|i| i.borrow().as_ref().is_some_and(|f| f.load(Ordering::Relaxed)))
+        .unwrap_or(false)
 }
 
 impl ApiState {
@@ -299,10 +393,23 @@ impl ApiState {
 /// `__semaTick()`, called at the start of every loop iteration of instrumented code:
 /// stops the script (uncatchably, like Boa's own limits) once it ran past its deadline.
 pub(crate) fn tick(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    if super::heap::live_bytes() > HEAP_LIMIT.get() {
+        // Boa's collector only counts its object headers, not the element storage of
+        // arrays, so garbage can be most of the count: collect before judging.
+        boa_engine::gc::force_collect();
+        if super::heap::live_bytes() > HEAP_LIMIT.get() {
+            OUT_OF_MEMORY.set(true);
+            return Err(boa_engine::RuntimeLimitError::LoopIteration.into());
+        }
+    }
     let n = TICKS.get().wrapping_add(1);
     TICKS.set(n);
     // Reading the clock costs more than the rest of a tick: do it every 256 ticks.
     if n.is_multiple_of(256) {
+        if interrupted() {
+            TIMED_OUT.set(true);
+            return Err(boa_engine::RuntimeLimitError::LoopIteration.into());
+        }
         if let Some(deadline) = DEADLINE.get() {
             if Instant::now() > deadline {
                 TIMED_OUT.set(true);
@@ -462,27 +569,86 @@ pub struct Runtime {
     errors: usize,
     /// Uncaught errors not yet collected with [`Runtime::take_errors`].
     uncaught: Vec<ScriptError>,
+    /// How long scripts may run and how much memory they may hold.
+    limits: JsLimits,
+    /// The seed of `Math.random` (set again by a restart).
+    seed: Option<u64>,
+    /// Why the runtime must restart once the running entry point returns (a heap stop
+    /// that garbage collection could not undo).
+    restart_pending: Option<String>,
+    /// Number of restarts so far.
+    restarts: usize,
+}
+
+/// A context with the API installed and `Math.random` seeded, and its `eval`.
+fn build_context(
+    jobs: Rc<Jobs>,
+    hooks: Rc<Hooks>,
+    state: &Rc<RefCell<ApiState>>,
+    seed: Option<u64>,
+    limits: JsLimits,
+) -> Result<(Context, JsObject), ScriptError> {
+    let setup = |message: String| ScriptError::new(ScriptErrorKind::Setup, message);
+    let mut ctx = Context::builder()
+        .job_executor(jobs)
+        .host_hooks(hooks)
+        .build()
+        .map_err(|e| setup(format!("cannot create the JS context: {e}")))?;
+    let mut runtime_limits = RuntimeLimits::default();
+    runtime_limits.set_loop_iteration_limit(loop_backstop(limits.time));
+    runtime_limits.set_recursion_limit(RECURSION_LIMIT);
+    ctx.set_runtime_limits(runtime_limits);
+    ctx.insert_data(ApiStateHandle(state.clone()));
+    let eval_fn = ctx
+        .global_object()
+        .get(js_string!("eval"), &mut ctx)
+        .ok()
+        .and_then(|v| v.as_callable())
+        .ok_or_else(|| setup("the JS engine has no eval function".into()))?;
+    api::install(&mut ctx).map_err(|e| setup(format!("cannot install the JS API: {e}")))?;
+    // A seeded run (renders, tests) must be reproducible: seed `Math.random` too, since
+    // tf.randomNormal and user code draw from it.
+    if let Some(seed) = seed {
+        // mulberry32, the same generator tf.js uses for an explicit seed.
+        let src = format!(
+            "Math.random = (function () {{ let a = {} >>> 0; return function () {{ \
+             a = (a + 0x6D2B79F5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); \
+             t ^= t + Math.imul(t ^ (t >>> 7), t | 61); \
+             return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }}; }})();",
+            seed as u32
+        );
+        ctx.eval(boa_engine::Source::from_bytes(&src))
+            .map_err(|e| setup(format!("cannot seed Math.random: {e}")))?;
+    }
+    Ok((ctx, eval_fn))
+}
+
+/// Wraps the sinks that move script data to other threads: the data they are given is
+/// taken off the JS thread's heap count and whatever they allocate is not counted (see
+/// [`super::heap`]).
+fn accounted_sinks(io: &mut JsIo) {
+    use std::mem::{replace, size_of_val};
+    let mut channel = replace(&mut io.channel_sink, Box::new(|_, _| {}));
+    io.channel_sink = Box::new(move |id, data| {
+        super::heap::forget(size_of_val(&*data));
+        super::heap::untracked(|| channel(id, data));
+    });
+    let mut samples = replace(&mut io.samples_sink, Box::new(|_, _| {}));
+    io.samples_sink = Box::new(move |name, data| {
+        super::heap::forget(data.capacity() * size_of::<f32>() + name.capacity());
+        super::heap::untracked(|| samples(name, data));
+    });
+    let mut clips = replace(&mut io.clip_sink, Box::new(|_| Ok(())));
+    io.clip_sink = Box::new(move |clip| super::heap::untracked(|| clips(clip)));
 }
 
 impl Runtime {
     /// Creates a context and installs the API.
-    pub fn new(io: JsIo) -> Result<Self, ScriptError> {
-        let setup = |message: String| ScriptError::new(ScriptErrorKind::Setup, message);
+    pub fn new(mut io: JsIo) -> Result<Self, ScriptError> {
+        accounted_sinks(&mut io);
         let clock = JsClock::default();
         let jobs = Rc::new(Jobs { clock: clock.clone(), ..Jobs::default() });
         let hooks = Rc::new(Hooks::default());
-        let mut ctx = Context::builder()
-            .job_executor(jobs.clone())
-            .host_hooks(hooks.clone())
-            .build()
-            .map_err(|e| setup(format!("cannot create the JS context: {e}")))?;
-        let mut limits = RuntimeLimits::default();
-        limits.set_loop_iteration_limit(LOOP_ITERATION_LIMIT);
-        limits.set_recursion_limit(RECURSION_LIMIT);
-        ctx.set_runtime_limits(limits);
-
-        // A seeded run (renders, tests) must be reproducible: seed `Math.random` too, since
-        // tf.randomNormal and user code draw from it.
         let seed = io.models.seed;
         let state = Rc::new(RefCell::new(ApiState {
             console: VecDeque::new(),
@@ -515,26 +681,9 @@ impl Runtime {
             base_dir: io.base_dir,
             clock,
         }));
-        ctx.insert_data(ApiStateHandle(state.clone()));
-        let eval_fn = ctx
-            .global_object()
-            .get(js_string!("eval"), &mut ctx)
-            .ok()
-            .and_then(|v| v.as_callable())
-            .ok_or_else(|| setup("the JS engine has no eval function".into()))?;
-        api::install(&mut ctx).map_err(|e| setup(format!("cannot install the JS API: {e}")))?;
-        if let Some(seed) = seed {
-            // mulberry32, the same generator tf.js uses for an explicit seed.
-            let src = format!(
-                "Math.random = (function () {{ let a = {} >>> 0; return function () {{ \
-                 a = (a + 0x6D2B79F5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); \
-                 t ^= t + Math.imul(t ^ (t >>> 7), t | 61); \
-                 return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }}; }})();",
-                seed as u32
-            );
-            ctx.eval(boa_engine::Source::from_bytes(&src))
-                .map_err(|e| setup(format!("cannot seed Math.random: {e}")))?;
-        }
+        let (ctx, eval_fn) = build_context(jobs.clone(), hooks.clone(), &state, seed, io.limits)?;
+        // The heap limit counts what scripts hold, not the runtime's own set-up.
+        super::heap::track_this_thread();
         Ok(Runtime {
             ctx,
             state,
@@ -551,7 +700,65 @@ impl Runtime {
             headless: io.headless,
             errors: 0,
             uncaught: Vec::new(),
+            limits: io.limits,
+            seed,
+            restart_pending: None,
+            restarts: 0,
         })
+    }
+
+    /// Replaces the context with a fresh one (after a panic in the engine, or memory that
+    /// a stopped script still holds): globals, timers, callbacks, pending Promises and
+    /// call-and-response are gone; the channels, sinks, console, clock and model worker
+    /// stay (models must be created again from JS). Says so on the console.
+    pub fn restart(&mut self, why: &str) -> Result<(), ScriptError> {
+        self.restart_pending = None;
+        self.state.borrow_mut().clear_scheduled();
+        self.jobs.promise.borrow_mut().clear();
+        self.jobs.timeouts.borrow_mut().clear();
+        self.hooks.rejected.borrow_mut().clear();
+        let jobs = Rc::new(Jobs { clock: self.clock(), ..Jobs::default() });
+        let hooks = Rc::new(Hooks::default());
+        let (ctx, eval_fn) =
+            build_context(jobs.clone(), hooks.clone(), &self.state, self.seed, self.limits)?;
+        let old = std::mem::replace(&mut self.ctx, ctx);
+        self.eval_fn = eval_fn;
+        self.jobs = jobs;
+        self.hooks = hooks;
+        drop(old);
+        boa_engine::gc::force_collect();
+        self.last_bar = None;
+        self.cr_last_pos = None;
+        self.restarts += 1;
+        super::heap::track_this_thread();
+        let text = format!(
+            "{why}: the JS runtime was restarted (variables, timers and callbacks are gone; \
+             channels keep their data): evaluate your blocks again"
+        );
+        let mut sh = self.state.borrow_mut();
+        sh.current_block = None;
+        sh.console.push_back(Line::js(Level::Warn, text, None, None));
+        Ok(())
+    }
+
+    /// Number of times the runtime was restarted ([`Runtime::restart`]).
+    pub fn restarts(&self) -> usize {
+        self.restarts
+    }
+
+    /// The runtime's limits.
+    pub fn limits(&self) -> JsLimits {
+        self.limits
+    }
+
+    /// Restarts the runtime if a heap stop asked for it (at the end of an entry point,
+    /// never while callbacks of the old context are being run).
+    fn restart_if_pending(&mut self) {
+        if let Some(why) = self.restart_pending.take() {
+            if let Err(e) = self.restart(&why) {
+                self.state.borrow_mut().console.push_back(e.to_console_line());
+            }
+        }
     }
 
     /// Evaluates one block as Sema does: in the global scope, where `var` and function
@@ -594,6 +801,7 @@ impl Runtime {
         };
         self.run_microtasks();
         self.state.borrow_mut().current_block = None;
+        self.restart_if_pending();
         ok
     }
 
@@ -619,6 +827,7 @@ impl Runtime {
         self.run_bar_callbacks();
         self.run_call_response();
         self.run_microtasks();
+        self.restart_if_pending();
     }
 
     /// Console lines collected since the last call (printed first when headless).
@@ -743,8 +952,10 @@ impl Runtime {
 
     /// Starts the run-time clock of a block or callback about to run.
     fn arm(&self) {
-        DEADLINE.set(Some(Instant::now() + RUN_TIME_LIMIT));
+        DEADLINE.set(Some(Instant::now() + self.limits.time));
+        HEAP_LIMIT.set(self.limits.heap_bytes);
         TIMED_OUT.set(false);
+        OUT_OF_MEMORY.set(false);
     }
 
     /// Runs queued Promise jobs, then reports rejections nobody handled.
@@ -797,19 +1008,28 @@ impl Runtime {
             .map(|b| b.index)
             .or(current);
         // `__semaTick` stops a script with Boa's loop limit error and says so here.
-        let kind = if TIMED_OUT.replace(false) {
+        let kind = if OUT_OF_MEMORY.replace(false) {
+            ScriptErrorKind::HeapLimit
+        } else if TIMED_OUT.replace(false) {
             ScriptErrorKind::TimeLimit
         } else {
             ScriptErrorKind::of(err)
         };
         let first = first_line_of(&full);
+        let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
         let text = match kind {
             ScriptErrorKind::TimeLimit => format!(
                 "{prefix} the script ran longer than {} s and was stopped",
-                RUN_TIME_LIMIT.as_secs_f64()
+                self.limits.time.as_secs_f64()
+            ),
+            ScriptErrorKind::HeapLimit => format!(
+                "{prefix} the script held more than {:.0} MB of memory and was stopped",
+                mb(self.limits.heap_bytes)
             ),
             ScriptErrorKind::LoopLimit => format!(
-                "{prefix} {first} (more than {LOOP_ITERATION_LIMIT} loop iterations: the script was stopped)"
+                "{prefix} {first} (more than {} loop iterations in one call without a time \
+                 check: the script was stopped)",
+                loop_backstop(self.limits.time)
             ),
             ScriptErrorKind::RecursionLimit => {
                 format!("{prefix} {first} (too deep recursion: the script was stopped)")
@@ -819,6 +1039,16 @@ impl Runtime {
         let error = ScriptError::new(kind, text).at(block, line);
         self.state.borrow_mut().console.push_back(error.to_console_line());
         self.uncaught.push(error);
+        if kind == ScriptErrorKind::HeapLimit {
+            // Garbage of the stopped script goes now; what a global still holds would stop
+            // every later loop, so then the runtime starts afresh.
+            boa_engine::gc::force_collect();
+            let live = super::heap::live_bytes();
+            if live > self.limits.heap_bytes / 2 {
+                self.restart_pending =
+                    Some(format!("the scripts still hold {:.0} MB after the stop", mb(live)));
+            }
+        }
     }
 
     /// Resolves or rejects the Promises of finished model requests.
@@ -953,6 +1183,9 @@ impl Runtime {
             .collect();
         due.sort();
         for (_, id) in due {
+            if self.restart_pending.is_some() {
+                break;
+            }
             // A callback may have cleared this timer meanwhile.
             let call = {
                 let mut sh = self.state.borrow_mut();
@@ -1003,6 +1236,9 @@ impl Runtime {
         let callbacks: Vec<(JsObject, Option<usize>)> =
             self.state.borrow().bar_callbacks.iter().map(|c| (c.func.clone(), c.block)).collect();
         for (func, block) in callbacks {
+            if self.restart_pending.is_some() {
+                break;
+            }
             self.state.borrow_mut().current_block = block;
             self.arm();
             if let Err(e) =

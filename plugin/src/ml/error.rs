@@ -40,6 +40,8 @@ pub enum ModelErrorKind {
     WorkerStopped,
     /// Waiting for the model worker timed out.
     Timeout,
+    /// The model worker panicked while running the request (it was restarted).
+    Crashed,
 }
 
 /// An error of the models (checkpoints, downloads, inference, the worker).

@@ -184,6 +184,9 @@ pub struct ModelStatus {
     pub last_error: parking_lot::Mutex<Option<String>>,
     /// The `model.fit` running on the training thread, if any.
     pub training: parking_lot::Mutex<Option<crate::ml::layers::trainer::TrainingProgress>>,
+    /// Panics caught on the worker thread (each answered with an error and followed by a
+    /// fresh worker state: loaded models are gone).
+    pub crashes: AtomicU64,
 }
 
 impl ModelStatus {
@@ -216,6 +219,10 @@ impl ModelStatus {
             if t.queued > 0 {
                 s.push_str(&format!(" (+{} fit queued)", t.queued));
             }
+        }
+        let crashes = self.crashes.load(Ordering::Relaxed);
+        if crashes > 0 {
+            s.push_str(&format!(" · restarted after {crashes} crash(es)"));
         }
         s
     }
@@ -305,9 +312,16 @@ pub struct ModelWorker {
     next_id: AtomicU64,
     /// Shared with the thread and the editor.
     status: Arc<ModelStatus>,
-    /// The thread, detached on drop so that dropping never blocks.
+    /// The thread, detached on drop once it ended or [`WORKER_EXIT_WAIT`] passed.
     _thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread ends.
+    exited: Receiver<()>,
 }
+
+/// How long dropping a worker waits for a running request to finish: a host that
+/// unloads the plugin right after destroying an instance must not find the worker still
+/// running the plugin's code (a load or an inference takes well under this).
+const WORKER_EXIT_WAIT: Duration = Duration::from_secs(2);
 
 impl ModelWorker {
     /// Starts the worker thread.
@@ -317,11 +331,14 @@ impl ModelWorker {
         let (prog_tx, prog_rx) = unbounded::<Progress>();
         let thread_done = done_tx.clone();
         let shared_status = config.status.clone();
+        let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
         let thread = std::thread::Builder::new()
             .name("sema-live-models".into())
             .spawn(move || {
+                // Dropped when the thread ends, however it ends.
+                let _exit = exit_tx;
                 let status = config.status.clone();
-                let mut state = WorkerState::new(config, prog_tx);
+                let mut state = WorkerState::new(config.clone(), prog_tx.clone());
                 for (id, req) in req_rx.iter() {
                     let what = describe(&req);
                     let inference = !matches!(
@@ -330,7 +347,38 @@ impl ModelWorker {
                     );
                     *status.activity.lock() = what.clone();
                     let started = std::time::Instant::now();
-                    let result = state.handle(req);
+                    // A panic (a bug in a model's code) is answered as an error and the
+                    // worker starts afresh: the plugin and the audio thread never notice.
+                    let result =
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            state.handle(req)
+                        })) {
+                            Ok(result) => result,
+                            Err(payload) => {
+                                status.crashes.fetch_add(1, Ordering::Relaxed);
+                                let message = crate::js::panic_message(&*payload);
+                                let old = std::mem::replace(
+                                    &mut state,
+                                    WorkerState::new(config.clone(), prog_tx.clone()),
+                                );
+                                // Its models may be half-updated: drop them, and if even that
+                                // panics, leak them rather than take the thread down.
+                                if let Err(p) =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        drop(old)
+                                    }))
+                                {
+                                    std::mem::forget(p);
+                                }
+                                Err(ModelError::new(
+                                    ModelErrorKind::Crashed,
+                                    format!(
+                                    "the model worker crashed during {what} ({message}); it was \
+                                     restarted and its models unloaded: load them again"
+                                ),
+                                ))
+                            }
+                        };
                     let ms = started.elapsed().as_secs_f64() * 1e3;
                     status.activity.lock().clear();
                     match &result {
@@ -355,6 +403,7 @@ impl ModelWorker {
             next_id: AtomicU64::new(1),
             status: shared_status,
             _thread: thread,
+            exited: exit_rx,
         }
     }
 
@@ -420,9 +469,12 @@ impl ModelWorker {
 
 impl Drop for ModelWorker {
     fn drop(&mut self) {
-        // Closing the request channel ends the thread's loop; it is not joined so that
-        // dropping a plugin instance never waits for a running inference.
+        // Closing the request channel ends the thread's loop once the running request
+        // (if any) is done; wait for that a little, never long (the host is waiting).
         self.requests = None;
+        if self._thread.is_some() {
+            let _ = self.exited.recv_timeout(WORKER_EXIT_WAIT);
+        }
     }
 }
 
@@ -537,6 +589,13 @@ impl WorkerState {
     }
 
     fn handle(&mut self, req: Request) -> Result<Response, ModelError> {
+        // The test hook of crash isolation.
+        #[cfg(test)]
+        if let Request::LoadRnn { url_or_path, .. } = &req {
+            if url_or_path == "test:panic" {
+                panic!("test panic in the model worker");
+            }
+        }
         match req {
             Request::LoadRnn { url_or_path } => {
                 let r = self.resolve(&url_or_path, ModelKind::MusicRnn)?;
@@ -795,6 +854,33 @@ mod tests {
         assert!(e.message().contains("bundled basic_rnn model is missing"), "{e}");
         // The status strip shows the last error's message.
         assert_eq!(status.last_error.lock().as_deref(), Some(e.message()));
+    }
+
+    #[test]
+    fn a_panic_on_the_worker_is_an_error_and_the_worker_goes_on() {
+        let root = tempfile::tempdir().unwrap();
+        let rnn_dir = root.path().join("rnn");
+        let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![8] };
+        write_rnn(&rnn_dir, &sizes, Storage::Float32, 1).unwrap();
+        let cfg = WorkerConfig::new(root.path().join("bundled"));
+        let status = cfg.status.clone();
+        let w = ModelWorker::spawn(cfg);
+        let load = |w: &ModelWorker| {
+            w.run_blocking(Request::LoadRnn { url_or_path: rnn_dir.display().to_string() }, WAIT)
+        };
+        let Ok(Response::Loaded { model: before, .. }) = load(&w) else { panic!("load") };
+        let e = w
+            .run_blocking(Request::LoadRnn { url_or_path: "test:panic".into() }, WAIT)
+            .unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::Crashed, "{e}");
+        assert!(e.message().contains("test panic in the model worker"), "{e}");
+        assert!(e.message().contains("load them again"), "{e}");
+        assert_eq!(status.crashes.load(Ordering::Relaxed), 1);
+        assert!(status.summary().contains("restarted after 1 crash"), "{}", status.summary());
+        // The models of the crashed state are gone; new ones load and run.
+        let e = w.run_blocking(Request::Unload { model: before }, WAIT).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::NoSuchModel, "{e}");
+        assert!(matches!(load(&w), Ok(Response::Loaded { .. })));
     }
 
     #[test]

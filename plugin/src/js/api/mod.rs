@@ -47,6 +47,18 @@ pub fn install(ctx: &mut Context) -> JsResult<()> {
         0,
         NativeFunction::from_fn_ptr(crate::js::runtime::tick),
     )?;
+    // The test hook of crash isolation: a panic on the JS thread, on request.
+    if cfg!(test) || std::env::var_os("SEMA_LIVE_TEST_HOOKS").is_some() {
+        ctx.register_global_builtin_callable(
+            JsString::from("__semaTestPanic"),
+            1,
+            NativeFunction::from_fn_ptr(|_, args, ctx| {
+                let what = args.first().map(|v| v.display().to_string()).unwrap_or_default();
+                let _ = ctx;
+                panic!("__semaTestPanic({what})");
+            }),
+        )?;
+    }
     let modules = JsObject::with_object_proto(ctx.intrinsics());
     ctx.register_global_property(
         js_string!("__semaNative"),

@@ -86,11 +86,21 @@ pub fn bundled_dir() -> Result<PathBuf, ModelError> {
     if root.join(COMPLETE).is_file() {
         return Ok(root);
     }
+    // Instances starting together (a project with many of them, a DAW's export) may all
+    // write at once while others already read: each file is written under a name of its
+    // own and renamed into place, so a reader sees a whole file, never a truncated one.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     for (dir, name, data) in FILES {
         let d = root.join(dir);
         std::fs::create_dir_all(&d).map_err(|e| ModelError::io("create", &d, e))?;
         let p = d.join(name);
-        std::fs::write(&p, data).map_err(|e| ModelError::io("write", &p, e))?;
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = d.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
+        std::fs::write(&tmp, data).map_err(|e| ModelError::io("write", &tmp, e))?;
+        if let Err(e) = std::fs::rename(&tmp, &p) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(ModelError::io("write", &p, e));
+        }
     }
     std::fs::write(root.join(COMPLETE), b"").map_err(|e| ModelError::io("write", &root, e))?;
     Ok(root)

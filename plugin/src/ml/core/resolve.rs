@@ -1,9 +1,17 @@
 //! Finds a checkpoint folder for a URL or path: local folders as they are, URLs through a
-//! per-user cache (downloaded when missing and the network is allowed), else the bundled
-//! default model of the same kind, with a console message saying so.
+//! per-user cache (downloaded when missing and the network is allowed). When a URL can be
+//! neither found in the cache nor downloaded, the bundled model is used only if the URL
+//! names it (its last path segment is the bundled model's name, e.g. `.../basic_rnn`),
+//! with a console message saying so; any other model (a typo, a drum model Sema Live does
+//! not bundle) is an error naming the URL, never silently another model.
+//!
+//! Downloads go through a `<name>.partial-<pid>-<n>` sibling folder that is removed when
+//! the download fails; folders of that kind left by a crashed process are removed the
+//! first time a process resolves a URL (once they are older than the download timeout).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::ml::core::checkpoint::ManifestGroup;
@@ -12,6 +20,13 @@ use crate::ml::worker::{ModelKind, Progress};
 
 /// Marker written into a cache folder once every file of the checkpoint is there.
 const COMPLETE_MARKER: &str = ".complete";
+
+/// What a download folder's name holds after the checkpoint's name.
+const PARTIAL_INFIX: &str = ".partial";
+
+/// A whole download may take this long (ureq's global timeout); a `.partial` folder older
+/// than this belongs to no running download.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// `<user cache dir>/sema-live/models`, or a folder under the temp dir when the platform
 /// has no cache dir.
@@ -131,22 +146,86 @@ pub fn resolve(
             fallback: false,
         });
     }
+    // The bundled model stands in only for a URL that names it.
+    let name = url_model_name(url);
+    let names_bundled = name == bundled_name(kind);
     if !opts.allow_network {
-        return bundled(
-            kind,
-            opts,
-            &format!("{url} is not cached and downloads are off"),
-            progress,
-        );
+        let why = format!("{url} is not cached and downloads are off");
+        return if names_bundled {
+            bundled(kind, opts, &why, progress)
+        } else {
+            Err(ModelError::new(ModelErrorKind::NotFound, not_bundled(&why, name, kind)))
+        };
     }
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        remove_stale_partials(&opts.cache_dir, DOWNLOAD_TIMEOUT);
+    });
     match download(url, &dir, progress) {
         Ok(()) => Ok(Resolved {
             description: format!("{url} (downloaded to {})", dir.display()),
             dir,
             fallback: false,
         }),
-        Err(e) => bundled(kind, opts, &format!("download of {url} failed: {e}"), progress),
+        Err(e) => {
+            let why = format!("download of {url} failed: {e}");
+            if names_bundled {
+                bundled(kind, opts, &why, progress)
+            } else {
+                Err(ModelError::new(ModelErrorKind::Download, not_bundled(&why, name, kind)))
+            }
+        }
     }
+}
+
+/// The model name a checkpoint URL ends with (`.../music_rnn/basic_rnn` → `basic_rnn`).
+fn url_model_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+}
+
+/// The message when a URL that is not the bundled model could not be had.
+fn not_bundled(why: &str, name: &str, kind: ModelKind) -> String {
+    format!(
+        "{why}; {name:?} is not a bundled model (Sema Live bundles {} for this model type), \
+         so nothing else is loaded in its place: check the URL, or use a local checkpoint folder",
+        bundled_name(kind)
+    )
+}
+
+/// Removes download folders (`*.partial-*`) under `cache_dir` last modified more than
+/// `older_than` ago: left by a process that crashed or was killed while downloading.
+/// Returns how many were removed.
+pub fn remove_stale_partials(cache_dir: &Path, older_than: Duration) -> usize {
+    fn walk(dir: &Path, older_than: Duration, depth: usize, removed: &mut usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            // `.partial` alone: the name earlier versions used.
+            let is_partial = entry.file_name().to_str().is_some_and(|n| {
+                n.ends_with(PARTIAL_INFIX) || n.contains(&format!("{PARTIAL_INFIX}-"))
+            });
+            if is_partial {
+                let age = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .unwrap_or_default();
+                if age >= older_than && std::fs::remove_dir_all(&path).is_ok() {
+                    *removed += 1;
+                }
+            } else if depth < 12 && !path.join(COMPLETE_MARKER).exists() {
+                walk(&path, older_than, depth + 1, removed);
+            }
+        }
+    }
+    let mut removed = 0;
+    walk(cache_dir, older_than, 0, &mut removed);
+    removed
 }
 
 /// The bundled model of `kind`, announcing the fallback and why.
@@ -174,17 +253,36 @@ fn failed(url: &str, error: impl std::fmt::Display) -> ModelError {
     ModelError::new(ModelErrorKind::Download, format!("{url}: {error}"))
 }
 
-/// Downloads a checkpoint into `dir` through a sibling `.partial` folder, so an
-/// interrupted download never looks complete.
+/// Downloads a checkpoint into `dir` through a sibling `.partial-…` folder, so an
+/// interrupted download never looks complete; the folder is removed when it fails.
 fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<(), ModelError> {
+    static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
+    let mut partial_name = dir.file_name().unwrap_or_default().to_os_string();
+    partial_name.push(format!(
+        "{PARTIAL_INFIX}-{}-{}",
+        std::process::id(),
+        DOWNLOADS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let partial = dir.with_file_name(partial_name);
+    let result = download_into(url, dir, &partial, progress);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    result
+}
+
+fn download_into(
+    url: &str,
+    dir: &Path,
+    partial: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), ModelError> {
     let config = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_global(Some(Duration::from_secs(600)))
+        .timeout_global(Some(DOWNLOAD_TIMEOUT))
         .build();
     let agent = ureq::Agent::new_with_config(config);
-    let partial = dir.with_extension("partial");
-    let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(&partial).map_err(|e| ModelError::io("create", &partial, e))?;
+    std::fs::create_dir_all(partial).map_err(|e| ModelError::io("create", partial, e))?;
 
     let fetch = |name: &str,
                  progress: &mut dyn FnMut(Progress),
@@ -241,11 +339,18 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         write(shard, &data)?;
     }
     write(COMPLETE_MARKER, b"")?;
+    // Another instance finished the same download first (and may be reading it): keep
+    // its copy.
+    if dir.join(COMPLETE_MARKER).is_file() && has_checkpoint(dir) {
+        let _ = std::fs::remove_dir_all(partial);
+        progress(Progress { message: format!("downloaded {url}"), fraction: Some(1.0) });
+        return Ok(());
+    }
     let _ = std::fs::remove_dir_all(dir);
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent).map_err(|e| ModelError::io("create", parent, e))?;
     }
-    std::fs::rename(&partial, dir).map_err(|e| ModelError::io("move download into", dir, e))?;
+    std::fs::rename(partial, dir).map_err(|e| ModelError::io("move download into", dir, e))?;
     progress(Progress { message: format!("downloaded {url}"), fraction: Some(1.0) });
     Ok(())
 }
@@ -369,7 +474,7 @@ mod tests {
     }
 
     #[test]
-    fn unreachable_server_falls_back() {
+    fn unreachable_server_falls_back_only_for_the_bundled_name() {
         let root = tempfile::tempdir().unwrap();
         let o = opts(root.path(), true);
         write_rnn(
@@ -381,15 +486,101 @@ mod tests {
         .unwrap();
         // Port 9 on localhost: connection refused at once.
         let mut msgs = Vec::new();
-        let r = resolve("http://127.0.0.1:9/ckpt", ModelKind::MusicRnn, &o, &mut |p| {
-            msgs.push(p.message)
-        })
-        .unwrap();
+        let url = "http://127.0.0.1:9/music_rnn/basic_rnn";
+        let r = resolve(url, ModelKind::MusicRnn, &o, &mut |p| msgs.push(p.message)).unwrap();
         assert!(r.fallback);
-        assert!(
-            msgs.iter().any(|m| m.contains("download of http://127.0.0.1:9/ckpt failed")),
-            "{msgs:?}"
-        );
-        assert!(!cache_path(&o.cache_dir, "http://127.0.0.1:9/ckpt").exists());
+        assert!(msgs.iter().any(|m| m.contains(&format!("download of {url} failed"))), "{msgs:?}");
+        assert!(!cache_path(&o.cache_dir, url).exists());
+        // Another model name: an error, not the melody RNN.
+        let url = "http://127.0.0.1:9/music_rnn/drum_kit_rnn";
+        let e = resolve(url, ModelKind::MusicRnn, &o, &mut |_| {}).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::Download, "{e}");
+        assert!(e.message().contains("\"drum_kit_rnn\" is not a bundled model"), "{e}");
+        assert_no_partials(&o.cache_dir);
+    }
+
+    fn assert_no_partials(cache: &Path) {
+        fn walk(d: &Path, found: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                if e.file_name().to_string_lossy().contains(".partial") {
+                    found.push(e.path());
+                }
+                if e.path().is_dir() {
+                    walk(&e.path(), found);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(cache, &mut found);
+        assert!(found.is_empty(), "partial downloads left behind: {found:?}");
+    }
+
+    #[test]
+    fn a_404_is_an_error_unless_the_url_names_the_bundled_model() {
+        let root = tempfile::tempdir().unwrap();
+        let o = opts(root.path(), true);
+        write_rnn(
+            &o.bundled_dir.join("basic_rnn"),
+            &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![4] },
+            Storage::Float32,
+            1,
+        )
+        .unwrap();
+        // The server holds config.json of drum_kit_rnn but no manifest: the download
+        // fails after a file was written into the partial folder.
+        let served = root.path().join("served");
+        std::fs::create_dir_all(served.join("drum_kit_rnn")).unwrap();
+        std::fs::write(served.join("drum_kit_rnn/config.json"), b"{}").unwrap();
+        let (base, server) = serve(served, 3);
+        // A typo'd / unbundled model: a clear error, no fallback, nothing left in the cache.
+        let url = format!("{base}/drum_kit_rnn");
+        let mut msgs = Vec::new();
+        let e = resolve(&url, ModelKind::MusicRnn, &o, &mut |p| msgs.push(p.message)).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::Download, "{e}");
+        assert!(e.message().contains("404"), "{e}");
+        assert!(e.message().contains(&format!("download of {url} failed")), "{e}");
+        assert!(e.message().contains("bundles basic_rnn"), "{e}");
+        assert!(!msgs.iter().any(|m| m.contains("using the bundled")), "{msgs:?}");
+        assert!(!cache_path(&o.cache_dir, &url).exists());
+        assert_no_partials(&o.cache_dir);
+        // A URL naming the bundled model: the fallback, announced.
+        let url = format!("{base}/music_rnn/basic_rnn");
+        let r = resolve(&url, ModelKind::MusicRnn, &o, &mut |p| msgs.push(p.message)).unwrap();
+        assert!(r.fallback && r.dir.ends_with("bundled/basic_rnn"));
+        assert!(msgs
+            .iter()
+            .any(|m| m.contains("404") && m.contains("using the bundled basic_rnn")));
+        assert_no_partials(&o.cache_dir);
+        // A VAE URL that is not mel_2bar_small: an error too.
+        let url = format!("{base}/music_vae/trio_4bar");
+        let e = resolve(&url, ModelKind::MusicVae, &o, &mut |_| {}).unwrap_err();
+        assert!(e.message().contains("bundles mel_2bar_small"), "{e}");
+        server.join().unwrap();
+        // Offline: the same rule.
+        let off = opts(root.path(), false);
+        let e =
+            resolve("https://example.org/x/drum_kit_rnn", ModelKind::MusicRnn, &off, &mut |_| {})
+                .unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::NotFound, "{e}");
+        assert!(e.message().contains("downloads are off") && e.message().contains("drum_kit_rnn"));
+    }
+
+    #[test]
+    fn stale_partial_downloads_are_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = root.path().join("cache");
+        let host = cache.join("example.org/ckpts");
+        let stale = [host.join("basic_rnn.partial-123-0"), host.join("old.partial")];
+        for d in &stale {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("config.json"), b"{}").unwrap();
+        }
+        let keep = host.join("basic_rnn");
+        std::fs::create_dir_all(&keep).unwrap();
+        // Younger than the limit: kept (may be a download under way in another process).
+        assert_eq!(remove_stale_partials(&cache, Duration::from_secs(3600)), 0);
+        assert!(stale.iter().all(|d| d.is_dir()));
+        assert_eq!(remove_stale_partials(&cache, Duration::ZERO), 2);
+        assert!(stale.iter().all(|d| !d.exists()) && keep.is_dir());
     }
 }
