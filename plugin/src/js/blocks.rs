@@ -40,11 +40,13 @@ impl Block {
     }
 }
 
-/// Whether `line` separates blocks: three or more underscores and nothing else but
+/// Whether `line` separates blocks: three or more underscores, optionally followed by a
+/// `//` comment (Sema's tutorials label blocks so: `____//:::2:::`), and nothing else but
 /// whitespace.
 pub fn is_separator(line: &str) -> bool {
     let t = line.trim();
-    t.len() >= 3 && t.bytes().all(|b| b == b'_')
+    let rule = t.split_once("//").map_or(t, |(rule, _)| rule.trim_end());
+    rule.len() >= 3 && rule.bytes().all(|b| b == b'_')
 }
 
 /// Splits a file into blocks at separator lines.
@@ -154,6 +156,18 @@ mod tests {
         assert_eq!(blocks[2].code, "\n__\nd\n");
         assert!(blocks[2].contains_line(8));
         assert!(!blocks[2].contains_line(5));
+    }
+
+    #[test]
+    fn a_separator_may_carry_a_comment_label() {
+        assert!(is_separator("____//:::2:::"));
+        assert!(is_separator("  ___ // the model  "));
+        assert!(!is_separator("__//x"), "two underscores are code");
+        assert!(!is_separator("___x // y"));
+        assert!(!is_separator("// ___"));
+        let blocks = split_blocks("a\n____//:::2:::\nb\n");
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[1].code, "b\n");
     }
 
     #[test]
