@@ -8,13 +8,12 @@
 
 mod common;
 
-use common::TestHost;
+use common::{process_block, HostTransport, TestHost};
 
 use clack_extensions::state::PluginState;
-use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, TransportEvent, TransportFlags};
-use clack_host::events::{EventFlags, EventHeader, Match, Pckn};
+use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent};
+use clack_host::events::{Match, Pckn};
 use clack_host::prelude::*;
-use clack_host::utils::{BeatTime, SecondsTime};
 
 const SAMPLE_RATE: f64 = 48_000.0;
 const BLOCK: usize = 512;
@@ -182,43 +181,6 @@ fn run_block_with_notes(
     tempo: f64,
     notes_in: &[NoteIn],
 ) -> ([Vec<f32>; 2], Vec<NoteOut>) {
-    let mut flags = TransportFlags::HAS_TEMPO
-        | TransportFlags::HAS_BEATS_TIMELINE
-        | TransportFlags::HAS_TIME_SIGNATURE;
-    if playing {
-        flags |= TransportFlags::IS_PLAYING;
-    }
-    let bar = (pos_beats / 4.0).floor();
-    let transport = TransportEvent {
-        header: EventHeader::new_core(0, EventFlags::empty()),
-        flags,
-        song_pos_beats: BeatTime::from(pos_beats),
-        song_pos_seconds: SecondsTime::from(pos_beats * 60.0 / tempo),
-        tempo,
-        tempo_inc: 0.0,
-        loop_start_beats: BeatTime::from(0.0),
-        loop_end_beats: BeatTime::from(0.0),
-        loop_start_seconds: SecondsTime::from(0.0),
-        loop_end_seconds: SecondsTime::from(0.0),
-        bar_start: BeatTime::from(bar * 4.0),
-        bar_number: bar as i32,
-        time_signature_numerator: 4,
-        time_signature_denominator: 4,
-    };
-    let mut sidechain = [vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]];
-    let mut out = [vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]];
-    let mut in_ports = AudioPorts::with_capacity(2, 1);
-    let mut out_ports = AudioPorts::with_capacity(2, 1);
-    let input = in_ports.with_input_buffers([AudioPortBuffer {
-        latency: 0,
-        channels: AudioPortBufferType::f32_input_only(
-            sidechain.iter_mut().map(|b| InputChannel::constant(b.as_mut_slice())),
-        ),
-    }]);
-    let mut output = out_ports.with_output_buffers([AudioPortBuffer {
-        latency: 0,
-        channels: AudioPortBufferType::f32_output_only(out.iter_mut().map(|b| b.as_mut_slice())),
-    }]);
     let mut in_events = EventBuffer::new();
     for &(time, on, key, velocity) in notes_in {
         let pckn = Pckn::new(0u16, 0u16, key, Match::All);
@@ -228,17 +190,8 @@ fn run_block_with_notes(
             in_events.push(&NoteOffEvent::new(time, pckn, velocity));
         }
     }
-    let mut out_events = EventBuffer::new();
-    processor
-        .process(
-            &input,
-            &mut output,
-            &InputEvents::from_buffer(&in_events),
-            &mut OutputEvents::from_buffer(&mut out_events),
-            Some(now),
-            Some(&transport),
-        )
-        .expect("process");
+    let transport = HostTransport::four_four(pos_beats, tempo, playing);
+    let (out, out_events) = process_block(processor, now, BLOCK, &transport, &in_events);
     let mut notes = Vec::new();
     for e in out_events.iter() {
         if let Some(on) = e.as_event::<NoteOnEvent>() {

@@ -19,13 +19,11 @@ use std::collections::HashMap;
 
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::state::PluginState;
-use clack_host::events::event_types::{
-    NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags,
-};
-use clack_host::events::{EventFlags, EventHeader, Pckn};
+use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, ParamValueEvent};
+use clack_host::events::Pckn;
 use clack_host::prelude::*;
-use clack_host::utils::{BeatTime, ClapId, SecondsTime};
-use common::TestHost;
+use clack_host::utils::ClapId;
+use common::{process_block, HostTransport, TestHost};
 
 const SAMPLE_RATE: f64 = 48_000.0;
 const BLOCK: usize = 512;
@@ -220,44 +218,6 @@ impl Soak {
     /// One block at the song's position; returns the output and the notes (sample in
     /// block, on?, key).
     fn block(&mut self, song: &Song, playing: bool) -> ([Vec<f32>; 2], Vec<NoteOut>) {
-        let mut flags = TransportFlags::HAS_TEMPO
-            | TransportFlags::HAS_BEATS_TIMELINE
-            | TransportFlags::HAS_TIME_SIGNATURE;
-        if playing {
-            flags |= TransportFlags::IS_PLAYING;
-        }
-        let transport = TransportEvent {
-            header: EventHeader::new_core(0, EventFlags::empty()),
-            flags,
-            song_pos_beats: BeatTime::from(song.pos),
-            song_pos_seconds: SecondsTime::from(song.pos * 60.0 / song.tempo),
-            tempo: song.tempo,
-            tempo_inc: 0.0,
-            loop_start_beats: BeatTime::from(0.0),
-            loop_end_beats: BeatTime::from(0.0),
-            loop_start_seconds: SecondsTime::from(0.0),
-            loop_end_seconds: SecondsTime::from(0.0),
-            bar_start: BeatTime::from(song.bar_start),
-            bar_number: song.bar_number,
-            time_signature_numerator: song.num,
-            time_signature_denominator: song.den,
-        };
-        let mut sidechain = [vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]];
-        let mut out = [vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]];
-        let mut in_ports = AudioPorts::with_capacity(2, 1);
-        let mut out_ports = AudioPorts::with_capacity(2, 1);
-        let input = in_ports.with_input_buffers([AudioPortBuffer {
-            latency: 0,
-            channels: AudioPortBufferType::f32_input_only(
-                sidechain.iter_mut().map(|b| InputChannel::constant(b.as_mut_slice())),
-            ),
-        }]);
-        let mut output = out_ports.with_output_buffers([AudioPortBuffer {
-            latency: 0,
-            channels: AudioPortBufferType::f32_output_only(
-                out.iter_mut().map(|b| b.as_mut_slice()),
-            ),
-        }]);
         // Automation: every automated parameter moves on its own slow sine.
         let mut in_events = EventBuffer::new();
         let t = self.now as f64 / SAMPLE_RATE;
@@ -265,19 +225,17 @@ impl Soak {
             let x = 0.5 + 0.5 * (t * (0.05 + 0.031 * k as f64)).sin();
             in_events.push(&ParamValueEvent::new(0, id, Pckn::match_all(), min + x * (max - min)));
         }
-        let mut out_events = EventBuffer::new();
-        self.processor
-            .as_mut()
-            .expect("processor")
-            .process(
-                &input,
-                &mut output,
-                &InputEvents::from_buffer(&in_events),
-                &mut OutputEvents::from_buffer(&mut out_events),
-                Some(self.now),
-                Some(&transport),
-            )
-            .expect("process");
+        let transport = HostTransport {
+            pos_beats: song.pos,
+            tempo: song.tempo,
+            playing,
+            num: song.num,
+            den: song.den,
+            bar_start: song.bar_start,
+            bar_number: song.bar_number,
+        };
+        let processor = self.processor.as_mut().expect("processor");
+        let (out, out_events) = process_block(processor, self.now, BLOCK, &transport, &in_events);
         self.now += BLOCK as u64;
         let mut notes = Vec::new();
         for e in out_events.iter() {

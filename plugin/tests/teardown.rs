@@ -9,10 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use clack_extensions::state::PluginState;
-use clack_host::events::event_types::{TransportEvent, TransportFlags};
-use clack_host::events::{EventFlags, EventHeader};
 use clack_host::prelude::*;
-use clack_host::utils::{BeatTime, SecondsTime};
 
 const BLOCK: usize = 512;
 
@@ -60,50 +57,8 @@ fn project() -> Vec<u8> {
 
 /// Processes one playing block at `pos` beats (120 bpm, 4/4); returns its last sample.
 fn process(p: &mut StartedPluginAudioProcessor<common::TestHost>, now: u64, pos: f64) -> f32 {
-    let transport = TransportEvent {
-        header: EventHeader::new_core(0, EventFlags::empty()),
-        flags: TransportFlags::HAS_TEMPO
-            | TransportFlags::HAS_BEATS_TIMELINE
-            | TransportFlags::HAS_TIME_SIGNATURE
-            | TransportFlags::IS_PLAYING,
-        song_pos_beats: BeatTime::from(pos),
-        song_pos_seconds: SecondsTime::from(pos * 0.5),
-        tempo: 120.0,
-        tempo_inc: 0.0,
-        loop_start_beats: BeatTime::from(0.0),
-        loop_end_beats: BeatTime::from(0.0),
-        loop_start_seconds: SecondsTime::from(0.0),
-        loop_end_seconds: SecondsTime::from(0.0),
-        bar_start: BeatTime::from((pos / 4.0).floor() * 4.0),
-        bar_number: (pos / 4.0).floor() as i32,
-        time_signature_numerator: 4,
-        time_signature_denominator: 4,
-    };
-    let mut sidechain = [vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]];
-    let mut out = [vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]];
-    let mut in_ports = AudioPorts::with_capacity(2, 1);
-    let mut out_ports = AudioPorts::with_capacity(2, 1);
-    let input = in_ports.with_input_buffers([AudioPortBuffer {
-        latency: 0,
-        channels: AudioPortBufferType::f32_input_only(
-            sidechain.iter_mut().map(|b| InputChannel::constant(b.as_mut_slice())),
-        ),
-    }]);
-    let mut output = out_ports.with_output_buffers([AudioPortBuffer {
-        latency: 0,
-        channels: AudioPortBufferType::f32_output_only(out.iter_mut().map(|b| b.as_mut_slice())),
-    }]);
-    let events = EventBuffer::new();
-    let mut out_events = EventBuffer::new();
-    p.process(
-        &input,
-        &mut output,
-        &InputEvents::from_buffer(&events),
-        &mut OutputEvents::from_buffer(&mut out_events),
-        Some(now),
-        Some(&transport),
-    )
-    .expect("process");
+    let transport = common::HostTransport::four_four(pos, 120.0, true);
+    let (out, _) = common::process_block(p, now, BLOCK, &transport, &EventBuffer::new());
     assert!(out.iter().flatten().all(|x| x.is_finite()));
     out[0][BLOCK - 1]
 }

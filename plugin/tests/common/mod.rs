@@ -117,3 +117,97 @@ pub fn instantiate() -> PluginInstance<TestHost> {
     PluginInstance::<TestHost>::new(|_| TestShared, |_| (), entry, PLUGIN_ID, &host_info)
         .expect("instantiate")
 }
+
+/// Where a test host's transport is for one block.
+#[derive(Clone, Copy, Debug)]
+pub struct HostTransport {
+    /// Song position of the block's first sample, in quarter-note beats.
+    pub pos_beats: f64,
+    pub tempo: f64,
+    pub playing: bool,
+    /// Time signature.
+    pub num: u16,
+    pub den: u16,
+    /// Start (beats) and index of the bar the position is in.
+    pub bar_start: f64,
+    pub bar_number: i32,
+}
+
+impl HostTransport {
+    /// 4/4 at `tempo`, bars counted from the song start.
+    pub fn four_four(pos_beats: f64, tempo: f64, playing: bool) -> Self {
+        let bar = (pos_beats / 4.0).floor();
+        Self {
+            pos_beats,
+            tempo,
+            playing,
+            num: 4,
+            den: 4,
+            bar_start: bar * 4.0,
+            bar_number: bar as i32,
+        }
+    }
+}
+
+/// Processes one block of `len` samples starting at absolute sample `now`, as a DAW would:
+/// the transport `t`, a silent stereo sidechain, `in_events`. Returns the stereo output
+/// and the events the plugin sent.
+pub fn process_block(
+    processor: &mut StartedPluginAudioProcessor<TestHost>,
+    now: u64,
+    len: usize,
+    t: &HostTransport,
+    in_events: &EventBuffer,
+) -> ([Vec<f32>; 2], EventBuffer) {
+    use clack_host::events::event_types::{TransportEvent, TransportFlags};
+    use clack_host::events::{EventFlags, EventHeader};
+    use clack_host::utils::{BeatTime, SecondsTime};
+    let mut flags = TransportFlags::HAS_TEMPO
+        | TransportFlags::HAS_BEATS_TIMELINE
+        | TransportFlags::HAS_TIME_SIGNATURE;
+    if t.playing {
+        flags |= TransportFlags::IS_PLAYING;
+    }
+    let transport = TransportEvent {
+        header: EventHeader::new_core(0, EventFlags::empty()),
+        flags,
+        song_pos_beats: BeatTime::from(t.pos_beats),
+        song_pos_seconds: SecondsTime::from(t.pos_beats * 60.0 / t.tempo),
+        tempo: t.tempo,
+        tempo_inc: 0.0,
+        loop_start_beats: BeatTime::from(0.0),
+        loop_end_beats: BeatTime::from(0.0),
+        loop_start_seconds: SecondsTime::from(0.0),
+        loop_end_seconds: SecondsTime::from(0.0),
+        bar_start: BeatTime::from(t.bar_start),
+        bar_number: t.bar_number,
+        time_signature_numerator: t.num,
+        time_signature_denominator: t.den,
+    };
+    let mut sidechain = [vec![0.0f32; len], vec![0.0f32; len]];
+    let mut out = [vec![0.0f32; len], vec![0.0f32; len]];
+    let mut in_ports = AudioPorts::with_capacity(2, 1);
+    let mut out_ports = AudioPorts::with_capacity(2, 1);
+    let input = in_ports.with_input_buffers([AudioPortBuffer {
+        latency: 0,
+        channels: AudioPortBufferType::f32_input_only(
+            sidechain.iter_mut().map(|b| InputChannel::constant(b.as_mut_slice())),
+        ),
+    }]);
+    let mut output = out_ports.with_output_buffers([AudioPortBuffer {
+        latency: 0,
+        channels: AudioPortBufferType::f32_output_only(out.iter_mut().map(|b| b.as_mut_slice())),
+    }]);
+    let mut out_events = EventBuffer::new();
+    processor
+        .process(
+            &input,
+            &mut output,
+            &InputEvents::from_buffer(in_events),
+            &mut OutputEvents::from_buffer(&mut out_events),
+            Some(now),
+            Some(&transport),
+        )
+        .expect("process");
+    (out, out_events)
+}
