@@ -65,6 +65,23 @@ impl HostTime {
 }
 
 impl HostTime {
+    /// Quarter notes per bar of the reported time signature (4/4 when none or invalid).
+    pub fn beats_per_bar(&self) -> f64 {
+        self.time_sig
+            .filter(|(n, d)| *n > 0 && *d > 0)
+            .map(|(n, d)| n as f64 * 4.0 / d as f64)
+            .unwrap_or(4.0)
+    }
+
+    /// The bar grid's origin for position `pos` (beats): the host's bar start and number
+    /// when reported (correct across time signature changes), else the song start.
+    fn bar_origin(&self, pos: f64) -> (f64, i64) {
+        match (self.bar_start_beats, self.bar_number) {
+            (Some(b), Some(n)) if b.is_finite() && b <= pos + 1e-9 => (b, n as i64),
+            _ => (0.0, 0),
+        }
+    }
+
     /// The host time `k` samples into the block at `sample_rate` (for a block rendered in
     /// parts): the position moves on at the tempo; the bar grid stays as reported unless
     /// the position reaches the next bar, whose start and number then replace it.
@@ -80,11 +97,7 @@ impl HostTime {
         t.pos_beats = Some(new_pos);
         if let Some((offset, bar)) = self.next_bar_start(sample_rate, k + 1) {
             if offset <= k {
-                let beats_per_bar = self
-                    .time_sig
-                    .filter(|(n, d)| *n > 0 && *d > 0)
-                    .map(|(n, d)| n as f64 * 4.0 / d as f64)
-                    .unwrap_or(4.0);
+                let beats_per_bar = self.beats_per_bar();
                 if let (Some(start), Some(number)) = (self.bar_start_beats, self.bar_number) {
                     let bars_on = bar - number as i64;
                     t.bar_start_beats = Some(start + bars_on as f64 * beats_per_bar);
@@ -106,15 +119,8 @@ impl HostTime {
         }
         let tempo = self.tempo.filter(|t| t.is_finite() && *t > 0.0)?;
         let pos = self.pos_beats.filter(|p| p.is_finite())?;
-        let beats_per_bar = self
-            .time_sig
-            .filter(|(n, d)| *n > 0 && *d > 0)
-            .map(|(n, d)| n as f64 * 4.0 / d as f64)
-            .unwrap_or(4.0);
-        let (origin_beats, origin_bar) = match (self.bar_start_beats, self.bar_number) {
-            (Some(b), Some(n)) if b.is_finite() && b <= pos + 1e-9 => (b, n as i64),
-            _ => (0.0, 0),
-        };
+        let beats_per_bar = self.beats_per_bar();
+        let (origin_beats, origin_bar) = self.bar_origin(pos);
         let bars = (pos - origin_beats) / beats_per_bar;
         let (whole, _) = split_bars(bars);
         if bars - (whole as f64) < 1e-9 {
@@ -224,11 +230,7 @@ impl Clock {
         let mut events = ClockEvents::default();
         if synced {
             let bpm = host.tempo.unwrap_or(120.0).max(1.0);
-            let beats_per_bar = host
-                .time_sig
-                .filter(|(n, d)| *n > 0 && *d > 0)
-                .map(|(n, d)| n as f64 * 4.0 / d as f64)
-                .unwrap_or(4.0);
+            let beats_per_bar = host.beats_per_bar();
             let host_start = host.pos_beats.unwrap_or(0.0);
             let (start, beats_per_sample) = if host.playing {
                 let tempo_step = bpm / 60.0 / sr;
@@ -238,10 +240,7 @@ impl Clock {
             };
             // Prefer the host's own bar grid (correct across time signature changes);
             // otherwise assume the signature has held since the song start.
-            let (origin_beats, origin_bar) = match (host.bar_start_beats, host.bar_number) {
-                (Some(b), Some(n)) if b.is_finite() && b <= host_start + 1e-9 => (b, n as i64),
-                _ => (0.0, 0),
-            };
+            let (origin_beats, origin_bar) = host.bar_origin(host_start);
             for (i, c) in out.iter_mut().enumerate() {
                 let beats = start + i as f64 * beats_per_sample;
                 let (whole, phase) = split_bars((beats - origin_beats) / beats_per_bar);
