@@ -1,0 +1,347 @@
+use super::routing::{char_index, line_of_char};
+use super::widgets::scope_range;
+use super::*;
+use nice_plug::prelude::{GuiContextInner, ParamPtr, PluginApi, PluginState};
+
+const JS: &str = "var a = 1;\n___\nconsole.log(a);\nvar b = 2;\n___\n";
+
+#[test]
+fn cursor_lines_count_newlines() {
+    assert_eq!(line_of_char("ab\ncd\nef", 0), 1);
+    assert_eq!(line_of_char("ab\ncd\nef", 3), 2);
+    assert_eq!(line_of_char("ab\ncd\nef", 100), 3);
+}
+
+#[test]
+fn ctrl_enter_runs_the_block_under_the_cursor() {
+    assert_eq!(
+        route_evaluation(Pane::Js, JS, 4, false),
+        Evaluation::Js { code: "console.log(a);\nvar b = 2;\n".into(), block: 1, first_line: 3 }
+    );
+    assert_eq!(
+        route_evaluation(Pane::Js, JS, 1, false),
+        Evaluation::Js { code: "var a = 1;\n".into(), block: 0, first_line: 1 }
+    );
+}
+
+#[test]
+fn shift_enter_runs_the_line() {
+    assert_eq!(
+        route_evaluation(Pane::Js, JS, 4, true),
+        Evaluation::Js { code: "var b = 2;".into(), block: 1, first_line: 4 }
+    );
+}
+
+#[test]
+fn separators_and_the_dsl_route_as_expected() {
+    assert_eq!(route_evaluation(Pane::Js, JS, 2, false), Evaluation::Nothing);
+    assert_eq!(route_evaluation(Pane::Dsl, JS, 2, true), Evaluation::Dsl);
+}
+
+#[test]
+fn evaluated_lines_flash() {
+    let block = route_evaluation(Pane::Js, JS, 4, false);
+    assert_eq!(block.lines(""), Some((Pane::Js, 3..=4)));
+    let line = route_evaluation(Pane::Js, JS, 4, true);
+    assert_eq!(line.lines(""), Some((Pane::Js, 4..=4)));
+    assert_eq!(Evaluation::Dsl.lines("a;\nb;\nc;"), Some((Pane::Dsl, 1..=3)));
+    assert_eq!(Evaluation::Nothing.lines("a"), None);
+}
+
+#[test]
+fn located_messages_jump_to_their_line() {
+    assert_eq!(
+        jump_target(Source::Dsl { line: 3, col: 7 }),
+        Some(Jump { pane: Pane::Dsl, line: 3, col: 7 })
+    );
+    assert_eq!(
+        jump_target(Source::Js { block: Some(2), line: Some(12) }),
+        Some(Jump { pane: Pane::Js, line: 12, col: 1 })
+    );
+    assert_eq!(jump_target(Source::Js { block: Some(2), line: None }), None);
+    assert_eq!(jump_target(Source::Model), None);
+    assert_eq!(jump_target(Source::System), None);
+}
+
+#[test]
+fn line_and_column_map_to_a_char_index() {
+    let text = "ab\ncdé\n\nlast";
+    assert_eq!(char_index(text, 1, 1), 0);
+    assert_eq!(char_index(text, 2, 3), 5);
+    // Columns past the end stop at the end of the line; lines past the end at the end.
+    assert_eq!(char_index(text, 2, 99), 6);
+    assert_eq!(char_index(text, 3, 1), 7);
+    assert_eq!(char_index(text, 4, 2), 9);
+    assert_eq!(char_index(text, 9, 1), text.chars().count());
+    // And back: the index lies on the requested line.
+    for line in 1..=4 {
+        assert_eq!(line_of_char(text, char_index(text, line, 1)), line);
+    }
+}
+
+#[test]
+fn a_dsl_error_points_at_the_line_the_compiler_names() {
+    let src = "{120,4}clk;\n>{{440}sin,0.1}mul;\n>{440}nosuchfn;\n";
+    let env = crate::dsl::CompileEnv {
+        sample_rate: 48_000.0,
+        max_block: 64,
+        samples: Arc::new(crate::dsl::SampleLibrary::default()),
+    };
+    let Err(errors) = crate::dsl::compile(src, &env) else {
+        panic!("the program must not compile")
+    };
+    let jump =
+        jump_target(Source::Dsl { line: errors[0].line, col: errors[0].col }).expect("located");
+    assert_eq!((jump.pane, jump.line), (Pane::Dsl, 3));
+    let idx = char_index(src, jump.line, jump.col);
+    assert_eq!(line_of_char(src, idx), 3);
+}
+
+/// A host that accepts parameter changes and nothing else, for headless frames.
+struct TestHost;
+
+impl GuiContextInner for TestHost {
+    fn plugin_api(&self) -> PluginApi {
+        PluginApi::Standalone
+    }
+    unsafe fn raw_begin_set_parameter(&self, _param: ParamPtr) {}
+    unsafe fn raw_set_parameter_normalized(&self, _param: ParamPtr, _normalized: f32) {}
+    unsafe fn raw_end_set_parameter(&self, _param: ParamPtr) {}
+    fn get_state(&self) -> PluginState {
+        PluginState {
+            version: String::new(),
+            params: Default::default(),
+            fields: Default::default(),
+        }
+    }
+    fn set_state(&self, _state: PluginState) {}
+    fn request_restart(&self) {}
+}
+
+/// Runs one frame of the whole editor at 1180×760 points with `events`.
+fn frame(ctx: &egui::Context, ed: &mut SemaEditor, events: Vec<egui::Event>) -> egui::FullOutput {
+    let gui = GuiContext::new(Arc::new(TestHost));
+    let setter = gui.param_setter();
+    let raw = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1180.0, 760.0))),
+        events,
+        ..Default::default()
+    };
+    let mut out = ctx.run_ui(raw, |ui| ed.draw(ui, &setter));
+    // No renderer here: the font atlas upload is dropped on purpose.
+    out.textures_delta.clear();
+    out
+}
+
+fn ctrl_enter() -> egui::Event {
+    egui::Event::Key {
+        key: egui::Key::Enter,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::COMMAND,
+    }
+}
+
+#[test]
+fn a_panic_in_a_frame_is_reported_and_the_editor_draws_again() {
+    let plugin = crate::SemaLive::default();
+    let mut ed = SemaEditor::new(plugin.shared.clone());
+    let ctx = egui::Context::default();
+    let gui = GuiContext::new(Arc::new(TestHost));
+    let setter = gui.param_setter();
+    let run = |ed: &mut SemaEditor| {
+        let raw = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(1180.0, 760.0),
+            )),
+            ..Default::default()
+        };
+        let mut out = ctx.run_ui(raw, |ui| ed.draw_guarded(ui, &setter));
+        out.textures_delta.clear();
+        out
+    };
+    run(&mut ed);
+    ed.js.push_str("\n// typed, not saved yet");
+    ed.panic_next = true;
+    run(&mut ed);
+    assert_eq!(ed.crashes.count(), 1);
+    assert!(!ed.js.contains("typed, not saved yet"), "reset from the session");
+    let lines = plugin.shared.console.snapshot();
+    assert!(
+        lines.iter().any(|l| l.text.contains("the editor crashed (test panic in the editor)")),
+        "{lines:?}"
+    );
+    let out = run(&mut ed);
+    assert!(out.shapes.len() > 100, "draws again: {} shapes", out.shapes.len());
+    assert_eq!(ed.crashes.count(), 1);
+}
+
+#[test]
+fn the_whole_editor_draws_headless_and_saves_its_layout() {
+    let plugin = crate::SemaLive::default();
+    let mut ed = SemaEditor::new(plugin.shared.clone());
+    let ctx = egui::Context::default();
+    frame(&ctx, &mut ed, vec![]);
+    let out = frame(&ctx, &mut ed, vec![]);
+    assert!(out.shapes.len() > 100, "{} shapes", out.shapes.len());
+    let saved = plugin.shared.controller.lock().session().editor.clone();
+    assert_eq!(saved.window, Some([1180.0, 760.0]));
+    assert!((0.15..=0.85).contains(&saved.split), "split {}", saved.split);
+    assert!(saved.console_height >= 60.0 && saved.dsl_text.is_none(), "{saved:?}");
+}
+
+#[test]
+fn ctrl_enter_with_a_dsl_error_marks_the_line_keeps_the_patch_and_jumps() {
+    let plugin = crate::SemaLive::default();
+    let shared = plugin.shared.clone();
+    let mut ed = SemaEditor::new(shared.clone());
+    let ctx = egui::Context::default();
+    frame(&ctx, &mut ed, vec![]);
+    let playing = shared.controller.lock().session().dsl.clone();
+    ed.dsl = "{120,4}clk;\n>{{440}sin,0.1}mul;\n>{440}nosuchfn;\n".into();
+    ed.focus = Some(Pane::Dsl);
+    frame(&ctx, &mut ed, vec![ctrl_enter()]);
+    // The old program plays on; the error line is marked and flashes with the rest.
+    assert_eq!(shared.controller.lock().session().dsl, playing);
+    assert_eq!(ed.dsl_error_line, Some(3));
+    let marks = ed.marks(Pane::Dsl);
+    assert_eq!(marks.error_line, Some(3));
+    assert!(
+        matches!(marks.flash, Some((ref lines, a)) if *lines == (1..=4) && a > 0.0),
+        "{:?}",
+        marks.flash
+    );
+    // The unevaluated text is saved with the project.
+    let saved = shared.controller.lock().session().editor.dsl_text.clone();
+    assert_eq!(saved.as_deref(), Some(ed.dsl.as_str()));
+    // Its console message is located; following it puts the cursor on line 3.
+    let line = shared
+        .console
+        .snapshot()
+        .into_iter()
+        .find(|l| matches!(l.source, Source::Dsl { .. }))
+        .expect("a located DSL error");
+    ed.jump = jump_target(line.source);
+    frame(&ctx, &mut ed, vec![]);
+    let state = egui::TextEdit::load_state(&ctx, egui::Id::unique(("sema-live-code", "dsl")))
+        .expect("state");
+    let cursor = state.cursor.char_range().expect("cursor").primary.index.0;
+    assert_eq!(line_of_char(&ed.dsl, cursor), 3);
+    assert_eq!(ed.focus, Some(Pane::Dsl));
+}
+
+#[test]
+fn ctrl_enter_on_a_full_engine_queue_says_so_and_keeps_the_code() {
+    let plugin = crate::SemaLive::default();
+    let shared = plugin.shared.clone();
+    // Active, but the engine is not processing: its queue fills up.
+    shared.controller.lock().set_active(true);
+    let mut i = 0.0;
+    while shared.controller.lock().send_channel(2, vec![i]).is_ok() {
+        i += 1.0;
+    }
+    let mut ed = SemaEditor::new(shared.clone());
+    let ctx = egui::Context::default();
+    frame(&ctx, &mut ed, vec![]);
+    let playing = shared.controller.lock().session().dsl.clone();
+    ed.dsl = ">{330}sin;".into();
+    ed.focus = Some(Pane::Dsl);
+    frame(&ctx, &mut ed, vec![ctrl_enter()]);
+    assert_eq!(shared.controller.lock().session().dsl, playing);
+    assert_eq!(ed.dsl_error_line, None);
+    let lines = shared.console.snapshot();
+    assert!(
+        lines.iter().any(|l| l.level == Level::Error
+            && l.text.starts_with("the audio engine is not taking new code (queue full)")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.text == "live code evaluated"), "{lines:?}");
+}
+
+#[test]
+fn a_state_load_replaces_the_editor_text() {
+    let plugin = crate::SemaLive::default();
+    let shared = plugin.shared.clone();
+    let mut ed = SemaEditor::new(shared.clone());
+    let ctx = egui::Context::default();
+    frame(&ctx, &mut ed, vec![]);
+    let mut state = crate::control::state::SessionState {
+        dsl: ">{330}sin;".into(),
+        js: "console.log(1);".into(),
+        ..Default::default()
+    };
+    state.editor.font_size = 17.0;
+    shared.controller.lock().load_state(state);
+    frame(&ctx, &mut ed, vec![]);
+    assert_eq!((ed.dsl.as_str(), ed.js.as_str()), (">{330}sin;", "console.log(1);"));
+    assert_eq!(shared.controller.lock().session().editor.font_size, 17.0);
+}
+
+#[test]
+fn notes_the_audio_thread_sent_are_drawn_and_exported() {
+    use crate::control::status::NoteRecord;
+    let mut plugin = crate::SemaLive::default();
+    let shared = plugin.shared.clone();
+    // Two bars of quarter notes at 120 bpm, 4/4, as the audio thread logs them.
+    for q in 0..8 {
+        let bars = q as f64 / 4.0;
+        let key = 60 + q as u8;
+        for (at, on) in [(bars, true), (bars + 0.125, false)] {
+            let record = NoteRecord { bars: at, bpm: 120.0, on, channel: 0, key, velocity: 0.8 };
+            plugin.outlets.notes.push(record).expect("room in the note log");
+        }
+    }
+    shared.status.publish(&crate::audio::patch::ClockState {
+        bar: 2,
+        bar_phase: 0.0,
+        bpm: 120.0,
+        beats_per_bar: 4.0,
+        playing: true,
+        sample_rate: 48_000.0,
+    });
+    let mut ed = SemaEditor::new(shared.clone());
+    let ctx = egui::Context::default();
+    let before = frame(&ctx, &mut ed, vec![]).shapes.len();
+    assert_eq!(ed.history.len(), 8);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("last.mid");
+    ed.export_path = path.display().to_string();
+    ed.export_bars = 1;
+    ed.export_midi();
+    let bytes = std::fs::read(&path).expect("the export was written");
+    let notes = crate::cli::midi_file::decode_notes(&bytes).expect("a MIDI file");
+    // The last bar: keys 64..=67 at beats 0, 1, 2, 3, each half a beat long.
+    let expected: Vec<(f64, f64, u8)> =
+        (0..4).map(|q| (q as f64, q as f64 + 0.5, 64 + q as u8)).collect();
+    assert_eq!(notes, expected);
+    // And the piano roll drew them: more shapes than without notes.
+    let mut empty = SemaEditor::new(shared.clone());
+    empty.history = NoteHistory::default();
+    let ctx2 = egui::Context::default();
+    let without = frame(&ctx2, &mut empty, vec![]).shapes.len();
+    assert!(before > without, "{before} shapes with notes, {without} without");
+}
+
+#[test]
+fn scop_values_reach_the_scope() {
+    let mut plugin = crate::SemaLive::default();
+    let shared = plugin.shared.clone();
+    let mut ed = SemaEditor::new(shared.clone());
+    let ctx = egui::Context::default();
+    let without = frame(&ctx, &mut ed, vec![]).shapes.len();
+    assert!(ed.scope_seen.is_none());
+    let wave: Vec<f32> = (0..2000).map(|i| (i as f32 * 0.05).sin()).collect();
+    plugin.outlets.publish(&[], &[], &[], &wave, &[]);
+    let with = frame(&ctx, &mut ed, vec![]).shapes.len();
+    // The newest SCOPE_LEN values are kept, in order.
+    assert_eq!(ed.scope.len(), SCOPE_LEN);
+    assert_eq!(ed.scope.back().copied(), wave.last().copied());
+    assert_eq!(ed.scope.front().copied(), Some(wave[2000 - SCOPE_LEN]));
+    assert!(with > without, "the scope is drawn: {with} vs {without} shapes");
+    let (lo, hi) = scope_range(ed.scope.iter().copied());
+    assert!(lo < -0.99 && hi > 0.99, "{lo}..{hi}");
+    assert_eq!(scope_range([0.25, 0.25]), (0.0, 0.25));
+    assert_eq!(scope_range([0.0, f32::NAN]), (-0.5, 0.5));
+}
