@@ -9,9 +9,9 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{rngs::SmallRng, SeedableRng};
 
-use sema_live::audio::midi_in::{MidiIn, MidiInKind, MidiSource, StampedMidiIn};
-use sema_live::js::phrase::{sequence_to_clip, ClipOptions, PhraseRecorder};
-use sema_live::ml::core::resolve::default_bundled_dir;
+use sema_live::audio::{MidiIn, MidiInKind, MidiSource, StampedMidiIn};
+use sema_live::js::{sequence_to_clip, ClipOptions, PhraseRecorder};
+use sema_live::ml::default_bundled_dir;
 use sema_live::ml::music_rnn::MusicRnn;
 
 /// A 2-bar call: eighth notes and a few longer ones, slightly off the grid.

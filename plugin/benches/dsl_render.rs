@@ -11,13 +11,11 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use sema_live::audio::midi_in::MidiInView;
-use sema_live::audio::patch::{
-    BlockContext, ChannelBank, ClockState, FixedQueue, SampleBank, NUM_PARAMS,
-};
+use sema_live::audio::MidiInView;
+use sema_live::audio::{BlockContext, ChannelBank, ClockState, FixedQueue, SampleBank, NUM_PARAMS};
+use sema_live::dsl::mtof;
 use sema_live::dsl::{compile, CompileEnv, Program, SampleLibrary};
-use sema_live::dsp::maps::mtof;
-use sema_live::ml::core::note_seq::PIANO_PHASE;
+use sema_live::ml::PIANO_PHASE;
 
 const SR: f64 = 48_000.0;
 const BLOCK: usize = 512;

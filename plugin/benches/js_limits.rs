@@ -12,7 +12,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 use sema_live::js::{HostView, JsIo, JsLimits, Runtime};
-use sema_live::ml::worker::WorkerConfig;
+use sema_live::ml::WorkerConfig;
 
 fn runtime() -> Runtime {
     let mut models = WorkerConfig::new(PathBuf::from("/nonexistent"));

@@ -19,9 +19,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use parking_lot::Mutex;
 
 use sema_live::js::{run_source, RunOptions};
-use sema_live::ml::layers::fit::{fit, FitOptions};
-use sema_live::ml::layers::model::{Compiled, DenseConfig, Sequential};
+use sema_live::ml::layers::{fit, FitOptions};
 use sema_live::ml::layers::{Activation, Initializer, Loss, Matrix, Optimizer, EPSILON};
+use sema_live::ml::layers::{Compiled, DenseConfig, Sequential};
 
 /// The tutorial's model and training call, as JS (run by Sema Live and by Node).
 const FM_JS: &str = "\

@@ -9,12 +9,12 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{rngs::SmallRng, SeedableRng};
 
-use sema_live::ml::core::checkpoint::Storage;
-use sema_live::ml::core::note_seq::piano_phase;
-use sema_live::ml::core::note_seq::quantize_note_sequence;
 use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::music_vae::MusicVae;
+use sema_live::ml::piano_phase;
+use sema_live::ml::quantize_note_sequence;
 use sema_live::ml::random_checkpoint::{write_rnn, write_vae, RnnSizes, VaeSizes};
+use sema_live::ml::Storage;
 
 fn models(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -45,9 +45,9 @@ use std::time::Instant;
 
 pub mod audio;
 pub mod cli;
-pub mod control;
+pub(crate) mod control;
 pub mod dsl;
-pub mod dsp;
+pub(crate) mod dsp;
 mod editor;
 #[doc(hidden)]
 pub mod fuzz;

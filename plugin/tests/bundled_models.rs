@@ -12,9 +12,9 @@ mod common;
 use common::{notes_of, rust_notes};
 use serde_json::Value;
 
-use sema_live::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::music_vae::MusicVae;
+use sema_live::ml::{quantize_note_sequence, NoteSequence};
 
 fn fixture() -> Value {
     let path =

@@ -561,7 +561,7 @@ fn call_and_response_project(inst: &mut Instance, extra_js: &str, seed: u64) -> 
         .collect::<Vec<_>>()
         .join("\n");
     let js = format!("{}\n___\n{extra_js}\n", example["js"].as_str().expect("js"));
-    let evaluated: Vec<serde_json::Value> = sema_live::js::blocks::split_blocks(&js)
+    let evaluated: Vec<serde_json::Value> = sema_live::js::split_blocks(&js)
         .iter()
         .filter(|b| !b.is_blank())
         .map(|b| serde_json::json!({"code": b.code, "block": b.index, "first_line": b.first_line}))

@@ -17,15 +17,13 @@ mod common;
 use common::{notes_of, rust_notes};
 use serde_json::{json, Value};
 
-use sema_live::ml::core::checkpoint::Storage;
-use sema_live::ml::core::note_seq::{
-    piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo,
-};
 use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::music_vae::MusicVae;
 use sema_live::ml::random_checkpoint::{
     write_attention_rnn, write_rnn, write_vae, Lcg, RnnSizes, VaeSizes,
 };
+use sema_live::ml::Storage;
+use sema_live::ml::{piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
 
 fn node_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PARITY_NODE_DIR")

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sema_live::cli::midi_file::decode_notes;
+use sema_live::cli::decode_notes;
 
 fn examples() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/examples");
@@ -48,7 +48,7 @@ fn every_example_renders_sound_and_matching_notes() {
         let stdout = render(&session, dir.path());
         let mut wav = hound::WavReader::open(dir.path().join("audio.wav")).expect("wav");
         let samples: Vec<f32> = wav.samples::<f32>().map(|s| s.expect("sample")).collect();
-        let settings = sema_live::cli::session::Session::load(&session).expect("session").settings;
+        let settings = sema_live::cli::Session::load(&session).expect("session").settings;
         let frames =
             (4.0 * settings.beats_per_bar as f64 * 60.0 / settings.bpm * 48_000.0).round() as usize;
         assert_eq!(samples.len(), 2 * frames, "{}: 4 bars, stereo", session.display());

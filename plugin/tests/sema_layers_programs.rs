@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sema_live::js::script_cache::{add_to_cache, scripts_dir};
+use sema_live::js::{add_to_cache, scripts_dir};
 use sema_live::js::{run_source, RunOptions, RunReport};
 
 const LODASH: &str = "https://cdnjs.cloudflare.com/ajax/libs/lodash.js/4.17.15/lodash.js";

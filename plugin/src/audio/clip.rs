@@ -96,11 +96,6 @@ impl ClipPlayer {
         self.sounding
     }
 
-    /// The clip playing (or waiting for its start bar), if any.
-    pub fn clip(&self) -> Option<&Clip> {
-        self.clip.as_deref()
-    }
-
     /// This block's MIDI out events (sorted by time) and the same notes as MIDI input.
     pub fn events(&self) -> (&[MidiEvent], &[MidiIn]) {
         (self.out.as_slice(), self.ins.as_slice())

@@ -67,6 +67,7 @@ impl NoteScheduler {
     }
 
     /// Number of notes held right now.
+    #[cfg(test)]
     pub fn held_count(&self) -> usize {
         self.held
     }

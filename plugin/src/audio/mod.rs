@@ -13,10 +13,13 @@
 //!   channel bank and fixed-capacity queues) the DSL's `Program` implements.
 //! - [`denormals`]: flush-to-zero for the duration of `process()`.
 
-pub mod clip;
-pub mod denormals;
-pub mod engine;
-pub mod midi_in;
-pub mod midi_out;
-pub mod patch;
-pub mod transport;
+pub(crate) mod clip;
+pub(crate) mod denormals;
+pub(crate) mod engine;
+pub(crate) mod midi_in;
+pub(crate) mod midi_out;
+pub(crate) mod patch;
+pub(crate) mod transport;
+
+pub use midi_in::{MidiIn, MidiInKind, MidiInView, MidiSource, StampedMidiIn};
+pub use patch::{BlockContext, ChannelBank, ClockState, FixedQueue, SampleBank, NUM_PARAMS};

@@ -260,11 +260,6 @@ impl LockstepJs {
     pub fn sends(&self) -> BTreeMap<u32, usize> {
         self.sends.lock().clone()
     }
-
-    /// The runtime (tests).
-    pub fn runtime(&mut self) -> &mut Runtime {
-        &mut self.rt
-    }
 }
 
 #[cfg(test)]

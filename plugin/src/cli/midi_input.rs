@@ -287,10 +287,6 @@ impl MidiFeed {
     pub fn len(&self) -> usize {
         self.events.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
 }
 
 #[cfg(test)]

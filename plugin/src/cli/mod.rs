@@ -7,8 +7,13 @@
 //!   host's MIDI input ([`midi_input`]).
 //! - [`midi_file`]: Standard MIDI Files (export of sent notes, reading them back).
 
-pub mod lockstep;
-pub mod midi_file;
-pub mod midi_input;
-pub mod render;
-pub mod session;
+mod command;
+pub(crate) mod lockstep;
+pub(crate) mod midi_file;
+pub(crate) mod midi_input;
+pub(crate) mod render;
+pub(crate) mod session;
+
+pub use command::main;
+pub use midi_file::decode_notes;
+pub use session::Session;

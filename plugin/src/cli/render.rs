@@ -184,6 +184,7 @@ impl OfflineEngine {
         Self { controller: Arc::new(Mutex::new(controller)), engine, settings }
     }
 
+    #[cfg(test)]
     pub fn settings(&self) -> &RenderSettings {
         &self.settings
     }

@@ -207,6 +207,7 @@ fn compile_with_missing(src: &str, env: &CompileEnv) -> (Compiled, Vec<String>) 
 
 /// Replaces the sample library (e.g. a new WAV folder): the audio thread gets the new
 /// buffers at once, players already compiled included (see [`Controller::set_samples`]).
+#[cfg(test)]
 pub fn set_samples(
     controller: &Mutex<Controller>,
     samples: Arc<SampleLibrary>,
@@ -236,13 +237,6 @@ pub fn insert_buffer(
 /// (tests, tools) nothing arrives in the background.
 pub fn attach(controller: &Arc<Mutex<Controller>>) {
     controller.lock().handle = Some(Arc::downgrade(controller));
-}
-
-/// The user's sample folder for `\name` players: `$SEMA_LIVE_SAMPLES`, else
-/// `<data>/samples` (e.g. `~/.local/share/sema-live/samples`, see
-/// [`crate::control::samples`]).
-pub fn default_samples_dir() -> std::path::PathBuf {
-    SampleSources::from_env().folder
 }
 
 impl Controller {
@@ -509,6 +503,7 @@ impl Controller {
     /// its buffers. The new library takes over the slot numbering of the old one, so the
     /// playing code reads the new buffers without recompiling. A full queue while active
     /// is an error (the engine keeps the old buffers until the next change or activate).
+    #[cfg(test)]
     pub fn set_samples(&mut self, samples: Arc<SampleLibrary>) -> Result<(), QueueFull> {
         self.samples_pending = false;
         let mut lib = (*samples).clone();

@@ -13,10 +13,10 @@
 //! - [`status`]: what the audio thread publishes for the editor and JS (clock, load,
 //!   sent notes, `toJS` values, scope).
 
-pub mod console;
-pub mod controller;
-pub mod js_bridge;
-pub mod params;
-pub mod samples;
-pub mod state;
-pub mod status;
+pub(crate) mod console;
+pub(crate) mod controller;
+pub(crate) mod js_bridge;
+pub(crate) mod params;
+pub(crate) mod samples;
+pub(crate) mod state;
+pub(crate) mod status;

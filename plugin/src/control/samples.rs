@@ -200,6 +200,7 @@ pub struct KitSample {
     /// Sema's name for it.
     pub name: &'static str,
     /// What the stand-in is.
+    #[allow(dead_code)] // describes each stand-in to readers of the table
     pub what: &'static str,
     /// The WAV file.
     pub wav: &'static [u8],

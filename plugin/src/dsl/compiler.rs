@@ -52,7 +52,6 @@ pub struct Call {
     /// The function name (for messages).
     pub name: String,
     pub args: Vec<Operand>,
-    pub pos: Pos,
     /// The variable slot the result is assigned to, if any (the op writes there directly).
     dest: Option<Slot>,
 }
@@ -658,7 +657,7 @@ impl<'e> Builder<'e> {
             self.ops.truncate(n_ops);
             debug_assert_eq!(scopes_ok, self.scopes.len());
         }
-        let c = Call { name: name.to_string(), args: ops, pos, dest };
+        let c = Call { name: name.to_string(), args: ops, dest };
         (def.build)(self, &c).map_err(located)
     }
 

@@ -24,13 +24,13 @@
 //! table, `stretch` grains, and `pvshift` (which keeps shifted bins phase-coherent).
 //! `oscin`/`oscout` (OSC networking) report "not supported yet".
 
-pub mod ast;
-pub mod compiler;
-pub mod functions;
-pub mod lexer;
-pub mod parser;
-pub mod program;
-pub mod samples;
+pub(crate) mod ast;
+pub(crate) mod compiler;
+pub(crate) mod functions;
+pub(crate) mod lexer;
+pub(crate) mod parser;
+pub(crate) mod program;
+pub(crate) mod samples;
 
 #[cfg(test)]
 mod tests;
@@ -38,6 +38,8 @@ mod tests;
 use std::fmt;
 use std::sync::Arc;
 
+/// MIDI note to Hz, as the DSL's `mtof` computes it.
+pub use crate::dsp::maps::mtof;
 pub use program::Program;
 pub use samples::SampleLibrary;
 

@@ -5,20 +5,20 @@
 //! sound as they do in Sema). Nodes never allocate after construction: buffers are
 //! sized in `new()`, off the audio thread.
 
-pub mod acid;
-pub mod bits;
-pub mod blep;
-pub mod effect;
-pub mod envelope;
-pub mod filter;
-pub mod grains;
-pub mod maps;
-pub mod oscillator;
-pub mod reverb;
-pub mod sampler;
-pub mod sequencer;
-pub mod spectral;
-pub mod trigger;
+pub(crate) mod acid;
+pub(crate) mod bits;
+pub(crate) mod blep;
+pub(crate) mod effect;
+pub(crate) mod envelope;
+pub(crate) mod filter;
+pub(crate) mod grains;
+pub(crate) mod maps;
+pub(crate) mod oscillator;
+pub(crate) mod reverb;
+pub(crate) mod sampler;
+pub(crate) mod sequencer;
+pub(crate) mod spectral;
+pub(crate) mod trigger;
 
 /// A small, fast pseudo-random generator (xorshift64*), used for `noiz`, `bitnoise` and
 /// the chorus LFO. Deterministic per seed so renders are reproducible in tests.

@@ -207,6 +207,7 @@ pub fn transition_table() -> &'static [f64] {
 
 /// White noise with amplitude `amp` (`noiz`).
 #[inline]
+#[cfg(test)]
 pub fn noise(rng: &mut super::Rng, amp: f64) -> f64 {
     rng.next_bipolar() * amp
 }

@@ -65,6 +65,7 @@ impl RatioSeq {
 
     /// 1 when `phase` wraps or crosses one of the prepared points.
     #[inline]
+    #[cfg(test)]
     pub fn trig(&mut self, phase: f64, inv_sr: f64) -> f64 {
         if self.first {
             self.first = false;
@@ -96,6 +97,7 @@ impl RatioSeq {
 
     /// 1 when `phase` wraps or crosses one of the cumulative, normalised ratio points.
     #[inline]
+    #[cfg(test)]
     pub fn play_trig(&mut self, phase: f64, times: &[f64], inv_sr: f64) -> f64 {
         self.prepare(times);
         self.trig(phase, inv_sr)
@@ -103,6 +105,7 @@ impl RatioSeq {
 
     /// [`play_values`](Self::play_values) with points already prepared.
     #[inline]
+    #[cfg(test)]
     pub fn values(&mut self, phase: f64, values: &[f64], inv_sr: f64) -> f64 {
         self.begin(phase, values.len(), inv_sr);
         self.values_fast(phase, values, inv_sr)
@@ -125,6 +128,7 @@ impl RatioSeq {
     /// the current value. Before the first trigger the last value is output (the counter
     /// starts at len-1 so the first trigger reads index 0).
     #[inline]
+    #[cfg(test)]
     pub fn play_values(&mut self, phase: f64, times: &[f64], values: &[f64], inv_sr: f64) -> f64 {
         self.prepare(times);
         self.values(phase, values, inv_sr)

@@ -31,11 +31,6 @@ impl Fft {
         self.n
     }
 
-    /// Whether the size is zero (never: kept for API symmetry).
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-
     /// Forward transform of (`re`, `im`) in place; `inverse` conjugates the twiddles
     /// (no 1/n scaling).
     pub fn transform(&self, re: &mut [f64], im: &mut [f64], inverse: bool) {

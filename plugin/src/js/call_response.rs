@@ -127,11 +127,13 @@ impl CallResponse {
     }
 
     /// Whether a call is being played or an answer generated.
+    #[cfg(test)]
     pub fn busy(&self) -> bool {
         self.call.is_some() || self.pending.is_some()
     }
 
     /// The id of the answer being generated, if any.
+    #[cfg(test)]
     pub fn pending_gen(&self) -> Option<u64> {
         self.pending.map(|p| p.gen)
     }

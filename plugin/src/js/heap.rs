@@ -84,6 +84,7 @@ pub fn track_this_thread() {
 }
 
 /// Stops counting this thread's allocations.
+#[cfg(test)]
 pub fn untrack_this_thread() {
     TRACKED.set(false);
     LIVE.set(0);

@@ -23,30 +23,33 @@
 //! - [`error`]: [`ScriptError`], what the runtime reports (uncaught exceptions with their
 //!   block and line, runtime limits, time-outs, set-up failures).
 
-pub mod api;
-pub mod blocks;
-pub mod call_response;
-pub mod cli;
-pub mod error;
+pub(crate) mod api;
+pub(crate) mod blocks;
+pub(crate) mod call_response;
+pub(crate) mod cli;
+pub(crate) mod error;
 mod headless;
-pub mod heap;
+pub(crate) mod heap;
 mod host_thread;
-pub mod input;
-pub mod offline;
-pub mod phrase;
-pub mod runtime;
-pub mod script_cache;
-pub mod tokenizer;
+pub(crate) mod input;
+pub(crate) mod offline;
+pub(crate) mod phrase;
+pub(crate) mod runtime;
+pub(crate) mod script_cache;
+pub(crate) mod tokenizer;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use atomic_float::{AtomicF32, AtomicF64};
 
+pub use blocks::split_blocks;
 pub use error::{ScriptError, ScriptErrorKind};
 pub use headless::{run_file, run_source, RunOptions, RunReport};
 pub use host_thread::{panic_message, Crashes, JsHost};
 pub use input::JsInput;
+pub use phrase::{sequence_to_clip, ClipOptions, PhraseRecorder};
 pub use runtime::{JsIo, JsLimits, Runtime};
+pub use script_cache::{add_to_cache, scripts_dir};
 
 /// Number of macro parameters `host.macros[i]` exposes.
 pub const NUM_MACROS: usize = 8;

@@ -12,13 +12,19 @@
 //! - [`random_checkpoint`]: random-weight checkpoints in the magenta.js format (`sema-live
 //!   model random-checkpoint`, the parity test, unit tests and benches).
 
-pub mod cli;
-pub mod core;
-pub mod error;
+pub(crate) mod cli;
+pub(crate) mod core;
+pub(crate) mod error;
 pub mod layers;
 pub mod music_rnn;
 pub mod music_vae;
 pub mod random_checkpoint;
-pub mod worker;
+pub(crate) mod worker;
 
+pub use core::checkpoint::Storage;
+pub use core::note_seq::{
+    piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo, PIANO_PHASE,
+};
+pub use core::resolve::{default_bundled_dir, default_cache_dir};
 pub use error::{ModelError, ModelErrorKind};
+pub use worker::WorkerConfig;

@@ -5,7 +5,7 @@ pub mod rounding_host;
 
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_host::prelude::*;
-use sema_live::ml::core::note_seq::NoteSequence;
+use sema_live::ml::NoteSequence;
 use serde_json::Value;
 use std::ffi::CStr;
 use std::path::PathBuf;

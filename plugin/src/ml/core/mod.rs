@@ -8,9 +8,9 @@
 //! - [`resolve`]: checkpoint URL -> cache folder (download, or the bundled fallback).
 //! - [`embedded`]: the bundled models compiled into the plugin.
 
-pub mod checkpoint;
-pub mod converter;
-pub mod embedded;
-pub mod lstm;
-pub mod note_seq;
-pub mod resolve;
+pub(crate) mod checkpoint;
+pub(crate) mod converter;
+pub(crate) mod embedded;
+pub(crate) mod lstm;
+pub(crate) mod note_seq;
+pub(crate) mod resolve;

@@ -58,7 +58,7 @@ pub fn default_bundled_dir() -> PathBuf {
 /// Name of the bundled default model of a kind.
 pub fn bundled_name(kind: ModelKind) -> &'static str {
     match kind {
-        ModelKind::MusicVae | ModelKind::MidiMe => "mel_2bar_small",
+        ModelKind::MusicVae => "mel_2bar_small",
         ModelKind::MusicRnn => "basic_rnn",
     }
 }

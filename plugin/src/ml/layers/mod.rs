@@ -16,18 +16,20 @@
 //! - [`trainer`]: the training thread: `fit` runs there, never on the JS thread, and
 //!   reports its events through a channel.
 
-pub mod fit;
-pub mod loss;
-pub mod model;
-pub mod optim;
-pub mod trainer;
+pub(crate) mod fit;
+pub(crate) mod loss;
+pub(crate) mod model;
+pub(crate) mod optim;
+pub(crate) mod trainer;
 
 #[cfg(test)]
 mod tests;
 
-pub use fit::{FitEvent, FitOptions, History, Logs};
+pub use fit::{fit, FitEvent, FitOptions, History, Logs};
 pub use loss::{Loss, Metric};
-pub use model::{Activation, Dense, Dropout, Initializer, Layer, Sequential, MAX_PARAMS};
+pub use model::{
+    Activation, Compiled, Dense, DenseConfig, Dropout, Initializer, Layer, Sequential, MAX_PARAMS,
+};
 pub use optim::Optimizer;
 
 /// A 2-D batch of f32 values, row-major.

@@ -173,7 +173,9 @@ fn softplus(x: f32) -> f32 {
     }
 }
 
-/// Fan computation mode of a variance-scaling initialiser.
+/// Fan computation mode of a variance-scaling initialiser (tfjs's `fanIn`, `fanOut`,
+/// `fanAvg`).
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FanMode {
     FanIn,

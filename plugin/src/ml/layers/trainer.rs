@@ -91,16 +91,6 @@ impl Trainer {
     pub fn try_recv(&self) -> Option<(u64, Report)> {
         self.reports.try_recv().ok()
     }
-
-    /// Waits up to `d` for a report (headless runs, tests).
-    pub fn recv_timeout(&self, d: std::time::Duration) -> Option<(u64, Report)> {
-        self.reports.recv_timeout(d).ok()
-    }
-
-    /// Whether a job is queued or running.
-    pub fn busy(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) > 0
-    }
 }
 
 impl Drop for Trainer {

@@ -1,6 +1,6 @@
 //! MusicRNN (`basic_rnn` and other melody RNNs): `continueSequence` as magenta.js does it.
 
-pub mod attention;
+pub(crate) mod attention;
 
 use std::path::Path;
 

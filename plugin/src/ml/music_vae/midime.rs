@@ -335,6 +335,7 @@ impl MidiMe {
     }
 
     /// Reconstruction of MusicVAE vectors through the mean (no sampling), for tests.
+    #[cfg(test)]
     pub fn reconstruct(&self, z: &[Vec<f32>]) -> Vec<Vec<f32>> {
         let n = z.len();
         let mut h: Vec<f32> = z.iter().flatten().copied().collect();

@@ -1,7 +1,7 @@
 //! Flat categorical MusicVAE (melody models such as `mel_2bar_small`): encode, decode,
 //! sample and interpolate as magenta.js does them.
 
-pub mod midime;
+pub(crate) mod midime;
 
 use std::path::Path;
 

@@ -153,8 +153,6 @@ pub enum ModelKind {
     MusicRnn,
     /// `mm.MusicVAE`.
     MusicVae,
-    /// `mm.MidiMe`.
-    MidiMe,
 }
 
 /// A console message from the worker (download progress, fallback notices).
@@ -436,6 +434,7 @@ impl ModelWorker {
     }
 
     /// Waits up to `d` for a completed request (for headless runs and tests).
+    #[cfg(test)]
     pub fn recv_timeout(&self, d: Duration) -> Option<Completion> {
         self.completions.recv_timeout(d).ok()
     }
@@ -448,6 +447,7 @@ impl ModelWorker {
     /// Submits `req` and waits for its completion (CLI and tests; never call this from
     /// the audio thread or the editor). Completions of other requests received while
     /// waiting are dropped.
+    #[cfg(test)]
     pub fn run_blocking(&self, req: Request, timeout: Duration) -> Result<Response, ModelError> {
         let id = self.submit(req);
         let deadline = std::time::Instant::now() + timeout;

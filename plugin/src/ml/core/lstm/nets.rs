@@ -1,8 +1,6 @@
 //! The compiled tract nets: `StepNet` (one step of a whole stack), `DenseNet`
 //! (`x @ W (+ b)`), `CellNet` (the recurrent half of one layer) and the stack's state.
 
-use std::sync::Arc;
-
 use tract_onnx::prelude::*;
 
 use crate::ml::error::ModelError;
@@ -29,8 +27,6 @@ pub struct StepSpec {
 /// Inputs, in order: the step inputs of `StepSpec::inputs`, then `c_l`, `h_l` for each
 /// layer. Outputs: `c_l'`, `h_l'` for each layer, then the logits if there is a projection.
 pub struct StepNet {
-    /// The optimised plan (shared, immutable).
-    pub(super) plan: Arc<TypedRunnableModel>,
     /// Reused run state, so a step allocates no plan-level structures.
     pub(super) state: TypedSimpleState,
     /// Batch size the graph was built for.
@@ -122,11 +118,12 @@ impl StepNet {
         }
         let plan = g.compile()?;
         let state = TypedSimpleState::new(&plan).map_err(terr("creating step state"))?;
-        Ok(StepNet { plan, state, batch, input_sizes })
+        Ok(StepNet { state, batch, input_sizes })
     }
 
     /// Runs one step. `inputs` are the step inputs then the states, each `batch * size`
     /// values; returns the new states then the logits, as flat vectors.
+    #[cfg(test)]
     pub fn run(&mut self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, ModelError> {
         if inputs.len() != self.input_sizes.len() {
             return Err(ModelError::bad_input(format!(
@@ -172,11 +169,6 @@ impl StepNet {
             )));
         }
         self.state.run(inputs).map_err(terr("running step"))
-    }
-
-    /// The optimised plan (for inspection in tests).
-    pub fn plan(&self) -> &Arc<TypedRunnableModel> {
-        &self.plan
     }
 }
 

@@ -34,8 +34,6 @@ pub struct OneHotStack {
     pub(super) proj: Vec<DenseNet>,
     /// Output projection (with bias), if the stack has one.
     pub(super) out: Option<DenseNet>,
-    /// Classes of the output projection.
-    pub(super) classes: usize,
     /// Recurrent halves per batch size, built on first use.
     pub(super) cells: std::collections::HashMap<usize, Vec<CellNet>>,
     /// The output projection's weights (for the fused step networks).
@@ -111,7 +109,6 @@ impl OneHotStack {
             context_net,
             proj,
             out,
-            classes: projection.map(|p| p.output()).unwrap_or(0),
             cells: Default::default(),
             projection: projection.cloned(),
             fused: false,
@@ -151,11 +148,6 @@ impl OneHotStack {
             self.step_nets.insert(batch, net);
         }
         self.step_nets.get_mut(&batch).ok_or_else(|| ModelError::engine("step network missing"))
-    }
-
-    /// Number of output classes (0 without a projection).
-    pub fn classes(&self) -> usize {
-        self.classes
     }
 
     pub(super) fn cells(&mut self, batch: usize) -> Result<&mut Vec<CellNet>, ModelError> {
