@@ -152,7 +152,7 @@ impl PackedMatrix {
     /// Rows `row0..row0 + rows` of the row-major `[.., cols]` float32 tensor `data`, used
     /// where it is (no copy) when `cols` is a multiple of [`BLOCK`], else copied.
     pub(crate) fn shared(data: &Arc<Vec<f32>>, cols: usize, row0: usize, rows: usize) -> Self {
-        if cols % BLOCK != 0 {
+        if !cols.is_multiple_of(BLOCK) {
             return Self::from_rows(Source::F32(data), cols, row0, rows);
         }
         let codes = Codes::Shared { data: data.clone(), offset: row0 * cols, stride: cols };
