@@ -90,6 +90,9 @@ fn magenta_js_parity() {
         ("rnn_32_f32", vec![32usize], Storage::Float32, None),
         ("rnn_64x48_f32", vec![64, 48], Storage::Float32, None),
         ("rnn_96x96_u8", vec![96, 96], Storage::Uint8, None),
+        // Quantised checkpoints run on the native kernels with the weights kept as codes.
+        ("rnn_200x136x72_u8", vec![200, 136, 72], Storage::Uint8, None),
+        ("rnn_80x64_u16", vec![80, 64], Storage::Uint16, None),
         ("rnn_40_f16", vec![40], Storage::Float16, None),
         // attention_rnn: magenta.js reads the third layer's output, so three layers.
         ("rnn_attention_3x32_f32", vec![32, 32, 32], Storage::Float32, Some(8usize)),
@@ -174,6 +177,8 @@ fn magenta_js_parity() {
     if bench {
         write_rnn(&root.path().join("basic_rnn"), &RnnSizes::basic_rnn(), Storage::Float32, 7)
             .unwrap();
+        write_rnn(&root.path().join("basic_rnn_u8"), &RnnSizes::basic_rnn(), Storage::Uint8, 7)
+            .unwrap();
         write_vae(
             &root.path().join("mel_2bar_small"),
             &VaeSizes::mel_2bar_small(),
@@ -196,6 +201,8 @@ fn magenta_js_parity() {
     let mut pitches = std::collections::BTreeSet::new();
     for (i, (name, _, _, _)) in rnn_cases.iter().enumerate() {
         let mut m = MusicRnn::load(&root.path().join(name)).unwrap();
+        let quantised = matches!(rnn_cases[i].2, Storage::Uint8 | Storage::Uint16);
+        assert_eq!(m.is_native(), quantised, "{name}");
         let outs = js["rnn"][i]["outputs"].as_array().expect("rnn outputs");
         for (p, want) in primers.iter().zip(outs) {
             let q =
@@ -243,6 +250,14 @@ fn magenta_js_parity() {
             m.continue_sequence(&primer, 32, 0.0, 1, &mut srng).unwrap();
         }
         let rust_rnn = t.elapsed().as_secs_f64() * 1000.0 / 3.0;
+        let mut m8 = MusicRnn::load(&root.path().join("basic_rnn_u8")).unwrap();
+        assert!(m8.is_native());
+        m8.continue_sequence(&primer, 32, 0.0, 1, &mut srng).unwrap();
+        let t = Instant::now();
+        for _ in 0..3 {
+            m8.continue_sequence(&primer, 32, 0.0, 1, &mut srng).unwrap();
+        }
+        let rust_rnn_u8 = t.elapsed().as_secs_f64() * 1000.0 / 3.0;
         let mut v = MusicVae::load(&root.path().join("mel_2bar_small")).unwrap();
         let z = v.encode(std::slice::from_ref(&primer)).unwrap();
         let t = Instant::now();
@@ -265,6 +280,11 @@ fn magenta_js_parity() {
             f("vaeEncodeMs") / rust_enc,
             f("vaeDecodeMs"),
             f("vaeDecodeMs") / rust_dec
+        );
+        eprintln!(
+            "bench: RNN on the uint8 checkpoint (kept quantised) {rust_rnn_u8:.1} ms vs magenta.js {:.1} ms ({:.0}x)",
+            f("rnnContinueMs"),
+            f("rnnContinueMs") / rust_rnn_u8
         );
     }
 }

@@ -9,7 +9,7 @@
 //!    read from there afterwards.
 //! 3. **The user's sample folder** (`$SEMA_LIVE_SAMPLES`, else `<data>/samples`): its WAV
 //!    files override the kit and the pack; `sema-live samples import DIR` copies a folder
-//!    into it. It is rescanned every [`RESCAN_PERIOD`], so a file dropped in plays.
+//!    into it. It is checked every [`RESCAN_PERIOD`], so a file dropped in plays.
 //! 4. Buffers sent from JS with `sema.sendBuffer` (see [`super::controller::insert_buffer`]).
 //!
 //! `<data>` is `$SEMA_LIVE_DATA`, else the platform's data folder + `sema-live`
@@ -17,7 +17,9 @@
 //!
 //! Downloads and rescans run on one background thread per plugin instance
 //! ([`SampleService`]), started on first use; it holds only a weak handle on the
-//! controller and ends with it. Everything that arrives goes through
+//! controller and ends with it, and sleeps until asked: one watcher thread per process
+//! checks the folders of all instances and tells those whose folder changed, so an idle
+//! instance costs no wake-ups however many are loaded. Everything that arrives goes through
 //! [`super::controller::Controller::add_sample`], which sends the audio thread a new
 //! sample bank: a player already compiled against the name starts playing it.
 
@@ -27,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::control::console::{Console, Level, Source};
@@ -421,11 +423,13 @@ impl SampleService {
     /// Starts the thread. It ends when the controller is dropped.
     pub fn spawn(controller: Weak<Mutex<Controller>>, src: SampleSources, stamps: Stamps) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let folder = src.folder.clone();
         let spawned = std::thread::Builder::new()
             .name("sema-live samples".into())
             .spawn(move || service(controller, src, stamps, rx));
-        if let Err(e) = spawned {
-            eprintln!("sema-live: cannot start the sample thread: {e}");
+        match spawned {
+            Ok(_) => watch(folder, tx.clone()),
+            Err(e) => eprintln!("sema-live: cannot start the sample thread: {e}"),
         }
         Self { tx }
     }
@@ -447,16 +451,91 @@ fn service(
     mut stamps: Stamps,
     rx: Receiver<Request>,
 ) {
-    loop {
-        let req = match rx.recv_timeout(RESCAN_PERIOD) {
-            Ok(r) => r,
-            Err(RecvTimeoutError::Timeout) => Request::Rescan,
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
+    // Asleep until asked: a fetch, or a rescan from the watcher or the editor.
+    while let Ok(req) = rx.recv() {
         let Some(c) = controller.upgrade() else { return };
         match req {
             Request::Fetch(name) => fetch(&c, &src, &name),
             Request::Rescan => rescan(&c, &src, &mut stamps),
+        }
+    }
+}
+
+/// The folders the watcher checks, with the services to tell when one changes.
+struct Watched {
+    folders: HashMap<PathBuf, (Stamps, Vec<Sender<Request>>)>,
+    thread: Option<std::thread::Thread>,
+}
+
+static WATCHED: Mutex<Option<Watched>> = parking_lot::const_mutex(None);
+
+/// Registers a service for changes of `folder`, starting the process's watcher thread
+/// on first use.
+fn watch(folder: PathBuf, tx: Sender<Request>) {
+    let mut guard = WATCHED.lock();
+    let w = guard.get_or_insert_with(|| Watched { folders: HashMap::new(), thread: None });
+    let entry = w.folders.entry(folder.clone()).or_insert_with(|| (stamps(&folder), Vec::new()));
+    entry.1.push(tx);
+    match &w.thread {
+        // Asleep with nothing to watch: there is now.
+        Some(t) => t.unpark(),
+        None => {
+            let spawned =
+                std::thread::Builder::new().name("sema-live sample folders".into()).spawn(watcher);
+            match spawned {
+                Ok(h) => w.thread = Some(h.thread().clone()),
+                Err(e) => eprintln!("sema-live: cannot start the sample-folder watcher: {e}"),
+            }
+        }
+    }
+}
+
+/// The process's watcher: every [`RESCAN_PERIOD`] while some instance watches a folder,
+/// asks the services of each changed folder to rescan it; parks while none does. Ended
+/// services are forgotten.
+fn watcher() {
+    loop {
+        let folders: Vec<PathBuf> = {
+            let mut guard = WATCHED.lock();
+            let Some(w) = guard.as_mut() else { return };
+            w.folders.retain(|_, (_, txs)| !txs.is_empty());
+            w.folders.keys().cloned().collect()
+        };
+        if folders.is_empty() {
+            std::thread::park();
+            continue;
+        }
+        std::thread::sleep(RESCAN_PERIOD);
+        for folder in folders {
+            // Outside the lock: a slow disk must not hold up instances starting.
+            let now = if folder.is_dir() { stamps(&folder) } else { Stamps::new() };
+            let mut guard = WATCHED.lock();
+            let Some((old, txs)) = guard.as_mut().and_then(|w| w.folders.get_mut(&folder)) else {
+                continue;
+            };
+            if *old != now {
+                *old = now;
+                // A service that ended (its controller gone) is forgotten.
+                txs.retain(|tx| tx.send(Request::Rescan).is_ok());
+            }
+        }
+    }
+}
+
+/// Services registered with the watcher for `folder`.
+#[cfg(test)]
+pub(crate) fn watchers_of(folder: &Path) -> usize {
+    let guard = WATCHED.lock();
+    guard.as_ref().and_then(|w| w.folders.get(folder)).map_or(0, |(_, t)| t.len())
+}
+
+impl Drop for SampleService {
+    /// The watcher forgets the service (and parks when no folder is left to watch).
+    fn drop(&mut self) {
+        if let Some(w) = WATCHED.lock().as_mut() {
+            for (_, txs) in w.folders.values_mut() {
+                txs.retain(|tx| !tx.same_channel(&self.tx));
+            }
         }
     }
 }
@@ -776,5 +855,10 @@ mod tests {
         assert!(warnings.iter().any(|w| w.contains("bad.wav")), "{warnings:?}");
         c.lock().rescan_samples();
         wait("the import", || c.lock().has_sample("mykick"));
+        // One process-wide watcher tells the instance; the instance's own thread sleeps
+        // until told, and is forgotten when the instance goes.
+        assert_eq!(watchers_of(&folder), 1);
+        drop(c);
+        assert_eq!(watchers_of(&folder), 0);
     }
 }

@@ -9,6 +9,7 @@
 //!   optimizers and the training thread behind `tf.sequential` / `model.fit`.
 //! - [`error`]: [`ModelError`], what every fallible model operation returns.
 //! - `cli`: `sema-live model ...`.
+//! - [`shared`]: one copy per process of each loaded checkpoint, shared by instances.
 //! - [`random_checkpoint`]: random-weight checkpoints in the magenta.js format (`sema-live
 //!   model random-checkpoint`, the parity test, unit tests and benches).
 
@@ -19,6 +20,7 @@ pub mod layers;
 pub mod music_rnn;
 pub mod music_vae;
 pub mod random_checkpoint;
+pub(crate) mod shared;
 pub(crate) mod worker;
 
 pub use core::checkpoint::Storage;

@@ -6,11 +6,13 @@
 //! little endian, without padding. A tensor is float32, or quantised as uint8/uint16
 //! (`value = q * scale + min`, computed in f64 then rounded to f32 as JS does) or float16.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ml::core::lstm::packed::{dequantise, Source};
 use crate::ml::error::{ModelError, ModelErrorKind};
 
 /// One float32 variable of a checkpoint (row-major).
@@ -100,24 +102,58 @@ pub struct Checkpoint {
     pub dir: PathBuf,
     /// Parsed `config.json`.
     pub config: ModelConfig,
-    /// Variables by name.
+    /// float32 variables by name (float16 ones widened).
     pub vars: HashMap<String, Var>,
+    /// uint8/uint16 variables by name, kept as their codes.
+    pub quantised: HashMap<String, QuantVar>,
 }
 
 impl Checkpoint {
-    /// A variable by name, or an error naming the missing variable and the folder.
-    pub fn var(&self, name: &str) -> Result<&Var, ModelError> {
-        self.vars.get(name).ok_or_else(|| {
-            ModelError::bad_checkpoint(format!(
-                "checkpoint {}: missing variable {name}",
-                self.dir.display()
-            ))
-        })
+    /// A variable by name as float32 (a quantised one dequantised into a copy), or an
+    /// error naming the missing variable and the folder.
+    pub fn var(&self, name: &str) -> Result<Cow<'_, Var>, ModelError> {
+        if let Some(v) = self.vars.get(name) {
+            return Ok(Cow::Borrowed(v));
+        }
+        match self.quantised.get(name) {
+            Some(q) => Ok(Cow::Owned(q.dequantise())),
+            None => Err(self.missing(name)),
+        }
+    }
+
+    fn missing(&self, name: &str) -> ModelError {
+        ModelError::bad_checkpoint(format!(
+            "checkpoint {}: missing variable {name}",
+            self.dir.display()
+        ))
+    }
+
+    /// A variable's shape.
+    pub fn shape(&self, name: &str) -> Result<&[usize], ModelError> {
+        match (self.vars.get(name), self.quantised.get(name)) {
+            (Some(v), _) => Ok(&v.shape),
+            (_, Some(q)) => Ok(&q.shape),
+            _ => Err(self.missing(name)),
+        }
+    }
+
+    /// A variable's values as stored (float32 or codes), for the native kernels.
+    pub(crate) fn source(&self, name: &str) -> Result<Source<'_>, ModelError> {
+        match (self.vars.get(name), self.quantised.get(name)) {
+            (Some(v), _) => Ok(Source::F32(&v.data)),
+            (_, Some(q)) => Ok(q.source()),
+            _ => Err(self.missing(name)),
+        }
+    }
+
+    /// Whether a variable is kept as uint8/uint16 codes.
+    pub fn is_quantised(&self, name: &str) -> bool {
+        self.quantised.contains_key(name)
     }
 
     /// Whether a variable exists.
     pub fn has(&self, name: &str) -> bool {
-        self.vars.contains_key(name)
+        self.vars.contains_key(name) || self.quantised.contains_key(name)
     }
 }
 
@@ -202,61 +238,171 @@ pub fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// Decodes one entry's bytes into f32 values.
-fn decode_entry(e: &ManifestEntry, bytes: &[u8]) -> Result<Vec<f32>, ModelError> {
-    match &e.quantization {
-        None => Ok(bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()),
-        Some(q) if q.dtype == "float16" => Ok(bytes
-            .chunks_exact(2)
-            .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
-            .collect()),
-        Some(q) => {
-            let (Some(min), Some(scale)) = (q.min, q.scale) else {
-                return Err(ModelError::bad_checkpoint(format!(
-                    "weight {}: {} quantization needs min and scale",
-                    e.name, q.dtype
-                )));
-            };
-            // JS: Float32Array.from(q, v => v * scale + min): f64 arithmetic, one rounding.
-            let deq = |v: f64| (v * scale + min) as f32;
-            Ok(if q.dtype == "uint8" {
-                bytes.iter().map(|&b| deq(b as f64)).collect()
-            } else {
-                bytes
-                    .chunks_exact(2)
-                    .map(|b| deq(u16::from_le_bytes([b[0], b[1]]) as f64))
-                    .collect()
-            })
+/// A tensor kept as its uint8/uint16 codes; its values are `f32(q * scale + min)` with the
+/// product and sum in f64, as tfjs computes them at load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantVar {
+    /// Shape as in the manifest.
+    pub shape: Vec<usize>,
+    /// The stored codes.
+    pub codes: QuantCodes,
+    /// Offset.
+    pub min: f64,
+    /// Step.
+    pub scale: f64,
+}
+
+/// The codes of a quantised tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QuantCodes {
+    /// One byte per value.
+    U8(Vec<u8>),
+    /// Two bytes per value.
+    U16(Vec<u16>),
+}
+
+impl QuantVar {
+    /// The values as tfjs holds them (a float32 copy).
+    pub fn dequantise(&self) -> Var {
+        Var {
+            shape: self.shape.clone(),
+            data: (0..self.len()).map(|i| self.source().value(i)).collect(),
+        }
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match &self.codes {
+            QuantCodes::U8(c) => c.len(),
+            QuantCodes::U16(c) => c.len(),
+        }
+    }
+
+    /// Whether it holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn source(&self) -> Source<'_> {
+        let (min, scale) = (self.min, self.scale);
+        match &self.codes {
+            QuantCodes::U8(codes) => Source::U8 { codes, min, scale },
+            QuantCodes::U16(codes) => Source::U16 { codes, min, scale },
         }
     }
 }
 
-/// Reads `weights_manifest.json` and its shards from `dir`.
+/// Decodes a run of an entry's bytes (a whole number of elements) onto `out`.
+fn decode_into(q: Option<&Quantization>, minmax: (f64, f64), bytes: &[u8], out: &mut Vec<f32>) {
+    let (min, scale) = minmax;
+    match q.map(|q| q.dtype.as_str()) {
+        None => {
+            out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        }
+        Some("float16") => {
+            out.extend(bytes.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))))
+        }
+        // JS: Float32Array.from(q, v => v * scale + min): f64 arithmetic, one rounding.
+        Some("uint8") => out.extend(bytes.iter().map(|&b| dequantise(b as f64, min, scale))),
+        Some(_) => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|b| dequantise(u16::from_le_bytes([b[0], b[1]]) as f64, min, scale)),
+        ),
+    }
+}
+
+/// A group's shards read one after another as one stream, a piece at a time (a
+/// checkpoint is never held twice: each tensor is decoded straight from the files).
+struct Shards {
+    files: std::collections::VecDeque<(PathBuf, u64)>,
+    current: Option<(std::io::BufReader<std::fs::File>, PathBuf)>,
+}
+
+impl Shards {
+    /// Opens nothing yet; returns the stream and the bytes all shards hold.
+    fn new(dir: &Path, manifest: &Path, paths: &[String]) -> Result<(Self, u64), ModelError> {
+        let mut files = std::collections::VecDeque::new();
+        let mut total = 0u64;
+        for p in paths {
+            // Shard names are relative; refuse anything that climbs out of the folder.
+            if p.contains("..") || Path::new(p).is_absolute() {
+                return Err(ModelError::bad_checkpoint(format!(
+                    "{}: shard path {p:?} is not inside the checkpoint",
+                    manifest.display()
+                )));
+            }
+            let sp = dir.join(p);
+            let len =
+                std::fs::metadata(&sp).map_err(|e| ModelError::io("read shard", &sp, e))?.len();
+            total += len;
+            files.push_back((sp, len));
+        }
+        Ok((Shards { files, current: None }, total))
+    }
+
+    /// Fills `buf` from the shards in order.
+    fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<(), ModelError> {
+        use std::io::Read;
+        while !buf.is_empty() {
+            if self.current.is_none() {
+                let Some((sp, _)) = self.files.pop_front() else {
+                    return Err(ModelError::bad_checkpoint("shards ended early (truncated)"));
+                };
+                let f =
+                    std::fs::File::open(&sp).map_err(|e| ModelError::io("read shard", &sp, e))?;
+                self.current = Some((std::io::BufReader::with_capacity(1 << 16, f), sp));
+            }
+            let Some((r, sp)) = self.current.as_mut() else { continue };
+            let n = r.read(buf).map_err(|e| ModelError::io("read shard", sp, e))?;
+            if n == 0 {
+                self.current = None;
+            } else {
+                buf = &mut buf[n..];
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decoded tensors of a checkpoint: float32 ones (float16 widened) and, when asked to keep
+/// them, uint8/uint16 ones as their codes.
+type Weights = (HashMap<String, Var>, HashMap<String, QuantVar>);
+
+/// Reads `weights_manifest.json` and its shards from `dir`, every tensor as float32
+/// (quantised ones dequantised as tfjs does).
 pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, ModelError> {
+    Ok(read_weights_with(dir, false, &mut |_, _| {})?.0)
+}
+
+/// Reads the weights; `keep_quantised` keeps uint8/uint16 tensors as their codes.
+/// `progress(done, total)` hears the bytes read so far after every piece.
+pub fn read_weights_with(
+    dir: &Path,
+    keep_quantised: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Weights, ModelError> {
     let manifest_path = dir.join("weights_manifest.json");
     let text = std::fs::read_to_string(&manifest_path)
         .map_err(|e| ModelError::io("read", &manifest_path, e))?;
     let groups: Vec<ManifestGroup> = serde_json::from_str(&text).map_err(|e| {
         ModelError::bad_checkpoint(format!("invalid {}: {e}", manifest_path.display()))
     })?;
+    let mut opened = Vec::new();
+    let mut all = 0u64;
+    for g in &groups {
+        let (shards, total) = Shards::new(dir, &manifest_path, &g.paths)?;
+        all += total;
+        opened.push((shards, total));
+    }
+    let mut done = 0u64;
     let mut vars = HashMap::new();
-    for (gi, group) in groups.iter().enumerate() {
-        let mut buf = Vec::new();
-        for p in &group.paths {
-            // Shard names are relative; refuse anything that climbs out of the folder.
-            if p.contains("..") || Path::new(p).is_absolute() {
-                return Err(ModelError::bad_checkpoint(format!(
-                    "{}: shard path {p:?} is not inside the checkpoint",
-                    manifest_path.display()
-                )));
-            }
-            let sp = dir.join(p);
-            let bytes = std::fs::read(&sp).map_err(|e| ModelError::io("read shard", &sp, e))?;
-            buf.extend_from_slice(&bytes);
-        }
+    let mut quantised = HashMap::new();
+    // Read in pieces of this many bytes (a whole number of elements of any type).
+    const PIECE: usize = 1 << 20;
+    let mut piece = vec![0u8; PIECE];
+    for (gi, (group, (mut shards, total))) in groups.iter().zip(opened).enumerate() {
+        let buf_len = usize::try_from(total).unwrap_or(usize::MAX);
         let mut offset = 0usize;
         for e in &group.weights {
             let count = e.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
@@ -271,27 +417,77 @@ pub fn read_weights(dir: &Path) -> Result<HashMap<String, Var>, ModelError> {
                 })?;
             // Saturating: a huge size must be reported, not overflow.
             let end = offset.saturating_add(size);
-            if end > buf.len() {
+            if end > buf_len {
                 return Err(ModelError::bad_checkpoint(format!(
-                    "checkpoint {}: group {gi} shards hold {} bytes but weight {} needs bytes {offset}..{end} (truncated or mismatched shards)",
+                    "checkpoint {}: group {gi} shards hold {buf_len} bytes but weight {} needs bytes {offset}..{end} (truncated or mismatched shards)",
                     dir.display(),
-                    buf.len(),
                     e.name
                 )));
             }
-            let data = decode_entry(e, &buf[offset..end])?;
-            vars.insert(e.name.clone(), Var { shape: e.shape.clone(), data });
+            let count = count.unwrap_or(0);
+            let q = e.quantization.as_ref();
+            let minmax = match q {
+                Some(q) if q.dtype == "uint8" || q.dtype == "uint16" => match (q.min, q.scale) {
+                    (Some(min), Some(scale)) => (min, scale),
+                    _ => {
+                        return Err(ModelError::bad_checkpoint(format!(
+                            "weight {}: {} quantization needs min and scale",
+                            e.name, q.dtype
+                        )))
+                    }
+                },
+                _ => (0.0, 0.0),
+            };
+            let keep = keep_quantised && q.is_some_and(|q| q.dtype.starts_with("uint"));
+            let mut read = |out: &mut dyn FnMut(&[u8])| -> Result<(), ModelError> {
+                let mut left = size;
+                while left > 0 {
+                    let n = left.min(PIECE);
+                    shards.read_exact(&mut piece[..n]).map_err(|err| {
+                        err.context(format_args!("checkpoint {} weight {}", dir.display(), e.name))
+                    })?;
+                    out(&piece[..n]);
+                    left -= n;
+                    done += n as u64;
+                    progress(done, all);
+                }
+                Ok(())
+            };
+            if keep && q.is_some_and(|q| q.dtype == "uint8") {
+                let mut codes = Vec::with_capacity(count);
+                read(&mut |b| codes.extend_from_slice(b))?;
+                let (min, scale) = minmax;
+                let var =
+                    QuantVar { shape: e.shape.clone(), codes: QuantCodes::U8(codes), min, scale };
+                quantised.insert(e.name.clone(), var);
+            } else if keep {
+                let mut codes = Vec::with_capacity(count);
+                read(&mut |b| {
+                    codes.extend(b.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])))
+                })?;
+                let (min, scale) = minmax;
+                let var =
+                    QuantVar { shape: e.shape.clone(), codes: QuantCodes::U16(codes), min, scale };
+                quantised.insert(e.name.clone(), var);
+            } else {
+                let mut data = Vec::with_capacity(count);
+                read(&mut |b| decode_into(q, minmax, b, &mut data))?;
+                quantised.remove(&e.name);
+                vars.insert(e.name.clone(), Var { shape: e.shape.clone(), data });
+                offset = end;
+                continue;
+            }
+            vars.remove(&e.name);
             offset = end;
         }
-        if offset != buf.len() {
+        if offset != buf_len {
             return Err(ModelError::bad_checkpoint(format!(
-                "checkpoint {}: group {gi} shards hold {} bytes but the manifest describes {offset} (mismatched shards)",
+                "checkpoint {}: group {gi} shards hold {buf_len} bytes but the manifest describes {offset} (mismatched shards)",
                 dir.display(),
-                buf.len()
             )));
         }
     }
-    Ok(vars)
+    Ok((vars, quantised))
 }
 
 /// Reads `config.json` from `dir`.
@@ -302,11 +498,16 @@ pub fn read_config(dir: &Path) -> Result<ModelConfig, ModelError> {
         .map_err(|e| ModelError::bad_checkpoint(format!("invalid {}: {e}", p.display())))
 }
 
-/// Loads a whole checkpoint folder.
+/// Loads a whole checkpoint folder (uint8/uint16 tensors kept as their codes).
 pub fn load(dir: &Path) -> Result<Checkpoint, ModelError> {
+    load_with(dir, &mut |_, _| {})
+}
+
+/// `load`, telling `progress(done, total)` the weight bytes read so far.
+pub fn load_with(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Checkpoint, ModelError> {
     let config = read_config(dir)?;
-    let vars = read_weights(dir)?;
-    Ok(Checkpoint { dir: dir.to_path_buf(), config, vars })
+    let (vars, quantised) = read_weights_with(dir, true, progress)?;
+    Ok(Checkpoint { dir: dir.to_path_buf(), config, vars, quantised })
 }
 
 /// How `write` stores the weights.
@@ -503,6 +704,30 @@ mod tests {
         let step = (14.0 * 0.37) / 65535.0;
         for (i, v) in got["a/kernel"].data.iter().enumerate() {
             assert!((v - (i as f32 * 0.37 - 2.0)).abs() <= step + 1e-6);
+        }
+    }
+
+    #[test]
+    fn quantised_tensors_stay_codes_and_load_reports_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        for storage in [Storage::Uint8, Storage::Uint16] {
+            let want = write(dir.path(), &json!({}), &vars(), storage, 5).unwrap();
+            let mut seen = Vec::new();
+            let ck = load_with(dir.path(), &mut |done, total| seen.push((done, total))).unwrap();
+            assert!(ck.vars.is_empty(), "{storage:?}");
+            let q = &ck.quantised["a/kernel"];
+            assert_eq!(q.len(), 15);
+            let bytes = if storage == Storage::Uint8 { 1 } else { 2 };
+            assert!(matches!((&q.codes, bytes), (QuantCodes::U8(_), 1) | (QuantCodes::U16(_), 2)));
+            // Their values are what a float32 reader (and tfjs) sees.
+            for (name, v) in &want {
+                assert_eq!(&*ck.var(name).unwrap(), v, "{name}");
+                assert!(ck.is_quantised(name) && ck.has(name));
+                assert_eq!(ck.shape(name).unwrap(), &v.shape[..]);
+            }
+            let total = (15 + 5 + 1) * bytes as u64;
+            assert_eq!(seen.last(), Some(&(total, total)));
+            assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
         }
     }
 

@@ -115,7 +115,7 @@ impl AttentionStack {
             )));
         }
         let wname = format!("{PREFIX}attention/attn_w");
-        let attn_w = ck.var(&wname)?.clone();
+        let attn_w = ck.var(&wname)?.into_owned();
         let vec_size = match attn_w.shape[..] {
             [1, 1, a, v] if a == attn_size => v,
             _ => {
@@ -134,7 +134,7 @@ impl AttentionStack {
             )));
         }
         let qname = format!("{PREFIX}attention/kernel");
-        let query = ck.var(&qname)?.clone();
+        let query = ck.var(&qname)?.into_owned();
         let state_size: usize = layers.iter().map(|l| 2 * l.units).sum();
         if query.dims2(&qname)? != (state_size, vec_size) {
             return Err(ModelError::bad_checkpoint(format!(

@@ -8,7 +8,7 @@ use rand::Rng;
 
 use crate::ml::core::checkpoint::{self, Checkpoint};
 use crate::ml::core::converter::MelodyConverter;
-use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack};
+use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack, PackedStack};
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_rnn::attention::{AttentionStack, PREFIX as ATTENTION_PREFIX};
@@ -65,19 +65,56 @@ enum Net {
     Plain(OneHotStack),
     /// `attention_rnn`: the attention-wrapped stack.
     Attention(AttentionStack),
+    /// A quantised (or very large) plain stack, run by the native kernels with its
+    /// weights as stored.
+    Packed(PackedStack),
+}
+
+/// float32 LSTM kernels above this many bytes run natively: tract would hold a second,
+/// packed copy of them.
+pub const NATIVE_F32_BYTES: usize = 256 << 20;
+
+/// Whether the plain stack at `prefix(l)` runs on the native kernels: any of its kernels
+/// is kept quantised, or its float32 kernels are larger than [`NATIVE_F32_BYTES`].
+fn runs_native(ck: &Checkpoint, prefix: impl Fn(usize) -> String) -> bool {
+    let mut bytes = 0usize;
+    for l in 0.. {
+        let k = format!("{}kernel", prefix(l));
+        if !ck.has(&k) {
+            break;
+        }
+        if ck.is_quantised(&k) {
+            return true;
+        }
+        let n: usize = ck.shape(&k).map(|s| s.iter().product()).unwrap_or(0);
+        bytes = bytes.saturating_add(n.saturating_mul(4));
+    }
+    bytes > NATIVE_F32_BYTES
 }
 
 impl MusicRnn {
     /// Loads a checkpoint folder.
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
-        let ck = checkpoint::load(dir)?;
-        Self::from_checkpoint(&ck)
+        Self::load_with(dir, &mut |_, _| {})
+    }
+
+    /// Loads a checkpoint folder, telling `progress(done, total)` the weight bytes read so
+    /// far. Quantised weights stay as stored; float32 kernels of a native stack move from
+    /// the checkpoint into the model (one copy of the weights, at most one shard piece more).
+    pub fn load_with(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Self, ModelError> {
+        let mut ck = checkpoint::load_with(dir, progress)?;
+        Self::build(&mut ck)
     }
 
     /// Builds the model from a loaded checkpoint (and compiles the batch-1 network).
     pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, ModelError> {
-        let at =
-            |e: ModelError| e.context(format_args!("MusicRNN checkpoint {}", ck.dir.display()));
+        Self::build(&mut ck.clone())
+    }
+
+    /// Builds the model; the float32 kernels of a native stack move out of `ck`.
+    fn build(ck: &mut Checkpoint) -> Result<Self, ModelError> {
+        let dir = ck.dir.clone();
+        let at = |e: ModelError| e.context(format_args!("MusicRNN checkpoint {}", dir.display()));
         if ck.config.kind != "MusicRNN" {
             return Err(at(ModelError::new(
                 ModelErrorKind::WrongModel,
@@ -97,9 +134,23 @@ impl MusicRnn {
             let att = AttentionStack::from_checkpoint(ck, converter.depth(), len).map_err(at)?;
             return Ok(MusicRnn { converter, net: Net::Attention(att) });
         }
-        let layers =
-            LstmWeights::discover(ck, |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/"))
-                .map_err(at)?;
+        let prefix = |l: usize| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/");
+        let d = converter.depth();
+        if runs_native(ck, prefix) {
+            let projection =
+                Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")
+                    .map_err(at)?;
+            if projection.output() != d {
+                return Err(at(ModelError::bad_checkpoint(format!(
+                    "fully_connected has {} outputs but the converter has {d} classes",
+                    projection.output()
+                ))));
+            }
+            let stack =
+                PackedStack::from_checkpoint_taking(ck, prefix, d, projection).map_err(at)?;
+            return Ok(MusicRnn { converter, net: Net::Packed(stack) });
+        }
+        let layers = LstmWeights::discover(ck, prefix).map_err(at)?;
         if layers.is_empty() {
             return Err(at(ModelError::bad_checkpoint(
                 "no LSTM layers (rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel missing)",
@@ -108,7 +159,6 @@ impl MusicRnn {
         let projection =
             Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")
                 .map_err(at)?;
-        let d = converter.depth();
         if projection.output() != d {
             return Err(at(ModelError::bad_checkpoint(format!(
                 "fully_connected has {} outputs but the converter has {d} classes",
@@ -124,7 +174,14 @@ impl MusicRnn {
         match &self.net {
             Net::Plain(s) => s.layer_sizes(),
             Net::Attention(a) => a.layer_sizes(),
+            Net::Packed(p) => p.layer_sizes(),
         }
+    }
+
+    /// Whether the model runs on the native kernels with its weights as stored (a
+    /// quantised checkpoint stays quantised in memory).
+    pub fn is_native(&self) -> bool {
+        matches!(self.net, Net::Packed(_))
     }
 
     /// Runs the magenta.js sampling loop on melody classes: all primer frames, then
@@ -167,6 +224,7 @@ impl MusicRnn {
             Net::Attention(att) => {
                 return Ok(continue_attention(att, primer, steps, temperature, b, rng))
             }
+            Net::Packed(p) => return continue_packed(p, primer, steps, temperature, b, rng),
         };
         // The primer is the same for every variation and known in advance: run it once,
         // layer by layer, then fan the state and logits out to the batch.
@@ -210,6 +268,37 @@ impl MusicRnn {
         let outs = self.continue_events(&primer, steps, temperature, count, rng)?;
         Ok(outs.iter().map(|ev| self.converter.to_note_sequence(ev, spq, None)).collect())
     }
+}
+
+/// The magenta.js loop on the native stack: the primer once, layer by layer, then the
+/// `count` rows sample and feed back together.
+fn continue_packed(
+    stack: &PackedStack,
+    primer: &[usize],
+    steps: usize,
+    temperature: f32,
+    count: usize,
+    rng: &mut impl Rng,
+) -> Result<Vec<Vec<usize>>, ModelError> {
+    let (state1, logits1) = stack.prime(primer)?;
+    let d = logits1.len();
+    let mut state = if count == 1 { state1 } else { state1.repeat_rows(count) };
+    let mut logits = logits1.repeat(count);
+    let mut samples = vec![Vec::with_capacity(steps); count];
+    let mut classes: Vec<Option<usize>> = vec![None; count];
+    for i in 0..steps {
+        for r in 0..count {
+            let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+            samples[r].push(k);
+            classes[r] = Some(k);
+        }
+        // No LSTM step after the last sample, as magenta.js.
+        if i + 1 == steps {
+            break;
+        }
+        logits = stack.step(&classes, &mut state)?;
+    }
+    Ok(samples)
 }
 
 /// The magenta.js loop for `attention_rnn`: the primer once, then each of the `count`
@@ -287,10 +376,13 @@ mod tests {
     }
 
     #[test]
-    fn greedy_continuation_matches_reference_float32_and_uint8() {
-        for (layers, storage, seed) in
-            [(vec![16usize, 24], Storage::Float32, 3u64), (vec![32], Storage::Uint8, 4)]
-        {
+    fn greedy_continuation_matches_reference_float32_and_quantised() {
+        for (layers, storage, seed) in [
+            (vec![16usize, 24], Storage::Float32, 3u64),
+            (vec![32], Storage::Uint8, 4),
+            (vec![40, 24, 72], Storage::Uint8, 5),
+            (vec![24, 30], Storage::Uint16, 6),
+        ] {
             let dir = tempfile::tempdir().unwrap();
             write_rnn(
                 dir.path(),
@@ -302,6 +394,9 @@ mod tests {
             let ck = checkpoint::load(dir.path()).unwrap();
             let mut m = MusicRnn::from_checkpoint(&ck).unwrap();
             assert_eq!(m.layer_sizes(), layers);
+            // Quantised checkpoints stay quantised and run on the native kernels.
+            assert_eq!(m.is_native(), storage != Storage::Float32, "{storage:?}");
+            assert_eq!(ck.is_quantised("fully_connected/weights"), storage != Storage::Float32);
             let primer = vec![27, 0, 0, 0, 29, 0, 1, 0, 34, 0, 0, 0];
             let want = reference_continue(&ck, &primer, 20);
             let mut rng = SmallRng::seed_from_u64(1);
@@ -314,6 +409,51 @@ mod tests {
             let hot = m.continue_events(&primer, 20, 1.5, 2, &mut rng).unwrap();
             assert!(hot.iter().all(|s| s.len() == 20 && s.iter().all(|&k| k < 38)));
         }
+    }
+
+    /// The native stack gives the tract stack's logits on the same (dequantised) weights,
+    /// through a primer and batched steps.
+    #[test]
+    fn native_stack_matches_tract_stack() {
+        use crate::ml::core::lstm::PackedStack;
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![48, 80] };
+        write_rnn(dir.path(), &sizes, Storage::Uint8, 12).unwrap();
+        let ck = checkpoint::load(dir.path()).unwrap();
+        let prefix = |l: usize| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/");
+        let proj = Dense::from_checkpoint(&ck, "fully_connected/weights", "fully_connected/biases")
+            .unwrap();
+        let native = PackedStack::from_checkpoint(&ck, prefix, 38, proj.clone()).unwrap();
+        // u8 codes, plus the one-hot rows of layer 0 and tables, not four bytes a weight.
+        let f32_bytes = 4 * ((38 + 48) * 192 + (48 + 80) * 320);
+        assert!(native.weight_bytes() < f32_bytes / 2, "{}", native.weight_bytes());
+        let layers = LstmWeights::discover(&ck, prefix).unwrap();
+        let mut tract = OneHotStack::new(layers, Some(&proj), 38, 0).unwrap();
+        let primer: Vec<usize> = (0..40).map(|i| (i * 7 + 3) % 38).collect();
+        let (mut ts, tl) = tract.prime(&primer).unwrap();
+        let (mut ns, nl) = native.prime(&primer).unwrap();
+        let close = |a: &[f32], b: &[f32]| {
+            assert_eq!(a.len(), b.len());
+            let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert!(d < 2e-5, "differ by {d}");
+        };
+        close(&nl, &tl);
+        close(ns.h(1).unwrap(), &tract_h(&ts, 1));
+        ts = ts.repeat_rows(3).unwrap();
+        ns = ns.repeat_rows(3);
+        for s in 0..5 {
+            let classes = [Some(s), None, Some(37 - s)];
+            let a = tract.step(&classes, &mut ts).unwrap();
+            let b = native.step(&classes, &mut ns).unwrap();
+            close(&b, &a);
+        }
+        let e = native.step(&[Some(38), None, None], &mut ns).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+        assert!(native.prime(&[]).is_err());
+    }
+
+    fn tract_h(st: &crate::ml::core::lstm::StackState, l: usize) -> Vec<f32> {
+        st.h(l).unwrap()
     }
 
     #[test]

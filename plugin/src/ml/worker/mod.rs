@@ -22,6 +22,8 @@ use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_rnn::MusicRnn;
 use crate::ml::music_vae::midime::MidiMe;
 use crate::ml::music_vae::MusicVae;
+use crate::ml::shared;
+use parking_lot::MutexGuard;
 
 /// Handle of a model loaded in a worker.
 pub type ModelId = u64;
@@ -226,13 +228,17 @@ impl ModelStatus {
     }
 }
 
+/// "loading NAME" for a checkpoint URL or folder.
+fn describe_load(url_or_path: &str) -> String {
+    let name = url_or_path.trim_end_matches('/').rsplit(['/', '\\']).next().unwrap_or(url_or_path);
+    format!("loading {name}")
+}
+
 /// Short description of a request for the status strip (what runs, not its data).
 fn describe(req: &Request) -> String {
     match req {
         Request::LoadRnn { url_or_path } | Request::LoadVae { url_or_path } => {
-            let name =
-                url_or_path.trim_end_matches('/').rsplit(['/', '\\']).next().unwrap_or(url_or_path);
-            format!("loading {name}")
+            describe_load(url_or_path)
         }
         Request::RnnContinue { count, .. } if *count > 1 => format!("continueSequence ×{count}"),
         Request::RnnContinue { .. } => "continueSequence".into(),
@@ -482,10 +488,10 @@ impl Drop for ModelWorker {
 // One per loaded model, kept in a map and never moved in a hot path: boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
 enum Slot {
-    /// A MusicRNN.
-    Rnn(MusicRnn),
-    /// A MusicVAE.
-    Vae(MusicVae),
+    /// A MusicRNN (one copy per process of each checkpoint, see [`crate::ml::shared`]).
+    Rnn(shared::Shared<MusicRnn>),
+    /// A MusicVAE (shared the same way).
+    Vae(shared::Shared<MusicVae>),
     /// A trained MidiMe.
     MidiMe(MidiMe),
 }
@@ -560,17 +566,17 @@ impl WorkerState {
         id
     }
 
-    fn rnn(&mut self, id: ModelId) -> Result<&mut MusicRnn, ModelError> {
+    fn rnn(&mut self, id: ModelId) -> Result<MutexGuard<'_, MusicRnn>, ModelError> {
         match self.models.get_mut(&id) {
-            Some(Slot::Rnn(m)) => Ok(m),
+            Some(Slot::Rnn(m)) => Ok(m.lock()),
             Some(_) => Err(wrong_model(format!("model {id} is not a MusicRNN"))),
             None => Err(no_such_model(format!("no model with id {id} (not loaded or disposed)"))),
         }
     }
 
-    fn vae(&mut self, id: ModelId) -> Result<&mut MusicVae, ModelError> {
+    fn vae(&mut self, id: ModelId) -> Result<MutexGuard<'_, MusicVae>, ModelError> {
         match self.models.get_mut(&id) {
-            Some(Slot::Vae(m)) => Ok(m),
+            Some(Slot::Vae(m)) => Ok(m.lock()),
             Some(_) => Err(wrong_model(format!("model {id} is not a MusicVAE"))),
             None => Err(no_such_model(format!("no model with id {id} (not loaded or disposed)"))),
         }
@@ -599,7 +605,16 @@ impl WorkerState {
         match req {
             Request::LoadRnn { url_or_path } => {
                 let r = self.resolve(&url_or_path, ModelKind::MusicRnn)?;
-                let m = MusicRnn::load(&r.dir)?;
+                // A large checkpoint takes a while: the status strip shows how far it is.
+                let (status, name) = (self.config.status.clone(), describe_load(&url_or_path));
+                let mut shown = 0;
+                let m = shared::music_rnn(&r.dir, &mut |done, total| {
+                    let pct = (done * 100).checked_div(total).unwrap_or(100);
+                    if pct != shown {
+                        shown = pct;
+                        *status.activity.lock() = format!("{name} {pct}%");
+                    }
+                })?;
                 let model = self.insert(Slot::Rnn(m));
                 Ok(Response::Loaded {
                     model,
@@ -610,8 +625,8 @@ impl WorkerState {
             }
             Request::LoadVae { url_or_path } => {
                 let r = self.resolve(&url_or_path, ModelKind::MusicVae)?;
-                let m = MusicVae::load(&r.dir)?;
-                let z_dims = Some(m.z_dims());
+                let m = shared::music_vae(&r.dir)?;
+                let z_dims = Some(m.lock().z_dims());
                 let model = self.insert(Slot::Vae(m));
                 Ok(Response::Loaded {
                     model,

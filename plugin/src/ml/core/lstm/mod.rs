@@ -20,14 +20,23 @@
 //! Cell math (forget bias 1.0, gate order i, j, f, o):
 //! `g = [x, h] @ K + b; c' = σ(i)·tanh(j) + c·σ(f + 1); h' = tanh(c')·σ(o)`.
 //!
+//! - `PackedStack`: the same one-hot stack run by native kernels (`packed`) instead of
+//!   tract, for quantised checkpoints (the weights stay uint8/uint16 in memory and are
+//!   dequantised inside the mat-vec loop to exactly tfjs's values) and for float32 stacks
+//!   too large for tract's packed second copy.
+//!
 //! Files: `weights` (layer weights, dense kernels), `graph` (the ONNX builder), `nets`
-//! (the tract nets and stack state), `stack` (`OneHotStack`).
+//! (the tract nets and stack state), `stack` (`OneHotStack`), `packed` (native mat-vec
+//! kernels), `native` (`PackedStack`).
 
 mod graph;
+mod native;
 mod nets;
+pub(crate) mod packed;
 mod stack;
 mod weights;
 
+pub use native::PackedStack;
 pub use nets::{CellNet, DenseNet, StackState, StepNet, StepSpec};
 pub use stack::OneHotStack;
 pub use weights::{Dense, LstmWeights};

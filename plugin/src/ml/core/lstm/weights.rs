@@ -22,7 +22,7 @@ impl LstmWeights {
     pub fn from_checkpoint(ck: &Checkpoint, prefix: &str) -> Result<Self, ModelError> {
         let kname = format!("{prefix}kernel");
         let bname = format!("{prefix}bias");
-        let kernel = ck.var(&kname)?.clone();
+        let kernel = ck.var(&kname)?.into_owned();
         let bias = ck.var(&bname)?;
         let nb = bias.dims1(&bname)?;
         let (rows, cols) = kernel.dims2(&kname)?;
@@ -70,7 +70,7 @@ pub struct Dense {
 impl Dense {
     /// Reads `kname`/`bname` and checks their shapes.
     pub fn from_checkpoint(ck: &Checkpoint, kname: &str, bname: &str) -> Result<Self, ModelError> {
-        let kernel = ck.var(kname)?.clone();
+        let kernel = ck.var(kname)?.into_owned();
         let (_, cols) = kernel.dims2(kname)?;
         let bias = ck.var(bname)?;
         if bias.dims1(bname)? != cols {
