@@ -22,6 +22,8 @@ pub mod random_checkpoint;
 pub(crate) mod worker;
 
 pub use core::checkpoint::Storage;
+pub use core::chords::{type_names as chord_type_names, Chord};
+pub use core::drums::DEFAULT_DRUM_PITCH_CLASSES;
 pub use core::note_seq::{
     piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo, PIANO_PHASE,
 };
