@@ -8,14 +8,13 @@
 // `SEMA_LIVE_PARITY=1` demands it (CI). `PARITY_BENCH=1` also times the real-size jobs
 // in both implementations and prints the ratio.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use rand::{rngs::SmallRng, SeedableRng};
 mod common;
+use common::parity::{node_dir_or_skip, run_node};
 use common::{notes_of, rust_notes};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::music_vae::MusicVae;
@@ -24,17 +23,6 @@ use sema_live::ml::random_checkpoint::{
 };
 use sema_live::ml::Storage;
 use sema_live::ml::{piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo};
-
-fn node_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("PARITY_NODE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity"));
-    dir.join("node_modules/@magenta/music").is_dir().then_some(dir)
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity/parity.mjs")
-}
 
 /// A random monophonic melody of `steps` steps in `lo..=hi`, quantized at 4 steps/quarter.
 fn random_melody(rng: &mut Lcg, steps: i64, lo: i32, hi: i32) -> NoteSequence {
@@ -60,29 +48,9 @@ fn random_melody(rng: &mut Lcg, steps: i64, lo: i32, hi: i32) -> NoteSequence {
     }
 }
 
-fn run_node(dir: &Path, job: &Value, root: &Path) -> Value {
-    let job_path = root.join("job.json");
-    std::fs::write(&job_path, serde_json::to_vec(job).unwrap()).unwrap();
-    let out = Command::new("node")
-        .arg(script())
-        .arg(&job_path)
-        .env("PARITY_NODE_DIR", dir)
-        .output()
-        .expect("cannot run node");
-    assert!(out.status.success(), "parity.mjs failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("parity.mjs printed no JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
-    })
-}
-
 #[test]
 fn magenta_js_parity() {
-    let Some(node) = node_dir() else {
-        let msg = "parity test skipped: no node_modules/@magenta/music (run `npm install` in tests/parity or set PARITY_NODE_DIR)";
-        assert!(std::env::var("SEMA_LIVE_PARITY").map(|v| v != "1").unwrap_or(true), "{msg}");
-        eprintln!("{msg}");
-        return;
-    };
+    let Some(node) = node_dir_or_skip() else { return };
     let root = tempfile::tempdir().unwrap();
     let mut rng = Lcg::new(2024);
 

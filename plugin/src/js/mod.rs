@@ -99,6 +99,8 @@ impl Default for HostView {
 }
 
 #[cfg(test)]
+mod family_tests;
+#[cfg(test)]
 mod layers_tests;
 #[cfg(test)]
 mod limit_tests;

@@ -88,6 +88,10 @@ pub enum ModelCommand {
         /// Number of continuations (one batch).
         #[arg(long, default_value_t = 1)]
         count: usize,
+        /// Chord progression of a chord-conditioned model (`chord_pitches_improv`),
+        /// comma separated: `--chords C,Am7,F,G7`.
+        #[arg(long, value_delimiter = ',')]
+        chords: Vec<String>,
     },
     /// MusicVAE `encode`: prints `{"z": [[...], ...]}`.
     Encode {
@@ -231,7 +235,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ModelError> {
 pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
     let mut rng = rng(args.seed);
     let out = match &args.command {
-        ModelCommand::Continue { checkpoint, primer, steps, temperature, count } => {
+        ModelCommand::Continue { checkpoint, primer, steps, temperature, count, chords } => {
             let dir = locate(&args, checkpoint, ModelKind::MusicRnn)?;
             let seqs = read_sequences(std::slice::from_ref(primer))?;
             let seq = seqs.first().ok_or_else(|| {
@@ -241,7 +245,9 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
             let mut m = MusicRnn::load(&dir)?;
             let load_ms = ms(t0);
             let t1 = Instant::now();
-            let res = m.continue_sequence(seq, *steps, *temperature, *count, &mut rng)?;
+            let chords = (!chords.is_empty()).then_some(chords.as_slice());
+            let res =
+                m.continue_sequence_with(seq, *steps, *temperature, *count, chords, &mut rng)?;
             json!({"sequences": to_json(&res)?, "loadMs": load_ms, "runMs": ms(t1)})
         }
         ModelCommand::Encode { checkpoint, inputs } => {
@@ -416,5 +422,29 @@ mod tests {
         assert!(e.message().contains("expected a list of latent vectors"), "{e}");
         let e = run_s(with_off(&["continue", &vae, &primer])).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::WrongModel, "{e}");
+
+        // A chord-conditioned model takes `--chords`, and needs them.
+        let improv = d("improv");
+        let family = random_checkpoint::RnnFamily::chord_pitches_improv(vec![8]);
+        random_checkpoint::write_rnn_family(
+            dir.path().join("improv").as_path(),
+            &family,
+            Storage::Float32,
+            5,
+        )
+        .unwrap();
+        let out = run_s(with_off(&[
+            "continue",
+            &improv,
+            &primer,
+            "--steps",
+            "8",
+            "--chords",
+            "C,Am7,F,G7",
+        ]))
+        .unwrap();
+        assert_eq!(out["sequences"][0]["totalQuantizedSteps"], 8);
+        let e = run_s(with_off(&["continue", &improv, &primer])).unwrap_err();
+        assert!(e.message().contains("needs a chord progression"), "{e}");
     }
 }

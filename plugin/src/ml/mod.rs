@@ -24,6 +24,8 @@ pub(crate) mod shared;
 pub(crate) mod worker;
 
 pub use core::checkpoint::Storage;
+pub use core::chords::{type_names as chord_type_names, Chord};
+pub use core::drums::DEFAULT_DRUM_PITCH_CLASSES;
 pub use core::note_seq::{
     piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo, PIANO_PHASE,
 };

@@ -225,3 +225,260 @@ pub fn write_vae(
     });
     checkpoint::write(dir, &config, &vars, storage, 4 << 20).map(|_| ())
 }
+
+/// The data a random MusicRNN models.
+#[derive(Clone, Debug)]
+pub enum RnnData {
+    /// Melody classes of `min_pitch..=max_pitch` (`MelodyConverter`).
+    Melody {
+        /// Lowest pitch.
+        min_pitch: i32,
+        /// Highest pitch.
+        max_pitch: i32,
+    },
+    /// The 9 default drum classes, 512 labels (`DrumsOneHotConverter`).
+    Drums,
+}
+
+/// A random MusicRNN of any family: melody or drums, with chords and counters.
+#[derive(Clone, Debug)]
+pub struct RnnFamily {
+    /// What it models.
+    pub data: RnnData,
+    /// LSTM layer sizes.
+    pub layers: Vec<usize>,
+    /// Chord-conditioned (`PitchChordEncoder`, 37 control inputs before the classes).
+    pub chords: bool,
+    /// Bits of a `BinaryCounter` auxiliary input after the classes (0: none).
+    pub counter_bits: usize,
+}
+
+impl RnnFamily {
+    /// `drum_kit_rnn`'s shape: drum labels, a 6-bit counter (real layers: 3 × 256).
+    pub fn drum_kit_rnn(layers: Vec<usize>) -> Self {
+        RnnFamily { data: RnnData::Drums, layers, chords: false, counter_bits: 6 }
+    }
+
+    /// `chord_pitches_improv`'s shape: melody 48..=83 conditioned on chords (real layers:
+    /// 3 × 256).
+    pub fn chord_pitches_improv(layers: Vec<usize>) -> Self {
+        RnnFamily {
+            data: RnnData::Melody { min_pitch: 48, max_pitch: 83 },
+            layers,
+            chords: true,
+            counter_bits: 0,
+        }
+    }
+}
+
+/// Writes a random MusicRNN checkpoint of any family (see [`RnnFamily`]).
+pub fn write_rnn_family(
+    dir: &Path,
+    family: &RnnFamily,
+    storage: Storage,
+    seed: u64,
+) -> Result<(), ModelError> {
+    let mut rng = Lcg::new(seed);
+    let (d, converter) = match family.data {
+        RnnData::Melody { min_pitch, max_pitch } => (
+            (max_pitch - min_pitch + 3) as usize,
+            json!({"type": "MelodyConverter", "args": {"minPitch": min_pitch, "maxPitch": max_pitch}}),
+        ),
+        RnnData::Drums => (512, json!({"type": "DrumsOneHotConverter", "args": {}})),
+    };
+    let controls = if family.chords { 37 } else { 0 };
+    let mut vars = Vec::new();
+    let prev = push_lstm_stack(
+        &mut vars,
+        &mut rng,
+        controls + d + family.counter_bits,
+        &family.layers,
+        |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/"),
+    );
+    push(&mut vars, "fully_connected/", dense(&mut rng, prev, d, 3.0), ("weights", "biases"));
+    let mut config = json!({"type": "MusicRNN", "dataConverter": converter});
+    if family.chords {
+        config["chordEncoder"] = json!("PitchChordEncoder");
+    }
+    if family.counter_bits > 0 {
+        config["auxInputs"] =
+            json!([{"type": "BinaryCounter", "args": {"numBits": family.counter_bits}}]);
+    }
+    checkpoint::write(dir, &config, &vars, storage, 4 << 20).map(|_| ())
+}
+
+/// The data a random MusicVAE models.
+#[derive(Clone, Debug)]
+pub enum VaeData {
+    /// Melodies of `min_pitch..=max_pitch`.
+    Melody {
+        /// Lowest pitch.
+        min_pitch: i32,
+        /// Highest pitch.
+        max_pitch: i32,
+    },
+    /// Drums: drum roll in (10 columns), 512 labels out (`DrumsConverter`).
+    Drums,
+    /// Melody, bass and drums (`TrioConverter`), pitch ranges of melody and bass.
+    Trio {
+        /// Melody pitch range.
+        melody: (i32, i32),
+        /// Bass pitch range.
+        bass: (i32, i32),
+    },
+}
+
+/// The conductor level of a random hierarchical MusicVAE.
+#[derive(Clone, Debug)]
+pub struct Hierarchy {
+    /// Segments (`numSegments`).
+    pub segments: usize,
+    /// Units of the level-1 encoder layer.
+    pub encoder_top: usize,
+    /// Conductor layer sizes (all equal).
+    pub conductor: Vec<usize>,
+}
+
+/// A random MusicVAE of any family.
+#[derive(Clone, Debug)]
+pub struct VaeFamily {
+    /// What it models.
+    pub data: VaeData,
+    /// Steps per sequence.
+    pub num_steps: usize,
+    /// Units of the (level-0) bidirectional encoder layer.
+    pub encoder: usize,
+    /// Decoder layer sizes (all equal), per part.
+    pub decoder: Vec<usize>,
+    /// Latent size.
+    pub z: usize,
+    /// The conductor, for hierarchical models.
+    pub hierarchy: Option<Hierarchy>,
+}
+
+impl VaeFamily {
+    /// Input columns and output labels per part.
+    fn depths(&self) -> (usize, Vec<usize>) {
+        let mel = |(lo, hi): (i32, i32)| (hi - lo + 3) as usize;
+        match self.data {
+            VaeData::Melody { min_pitch, max_pitch } => {
+                let d = mel((min_pitch, max_pitch));
+                (d, vec![d])
+            }
+            VaeData::Drums => (10, vec![512]),
+            VaeData::Trio { melody, bass } => {
+                let parts = vec![mel(melody), mel(bass), 512];
+                (parts.iter().sum(), parts)
+            }
+        }
+    }
+
+    fn converter(&self) -> serde_json::Value {
+        let mut c = match self.data {
+            VaeData::Melody { min_pitch, max_pitch } => json!({"type": "MelodyConverter",
+                "args": {"numSteps": self.num_steps, "minPitch": min_pitch, "maxPitch": max_pitch}}),
+            VaeData::Drums => {
+                json!({"type": "DrumsConverter", "args": {"numSteps": self.num_steps}})
+            }
+            VaeData::Trio { melody, bass } => json!({"type": "TrioConverter", "args": {
+                "numSteps": self.num_steps,
+                "melArgs": {"minPitch": melody.0, "maxPitch": melody.1},
+                "bassArgs": {"minPitch": bass.0, "maxPitch": bass.1},
+                "drumsArgs": {}}}),
+        };
+        if let Some(h) = &self.hierarchy {
+            c["args"]["numSegments"] = json!(h.segments);
+        }
+        c
+    }
+}
+
+/// Writes a random MusicVAE checkpoint of any family (see [`VaeFamily`]), with the
+/// variable names magenta.js reads for it.
+pub fn write_vae_family(
+    dir: &Path,
+    family: &VaeFamily,
+    storage: Storage,
+    seed: u64,
+) -> Result<(), ModelError> {
+    let mut rng = Lcg::new(seed);
+    let (d_in, parts) = family.depths();
+    let e = family.encoder;
+    let mut vars = Vec::new();
+    let bidi =
+        |vars: &mut Vec<(String, Var)>, rng: &mut Lcg, base: &str, input: usize, units: usize| {
+            for dir_name in ["fw", "bw"] {
+                let prefix = format!("{base}{dir_name}/multi_rnn_cell/cell_0/lstm_cell/");
+                push(vars, &prefix, dense(rng, input + units, 4 * units, 1.5), ("kernel", "bias"));
+            }
+        };
+    let enc_out = match &family.hierarchy {
+        None => {
+            bidi(&mut vars, &mut rng, "encoder/cell_0/bidirectional_rnn/", d_in, e);
+            2 * e
+        }
+        Some(h) => {
+            bidi(
+                &mut vars,
+                &mut rng,
+                "encoder/hierarchical_level_0/cell_0/bidirectional_rnn/",
+                d_in,
+                e,
+            );
+            bidi(
+                &mut vars,
+                &mut rng,
+                "encoder/hierarchical_level_1/cell_0/bidirectional_rnn/",
+                2 * e,
+                h.encoder_top,
+            );
+            2 * h.encoder_top
+        }
+    };
+    push(&mut vars, "encoder/mu/", dense(&mut rng, enc_out, family.z, 1.0), ("kernel", "bias"));
+    push(&mut vars, "encoder/sigma/", dense(&mut rng, enc_out, family.z, 1.0), ("kernel", "bias"));
+    // The core decoders read the conductor's output in place of z.
+    let core_z = match &family.hierarchy {
+        None => family.z,
+        Some(h) => {
+            let p = "decoder/hierarchical_level_0/";
+            push_lstm_stack(&mut vars, &mut rng, 1, &h.conductor, |l| {
+                format!("{p}cell_{l}/lstm_cell/")
+            });
+            let total: usize = h.conductor.iter().sum();
+            push(
+                &mut vars,
+                &format!("{p}initial_state/"),
+                dense(&mut rng, family.z, 2 * total, 1.0),
+                ("kernel", "bias"),
+            );
+            h.conductor[h.conductor.len() - 1]
+        }
+    };
+    let base = if family.hierarchy.is_some() { "core_decoder/" } else { "" };
+    for (i, &depth) in parts.iter().enumerate() {
+        let prefix = if parts.len() > 1 {
+            format!("{base}core_decoder_{i}/decoder/")
+        } else {
+            format!("{base}decoder/")
+        };
+        let prev = push_lstm_stack(&mut vars, &mut rng, depth + core_z, &family.decoder, |l| {
+            format!("{prefix}multi_rnn_cell/cell_{l}/lstm_cell/")
+        });
+        let total: usize = family.decoder.iter().sum();
+        push(
+            &mut vars,
+            &format!("{prefix}z_to_initial_state/"),
+            dense(&mut rng, core_z, 2 * total, 1.0),
+            ("kernel", "bias"),
+        );
+        push(
+            &mut vars,
+            &format!("{prefix}output_projection/"),
+            dense(&mut rng, prev, depth, 3.0),
+            ("kernel", "bias"),
+        );
+    }
+    let config = json!({"type": "MusicVAE", "dataConverter": family.converter()});
+    checkpoint::write(dir, &config, &vars, storage, 4 << 20).map(|_| ())
+}

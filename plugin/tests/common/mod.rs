@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests (each test binary uses a part of them).
 #![allow(dead_code)]
 
+pub mod parity;
 pub mod rounding_host;
 
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};

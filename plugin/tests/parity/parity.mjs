@@ -4,8 +4,9 @@
 //
 // Usage: node parity.mjs job.json > result.json
 //   job = { root: "<folder served over HTTP>",
-//           rnn: [{ name, dir, primers: [NoteSequence], steps }],
+//           rnn: [{ name, dir, primers: [NoteSequence], steps, chords?: [[symbol]] }],
 //           vae: [{ name, dir, encode: [NoteSequence], decode: [[z...]] }],
+//           chordSymbols: [symbol] (optional: how magenta.js reads each chord symbol),
 //           bench: { rnn: dir, vae: dir, steps, reps } (optional) }
 // magenta.js cannot load file:// checkpoints in Node, so `root` is served on 127.0.0.1.
 // Packages are resolved from $PARITY_NODE_DIR (a folder with node_modules) or from
@@ -59,7 +60,7 @@ function quantized(ns) {
 
 function plain(ns) {
   return {
-    notes: ns.notes.map((n) => ({ pitch: n.pitch, quantizedStartStep: n.quantizedStartStep, quantizedEndStep: n.quantizedEndStep })),
+    notes: ns.notes.map((n) => ({ pitch: n.pitch, quantizedStartStep: n.quantizedStartStep, quantizedEndStep: n.quantizedEndStep, instrument: n.instrument || 0 })),
     totalQuantizedSteps: ns.totalQuantizedSteps,
   };
 }
@@ -80,8 +81,10 @@ async function main() {
       const model = new mm.MusicRNN(url(r.dir));
       await model.initialize();
       const outputs = [];
-      for (const p of r.primers) {
-        outputs.push(plain(await model.continueSequence(quantized(p), r.steps)));
+      for (const [k, p] of r.primers.entries()) {
+        // Chord-conditioned models get the k-th progression (continueSequence's 4th argument).
+        const chords = r.chords ? r.chords[k] : undefined;
+        outputs.push(plain(await model.continueSequence(quantized(p), r.steps, undefined, chords)));
       }
       model.dispose();
       out.rnn.push({ name: r.name, outputs });
@@ -96,6 +99,17 @@ async function main() {
       const decoded = (await model.decode(tf.tensor2d(decodeZ))).map(plain);
       model.dispose();
       out.vae.push({ name: v.name, z, decodeZ, decoded });
+    }
+    if (job.chordSymbols) {
+      const cs = core.chords.ChordSymbols;
+      out.chords = job.chordSymbols.map((s) => {
+        try {
+          const pitches = [...new Set(cs.pitches(s))].sort((a, b) => a - b);
+          return { root: cs.root(s), pitches };
+        } catch (e) {
+          return { error: String(e && e.message) };
+        }
+      });
     }
     if (job.bench) {
       const b = job.bench;

@@ -90,9 +90,18 @@
     constructor(checkpointURL, spec) { super(checkpointURL, spec, 'LoadRnn', 'MusicRNN'); }
     async continueSequence(sequence, steps, temperature, chordProgression) {
       checkSeq(sequence, 'continueSequence');
+      const args = { model: null, seq: sequence, steps: steps, temperature: temp(temperature), count: 1 };
+      // Chord-conditioned models (chord_pitches_improv): chord symbols such as ["C", "G7"].
+      if (chordProgression !== undefined && chordProgression !== null) {
+        if (!Array.isArray(chordProgression) || chordProgression.length === 0 ||
+            chordProgression.some(c => typeof c !== 'string')) {
+          throw new TypeError('continueSequence: chordProgression must be a non-empty array of chord symbols such as ["C", "G7"]');
+        }
+        args.chords = chordProgression;
+      }
       await this.initialize();
-      const out = await N.ml('RnnContinue',
-        { model: this._model, seq: sequence, steps: steps, temperature: temp(temperature), count: 1 });
+      args.model = this._model;
+      const out = await N.ml(args.chords ? 'RnnContinueChords' : 'RnnContinue', args);
       return out[0];
     }
   }

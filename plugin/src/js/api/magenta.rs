@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::{arg, Native};
 use crate::js::runtime::{api_state, PendingModel};
+use crate::ml::core::chords::MAX_CHORDS;
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::worker::{Request, Response};
@@ -55,7 +56,7 @@ fn what(kind: &str) -> &'static str {
     match kind {
         "LoadRnn" => "MusicRNN.initialize",
         "LoadVae" => "MusicVAE.initialize",
-        "RnnContinue" => "MusicRNN.continueSequence",
+        "RnnContinue" | "RnnContinueChords" => "MusicRNN.continueSequence",
         "VaeEncode" => "MusicVAE.encode",
         "VaeDecode" => "MusicVAE.decode",
         "VaeSample" => "MusicVAE.sample",
@@ -79,6 +80,14 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
             steps: count(a, "steps", name, MAX_STEPS)?,
             temperature: temperature(a, name)?,
             count: count(a, "count", name, MAX_COUNT)?,
+        },
+        "RnnContinueChords" => Request::RnnContinueChords {
+            model: id(a, "model", name)?,
+            seq: sequence(a.get("seq").unwrap_or(&Value::Null), name)?,
+            steps: count(a, "steps", name, MAX_STEPS)?,
+            temperature: temperature(a, name)?,
+            count: count(a, "count", name, MAX_COUNT)?,
+            chords: chord_list(a, name)?,
         },
         "VaeEncode" => {
             Request::VaeEncode { model: id(a, "model", name)?, seqs: sequences(a, name)? }
@@ -175,6 +184,21 @@ fn sequence(v: &Value, name: &str) -> Result<NoteSequence, ModelError> {
     }
     serde_json::from_value(v.clone())
         .map_err(|e| ModelError::bad_input(format!("{name}: invalid NoteSequence: {e}")))
+}
+
+/// The `chords` field: a non-empty list of chord symbols.
+fn chord_list(a: &Value, name: &str) -> Result<Vec<String>, ModelError> {
+    let bad = || {
+        ModelError::bad_input(format!(
+            "{name}: chordProgression must be a non-empty array of chord symbols such as [\"C\", \"G7\"]"
+        ))
+    };
+    match a.get("chords") {
+        Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_CHORDS => {
+            list.iter().map(|c| c.as_str().map(str::to_string).ok_or_else(bad)).collect()
+        }
+        _ => Err(bad()),
+    }
 }
 
 /// The `seqs` field: a list of NoteSequences.
@@ -291,6 +315,21 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
         assert!(e.message().contains("NoteSequence"), "{e}");
+        match build_request(
+            "RnnContinueChords",
+            &json!({"model": 2, "seq": seq, "steps": 8, "count": 1, "chords": ["C", "G7"]}),
+        ) {
+            Ok(Request::RnnContinueChords { model: 2, chords, .. }) => {
+                assert_eq!(chords, vec!["C".to_string(), "G7".to_string()])
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let e = build_request(
+            "RnnContinueChords",
+            &json!({"model": 2, "seq": seq, "steps": 8, "count": 1, "chords": ["C", 7]}),
+        )
+        .unwrap_err();
+        assert!(e.message().contains("chordProgression"), "{e}");
         let e = build_request("VaeSample", &json!({"model": 1, "n": 0})).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
         assert!(e.message().contains("n must be"), "{e}");

@@ -59,7 +59,7 @@ pub struct ConverterSpec {
     pub args: ConverterArgs,
 }
 
-/// Arguments of a MelodyConverter (other converters' arguments are ignored).
+/// Arguments of the data converters (each reads the ones it knows).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ConverterArgs {
@@ -73,6 +73,21 @@ pub struct ConverterArgs {
     /// Whether to skip simultaneous notes (default true) instead of failing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignore_polyphony: Option<bool>,
+    /// Conductor segments of a hierarchical MusicVAE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_segments: Option<usize>,
+    /// Drum pitch classes (drum converters; default: the 9 standard classes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pitch_classes: Option<Vec<Vec<i32>>>,
+    /// The trio's melody part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mel_args: Option<Box<ConverterArgs>>,
+    /// The trio's bass part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bass_args: Option<Box<ConverterArgs>>,
+    /// The trio's drum part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drums_args: Option<Box<ConverterArgs>>,
 }
 
 /// `config.json` of a checkpoint.
@@ -84,15 +99,28 @@ pub struct ModelConfig {
     pub kind: String,
     /// Data converter.
     pub data_converter: ConverterSpec,
-    /// Hierarchical VAEs have segments; not supported.
+    /// Conductor segments (magenta.js reads them from `dataConverter.args`; accepted here
+    /// too).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub num_segments: Option<usize>,
     /// Attention length of attention_rnn (read from config; vars decide).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attention_length: Option<usize>,
-    /// Chord conditioning; not supported.
+    /// Chord encoder of a chord-conditioned model (`PitchChordEncoder`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chord_encoder: Option<serde_json::Value>,
+    /// Auxiliary inputs of a MusicRNN (`BinaryCounter`s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux_inputs: Option<Vec<serde_json::Value>>,
+    /// A MusicVAE with a Bernoulli decoder; not supported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_boolean_decoder: Option<bool>,
+    /// A key-conditioned MusicVAE; not supported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition_on_key: Option<bool>,
+    /// Extra control signals of a MusicVAE; not supported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_controls: Option<serde_json::Value>,
 }
 
 /// A loaded checkpoint.

@@ -57,6 +57,9 @@ pub struct Note {
     /// MIDI program number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub program: Option<i32>,
+    /// Instrument (track) number; the trio model's parts are 0, 1 and 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<i32>,
     /// Whether the note is a drum hit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_drum: Option<bool>,

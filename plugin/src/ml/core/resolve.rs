@@ -178,6 +178,17 @@ pub fn resolve(
     }
 }
 
+/// magenta.js models Sema Live does not bundle but names in its documentation: what
+/// they are and their download size, for the message when one cannot be had.
+const DOWNLOAD_ONLY: &[(&str, &str)] = &[
+    ("drum_kit_rnn", "MusicRNN drums, 11.9 MB"),
+    ("chord_pitches_improv", "chord-conditioned MusicRNN, 5.6 MB"),
+    ("drums_2bar_lokl_small", "MusicVAE 2-bar drums, 18.5 MB"),
+    ("mel_4bar_small_q2", "MusicVAE 4-bar melody, 26.5 MB"),
+    ("mel_16bar_small_q2", "hierarchical MusicVAE 16-bar melody, 23.5 MB"),
+    ("trio_4bar", "MusicVAE 4-bar trio (melody, bass, drums), 17.6 MB"),
+];
+
 /// The model name a checkpoint URL ends with (`.../music_rnn/basic_rnn` → `basic_rnn`).
 fn url_model_name(url: &str) -> &str {
     let path = url.split(['?', '#']).next().unwrap_or(url);
@@ -186,9 +197,18 @@ fn url_model_name(url: &str) -> &str {
 
 /// The message when a URL that is not the bundled model could not be had.
 fn not_bundled(why: &str, name: &str, kind: ModelKind) -> String {
+    let advice = match DOWNLOAD_ONLY.iter().find(|(n, _)| *n == name) {
+        Some((_, what)) => format!(
+            "{name} ({what}) is download-only: load it once with the network on (it is then \
+             cached for offline use), or copy its checkpoint folder (config.json, \
+             weights_manifest.json and the weight files it lists, from the same URL) to this \
+             machine and give the folder's path instead of the URL"
+        ),
+        None => "check the URL, or use a local checkpoint folder".to_string(),
+    };
     format!(
         "{why}; {name:?} is not a bundled model (Sema Live bundles {} for this model type), \
-         so nothing else is loaded in its place: check the URL, or use a local checkpoint folder",
+         so nothing else is loaded in its place: {advice}",
         bundled_name(kind)
     )
 }
@@ -496,6 +516,11 @@ mod tests {
         let e = resolve(url, ModelKind::MusicRnn, &o, &mut |_| {}).unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::Download, "{e}");
         assert!(e.message().contains("\"drum_kit_rnn\" is not a bundled model"), "{e}");
+        // A known download-only model: the message says how to get it.
+        assert!(
+            e.message().contains("drum_kit_rnn (MusicRNN drums, 11.9 MB) is download-only"),
+            "{e}"
+        );
         assert_no_partials(&o.cache_dir);
     }
 

@@ -1,4 +1,12 @@
-//! MusicRNN (`basic_rnn` and other melody RNNs): `continueSequence` as magenta.js does it.
+//! MusicRNN: `continueSequence` as magenta.js does it, for melody RNNs (`basic_rnn`,
+//! `melody_rnn`, `attention_rnn`), drum RNNs (`drum_kit_rnn`: drum labels and a binary
+//! step counter as auxiliary input) and chord-conditioned RNNs (`chord_pitches_improv`:
+//! the chord of each step as control input).
+//!
+//! Layer 0 of a step reads `[chord of the next step, input one-hot, counter]` (the parts
+//! the model has), as magenta.js concatenates them. The controls and counters of every
+//! step are known before the loop starts, so their part of layer 0's gates is computed
+//! for all steps in one matrix product.
 
 pub(crate) mod attention;
 
@@ -7,7 +15,8 @@ use std::path::Path;
 use rand::Rng;
 
 use crate::ml::core::checkpoint::{self, Checkpoint};
-use crate::ml::core::converter::MelodyConverter;
+use crate::ml::core::chords::ChordEncoder;
+use crate::ml::core::data::DataConverter;
 use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack, PackedStack};
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::error::{ModelError, ModelErrorKind};
@@ -17,6 +26,8 @@ use crate::ml::music_rnn::attention::{AttentionStack, PREFIX as ATTENTION_PREFIX
 pub const MAX_STEPS: usize = 16_384;
 /// Upper bound on the batch of one request.
 pub const MAX_BATCH: usize = 64;
+/// Most binary counter bits (magenta.js `BinaryCounter`) a model may ask for.
+const MAX_COUNTER_BITS: usize = 32;
 
 /// Picks a class from logits: argmax (first maximum, as tfjs) when `temperature` is 0,
 /// else a sample of `softmax(logits / temperature)`.
@@ -50,8 +61,12 @@ pub fn sample_class(logits: &[f32], temperature: f32, rng: &mut impl Rng) -> usi
 
 /// A loaded MusicRNN.
 pub struct MusicRnn {
-    /// The model's data converter.
-    pub converter: MelodyConverter,
+    /// The model's data converter (melody or drum labels).
+    pub converter: DataConverter,
+    /// The chord encoder of a chord-conditioned model.
+    chords: Option<ChordEncoder>,
+    /// Bits of each binary counter input (magenta.js `auxInputs`), in order.
+    counters: Vec<usize>,
     /// The network.
     net: Net,
 }
@@ -60,8 +75,8 @@ pub struct MusicRnn {
 // One per loaded model, built once and never moved in a hot path: boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
 enum Net {
-    /// `basic_rnn`, `melody_rnn`, ...: the LSTM stack and output projection as tract
-    /// networks.
+    /// `basic_rnn`, `melody_rnn`, `drum_kit_rnn`, `chord_pitches_improv`, ...: the LSTM
+    /// stack and output projection as tract networks.
     Plain(OneHotStack),
     /// `attention_rnn`: the attention-wrapped stack.
     Attention(AttentionStack),
@@ -90,6 +105,27 @@ fn runs_native(ck: &Checkpoint, prefix: impl Fn(usize) -> String) -> bool {
         bytes = bytes.saturating_add(n.saturating_mul(4));
     }
     bytes > NATIVE_F32_BYTES
+}
+
+/// The `auxInputs` of a config: binary counters only (what magenta.js knows).
+fn counters_of(spec: &Option<Vec<serde_json::Value>>) -> Result<Vec<usize>, ModelError> {
+    let Some(list) = spec else { return Ok(Vec::new()) };
+    list.iter()
+        .map(|a| {
+            let kind = a.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            if kind != "BinaryCounter" {
+                return Err(ModelError::unsupported(format!(
+                    "auxiliary input {kind:?} is not supported (only BinaryCounter)"
+                )));
+            }
+            match a.pointer("/args/numBits").and_then(|n| n.as_u64()) {
+                Some(n) if (1..=MAX_COUNTER_BITS as u64).contains(&n) => Ok(n as usize),
+                _ => Err(ModelError::bad_checkpoint(format!(
+                    "BinaryCounter needs args.numBits in 1..={MAX_COUNTER_BITS}"
+                ))),
+            }
+        })
+        .collect()
 }
 
 impl MusicRnn {
@@ -121,22 +157,46 @@ impl MusicRnn {
                 format!("config type is {:?}, expected \"MusicRNN\"", ck.config.kind),
             )));
         }
-        if ck.config.chord_encoder.is_some() {
-            return Err(at(ModelError::unsupported("chord-conditioned models are not supported")));
+        let converter = DataConverter::from_spec(&ck.config.data_converter).map_err(at)?;
+        if !matches!(converter, DataConverter::Melody(_) | DataConverter::DrumsOneHot(_)) {
+            return Err(at(ModelError::unsupported(format!(
+                "a MusicRNN needs a MelodyConverter or DrumsOneHotConverter, not {}",
+                converter.name()
+            ))));
         }
-        let converter = MelodyConverter::from_spec(&ck.config.data_converter).map_err(at)?;
+        let chords = match &ck.config.chord_encoder {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(name)) => {
+                Some(ChordEncoder::from_name(name).map_err(at)?)
+            }
+            Some(other) => {
+                return Err(at(ModelError::bad_checkpoint(format!(
+                    "chordEncoder must be a name, got {other}"
+                ))))
+            }
+        };
+        let counters = counters_of(&ck.config.aux_inputs).map_err(at)?;
+        let d = converter.input_depth();
         if ck.has(&format!("{ATTENTION_PREFIX}kernel")) {
+            if chords.is_some() || !counters.is_empty() {
+                return Err(at(ModelError::unsupported(
+                    "attention models with chord or auxiliary inputs are not supported",
+                )));
+            }
             let len = ck.config.attention_length.ok_or_else(|| {
                 at(ModelError::bad_checkpoint(
                     "attention variables present but config.json has no attentionLength",
                 ))
             })?;
-            let att = AttentionStack::from_checkpoint(ck, converter.depth(), len).map_err(at)?;
-            return Ok(MusicRnn { converter, net: Net::Attention(att) });
+            let att = AttentionStack::from_checkpoint(ck, d, len).map_err(at)?;
+            return Ok(MusicRnn { converter, chords, counters, net: Net::Attention(att) });
         }
         let prefix = |l: usize| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/");
-        let d = converter.depth();
-        if runs_native(ck, prefix) {
+        if matches!(converter, DataConverter::Melody(_))
+            && chords.is_none()
+            && counters.is_empty()
+            && runs_native(ck, prefix)
+        {
             let projection =
                 Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")
                     .map_err(at)?;
@@ -148,7 +208,7 @@ impl MusicRnn {
             }
             let stack =
                 PackedStack::from_checkpoint_taking(ck, prefix, d, projection).map_err(at)?;
-            return Ok(MusicRnn { converter, net: Net::Packed(stack) });
+            return Ok(MusicRnn { converter, chords, counters, net: Net::Packed(stack) });
         }
         let layers = LstmWeights::discover(ck, prefix).map_err(at)?;
         if layers.is_empty() {
@@ -165,8 +225,11 @@ impl MusicRnn {
                 projection.output()
             ))));
         }
-        let stack = OneHotStack::new(layers, Some(&projection), d, 0).map_err(at)?;
-        Ok(MusicRnn { converter, net: Net::Plain(stack) })
+        let before = chords.map(|c| c.depth()).unwrap_or(0);
+        let after: usize = counters.iter().sum();
+        let stack =
+            OneHotStack::new_split(layers, Some(&projection), before, d, after).map_err(at)?;
+        Ok(MusicRnn { converter, chords, counters, net: Net::Plain(stack) })
     }
 
     /// LSTM layer sizes.
@@ -184,17 +247,79 @@ impl MusicRnn {
         matches!(self.net, Net::Packed(_))
     }
 
-    /// Runs the magenta.js sampling loop on melody classes: all primer frames, then
-    /// `steps` samples each fed back; returns `count` class sequences (one batch).
-    pub fn continue_events(
+    /// Whether `continueSequence` needs a chord progression.
+    pub fn needs_chords(&self) -> bool {
+        self.chords.is_some()
+    }
+
+    /// One line about the model's kind, for load messages.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} MusicRNN {:?}", self.converter.name(), self.layer_sizes());
+        if self.chords.is_some() {
+            s.push_str(", chord-conditioned");
+        }
+        if matches!(self.net, Net::Attention(_)) {
+            s.push_str(", attention");
+        }
+        s
+    }
+
+    /// The control and counter inputs of LSTM steps `0..n` (step `i` reads the chord of
+    /// step `i + 1` and the counter of step `i`), `[n, before + after]`; None when the
+    /// model has neither.
+    fn step_inputs(
+        &self,
+        n: usize,
+        chords: Option<&[String]>,
+    ) -> Result<Option<Vec<f32>>, ModelError> {
+        let controls = match (self.chords, chords) {
+            (Some(enc), Some(c)) => Some((enc.depth(), enc.encode_progression(c, n + 1)?)),
+            (Some(_), None) => {
+                return Err(ModelError::bad_input(
+                    "continueSequence: this model needs a chord progression",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ModelError::bad_input(
+                    "continueSequence: unexpected chord progression (the model is not chord-conditioned)",
+                ))
+            }
+            (None, None) => None,
+        };
+        if controls.is_none() && self.counters.is_empty() {
+            return Ok(None);
+        }
+        let width =
+            controls.as_ref().map(|c| c.0).unwrap_or(0) + self.counters.iter().sum::<usize>();
+        let mut out = Vec::with_capacity(n * width);
+        for i in 0..n {
+            if let Some((w, c)) = &controls {
+                out.extend_from_slice(&c[(i + 1) * w..(i + 2) * w]);
+            }
+            // magenta.js BinaryCounter: bit k of step i is 1 when floor((i + 1) / 2^k) is
+            // odd, else -1.
+            for &bits in &self.counters {
+                out.extend(
+                    (0..bits).map(|k| if ((i as u64 + 1) >> k) & 1 == 1 { 1.0 } else { -1.0 }),
+                );
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Runs the magenta.js sampling loop on classes (`None`: an all-zero input row): all
+    /// primer frames, then `steps` samples each fed back; returns `count` class sequences
+    /// (one batch). `chords` is the progression of a chord-conditioned model.
+    pub fn continue_classes(
         &mut self,
-        primer: &[usize],
+        primer: &[Option<usize>],
         steps: usize,
         temperature: f32,
         count: usize,
+        chords: Option<&[String]>,
         rng: &mut impl Rng,
     ) -> Result<Vec<Vec<usize>>, ModelError> {
-        let d = self.converter.depth();
+        let d = self.converter.input_depth();
         let b = count.max(1);
         if b > MAX_BATCH {
             return Err(ModelError::bad_input(format!(
@@ -206,29 +331,41 @@ impl MusicRnn {
                 "continueSequence: at most {MAX_STEPS} steps per call"
             )));
         }
-        if steps == 0 {
-            return Ok(vec![Vec::new(); b]);
-        }
         if primer.is_empty() {
             return Err(ModelError::bad_input(
                 "continueSequence: the primer has no steps (totalQuantizedSteps is 0)",
             ));
         }
-        if let Some(&bad) = primer.iter().find(|&&k| k >= d) {
+        if let Some(bad) = primer.iter().flatten().find(|&&k| k >= d) {
             return Err(ModelError::bad_input(format!(
                 "continueSequence: primer class {bad} out of range (depth {d})"
             )));
         }
+        // LSTM steps: every primer frame, then every sample but the last.
+        let lstm_steps = primer.len() + steps.max(1) - 1;
+        let inputs = self.step_inputs(lstm_steps, chords)?;
+        if steps == 0 {
+            return Ok(vec![Vec::new(); b]);
+        }
         let stack = match &mut self.net {
             Net::Plain(s) => s,
             Net::Attention(att) => {
-                return Ok(continue_attention(att, primer, steps, temperature, b, rng))
+                let primer: Vec<usize> = primer.iter().map(|k| k.unwrap_or(0)).collect();
+                return Ok(continue_attention(att, &primer, steps, temperature, b, rng));
             }
-            Net::Packed(p) => return continue_packed(p, primer, steps, temperature, b, rng),
+            Net::Packed(p) => {
+                // Only melody models without extra inputs run natively: every primer row
+                // is a class.
+                let primer: Vec<usize> = primer.iter().map(|k| k.unwrap_or(0)).collect();
+                return continue_packed(p, &primer, steps, temperature, b, rng);
+            }
         };
+        let gates = inputs.map(|x| stack.context_gates(&x, lstm_steps)).transpose()?;
+        let cols = gates.as_ref().map(|g| g.len() / lstm_steps).unwrap_or(0);
         // The primer is the same for every variation and known in advance: run it once,
         // layer by layer, then fan the state and logits out to the batch.
-        let (state1, logits1) = stack.prime(primer)?;
+        let (state1, logits1) =
+            stack.prime_with(primer, gates.as_deref().map(|g| &g[..primer.len() * cols]))?;
         let mut state = if b == 1 { state1 } else { state1.repeat_rows(b)? };
         let mut logits = logits1.repeat(b);
         let mut samples = vec![Vec::with_capacity(steps); b];
@@ -243,9 +380,26 @@ impl MusicRnn {
             if i + 1 == steps {
                 break;
             }
+            if let Some(g) = &gates {
+                let t = primer.len() + i;
+                stack.set_context_gates(&mut state, g[t * cols..(t + 1) * cols].repeat(b))?;
+            }
             logits = stack.step(&classes, &mut state)?;
         }
         Ok(samples)
+    }
+
+    /// [`continue_classes`](Self::continue_classes) for a primer of classes.
+    pub fn continue_events(
+        &mut self,
+        primer: &[usize],
+        steps: usize,
+        temperature: f32,
+        count: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<Vec<usize>>, ModelError> {
+        let primer: Vec<Option<usize>> = primer.iter().map(|&k| Some(k)).collect();
+        self.continue_classes(&primer, steps, temperature, count, None, rng)
     }
 
     /// `continueSequence(seq, steps, temperature)` for `count` variations. The primer
@@ -258,15 +412,31 @@ impl MusicRnn {
         count: usize,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
+        self.continue_sequence_with(seq, steps, temperature, count, None, rng)
+    }
+
+    /// `continueSequence(seq, steps, temperature, chordProgression)` for `count`
+    /// variations (the chords are needed by, and only accepted by, chord-conditioned
+    /// models).
+    pub fn continue_sequence_with(
+        &mut self,
+        seq: &NoteSequence,
+        steps: usize,
+        temperature: f32,
+        count: usize,
+        chords: Option<&[String]>,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<NoteSequence>, ModelError> {
         let spq = seq.steps_per_quarter().ok_or_else(|| {
             ModelError::new(
                 ModelErrorKind::NotQuantized,
                 "continueSequence: the primer must be quantized (stepsPerQuarter > 0)",
             )
         })?;
-        let primer = self.converter.to_events(seq)?;
-        let outs = self.continue_events(&primer, steps, temperature, count, rng)?;
-        Ok(outs.iter().map(|ev| self.converter.to_note_sequence(ev, spq, None)).collect())
+        let primer: Vec<Option<usize>> =
+            self.converter.to_input(seq)?.into_iter().map(|row| row.first().copied()).collect();
+        let outs = self.continue_classes(&primer, steps, temperature, count, chords, rng)?;
+        outs.into_iter().map(|ev| self.converter.to_note_sequence(&[ev], spq, None)).collect()
     }
 }
 
@@ -456,6 +626,110 @@ mod tests {
         st.h(l).unwrap()
     }
 
+    /// Greedy continuation of any RNN family in plain Rust: layer 0 reads
+    /// `[controls[i + 1], one-hot, counter[i]]` at LSTM step `i`.
+    fn reference_family(
+        ck: &Checkpoint,
+        primer: &[Option<usize>],
+        steps: usize,
+        controls: Option<&[f32]>,
+        counter_bits: usize,
+    ) -> Vec<usize> {
+        let layers =
+            LstmWeights::discover(ck, |l| format!("rnn/multi_rnn_cell/cell_{l}/basic_lstm_cell/"))
+                .unwrap();
+        let proj = Dense::from_checkpoint(ck, "fully_connected/weights", "fully_connected/biases")
+            .unwrap();
+        let d = proj.output();
+        let cw = if controls.is_some() { 37 } else { 0 };
+        let mut st: Vec<(Vec<f32>, Vec<f32>)> =
+            layers.iter().map(|l| (vec![0.0; l.units], vec![0.0; l.units])).collect();
+        let mut out = Vec::new();
+        let mut rng = SmallRng::seed_from_u64(0);
+        let mut k_in: Option<usize>;
+        for i in 0..primer.len() + steps {
+            if i < primer.len() {
+                k_in = primer[i];
+            } else {
+                let k = sample_class(&proj.apply(&st.last().unwrap().1, 1), 0.0, &mut rng);
+                out.push(k);
+                k_in = Some(k);
+            }
+            if i == primer.len() + steps - 1 {
+                break;
+            }
+            let mut x = Vec::new();
+            if let Some(c) = controls {
+                x.extend_from_slice(&c[(i + 1) * cw..(i + 2) * cw]);
+            }
+            let mut oh = vec![0f32; d];
+            if let Some(k) = k_in {
+                oh[k] = 1.0;
+            }
+            x.extend(oh);
+            x.extend((0..counter_bits).map(|b| if ((i + 1) >> b) & 1 == 1 { 1.0 } else { -1.0 }));
+            for (l, w) in layers.iter().enumerate() {
+                let (c, h) = &mut st[l];
+                reference_step(w, &x, c, h);
+                x = h.clone();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn drum_and_chord_families_match_reference() {
+        use crate::ml::core::chords::ChordEncoder;
+        use crate::ml::random_checkpoint::{write_rnn_family, RnnFamily};
+        let chords: Vec<String> = ["C", "Am7", "F", "G7"].iter().map(|s| s.to_string()).collect();
+        for (family, seed) in [
+            (RnnFamily::drum_kit_rnn(vec![16, 12]), 21u64),
+            (RnnFamily::chord_pitches_improv(vec![16, 16, 12]), 22),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            write_rnn_family(dir.path(), &family, Storage::Float32, seed).unwrap();
+            let ck = checkpoint::load(dir.path()).unwrap();
+            let mut m = MusicRnn::from_checkpoint(&ck).unwrap();
+            assert_eq!(m.needs_chords(), family.chords);
+            let primer: Vec<Option<usize>> = if family.chords {
+                [27, 0, 0, 1, 29, 0, 34, 0].iter().map(|&k| Some(k)).collect()
+            } else {
+                vec![Some(1), None, Some(5), Some(0), Some(300), Some(1), Some(0), Some(4)]
+            };
+            let steps = 20;
+            let given = family.chords.then_some(chords.as_slice());
+            let controls = given
+                .map(|c| ChordEncoder::Pitch.encode_progression(c, primer.len() + steps).unwrap());
+            let want =
+                reference_family(&ck, &primer, steps, controls.as_deref(), family.counter_bits);
+            let mut rng = SmallRng::seed_from_u64(1);
+            let got = m.continue_classes(&primer, steps, 0.0, 3, given, &mut rng).unwrap();
+            for g in &got {
+                assert_eq!(g, &want);
+            }
+            // Chords only for chord models, and always for them.
+            let wrong = if family.chords { None } else { Some(chords.as_slice()) };
+            let e = m.continue_classes(&primer, 4, 0.0, 1, wrong, &mut rng).unwrap_err();
+            assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
+            assert!(e.message().contains("chord progression"), "{e}");
+        }
+        // A bad chord symbol is named with its position.
+        let dir = tempfile::tempdir().unwrap();
+        write_rnn_family(
+            dir.path(),
+            &RnnFamily::chord_pitches_improv(vec![8]),
+            Storage::Float32,
+            3,
+        )
+        .unwrap();
+        let mut m = MusicRnn::load(dir.path()).unwrap();
+        let bad: Vec<String> = vec!["C".into(), "Q7".into()];
+        let seq = m.converter.to_note_sequence(&[vec![20, 0, 1, 0]], 4, None).unwrap();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let e = m.continue_sequence_with(&seq, 8, 0.0, 1, Some(&bad), &mut rng).unwrap_err();
+        assert!(e.message().contains("chord 2") && e.message().contains("Q7"), "{e}");
+    }
+
     #[test]
     fn sequences_and_errors() {
         let dir = tempfile::tempdir().unwrap();
@@ -468,7 +742,7 @@ mod tests {
         .unwrap();
         let mut m = MusicRnn::load(dir.path()).unwrap();
         let mut rng = SmallRng::seed_from_u64(1);
-        let primer = m.converter.to_note_sequence(&[20, 0, 1, 0], 4, None);
+        let primer = m.converter.to_note_sequence(&[vec![20, 0, 1, 0]], 4, None).unwrap();
         let out = m.continue_sequence(&primer, 16, 0.0, 1, &mut rng).unwrap();
         assert_eq!(out[0].total_quantized_steps, Some(16));
         assert_eq!(out[0].steps_per_quarter(), Some(4));

@@ -55,6 +55,22 @@ pub enum Request {
         /// Number of continuations.
         count: usize,
     },
+    /// `continueSequence(seq, steps, temperature, chordProgression)` of a
+    /// chord-conditioned MusicRNN -> `Response::Sequences`, as `RnnContinue`.
+    RnnContinueChords {
+        /// A model loaded with `LoadRnn`.
+        model: ModelId,
+        /// The primer (quantized, or unquantized: then quantized at 4 steps/quarter).
+        seq: NoteSequence,
+        /// Number of steps to generate.
+        steps: usize,
+        /// None: host temperature; Some(0.0): greedy.
+        temperature: Option<f32>,
+        /// Number of continuations.
+        count: usize,
+        /// Chord symbols spread evenly over the primer and the continuation.
+        chords: Vec<String>,
+    },
     /// `encode` -> `Response::Z`.
     VaeEncode {
         /// A model loaded with `LoadVae`.
@@ -242,6 +258,9 @@ fn describe(req: &Request) -> String {
         }
         Request::RnnContinue { count, .. } if *count > 1 => format!("continueSequence ×{count}"),
         Request::RnnContinue { .. } => "continueSequence".into(),
+        Request::RnnContinueChords { chords, .. } => {
+            format!("continueSequence over {} chords", chords.len())
+        }
         Request::VaeEncode { .. } => "encode".into(),
         Request::VaeDecode { .. } => "decode".into(),
         Request::VaeSample { n, .. } => format!("sample({n})"),
@@ -615,31 +634,38 @@ impl WorkerState {
                         *status.activity.lock() = format!("{name} {pct}%");
                     }
                 })?;
+                let description = format!("{}: {}", r.description, m.lock().describe());
                 let model = self.insert(Slot::Rnn(m));
-                Ok(Response::Loaded {
-                    model,
-                    kind: ModelKind::MusicRnn,
-                    z_dims: None,
-                    description: r.description,
-                })
+                Ok(Response::Loaded { model, kind: ModelKind::MusicRnn, z_dims: None, description })
             }
             Request::LoadVae { url_or_path } => {
                 let r = self.resolve(&url_or_path, ModelKind::MusicVae)?;
                 let m = shared::music_vae(&r.dir)?;
                 let z_dims = Some(m.lock().z_dims());
+                let description = format!("{}: {}", r.description, m.lock().describe());
                 let model = self.insert(Slot::Vae(m));
-                Ok(Response::Loaded {
-                    model,
-                    kind: ModelKind::MusicVae,
-                    z_dims,
-                    description: r.description,
-                })
+                Ok(Response::Loaded { model, kind: ModelKind::MusicVae, z_dims, description })
             }
             Request::RnnContinue { model, seq, steps, temperature, count } => {
                 let t = self.temperature(temperature);
                 let seq = quantized(seq)?;
                 let mut rng = self.rng.clone();
                 let out = self.rnn(model)?.continue_sequence(&seq, steps, t, count, &mut rng);
+                self.rng = rng;
+                out.map(Response::Sequences)
+            }
+            Request::RnnContinueChords { model, seq, steps, temperature, count, chords } => {
+                let t = self.temperature(temperature);
+                let seq = quantized(seq)?;
+                let mut rng = self.rng.clone();
+                let out = self.rnn(model)?.continue_sequence_with(
+                    &seq,
+                    steps,
+                    t,
+                    count,
+                    Some(&chords),
+                    &mut rng,
+                );
                 self.rng = rng;
                 out.map(Response::Sequences)
             }

@@ -22,13 +22,14 @@ pub(super) const PRIME_CHUNK: usize = 256;
 pub struct OneHotStack {
     /// Layer weights (to build cells for new batch sizes).
     pub(super) layers: Vec<LstmWeights>,
-    /// Number of classes (layer 0's input size).
+    /// Number of classes (the one-hot part of layer 0's input).
     pub(super) depth: usize,
-    /// `W_x` of layer 0, `[depth, 4 * units0]`.
+    /// The one-hot part's rows of layer 0's `W_x`, `[depth, 4 * units0]`.
     pub(super) rows0: Vec<f32>,
-    /// Size of the context input that follows the one-hot part (a VAE decoder's `z`).
+    /// Size of the context input: the rest of layer 0's input (a VAE decoder's `z`, an
+    /// RNN's chord controls and counters), in input order around the one-hot part.
     pub(super) context: usize,
-    /// Layer 0's input part for the context (no bias), computed once per call.
+    /// Layer 0's input part for the context (no bias), any number of rows.
     pub(super) context_net: Option<DenseNet>,
     /// Input parts of layers 1.. (no bias), any number of rows.
     pub(super) proj: Vec<DenseNet>,
@@ -46,17 +47,31 @@ pub struct OneHotStack {
 
 impl OneHotStack {
     /// Checks the shapes and builds the batch-1 networks. Layer 0's input is a one-hot
-    /// class of `depth` followed by a `context` vector held fixed for a whole call (0 for
-    /// none); `projection` maps the top `h` to logits.
+    /// class of `depth` followed by a `context` vector (0 for none); `projection` maps the
+    /// top `h` to logits.
     pub fn new(
         layers: Vec<LstmWeights>,
         projection: Option<&Dense>,
         depth: usize,
         context: usize,
     ) -> Result<Self, ModelError> {
+        Self::new_split(layers, projection, 0, depth, context)
+    }
+
+    /// As [`new`](Self::new) for a layer 0 input of `before` context values, the one-hot
+    /// class of `depth`, then `after` context values (the context vector is the `before`
+    /// and `after` parts in that order).
+    pub fn new_split(
+        layers: Vec<LstmWeights>,
+        projection: Option<&Dense>,
+        before: usize,
+        depth: usize,
+        after: usize,
+    ) -> Result<Self, ModelError> {
         if layers.is_empty() {
             return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
         }
+        let context = before + after;
         if layers[0].input != depth + context {
             return Err(ModelError::bad_checkpoint(format!(
                 "layer 0 expects input size {} but the model feeds {}",
@@ -84,10 +99,12 @@ impl OneHotStack {
             }
         }
         let cols0 = 4 * layers[0].units;
-        let rows0 = layers[0].kernel.data[..depth * cols0].to_vec();
+        let k0 = &layers[0].kernel.data;
+        let rows0 = k0[before * cols0..(before + depth) * cols0].to_vec();
         let context_net = if context > 0 {
-            let wc = &layers[0].kernel.data[depth * cols0..(depth + context) * cols0];
-            Some(DenseNet::build(wc, context, cols0, None, None)?)
+            let mut wc = k0[..before * cols0].to_vec();
+            wc.extend_from_slice(&k0[(before + depth) * cols0..(before + depth + after) * cols0]);
+            Some(DenseNet::build(&wc, context, cols0, None, None)?)
         } else {
             None
         };
@@ -226,26 +243,63 @@ impl OneHotStack {
         Ok(())
     }
 
-    /// Layer 0's input part of the gates, `[rows, 4 * units0]`: the row of `W_x` of each
-    /// row's class (a one-hot times `W_x`, exactly; none is an all-zero input) plus the
-    /// row's context part.
+    /// The context part of layer 0's gates for `rows` context vectors (`[rows, context]`
+    /// row-major), `[rows, 4 * units0]`: computed once for inputs known in advance (an
+    /// RNN's controls and counters for all steps, an encoder's dense inputs).
+    pub fn context_gates(&mut self, values: &[f32], rows: usize) -> Result<Vec<f32>, ModelError> {
+        let ctx = self.context;
+        let net = self
+            .context_net
+            .as_mut()
+            .ok_or_else(|| ModelError::bad_input("LSTM stack: this model has no context input"))?;
+        if values.len() != rows * ctx {
+            return Err(ModelError::bad_input(format!(
+                "LSTM stack: {} context values for {rows} rows of {ctx}",
+                values.len()
+            )));
+        }
+        let g = net.run(tensor_2d(rows, ctx, values)?)?;
+        Ok(f32s(&g)?.to_vec())
+    }
+
+    /// Sets the context part of layer 0's gates for the next steps, `[batch, 4 * units0]`
+    /// (rows of [`context_gates`](Self::context_gates)).
+    pub fn set_context_gates(
+        &self,
+        state: &mut StackState,
+        gates: Vec<f32>,
+    ) -> Result<(), ModelError> {
+        let want = state.batch * 4 * self.layers[0].units;
+        if gates.len() != want || self.context == 0 {
+            return Err(ModelError::bad_input(format!(
+                "LSTM stack: {} context gate values, expected {want}",
+                gates.len()
+            )));
+        }
+        state.context_gates = Some(gates);
+        Ok(())
+    }
+
+    /// Layer 0's input part of the gates, `[rows, 4 * units0]`: the sum of the rows of
+    /// `W_x` of each row's set columns (a 0/1 input times `W_x`, exactly for one-hot rows;
+    /// no column is an all-zero input) plus the row's context part.
     pub(super) fn input_rows(
         &self,
-        classes: &[Option<usize>],
+        rows: &[&[usize]],
         context_gates: Option<&[f32]>,
     ) -> Result<TValue, ModelError> {
         let cols = 4 * self.layers[0].units;
         if self.context > 0 && context_gates.is_none() {
             return Err(ModelError::bad_input("LSTM stack: the context input is not set"));
         }
-        let mut data = Vec::with_capacity(classes.len() * cols);
-        for (r, &k) in classes.iter().enumerate() {
+        let mut data = Vec::with_capacity(rows.len() * cols);
+        for (r, set) in rows.iter().enumerate() {
             let start = data.len();
             match context_gates {
                 Some(g) => data.extend_from_slice(&g[r * cols..(r + 1) * cols]),
                 None => data.resize(start + cols, 0.0),
             }
-            if let Some(k) = k {
+            for &k in set.iter() {
                 if k >= self.depth {
                     return Err(ModelError::bad_input(format!(
                         "class {k} out of range (depth {})",
@@ -256,7 +310,7 @@ impl OneHotStack {
                 data[start..].iter_mut().zip(row).for_each(|(a, &w)| *a += w);
             }
         }
-        tensor_2d(classes.len(), cols, &data)
+        tensor_2d(rows.len(), cols, &data)
     }
 
     pub(super) fn logits(&mut self, state: &StackState) -> Result<Vec<f32>, ModelError> {
@@ -273,14 +327,39 @@ impl OneHotStack {
     /// Feeds a known class sequence to one row from the zero state, layer by layer, and
     /// returns the state after the last class and the logits there (`classes()` values).
     /// For stacks without a context input.
+    #[cfg(test)]
     pub fn prime(&mut self, sequence: &[usize]) -> Result<(StackState, Vec<f32>), ModelError> {
+        let classes: Vec<Option<usize>> = sequence.iter().map(|&k| Some(k)).collect();
+        self.prime_with(&classes, None)
+    }
+
+    /// [`prime`](Self::prime) for classes that may be absent (an all-zero input) and,
+    /// for stacks with a context input, the context part of the gates of every step
+    /// (`[sequence.len(), 4 * units0]`, from [`context_gates`](Self::context_gates)).
+    pub fn prime_with(
+        &mut self,
+        sequence: &[Option<usize>],
+        gates: Option<&[f32]>,
+    ) -> Result<(StackState, Vec<f32>), ModelError> {
         if sequence.is_empty() {
             return Err(ModelError::bad_input("prime: empty sequence"));
         }
+        let cols = 4 * self.layers[0].units;
+        if let Some(g) = gates {
+            if g.len() != sequence.len() * cols {
+                return Err(ModelError::bad_input(format!(
+                    "prime: {} context gate values for {} steps",
+                    g.len(),
+                    sequence.len()
+                )));
+            }
+        }
         let mut state = self.zero_state(1)?;
         // In chunks, so that a long primer needs bounded memory for the per-step gates.
-        for chunk in sequence.chunks(PRIME_CHUNK) {
-            self.prime_chunk(chunk, &mut state)?;
+        for (i, chunk) in sequence.chunks(PRIME_CHUNK).enumerate() {
+            let start = i * PRIME_CHUNK;
+            let g = gates.map(|g| &g[start * cols..(start + chunk.len()) * cols]);
+            self.prime_chunk(chunk, g, &mut state)?;
         }
         let logits = self.logits(&state)?;
         Ok((state, logits))
@@ -288,14 +367,15 @@ impl OneHotStack {
 
     pub(super) fn prime_chunk(
         &mut self,
-        sequence: &[usize],
+        sequence: &[Option<usize>],
+        gates: Option<&[f32]>,
         state: &mut StackState,
     ) -> Result<(), ModelError> {
         let t_len = sequence.len();
         let nl = self.layers.len();
         // Input parts of the current layer's gates for every step, `[t_len, 4 * units]`.
-        let classes: Vec<Option<usize>> = sequence.iter().map(|&k| Some(k)).collect();
-        let mut gx_all = self.input_rows(&classes, None)?;
+        let rows: Vec<&[usize]> = sequence.iter().map(|k| k.as_slice()).collect();
+        let mut gx_all = self.input_rows(&rows, gates)?;
         for l in 0..nl {
             let u = self.layers[l].units;
             let keep = l + 1 < nl;
@@ -328,14 +408,25 @@ impl OneHotStack {
         classes: &[Option<usize>],
         state: &mut StackState,
     ) -> Result<Vec<f32>, ModelError> {
+        let rows: Vec<&[usize]> = classes.iter().map(|k| k.as_slice()).collect();
+        self.step_rows(&rows, state)
+    }
+
+    /// [`step`](Self::step) for rows given by their set columns (0/1 inputs with several
+    /// ones, such as a drum roll or the trio's three one-hot parts).
+    pub fn step_rows(
+        &mut self,
+        rows: &[&[usize]],
+        state: &mut StackState,
+    ) -> Result<Vec<f32>, ModelError> {
         let b = state.batch;
-        if classes.len() != b {
+        if rows.len() != b {
             return Err(ModelError::bad_input(format!(
                 "step: {} classes for {b} rows",
-                classes.len()
+                rows.len()
             )));
         }
-        let mut x = self.input_rows(classes, state.context_gates.as_deref())?;
+        let mut x = self.input_rows(rows, state.context_gates.as_deref())?;
         let nl = self.layers.len();
         if self.fused {
             let mut inputs: TVec<TValue> = tvec![x];
