@@ -438,6 +438,7 @@ fn render_part(
     let view = &shared.js.view;
     let values = params.values();
     view.temperature.store(values[0], Ordering::Relaxed);
+    view.set_scale(params.key.value(), params.scale.value());
     for (m, v) in view.macros.iter().zip(values[1..].iter()) {
         m.store(*v, Ordering::Relaxed);
     }

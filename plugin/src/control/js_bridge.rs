@@ -196,6 +196,8 @@ impl JsBridge {
                     temperature: Arc::new(move || {
                         temperature_view.temperature.load(Ordering::Relaxed)
                     }),
+                    // Replaced by the runtime with the same view's key and scale.
+                    scale: Arc::new(|| None),
                     status: self.models.clone(),
                     saved_models: self.saved_models.clone(),
                 },

@@ -19,6 +19,7 @@ pub mod layers;
 pub mod music_rnn;
 pub mod music_vae;
 pub mod random_checkpoint;
+pub mod studio;
 pub(crate) mod worker;
 
 pub use core::checkpoint::Storage;

@@ -184,6 +184,9 @@ impl ApiState {
             let host = self.host.clone();
             // Model calls without a temperature follow the host's `temperature` parameter.
             config.temperature = Arc::new(move || host.temperature.load(Ordering::Relaxed));
+            // ... and sample under its `key` / `scale` parameters.
+            let host = self.host.clone();
+            config.scale = Arc::new(move || host.scale());
             self.worker = Some(ModelWorker::spawn(config));
         }
         self.worker.as_ref().expect("worker was just started")

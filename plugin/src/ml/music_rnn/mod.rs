@@ -137,6 +137,22 @@ impl MusicRnn {
         count: usize,
         rng: &mut impl Rng,
     ) -> Result<Vec<Vec<usize>>, ModelError> {
+        self.continue_events_with(primer, steps, count, &mut |_, logits| {
+            sample_class(logits, temperature, rng)
+        })
+    }
+
+    /// The sampling loop with the pick of each class left to `pick(row, logits)`, which
+    /// may change the row's logits (a key's mask) and returns the class fed back: the
+    /// Studio's per-variation random streams and key constraint, and teacher forcing in
+    /// evaluations. `count` rows run as one batch.
+    pub fn continue_events_with(
+        &mut self,
+        primer: &[usize],
+        steps: usize,
+        count: usize,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<Vec<usize>>, ModelError> {
         let d = self.converter.depth();
         let b = count.max(1);
         if b > MAX_BATCH {
@@ -164,9 +180,7 @@ impl MusicRnn {
         }
         let stack = match &mut self.net {
             Net::Plain(s) => s,
-            Net::Attention(att) => {
-                return Ok(continue_attention(att, primer, steps, temperature, b, rng))
-            }
+            Net::Attention(att) => return continue_attention(att, primer, steps, b, d, pick),
         };
         // The primer is the same for every variation and known in advance: run it once,
         // layer by layer, then fan the state and logits out to the batch.
@@ -177,7 +191,12 @@ impl MusicRnn {
         let mut classes: Vec<Option<usize>> = vec![None; b];
         for i in 0..steps {
             for r in 0..b {
-                let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+                let k = pick(r, &mut logits[r * d..(r + 1) * d]);
+                if k >= d {
+                    return Err(ModelError::bad_input(format!(
+                        "class {k} out of range (depth {d})"
+                    )));
+                }
                 samples[r].push(k);
                 classes[r] = Some(k);
             }
@@ -200,6 +219,20 @@ impl MusicRnn {
         count: usize,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
+        self.continue_sequence_with(seq, steps, count, &mut |_, logits| {
+            sample_class(logits, temperature, rng)
+        })
+    }
+
+    /// [`MusicRnn::continue_sequence`] with the pick of each class left to `pick` (see
+    /// [`MusicRnn::continue_events_with`]).
+    pub fn continue_sequence_with(
+        &mut self,
+        seq: &NoteSequence,
+        steps: usize,
+        count: usize,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<NoteSequence>, ModelError> {
         let spq = seq.steps_per_quarter().ok_or_else(|| {
             ModelError::new(
                 ModelErrorKind::NotQuantized,
@@ -207,7 +240,7 @@ impl MusicRnn {
             )
         })?;
         let primer = self.converter.to_events(seq)?;
-        let outs = self.continue_events(&primer, steps, temperature, count, rng)?;
+        let outs = self.continue_events_with(&primer, steps, count, pick)?;
         Ok(outs.iter().map(|ev| self.converter.to_note_sequence(ev, spq, None)).collect())
     }
 }
@@ -218,28 +251,33 @@ fn continue_attention(
     att: &AttentionStack,
     primer: &[usize],
     steps: usize,
-    temperature: f32,
     count: usize,
-    rng: &mut impl Rng,
-) -> Vec<Vec<usize>> {
+    d: usize,
+    pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+) -> Result<Vec<Vec<usize>>, ModelError> {
     let mut primed = att.zero_state();
     let mut primed_logits = Vec::new();
     for &k in primer {
         primed_logits = att.step(k, &mut primed);
     }
     (0..count)
-        .map(|_| {
+        .map(|row| {
             let (mut st, mut logits) = (primed.clone(), primed_logits.clone());
             let mut out = Vec::with_capacity(steps);
             for i in 0..steps {
-                let k = sample_class(&logits, temperature, rng);
+                let k = pick(row, &mut logits);
+                if k >= d {
+                    return Err(ModelError::bad_input(format!(
+                        "class {k} out of range (depth {d})"
+                    )));
+                }
                 out.push(k);
                 if i + 1 == steps {
                     break;
                 }
                 logits = att.step(k, &mut st);
             }
-            out
+            Ok(out)
         })
         .collect()
 }

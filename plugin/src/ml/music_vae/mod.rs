@@ -219,6 +219,17 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<Vec<usize>>, ModelError> {
+        self.decode_events_with(z, &mut |_, logits| sample_class(logits, temperature, rng))
+    }
+
+    /// Decodes latent vectors (one batch) with the pick of each class left to
+    /// `pick(row, logits)`, which may change the row's logits (a key's mask) and returns
+    /// the class fed back (see `MusicRnn::continue_events_with`).
+    pub fn decode_events_with(
+        &mut self,
+        z: &[Vec<f32>],
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<Vec<usize>>, ModelError> {
         let b = z.len();
         if b == 0 {
             return Ok(Vec::new());
@@ -258,9 +269,14 @@ impl MusicVae {
         // The first step sees an all-zero previous output, as magenta.js.
         let mut prev: Vec<Option<usize>> = vec![None; b];
         for _ in 0..self.num_steps {
-            let logits = self.dec.step(&prev, &mut state)?;
+            let mut logits = self.dec.step(&prev, &mut state)?;
             for r in 0..b {
-                let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+                let k = pick(r, &mut logits[r * d..(r + 1) * d]);
+                if k >= d {
+                    return Err(ModelError::bad_input(format!(
+                        "class {k} out of range (depth {d})"
+                    )));
+                }
                 out[r].push(k);
                 prev[r] = Some(k);
             }
@@ -275,7 +291,17 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
-        let ev = self.decode_events(z, temperature, rng)?;
+        self.decode_with(z, &mut |_, logits| sample_class(logits, temperature, rng))
+    }
+
+    /// [`MusicVae::decode`] with the pick of each class left to `pick` (see
+    /// [`MusicVae::decode_events_with`]).
+    pub fn decode_with(
+        &mut self,
+        z: &[Vec<f32>],
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<NoteSequence>, ModelError> {
+        let ev = self.decode_events_with(z, pick)?;
         Ok(ev.iter().map(|e| self.converter.to_note_sequence(e, 4, None)).collect())
     }
 
@@ -300,6 +326,17 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
+        self.interpolate_with(seqs, n, &mut |_, logits| sample_class(logits, temperature, rng))
+    }
+
+    /// [`MusicVae::interpolate`] with the pick of each class left to `pick` (see
+    /// [`MusicVae::decode_events_with`]).
+    pub fn interpolate_with(
+        &mut self,
+        seqs: &[NoteSequence],
+        n: usize,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<NoteSequence>, ModelError> {
         if n == 0 {
             return Err(ModelError::bad_input(
                 "interpolate: the number of interpolations must be > 0",
@@ -307,7 +344,7 @@ impl MusicVae {
         }
         let zs = self.encode(seqs)?;
         let z = interpolated_zs(&zs, n)?;
-        self.decode(&z, temperature, rng)
+        self.decode_with(&z, pick)
     }
 }
 
