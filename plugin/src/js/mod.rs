@@ -77,6 +77,10 @@ pub struct HostView {
     /// The `key` and `scale` parameters: 0 while `scale` is off, else
     /// `16 * (scale index + 1) + key` (see [`HostView::scale`]).
     pub key_scale: AtomicU32,
+    /// What the musician played (`host.phrase`, call-and-response, the Studio's
+    /// Continue): fed by the JS thread from the stamped MIDI input, read there and by the
+    /// editor's Studio (a short lock; the audio thread never touches it).
+    pub phrases: parking_lot::Mutex<phrase::PhraseRecorder>,
     /// The offline-render handshake between the audio thread and the JS thread.
     pub offline: offline::OfflineSync,
 }
@@ -113,6 +117,7 @@ impl Default for HostView {
             bar_phase: AtomicF64::new(0.0),
             beats_per_bar: AtomicF64::new(4.0),
             key_scale: AtomicU32::new(0),
+            phrases: Default::default(),
             offline: offline::OfflineSync::default(),
         }
     }

@@ -206,7 +206,8 @@ fn phrase(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         let bar = host.bar.load(Ordering::Relaxed);
         let bpm = host.bpm.load(Ordering::Relaxed);
         let bpb = host.beats_per_bar.load(Ordering::Relaxed);
-        sh.recorder.phrase(bar - bars, bar as f64, bpm, bpb)
+        let phrase = host.phrases.lock().phrase(bar - bars, bar as f64, bpm, bpb);
+        phrase
     };
     sequence_to_js(&seq, ctx)
 }

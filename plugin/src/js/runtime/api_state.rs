@@ -98,7 +98,6 @@ pub(crate) struct ApiState {
     /// Clips to the engine.
     pub clip_sink: Box<dyn FnMut(Clip) -> Result<(), String> + Send>,
     /// What the musician played (`host.phrase`, call-and-response).
-    pub recorder: PhraseRecorder,
     /// `host.callAndResponse`, while on.
     pub call_response: Option<CallResponseSlot>,
     /// Answers (or failures) that came back, by request id, for the next pump.
