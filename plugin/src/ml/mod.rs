@@ -27,5 +27,6 @@ pub use core::note_seq::{
     piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo, PIANO_PHASE,
 };
 pub use core::resolve::{default_bundled_dir, default_cache_dir};
+pub use core::scale::{Scale, ScaleKind};
 pub use error::{ModelError, ModelErrorKind};
 pub use worker::WorkerConfig;

@@ -200,6 +200,7 @@ impl ClassMask {
 }
 
 /// Fraction of the note onsets in `pitches` outside `scale` (0 when there are none).
+#[cfg(test)]
 pub fn off_key_rate(pitches: impl IntoIterator<Item = i32>, scale: Scale) -> f64 {
     let (mut n, mut off) = (0usize, 0usize);
     for p in pitches {
@@ -215,6 +216,7 @@ pub fn off_key_rate(pitches: impl IntoIterator<Item = i32>, scale: Scale) -> f64
 
 /// The major or minor key that holds most of `pitches` (ties: the lower root, major
 /// first): the key a melody without a declared one is judged against.
+#[cfg(test)]
 pub fn best_key(pitches: &[i32]) -> Scale {
     let mut best = (Scale::new(0, ScaleKind::Major), usize::MAX);
     for kind in [ScaleKind::Major, ScaleKind::Minor] {
