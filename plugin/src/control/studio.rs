@@ -399,7 +399,7 @@ impl Studio {
                     }
                 }
             }
-            if let Some((rid, tool, started)) = self.running.clone() {
+            if let Some((rid, tool, started)) = self.running {
                 if rid == id {
                     self.running = None;
                     match result {
