@@ -81,6 +81,9 @@ pub struct ControlSide {
     /// The instance's JS runtime (started on first use; shared with the saved state, which
     /// resumes the recorded JS when it loads).
     pub js: Arc<js_bridge::JsBridge>,
+    /// The Studio panels' state (jobs, variations, audition, keeps): editor thread only,
+    /// kept here so it outlives a closed editor window.
+    pub studio: Mutex<control::studio::Studio>,
 }
 
 pub struct SemaLive {
@@ -121,6 +124,7 @@ impl Default for SemaLive {
             status: Arc::new(Status::default()),
             inlets: Arc::new(inlets),
             js,
+            studio: Mutex::new(control::studio::Studio::new()),
         });
         Self {
             params,
@@ -438,6 +442,7 @@ fn render_part(
     let view = &shared.js.view;
     let values = params.values();
     view.temperature.store(values[0], Ordering::Relaxed);
+    view.set_scale(params.key.value(), params.scale.value());
     for (m, v) in view.macros.iter().zip(values[1..].iter()) {
         m.store(*v, Ordering::Relaxed);
     }

@@ -282,7 +282,7 @@ fn magenta_js_parity_of_model_families() {
         assert_eq!(outs.len(), primers.len());
         for (k, (p, want)) in primers.iter().zip(outs).enumerate() {
             let chords = family.chords.then(|| progressions[k].as_slice());
-            let got = m.continue_sequence_with(p, 32, 0.0, 1, chords, &mut srng).unwrap();
+            let got = m.continue_sequence_chords(p, 32, 0.0, 1, chords, &mut srng).unwrap();
             assert_eq!(notes(&got[0]), js_notes(want), "{name}: continuation {k} differs");
             assert_eq!(got[0].total_quantized_steps, want["totalQuantizedSteps"].as_i64());
             distinct.extend(notes(&got[0]).into_iter().map(|n| (name.to_string(), n.0)));

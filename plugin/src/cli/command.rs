@@ -260,6 +260,8 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
             seed,
             // Replaced by the runtime with `host.temperature`.
             temperature: Arc::new(|| 1.0),
+            // Replaced by the runtime with the host view's key (none in a render).
+            scale: Arc::new(|| None),
             status: Default::default(),
             saved_models: Default::default(),
         };

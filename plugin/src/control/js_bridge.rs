@@ -110,16 +110,35 @@ impl JsBridge {
         controller: &Arc<Mutex<Controller>>,
     ) {
         let mut thread = self.thread.lock();
+        self.start(&mut thread, controller);
+        if let JsThread::Running(h) = &*thread {
+            h.eval_block(code, index, first_line);
+        }
+    }
+
+    /// Starts the JS thread if it is not running yet: it is the one that records what
+    /// the musician plays (the Studio starts it when its panels open, so a phrase played
+    /// before any JS ran can be continued).
+    pub fn ensure_started(&self, controller: &Arc<Mutex<Controller>>) {
+        self.start(&mut self.thread.lock(), controller);
+    }
+
+    fn start(&self, thread: &mut JsThread, controller: &Arc<Mutex<Controller>>) {
         if let JsThread::NotStarted(..) = &*thread {
-            if let JsThread::NotStarted(to_js, midi_in) =
-                std::mem::replace(&mut *thread, JsThread::Gone)
+            if let JsThread::NotStarted(to_js, midi_in) = std::mem::replace(thread, JsThread::Gone)
             {
                 *thread = JsThread::Running(self.spawn(controller.clone(), to_js, midi_in));
             }
         }
-        if let JsThread::Running(h) = &*thread {
-            h.eval_block(code, index, first_line);
-        }
+    }
+
+    /// What was played in the last `bars` complete bars (before the current one), as
+    /// `host.phrase(bars)` returns it: quantised at 4 steps per quarter.
+    pub fn phrase(&self, bars: i64) -> crate::ml::core::note_seq::NoteSequence {
+        let v = &self.view;
+        let bar = v.bar.load(Ordering::Relaxed);
+        let (bpm, bpb) = (v.bpm.load(Ordering::Relaxed), v.beats_per_bar.load(Ordering::Relaxed));
+        v.phrases.lock().phrase(bar - bars.max(1), bar as f64, bpm, bpb)
     }
 
     /// Moves the runtime's console lines into the plugin console.
@@ -196,6 +215,8 @@ impl JsBridge {
                     temperature: Arc::new(move || {
                         temperature_view.temperature.load(Ordering::Relaxed)
                     }),
+                    // Replaced by the runtime with the same view's key and scale.
+                    scale: Arc::new(|| None),
                     status: self.models.clone(),
                     saved_models: self.saved_models.clone(),
                 },

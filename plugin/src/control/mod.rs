@@ -10,6 +10,7 @@
 //!   sample folder) and the thread that downloads and rescans them.
 //! - [`state`]: the saved plugin state (code, channel data, layout), versioned.
 //! - [`console`]: messages for the editor's console (DSL errors, JS output, model news).
+//! - [`studio`]: the Studio panels' state (Magenta Studio jobs, variations, keeps).
 //! - [`status`]: what the audio thread publishes for the editor and JS (clock, load,
 //!   sent notes, `toJS` values, scope).
 
@@ -20,3 +21,4 @@ pub(crate) mod params;
 pub(crate) mod samples;
 pub(crate) mod state;
 pub(crate) mod status;
+pub(crate) mod studio;

@@ -10,6 +10,7 @@ use crate::audio::patch::NUM_PARAMS;
 use crate::control::controller::Controller;
 use crate::control::js_bridge::JsBridge;
 use crate::control::state::SessionState;
+use crate::ml::core::scale::{ScaleKind, KEY_NAMES};
 
 /// The session (code + channel data + layout) as a persistent field: saving reads the
 /// controller's session, loading hands the restored session to the controller, which
@@ -78,6 +79,23 @@ pub struct SemaParams {
     /// the call along with the answer. Appended last: the IDs above keep their order.
     #[id = "midi_thru"]
     pub midi_thru: BoolParam,
+
+    /// Key of the sampling constraint (C..B), used while `scale` is on. Appended after
+    /// `midi_thru`: saved projects keep their IDs.
+    #[id = "key"]
+    pub key: IntParam,
+    /// Scale of the sampling constraint: off (default: magenta's unconstrained sampling)
+    /// or a scale type; model calls then only start notes of `key`'s scale.
+    #[id = "scale"]
+    pub scale: IntParam,
+}
+
+/// The `scale` parameter's value as text: "off" or the scale type's name.
+fn scale_name(v: i32) -> &'static str {
+    match v.checked_sub(1).and_then(|i| ScaleKind::ALL.get(i as usize)) {
+        Some(kind) => kind.name(),
+        None => "off",
+    }
 }
 
 fn macro_param(n: usize) -> FloatParam {
@@ -108,6 +126,26 @@ impl SemaParams {
             macro7: macro_param(7),
             macro8: macro_param(8),
             midi_thru: BoolParam::new("MIDI thru", false),
+            key: IntParam::new("Key", 0, IntRange::Linear { min: 0, max: 11 })
+                .with_value_to_string(Arc::new(|v| {
+                    KEY_NAMES.get(v as usize).copied().unwrap_or("?").to_string()
+                }))
+                .with_string_to_value(Arc::new(|s| {
+                    KEY_NAMES
+                        .iter()
+                        .position(|k| k.eq_ignore_ascii_case(s.trim()))
+                        .map(|i| i as i32)
+                })),
+            scale: IntParam::new(
+                "Scale",
+                0,
+                IntRange::Linear { min: 0, max: ScaleKind::ALL.len() as i32 },
+            )
+            .with_value_to_string(Arc::new(|v| scale_name(v).to_string()))
+            .with_string_to_value(Arc::new(|s| {
+                (0..=ScaleKind::ALL.len() as i32)
+                    .find(|&v| scale_name(v).eq_ignore_ascii_case(s.trim()))
+            })),
         }
     }
 

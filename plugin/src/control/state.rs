@@ -36,6 +36,8 @@ pub struct EditorLayout {
     /// The live-code editor's text when it differs from the program that plays (edits
     /// not evaluated yet), so they are not lost with the project.
     pub dsl_text: Option<String>,
+    /// Width of the Studio panels in points while they are open (None: closed).
+    pub studio_width: Option<f32>,
 }
 
 impl Default for EditorLayout {
@@ -49,6 +51,7 @@ impl Default for EditorLayout {
             melody_width: 560.0,
             window: None,
             dsl_text: None,
+            studio_width: None,
         }
     }
 }
@@ -96,6 +99,18 @@ pub struct SessionState {
     /// again with `tf.loadLayersModel('session://name')`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub layers_models: BTreeMap<String, String>,
+    /// Clips kept from the Studio panels (inputs of later runs, saved with the project).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub studio_clips: Vec<KeptClip>,
+}
+
+/// A variation kept from the Studio panels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptClip {
+    /// "Continue 2": unique within the session.
+    pub name: String,
+    /// The melody, quantised at 4 steps per quarter.
+    pub sequence: crate::ml::core::note_seq::NoteSequence,
 }
 
 impl Default for SessionState {
@@ -113,6 +128,7 @@ impl Default for SessionState {
             resume_js: true,
             seed: None,
             layers_models: BTreeMap::new(),
+            studio_clips: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod highlight;
 pub mod melody;
 mod routing;
 mod samples;
+mod studio;
 mod widgets;
 
 use routing::{jump_target, route_evaluation, Evaluation, Jump, Pane};
@@ -48,6 +49,8 @@ const SCOPE_HOLD: Duration = Duration::from_secs(3);
 const MIDI_IN_HOLD: Duration = Duration::from_millis(250);
 /// Smallest window the resize corner allows, in logical points.
 const MIN_WINDOW: egui::Vec2 = egui::vec2(720.0, 480.0);
+/// Width the Studio panels open with, in logical points.
+const STUDIO_WIDTH: f32 = 380.0;
 
 /// The editor's initial size in logical pixels.
 pub fn default_state() -> Arc<EguiEditorState> {
@@ -385,6 +388,20 @@ impl SemaEditor {
         }
     }
 
+    /// The Studio panels (see [`studio`]); returns what the user asked for.
+    fn studio_panel(&mut self, ui: &mut egui::Ui) -> Vec<crate::control::studio::Action> {
+        let kept: Vec<String> = {
+            let c = self.shared.controller.lock();
+            c.session().studio_clips.iter().map(|k| k.name.clone()).collect()
+        };
+        let key = self.shared.js.view.scale().map(|s| s.label());
+        let mut st = self.shared.studio.lock();
+        if st.busy() {
+            ui.ctx().request_repaint();
+        }
+        studio::studio_panel(ui, &mut st, &kept, key)
+    }
+
     fn controls(&self, ui: &mut egui::Ui, setter: &ParamSetter) {
         let p = &self.shared.params;
         ui.horizontal_wrapped(|ui| {
@@ -400,6 +417,9 @@ impl SemaEditor {
             }
             ui.label("MIDI thru");
             ui.add(ParamSlider::for_param(&p.midi_thru, setter).with_width(50.0));
+            ui.label("Key");
+            ui.add(ParamSlider::for_param(&p.key, setter).with_width(50.0));
+            ui.add(ParamSlider::for_param(&p.scale, setter).with_width(110.0));
         });
     }
 
@@ -548,6 +568,7 @@ impl SemaEditor {
         self.shared.js.drain_console(&self.shared.console);
         self.follow_session();
         self.drain_audio_logs();
+        self.shared.studio.lock().poll(&self.shared);
         let restore = std::mem::take(&mut self.restore);
         if restore {
             if let Some([w, h]) = self.layout.window {
@@ -577,6 +598,7 @@ impl SemaEditor {
         let jump = self.jump.take();
         let mut clicked = None;
         let (mut open, mut save) = (false, false);
+        let mut studio_actions = Vec::new();
 
         ResizableWindow::new("sema-live-window").min_size(MIN_WINDOW).show(ui, |ui| {
             egui::Panel::top("status").show(ui, |ui| {
@@ -592,6 +614,17 @@ impl SemaEditor {
                     ui.add(
                         egui::DragValue::new(&mut layout.font_size).range(8.0..=32.0).speed(0.2),
                     );
+                    ui.separator();
+                    let mut studio_open = layout.studio_width.is_some();
+                    if ui
+                        .toggle_value(&mut studio_open, "Studio")
+                        .on_hover_text(
+                            "Continue, Generate, Interpolate: variations to audition and keep",
+                        )
+                        .changed()
+                    {
+                        layout.studio_width = studio_open.then_some(STUDIO_WIDTH);
+                    }
                 });
             });
             let bottom = egui::Panel::bottom("console")
@@ -608,6 +641,19 @@ impl SemaEditor {
                     egui::CentralPanel::default().show(ui, |ui| self.console(ui));
                 });
             layout.console_height = bottom.response.rect.height();
+            if let Some(width) = layout.studio_width {
+                let panel = egui::Panel::right("studio")
+                    .resizable(true)
+                    .default_size(width)
+                    .size_range(300.0..=720.0)
+                    .show(ui, |ui| {
+                        egui::ScrollArea::vertical()
+                            .id_salt("studio")
+                            .show(ui, |ui| self.studio_panel(ui))
+                    });
+                studio_actions = panel.inner.inner;
+                layout.studio_width = Some(panel.response.rect.width());
+            }
             let total = ui.available_width().max(1.0);
             let dsl_panel = egui::Panel::left("dsl")
                 .resizable(true)
@@ -689,6 +735,13 @@ impl SemaEditor {
         });
         if let Some(j) = jump {
             self.focus = Some(j.pane);
+        }
+        if !studio_actions.is_empty() || layout.studio_width.is_some() {
+            // The Studio's Continue reads what the JS thread recorded: make sure it runs.
+            self.shared.js.ensure_started(&self.shared.controller);
+        }
+        for action in studio_actions {
+            self.shared.studio.lock().apply(action, &self.shared);
         }
         if open {
             self.open_session();

@@ -345,3 +345,172 @@ fn scop_values_reach_the_scope() {
     assert_eq!(scope_range([0.25, 0.25]), (0.0, 0.25));
     assert_eq!(scope_range([0.0, f32::NAN]), (-0.5, 0.5));
 }
+
+/// The Studio's Continue panel end to end: a 2-bar phrase played in, Continue with 4
+/// variations gives 4 clips; auditioning the third plays it from the next bar line (MIDI
+/// out of the engine); keep writes it into the session, a .mid file and a JS channel;
+/// undo takes each keep back.
+#[test]
+fn studio_continue_auditions_keeps_and_undoes() {
+    use crate::audio::engine::BlockIo;
+    use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, StampedMidiIn};
+    use crate::audio::transport::HostTime;
+    use crate::control::studio::{Action, Input, KeepTo, Tool};
+
+    let mut plugin = crate::SemaLive::default();
+    let shared = plugin.shared.clone();
+    let mut ed = SemaEditor::new(shared.clone());
+    let ctx = egui::Context::default();
+    // The host plays bar 4 (beat 16) at 120 bpm in 4/4.
+    let clock = crate::audio::patch::ClockState {
+        bar: 4,
+        bar_phase: 0.0,
+        bpm: 120.0,
+        beats_per_bar: 4.0,
+        playing: true,
+        sample_rate: 48_000.0,
+    };
+    shared.status.publish(&clock);
+    shared.js.view.bar.store(4, Ordering::Relaxed);
+    // Bars 2 and 3: eight quarter notes of C major, as the JS thread records them.
+    let played = [60u8, 62, 64, 65, 67, 65, 64, 62];
+    {
+        let mut rec = shared.js.view.phrases.lock();
+        for (i, &key) in played.iter().enumerate() {
+            for (at, kind) in
+                [(i as f64, MidiInKind::NoteOn), (i as f64 + 0.9, MidiInKind::NoteOff)]
+            {
+                let event = MidiIn {
+                    timing: 0,
+                    kind,
+                    channel: 0,
+                    key,
+                    value: 0.8,
+                    source: MidiSource::Host,
+                };
+                rec.push(&StampedMidiIn {
+                    event,
+                    bars: 2.0 + at / 4.0,
+                    beats: 8.0 + at,
+                    bpm: 120.0,
+                    beats_per_bar: 4.0,
+                    playing: true,
+                });
+            }
+        }
+    }
+    let folder = tempfile::tempdir().expect("temp dir");
+    {
+        let mut st = shared.studio.lock();
+        let mut cfg = crate::ml::WorkerConfig::new(crate::ml::default_bundled_dir());
+        cfg.seed = Some(7);
+        cfg.allow_network = false;
+        st.config = Some(cfg);
+        let s = &mut st.settings;
+        (s.tool, s.input, s.input_bars, s.bars, s.variations) =
+            (Tool::Continue, Input::Played, 2, 2, 4);
+        s.folder = folder.path().display().to_string();
+        s.js_channel = 5;
+    }
+    // The panels open from the session row's toggle (saved with the layout).
+    shared.controller.lock().session_mut().editor.studio_width = Some(380.0);
+    ed.layout.studio_width = Some(380.0);
+    let closed = {
+        let mut other = SemaEditor::new(shared.clone());
+        other.layout.studio_width = None;
+        frame(&egui::Context::default(), &mut other, vec![]).shapes.len()
+    };
+    frame(&ctx, &mut ed, vec![]);
+    assert!(frame(&ctx, &mut ed, vec![]).shapes.len() > closed, "the Studio panel draws");
+
+    shared.studio.lock().apply(Action::Run, &shared);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while shared.studio.lock().results.is_none() {
+        assert!(Instant::now() < deadline, "{:?}", shared.studio.lock().message);
+        frame(&ctx, &mut ed, vec![]);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let variations = shared.studio.lock().results.clone().expect("results").variations;
+    assert_eq!(variations.len(), 4);
+    for v in &variations {
+        assert_eq!(v.total_quantized_steps, Some(32), "2 bars of 16ths");
+        assert!(!v.notes.is_empty());
+    }
+    // Results are drawn as clips to pick from.
+    assert!(frame(&ctx, &mut ed, vec![]).shapes.len() > closed);
+
+    // Audition the third: it plays from the first sample of bar 5, as MIDI out.
+    let chosen = variations[2].clone();
+    {
+        let mut st = shared.studio.lock();
+        st.apply(Action::Select(2), &shared);
+        st.apply(Action::Audition(true), &shared);
+        assert_eq!(st.auditioning, Some(2), "{:?}", st.message);
+    }
+    shared.controller.lock().resync(&mut plugin.engine, 48_000.0, 512);
+    let first = chosen.notes.iter().min_by_key(|n| n.quantized_start_step).expect("a note").clone();
+    let first_sample = 96_000 + first.quantized_start_step.unwrap_or(0) as usize * 6_000;
+    let mut on = None;
+    let (mut l, mut r) = (vec![0.0f32; 500], vec![0.0f32; 500]);
+    let mut pos = 0usize;
+    while pos < 96_000 + 96_000 && on.is_none() {
+        let report = plugin.engine.process(BlockIo {
+            host: HostTime::playing_at(120.0, 4, 16.0 + pos as f64 / 24_000.0),
+            sync: true,
+            gain: 1.0,
+            params: [0.0; crate::audio::NUM_PARAMS],
+            inputs: [&[], &[]],
+            outputs: [&mut l, &mut r],
+            midi_in: &[],
+            midi_thru: false,
+        });
+        on = report
+            .midi
+            .iter()
+            .find(|e| e.on && e.key as i32 == first.pitch)
+            .map(|e| pos + e.timing as usize);
+        pos += 500;
+    }
+    assert_eq!(on, Some(first_sample), "the first note of variation 3 at its step of bar 5");
+
+    // Keep: into the session, as a .mid file, onto JS channel 5.
+    {
+        let mut st = shared.studio.lock();
+        st.apply(Action::Keep(KeepTo::Session), &shared);
+        st.apply(Action::Keep(KeepTo::MidiFile), &shared);
+        st.apply(Action::Keep(KeepTo::JsChannel), &shared);
+        assert_eq!(st.undo_depth(), 3, "{:?}", st.message);
+    }
+    let kept = shared.controller.lock().session().studio_clips.clone();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].name.as_str(), &kept[0].sequence), ("Continue 1", &chosen));
+    let path = folder.path().join("continue-1.mid");
+    let notes = crate::cli::midi_file::decode_notes(&std::fs::read(&path).expect("the .mid"))
+        .expect("a MIDI file");
+    let mut want: Vec<(f64, f64, u8)> = chosen
+        .notes
+        .iter()
+        .map(|n| {
+            let s = |v: Option<i64>| v.unwrap_or(0) as f64 / 4.0;
+            (s(n.quantized_start_step), s(n.quantized_end_step), n.pitch as u8)
+        })
+        .collect();
+    want.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(notes, want);
+    let freqs = shared.controller.lock().session().channels.get(&5).cloned();
+    assert_eq!(freqs.map(|f| f.len()), Some(chosen.notes.len()));
+    // A kept clip is an input of the next run.
+    shared.studio.lock().settings.input = Input::Kept(0);
+    assert!(frame(&ctx, &mut ed, vec![]).shapes.len() > closed);
+
+    // Undo, newest first.
+    for _ in 0..3 {
+        shared.studio.lock().apply(Action::Undo, &shared);
+    }
+    assert!(!shared.controller.lock().session().channels.contains_key(&5));
+    assert!(!path.exists());
+    assert!(shared.controller.lock().session().studio_clips.is_empty());
+    shared.studio.lock().apply(Action::Undo, &shared);
+    let message = shared.studio.lock().message.clone();
+    assert_eq!(message, Some((true, "nothing to undo".to_string())));
+}

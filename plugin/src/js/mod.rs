@@ -38,7 +38,9 @@ pub(crate) mod runtime;
 pub(crate) mod script_cache;
 pub(crate) mod tokenizer;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+
+use crate::ml::core::scale::{Scale, ScaleKind};
 
 use atomic_float::{AtomicF32, AtomicF64};
 
@@ -72,6 +74,13 @@ pub struct HostView {
     pub bar_phase: AtomicF64,
     /// Quarter notes per bar (the time signature).
     pub beats_per_bar: AtomicF64,
+    /// The `key` and `scale` parameters: 0 while `scale` is off, else
+    /// `16 * (scale index + 1) + key` (see [`HostView::scale`]).
+    pub key_scale: AtomicU32,
+    /// What the musician played (`host.phrase`, call-and-response, the Studio's
+    /// Continue): fed by the JS thread from the stamped MIDI input, read there and by the
+    /// editor's Studio (a short lock; the audio thread never touches it).
+    pub phrases: parking_lot::Mutex<phrase::PhraseRecorder>,
     /// The offline-render handshake between the audio thread and the JS thread.
     pub offline: offline::OfflineSync,
 }
@@ -80,6 +89,20 @@ impl HostView {
     /// The host position in bars (bar index + phase).
     pub fn position(&self) -> f64 {
         self.bar.load(Ordering::Relaxed) as f64 + self.bar_phase.load(Ordering::Relaxed)
+    }
+
+    /// The key sampling is constrained to (the `key` and `scale` parameters), if any.
+    pub fn scale(&self) -> Option<Scale> {
+        let v = self.key_scale.load(Ordering::Relaxed);
+        let kind = ScaleKind::ALL.get((v / 16).checked_sub(1)? as usize)?;
+        Some(Scale::new((v % 16) as u8, *kind))
+    }
+
+    /// Publishes the `key` (0..=11) and `scale` (0 = off, else 1 + an index into
+    /// [`ScaleKind::ALL`]) parameters.
+    pub fn set_scale(&self, key: i32, scale: i32) {
+        let v = if scale <= 0 { 0 } else { 16 * scale as u32 + key.clamp(0, 11) as u32 };
+        self.key_scale.store(v, Ordering::Relaxed);
     }
 }
 
@@ -93,6 +116,8 @@ impl Default for HostView {
             bar: AtomicI64::new(0),
             bar_phase: AtomicF64::new(0.0),
             beats_per_bar: AtomicF64::new(4.0),
+            key_scale: AtomicU32::new(0),
+            phrases: Default::default(),
             offline: offline::OfflineSync::default(),
         }
     }

@@ -459,3 +459,50 @@ fn midime_example_learns_from_played_phrases_and_loops_a_sample() {
     );
     assert!(h.errors().is_empty(), "{:?}", h.errors());
 }
+
+/// `host.studio` from live code: Continue with 4 variations and a key gives 4 clips in
+/// that key, one batch; a seed repeats a Generate; bad options are located errors.
+#[test]
+fn host_studio_continue_generate_and_interpolate() {
+    let dir = models();
+    let source = "\
+const primer = {notes: [60, 62, 64, 65, 67, 65, 64, 62].map((p, i) =>
+  ({pitch: p, quantizedStartStep: 4 * i, quantizedEndStep: 4 * i + 3})),
+  totalQuantizedSteps: 32, quantizationInfo: {stepsPerQuarter: 4}};
+(async () => {
+  const clips = await host.studio.continue({input: primer, bars: 2, temperature: 1.5,
+    variations: 4, key: 'D minor'});
+  const dMinor = [2, 4, 5, 7, 9, 10, 0];
+  const inKey = clips.every(c => c.notes.every(n => dMinor.includes(n.pitch % 12)));
+  console.log('continue ' + clips.length + ' ' + clips.map(c => c.totalQuantizedSteps).join(',')
+    + ' inKey=' + inKey + ' notes=' + clips.reduce((a, c) => a + c.notes.length, 0));
+  const a = await host.studio.generate({variations: 3, seed: 9, temperature: 1});
+  const b = await host.studio.generate({variations: 3, seed: 9, temperature: 1});
+  console.log('generate ' + a.length + ' same=' + (JSON.stringify(a) === JSON.stringify(b)));
+  const line = await host.studio.interpolate(primer, clips[0], {steps: 5, temperature: 0});
+  console.log('interpolate ' + line.length);
+  try { await host.studio.continue({input: primer, key: 'H minor'}); }
+  catch (e) { console.log('bad key: ' + e.message); }
+  try { await host.studio.generate({variations: 9}); }
+  catch (e) { console.log('too many: ' + e.message); }
+  console.log('key param: ' + host.key);
+})();
+";
+    let cache = tempfile::tempdir().expect("temp dir");
+    let mut opts = options(dir.path());
+    opts.models.cache_dir = cache.path().to_path_buf();
+    let report = run_source(source, cache.path(), opts).expect("run");
+    let text: Vec<&str> = report.console.iter().map(|l| l.text.as_str()).collect();
+    assert!(report.errors.is_empty(), "{:?} {text:?}", report.errors);
+    let line = |prefix: &str| {
+        text.iter().find(|t| t.starts_with(prefix)).copied().unwrap_or_else(|| panic!("{text:?}"))
+    };
+    let cont = line("continue ");
+    assert!(cont.starts_with("continue 4 32,32,32,32 inKey=true"), "{cont}");
+    assert!(!cont.ends_with("notes=0"), "{cont}");
+    assert_eq!(line("generate "), "generate 3 same=true");
+    assert_eq!(line("interpolate "), "interpolate 5");
+    assert!(line("bad key: ").contains("expected a note name and a scale"), "{text:?}");
+    assert!(line("too many: ").contains("variations must be an integer 1..8"), "{text:?}");
+    assert_eq!(line("key param: "), "key param: null");
+}

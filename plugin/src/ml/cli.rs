@@ -247,7 +247,7 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
             let t1 = Instant::now();
             let chords = (!chords.is_empty()).then_some(chords.as_slice());
             let res =
-                m.continue_sequence_with(seq, *steps, *temperature, *count, chords, &mut rng)?;
+                m.continue_sequence_chords(seq, *steps, *temperature, *count, chords, &mut rng)?;
             json!({"sequences": to_json(&res)?, "loadMs": load_ms, "runMs": ms(t1)})
         }
         ModelCommand::Encode { checkpoint, inputs } => {

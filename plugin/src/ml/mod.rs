@@ -21,6 +21,7 @@ pub mod music_rnn;
 pub mod music_vae;
 pub mod random_checkpoint;
 pub(crate) mod shared;
+pub mod studio;
 pub(crate) mod worker;
 
 pub use core::checkpoint::Storage;
@@ -30,5 +31,6 @@ pub use core::note_seq::{
     piano_phase, quantize_note_sequence, Note, NoteSequence, QuantizationInfo, PIANO_PHASE,
 };
 pub use core::resolve::{default_bundled_dir, default_cache_dir};
+pub use core::scale::{Scale, ScaleKind};
 pub use error::{ModelError, ModelErrorKind};
 pub use worker::WorkerConfig;

@@ -62,6 +62,8 @@ pub(crate) const PRELUDE: &str = r#"
     play: (seq, options) => N.play(seq, options),
     stopClip: () => N.stopClip(),
     callAndResponse,
+    get key() { return N.hostGet('key'); },
+    get studio() { return M.studio; },
   });
 })
 "#;
@@ -93,6 +95,10 @@ fn host_get(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
         "playing" => JsValue::from(host.playing.load(Ordering::Relaxed)),
         "bar" => JsValue::from(host.bar.load(Ordering::Relaxed) as f64),
         "beatsPerBar" => JsValue::from(host.beats_per_bar.load(Ordering::Relaxed)),
+        "key" => match host.scale() {
+            Some(s) => JsValue::from(js_string!(s.label())),
+            None => JsValue::null(),
+        },
         other => {
             return Err(JsNativeError::typ()
                 .with_message(format!("host has no value '{other}'"))
@@ -206,7 +212,8 @@ fn phrase(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         let bar = host.bar.load(Ordering::Relaxed);
         let bpm = host.bpm.load(Ordering::Relaxed);
         let bpb = host.beats_per_bar.load(Ordering::Relaxed);
-        sh.recorder.phrase(bar - bars, bar as f64, bpm, bpb)
+        let phrase = host.phrases.lock().phrase(bar - bars, bar as f64, bpm, bpb);
+        phrase
     };
     sequence_to_js(&seq, ctx)
 }

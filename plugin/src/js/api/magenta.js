@@ -217,6 +217,74 @@
     },
   };
 
+  // host.studio: Magenta Studio's jobs from live code (see API.md). Each job makes its
+  // variations as one batch; results are quantized NoteSequences ready for host.play.
+  const RNN_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn';
+  const VAE_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_vae/mel_2bar_small';
+  let rnn = null;
+  let vae = null;
+  function options(opts, what) {
+    if (opts === undefined || opts === null) return {};
+    if (typeof opts !== 'object') throw new TypeError('host.studio.' + what + ': the options must be an object');
+    return opts;
+  }
+  function model(o, kind, what) {
+    if (o.model !== undefined) {
+      const ok = kind === 'rnn' ? typeof o.model.continueSequence === 'function' : typeof o.model.encode === 'function';
+      if (!ok) throw new TypeError('host.studio.' + what + ': options.model must be a ' + (kind === 'rnn' ? 'MusicRNN' : 'MusicVAE'));
+      return o.model;
+    }
+    if (kind === 'rnn') return rnn || (rnn = new MusicRNN(RNN_URL));
+    return vae || (vae = new MusicVAE(VAE_URL));
+  }
+  // key: undefined → the host's key/scale parameters; null/false/'off' → none; 'D minor'.
+  function key(o) {
+    if (o.key === undefined) return 'host';
+    if (o.key === null || o.key === false || o.key === 'off') return 'off';
+    return String(o.key);
+  }
+  function common(o, m) {
+    return {
+      model: m._model,
+      temperature: o.temperature === undefined || o.temperature === null ? null : Number(o.temperature),
+      variations: o.variations === undefined ? 4 : o.variations,
+      key: key(o),
+      seed: o.seed === undefined ? null : o.seed,
+    };
+  }
+  M.studio = Object.freeze({
+    async continue(opts) {
+      const o = options(opts, 'continue');
+      const m = model(o, 'rnn', 'continue');
+      await m.initialize();
+      const input = o.input !== undefined ? o.input : g.host.phrase(o.inputBars === undefined ? 2 : o.inputBars);
+      const bars = o.bars === undefined ? 2 : Number(o.bars);
+      const a = common(o, m);
+      a.job = 'continue';
+      a.seq = input;
+      a.steps = Math.round(bars * g.host.beatsPerBar * 4);
+      return N.ml('Studio', a);
+    },
+    async generate(opts) {
+      const o = options(opts, 'generate');
+      const m = model(o, 'vae', 'generate');
+      await m.initialize();
+      const a = common(o, m);
+      a.job = 'generate';
+      return N.ml('Studio', a);
+    },
+    async interpolate(from, to, opts) {
+      const o = options(opts, 'interpolate');
+      const m = model(o, 'vae', 'interpolate');
+      await m.initialize();
+      const a = common(o, m);
+      a.job = 'interpolate';
+      a.seqs = [from, to];
+      if (o.steps !== undefined) a.variations = o.steps;
+      return N.ml('Studio', a);
+    },
+  });
+
   M.core = { sequences };
   M.music_rnn = { MusicRNN };
   M.music_vae = { MusicVAE };

@@ -12,7 +12,9 @@ use super::{arg, Native};
 use crate::js::runtime::{api_state, PendingModel};
 use crate::ml::core::chords::MAX_CHORDS;
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
+use crate::ml::core::scale::Scale;
 use crate::ml::error::{ModelError, ModelErrorKind};
+use crate::ml::studio::{ScaleChoice, StudioJob, MAX_VARIATIONS};
 use crate::ml::worker::{Request, Response};
 
 /// The JS layer.
@@ -64,6 +66,7 @@ fn what(kind: &str) -> &'static str {
         "MidiMeTrain" => "MidiMe.train",
         "MidiMeSample" => "MidiMe.sample",
         "Unload" => "dispose",
+        "Studio" => "host.studio",
         _ => "model call",
     }
 }
@@ -121,7 +124,56 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
             temperature: temperature(a, name)?,
         },
         "Unload" => Request::Unload { model: id(a, "model", name)? },
+        "Studio" => studio_request(a)?,
         other => return Err(ModelError::bad_input(format!("unknown model request '{other}'"))),
+    })
+}
+
+/// `host.studio.continue/generate/interpolate`: the `job`, `model`, `variations` (1..=8),
+/// `temperature`, `key` ("host", "off" or a key such as "D minor") and `seed` fields.
+fn studio_request(a: &Value) -> Result<Request, ModelError> {
+    let job = a.get("job").and_then(Value::as_str).unwrap_or("");
+    let name = match job {
+        "continue" => "host.studio.continue",
+        "generate" => "host.studio.generate",
+        "interpolate" => "host.studio.interpolate",
+        _ => return Err(ModelError::bad_input(format!("host.studio: unknown job {job:?}"))),
+    };
+    let job = match job {
+        "continue" => StudioJob::Continue {
+            primer: sequence(a.get("seq").unwrap_or(&Value::Null), name)?,
+            steps: count(a, "steps", name, MAX_STEPS)?,
+        },
+        "generate" => StudioJob::Generate,
+        _ => match sequences(a, name)?.as_slice() {
+            [from, to] => StudioJob::Interpolate { a: from.clone(), b: to.clone() },
+            _ => return Err(ModelError::bad_input(format!("{name}: needs two NoteSequences"))),
+        },
+    };
+    let scale = match a.get("key") {
+        None | Some(Value::Null) => ScaleChoice::Host,
+        Some(Value::String(k)) if k == "host" => ScaleChoice::Host,
+        Some(Value::String(k)) if k == "off" => ScaleChoice::Off,
+        Some(Value::String(k)) => {
+            ScaleChoice::Key(Scale::parse(k).map_err(|e| e.context(format_args!("{name}")))?)
+        }
+        Some(v) => {
+            return Err(ModelError::bad_input(format!("{name}: key must be a string, got {v}")))
+        }
+    };
+    let seed = match a.get("seed") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(integer(a, "seed").ok_or_else(|| {
+            ModelError::bad_input(format!("{name}: seed must be a non-negative integer"))
+        })?),
+    };
+    Ok(Request::Studio {
+        model: id(a, "model", name)?,
+        job,
+        variations: count(a, "variations", name, MAX_VARIATIONS)?,
+        temperature: temperature(a, name)?,
+        scale,
+        seed,
     })
 }
 

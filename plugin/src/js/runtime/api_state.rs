@@ -98,7 +98,6 @@ pub(crate) struct ApiState {
     /// Clips to the engine.
     pub clip_sink: Box<dyn FnMut(Clip) -> Result<(), String> + Send>,
     /// What the musician played (`host.phrase`, call-and-response).
-    pub recorder: PhraseRecorder,
     /// `host.callAndResponse`, while on.
     pub call_response: Option<CallResponseSlot>,
     /// Answers (or failures) that came back, by request id, for the next pump.
@@ -184,6 +183,9 @@ impl ApiState {
             let host = self.host.clone();
             // Model calls without a temperature follow the host's `temperature` parameter.
             config.temperature = Arc::new(move || host.temperature.load(Ordering::Relaxed));
+            // ... and sample under its `key` / `scale` parameters.
+            let host = self.host.clone();
+            config.scale = Arc::new(move || host.scale());
             self.worker = Some(ModelWorker::spawn(config));
         }
         self.worker.as_ref().expect("worker was just started")

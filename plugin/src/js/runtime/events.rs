@@ -220,9 +220,12 @@ impl Runtime {
         for e in events {
             let callbacks: Vec<(JsObject, Option<usize>)> = {
                 let mut sh = self.state.borrow_mut();
-                let relocations = sh.recorder.relocations();
-                let fed = sh.recorder.push(&e);
-                let relocated = sh.recorder.relocations() != relocations;
+                let (fed, relocated) = {
+                    let mut recorder = sh.host.phrases.lock();
+                    let relocations = recorder.relocations();
+                    let fed = recorder.push(&e);
+                    (fed, recorder.relocations() != relocations)
+                };
                 if let (true, Some(cr)) = (relocated, sh.call_response.as_mut()) {
                     // A loop jump or a locate: listen afresh from the new position.
                     cr.machine.reset();
@@ -289,7 +292,10 @@ impl Runtime {
         }
         let ask = {
             let mut sh = self.state.borrow_mut();
-            let (held, last_release) = (sh.recorder.held(), sh.recorder.last_release());
+            let (held, last_release) = {
+                let recorder = sh.host.phrases.lock();
+                (recorder.held(), recorder.last_release())
+            };
             let Some(cr) = sh.call_response.as_mut() else {
                 self.cr_last_pos = None;
                 return;
@@ -304,7 +310,8 @@ impl Runtime {
             match cr.machine.tick(now, held, last_release, bpm, bpb) {
                 None => return,
                 Some(g) => {
-                    let mut seq = sh.recorder.phrase(g.first_bar, g.boundary as f64, bpm, bpb);
+                    let mut seq =
+                        sh.host.phrases.lock().phrase(g.first_bar, g.boundary as f64, bpm, bpb);
                     let Some(cr) = sh.call_response.as_mut() else { return };
                     if seq.notes.is_empty() {
                         cr.machine.reset();

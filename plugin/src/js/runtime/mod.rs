@@ -47,7 +47,7 @@ use super::blocks::{self, Block};
 use super::call_response::CallResponse;
 use super::error::{ScriptError, ScriptErrorKind};
 use super::input::{JsInput, ListAssembler, ToJsReceiver};
-use super::phrase::{sequence_to_clip, ClipOptions, Fed, PhraseRecorder};
+use super::phrase::{sequence_to_clip, ClipOptions, Fed};
 use super::{api, HostView};
 use crate::audio::midi_in::{Clip, MidiInKind, MidiInReceiver, MidiSource, StampedMidiIn};
 use crate::control::console::{Level, Line};
@@ -255,7 +255,6 @@ impl Runtime {
             note_callbacks: Vec::new(),
             cc_callbacks: Vec::new(),
             clip_sink: io.clip_sink,
-            recorder: PhraseRecorder::new(),
             call_response: None,
             cr_results: Vec::new(),
             next_bar_id: 0,

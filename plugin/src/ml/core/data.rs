@@ -102,6 +102,15 @@ impl DataConverter {
     }
 
     /// The magenta.js class name.
+    /// The melody converter, for a melody model (key constraints and pitch ranges apply
+    /// to melodies only).
+    pub fn melody(&self) -> Option<&MelodyConverter> {
+        match self {
+            DataConverter::Melody(m) => Some(m),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             DataConverter::Melody(_) => "MelodyConverter",

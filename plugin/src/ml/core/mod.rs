@@ -21,3 +21,4 @@ pub(crate) mod embedded;
 pub(crate) mod lstm;
 pub(crate) mod note_seq;
 pub(crate) mod resolve;
+pub(crate) mod scale;

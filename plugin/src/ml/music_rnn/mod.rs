@@ -319,6 +319,36 @@ impl MusicRnn {
         chords: Option<&[String]>,
         rng: &mut impl Rng,
     ) -> Result<Vec<Vec<usize>>, ModelError> {
+        self.continue_classes_with(primer, steps, count, chords, &mut |_, logits| {
+            sample_class(logits, temperature, rng)
+        })
+    }
+
+    /// The sampling loop with the pick of each class left to `pick(row, logits)`, which
+    /// may change the row's logits (a key's mask) and returns the class fed back: the
+    /// Studio's per-variation random streams and key constraint, and teacher forcing in
+    /// evaluations. `count` rows run as one batch.
+    pub fn continue_events_with(
+        &mut self,
+        primer: &[usize],
+        steps: usize,
+        count: usize,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<Vec<usize>>, ModelError> {
+        let primer: Vec<Option<usize>> = primer.iter().map(|&k| Some(k)).collect();
+        self.continue_classes_with(&primer, steps, count, None, pick)
+    }
+
+    /// [`continue_classes`](Self::continue_classes) with the pick of each class left to
+    /// `pick` (see [`continue_events_with`](Self::continue_events_with)).
+    pub fn continue_classes_with(
+        &mut self,
+        primer: &[Option<usize>],
+        steps: usize,
+        count: usize,
+        chords: Option<&[String]>,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<Vec<usize>>, ModelError> {
         let d = self.converter.input_depth();
         let b = count.max(1);
         if b > MAX_BATCH {
@@ -351,13 +381,13 @@ impl MusicRnn {
             Net::Plain(s) => s,
             Net::Attention(att) => {
                 let primer: Vec<usize> = primer.iter().map(|k| k.unwrap_or(0)).collect();
-                return Ok(continue_attention(att, &primer, steps, temperature, b, rng));
+                return continue_attention(att, &primer, steps, b, d, pick);
             }
             Net::Packed(p) => {
                 // Only melody models without extra inputs run natively: every primer row
                 // is a class.
                 let primer: Vec<usize> = primer.iter().map(|k| k.unwrap_or(0)).collect();
-                return continue_packed(p, &primer, steps, temperature, b, rng);
+                return continue_packed(p, &primer, steps, b, pick);
             }
         };
         let gates = inputs.map(|x| stack.context_gates(&x, lstm_steps)).transpose()?;
@@ -372,7 +402,12 @@ impl MusicRnn {
         let mut classes: Vec<Option<usize>> = vec![None; b];
         for i in 0..steps {
             for r in 0..b {
-                let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+                let k = pick(r, &mut logits[r * d..(r + 1) * d]);
+                if k >= d {
+                    return Err(ModelError::bad_input(format!(
+                        "class {k} out of range (depth {d})"
+                    )));
+                }
                 samples[r].push(k);
                 classes[r] = Some(k);
             }
@@ -412,13 +447,15 @@ impl MusicRnn {
         count: usize,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
-        self.continue_sequence_with(seq, steps, temperature, count, None, rng)
+        self.continue_sequence_with(seq, steps, count, &mut |_, logits| {
+            sample_class(logits, temperature, rng)
+        })
     }
 
     /// `continueSequence(seq, steps, temperature, chordProgression)` for `count`
     /// variations (the chords are needed by, and only accepted by, chord-conditioned
     /// models).
-    pub fn continue_sequence_with(
+    pub fn continue_sequence_chords(
         &mut self,
         seq: &NoteSequence,
         steps: usize,
@@ -426,6 +463,33 @@ impl MusicRnn {
         count: usize,
         chords: Option<&[String]>,
         rng: &mut impl Rng,
+    ) -> Result<Vec<NoteSequence>, ModelError> {
+        self.continue_sequence_picking(seq, steps, count, chords, &mut |_, logits| {
+            sample_class(logits, temperature, rng)
+        })
+    }
+
+    /// [`MusicRnn::continue_sequence`] with the pick of each class left to `pick` (see
+    /// [`MusicRnn::continue_events_with`]).
+    pub fn continue_sequence_with(
+        &mut self,
+        seq: &NoteSequence,
+        steps: usize,
+        count: usize,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<NoteSequence>, ModelError> {
+        self.continue_sequence_picking(seq, steps, count, None, pick)
+    }
+
+    /// The sequence loop every `continue_sequence*` runs: chords (for chord-conditioned
+    /// models) and the pick of each class given.
+    pub fn continue_sequence_picking(
+        &mut self,
+        seq: &NoteSequence,
+        steps: usize,
+        count: usize,
+        chords: Option<&[String]>,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
     ) -> Result<Vec<NoteSequence>, ModelError> {
         let spq = seq.steps_per_quarter().ok_or_else(|| {
             ModelError::new(
@@ -435,7 +499,7 @@ impl MusicRnn {
         })?;
         let primer: Vec<Option<usize>> =
             self.converter.to_input(seq)?.into_iter().map(|row| row.first().copied()).collect();
-        let outs = self.continue_classes(&primer, steps, temperature, count, chords, rng)?;
+        let outs = self.continue_classes_with(&primer, steps, count, chords, pick)?;
         outs.into_iter().map(|ev| self.converter.to_note_sequence(&[ev], spq, None)).collect()
     }
 }
@@ -446,9 +510,8 @@ fn continue_packed(
     stack: &PackedStack,
     primer: &[usize],
     steps: usize,
-    temperature: f32,
     count: usize,
-    rng: &mut impl Rng,
+    pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
 ) -> Result<Vec<Vec<usize>>, ModelError> {
     let (state1, logits1) = stack.prime(primer)?;
     let d = logits1.len();
@@ -458,7 +521,10 @@ fn continue_packed(
     let mut classes: Vec<Option<usize>> = vec![None; count];
     for i in 0..steps {
         for r in 0..count {
-            let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+            let k = pick(r, &mut logits[r * d..(r + 1) * d]);
+            if k >= d {
+                return Err(ModelError::bad_input(format!("class {k} out of range (depth {d})")));
+            }
             samples[r].push(k);
             classes[r] = Some(k);
         }
@@ -477,28 +543,33 @@ fn continue_attention(
     att: &AttentionStack,
     primer: &[usize],
     steps: usize,
-    temperature: f32,
     count: usize,
-    rng: &mut impl Rng,
-) -> Vec<Vec<usize>> {
+    d: usize,
+    pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+) -> Result<Vec<Vec<usize>>, ModelError> {
     let mut primed = att.zero_state();
     let mut primed_logits = Vec::new();
     for &k in primer {
         primed_logits = att.step(k, &mut primed);
     }
     (0..count)
-        .map(|_| {
+        .map(|row| {
             let (mut st, mut logits) = (primed.clone(), primed_logits.clone());
             let mut out = Vec::with_capacity(steps);
             for i in 0..steps {
-                let k = sample_class(&logits, temperature, rng);
+                let k = pick(row, &mut logits);
+                if k >= d {
+                    return Err(ModelError::bad_input(format!(
+                        "class {k} out of range (depth {d})"
+                    )));
+                }
                 out.push(k);
                 if i + 1 == steps {
                     break;
                 }
                 logits = att.step(k, &mut st);
             }
-            out
+            Ok(out)
         })
         .collect()
 }
@@ -726,7 +797,7 @@ mod tests {
         let bad: Vec<String> = vec!["C".into(), "Q7".into()];
         let seq = m.converter.to_note_sequence(&[vec![20, 0, 1, 0]], 4, None).unwrap();
         let mut rng = SmallRng::seed_from_u64(1);
-        let e = m.continue_sequence_with(&seq, 8, 0.0, 1, Some(&bad), &mut rng).unwrap_err();
+        let e = m.continue_sequence_chords(&seq, 8, 0.0, 1, Some(&bad), &mut rng).unwrap_err();
         assert!(e.message().contains("chord 2") && e.message().contains("Q7"), "{e}");
     }
 

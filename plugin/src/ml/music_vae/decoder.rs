@@ -12,12 +12,9 @@
 //!   `numSteps / numSegments` steps. Each core decoder starts a segment from the last
 //!   output of its previous segment (all-zero before the first).
 
-use rand::Rng;
-
 use crate::ml::core::checkpoint::Checkpoint;
 use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack, StackState};
 use crate::ml::error::ModelError;
-use crate::ml::music_rnn::sample_class;
 
 /// Where magenta.js keeps the conductor's variables.
 const CONDUCTOR_PREFIX: &str = "decoder/hierarchical_level_0/";
@@ -124,8 +121,7 @@ impl CoreDecoder {
         b: usize,
         len: usize,
         initial: &[Option<usize>],
-        temperature: f32,
-        rng: &mut impl Rng,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
     ) -> Result<Vec<Vec<usize>>, ModelError> {
         let states = initial_state(&self.z_to_state, z, b, self.layers, self.units);
         let mut state = self.stack.state_from(b, &states)?;
@@ -134,9 +130,14 @@ impl CoreDecoder {
         let mut out = vec![Vec::with_capacity(len); b];
         let d = self.depth;
         for _ in 0..len {
-            let logits = self.stack.step(&prev, &mut state)?;
+            let mut logits = self.stack.step(&prev, &mut state)?;
             for r in 0..b {
-                let k = sample_class(&logits[r * d..(r + 1) * d], temperature, rng);
+                let k = pick(r, &mut logits[r * d..(r + 1) * d]);
+                if k >= d {
+                    return Err(ModelError::bad_input(format!(
+                        "class {k} out of range (depth {d})"
+                    )));
+                }
                 out[r].push(k);
                 prev[r] = Some(k);
             }
@@ -241,14 +242,13 @@ impl Decoder {
         z: &[f32],
         b: usize,
         num_steps: usize,
-        temperature: f32,
-        rng: &mut impl Rng,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
     ) -> Result<Vec<Vec<Vec<usize>>>, ModelError> {
         let parts = self.cores.len();
         let mut out = vec![vec![Vec::with_capacity(num_steps); parts]; b];
         let Some(cond) = self.conductor.as_mut() else {
             for (p, core) in self.cores.iter_mut().enumerate() {
-                let labels = core.decode(z, b, num_steps, &vec![None; b], temperature, rng)?;
+                let labels = core.decode(z, b, num_steps, &vec![None; b], pick)?;
                 for (r, l) in labels.into_iter().enumerate() {
                     out[r][p] = l;
                 }
@@ -264,7 +264,7 @@ impl Decoder {
             cond.stack.step(&zero_input, &mut state)?;
             let emb = state.h(cond.layers - 1)?;
             for (p, core) in self.cores.iter_mut().enumerate() {
-                let labels = core.decode(&emb, b, seg_len, &initial[p], temperature, rng)?;
+                let labels = core.decode(&emb, b, seg_len, &initial[p], pick)?;
                 for (r, l) in labels.into_iter().enumerate() {
                     initial[p][r] = l.last().copied();
                     out[r][p].extend(l);

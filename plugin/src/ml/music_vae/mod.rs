@@ -24,6 +24,7 @@ use crate::ml::core::checkpoint::{self, Checkpoint};
 use crate::ml::core::data::DataConverter;
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::error::{ModelError, ModelErrorKind};
+use crate::ml::music_rnn::sample_class;
 use crate::ml::music_rnn::MAX_BATCH;
 use decoder::Decoder;
 use encoder::Encoder;
@@ -163,6 +164,17 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<Vec<Vec<usize>>>, ModelError> {
+        self.decode_labels_with(z, &mut |_, logits| sample_class(logits, temperature, rng))
+    }
+
+    /// Decodes latent vectors (one batch) to labels per part, with the pick of each class
+    /// left to `pick(row, logits)`, which may change the row's logits (a key's mask) and
+    /// returns the class fed back (see `MusicRnn::continue_events_with`).
+    pub fn decode_labels_with(
+        &mut self,
+        z: &[Vec<f32>],
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<Vec<Vec<usize>>>, ModelError> {
         let b = z.len();
         if b == 0 {
             return Ok(Vec::new());
@@ -183,7 +195,7 @@ impl MusicVae {
             return Err(ModelError::bad_input("decode: z contains NaN or infinity"));
         }
         let flat: Vec<f32> = z.iter().flatten().copied().collect();
-        self.decoder.decode(&flat, b, self.num_steps, temperature, rng)
+        self.decoder.decode(&flat, b, self.num_steps, pick)
     }
 
     /// `decode(z, temperature)`: sequences at 4 steps per quarter, 120 qpm.
@@ -193,7 +205,17 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
-        let labels = self.decode_labels(z, temperature, rng)?;
+        self.decode_with(z, &mut |_, logits| sample_class(logits, temperature, rng))
+    }
+
+    /// [`MusicVae::decode`] with the pick of each class left to `pick` (see
+    /// [`MusicVae::decode_labels_with`]).
+    pub fn decode_with(
+        &mut self,
+        z: &[Vec<f32>],
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<NoteSequence>, ModelError> {
+        let labels = self.decode_labels_with(z, pick)?;
         labels.iter().map(|parts| self.converter.to_note_sequence(parts, 4, None)).collect()
     }
 
@@ -218,6 +240,17 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
+        self.interpolate_with(seqs, n, &mut |_, logits| sample_class(logits, temperature, rng))
+    }
+
+    /// [`MusicVae::interpolate`] with the pick of each class left to `pick` (see
+    /// [`MusicVae::decode_events_with`]).
+    pub fn interpolate_with(
+        &mut self,
+        seqs: &[NoteSequence],
+        n: usize,
+        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+    ) -> Result<Vec<NoteSequence>, ModelError> {
         if n == 0 {
             return Err(ModelError::bad_input(
                 "interpolate: the number of interpolations must be > 0",
@@ -225,7 +258,7 @@ impl MusicVae {
         }
         let zs = self.encode(seqs)?;
         let z = interpolated_zs(&zs, n)?;
-        self.decode(&z, temperature, rng)
+        self.decode_with(&z, pick)
     }
 }
 

@@ -14,15 +14,18 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use serde::Serialize;
 
 use rand::rngs::SmallRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::core::resolve::{resolve, ResolveOptions, Resolved};
+use crate::ml::core::scale::{ClassMask, Scale};
 use crate::ml::error::{ModelError, ModelErrorKind};
+use crate::ml::music_rnn::sample_class;
 use crate::ml::music_rnn::MusicRnn;
 use crate::ml::music_vae::midime::MidiMe;
 use crate::ml::music_vae::MusicVae;
 use crate::ml::shared;
+use crate::ml::studio::{self, ScaleChoice, StudioJob};
 use parking_lot::MutexGuard;
 
 /// Handle of a model loaded in a worker.
@@ -129,6 +132,23 @@ pub enum Request {
         n: usize,
         /// None: host temperature; Some(0.0): greedy.
         temperature: Option<f32>,
+    },
+    /// A Magenta Studio job (the editor's panels, `host.studio.*`) ->
+    /// `Response::Sequences` with `variations` results made as one batch, variation `i`
+    /// from its own random stream (see [`crate::ml::studio`]).
+    Studio {
+        /// A MusicRNN for `Continue`, a MusicVAE for `Generate` and `Interpolate`.
+        model: ModelId,
+        /// What to make.
+        job: StudioJob,
+        /// Number of variations (1..=8; Interpolate: steps, both ends included).
+        variations: usize,
+        /// None: host temperature; Some(0.0): greedy.
+        temperature: Option<f32>,
+        /// The key constraint.
+        scale: ScaleChoice,
+        /// Seed of the variations' streams (None: drawn from the worker's generator).
+        seed: Option<u64>,
     },
     /// Drop a model -> `Response::Unloaded`.
     Unload {
@@ -267,6 +287,9 @@ fn describe(req: &Request) -> String {
         Request::VaeInterpolate { n, .. } => format!("interpolate({n})"),
         Request::MidiMeTrain { epochs, .. } => format!("MidiMe training ({epochs} epochs)"),
         Request::MidiMeSample { n, .. } => format!("MidiMe sample({n})"),
+        Request::Studio { job, variations, .. } => {
+            format!("Studio {} ×{variations}", job.name())
+        }
         Request::Unload { .. } => "unload".into(),
     }
 }
@@ -284,6 +307,9 @@ pub struct WorkerConfig {
     pub seed: Option<u64>,
     /// The host's `temperature` parameter, used when a request gives none.
     pub temperature: Arc<dyn Fn() -> f32 + Send + Sync>,
+    /// The host's `key` and `scale` parameters: the constraint of sampling requests
+    /// (None while `scale` is off).
+    pub scale: Arc<dyn Fn() -> Option<Scale> + Send + Sync>,
     /// Where the worker reports what it is doing (the editor's status strip).
     pub status: Arc<ModelStatus>,
     /// Layers models saved with `model.save('session://name')` (kept with the project).
@@ -300,6 +326,7 @@ impl WorkerConfig {
             allow_network: true,
             seed: None,
             temperature: Arc::new(|| 1.0),
+            scale: Arc::new(|| None),
             status: Arc::new(ModelStatus::default()),
             saved_models: Default::default(),
         }
@@ -650,7 +677,12 @@ impl WorkerState {
                 let t = self.temperature(temperature);
                 let seq = quantized(seq)?;
                 let mut rng = self.rng.clone();
-                let out = self.rnn(model)?.continue_sequence(&seq, steps, t, count, &mut rng);
+                let host = (self.config.scale)();
+                let mut m = self.rnn(model)?;
+                let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
+                let out =
+                    m.continue_sequence_with(&seq, steps, count, &mut pick(mask, t, &mut rng));
+                drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
@@ -658,14 +690,17 @@ impl WorkerState {
                 let t = self.temperature(temperature);
                 let seq = quantized(seq)?;
                 let mut rng = self.rng.clone();
-                let out = self.rnn(model)?.continue_sequence_with(
+                let host = (self.config.scale)();
+                let mut m = self.rnn(model)?;
+                let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
+                let out = m.continue_sequence_picking(
                     &seq,
                     steps,
-                    t,
                     count,
                     Some(&chords),
-                    &mut rng,
+                    &mut pick(mask, t, &mut rng),
                 );
+                drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
@@ -676,14 +711,27 @@ impl WorkerState {
             Request::VaeDecode { model, z, temperature } => {
                 let t = self.temperature(temperature);
                 let mut rng = self.rng.clone();
-                let out = self.vae(model)?.decode(&z, t, &mut rng);
+                let host = (self.config.scale)();
+                let mut m = self.vae(model)?;
+                let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
+                let out = m.decode_with(&z, &mut pick(mask, t, &mut rng));
+                drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
             Request::VaeSample { model, n, temperature } => {
                 let t = self.temperature(temperature);
                 let mut rng = self.rng.clone();
-                let out = self.vae(model)?.sample(n, t, &mut rng);
+                let host = (self.config.scale)();
+                let mut m = self.vae(model)?;
+                // As `MusicVae::sample`: the draws of z, then the decode.
+                let zd = m.z_dims();
+                let z: Vec<Vec<f32>> = (0..n)
+                    .map(|_| (0..zd).map(|_| crate::ml::music_vae::normal(&mut rng)).collect())
+                    .collect();
+                let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
+                let out = m.decode_with(&z, &mut pick(mask, t, &mut rng));
+                drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
@@ -691,7 +739,11 @@ impl WorkerState {
                 let t = self.temperature(temperature);
                 let seqs = seqs.into_iter().map(quantized).collect::<Result<Vec<_>, _>>()?;
                 let mut rng = self.rng.clone();
-                let out = self.vae(model)?.interpolate(&seqs, n, t, &mut rng);
+                let host = (self.config.scale)();
+                let mut m = self.vae(model)?;
+                let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
+                let out = m.interpolate_with(&seqs, n, &mut pick(mask, t, &mut rng));
+                drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
             }
@@ -724,8 +776,38 @@ impl WorkerState {
                         )))
                     }
                 };
-                let out = self.vae(vae)?.decode(&z?, t, &mut rng);
+                let host = (self.config.scale)();
+                let mut m = self.vae(vae)?;
+                let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
+                let out = m.decode_with(&z?, &mut pick(mask, t, &mut rng));
+                drop(m);
                 self.rng = rng;
+                out.map(Response::Sequences)
+            }
+            Request::Studio { model, job, variations, temperature, scale, seed } => {
+                let t = self.temperature(temperature);
+                let scale = match scale {
+                    ScaleChoice::Host => (self.config.scale)(),
+                    ScaleChoice::Off => None,
+                    ScaleChoice::Key(s) => Some(s),
+                };
+                let seed = seed.unwrap_or_else(|| self.rng.random());
+                let mut rngs = studio::streams(seed, variations);
+                let out = match job {
+                    StudioJob::Continue { primer, steps } => {
+                        let primer = quantized(primer)?;
+                        let mut m = self.rnn(model)?;
+                        studio::continue_variations(&mut m, &primer, steps, t, scale, &mut rngs)
+                    }
+                    StudioJob::Generate => {
+                        studio::generate_variations(&mut *self.vae(model)?, t, scale, &mut rngs)
+                    }
+                    StudioJob::Interpolate { a, b } => {
+                        let (a, b) = (quantized(a)?, quantized(b)?);
+                        let mut m = self.vae(model)?;
+                        studio::interpolate_variations(&mut m, &a, &b, t, scale, &mut rngs)
+                    }
+                };
                 out.map(Response::Sequences)
             }
             Request::Unload { model } => match self.models.remove(&model) {
@@ -733,6 +815,22 @@ impl WorkerState {
                 None => Err(no_such_model(format!("unload: no model with id {model}"))),
             },
         }
+    }
+}
+
+/// The pick of the magenta.js requests: the host key's mask (when the `scale` parameter
+/// is on), then greedy or a sample at `temperature` from the worker's stream (the same
+/// draws as without a mask).
+fn pick<'a>(
+    mask: Option<ClassMask>,
+    temperature: f32,
+    rng: &'a mut SmallRng,
+) -> impl FnMut(usize, &mut [f32]) -> usize + 'a {
+    move |_, logits| {
+        if let Some(m) = &mask {
+            m.apply(logits);
+        }
+        sample_class(logits, temperature, rng)
     }
 }
 
