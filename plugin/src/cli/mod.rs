@@ -13,6 +13,7 @@ pub(crate) mod midi_file;
 pub(crate) mod midi_input;
 pub(crate) mod render;
 pub(crate) mod session;
+mod wav_out;
 
 pub use command::main;
 pub use midi_file::decode_notes;
