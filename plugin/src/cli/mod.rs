@@ -17,4 +17,5 @@ mod wav_out;
 
 pub use command::main;
 pub use midi_file::decode_notes;
+pub use render::ProgramRender;
 pub use session::Session;

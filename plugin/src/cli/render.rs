@@ -392,3 +392,38 @@ pub fn peak_memory_bytes() -> Option<u64> {
         line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb * 1024)
 }
+
+/// A live-code program rendered offline on its own (no JS, no MIDI input) through the
+/// offline engine, as `sema-live render` renders a bare `.sem` file: what the render and
+/// peer benchmarks time as "the engine".
+pub struct ProgramRender {
+    engine: OfflineEngine,
+}
+
+impl ProgramRender {
+    /// Compiles `dsl` for `bars` bars at 120 bpm in 4/4, 48 kHz, 512-sample blocks, with
+    /// `channels` as the JS channels' data. Err: the compile errors.
+    pub fn new(dsl: &str, channels: &[(u32, Vec<f64>)], bars: u32) -> Result<Self, String> {
+        let state = SessionState {
+            dsl: dsl.into(),
+            channels: channels.iter().cloned().collect(),
+            ..SessionState::default()
+        };
+        let settings = RenderSettings { bars, ..RenderSettings::default() };
+        let engine = OfflineEngine::new(state, settings, Arc::new(Console::new()));
+        if let Err(errors) = engine.controller.lock().compile(dsl) {
+            let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            return Err(list.join("\n"));
+        }
+        Ok(Self { engine })
+    }
+
+    /// Renders the bars from the song start, each block to `sink`; returns the frames.
+    pub fn render_into<E>(
+        &mut self,
+        sink: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let r = self.engine.render_into(None, &mut MidiFeed::empty(), sink, |_| {})?;
+        Ok(r.levels.frames)
+    }
+}
