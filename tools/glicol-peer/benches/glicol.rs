@@ -1,7 +1,8 @@
 // Peer benchmark against Glicol (the `glicol` crate, engine loop only), in the same run:
 // 10 s of 48 kHz audio of three patches written in both languages.
 //
-//   cargo bench -p sema_live --bench glicol
+//   cargo bench -p glicol-peer   (its own crate: glicol would otherwise unify features
+//   into tract/boa and force rebuilds of the plugin's tests)
 //
 // Ours runs through the plugin's realtime engine as a render drives it (`OfflineEngine`:
 // the host clock, the program, gain and the safety clip, 512-sample blocks, stereo f32
