@@ -490,3 +490,69 @@ fn call_and_response_renders_the_answer_from_bar_three() {
     let keys: Vec<u8> = played.iter().map(|n| n.2).collect();
     assert_eq!(keys, answer, "the recorded MIDI is the model's answer");
 }
+
+/// The peak memory `sema-live render` reports for `bars` bars of `file`, its WAV going to
+/// /dev/null (an hour of audio would otherwise fill 1.4 GB of disk).
+#[cfg(target_os = "linux")]
+fn render_peak_mb(file: &Path, bars: u32, out: &Path) -> f64 {
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out).expect("out dir");
+    std::os::unix::fs::symlink("/dev/null", out.join("audio.wav")).expect("symlink");
+    let (ok, stdout, stderr) = render_args(&[
+        "--offline".as_ref(),
+        "--bars".as_ref(),
+        bars.to_string().as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        file.as_os_str(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.starts_with("rendered ")).expect("the render's line");
+    line.split("peak memory ")
+        .nth(1)
+        .and_then(|s| s.strip_suffix(" MB"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {line:?}"))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn render_memory_does_not_grow_with_its_length() {
+    // A bare live-code file (rendered with the session defaults); 120 bpm 4/4: 30 bars a
+    // minute.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("saw.sem");
+    std::fs::write(&file, "{120,4}clk;\n>{{554.37}saw,0.08}mul;\n").expect("write");
+    let ten = render_peak_mb(&file, 300, &dir.path().join("ten"));
+    let sixty = render_peak_mb(&file, 1800, &dir.path().join("sixty"));
+    // Kept whole, an hour of stereo f32 would be 1.4 GB.
+    assert!(sixty < 100.0, "60 minutes peaked at {sixty} MB");
+    assert!((sixty - ten).abs() < 5.0, "10 minutes: {ten} MB, 60 minutes: {sixty} MB");
+}
+
+#[test]
+fn a_bare_live_code_file_renders_with_the_session_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tone.sem");
+    std::fs::write(&file, ">{{440}sin,0.5}mul;\n").expect("write");
+    let out = dir.path().join("out");
+    let (ok, stdout, stderr) =
+        render_args(&["--offline".as_ref(), "--out".as_ref(), out.as_os_str(), file.as_os_str()]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let mut wav = hound::WavReader::open(out.join("audio.wav")).expect("wav");
+    // The defaults: 8 bars at 120 bpm in 4/4 = 16 s.
+    assert_eq!(wav.duration(), 16 * 48_000);
+    let s: Vec<f32> = wav.samples::<f32>().map(|s| s.expect("sample")).collect();
+    // 440 Hz at half amplitude, streamed block by block: sample 60 is sin(2π·440·60/48000).
+    let want = 0.5 * (std::f64::consts::TAU * 440.0 * 60.0 / 48_000.0).sin();
+    assert!((f64::from(s[120]) - want).abs() < 1e-6, "{} vs {want}", s[120]);
+    assert!(s.iter().all(|x| x.is_finite() && x.abs() <= 0.5 + 1e-6));
+    assert!(stdout.contains("16.00 s"), "{stdout}");
+
+    // Code that does not compile is a located error naming the file.
+    std::fs::write(&file, ">{{440}sin,0.5}mul\n").expect("write");
+    let (ok, stdout, stderr) =
+        render_args(&["--offline".as_ref(), "--out".as_ref(), out.as_os_str(), file.as_os_str()]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("tone.sem"), "{stderr}");
+}

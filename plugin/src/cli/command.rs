@@ -12,6 +12,7 @@ use crate::cli::lockstep::{LockstepJs, LockstepOptions};
 use crate::cli::midi_input::{read_input, MidiFeed};
 use crate::cli::render::{OfflineEngine, RenderSettings};
 use crate::cli::session::Session;
+use crate::cli::wav_out::WavOut;
 use crate::control::console::Console;
 use crate::js;
 use crate::ml::cli::ModelArgs;
@@ -37,7 +38,8 @@ enum Command {
     /// toJS input are waited for before the render goes past them); writes audio.wav,
     /// notes.mid and summary.txt.
     Render {
-        /// The session file (.sema.toml).
+        /// The session file (.sema.toml), or a bare live-code file (.sem/.sema, as `check`
+        /// reads) rendered with the session defaults (120 bpm, 4/4, 8 bars, no JS).
         session: PathBuf,
         /// Number of bars (default: the session's).
         #[arg(long)]
@@ -194,7 +196,7 @@ struct RenderArgs {
 }
 
 fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error>> {
-    let session = Session::load(path)?;
+    let session = Session::load_any(path)?;
     let settings = RenderSettings {
         bars: args.bars.unwrap_or(session.settings.bars).max(1),
         bpm: args.bpm.unwrap_or(session.settings.bpm),
@@ -292,8 +294,19 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
         // The script prints as it runs: no progress bar drawn over its lines.
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let rendered = offline_engine
-        .render_with(js.as_mut(), &mut feed, |f| bar.set_position((f * 1000.0) as u64));
+    // The WAV is written block by block as the render goes: memory stays flat however
+    // long the render.
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut wav = WavOut::create(&out.join("audio.wav"), settings.sample_rate as u32)?;
+    let started = std::time::Instant::now();
+    let rendered = offline_engine.render_into(
+        js.as_mut(),
+        &mut feed,
+        |l, r| wav.write(l, r),
+        |f| bar.set_position((f * 1000.0) as u64),
+    )?;
+    wav.finish()?;
+    let took = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let dropped = feed.dropped as u64 + rendered.midi_in_dropped;
     if dropped > 0 {
@@ -309,8 +322,17 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
         );
     }
     let channels = offline_engine.controller.lock().session().channels.clone();
-    let summary = rendered.write(out, &channels)?;
+    let summary = rendered.write_notes(out, &channels)?;
     print!("{summary}");
+    let secs = rendered.levels.frames as f64 / settings.sample_rate;
+    let memory = match crate::cli::render::peak_memory_bytes() {
+        Some(b) => format!(", peak memory {:.1} MB", b as f64 / 1e6),
+        None => String::new(),
+    };
+    println!(
+        "rendered {secs:.2} s of audio in {took:.2} s ({:.0}x realtime){memory}",
+        secs / took.max(1e-9)
+    );
     if let Some(js) = &js {
         let r = &js.report;
         if !r.errors.is_empty() || !r.stalls.is_empty() {

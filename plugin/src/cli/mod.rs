@@ -13,7 +13,9 @@ pub(crate) mod midi_file;
 pub(crate) mod midi_input;
 pub(crate) mod render;
 pub(crate) mod session;
+mod wav_out;
 
 pub use command::main;
 pub use midi_file::decode_notes;
+pub use render::ProgramRender;
 pub use session::Session;

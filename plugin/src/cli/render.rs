@@ -43,10 +43,60 @@ impl Default for RenderSettings {
     }
 }
 
+/// Peak and RMS of a render, gathered block by block as it streams.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Levels {
+    /// Stereo frames rendered.
+    pub frames: u64,
+    peak: f32,
+    /// Sum of the squares of every sample, both channels.
+    sum_sq: f64,
+}
+
+impl Levels {
+    /// Adds one block (eight lanes, so the loop vectorises: this runs over every sample
+    /// of an hour-long render).
+    pub fn add(&mut self, left: &[f32], right: &[f32]) {
+        self.frames += left.len() as u64;
+        let mut peak = [0.0f32; 8];
+        let mut sum = [0.0f64; 8];
+        for ch in [left, right] {
+            let mut chunks = ch.chunks_exact(8);
+            for c in &mut chunks {
+                for k in 0..8 {
+                    let x = c[k].abs();
+                    peak[k] = if x > peak[k] { x } else { peak[k] };
+                    sum[k] += f64::from(c[k]) * f64::from(c[k]);
+                }
+            }
+            for (k, &x) in chunks.remainder().iter().enumerate() {
+                peak[k] = peak[k].max(x.abs());
+                sum[k] += f64::from(x) * f64::from(x);
+            }
+        }
+        self.peak = peak.iter().fold(self.peak, |m, &x| m.max(x));
+        self.sum_sq += sum.iter().sum::<f64>();
+    }
+
+    pub fn peak(&self) -> f32 {
+        self.peak
+    }
+
+    pub fn rms(&self) -> f32 {
+        if self.frames == 0 {
+            return 0.0;
+        }
+        (self.sum_sq / (2 * self.frames) as f64).sqrt() as f32
+    }
+}
+
 /// The result of a render.
 pub struct Rendered {
-    /// Stereo audio.
+    /// Stereo audio, kept only by [`OfflineEngine::render_with`] (streamed renders hand
+    /// each block to their sink and keep none: these are empty).
     pub audio: [Vec<f32>; 2],
+    /// Length, peak and RMS.
+    pub levels: Levels,
     /// MIDI note events, timed in beats from the start.
     pub events: Vec<TimedEvent>,
     pub settings: RenderSettings,
@@ -58,41 +108,20 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn peak(&self) -> f32 {
-        self.audio.iter().flatten().fold(0.0f32, |m, x| m.max(x.abs()))
+        self.levels.peak()
     }
 
     pub fn rms(&self) -> f32 {
-        let n = self.audio[0].len() + self.audio[1].len();
-        if n == 0 {
-            return 0.0;
-        }
-        let sum: f64 = self.audio.iter().flatten().map(|&x| (x as f64) * (x as f64)).sum();
-        (sum / n as f64).sqrt() as f32
+        self.levels.rms()
     }
 
-    /// Writes `audio.wav` (32-bit float stereo), `notes.mid` and `summary.txt` into `dir`.
-    pub fn write(
+    /// Writes `notes.mid` and `summary.txt` into `dir` (which exists; the render wrote
+    /// `audio.wav` there as it went); returns the summary.
+    pub fn write_notes(
         &self,
         dir: &Path,
         channels: &std::collections::BTreeMap<u32, Vec<f64>>,
     ) -> Result<String, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let wav = dir.join("audio.wav");
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: self.settings.sample_rate as u32,
-            bits_per_sample: 32,
-            sample_format: hound::SampleFormat::Float,
-        };
-        let mut w = hound::WavWriter::create(&wav, spec)
-            .map_err(|e| format!("cannot write {}: {e}", wav.display()))?;
-        for (l, r) in self.audio[0].iter().zip(self.audio[1].iter()) {
-            w.write_sample(*l)
-                .and_then(|_| w.write_sample(*r))
-                .map_err(|e| format!("writing {}: {e}", wav.display()))?;
-        }
-        w.finalize().map_err(|e| format!("writing {}: {e}", wav.display()))?;
         let mid = dir.join("notes.mid");
         std::fs::write(
             &mid,
@@ -108,7 +137,7 @@ impl Rendered {
     /// A short text summary: length, levels, notes per MIDI channel, channel data.
     pub fn summary(&self, channels: &std::collections::BTreeMap<u32, Vec<f64>>) -> String {
         let s = &self.settings;
-        let secs = self.audio[0].len() as f64 / s.sample_rate;
+        let secs = self.levels.frames as f64 / s.sample_rate;
         let mut out = format!(
             "{} bars at {} bpm ({}/4), {:.2} s, {} Hz\npeak {:.3} ({:.1} dBFS), RMS {:.4} ({:.1} dBFS)\n",
             s.bars,
@@ -204,23 +233,53 @@ impl OfflineEngine {
         self.render_with(None, &mut MidiFeed::empty(), progress)
     }
 
+    /// Renders `settings.bars` bars from the song start and keeps the audio in
+    /// [`Rendered::audio`] (tests, short renders); see [`OfflineEngine::render_into`].
+    pub fn render_with(
+        &mut self,
+        js: Option<&mut LockstepJs>,
+        midi: &mut MidiFeed,
+        progress: impl FnMut(f64),
+    ) -> Rendered {
+        let mut audio = [Vec::new(), Vec::new()];
+        let kept = self.render_into(
+            js,
+            midi,
+            |l: &[f32], r: &[f32]| {
+                audio[0].extend_from_slice(l);
+                audio[1].extend_from_slice(r);
+                Ok::<(), std::convert::Infallible>(())
+            },
+            progress,
+        );
+        let Ok(mut rendered) = kept;
+        rendered.audio = audio;
+        rendered
+    }
+
     /// Renders `settings.bars` bars from the song start, as a host bouncing offline
     /// would: blocks of at most `settings.block` samples, cut at bar starts; `midi` is
     /// played as the host's MIDI input; `js`, when given, runs in step with the render
     /// (see [`crate::cli::lockstep`]). The controller is active meanwhile, so what JS
     /// sends goes through the engine's queue as in the plugin.
-    pub fn render_with(
+    ///
+    /// Each block goes to `sink` as it is rendered (left, right); nothing of the audio is
+    /// kept, so memory stays flat however long the render. An error from the sink stops
+    /// the render and is returned. `progress` gets the fraction done whenever it moves
+    /// by a thousandth.
+    pub fn render_into<E>(
         &mut self,
         mut js: Option<&mut LockstepJs>,
         midi: &mut MidiFeed,
+        mut sink: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
         mut progress: impl FnMut(f64),
-    ) -> Rendered {
+    ) -> Result<Rendered, E> {
         let s = self.settings.clone();
         let samples_per_beat = s.sample_rate * 60.0 / s.bpm;
         let beats_per_bar = f64::from(s.beats_per_bar.max(1));
         let samples_per_bar = beats_per_bar * samples_per_beat;
         let total = (s.bars as f64 * samples_per_bar).round() as usize;
-        let mut audio = [Vec::with_capacity(total), Vec::with_capacity(total)];
+        let mut levels = Levels::default();
         let mut events = Vec::new();
         let mut l = vec![0.0f32; s.block];
         let mut r = vec![0.0f32; s.block];
@@ -228,8 +287,10 @@ impl OfflineEngine {
         let mut stamped = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         let mut to_js = Vec::new();
         let mut midi_in_dropped = 0u64;
+        let mut reported = 0u64;
         self.controller.lock().set_active(true);
         let mut pos = 0usize;
+        let mut failed = None;
         while pos < total {
             let bar = bar_of(pos, samples_per_bar);
             // Blocks never cross a bar start: what JS sends for a bar lands on its first
@@ -272,11 +333,18 @@ impl OfflineEngine {
                 stamped.extend_from_slice(report.midi_in);
                 js.after_block(t, &to_js, &stamped);
             }
-            audio[0].extend_from_slice(&l[..n]);
-            audio[1].extend_from_slice(&r[..n]);
+            levels.add(&l[..n], &r[..n]);
+            if let Err(e) = sink(&l[..n], &r[..n]) {
+                failed = Some(e);
+                break;
+            }
             pos += n;
             self.controller.lock().collect_garbage();
-            progress(pos as f64 / total.max(1) as f64);
+            let done = (pos as u64 * 1000) / total.max(1) as u64;
+            if done != reported || pos >= total {
+                reported = done;
+                progress(pos as f64 / total.max(1) as f64);
+            }
         }
         let mut sends = std::collections::BTreeMap::new();
         if let Some(js) = js {
@@ -284,7 +352,18 @@ impl OfflineEngine {
             sends = js.sends();
         }
         self.controller.lock().set_active(false);
-        Rendered { audio, events, settings: s, sends, midi_in_dropped }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        events.shrink_to_fit();
+        Ok(Rendered {
+            audio: [Vec::new(), Vec::new()],
+            levels,
+            events,
+            settings: s,
+            sends,
+            midi_in_dropped,
+        })
     }
 }
 
@@ -302,4 +381,49 @@ fn bar_of(pos: usize, samples_per_bar: f64) -> i64 {
         bar += 1;
     }
     bar
+}
+
+/// The process's peak resident memory (`VmHWM` of /proc/self/status), where the system
+/// reports it (Linux).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 =
+        line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A live-code program rendered offline on its own (no JS, no MIDI input) through the
+/// offline engine, as `sema-live render` renders a bare `.sem` file: what the render and
+/// peer benchmarks time as "the engine".
+pub struct ProgramRender {
+    engine: OfflineEngine,
+}
+
+impl ProgramRender {
+    /// Compiles `dsl` for `bars` bars at 120 bpm in 4/4, 48 kHz, 512-sample blocks, with
+    /// `channels` as the JS channels' data. Err: the compile errors.
+    pub fn new(dsl: &str, channels: &[(u32, Vec<f64>)], bars: u32) -> Result<Self, String> {
+        let state = SessionState {
+            dsl: dsl.into(),
+            channels: channels.iter().cloned().collect(),
+            ..SessionState::default()
+        };
+        let settings = RenderSettings { bars, ..RenderSettings::default() };
+        let engine = OfflineEngine::new(state, settings, Arc::new(Console::new()));
+        if let Err(errors) = engine.controller.lock().compile(dsl) {
+            let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            return Err(list.join("\n"));
+        }
+        Ok(Self { engine })
+    }
+
+    /// Renders the bars from the song start, each block to `sink`; returns the frames.
+    pub fn render_into<E>(
+        &mut self,
+        sink: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let r = self.engine.render_into(None, &mut MidiFeed::empty(), sink, |_| {})?;
+        Ok(r.levels.frames)
+    }
 }

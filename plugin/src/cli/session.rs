@@ -170,6 +170,18 @@ impl Session {
             .map_err(|e| SessionError::new(e.kind, format!("{}: {}", path.display(), e.message)))
     }
 
+    /// Loads `path` as a session file, or, when its extension is `.sem` or `.sema` (a
+    /// bare live-code file, as `sema-live check` reads), as a session holding that code
+    /// with the default settings and no JS.
+    pub fn load_any(path: &Path) -> Result<Self, SessionError> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        if !(ext.eq_ignore_ascii_case("sem") || ext.eq_ignore_ascii_case("sema")) {
+            return Self::load(path);
+        }
+        let dsl = std::fs::read_to_string(path).map_err(|e| SessionError::io("read", path, e))?;
+        Ok(Self { dsl, ..Self::default() })
+    }
+
     pub fn to_toml(&self) -> String {
         // Serialising plain strings, numbers and tables cannot fail.
         toml::to_string_pretty(self).unwrap_or_default()
@@ -210,6 +222,26 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_live_code_file_loads_with_the_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["saw.sem", "saw.SEMA"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, ">{440}saw;\n").expect("write");
+            let s = Session::load_any(&path).expect("loads");
+            assert_eq!(s.dsl, ">{440}saw;\n");
+            assert!(s.js.is_empty() && s.channels.is_empty());
+            assert_eq!(s.settings, Settings::default());
+        }
+        // A session file still loads as TOML, and a missing file names itself.
+        let toml = dir.path().join("a.sema.toml");
+        std::fs::write(&toml, "dsl = '>{1}sin;'\n[settings]\nbars = 2\n").expect("write");
+        assert_eq!(Session::load_any(&toml).expect("toml").settings.bars, 2);
+        let e = Session::load_any(&dir.path().join("gone.sem")).expect_err("missing");
+        assert_eq!(e.kind(), SessionErrorKind::Io);
+        assert!(e.message().contains("gone.sem"), "{e}");
+    }
 
     #[test]
     fn a_session_round_trips_through_toml() {

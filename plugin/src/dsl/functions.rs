@@ -11,7 +11,7 @@ use crate::dsp::blep::{PolyBlep, Waveform};
 use crate::dsp::effect::{modulated_capacity, Chorus, DelayLine, Flanger, MAX_DELAY};
 use crate::dsp::envelope::{Adsr, Line};
 use crate::dsp::filter::{Filter, Svf};
-use crate::dsp::oscillator::{transition_table, Osc};
+use crate::dsp::oscillator::Osc;
 use crate::dsp::reverb::FreeVerb;
 use crate::dsp::sequencer::{ClockTrig, RatioSeq};
 use crate::dsp::spectral::{FftAnalyzer, IfftSynth, Mfcc, PvShift};
@@ -98,9 +98,6 @@ pub fn lookup(name: &str) -> Lookup {
 fn osc(b: &mut Builder, c: &Call, kind: OscKind) -> Result<Operand, String> {
     let freq = b.s(c, 0)?;
     let phase = b.const_arg(c, 1, 0.0);
-    if kind == OscKind::Sawn {
-        transition_table(); // build the table now, not on the audio thread
-    }
     let out = b.out(c);
     b.emit(Op::Osc { kind, freq, out, osc: Osc::new(phase) });
     Ok(Operand::S(out))

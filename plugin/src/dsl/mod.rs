@@ -20,8 +20,8 @@
 //! [`crate::audio::midi_in::MidiInState`]); `0tN` as an argument means `{N}clt`;
 //! `{signal}scop` feeds the scope every sample; extra arguments are ignored as in Sema.
 //! Own designs where Sema wraps large libraries: `o303` (a 303-style voice, not an
-//! Open303 port), `freeverb` (standard Freeverb layout), `sawn`'s band-limited step
-//! table, `stretch` grains, and `pvshift` (which keeps shifted bins phase-coherent).
+//! Open303 port), `freeverb` (standard Freeverb layout), `stretch` grains, and `pvshift`
+//! (which keeps shifted bins phase-coherent).
 //! `oscin`/`oscout` (OSC networking) report "not supported yet".
 
 pub(crate) mod ast;

@@ -13,6 +13,8 @@ pub(crate) mod envelope;
 pub(crate) mod filter;
 pub(crate) mod grains;
 pub(crate) mod maps;
+#[cfg(test)]
+mod maxi_parity;
 pub(crate) mod oscillator;
 pub(crate) mod reverb;
 pub(crate) mod sampler;

@@ -7,7 +7,6 @@
 //! period `sample_rate / 100`.
 
 use std::f64::consts::TAU;
-use std::sync::OnceLock;
 
 /// One oscillator's state: its phase. Each DSL call site owns one.
 #[derive(Clone, Debug, Default)]
@@ -122,7 +121,8 @@ impl Osc {
     }
 
     /// Band-limited sawtooth (Maximilian `sawn`): a descending ramp whose jump is
-    /// replaced by a tabulated band-limited step about five samples (at 44.1 kHz) wide.
+    /// replaced by Maximilian's tabulated transition (about five samples wide at 44.1 kHz
+    /// whatever the sample rate, as in Maximilian), read with linear interpolation.
     #[inline]
     pub fn sawn(&mut self, freq: f64, inv_sr: f64) -> f64 {
         if self.phase >= 0.5 {
@@ -132,11 +132,37 @@ impl Osc {
         let mut temp = if freq != 0.0 { (8820.22 / freq) * self.phase } else { 0.0 };
         temp = temp.clamp(-0.5, 0.5);
         temp = temp * 1000.0 + 500.0;
-        let table = transition_table();
-        let i = (temp.floor() as usize).min(table.len() - 2);
+        let i = (temp as usize).min(TRANSITION.len() - 2);
         let rem = temp - temp.floor();
-        (1.0 - rem) * table[i] + rem * table[i + 1] - self.phase
+        (1.0 - rem) * TRANSITION[i] + rem * TRANSITION[i + 1] - self.phase
     }
+}
+
+/// The step `sawn` puts in place of the saw's jump: Maximilian's `transition` table (1001
+/// points over the step's width, -0.5 → 0.5, with its ringing), taken from Maximilian by
+/// `tools/maximilian-ref` into `sawn_transition.f64` (little-endian f64), plus a guard
+/// entry for the interpolation at the top end. It is close to 1.5·sin(πx) − sin³(πx) for
+/// x in -0.5..0.5 (within 1.5e-5; the table carries its own small ripple, so `sawn`
+/// matches Maximilian sample by sample only with the table itself). The table's values
+/// are Maximilian's data (Maximilian, © Mick Grierson and contributors, MIT licence);
+/// no Maximilian code is part of this project.
+static TRANSITION: [f64; 1002] = decode_transition(include_bytes!("sawn_transition.f64"));
+
+const fn decode_transition(bytes: &[u8; 8008]) -> [f64; 1002] {
+    let mut t = [0.0; 1002];
+    let mut i = 0;
+    while i < 1001 {
+        let mut b = [0u8; 8];
+        let mut k = 0;
+        while k < 8 {
+            b[k] = bytes[8 * i + k];
+            k += 1;
+        }
+        t[i] = f64::from_le_bytes(b);
+        i += 1;
+    }
+    t[1001] = t[1000];
+    t
 }
 
 /// `sin(2π·x)` for `x` in turns: reduced to a quarter turn, then a Taylor polynomial to
@@ -163,46 +189,6 @@ pub fn sin_turns(x: f64) -> f64 {
     const C11: f64 = -1.0 / 39_916_800.0;
     const C13: f64 = 1.0 / 6_227_020_800.0;
     z * (1.0 + z2 * (C3 + z2 * (C5 + z2 * (C7 + z2 * (C9 + z2 * (C11 + z2 * C13))))))
-}
-
-/// The band-limited step used by `sawn`: the running integral of a Blackman-windowed
-/// sinc spanning five samples, from -0.5 to 0.5, tabulated at 1001 points (+1 guard).
-/// Computed once, at first compile (never on the audio thread: programs using `sawn`
-/// call [`transition_table`] while compiling).
-pub fn transition_table() -> &'static [f64] {
-    static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        const N: usize = 1001;
-        let kernel = |x: f64| -> f64 {
-            // x in [-0.5, 0.5] covers 5 samples: t in [-2.5, 2.5].
-            let t = x * 5.0;
-            let sinc = if t.abs() < 1e-12 {
-                1.0
-            } else {
-                (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t)
-            };
-            let w = x + 0.5; // 0..1 window position
-            let blackman = 0.42 - 0.5 * (TAU * w).cos() + 0.08 * (2.0 * TAU * w).cos();
-            sinc * blackman
-        };
-        // Trapezoid integration over a fine grid, sampled at the table points.
-        let steps_per_point = 16;
-        let h = 1.0 / ((N - 1) * steps_per_point) as f64;
-        let mut acc = 0.0;
-        let mut raw = Vec::with_capacity(N + 1);
-        raw.push(0.0);
-        for p in 1..N {
-            for s in 0..steps_per_point {
-                let x0 = -0.5 + ((p - 1) * steps_per_point + s) as f64 * h;
-                acc += 0.5 * (kernel(x0) + kernel(x0 + h)) * h;
-            }
-            raw.push(acc);
-        }
-        let total = acc;
-        let mut table: Vec<f64> = raw.iter().map(|v| v / total - 0.5).collect();
-        table.push(0.5);
-        table
-    })
 }
 
 /// White noise with amplitude `amp` (`noiz`).
@@ -281,14 +267,23 @@ mod tests {
 
     #[test]
     fn sawn_is_bandlimited_descending_ramp() {
-        let t = transition_table();
-        assert!((t[0] + 0.5).abs() < 1e-9 && (t[1000] - 0.5).abs() < 1e-6);
+        // Maximilian's table: from -0.5 to 0.5 with its ringing (±0.707 at a quarter and
+        // three quarters), close to 1.5·sin(πx) − sin³(πx).
+        let t = &TRANSITION;
+        assert!((t[0] + 0.5).abs() < 1e-5 && (t[1000] - 0.5).abs() < 1e-5);
+        let r = std::f64::consts::FRAC_1_SQRT_2;
+        assert!((t[250] + r).abs() < 2e-6 && (t[750] - r).abs() < 2e-6);
+        for (i, v) in t.iter().take(1001).enumerate() {
+            let s = (std::f64::consts::PI * (i as f64 - 500.0) / 1000.0).sin();
+            assert!((v - (1.5 * s - s * s * s)).abs() < 1.5e-5, "{i}: {v}");
+        }
         let mut o = Osc::new(0.0);
         let v: Vec<f64> = (0..4800).map(|_| o.sawn(100.0, 1.0 / SR)).collect();
         let max_step = v.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f64::max);
-        // A naive saw jumps by 1 in one sample; the band-limited step spreads it out.
-        assert!(max_step < 0.6, "{max_step}");
-        assert!(v.iter().all(|x| x.abs() <= 0.6));
+        // A naive saw jumps by 1 in one sample; the band-limited step spreads it out over
+        // a few samples (with the table's ringing up to ±0.71).
+        assert!(max_step < 0.9, "{max_step}");
+        assert!(v.iter().all(|x| x.abs() <= 0.72));
     }
 
     #[test]

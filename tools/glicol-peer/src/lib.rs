@@ -1,0 +1,1 @@
+//! See benches/glicol.rs (`cargo bench -p glicol-peer`).
