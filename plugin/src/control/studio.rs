@@ -568,14 +568,14 @@ impl Studio {
     }
 }
 
-/// The Drums panel's word until the drum family exists.
+/// The Drums panel's word until the panel drives the drum family itself.
 pub fn drums_message() -> String {
     format!(
         "Drums needs MusicRNN drum_kit_rnn, which is not bundled (download-only, no \
-         licence-clean drum data to train one) and which this version cannot run yet (it \
-         runs melody models only). Once drum models are supported it is fetched from \
-         {DRUM_KIT_RNN_URL} into the user cache on first use (online), e.g. with `sema-live \
-         model continue {DRUM_KIT_RNN_URL} primer.json`."
+         licence-clean drum data to train one). The model runs from live code and the \
+         command line: it is fetched from {DRUM_KIT_RNN_URL} into the user cache on first \
+         use (online), e.g. `new mm.MusicRNN('{DRUM_KIT_RNN_URL}')` in JS or `sema-live model \
+         continue {DRUM_KIT_RNN_URL} primer.json`. This panel does not run it yet."
     )
 }
 

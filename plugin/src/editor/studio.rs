@@ -57,7 +57,7 @@ pub fn studio_panel(
             common_row(ui, &mut s.temperature, &mut s.variations, 2, "Steps");
         }
         Tool::Drums => {
-            ui.label(egui::RichText::new("Drum model missing").strong());
+            ui.label(egui::RichText::new("Drums: not in the panel yet").strong());
             ui.label(drums_message());
         }
     }
