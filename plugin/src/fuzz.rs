@@ -1,13 +1,11 @@
 //! Fuzz harnesses: one function per input format the plugin reads from users or files,
 //! each taking arbitrary bytes and returning normally whatever they hold (an error is
 //! fine; a panic, a hang or an allocation sized by the input before it was checked is a
-//! bug). They are driven two ways:
-//! - in the test suite, by [`Mutator`]: deterministic, seeded mutation of a corpus of
-//!   valid inputs (the examples, the seed session, small random checkpoints), for a bounded
-//!   time per target (`cargo test -p sema_live --lib fuzz`; `SEMA_LIVE_FUZZ_SECS` sets the
-//!   time per target, default 2 s);
-//! - by libFuzzer through the `cargo fuzz` targets in `plugin/fuzz/`, which call the same
-//!   functions.
+//! bug). The test suite drives them with [`Mutator`]: deterministic, seeded mutation of a
+//! corpus of valid inputs (the examples, the seed session, small random checkpoints), for a
+//! bounded time per target (`cargo test -p sema_live --lib fuzz`; `SEMA_LIVE_FUZZ_SECS` sets
+//! the time per target, default 2 s). They take plain bytes, so a libFuzzer target can call
+//! them as they are (no `cargo fuzz` targets exist yet).
 //!
 //! Inputs that once failed are kept in [`REGRESSIONS`] and run first.
 
