@@ -102,6 +102,12 @@ fn layer_shape(
     Ok((rows - units, units))
 }
 
+/// The kernel names of the layers `fmt(0)`, `fmt(1)`, ... up to the first missing one (as
+/// magenta.js discovers them).
+fn kernel_names(ck: &Checkpoint, fmt: &impl Fn(usize) -> String) -> Vec<String> {
+    (0..).map(|l| format!("{}kernel", fmt(l))).take_while(|k| ck.has(k)).collect()
+}
+
 impl PackedStack {
     /// Builds the stack of the layers `fmt(0)`, `fmt(1)`, ... (up to the first missing
     /// kernel, as magenta.js discovers them) fed `depth` classes, with `projection`.
@@ -114,11 +120,7 @@ impl PackedStack {
         projection: Dense,
     ) -> Result<Self, ModelError> {
         let mut kernels = F32Kernels::new();
-        for l in 0.. {
-            let kname = format!("{}kernel", fmt(l));
-            if !ck.has(&kname) {
-                break;
-            }
+        for kname in kernel_names(ck, &fmt) {
             if let Some(v) = ck.vars.get(&kname) {
                 kernels.insert(kname, (v.shape.clone(), Arc::new(v.data.clone())));
             }
@@ -135,11 +137,7 @@ impl PackedStack {
         projection: Dense,
     ) -> Result<Self, ModelError> {
         let mut kernels = F32Kernels::new();
-        for l in 0.. {
-            let kname = format!("{}kernel", fmt(l));
-            if !ck.has(&kname) {
-                break;
-            }
+        for kname in kernel_names(ck, &fmt) {
             if let Some(v) = ck.vars.remove(&kname) {
                 kernels.insert(kname, (v.shape, Arc::new(v.data)));
             }
