@@ -109,8 +109,11 @@ pub fn encode_until(
 /// panics on malformed input are caught: midly 0.5 negates an SMPTE frame rate of -128
 /// with overflow (a panic in builds with overflow checks), found by fuzzing.
 pub fn parse(bytes: &[u8]) -> Result<Smf<'_>, String> {
-    // Division word with the SMPTE bit set and a frame-rate byte of 0x80 (-128).
-    if bytes.len() >= 14 && bytes.starts_with(b"MThd") && bytes[12] == 0x80 {
+    // Division word with the SMPTE bit set and a frame-rate byte of 0x80 (-128), in any
+    // header chunk: midly skips chunks it does not know, so the header it reads need not
+    // be the first bytes of the file.
+    let smpte_128 = bytes.windows(14).any(|w| w.starts_with(b"MThd") && w[12] == 0x80);
+    if smpte_128 {
         return Err("not a MIDI file: invalid SMPTE frame rate -128".into());
     }
     match std::panic::catch_unwind(|| Smf::parse(bytes)) {
@@ -124,6 +127,9 @@ pub fn parse(bytes: &[u8]) -> Result<Smf<'_>, String> {
 pub fn decode_notes(bytes: &[u8]) -> Result<Vec<(f64, f64, u8)>, String> {
     let smf = parse(bytes)?;
     let ppq = match smf.header.timing {
+        Timing::Metrical(t) if t.as_int() == 0 => {
+            return Err("not a MIDI file: 0 ticks per quarter note".into())
+        }
         Timing::Metrical(t) => t.as_int() as f64,
         Timing::Timecode(..) => return Err("timecode MIDI files are not supported".into()),
     };
@@ -149,7 +155,8 @@ pub fn decode_notes(bytes: &[u8]) -> Result<Vec<(f64, f64, u8)>, String> {
             }
         }
     }
-    notes.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    // A total order: a comparator that is not one may panic in the standard sort.
+    notes.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
     Ok(notes)
 }
 
@@ -178,6 +185,20 @@ mod tests {
     #[test]
     fn garbage_is_not_a_midi_file() {
         assert!(decode_notes(b"RIFF....").is_err());
+    }
+
+    /// Two inputs found by libFuzzer (plugin/fuzz): an SMPTE rate of -128 in a header chunk
+    /// after an unknown chunk, and a file of 0 ticks per quarter note.
+    #[test]
+    fn fuzzer_found_headers_are_errors() {
+        let mut late = b"XXXX\0\0\0\0".to_vec();
+        late.extend_from_slice(b"MThd\0\0\0\x06\0\0\0\x01\x80\x28");
+        let err = decode_notes(&late).expect_err("SMPTE -128");
+        assert!(err.starts_with("not a MIDI file"), "{err}");
+        let mut ppq0 = b"MThd\0\0\0\x06\0\0\0\x01\0\0".to_vec();
+        ppq0.extend_from_slice(b"MTrk\0\0\0\x0c\0\x90\x3c\x40\0\x80\x3c\0\0\xff\x2f\0");
+        let err = decode_notes(&ppq0).expect_err("ppq 0");
+        assert!(err.contains("0 ticks"), "{err}");
     }
 
     #[test]
