@@ -108,6 +108,7 @@ impl LockstepJs {
         let (midi_tx, midi_rx) = rtrb::RingBuffer::new(QUEUE_CAPACITY);
         let sink_controller = controller.clone();
         let clip_controller = controller.clone();
+        let keep_controller = controller.clone();
         let sends = Arc::new(Mutex::new(BTreeMap::new()));
         let sink_sends = sends.clone();
         let io = JsIo {
@@ -124,6 +125,11 @@ impl LockstepJs {
             // from their bar as in the plugin.
             clip_sink: Box::new(move |clip| {
                 clip_controller.lock().send_clip(clip).map_err(|e| e.to_string())
+            }),
+            keep_sink: Box::new(move |name, seq| {
+                let mut c = keep_controller.lock();
+                let clips = &mut c.session_mut().studio_clips;
+                crate::control::studio::keep_in_session(clips, name.as_deref(), seq)
             }),
             to_js: Some(to_js_rx),
             midi_in: Some(midi_rx),

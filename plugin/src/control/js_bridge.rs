@@ -173,6 +173,7 @@ impl JsBridge {
         let seed = controller.lock().session().seed;
         let sink_controller = controller.clone();
         let clip_controller = controller.clone();
+        let keep_controller = controller.clone();
         let view = self.view.clone();
         let temperature_view = self.view.clone();
         // A full engine queue is reported once, not for every send until it drains.
@@ -201,6 +202,11 @@ impl JsBridge {
                 midi_in: Some(midi_in),
                 clip_sink: Box::new(move |clip| {
                     clip_controller.lock().send_clip(clip).map_err(|e| e.to_string())
+                }),
+                keep_sink: Box::new(move |name, seq| {
+                    let mut c = keep_controller.lock();
+                    let clips = &mut c.session_mut().studio_clips;
+                    crate::control::studio::keep_in_session(clips, name.as_deref(), seq)
                 }),
                 samples_sink: Box::new(move |name, data| {
                     // Recompiles the playing code, without holding the lock while it compiles;

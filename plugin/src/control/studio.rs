@@ -19,6 +19,7 @@ use crate::control::console::Source;
 use crate::control::state::KeptClip;
 use crate::js::phrase::{sequence_to_clip, ClipOptions};
 use crate::ml::core::note_seq::{Note, NoteSequence, QuantizationInfo};
+use crate::ml::core::resolve::{cache_path, cached, default_cache_dir};
 use crate::ml::studio::{ScaleChoice, StudioJob, MAX_VARIATIONS};
 use crate::ml::worker::{ModelId, ModelWorker, Request, Response, WorkerConfig};
 use crate::ControlSide;
@@ -27,7 +28,8 @@ use crate::ControlSide;
 const SPQ: u32 = 4;
 /// Longest input or result, in bars.
 pub const MAX_BARS: u32 = 8;
-/// Where the drum model would come from (download-only, see the Drums panel).
+/// Where the Drums panel's model comes from (download-only: read from the model cache,
+/// which `sema-live model fetch` fills).
 pub const DRUM_KIT_RNN_URL: &str =
     "https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/drum_kit_rnn";
 
@@ -60,13 +62,16 @@ enum Family {
     MelodyRnn,
     /// The bundled `mel_2bar_small` MusicVAE.
     MelodyVae,
+    /// MusicRNN `drum_kit_rnn`, from the model cache (not bundled).
+    DrumRnn,
 }
 
 impl Family {
-    fn bundled_name(self) -> &'static str {
+    fn model_name(self) -> &'static str {
         match self {
             Family::MelodyRnn => "basic_rnn",
             Family::MelodyVae => "mel_2bar_small",
+            Family::DrumRnn => "drum_kit_rnn",
         }
     }
 }
@@ -98,10 +103,15 @@ pub struct Settings {
     /// Interpolate's two ends.
     pub from: Input,
     pub to: Input,
+    /// The drum pattern Drums continues.
+    pub drum_input: Input,
     /// Sample under the host's key/scale parameters (else unconstrained).
     pub use_key: bool,
-    /// MIDI channel (0..=15) the audition plays on.
+    /// MIDI channel (0..=15) the audition of melodies plays on.
     pub midi_channel: u8,
+    /// MIDI channel (0..=15) of drum results (auditioned and written to .mid files);
+    /// 9, General MIDI's drum channel 10, by default.
+    pub drum_channel: u8,
     /// JS channel a kept clip goes to ("Keep → JS channel").
     pub js_channel: u32,
     /// Folder of the kept .mid files.
@@ -119,8 +129,10 @@ impl Default for Settings {
             variations: 4,
             from: Input::Played,
             to: Input::Kept(0),
+            drum_input: Input::Played,
             use_key: true,
             midi_channel: 0,
+            drum_channel: 9,
             js_channel: 1,
             folder: crate::control::samples::data_dir().join("clips").display().to_string(),
         }
@@ -186,6 +198,7 @@ pub struct Studio {
     worker: Option<ModelWorker>,
     rnn: Slot,
     vae: Slot,
+    drums: Slot,
     waiting: Option<Waiting>,
     /// The job in flight: request id, tool, when it was sent.
     running: Option<(u64, Tool, Instant)>,
@@ -213,6 +226,7 @@ impl Studio {
             worker: None,
             rnn: Slot::None,
             vae: Slot::None,
+            drums: Slot::None,
             waiting: None,
             running: None,
             results: None,
@@ -232,7 +246,7 @@ impl Studio {
     /// What the panel shows beside the run button.
     pub fn activity(&self) -> Option<String> {
         if let Some(w) = &self.waiting {
-            return Some(format!("loading {}…", w.family.bundled_name()));
+            return Some(format!("loading {}…", w.family.model_name()));
         }
         self.running.as_ref().map(|(_, tool, t)| {
             format!("{} running… {:.0} ms", tool.name(), t.elapsed().as_secs_f64() * 1e3)
@@ -297,7 +311,25 @@ impl Studio {
                 }
                 (Family::MelodyVae, StudioJob::Interpolate { a, b }, variations.max(2))
             }
-            Tool::Drums => return Err(drums_message()),
+            Tool::Drums => {
+                if let Some(missing) = self.drum_model_missing() {
+                    return Err(missing);
+                }
+                let primer = self.input(&s.drum_input, shared)?;
+                if primer.notes.is_empty() {
+                    return Err(match s.drum_input {
+                        Input::Played => format!(
+                            "Drums: nothing was played in the last {} bar(s): play a beat (the \
+                             transport must run) or pick a kept clip or a .mid file",
+                            s.input_bars
+                        ),
+                        _ => "Drums: the input has no notes".into(),
+                    });
+                }
+                let bpb = shared.status.clock().beats_per_bar.max(1.0);
+                let steps = (s.bars.clamp(1, MAX_BARS) as f64 * bpb * SPQ as f64).round();
+                (Family::DrumRnn, StudioJob::Drums { primer, steps: steps as usize }, variations)
+            }
         };
         self.waiting = Some(Waiting { family, job, variations, tool: s.tool });
         self.message = None;
@@ -308,24 +340,25 @@ impl Studio {
     /// Sends the waiting job if its model is ready, else asks for the model once.
     fn dispatch(&mut self, shared: &ControlSide) {
         let Some(family) = self.waiting.as_ref().map(|w| w.family) else { return };
-        let slot = match family {
-            Family::MelodyRnn => self.rnn.clone(),
-            Family::MelodyVae => self.vae.clone(),
-        };
+        let slot = self.slot(family).clone();
         match slot {
             Slot::Loading(_) => {}
             Slot::None => {
-                let dir = bundled_dir(shared).join(family.bundled_name());
-                let url_or_path = dir.display().to_string();
                 let req = match family {
-                    Family::MelodyRnn => Request::LoadRnn { url_or_path },
-                    Family::MelodyVae => Request::LoadVae { url_or_path },
+                    Family::MelodyRnn | Family::MelodyVae => {
+                        let dir = bundled_dir(shared).join(family.model_name());
+                        let url_or_path = dir.display().to_string();
+                        if family == Family::MelodyRnn {
+                            Request::LoadRnn { url_or_path }
+                        } else {
+                            Request::LoadVae { url_or_path }
+                        }
+                    }
+                    // The worker reads URLs from the cache only (its network is off).
+                    Family::DrumRnn => Request::LoadRnn { url_or_path: DRUM_KIT_RNN_URL.into() },
                 };
                 let id = self.worker(shared).submit(req);
-                match family {
-                    Family::MelodyRnn => self.rnn = Slot::Loading(id),
-                    Family::MelodyVae => self.vae = Slot::Loading(id),
-                }
+                *self.slot(family) = Slot::Loading(id);
             }
             Slot::Ready(model) => {
                 let Some(w) = self.waiting.take() else { return };
@@ -343,6 +376,26 @@ impl Studio {
                 self.running = Some((id, w.tool, Instant::now()));
             }
         }
+    }
+
+    fn slot(&mut self, family: Family) -> &mut Slot {
+        match family {
+            Family::MelodyRnn => &mut self.rnn,
+            Family::MelodyVae => &mut self.vae,
+            Family::DrumRnn => &mut self.drums,
+        }
+    }
+
+    /// The model cache the worker reads URLs from.
+    fn cache_dir(&self) -> PathBuf {
+        self.config.as_ref().map_or_else(default_cache_dir, |c| c.cache_dir.clone())
+    }
+
+    /// None when the Drums panel's model is in the model cache, else what the panel says:
+    /// which model is missing and how to get it.
+    pub fn drum_model_missing(&self) -> Option<String> {
+        let cache = self.cache_dir();
+        cached(&cache, DRUM_KIT_RNN_URL).is_none().then(|| drums_missing_message(&cache))
     }
 
     /// The worker, started on first use with the instance's settings (seed, host
@@ -376,9 +429,11 @@ impl Studio {
             done.push(c);
         }
         for (id, result) in done {
-            for (slot, family) in
-                [(&mut self.rnn, Family::MelodyRnn), (&mut self.vae, Family::MelodyVae)]
-            {
+            for (slot, family) in [
+                (&mut self.rnn, Family::MelodyRnn),
+                (&mut self.vae, Family::MelodyVae),
+                (&mut self.drums, Family::DrumRnn),
+            ] {
                 if *slot == Slot::Loading(id) {
                     match &result {
                         Ok(Response::Loaded { model, .. }) => *slot = Slot::Ready(*model),
@@ -393,7 +448,7 @@ impl Studio {
                             }
                             self.message = Some((
                                 true,
-                                format!("cannot load {}: {why}", family.bundled_name()),
+                                format!("cannot load {}: {why}", family.model_name()),
                             ));
                         }
                     }
@@ -427,6 +482,12 @@ impl Studio {
         self.dispatch(shared);
     }
 
+    /// The MIDI channel of the results: the drum channel for Drums, else the melodies'.
+    pub fn channel(&self) -> u8 {
+        let drums = self.results.as_ref().is_some_and(|r| r.tool == Tool::Drums);
+        if drums { self.settings.drum_channel } else { self.settings.midi_channel }.min(15)
+    }
+
     /// The variation shown and auditioned.
     pub fn current(&self) -> Option<&NoteSequence> {
         self.results.as_ref()?.variations.get(self.selected)
@@ -452,7 +513,7 @@ impl Studio {
             let seq = self.current().ok_or("nothing to audition: run a panel first")?;
             let options = ClipOptions {
                 start_bar: clock.bar + 1,
-                channel: self.settings.midi_channel.min(15),
+                channel: self.channel(),
                 velocity: Some(0.8),
                 looping: true,
                 bpm: clock.bpm,
@@ -486,6 +547,9 @@ impl Studio {
             KeepTo::Session => {
                 let mut c = shared.controller.lock();
                 let clips = &mut c.session_mut().studio_clips;
+                if clips.len() >= MAX_KEPT {
+                    return Err(format!("the session keeps at most {MAX_KEPT} clips"));
+                }
                 let name = unique_name(tool.name(), clips.iter().map(|k| k.name.as_str()));
                 clips.push(KeptClip { name: name.clone(), sequence: seq });
                 self.undo.push(Kept::Session { name: name.clone() });
@@ -497,7 +561,7 @@ impl Studio {
                 std::fs::create_dir_all(&folder)
                     .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
                 let path = free_path(&folder, &tool.name().to_ascii_lowercase());
-                let bytes = sequence_to_midi(&seq, clock.bpm, clock.beats_per_bar);
+                let bytes = sequence_to_midi(&seq, clock.bpm, clock.beats_per_bar, self.channel());
                 std::fs::write(&path, bytes)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 self.undo.push(Kept::File { path: path.clone() });
@@ -568,15 +632,61 @@ impl Studio {
     }
 }
 
-/// The Drums panel's word until the panel drives the drum family itself.
-pub fn drums_message() -> String {
+/// What the Drums panel says while its model is not in the model cache `cache`.
+pub fn drums_missing_message(cache: &Path) -> String {
     format!(
-        "Drums needs MusicRNN drum_kit_rnn, which is not bundled (download-only, no \
-         licence-clean drum data to train one). The model runs from live code and the \
-         command line: it is fetched from {DRUM_KIT_RNN_URL} into the user cache on first \
-         use (online), e.g. `new mm.MusicRNN('{DRUM_KIT_RNN_URL}')` in JS or `sema-live model \
-         continue {DRUM_KIT_RNN_URL} primer.json`. This panel does not run it yet."
+        "Drums needs the model MusicRNN drum_kit_rnn (11.9 MB), which is not in the model \
+         cache ({}). Sema Live does not bundle it (download-only: no licence-clean drum data \
+         to train one). Get it once with the network on: run `sema-live model fetch \
+         {DRUM_KIT_RNN_URL}`, or load it once from live code (`new \
+         mm.MusicRNN('{DRUM_KIT_RNN_URL}')`); or copy its checkpoint folder from that URL \
+         to {}. Then run Drums again.",
+        cache.display(),
+        cache_path(cache, DRUM_KIT_RNN_URL).display()
     )
+}
+
+/// Most clips a session keeps (they are saved with the project).
+pub const MAX_KEPT: usize = 256;
+
+/// `host.studio.keep(seq, name)`: keeps `seq` in the session's Studio clips as the
+/// panels' **Keep → Session** does (an input of later runs, saved with the project).
+/// A clip of the same `name` is replaced (live code may keep one every few bars);
+/// without a name it is kept as "JS 1", "JS 2", …. An unquantized sequence is quantized
+/// at 4 steps per quarter first. Returns the name.
+pub fn keep_in_session(
+    clips: &mut Vec<KeptClip>,
+    name: Option<&str>,
+    seq: NoteSequence,
+) -> Result<String, String> {
+    let seq = if seq.is_quantized() {
+        seq
+    } else {
+        crate::ml::core::note_seq::quantize_note_sequence(&seq, SPQ).map_err(|e| e.to_string())?
+    };
+    if seq.notes.len() > crate::js::phrase::MAX_CLIP_NOTES {
+        return Err(format!(
+            "a kept clip holds at most {} notes, this one has {}",
+            crate::js::phrase::MAX_CLIP_NOTES,
+            seq.notes.len()
+        ));
+    }
+    let name = match name.map(str::trim) {
+        Some("") => return Err("the clip's name is empty".into()),
+        Some(n) if n.chars().count() > 64 => {
+            return Err("the clip's name is longer than 64 characters".into())
+        }
+        Some(n) => n.to_string(),
+        None => unique_name("JS", clips.iter().map(|k| k.name.as_str())),
+    };
+    match clips.iter().position(|k| k.name == name) {
+        Some(i) => clips[i].sequence = seq,
+        None if clips.len() >= MAX_KEPT => {
+            return Err(format!("the session keeps at most {MAX_KEPT} clips"))
+        }
+        None => clips.push(KeptClip { name: name.clone(), sequence: seq }),
+    }
+    Ok(name)
 }
 
 /// The folder of the bundled models (written to the user cache on first use).
@@ -603,19 +713,20 @@ fn free_path(folder: &Path, stem: &str) -> PathBuf {
         .unwrap_or_else(|| folder.join(format!("{stem}.mid")))
 }
 
-/// A quantized sequence as a MIDI file (channel 1, its notes' velocities or 100).
-pub fn sequence_to_midi(seq: &NoteSequence, bpm: f64, beats_per_bar: f64) -> Vec<u8> {
+/// A quantized sequence as a MIDI file on `channel` (0..=15), its notes' velocities or 100.
+pub fn sequence_to_midi(seq: &NoteSequence, bpm: f64, beats_per_bar: f64, channel: u8) -> Vec<u8> {
+    let channel = channel.min(15);
     let spq = seq.steps_per_quarter().unwrap_or(SPQ) as f64;
     let mut events = Vec::with_capacity(2 * seq.notes.len());
     for n in &seq.notes {
         let (Some(s), Some(e)) = (n.quantized_start_step, n.quantized_end_step) else { continue };
         let key = n.pitch.clamp(0, 127) as u8;
         let velocity = n.velocity.map_or(100.0, |v| v.clamp(1, 127) as f32) / 127.0;
-        events.push(TimedEvent { beats: s as f64 / spq, on: true, channel: 0, key, velocity });
+        events.push(TimedEvent { beats: s as f64 / spq, on: true, channel, key, velocity });
         events.push(TimedEvent {
             beats: e as f64 / spq,
             on: false,
-            channel: 0,
+            channel,
             key,
             velocity: 0.0,
         });

@@ -11,6 +11,8 @@ pub mod highlight;
 pub mod melody;
 mod routing;
 mod samples;
+#[cfg(test)]
+mod snapshot;
 mod studio;
 mod widgets;
 

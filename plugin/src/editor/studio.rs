@@ -7,7 +7,7 @@
 
 use egui::{Color32, Rect, Sense, Stroke, Vec2};
 
-use crate::control::studio::{drums_message, Action, Input, KeepTo, Studio, Tool, MAX_BARS};
+use crate::control::studio::{Action, Input, KeepTo, Studio, Tool, MAX_BARS};
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::studio::MAX_VARIATIONS;
 
@@ -31,6 +31,9 @@ pub fn studio_panel(
     });
     ui.separator();
     let busy = studio.busy();
+    // Drums' model is download-only: say what is missing before a run is tried.
+    let drums_missing =
+        if studio.settings.tool == Tool::Drums { studio.drum_model_missing() } else { None };
     let s = &mut studio.settings;
     match s.tool {
         Tool::Continue => {
@@ -57,8 +60,21 @@ pub fn studio_panel(
             common_row(ui, &mut s.temperature, &mut s.variations, 2, "Steps");
         }
         Tool::Drums => {
-            ui.label(egui::RichText::new("Drums: not in the panel yet").strong());
-            ui.label(drums_message());
+            ui.label("Continues a drum pattern with MusicRNN drum_kit_rnn (download-only).");
+            input_row(ui, "Input", "drums-input", &mut s.drum_input, kept);
+            ui.horizontal(|ui| {
+                ui.label("Input bars");
+                ui.add(egui::DragValue::new(&mut s.input_bars).range(1..=MAX_BARS));
+                ui.label("Length");
+                ui.add(egui::DragValue::new(&mut s.bars).range(1..=MAX_BARS).suffix(" bars"));
+            });
+            common_row(ui, &mut s.temperature, &mut s.variations, 1, "Variations");
+            if let Some(missing) = &drums_missing {
+                ui.label(
+                    egui::RichText::new(format!("Model missing: {missing}"))
+                        .color(Color32::from_rgb(240, 170, 90)),
+                );
+            }
         }
     }
     if s.tool != Tool::Drums {
@@ -69,18 +85,18 @@ pub fn studio_panel(
             };
             ui.checkbox(&mut s.use_key, text);
         });
-        let label = format!("{} ×{}", s.tool.name(), s.variations);
-        let activity = studio.activity();
-        ui.horizontal(|ui| {
-            if ui.add_enabled(!busy, egui::Button::new(label)).clicked() {
-                actions.push(Action::Run);
-            }
-            if let Some(a) = activity {
-                ui.spinner();
-                ui.label(a);
-            }
-        });
     }
+    let label = format!("{} ×{}", s.tool.name(), s.variations);
+    let activity = studio.activity();
+    ui.horizontal(|ui| {
+        if ui.add_enabled(!busy, egui::Button::new(label)).clicked() {
+            actions.push(Action::Run);
+        }
+        if let Some(a) = activity {
+            ui.spinner();
+            ui.label(a);
+        }
+    });
     if let Some((error, text)) = &studio.message {
         let color =
             if *error { Color32::from_rgb(240, 110, 110) } else { ui.visuals().text_color() };
@@ -159,6 +175,7 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
     }
     let playing = studio.auditioning.is_some();
     let undo = studio.undo_depth() > 0;
+    let drums = r.tool == Tool::Drums;
     let s = &mut studio.settings;
     ui.horizontal_wrapped(|ui| {
         let label = if playing { "■ Stop" } else { "▶ Audition" };
@@ -172,9 +189,10 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
             actions.push(Action::Audition(!playing));
         }
         ui.label("MIDI ch");
-        let mut ch = s.midi_channel + 1;
+        let channel = if drums { &mut s.drum_channel } else { &mut s.midi_channel };
+        let mut ch = *channel + 1;
         if ui.add(egui::DragValue::new(&mut ch).range(1..=16)).changed() {
-            s.midi_channel = ch - 1;
+            *channel = ch - 1;
         }
     });
     ui.horizontal_wrapped(|ui| {

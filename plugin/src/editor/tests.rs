@@ -514,3 +514,281 @@ fn studio_continue_auditions_keeps_and_undoes() {
     let message = shared.studio.lock().message.clone();
     assert_eq!(message, Some((true, "nothing to undo".to_string())));
 }
+
+/// Every text the frame draws, joined by newlines.
+fn shown_text(out: &egui::FullOutput) -> String {
+    fn walk(shape: &egui::Shape, text: &mut String) {
+        match shape {
+            egui::Shape::Text(t) => {
+                text.push_str(t.galley.text());
+                text.push('\n');
+            }
+            egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| walk(s, text)),
+            _ => {}
+        }
+    }
+    let mut text = String::new();
+    out.shapes.iter().for_each(|c| walk(&c.shape, &mut text));
+    text
+}
+
+/// The Studio's Drums panel: while drum_kit_rnn is not in the model cache, the panel and
+/// a run name the model, its URL and the command that fetches it; with a drum_kit_rnn
+/// checkpoint in the cache (random weights at a small size), Drums with 4 variations
+/// continues a kept beat into 4 drum clips, auditioned on MIDI channel 10 and kept as the
+/// other panels' clips are.
+#[test]
+fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
+    use crate::audio::engine::BlockIo;
+    use crate::audio::transport::HostTime;
+    use crate::control::state::KeptClip;
+    use crate::control::studio::{Action, Input, KeepTo, Tool, DRUM_KIT_RNN_URL};
+    use crate::ml::core::checkpoint::Storage;
+    use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
+    use crate::ml::random_checkpoint::{write_rnn_family, RnnFamily};
+
+    let mut plugin = crate::SemaLive::default();
+    let shared = plugin.shared.clone();
+    let mut ed = SemaEditor::new(shared.clone());
+    let ctx = egui::Context::default();
+    let clock = crate::audio::patch::ClockState {
+        bar: 4,
+        bar_phase: 0.0,
+        bpm: 120.0,
+        beats_per_bar: 4.0,
+        playing: true,
+        sample_rate: 48_000.0,
+    };
+    shared.status.publish(&clock);
+    shared.js.view.bar.store(4, Ordering::Relaxed);
+    // The input: a 2-bar beat kept in the session.
+    let beat = crate::ml::studio::tests::beat();
+    shared
+        .controller
+        .lock()
+        .session_mut()
+        .studio_clips
+        .push(KeptClip { name: "Beat".into(), sequence: beat.clone() });
+    let cache = tempfile::tempdir().expect("temp dir");
+    let folder = tempfile::tempdir().expect("temp dir");
+    {
+        let mut st = shared.studio.lock();
+        let mut cfg = crate::ml::WorkerConfig::new(crate::ml::default_bundled_dir());
+        cfg.seed = Some(11);
+        cfg.allow_network = false;
+        cfg.cache_dir = cache.path().to_path_buf();
+        st.config = Some(cfg);
+        let s = &mut st.settings;
+        (s.tool, s.drum_input, s.input_bars, s.bars, s.variations, s.temperature) =
+            (Tool::Drums, Input::Kept(0), 2, 2, 4, 1.0);
+        s.folder = folder.path().display().to_string();
+    }
+    shared.controller.lock().session_mut().editor.studio_width = Some(380.0);
+    ed.layout.studio_width = Some(380.0);
+
+    // No model in the cache: the panel says which one and how to get it, before a run...
+    frame(&ctx, &mut ed, vec![]);
+    let shown = shown_text(&frame(&ctx, &mut ed, vec![]));
+    assert!(shown.contains("Model missing"), "{shown}");
+    assert!(shown.contains("drum_kit_rnn"), "{shown}");
+    // ...and a run fails with the model, its URL and the fetch command, starting nothing.
+    shared.studio.lock().apply(Action::Run, &shared);
+    {
+        let st = shared.studio.lock();
+        let (error, text) = st.message.clone().expect("a message");
+        assert!(error, "{text}");
+        for part in
+            ["MusicRNN drum_kit_rnn", DRUM_KIT_RNN_URL, "sema-live model fetch", "not in the model cache"]
+        {
+            assert!(text.contains(part), "{part:?} missing from {text}");
+        }
+        assert!(!st.busy() && st.results.is_none());
+    }
+
+    // The model fetched into the cache (here: a random checkpoint of drum_kit_rnn's shape).
+    let dir = cache_path(cache.path(), DRUM_KIT_RNN_URL);
+    write_rnn_family(&dir, &RnnFamily::drum_kit_rnn(vec![32, 24]), Storage::Float32, 9)
+        .expect("checkpoint");
+    std::fs::write(dir.join(COMPLETE_MARKER), b"").expect("marker");
+    let shown = shown_text(&frame(&ctx, &mut ed, vec![]));
+    assert!(!shown.contains("Model missing"), "{shown}");
+
+    shared.studio.lock().apply(Action::Run, &shared);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while shared.studio.lock().results.is_none() {
+        let st = shared.studio.lock();
+        assert!(Instant::now() < deadline && !st.message.as_ref().is_some_and(|m| m.0), "{:?}", st.message);
+        drop(st);
+        frame(&ctx, &mut ed, vec![]);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let results = shared.studio.lock().results.clone().expect("results");
+    assert_eq!(results.tool, Tool::Drums);
+    let variations = results.variations;
+    assert_eq!(variations.len(), 4);
+    let first_pitches: Vec<i32> =
+        crate::ml::core::drums::DEFAULT_DRUM_PITCH_CLASSES.iter().map(|c| c[0]).collect();
+    for v in &variations {
+        assert_eq!(v.total_quantized_steps, Some(32), "2 bars of 16ths");
+        assert!(!v.notes.is_empty());
+        assert!(v.notes.iter().all(|n| n.is_drum == Some(true) && first_pitches.contains(&n.pitch)));
+    }
+    assert!(variations.iter().any(|v| v != &variations[0]), "the variations differ");
+    let shown = shown_text(&frame(&ctx, &mut ed, vec![]));
+    assert!(shown.contains("Drums variations"), "{shown}");
+
+    // Audition the second: its first hit leaves on MIDI channel 10 at its step of bar 5.
+    let chosen = variations[1].clone();
+    {
+        let mut st = shared.studio.lock();
+        st.apply(Action::Select(1), &shared);
+        st.apply(Action::Audition(true), &shared);
+        assert_eq!((st.auditioning, st.channel()), (Some(1), 9), "{:?}", st.message);
+    }
+    shared.controller.lock().resync(&mut plugin.engine, 48_000.0, 512);
+    let first = chosen.notes.iter().min_by_key(|n| n.quantized_start_step).expect("a hit").clone();
+    let first_sample = 96_000 + first.quantized_start_step.unwrap_or(0) as usize * 6_000;
+    let mut on = None;
+    let (mut l, mut r) = (vec![0.0f32; 500], vec![0.0f32; 500]);
+    let mut pos = 0usize;
+    while pos < 96_000 + 96_000 && on.is_none() {
+        let report = plugin.engine.process(BlockIo {
+            host: HostTime::playing_at(120.0, 4, 16.0 + pos as f64 / 24_000.0),
+            sync: true,
+            gain: 1.0,
+            params: [0.0; crate::audio::NUM_PARAMS],
+            inputs: [&[], &[]],
+            outputs: [&mut l, &mut r],
+            midi_in: &[],
+            midi_thru: false,
+        });
+        on = report
+            .midi
+            .iter()
+            .find(|e| e.on && e.key as i32 == first.pitch)
+            .map(|e| (pos + e.timing as usize, e.channel));
+        pos += 500;
+    }
+    assert_eq!(on, Some((first_sample, 9)), "the first hit of variation 2, on channel 10");
+
+    // Keep: into the session as "Drums 1", and as a .mid file.
+    {
+        let mut st = shared.studio.lock();
+        st.apply(Action::Keep(KeepTo::Session), &shared);
+        st.apply(Action::Keep(KeepTo::MidiFile), &shared);
+        assert_eq!(st.undo_depth(), 2, "{:?}", st.message);
+    }
+    let kept = shared.controller.lock().session().studio_clips.clone();
+    assert_eq!(kept.len(), 2);
+    assert_eq!((kept[1].name.as_str(), &kept[1].sequence), ("Drums 1", &chosen));
+    let bytes = std::fs::read(folder.path().join("drums-1.mid")).expect("the .mid");
+    let notes = crate::cli::midi_file::decode_notes(&bytes).expect("a MIDI file");
+    assert_eq!(notes.len(), chosen.notes.len());
+    // Channel 10's note-on status byte (0x99) is in the file.
+    assert!(bytes.contains(&0x99), "note-ons on channel 10");
+}
+
+/// A picture of the Studio panel (Continue, 4 variations, the third selected) drawn from
+/// the headless frames by `snapshot`: it shows the panel's text and the selected
+/// variation's piano roll. `SEMA_LIVE_SCREENSHOT=docs/studio.png cargo test -p sema_live
+/// --lib studio_panel_picture` writes it (the README's picture; relative to `plugin/`).
+#[test]
+fn studio_panel_picture() {
+    use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, StampedMidiIn};
+    use crate::control::studio::{Action, Input, Tool};
+    use super::snapshot::{rasterise, write_png, Textures};
+
+    let plugin = crate::SemaLive::default();
+    let shared = plugin.shared.clone();
+    let mut ed = SemaEditor::new(shared.clone());
+    let ctx = egui::Context::default();
+    let clock = crate::audio::patch::ClockState {
+        bar: 4,
+        bar_phase: 0.0,
+        bpm: 120.0,
+        beats_per_bar: 4.0,
+        playing: true,
+        sample_rate: 48_000.0,
+    };
+    shared.status.publish(&clock);
+    shared.js.view.bar.store(4, Ordering::Relaxed);
+    {
+        let mut rec = shared.js.view.phrases.lock();
+        for (i, &key) in [60u8, 62, 64, 65, 67, 65, 64, 62].iter().enumerate() {
+            for (at, kind) in [(i as f64, MidiInKind::NoteOn), (i as f64 + 0.9, MidiInKind::NoteOff)] {
+                let event =
+                    MidiIn { timing: 0, kind, channel: 0, key, value: 0.8, source: MidiSource::Host };
+                rec.push(&StampedMidiIn {
+                    event,
+                    bars: 2.0 + at / 4.0,
+                    beats: 8.0 + at,
+                    bpm: 120.0,
+                    beats_per_bar: 4.0,
+                    playing: true,
+                });
+            }
+        }
+    }
+    {
+        let mut st = shared.studio.lock();
+        let mut cfg = crate::ml::WorkerConfig::new(crate::ml::default_bundled_dir());
+        cfg.seed = Some(7);
+        cfg.allow_network = false;
+        st.config = Some(cfg);
+        let s = &mut st.settings;
+        (s.tool, s.input, s.input_bars, s.bars, s.variations) = (Tool::Continue, Input::Played, 2, 2, 4);
+        s.folder = "~/Music/Sema Live/clips".into();
+    }
+    shared.controller.lock().session_mut().editor.studio_width = Some(420.0);
+    ed.layout.studio_width = Some(420.0);
+    let mut textures = Textures::default();
+    let shot = |ed: &mut SemaEditor, textures: &mut Textures| {
+        let mut out = frame_keeping_textures(&ctx, ed);
+        textures.apply(&out.textures_delta);
+        out.textures_delta.clear();
+        out
+    };
+    shot(&mut ed, &mut textures);
+    shared.studio.lock().apply(Action::Run, &shared);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while shared.studio.lock().results.is_none() {
+        assert!(Instant::now() < deadline, "{:?}", shared.studio.lock().message);
+        shot(&mut ed, &mut textures);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    shared.studio.lock().apply(Action::Select(2), &shared);
+    // The status line says how long the batch took: a fixed text keeps the picture stable.
+    shared.studio.lock().message = Some((false, "Continue: 4 variations in one batch".into()));
+    shot(&mut ed, &mut textures);
+    let out = shot(&mut ed, &mut textures);
+    let primitives = ctx.tessellate(out.shapes, out.pixels_per_point);
+    let size = egui::vec2(1180.0, 760.0);
+    let bg = ctx.global_style().visuals.panel_fill;
+    let (w, h, img) = rasterise(&primitives, &textures, out.pixels_per_point, size, bg);
+    assert_eq!((w, h), (1180, 760));
+    // The Studio panel (the right 420 points) holds text and the piano roll's notes.
+    let quant = |p: &[f32; 3]| p.map(|v| (v * 255.0).round() as u8);
+    let panel: Vec<[u8; 3]> =
+        (0..h).flat_map(|y| (w - 400..w).map(move |x| (x, y))).map(|(x, y)| quant(&img[y * w + x])).collect();
+    let distinct: std::collections::HashSet<[u8; 3]> = panel.iter().copied().collect();
+    assert!(distinct.len() > 50, "{} colours: the text is drawn anti-aliased", distinct.len());
+    let note = panel.iter().filter(|p| p == &&[110, 170, 240]).count();
+    assert!(note > 100, "{note} pixels of the piano roll's notes");
+    if let Ok(path) = std::env::var("SEMA_LIVE_SCREENSHOT") {
+        write_png(std::path::Path::new(&path), w, h, &img).expect("write the PNG");
+        let bytes = std::fs::read(&path).expect("read it back");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        println!("wrote {path} ({w}x{h})");
+    }
+}
+
+/// [`frame`] that keeps the texture changes (the font atlas) for [`snapshot`].
+fn frame_keeping_textures(ctx: &egui::Context, ed: &mut SemaEditor) -> egui::FullOutput {
+    let gui = GuiContext::new(Arc::new(TestHost));
+    let setter = gui.param_setter();
+    let raw = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1180.0, 760.0))),
+        ..Default::default()
+    };
+    ctx.run_ui(raw, |ui| ed.draw(ui, &setter))
+}

@@ -90,6 +90,7 @@ pub fn run_source(
             c2.lock().push(clip);
             Ok(())
         }),
+        keep_sink: crate::js::runtime::no_session(),
         samples_sink: Box::new(move |name, data| b2.lock().push((name, data.len()))),
         models: opts.models.clone(),
         headless: opts.print,

@@ -506,3 +506,84 @@ const primer = {notes: [60, 62, 64, 65, 67, 65, 64, 62].map((p, i) =>
     assert!(line("too many: ").contains("variations must be an integer 1..8"), "{text:?}");
     assert_eq!(line("key param: "), "key param: null");
 }
+
+/// `host.studio.drums` continues a beat with drum_kit_rnn (read from the model cache by
+/// its URL, as the Drums panel does) in 4 drum variations; `host.studio.keep` keeps one
+/// into the session's Studio clips (a name given replaces its clip; none: "JS n").
+#[test]
+fn host_studio_drums_and_keep() {
+    use crate::control::studio::DRUM_KIT_RNN_URL;
+    use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
+    use crate::ml::random_checkpoint::{write_rnn_family, RnnFamily};
+    let dir = models();
+    let cfg = config(dir.path());
+    let ck = cache_path(&cfg.cache_dir, DRUM_KIT_RNN_URL);
+    write_rnn_family(&ck, &RnnFamily::drum_kit_rnn(vec![24, 16]), Storage::Uint8, 5)
+        .expect("drum checkpoint");
+    std::fs::write(ck.join(COMPLETE_MARKER), b"").expect("marker");
+    let mut h = Harness::new(cfg, dir.path().to_path_buf());
+    let source = "\
+const beat = {notes: [0, 4, 8, 12, 16, 20, 24, 28].flatMap(s =>
+  [{pitch: s % 8 ? 38 : 36, quantizedStartStep: s, quantizedEndStep: s + 1, isDrum: true},
+   {pitch: 42, quantizedStartStep: s + 2, quantizedEndStep: s + 3, isDrum: true}]),
+  totalQuantizedSteps: 32, quantizationInfo: {stepsPerQuarter: 4}};
+(async () => {
+  const clips = await host.studio.drums({input: beat, bars: 1, variations: 4, temperature: 1,
+    seed: 3});
+  const again = await host.studio.drums({input: beat, bars: 1, variations: 4, temperature: 1,
+    seed: 3});
+  const classes = [36, 38, 42, 46, 45, 48, 50, 49, 51];
+  const drums = clips.every(c => c.notes.every(n => n.isDrum && classes.includes(n.pitch)));
+  console.log('drums ' + clips.length + ' ' + clips.map(c => c.totalQuantizedSteps).join(',')
+    + ' drums=' + drums + ' same=' + (JSON.stringify(clips) === JSON.stringify(again))
+    + ' hits=' + clips.reduce((a, c) => a + c.notes.length, 0));
+  console.log('kept ' + host.studio.keep(clips[1], 'groove') + ' ' + host.studio.keep(clips[2])
+    + ' ' + host.studio.keep(clips[3], 'groove'));
+  try { host.studio.keep({pitch: 3}); } catch (e) { console.log('bad keep: ' + e.message); }
+  try { host.studio.keep(clips[0], ''); } catch (e) { console.log('empty name: ' + e.message); }
+  console.log('kept hits ' + clips[3].notes.length);
+})();
+";
+    h.rt.eval_block(source, 0, 1);
+    assert!(
+        h.pump_until(Duration::from_secs(120), |h| h.logs().iter().any(|l| l.starts_with("kept hits"))),
+        "{:?}",
+        h.console
+    );
+    let logs = h.logs();
+    let line = |prefix: &str| {
+        logs.iter().find(|t| t.starts_with(prefix)).cloned().unwrap_or_else(|| panic!("{logs:?}"))
+    };
+    let drums = line("drums ");
+    assert!(drums.starts_with("drums 4 16,16,16,16 drums=true same=true"), "{drums}");
+    assert!(!drums.ends_with("hits=0"), "{drums}");
+    assert_eq!(line("kept "), "kept groove JS 1 groove");
+    assert!(line("bad keep: ").contains("expected a NoteSequence"), "{logs:?}");
+    assert!(line("empty name: ").contains("name is empty"), "{logs:?}");
+    let kept = h.kept.lock().clone();
+    let names: Vec<&str> = kept.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["groove", "JS 1"]);
+    // "groove" holds the last clip kept under that name.
+    let hits: usize = line("kept hits ").trim_start_matches("kept hits ").parse().expect("count");
+    assert_eq!(kept[0].sequence.notes.len(), hits);
+    assert!(kept[0].sequence.notes.iter().all(|n| n.is_drum == Some(true)));
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+}
+
+/// Offline, `host.studio.drums` without drum_kit_rnn in the cache fails naming the model
+/// and how to get it.
+#[test]
+fn host_studio_drums_names_the_missing_model() {
+    let dir = models();
+    let source = "\
+(async () => {
+  try { await host.studio.drums({input: {notes: [], totalQuantizedSteps: 16,
+    quantizationInfo: {stepsPerQuarter: 4}}}); }
+  catch (e) { console.log('missing: ' + e.message); }
+})();
+";
+    let report = run_source(source, dir.path(), options(dir.path())).expect("run");
+    let text: Vec<&str> = report.console.iter().map(|l| l.text.as_str()).collect();
+    let missing = text.iter().find(|t| t.starts_with("missing: ")).unwrap_or_else(|| panic!("{text:?}"));
+    assert!(missing.contains("drum_kit_rnn") && missing.contains("download-only"), "{missing}");
+}

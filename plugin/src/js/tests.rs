@@ -32,6 +32,8 @@ pub(crate) struct Harness {
     pub midi_in: rtrb::Producer<StampedMidiIn>,
     /// The clips the script sent to the engine.
     pub clips: Arc<Mutex<Vec<Clip>>>,
+    /// The clips `host.studio.keep` kept (the session's Studio clips).
+    pub kept: Arc<Mutex<Vec<crate::control::state::KeptClip>>>,
     pub console: Vec<Line>,
     /// The uncaught errors, as the runtime reported them.
     pub script_errors: Vec<ScriptError>,
@@ -49,7 +51,8 @@ impl Harness {
         let (tx, rx) = rtrb::RingBuffer::new(1024);
         let (midi_tx, midi_rx) = rtrb::RingBuffer::new(4096);
         let clips = Arc::new(Mutex::new(Vec::new()));
-        let (s2, b2, c2) = (sends.clone(), buffers.clone(), clips.clone());
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let (s2, b2, c2, k2) = (sends.clone(), buffers.clone(), clips.clone(), kept.clone());
         let io = JsIo {
             limits,
             channel_sink: Box::new(move |id, data| s2.lock().push((id, data.to_vec()))),
@@ -59,6 +62,9 @@ impl Harness {
             clip_sink: Box::new(move |clip| {
                 c2.lock().push(clip);
                 Ok(())
+            }),
+            keep_sink: Box::new(move |name, seq| {
+                crate::control::studio::keep_in_session(&mut k2.lock(), name.as_deref(), seq)
             }),
             samples_sink: Box::new(move |name, data| b2.lock().push((name, data))),
             models,
@@ -74,6 +80,7 @@ impl Harness {
             to_js: tx,
             midi_in: midi_tx,
             clips,
+            kept,
             console: Vec::new(),
             script_errors: Vec::new(),
         }
@@ -432,6 +439,7 @@ fn js_host_thread_evaluates_and_reports() {
         to_js: None,
         midi_in: None,
         clip_sink: Box::new(|_| Ok(())),
+        keep_sink: crate::js::runtime::no_session(),
         samples_sink: Box::new(|_, _| {}),
         models: cfg,
         headless: false,
@@ -471,6 +479,7 @@ fn js_host_thread_reads_to_js_values_from_the_ring_buffer() {
         to_js: Some(rx),
         midi_in: None,
         clip_sink: Box::new(|_| Ok(())),
+        keep_sink: crate::js::runtime::no_session(),
         samples_sink: Box::new(|_, _| {}),
         models: cfg,
         headless: false,
@@ -599,6 +608,7 @@ fn js_host_keeps_the_newest_console_lines_when_nobody_reads() {
         to_js: None,
         midi_in: None,
         clip_sink: Box::new(|_| Ok(())),
+        keep_sink: crate::js::runtime::no_session(),
         samples_sink: Box::new(|_, _| {}),
         models: cfg,
         headless: false,

@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use crate::ml::core::checkpoint::Storage;
 use crate::ml::core::note_seq::piano_phase;
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
-use crate::ml::core::resolve::{default_bundled_dir, default_cache_dir, resolve, ResolveOptions};
+use crate::ml::core::resolve::{
+    default_bundled_dir, default_cache_dir, fetch, resolve, ResolveOptions,
+};
 use crate::ml::error::ModelError;
 use crate::ml::music_rnn::MusicRnn;
 use crate::ml::music_vae::MusicVae;
@@ -67,6 +69,8 @@ pub enum KindArg {
     Rnn,
     /// Flat MusicVAE melody model.
     Vae,
+    /// MusicRNN drum model shaped like `drum_kit_rnn` (drum labels, a 6-bit counter).
+    DrumRnn,
 }
 
 /// `sema-live model` subcommands.
@@ -133,6 +137,16 @@ pub enum ModelCommand {
         /// Sampling temperature; 0 = greedy.
         #[arg(long, default_value_t = 0.0)]
         temperature: f32,
+    },
+    /// Downloads a magenta.js checkpoint URL into the model cache (the one the plugin
+    /// and `continue`/... read URLs from), for offline use: prints `{"cached": folder}`.
+    Fetch {
+        /// Checkpoint URL, e.g.
+        /// https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/drum_kit_rnn
+        url: String,
+        /// Cache folder (default: the user's, `<cache>/sema-live/models`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
     },
     /// Writes a random-weight checkpoint in the magenta.js format (tests, benchmarks).
     RandomCheckpoint {
@@ -284,6 +298,15 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
             let res = m.interpolate(&seqs, *n, *temperature, &mut rng)?;
             json!({"sequences": to_json(&res)?})
         }
+        ModelCommand::Fetch { url, cache_dir } => {
+            if args.offline {
+                return Err(ModelError::bad_input("fetch downloads: drop --offline"));
+            }
+            let cache = cache_dir.clone().unwrap_or_else(default_cache_dir);
+            let (dir, downloaded) =
+                fetch(url, &cache, &mut |p| eprintln!("{}", p.message))?;
+            json!({"cached": dir.display().to_string(), "downloaded": downloaded})
+        }
         ModelCommand::RandomCheckpoint { kind, out, layers, encoder, z, storage, weights_seed } => {
             match kind {
                 KindArg::Rnn => {
@@ -292,6 +315,16 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
                         sizes.layers = layers.clone();
                     }
                     random_checkpoint::write_rnn(out, &sizes, (*storage).into(), *weights_seed)?;
+                }
+                KindArg::DrumRnn => {
+                    let layers = if layers.is_empty() { vec![256, 256, 256] } else { layers.clone() };
+                    let family = random_checkpoint::RnnFamily::drum_kit_rnn(layers);
+                    random_checkpoint::write_rnn_family(
+                        out,
+                        &family,
+                        (*storage).into(),
+                        *weights_seed,
+                    )?;
                 }
                 KindArg::Vae => {
                     let mut sizes = VaeSizes::mel_2bar_small();
@@ -446,5 +479,21 @@ mod tests {
         assert_eq!(out["sequences"][0]["totalQuantizedSteps"], 8);
         let e = run_s(with_off(&["continue", &improv, &primer])).unwrap_err();
         assert!(e.message().contains("needs a chord progression"), "{e}");
+
+        // A drum model shaped like drum_kit_rnn continues a beat with drum hits.
+        let drums = d("drums");
+        run(&["random-checkpoint", "drum-rnn", &drums, "--layers", "12,8"]).unwrap();
+        let beat = d("beat.json");
+        let seq = crate::ml::studio::tests::beat();
+        std::fs::write(&beat, serde_json::to_string(&seq).unwrap()).unwrap();
+        let out = run_s(with_off(&["continue", &drums, &beat, "--steps", "16", "--temperature", "1", "--seed", "3"]))
+            .unwrap();
+        let hits = out["sequences"][0]["notes"].as_array().unwrap();
+        assert!(!hits.is_empty());
+        assert!(hits.iter().all(|n| n["isDrum"] == true), "{hits:?}");
+        // `fetch` downloads, so it refuses --offline (its download is tested in resolve).
+        let e = run_s(with_off(&["fetch", "http://127.0.0.1:9/music_rnn/drum_kit_rnn"]))
+            .unwrap_err();
+        assert!(e.message().contains("--offline"), "{e}");
     }
 }

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::core::scale::{ClassMask, Scale};
-use crate::ml::error::ModelError;
+use crate::ml::core::data::DataConverter;
+use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_rnn::{sample_class, MusicRnn};
 use crate::ml::music_vae::{interpolated_zs, normal, MusicVae};
 
@@ -30,6 +31,9 @@ pub enum StudioJob {
     Generate,
     /// Decodes the line from `a`'s code to `b`'s (both ends included) with a MusicVAE.
     Interpolate { a: NoteSequence, b: NoteSequence },
+    /// Continues the drum pattern `primer` (quantized) by `steps` steps with a drum
+    /// MusicRNN (`drum_kit_rnn`: magenta.js's drums one-hot converter and pitch classes).
+    Drums { primer: NoteSequence, steps: usize },
 }
 
 impl StudioJob {
@@ -39,6 +43,7 @@ impl StudioJob {
             StudioJob::Continue { .. } => "Continue",
             StudioJob::Generate => "Generate",
             StudioJob::Interpolate { .. } => "Interpolate",
+            StudioJob::Drums { .. } => "Drums",
         }
     }
 }
@@ -124,6 +129,33 @@ pub fn continue_variations(
     rnn.continue_sequence_with(&primer, steps, n, &mut pick)
 }
 
+/// Drums: `rngs.len()` continuations of the drum pattern `primer` by `steps` steps, as
+/// one batch, with a drum MusicRNN (a melody model is refused: it would read the drums as
+/// a melody). Hits come back as magenta.js makes them: one step long, at the first pitch
+/// of their class, `isDrum`. Drums have no key: no scale mask applies.
+pub fn drums_variations(
+    rnn: &mut MusicRnn,
+    primer: &NoteSequence,
+    steps: usize,
+    temperature: f32,
+    rngs: &mut [SmallRng],
+) -> Result<Vec<NoteSequence>, ModelError> {
+    check_batch(rngs, "Drums")?;
+    if !matches!(rnn.converter, DataConverter::DrumsOneHot(_)) {
+        return Err(ModelError::new(
+            ModelErrorKind::WrongModel,
+            format!(
+                "Drums needs a drum MusicRNN (drum_kit_rnn, DrumsOneHotConverter), not a model \
+                 with a {}",
+                rnn.converter.name()
+            ),
+        ));
+    }
+    let n = rngs.len();
+    let mut pick = picker(None, temperature, rngs);
+    rnn.continue_sequence_with(primer, steps, n, &mut pick)
+}
+
 /// Generate: `rngs.len()` melodies, each from a draw of z ~ N(0, 1) made with its own
 /// stream, decoded as one batch.
 pub fn generate_variations(
@@ -168,12 +200,16 @@ pub fn interpolate_variations(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ml::core::checkpoint::Storage;
     use crate::ml::core::note_seq::{piano_phase, quantize_note_sequence};
     use crate::ml::core::scale::{best_key, off_key_rate, ScaleKind};
-    use crate::ml::random_checkpoint::{write_rnn, write_vae, RnnSizes, VaeSizes};
+    use crate::ml::core::drums::DEFAULT_DRUM_PITCH_CLASSES;
+    use crate::ml::core::note_seq::{Note, QuantizationInfo};
+    use crate::ml::random_checkpoint::{
+        write_rnn, write_rnn_family, write_vae, RnnFamily, RnnSizes, VaeSizes,
+    };
 
     fn small_rnn(dir: &std::path::Path) -> MusicRnn {
         let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![24, 16] };
@@ -240,6 +276,68 @@ mod tests {
         let e = interpolate_variations(&mut vae, &a, &b, 0.0, None, &mut streams(1, 1));
         assert!(e.unwrap_err().message().contains("at least 2"));
         let e = generate_variations(&mut vae, 0.0, None, &mut streams(1, 9)).unwrap_err();
+        assert!(e.message().contains("1 to 8 variations"), "{e}");
+    }
+
+    fn small_drum_rnn(dir: &std::path::Path) -> MusicRnn {
+        let family = RnnFamily::drum_kit_rnn(vec![16, 12]);
+        write_rnn_family(dir, &family, Storage::Float32, 13).unwrap();
+        MusicRnn::load(dir).unwrap()
+    }
+
+    /// A 2-bar beat: kick on the quarters, snare on 2 and 4, closed hi-hat on the 8ths.
+    pub(crate) fn beat() -> NoteSequence {
+        let hit = |pitch: i32, s: i64| Note {
+            pitch,
+            velocity: Some(100),
+            quantized_start_step: Some(s),
+            quantized_end_step: Some(s + 1),
+            is_drum: Some(true),
+            ..Default::default()
+        };
+        let mut notes = Vec::new();
+        for s in (0..32).step_by(2) {
+            notes.push(hit(42, s));
+            if s % 4 == 0 {
+                notes.push(hit(if s % 8 == 4 { 38 } else { 36 }, s));
+            }
+        }
+        NoteSequence {
+            notes,
+            total_quantized_steps: Some(32),
+            quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn drum_variations_are_drum_hits_and_each_equals_its_run_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut drums = small_drum_rnn(&dir.path().join("drums"));
+        let p = beat();
+        let batch = drums_variations(&mut drums, &p, 32, 1.5, &mut streams(8, 4)).unwrap();
+        assert_eq!(batch.len(), 4);
+        assert!(batch.iter().any(|s| s != &batch[0]), "the variations differ");
+        let classes: Vec<i32> = DEFAULT_DRUM_PITCH_CLASSES.iter().map(|c| c[0]).collect();
+        for (i, got) in batch.iter().enumerate() {
+            assert_eq!(got.total_quantized_steps, Some(32));
+            assert!(!got.notes.is_empty(), "variation {i} has hits");
+            for n in &got.notes {
+                assert!(classes.contains(&n.pitch), "{} is no class's first pitch", n.pitch);
+                assert_eq!(n.is_drum, Some(true));
+                let s = n.quantized_start_step.unwrap();
+                assert_eq!(n.quantized_end_step, Some(s + 1));
+            }
+            let mut alone = vec![streams(8, 4).swap_remove(i)];
+            let want = drums_variations(&mut drums, &p, 32, 1.5, &mut alone).unwrap();
+            assert_eq!(got, &want[0], "variation {i}");
+        }
+        // A melody model is refused, and so is a drum model for Continue's melodies.
+        let mut melody = small_rnn(&dir.path().join("melody"));
+        let e = drums_variations(&mut melody, &p, 8, 1.0, &mut streams(1, 2)).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::WrongModel, "{e}");
+        assert!(e.message().contains("drum_kit_rnn"), "{e}");
+        let e = drums_variations(&mut drums, &p, 8, 1.0, &mut streams(1, 9)).unwrap_err();
         assert!(e.message().contains("1 to 8 variations"), "{e}");
     }
 

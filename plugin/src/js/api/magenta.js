@@ -221,8 +221,10 @@
   // variations as one batch; results are quantized NoteSequences ready for host.play.
   const RNN_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn';
   const VAE_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_vae/mel_2bar_small';
+  const DRUMS_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/drum_kit_rnn';
   let rnn = null;
   let vae = null;
+  let drums = null;
   function options(opts, what) {
     if (opts === undefined || opts === null) return {};
     if (typeof opts !== 'object') throw new TypeError('host.studio.' + what + ': the options must be an object');
@@ -230,11 +232,13 @@
   }
   function model(o, kind, what) {
     if (o.model !== undefined) {
-      const ok = kind === 'rnn' ? typeof o.model.continueSequence === 'function' : typeof o.model.encode === 'function';
-      if (!ok) throw new TypeError('host.studio.' + what + ': options.model must be a ' + (kind === 'rnn' ? 'MusicRNN' : 'MusicVAE'));
+      const rnnKind = kind === 'rnn' || kind === 'drums';
+      const ok = rnnKind ? typeof o.model.continueSequence === 'function' : typeof o.model.encode === 'function';
+      if (!ok) throw new TypeError('host.studio.' + what + ': options.model must be a ' + (rnnKind ? 'MusicRNN' : 'MusicVAE'));
       return o.model;
     }
     if (kind === 'rnn') return rnn || (rnn = new MusicRNN(RNN_URL));
+    if (kind === 'drums') return drums || (drums = new MusicRNN(DRUMS_URL));
     return vae || (vae = new MusicVAE(VAE_URL));
   }
   // key: undefined → the host's key/scale parameters; null/false/'off' → none; 'D minor'.
@@ -264,6 +268,22 @@
       a.seq = input;
       a.steps = Math.round(bars * g.host.beatsPerBar * 4);
       return N.ml('Studio', a);
+    },
+    async drums(opts) {
+      const o = options(opts, 'drums');
+      const m = model(o, 'drums', 'drums');
+      await m.initialize();
+      const input = o.input !== undefined ? o.input : g.host.phrase(o.inputBars === undefined ? 2 : o.inputBars);
+      const bars = o.bars === undefined ? 2 : Number(o.bars);
+      const a = common(o, m);
+      a.job = 'drums';
+      a.seq = input;
+      a.steps = Math.round(bars * g.host.beatsPerBar * 4);
+      return N.ml('Studio', a);
+    },
+    keep(seq, name) {
+      if (seq === null || typeof seq !== 'object') throw new TypeError('host.studio.keep: expected a NoteSequence');
+      return N.studioKeep(seq, name === undefined ? null : name);
     },
     async generate(opts) {
       const o = options(opts, 'generate');

@@ -28,7 +28,8 @@ pub const MAX_COUNT: usize = 256;
 pub const MAX_EPOCHS: usize = 10_000;
 
 /// Natives used by `magenta.js`.
-pub(crate) const NATIVES: &[Native] = &[("ml", ml, 2), ("quantize", quantize, 2)];
+pub(crate) const NATIVES: &[Native] =
+    &[("ml", ml, 2), ("quantize", quantize, 2), ("studioKeep", studio_keep, 2)];
 
 /// `ml(kind, args)`: submits a model request and returns a Promise of its result.
 fn ml(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
@@ -129,7 +130,7 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
     })
 }
 
-/// `host.studio.continue/generate/interpolate`: the `job`, `model`, `variations` (1..=8),
+/// `host.studio.continue/drums/generate/interpolate`: the `job`, `model`, `variations` (1..=8),
 /// `temperature`, `key` ("host", "off" or a key such as "D minor") and `seed` fields.
 fn studio_request(a: &Value) -> Result<Request, ModelError> {
     let job = a.get("job").and_then(Value::as_str).unwrap_or("");
@@ -137,10 +138,15 @@ fn studio_request(a: &Value) -> Result<Request, ModelError> {
         "continue" => "host.studio.continue",
         "generate" => "host.studio.generate",
         "interpolate" => "host.studio.interpolate",
+        "drums" => "host.studio.drums",
         _ => return Err(ModelError::bad_input(format!("host.studio: unknown job {job:?}"))),
     };
     let job = match job {
         "continue" => StudioJob::Continue {
+            primer: sequence(a.get("seq").unwrap_or(&Value::Null), name)?,
+            steps: count(a, "steps", name, MAX_STEPS)?,
+        },
+        "drums" => StudioJob::Drums {
             primer: sequence(a.get("seq").unwrap_or(&Value::Null), name)?,
             steps: count(a, "steps", name, MAX_STEPS)?,
         },
@@ -328,6 +334,29 @@ fn quantize(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     let v = serde_json::to_value(q)
         .map_err(|e| JsNativeError::error().with_message(format!("{name}: {e}")))?;
     JsValue::from_json(&v, ctx)
+}
+
+/// `studioKeep(seq, name)`: `host.studio.keep` (see
+/// [`crate::control::studio::keep_in_session`]); returns the name kept under.
+fn studio_keep(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+    let what = "host.studio.keep";
+    let json = arg(args, 0).to_json(ctx)?.unwrap_or(Value::Null);
+    let seq = sequence(&json, what).map_err(|e| JsNativeError::typ().with_message(e.to_string()))?;
+    let name = match arg(args, 1) {
+        v if v.is_null_or_undefined() => None,
+        v if v.is_string() => Some(v.to_string(ctx)?.to_std_string_escaped()),
+        _ => {
+            return Err(JsNativeError::typ()
+                .with_message(format!("{what}: the name must be a string"))
+                .into())
+        }
+    };
+    let sh = api_state(ctx);
+    let kept = (sh.borrow_mut().keep_sink)(name, seq);
+    match kept {
+        Ok(name) => Ok(boa_engine::JsString::from(name.as_str()).into()),
+        Err(e) => Err(JsNativeError::error().with_message(format!("{what}: {e}")).into()),
+    }
 }
 
 #[cfg(test)]

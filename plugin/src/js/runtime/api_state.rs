@@ -97,6 +97,8 @@ pub(crate) struct ApiState {
     pub cc_callbacks: Vec<BarCallback>,
     /// Clips to the engine.
     pub clip_sink: Box<dyn FnMut(Clip) -> Result<(), String> + Send>,
+    /// `host.studio.keep`.
+    pub keep_sink: super::KeepSink,
     /// What the musician played (`host.phrase`, call-and-response).
     /// `host.callAndResponse`, while on.
     pub call_response: Option<CallResponseSlot>,

@@ -73,6 +73,18 @@ const MAX_EVALUATED_RECORDS: usize = 1024;
 /// Stack of the JS thread: native built-ins (e.g. `Array.prototype.map`) recurse on it.
 pub(super) const JS_THREAD_STACK: usize = 64 * 1024 * 1024;
 
+/// Where `host.studio.keep(seq, name)` keeps a clip (see [`JsIo::keep_sink`]).
+pub type KeepSink = Box<
+    dyn FnMut(Option<String>, crate::ml::core::note_seq::NoteSequence) -> Result<String, String>
+        + Send,
+>;
+
+/// The keep sink of a runtime without a session (headless runs, tests): every keep is a
+/// message saying so.
+pub fn no_session() -> KeepSink {
+    Box::new(|_, _| Err("no session to keep clips in here (a headless run)".into()))
+}
+
 /// What the runtime talks to. Everything is a channel, a ring buffer, an atomic or a
 /// callback that the plugin makes lock-free, so the JS thread never makes the audio
 /// thread wait.
@@ -91,6 +103,9 @@ pub struct JsIo {
     /// Receives the clips of `host.play`, `host.stopClip` and call-and-response answers
     /// for the engine to play from their bar; Err is a message for the script.
     pub clip_sink: Box<dyn FnMut(Clip) -> Result<(), String> + Send>,
+    /// `host.studio.keep(seq, name)`: keeps a clip in the session as the Studio's Keep
+    /// does; returns the name kept under, or a message for the script.
+    pub keep_sink: KeepSink,
     /// Receives `sema.sendBuffer(name, data)`.
     pub samples_sink: Box<dyn FnMut(String, Vec<f32>) + Send>,
     /// Configuration of the model worker, started on the first model request. Its
@@ -234,6 +249,8 @@ fn accounted_sinks(io: &mut JsIo) {
     });
     let mut clips = replace(&mut io.clip_sink, Box::new(|_| Ok(())));
     io.clip_sink = Box::new(move |clip| super::heap::untracked(|| clips(clip)));
+    let mut keeps = replace(&mut io.keep_sink, no_session());
+    io.keep_sink = Box::new(move |name, seq| super::heap::untracked(|| keeps(name, seq)));
 }
 
 impl Runtime {
@@ -255,6 +272,7 @@ impl Runtime {
             note_callbacks: Vec::new(),
             cc_callbacks: Vec::new(),
             clip_sink: io.clip_sink,
+            keep_sink: io.keep_sink,
             call_response: None,
             cr_results: Vec::new(),
             next_bar_id: 0,

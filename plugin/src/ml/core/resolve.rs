@@ -19,7 +19,7 @@ use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::worker::{ModelKind, Progress};
 
 /// Marker written into a cache folder once every file of the checkpoint is there.
-const COMPLETE_MARKER: &str = ".complete";
+pub(crate) const COMPLETE_MARKER: &str = ".complete";
 
 /// What a download folder's name holds after the checkpoint's name.
 const PARTIAL_INFIX: &str = ".partial";
@@ -108,6 +108,35 @@ fn has_checkpoint(dir: &Path) -> bool {
     dir.join("config.json").is_file() && dir.join("weights_manifest.json").is_file()
 }
 
+/// The cache folder of `url` if the whole checkpoint is there (downloaded, or copied in
+/// with its `.complete` marker), else None. Never downloads.
+pub fn cached(cache_dir: &Path, url: &str) -> Option<PathBuf> {
+    let dir = cache_path(cache_dir, url.trim().trim_end_matches('/'));
+    (dir.join(COMPLETE_MARKER).is_file() && has_checkpoint(&dir)).then_some(dir)
+}
+
+/// Downloads the checkpoint at `url` into the cache (`sema-live model fetch`), unless it is
+/// there already; never falls back to a bundled model. Returns the cache folder and
+/// whether it was downloaded now.
+pub fn fetch(
+    url: &str,
+    cache_dir: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(PathBuf, bool), ModelError> {
+    let url = url.trim().trim_end_matches('/');
+    if !is_url(url) {
+        return Err(ModelError::bad_input(format!(
+            "fetch: {url:?} is not an http(s) URL of a magenta.js checkpoint"
+        )));
+    }
+    if let Some(dir) = cached(cache_dir, url) {
+        return Ok((dir, false));
+    }
+    let dir = cache_path(cache_dir, url);
+    download(url, &dir, progress)?;
+    Ok((dir, true))
+}
+
 /// Resolves `url_or_path` to a checkpoint folder (see the module doc). `progress` gets
 /// download progress and fallback notices.
 pub fn resolve(
@@ -139,7 +168,7 @@ pub fn resolve(
     }
     let url = spec.trim_end_matches('/');
     let dir = cache_path(&opts.cache_dir, url);
-    if dir.join(COMPLETE_MARKER).is_file() && has_checkpoint(&dir) {
+    if cached(&opts.cache_dir, url).is_some() {
         return Ok(Resolved {
             description: format!("{url} (cached in {})", dir.display()),
             dir,
@@ -491,6 +520,50 @@ mod tests {
         let again = resolve(&url, ModelKind::MusicRnn, &o, &mut |_| {}).unwrap();
         assert_eq!(again.dir, r.dir);
         assert!(again.description.contains("cached"));
+    }
+
+    /// `sema-live model fetch`: downloads into the cache the runtime reads URLs from,
+    /// once; never stands the bundled model in for a failed download.
+    #[test]
+    fn fetch_downloads_into_the_cache_once_without_fallback() {
+        use crate::ml::random_checkpoint::{write_rnn_family, RnnFamily};
+        let root = tempfile::tempdir().unwrap();
+        let served = root.path().join("served/music_rnn/drum_kit_rnn");
+        write_rnn_family(&served, &RnnFamily::drum_kit_rnn(vec![16]), Storage::Uint8, 4).unwrap();
+        let shards = std::fs::read_dir(&served).unwrap().count() - 2;
+        let (base, server) = serve(root.path().join("served"), 2 + shards + 2);
+        let o = opts(root.path(), false);
+        let url = format!("{base}/music_rnn/drum_kit_rnn");
+        assert_eq!(cached(&o.cache_dir, &url), None);
+        let (dir, now) = fetch(&format!("{url}/"), &o.cache_dir, &mut |_| {}).unwrap();
+        assert!(now);
+        assert_eq!(dir, cache_path(&o.cache_dir, &url));
+        assert_eq!(cached(&o.cache_dir, &url), Some(dir.clone()));
+        // Downloads off: the runtime now finds it in the cache.
+        let r = resolve(&url, ModelKind::MusicRnn, &o, &mut |_| {}).unwrap();
+        assert_eq!(r.dir, dir);
+        assert!(crate::ml::music_rnn::MusicRnn::load(&r.dir).is_ok());
+        let (again, now) = fetch(&url, &o.cache_dir, &mut |_| {}).unwrap();
+        assert_eq!((again, now), (dir, false));
+        // A 404 for the bundled model's name is an error here, not the bundled model
+        // (the server answers its last two requests).
+        write_rnn(
+            &o.bundled_dir.join("basic_rnn"),
+            &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![8] },
+            Storage::Float32,
+            1,
+        )
+        .unwrap();
+        let missing = format!("{base}/music_rnn/basic_rnn");
+        let e = fetch(&missing, &o.cache_dir, &mut |_| {}).unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::Download, "{e}");
+        assert!(e.message().contains("basic_rnn/config.json"), "{e}");
+        assert!(cached(&o.cache_dir, &missing).is_none());
+        let _ = fetch(&format!("{base}/nothing"), &o.cache_dir, &mut |_| {});
+        server.join().unwrap();
+        assert_no_partials(&o.cache_dir);
+        let e = fetch("/some/folder", &o.cache_dir, &mut |_| {}).unwrap_err();
+        assert!(e.message().contains("not an http(s) URL"), "{e}");
     }
 
     #[test]

@@ -137,7 +137,8 @@ pub enum Request {
     /// `Response::Sequences` with `variations` results made as one batch, variation `i`
     /// from its own random stream (see [`crate::ml::studio`]).
     Studio {
-        /// A MusicRNN for `Continue`, a MusicVAE for `Generate` and `Interpolate`.
+        /// A MusicRNN for `Continue` (a drum one for `Drums`), a MusicVAE for `Generate`
+        /// and `Interpolate`.
         model: ModelId,
         /// What to make.
         job: StudioJob,
@@ -806,6 +807,11 @@ impl WorkerState {
                         let (a, b) = (quantized(a)?, quantized(b)?);
                         let mut m = self.vae(model)?;
                         studio::interpolate_variations(&mut m, &a, &b, t, scale, &mut rngs)
+                    }
+                    StudioJob::Drums { primer, steps } => {
+                        let primer = quantized(primer)?;
+                        let mut m = self.rnn(model)?;
+                        studio::drums_variations(&mut m, &primer, steps, t, &mut rngs)
                     }
                 };
                 out.map(Response::Sequences)

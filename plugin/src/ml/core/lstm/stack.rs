@@ -31,8 +31,13 @@ pub struct OneHotStack {
     pub(super) context: usize,
     /// Layer 0's input part for the context (no bias), any number of rows.
     pub(super) context_net: Option<DenseNet>,
-    /// Input parts of layers 1.. (no bias), any number of rows.
+    /// Input parts of layers 1.. (no bias), any number of rows (a primer's steps).
     pub(super) proj: Vec<DenseNet>,
+    /// The same for a fixed number of rows, per batch size > 1, built on first use: with
+    /// its row count known when the graph is optimised, tract picks a kernel that reads
+    /// the weights once for the whole batch (with any row count, 4 rows ran as 3 + 1 and
+    /// read them twice). The sums are the same (each output one fma chain in `k` order).
+    pub(super) proj_rows: std::collections::HashMap<usize, Vec<DenseNet>>,
     /// Output projection (with bias), if the stack has one.
     pub(super) out: Option<DenseNet>,
     /// Recurrent halves per batch size, built on first use.
@@ -125,6 +130,7 @@ impl OneHotStack {
             context,
             context_net,
             proj,
+            proj_rows: Default::default(),
             out,
             cells: Default::default(),
             projection: projection.cloned(),
@@ -165,6 +171,26 @@ impl OneHotStack {
             self.step_nets.insert(batch, net);
         }
         self.step_nets.get_mut(&batch).ok_or_else(|| ModelError::engine("step network missing"))
+    }
+
+    /// The input parts of layers 1.. for `batch` rows: the any-rows nets for one row,
+    /// else nets built for exactly `batch` rows.
+    pub(super) fn proj_for(&mut self, batch: usize) -> Result<&mut Vec<DenseNet>, ModelError> {
+        if batch <= 1 {
+            return Ok(&mut self.proj);
+        }
+        if !self.proj_rows.contains_key(&batch) {
+            let nets = self.layers[1..]
+                .iter()
+                .map(|w| {
+                    let cols = 4 * w.units;
+                    let kernel = &w.kernel.data[..w.input * cols];
+                    DenseNet::build(kernel, w.input, cols, None, Some(batch))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.proj_rows.insert(batch, nets);
+        }
+        self.proj_rows.get_mut(&batch).ok_or_else(|| ModelError::engine("LSTM inputs missing"))
     }
 
     pub(super) fn cells(&mut self, batch: usize) -> Result<&mut Vec<CellNet>, ModelError> {
@@ -452,7 +478,7 @@ impl OneHotStack {
         for l in 0..nl {
             if l > 0 {
                 let h_below = state.layers[l - 1].1.clone();
-                x = self.proj[l - 1].run(h_below)?;
+                x = self.proj_for(b)?[l - 1].run(h_below)?;
             }
             let (c, h) = state.layers[l].clone();
             let cell = &mut self.cells(b)?[l];
