@@ -446,10 +446,8 @@ impl Studio {
                             if self.waiting.as_ref().is_some_and(|w| w.family == family) {
                                 self.waiting = None;
                             }
-                            self.message = Some((
-                                true,
-                                format!("cannot load {}: {why}", family.model_name()),
-                            ));
+                            self.message =
+                                Some((true, format!("cannot load {}: {why}", family.model_name())));
                         }
                     }
                 }
@@ -723,13 +721,7 @@ pub fn sequence_to_midi(seq: &NoteSequence, bpm: f64, beats_per_bar: f64, channe
         let key = n.pitch.clamp(0, 127) as u8;
         let velocity = n.velocity.map_or(100.0, |v| v.clamp(1, 127) as f32) / 127.0;
         events.push(TimedEvent { beats: s as f64 / spq, on: true, channel, key, velocity });
-        events.push(TimedEvent {
-            beats: e as f64 / spq,
-            on: false,
-            channel,
-            key,
-            velocity: 0.0,
-        });
+        events.push(TimedEvent { beats: e as f64 / spq, on: false, channel, key, velocity: 0.0 });
     }
     let end = seq.total_quantized_steps.map(|t| t as f64 / spq);
     midi_file::encode_until(&events, bpm, beats_per_bar.round().clamp(1.0, 32.0) as u8, end)

@@ -87,7 +87,15 @@ pub fn rasterise(
         let cy1 = ((clip.max.y * pixels_per_point).ceil().max(0.0) as usize).min(h);
         for tri in mesh.indices.chunks_exact(3) {
             let v = [0, 1, 2].map(|i| &mesh.vertices[tri[i] as usize]);
-            triangle(&mut img, w, (cx0, cy0, cx1, cy1), pixels_per_point, v, mesh.texture_id, textures);
+            triangle(
+                &mut img,
+                w,
+                (cx0, cy0, cx1, cy1),
+                pixels_per_point,
+                v,
+                mesh.texture_id,
+                textures,
+            );
         }
     }
     (w, h, img)
@@ -118,7 +126,8 @@ fn triangle(
     for y in miny..maxy {
         for x in minx..maxx {
             let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            let edge = |a: (f32, f32), b: (f32, f32)| (b.0 - a.0) * (py - a.1) - (b.1 - a.1) * (px - a.0);
+            let edge =
+                |a: (f32, f32), b: (f32, f32)| (b.0 - a.0) * (py - a.1) - (b.1 - a.1) * (px - a.0);
             let l0 = edge(p[1], p[2]) / area;
             let l1 = edge(p[2], p[0]) / area;
             let l2 = 1.0 - l0 - l1;

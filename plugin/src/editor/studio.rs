@@ -163,10 +163,10 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
                 actions.push(Action::Select(i));
             }
         }
-        if ui.small_button("◀").clicked() && n > 0 {
+        if ui.small_button("<").on_hover_text("previous variation").clicked() && n > 0 {
             actions.push(Action::Select((studio.selected + n - 1) % n));
         }
-        if ui.small_button("▶").clicked() && n > 0 {
+        if ui.small_button(">").on_hover_text("next variation").clicked() && n > 0 {
             actions.push(Action::Select((studio.selected + 1) % n));
         }
     });
@@ -178,7 +178,8 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
     let drums = r.tool == Tool::Drums;
     let s = &mut studio.settings;
     ui.horizontal_wrapped(|ui| {
-        let label = if playing { "■ Stop" } else { "▶ Audition" };
+        // Plain text: the default fonts have no ▶ / ■ glyphs (they drew as boxes).
+        let label = if playing { "Stop" } else { "Audition" };
         if ui
             .button(label)
             .on_hover_text(

@@ -597,9 +597,12 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
         let st = shared.studio.lock();
         let (error, text) = st.message.clone().expect("a message");
         assert!(error, "{text}");
-        for part in
-            ["MusicRNN drum_kit_rnn", DRUM_KIT_RNN_URL, "sema-live model fetch", "not in the model cache"]
-        {
+        for part in [
+            "MusicRNN drum_kit_rnn",
+            DRUM_KIT_RNN_URL,
+            "sema-live model fetch",
+            "not in the model cache",
+        ] {
             assert!(text.contains(part), "{part:?} missing from {text}");
         }
         assert!(!st.busy() && st.results.is_none());
@@ -617,7 +620,11 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while shared.studio.lock().results.is_none() {
         let st = shared.studio.lock();
-        assert!(Instant::now() < deadline && !st.message.as_ref().is_some_and(|m| m.0), "{:?}", st.message);
+        assert!(
+            Instant::now() < deadline && !st.message.as_ref().is_some_and(|m| m.0),
+            "{:?}",
+            st.message
+        );
         drop(st);
         frame(&ctx, &mut ed, vec![]);
         std::thread::sleep(Duration::from_millis(5));
@@ -631,7 +638,10 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
     for v in &variations {
         assert_eq!(v.total_quantized_steps, Some(32), "2 bars of 16ths");
         assert!(!v.notes.is_empty());
-        assert!(v.notes.iter().all(|n| n.is_drum == Some(true) && first_pitches.contains(&n.pitch)));
+        assert!(v
+            .notes
+            .iter()
+            .all(|n| n.is_drum == Some(true) && first_pitches.contains(&n.pitch)));
     }
     assert!(variations.iter().any(|v| v != &variations[0]), "the variations differ");
     let shown = shown_text(&frame(&ctx, &mut ed, vec![]));
@@ -694,9 +704,9 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
 /// --lib studio_panel_picture` writes it (the README's picture; relative to `plugin/`).
 #[test]
 fn studio_panel_picture() {
+    use super::snapshot::{rasterise, write_png, Textures};
     use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, StampedMidiIn};
     use crate::control::studio::{Action, Input, Tool};
-    use super::snapshot::{rasterise, write_png, Textures};
 
     let plugin = crate::SemaLive::default();
     let shared = plugin.shared.clone();
@@ -715,9 +725,17 @@ fn studio_panel_picture() {
     {
         let mut rec = shared.js.view.phrases.lock();
         for (i, &key) in [60u8, 62, 64, 65, 67, 65, 64, 62].iter().enumerate() {
-            for (at, kind) in [(i as f64, MidiInKind::NoteOn), (i as f64 + 0.9, MidiInKind::NoteOff)] {
-                let event =
-                    MidiIn { timing: 0, kind, channel: 0, key, value: 0.8, source: MidiSource::Host };
+            for (at, kind) in
+                [(i as f64, MidiInKind::NoteOn), (i as f64 + 0.9, MidiInKind::NoteOff)]
+            {
+                let event = MidiIn {
+                    timing: 0,
+                    kind,
+                    channel: 0,
+                    key,
+                    value: 0.8,
+                    source: MidiSource::Host,
+                };
                 rec.push(&StampedMidiIn {
                     event,
                     bars: 2.0 + at / 4.0,
@@ -736,11 +754,14 @@ fn studio_panel_picture() {
         cfg.allow_network = false;
         st.config = Some(cfg);
         let s = &mut st.settings;
-        (s.tool, s.input, s.input_bars, s.bars, s.variations) = (Tool::Continue, Input::Played, 2, 2, 4);
+        (s.tool, s.input, s.input_bars, s.bars, s.variations) =
+            (Tool::Continue, Input::Played, 2, 2, 4);
         s.folder = "~/Music/Sema Live/clips".into();
     }
     shared.controller.lock().session_mut().editor.studio_width = Some(420.0);
     ed.layout.studio_width = Some(420.0);
+    ed.session_path = "~/Music/Sema Live/session.sema.toml".into();
+    ed.export_path = "~/Music/Sema Live/notes.mid".into();
     let mut textures = Textures::default();
     let shot = |ed: &mut SemaEditor, textures: &mut Textures| {
         let mut out = frame_keeping_textures(&ctx, ed);
@@ -768,8 +789,10 @@ fn studio_panel_picture() {
     assert_eq!((w, h), (1180, 760));
     // The Studio panel (the right 420 points) holds text and the piano roll's notes.
     let quant = |p: &[f32; 3]| p.map(|v| (v * 255.0).round() as u8);
-    let panel: Vec<[u8; 3]> =
-        (0..h).flat_map(|y| (w - 400..w).map(move |x| (x, y))).map(|(x, y)| quant(&img[y * w + x])).collect();
+    let panel: Vec<[u8; 3]> = (0..h)
+        .flat_map(|y| (w - 400..w).map(move |x| (x, y)))
+        .map(|(x, y)| quant(&img[y * w + x]))
+        .collect();
     let distinct: std::collections::HashSet<[u8; 3]> = panel.iter().copied().collect();
     assert!(distinct.len() > 50, "{} colours: the text is drawn anti-aliased", distinct.len());
     let note = panel.iter().filter(|p| p == &&[110, 170, 240]).count();

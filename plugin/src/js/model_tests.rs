@@ -546,7 +546,10 @@ const beat = {notes: [0, 4, 8, 12, 16, 20, 24, 28].flatMap(s =>
 ";
     h.rt.eval_block(source, 0, 1);
     assert!(
-        h.pump_until(Duration::from_secs(120), |h| h.logs().iter().any(|l| l.starts_with("kept hits"))),
+        h.pump_until(Duration::from_secs(120), |h| h
+            .logs()
+            .iter()
+            .any(|l| l.starts_with("kept hits"))),
         "{:?}",
         h.console
     );
@@ -584,6 +587,7 @@ fn host_studio_drums_names_the_missing_model() {
 ";
     let report = run_source(source, dir.path(), options(dir.path())).expect("run");
     let text: Vec<&str> = report.console.iter().map(|l| l.text.as_str()).collect();
-    let missing = text.iter().find(|t| t.starts_with("missing: ")).unwrap_or_else(|| panic!("{text:?}"));
+    let missing =
+        text.iter().find(|t| t.starts_with("missing: ")).unwrap_or_else(|| panic!("{text:?}"));
     assert!(missing.contains("drum_kit_rnn") && missing.contains("download-only"), "{missing}");
 }

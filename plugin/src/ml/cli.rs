@@ -303,8 +303,7 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
                 return Err(ModelError::bad_input("fetch downloads: drop --offline"));
             }
             let cache = cache_dir.clone().unwrap_or_else(default_cache_dir);
-            let (dir, downloaded) =
-                fetch(url, &cache, &mut |p| eprintln!("{}", p.message))?;
+            let (dir, downloaded) = fetch(url, &cache, &mut |p| eprintln!("{}", p.message))?;
             json!({"cached": dir.display().to_string(), "downloaded": downloaded})
         }
         ModelCommand::RandomCheckpoint { kind, out, layers, encoder, z, storage, weights_seed } => {
@@ -317,7 +316,8 @@ pub fn cli_model(args: ModelArgs) -> Result<String, ModelError> {
                     random_checkpoint::write_rnn(out, &sizes, (*storage).into(), *weights_seed)?;
                 }
                 KindArg::DrumRnn => {
-                    let layers = if layers.is_empty() { vec![256, 256, 256] } else { layers.clone() };
+                    let layers =
+                        if layers.is_empty() { vec![256, 256, 256] } else { layers.clone() };
                     let family = random_checkpoint::RnnFamily::drum_kit_rnn(layers);
                     random_checkpoint::write_rnn_family(
                         out,
@@ -486,14 +486,24 @@ mod tests {
         let beat = d("beat.json");
         let seq = crate::ml::studio::tests::beat();
         std::fs::write(&beat, serde_json::to_string(&seq).unwrap()).unwrap();
-        let out = run_s(with_off(&["continue", &drums, &beat, "--steps", "16", "--temperature", "1", "--seed", "3"]))
-            .unwrap();
+        let out = run_s(with_off(&[
+            "continue",
+            &drums,
+            &beat,
+            "--steps",
+            "16",
+            "--temperature",
+            "1",
+            "--seed",
+            "3",
+        ]))
+        .unwrap();
         let hits = out["sequences"][0]["notes"].as_array().unwrap();
         assert!(!hits.is_empty());
         assert!(hits.iter().all(|n| n["isDrum"] == true), "{hits:?}");
         // `fetch` downloads, so it refuses --offline (its download is tested in resolve).
-        let e = run_s(with_off(&["fetch", "http://127.0.0.1:9/music_rnn/drum_kit_rnn"]))
-            .unwrap_err();
+        let e =
+            run_s(with_off(&["fetch", "http://127.0.0.1:9/music_rnn/drum_kit_rnn"])).unwrap_err();
         assert!(e.message().contains("--offline"), "{e}");
     }
 }

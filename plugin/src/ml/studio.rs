@@ -12,9 +12,9 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::ml::core::data::DataConverter;
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::core::scale::{ClassMask, Scale};
-use crate::ml::core::data::DataConverter;
 use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_rnn::{sample_class, MusicRnn};
 use crate::ml::music_vae::{interpolated_zs, normal, MusicVae};
@@ -203,10 +203,10 @@ pub fn interpolate_variations(
 pub(crate) mod tests {
     use super::*;
     use crate::ml::core::checkpoint::Storage;
-    use crate::ml::core::note_seq::{piano_phase, quantize_note_sequence};
-    use crate::ml::core::scale::{best_key, off_key_rate, ScaleKind};
     use crate::ml::core::drums::DEFAULT_DRUM_PITCH_CLASSES;
+    use crate::ml::core::note_seq::{piano_phase, quantize_note_sequence};
     use crate::ml::core::note_seq::{Note, QuantizationInfo};
+    use crate::ml::core::scale::{best_key, off_key_rate, ScaleKind};
     use crate::ml::random_checkpoint::{
         write_rnn, write_rnn_family, write_vae, RnnFamily, RnnSizes, VaeSizes,
     };

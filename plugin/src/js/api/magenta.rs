@@ -341,7 +341,8 @@ fn quantize(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
 fn studio_keep(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     let what = "host.studio.keep";
     let json = arg(args, 0).to_json(ctx)?.unwrap_or(Value::Null);
-    let seq = sequence(&json, what).map_err(|e| JsNativeError::typ().with_message(e.to_string()))?;
+    let seq =
+        sequence(&json, what).map_err(|e| JsNativeError::typ().with_message(e.to_string()))?;
     let name = match arg(args, 1) {
         v if v.is_null_or_undefined() => None,
         v if v.is_string() => Some(v.to_string(ctx)?.to_std_string_escaped()),
