@@ -23,6 +23,7 @@ fn runtime() -> Runtime {
         to_js: None,
         midi_in: None,
         clip_sink: Box::new(|_| Ok(())),
+        keep_sink: sema_live::js::no_session(),
         samples_sink: Box::new(|_, _| {}),
         models,
         headless: false,

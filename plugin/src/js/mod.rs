@@ -50,7 +50,7 @@ pub use headless::{run_file, run_source, RunOptions, RunReport};
 pub use host_thread::{panic_message, Crashes, JsHost};
 pub use input::JsInput;
 pub use phrase::{sequence_to_clip, ClipOptions, PhraseRecorder};
-pub use runtime::{JsIo, JsLimits, Runtime};
+pub use runtime::{no_session, JsIo, JsLimits, KeepSink, Runtime};
 pub use script_cache::{add_to_cache, scripts_dir};
 
 /// Number of macro parameters `host.macros[i]` exposes.
