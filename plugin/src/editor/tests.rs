@@ -700,8 +700,9 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
 
 /// A picture of the Studio panel (Continue, 4 variations, the third selected) drawn from
 /// the headless frames by `snapshot`: it shows the panel's text and the selected
-/// variation's piano roll. `SEMA_LIVE_SCREENSHOT=docs/studio.png cargo test -p sema_live
-/// --lib studio_panel_picture` writes it (the README's picture; relative to `plugin/`).
+/// variation's piano roll. `SEMA_LIVE_SCREENSHOT=$PWD/docs/studio.png cargo test -p
+/// sema_live --lib studio_panel_picture` (from the repository root) writes the README's
+/// picture (a relative path is taken from `plugin/`, where tests run).
 #[test]
 fn studio_panel_picture() {
     use super::snapshot::{rasterise, write_png, Textures};
