@@ -83,7 +83,7 @@ pub enum Input {
     Played,
     /// A clip kept in the session (index into `SessionState::studio_clips`).
     Kept(usize),
-    /// A MIDI file (its first track's notes, the highest of simultaneous ones).
+    /// A MIDI file (its notes; a melody model reads the highest of simultaneous ones).
     File(String),
 }
 
