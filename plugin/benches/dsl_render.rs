@@ -12,7 +12,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use sema_live::audio::MidiInView;
-use sema_live::audio::{BlockContext, ChannelBank, ClockState, FixedQueue, SampleBank, NUM_PARAMS};
+use sema_live::audio::{BlockContext, ChannelBank, ClockRun, FixedQueue, SampleBank, NUM_PARAMS};
 use sema_live::dsl::mtof;
 use sema_live::dsl::{compile, CompileEnv, Program, SampleLibrary};
 use sema_live::ml::PIANO_PHASE;
@@ -27,9 +27,10 @@ const REICH: &str = "{144, 3}clk;\n:piano1:{{8}clp, [1], [587,659,880,987,1046,6
 
 const FEEDBACK: &str = ":fb:{{{:out:,0.6}mul,{{4}clt,5,100,0.1,50}env}add,4000,0.7}dl;\n:out:{{{110}sawn,{:fb:,0.5}mul}add,1200,3}lpz;\n>{:out:,0.2}mul;\n";
 
-/// The fake host: clock states for the whole render, computed up front.
+/// The fake host: a playing clock at a constant tempo from the song's start.
 struct Host {
-    clocks: Vec<ClockState>,
+    bpm: f64,
+    beats: f64,
     channels: ChannelBank,
     samples: SampleBank,
     params: [f32; NUM_PARAMS],
@@ -40,25 +41,12 @@ struct Host {
 
 impl Host {
     fn new(bpm: f64, beats: f64) -> Self {
-        let total = SR as usize * SECONDS;
-        let clocks = (0..total)
-            .map(|i| {
-                let bars = i as f64 * bpm / 60.0 / SR / beats;
-                ClockState {
-                    bar_phase: bars.fract(),
-                    bar: bars.floor() as i64,
-                    bpm,
-                    beats_per_bar: beats,
-                    playing: true,
-                    sample_rate: SR,
-                }
-            })
-            .collect();
         let mut channels = ChannelBank::new();
         let freqs: Vec<f64> = PIANO_PHASE.iter().map(|&m| mtof(m.into())).collect();
         let _ = channels.replace(1, freqs.into_boxed_slice());
         Self {
-            clocks,
+            bpm,
+            beats,
             channels,
             samples: SampleBank::default(),
             params: [0.0; NUM_PARAMS],
@@ -74,12 +62,15 @@ impl Host {
         let mut to_js = FixedQueue::with_capacity(256);
         let mut scope = FixedQueue::with_capacity(256);
         let mut sum = 0.0;
-        for clocks in self.clocks.chunks(BLOCK) {
+        let total = SR as usize * SECONDS;
+        for start in (0..total).step_by(BLOCK) {
+            let len = BLOCK.min(total - start);
+            let clocks = ClockRun::from_song_start(start as u64, len, self.bpm, self.beats, SR);
             notes.clear();
             to_js.clear();
             scope.clear();
             let mut ctx = BlockContext {
-                len: clocks.len(),
+                len,
                 clocks,
                 inputs: [&self.input, &self.input],
                 outputs: [&mut self.left, &mut self.right],

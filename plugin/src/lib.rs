@@ -431,7 +431,7 @@ fn render_part(
     }
     let js_input = !report.to_js.is_empty() || !report.midi_in.is_empty();
     let queue_dropped =
-        outlets.publish(report.clocks, report.midi, report.to_js, report.scope, report.midi_in);
+        outlets.publish(&report.clocks, report.midi, report.to_js, report.scope, report.midi_in);
     let status = &shared.status;
     let dropped = report.midi_in_dropped + queue_dropped;
     if dropped > 0 {

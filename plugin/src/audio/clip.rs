@@ -11,7 +11,7 @@
 
 use crate::audio::midi_in::{Clip, MidiIn, MidiInKind, MidiSource};
 use crate::audio::midi_out::MidiEvent;
-use crate::audio::patch::{ClockState, FixedQueue};
+use crate::audio::patch::{ClockRun, FixedQueue};
 
 /// Events one block of clip playback keeps (each kind: MIDI out, MIDI in). Note-ons that
 /// do not fit are skipped; room for every note-off is always kept.
@@ -159,7 +159,7 @@ impl ClipPlayer {
     }
 
     /// Plays the block whose per-sample clock is `clocks`.
-    pub fn process(&mut self, clocks: &[ClockState]) {
+    pub fn process(&mut self, clocks: &ClockRun) {
         // Taken out for the block (a move, no allocation) so notes can start and end
         // while it is read; put back below.
         let Some(clip) = self.clip.take() else { return };
@@ -253,21 +253,10 @@ mod tests {
     const BLOCK: usize = 512;
 
     /// A 120 bpm 4/4 clock from absolute sample `start` (bar 0 at sample 0).
-    fn clocks(start: u64, playing: bool) -> Vec<ClockState> {
-        (0..BLOCK as u64)
-            .map(|i| {
-                let beats = (start + i) as f64 * 2.0 / SR;
-                let bars = beats / 4.0;
-                ClockState {
-                    bar: bars.floor() as i64,
-                    bar_phase: bars - bars.floor(),
-                    bpm: 120.0,
-                    beats_per_bar: 4.0,
-                    playing,
-                    sample_rate: SR,
-                }
-            })
-            .collect()
+    fn clocks(start: u64, playing: bool) -> ClockRun {
+        let mut run = ClockRun::from_song_start(start, BLOCK, 120.0, 4.0, SR);
+        run.playing = playing;
+        run
     }
 
     fn note(start: f64, end: f64, pitch: u8) -> ClipNote {

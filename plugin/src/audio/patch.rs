@@ -244,6 +244,137 @@ impl Default for ClockState {
     }
 }
 
+/// The clock of a block: where its first sample is and how fast the clock moves, from
+/// which [`ClockRun::at`] computes the [`ClockState`] of any sample on demand (the same
+/// values, to the bit, as a table filled sample by sample), so a block whose program
+/// never reads the clock pays nothing for it. `Copy`, no allocation.
+///
+/// Sample `i` is at `anchor_beats + (first + i) * beats_per_sample` beats; its bar
+/// position counts from `origin_beats`, which is bar `origin_bar`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClockRun {
+    anchor_beats: f64,
+    first: u64,
+    beats_per_sample: f64,
+    origin_beats: f64,
+    origin_bar: i64,
+    /// Tempo in quarter-note beats per minute (constant over a block).
+    pub bpm: f64,
+    /// Beats per bar (constant over a block).
+    pub beats_per_bar: f64,
+    /// Whether the clock is advancing.
+    pub playing: bool,
+    /// Audio sample rate in Hz.
+    pub sample_rate: f64,
+    len: usize,
+}
+
+impl Default for ClockRun {
+    fn default() -> Self {
+        let c = ClockState::default();
+        Self::new(0.0, 0, 0.0, (0.0, 0), c.bpm, c.beats_per_bar, c.playing, c.sample_rate, 0)
+    }
+}
+
+impl ClockRun {
+    /// A run of `len` samples; see the type's documentation for the arguments.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        anchor_beats: f64,
+        first: u64,
+        beats_per_sample: f64,
+        (origin_beats, origin_bar): (f64, i64),
+        bpm: f64,
+        beats_per_bar: f64,
+        playing: bool,
+        sample_rate: f64,
+        len: usize,
+    ) -> Self {
+        Self {
+            anchor_beats,
+            first,
+            beats_per_sample,
+            origin_beats,
+            origin_bar,
+            bpm,
+            beats_per_bar,
+            playing,
+            sample_rate,
+            len,
+        }
+    }
+
+    /// A playing clock at a constant tempo from the song's start: sample `i` of the run is
+    /// song sample `first + i` (tests, offline tools).
+    pub fn from_song_start(first: u64, len: usize, bpm: f64, beats_per_bar: f64, sr: f64) -> Self {
+        Self::new(0.0, first, bpm / 60.0 / sr, (0.0, 0), bpm, beats_per_bar, true, sr, len)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Position of sample `i` in beats.
+    #[inline]
+    pub fn beats(&self, i: usize) -> f64 {
+        self.anchor_beats + (self.first + i as u64) as f64 * self.beats_per_sample
+    }
+
+    /// The clock at sample `i` (also past the run's end: the clock goes on).
+    #[inline]
+    pub fn at(&self, i: usize) -> ClockState {
+        let (whole, phase) = split_bars((self.beats(i) - self.origin_beats) / self.beats_per_bar);
+        ClockState {
+            bar_phase: phase,
+            bar: self.origin_bar + whole,
+            bpm: self.bpm,
+            beats_per_bar: self.beats_per_bar,
+            playing: self.playing,
+            sample_rate: self.sample_rate,
+        }
+    }
+
+    /// The clock at sample `i` of the run, `None` past its end.
+    pub fn get(&self, i: usize) -> Option<ClockState> {
+        (i < self.len).then(|| self.at(i))
+    }
+
+    /// The clock at the run's last sample.
+    pub fn last(&self) -> Option<ClockState> {
+        self.len.checked_sub(1).map(|i| self.at(i))
+    }
+
+    /// Samples `a..b` of the run as a run of their own.
+    pub fn sub(&self, a: usize, b: usize) -> Self {
+        let b = b.min(self.len).max(a.min(self.len));
+        let a = a.min(b);
+        Self { first: self.first + a as u64, len: b - a, ..*self }
+    }
+
+    /// The same clock with another length.
+    pub fn with_len(&self, len: usize) -> Self {
+        Self { len, ..*self }
+    }
+
+    /// The clock of every sample of the run, in order.
+    pub fn iter(&self) -> impl Iterator<Item = ClockState> + '_ {
+        (0..self.len).map(move |i| self.at(i))
+    }
+}
+
+/// Splits a position in bars into (bar index, phase in [0, 1)). Positions within 1e-9
+/// bars below a bar line count as on it: hosts give positions in binary fractions, and a
+/// note meant for the downbeat must not land one sample late.
+#[inline]
+pub(crate) fn split_bars(bars: f64) -> (i64, f64) {
+    let whole = crate::dsp::sequencer::fast_floor(bars + 1e-9);
+    ((whole as i64), (bars - whole).clamp(0.0, 1.0 - f64::EPSILON))
+}
+
 /// Everything a compiled DSL program reads and writes while rendering one block.
 ///
 /// The engine fills `clocks`, `inputs` and `params` before calling the program, and
@@ -251,8 +382,8 @@ impl Default for ClockState {
 pub struct BlockContext<'a> {
     /// Number of samples in this block (<= the `max_block` given at prepare time).
     pub len: usize,
-    /// Clock state for every sample of the block (`clocks[i]` for sample `i`).
-    pub clocks: &'a [ClockState],
+    /// The block's clock (`clocks.at(i)` for sample `i`).
+    pub clocks: ClockRun,
     /// Audio input (the optional sidechain) per channel, `len` samples each; zeros when
     /// the host gives none. Read by `adc`.
     pub inputs: [&'a [f32]; 2],

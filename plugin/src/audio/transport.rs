@@ -20,6 +20,8 @@
 //! off, or the host gives no position or tempo, the clock free-runs at the tempo set in
 //! code (`clk`).
 
+use crate::audio::patch::{split_bars, ClockRun};
+#[cfg(test)]
 use crate::audio::patch::ClockState;
 
 /// What the engine needs from the host transport for one block; built from nice-plug's
@@ -218,13 +220,9 @@ impl Clock {
         self.was_host_playing = false;
     }
 
-    /// Fills `out[..len]` with the clock state of each sample of the block.
-    pub fn fill_block(
-        &mut self,
-        host: &HostTime,
-        sync: bool,
-        out: &mut [ClockState],
-    ) -> ClockEvents {
+    /// The clock of the next block of `len` samples (each sample's state is computed on
+    /// demand from the run) and what happened to the transport since the last one.
+    pub fn block(&mut self, host: &HostTime, sync: bool, len: usize) -> (ClockRun, ClockEvents) {
         let sr = self.sample_rate;
         let synced = sync && host.tempo.is_some() && host.pos_beats.is_some();
         let mut events = ClockEvents::default();
@@ -240,44 +238,58 @@ impl Clock {
             };
             // Prefer the host's own bar grid (correct across time signature changes);
             // otherwise assume the signature has held since the song start.
-            let (origin_beats, origin_bar) = host.bar_origin(host_start);
-            for (i, c) in out.iter_mut().enumerate() {
-                let beats = start + i as f64 * beats_per_sample;
-                let (whole, phase) = split_bars((beats - origin_beats) / beats_per_bar);
-                *c = ClockState {
-                    bar_phase: phase,
-                    bar: origin_bar + whole,
-                    bpm,
-                    beats_per_bar,
-                    playing: host.playing,
-                    sample_rate: sr,
-                };
-            }
+            let origin = host.bar_origin(host_start);
+            let run = ClockRun::new(
+                start,
+                0,
+                beats_per_sample,
+                origin,
+                bpm,
+                beats_per_bar,
+                host.playing,
+                sr,
+                len,
+            );
             events.stopped = self.was_host_playing && !host.playing;
             self.was_host_playing = host.playing;
             // Keep the free-running clock where the host left it, so switching sync off
             // continues from the same place instead of jumping.
-            let end = start + out.len() as f64 * beats_per_sample;
+            let end = start + len as f64 * beats_per_sample;
             self.set_free_beats(end);
+            (run, events)
         } else {
             events.stopped = self.was_host_playing;
             self.was_host_playing = false;
             let bpm = self.code_bpm;
             let beats_per_bar = self.code_beats_per_bar;
             let step = bpm / 60.0 / sr;
-            for c in out.iter_mut() {
-                let beats = self.free_anchor_beats + self.free_samples as f64 * step;
-                let (whole, phase) = split_bars(beats / beats_per_bar);
-                *c = ClockState {
-                    bar_phase: phase,
-                    bar: whole,
-                    bpm,
-                    beats_per_bar,
-                    playing: true,
-                    sample_rate: sr,
-                };
-                self.free_samples += 1;
-            }
+            let run = ClockRun::new(
+                self.free_anchor_beats,
+                self.free_samples,
+                step,
+                (0.0, 0),
+                bpm,
+                beats_per_bar,
+                true,
+                sr,
+                len,
+            );
+            self.free_samples += len as u64;
+            (run, events)
+        }
+    }
+
+    /// [`Clock::block`] written out sample by sample into `out` (tests).
+    #[cfg(test)]
+    pub fn fill_block(
+        &mut self,
+        host: &HostTime,
+        sync: bool,
+        out: &mut [ClockState],
+    ) -> ClockEvents {
+        let (run, events) = self.block(host, sync, out.len());
+        for (i, c) in out.iter_mut().enumerate() {
+            *c = run.at(i);
         }
         events
     }
@@ -317,14 +329,6 @@ impl Clock {
         let correction = (error / samples.max(1.0)).clamp(-max, max);
         (own, tempo_step + correction)
     }
-}
-
-/// Splits a position in bars into (bar index, phase in [0, 1)). Positions within 1e-9
-/// bars below a bar line count as on it: hosts give positions in binary fractions, and a
-/// note meant for the downbeat must not land one sample late.
-fn split_bars(bars: f64) -> (i64, f64) {
-    let whole = (bars + 1e-9).floor();
-    ((whole as i64), (bars - whole).clamp(0.0, 1.0 - f64::EPSILON))
 }
 
 // The integration tests' rounding host, so both drive the clock with the same jitter.

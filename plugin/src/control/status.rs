@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use crate::audio::midi_in::{MidiInReceiver, StampedMidiIn};
 use crate::audio::midi_out::MidiEvent;
-use crate::audio::patch::{ClockState, ToJsValue};
+use crate::audio::patch::{ClockRun, ClockState, ToJsValue};
 use crate::js::input::ToJsReceiver;
 
 /// Capacity of the note log (audio → editor) and the toJS queue (audio → JS).
@@ -132,7 +132,7 @@ impl AudioOutlets {
     /// Returns the number of MIDI input events the JS thread's queue had no room for.
     pub fn publish(
         &mut self,
-        clocks: &[ClockState],
+        clocks: &ClockRun,
         midi: &[MidiEvent],
         to_js: &[ToJsValue],
         scope: &[f32],

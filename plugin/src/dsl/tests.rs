@@ -3,7 +3,7 @@
 use super::*;
 use crate::audio::midi_in::{MidiIn, MidiInState, MidiInView};
 use crate::audio::patch::{
-    BlockContext, ChannelBank, ClockState, FixedQueue, TimedNote, ToJsValue, NUM_PARAMS,
+    BlockContext, ChannelBank, ClockRun, FixedQueue, TimedNote, ToJsValue, NUM_PARAMS,
 };
 
 pub const SEED: &str = "{120, 4}clk;\n{1}quantise;\n:m:{1}fromJS;\n:seq:{{15}clp, [1], :m:}rsq;\n:tune:{:seq:}saw;\n>{{:tune:,0.08}mul}mix;\n";
@@ -82,20 +82,20 @@ impl Harness {
         let mut done = 0;
         while done < n {
             let len = (n - done).min(self.block);
-            let clocks: Vec<ClockState> = (0..len)
-                .map(|i| {
-                    let beats = (self.position + i as f64) * self.bpm / 60.0 / self.sr;
-                    let bars = beats / self.beats;
-                    ClockState {
-                        bar_phase: bars - bars.floor(),
-                        bar: bars.floor() as i64,
-                        bpm: self.bpm,
-                        beats_per_bar: self.beats,
-                        playing: true,
-                        sample_rate: self.sr,
-                    }
-                })
-                .collect();
+            // Sample `position + i` of a song at a constant tempo, as the engine's clock.
+            let step = self.bpm / 60.0 / self.sr;
+            let whole = self.position.max(0.0).floor();
+            let clocks = ClockRun::new(
+                (self.position - whole) * step,
+                whole as u64,
+                step,
+                (0.0, 0),
+                self.bpm,
+                self.beats,
+                true,
+                self.sr,
+                len,
+            );
             let mut l = vec![9.0f32; len];
             let mut r = vec![9.0f32; len];
             let mut notes = FixedQueue::with_capacity(64);
@@ -111,7 +111,7 @@ impl Harness {
                 .collect();
             let mut ctx = BlockContext {
                 len,
-                clocks: &clocks,
+                clocks,
                 inputs: [inputs, inputs],
                 outputs: [&mut l, &mut r],
                 params: &self.params,

@@ -333,7 +333,7 @@ fn scop_values_reach_the_scope() {
     let without = frame(&ctx, &mut ed, vec![]).shapes.len();
     assert!(ed.scope_seen.is_none());
     let wave: Vec<f32> = (0..2000).map(|i| (i as f32 * 0.05).sin()).collect();
-    plugin.outlets.publish(&[], &[], &[], &wave, &[]);
+    plugin.outlets.publish(&Default::default(), &[], &[], &wave, &[]);
     let with = frame(&ctx, &mut ed, vec![]).shapes.len();
     // The newest SCOPE_LEN values are kept, in order.
     assert_eq!(ed.scope.len(), SCOPE_LEN);

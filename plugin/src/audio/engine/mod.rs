@@ -14,7 +14,7 @@ use crate::audio::midi_in::{
 };
 use crate::audio::midi_out::{MidiEvent, NoteScheduler};
 use crate::audio::patch::{
-    BlockContext, ChannelBank, ClockState, FixedQueue, Patch, SampleBank, TimedNote, ToJsValue,
+    BlockContext, ChannelBank, ClockRun, ClockState, FixedQueue, Patch, SampleBank, TimedNote, ToJsValue,
     NUM_PARAMS,
 };
 use crate::audio::transport::{Clock, HostTime};
@@ -64,6 +64,9 @@ pub const MAX_IN_FLIGHT: usize = QUEUE_CAPACITY - crate::audio::patch::NUM_CHANN
 const CROSSFADE_SECONDS: f64 = 0.01;
 /// Gain smoothing time in seconds.
 const GAIN_RAMP_SECONDS: f64 = 0.02;
+/// How close the smoothed gain must come to its target before it snaps onto it (and the
+/// block loop becomes a plain multiply): 1e-5 of full scale, -100 dB, inaudible.
+const GAIN_SETTLED: f32 = 1e-5;
 /// Output above this magnitude is clipped: a safety net for ears and speakers.
 pub const SAFETY_CLIP: f32 = 1.0;
 
@@ -126,7 +129,7 @@ pub struct BlockReport<'a> {
     /// Clock state at the block's first sample.
     pub clock: ClockState,
     /// Clock state of every sample of the block.
-    pub clocks: &'a [ClockState],
+    pub clocks: ClockRun,
 }
 
 /// The realtime engine. See the module documentation.
@@ -136,7 +139,7 @@ pub struct Engine {
     /// Largest block `process` accepts; longer blocks are split.
     max_block: usize,
     /// Per-sample clock states of the current block.
-    clocks: Vec<ClockState>,
+    clocks: ClockRun,
     /// The playing patch.
     current: Option<Box<dyn Patch>>,
     /// The patch being faded out after a swap.
@@ -195,7 +198,7 @@ impl Engine {
             ends,
             clock: Clock::new(sample_rate),
             max_block: 0,
-            clocks: Vec::new(),
+            clocks: ClockRun::default(),
             current: None,
             fading: None,
             fade_pos: 0,
@@ -242,7 +245,6 @@ impl Engine {
         }
         self.clock = clock;
         self.max_block = max_block;
-        self.clocks = vec![ClockState::default(); max_block];
         self.fade_buf = [vec![0.0; max_block], vec![0.0; max_block]];
         self.input_buf = [vec![0.0; max_block], vec![0.0; max_block]];
         self.fade_len = ((sample_rate * CROSSFADE_SECONDS) as usize).max(1);
@@ -370,7 +372,8 @@ impl Engine {
         self.midi_out.clear();
         self.midi_stamped.clear();
 
-        let events = self.clock.fill_block(&host, sync, &mut self.clocks[..len]);
+        let (clocks, events) = self.clock.block(&host, sync, len);
+        self.clocks = clocks;
         if len == 0 {
             return BlockReport {
                 midi: &[],
@@ -379,10 +382,10 @@ impl Engine {
                 to_js: &[],
                 scope: &[],
                 clock: ClockState::default(),
-                clocks: &[],
+                clocks: ClockRun::default(),
             };
         }
-        let playing = self.clocks[0].playing;
+        let playing = self.clocks.playing;
         // A stop or a relocation (locate, loop jump) ends every held note at once.
         if events.stopped || events.relocated || self.release_requested {
             self.scheduler.release_all(0);
@@ -426,7 +429,7 @@ impl Engine {
         let mut split = len;
         if self.pending.is_some() {
             let mut prev = self.last_bar;
-            for (i, c) in self.clocks[..len].iter().enumerate() {
+            for (i, c) in self.clocks.iter().enumerate() {
                 if prev != i64::MIN && c.bar != prev {
                     split = i;
                     break;
@@ -436,7 +439,7 @@ impl Engine {
         }
         self.prepare_inputs(inputs, len);
         // MIDI: the clip's notes, then the host's and the clip's input in time order.
-        self.clips.process(&self.clocks[..len]);
+        self.clips.process(&self.clocks);
         let midi_in_dropped = self.gather_midi_in(midi_in, len);
         self.midi_thru(midi_thru);
         self.render(0, split, &params, out_l, out_r);
@@ -446,7 +449,7 @@ impl Engine {
             }
             self.render(split, len, &params, out_l, out_r);
         }
-        self.last_bar = self.clocks[len - 1].bar;
+        self.last_bar = self.clocks.at(len - 1).bar;
 
         // Gain (smoothed) and the safety net: no NaN/inf, hard clip.
         let target = if gain.is_finite() { gain.max(0.0) } else { 0.0 };
@@ -454,10 +457,23 @@ impl Engine {
             self.gain = target;
             self.gain_initialised = true;
         }
-        for (l, r) in out_l.iter_mut().zip(out_r.iter_mut()) {
-            self.gain += (target - self.gain) * self.gain_coef;
-            *l = sanitize(*l * self.gain);
-            *r = sanitize(*r * self.gain);
+        if self.gain == target {
+            // Settled (nearly always): a constant factor, a loop the compiler vectorises.
+            let g = self.gain;
+            for (l, r) in out_l.iter_mut().zip(out_r.iter_mut()) {
+                *l = sanitize(*l * g);
+                *r = sanitize(*r * g);
+            }
+        } else {
+            for (l, r) in out_l.iter_mut().zip(out_r.iter_mut()) {
+                self.gain += (target - self.gain) * self.gain_coef;
+                *l = sanitize(*l * self.gain);
+                *r = sanitize(*r * self.gain);
+            }
+            // The one-pole ramp only approaches its target: land on it once inaudibly close.
+            if (target - self.gain).abs() <= GAIN_SETTLED {
+                self.gain = target;
+            }
         }
 
         self.stamp_midi_in();
@@ -471,7 +487,7 @@ impl Engine {
         // Sorted as the scheduler sorts (note-offs first on ties); never allocates.
         crate::audio::midi_out::sort_events(self.midi_out.as_mut_slice());
 
-        let clock = self.clocks[0];
+        let clock = self.clocks.at(0);
         BlockReport {
             midi: self.midi_out.as_slice(),
             midi_in: self.midi_stamped.as_slice(),
@@ -479,7 +495,7 @@ impl Engine {
             to_js: self.to_js.as_slice(),
             scope: self.scope.as_slice(),
             clock,
-            clocks: &self.clocks[..len],
+            clocks: self.clocks,
         }
     }
 
@@ -659,7 +675,7 @@ impl Engine {
         // The fading patch first: its notes and toJS values are discarded.
         // What both patches read in this sub-block.
         let view = SubBlock {
-            clocks: &self.clocks[a..b],
+            clocks: self.clocks.sub(a, b),
             inputs: [&self.input_buf[0][a..b], &self.input_buf[1][a..b]],
             params,
             channels: &self.channels,
@@ -695,7 +711,7 @@ impl Engine {
         for i in notes_before..self.notes.len() {
             let t = self.notes.as_slice()[i];
             let offset = (t.offset as usize).min(n - 1) + a;
-            let c = self.clocks[offset];
+            let c = self.clocks.at(offset);
             let samples_per_bar = 60.0 / c.bpm.max(1e-3) * c.beats_per_bar * c.sample_rate;
             self.scheduler.note_on(offset as u32, t.note, t.note.length_bars * samples_per_bar);
         }
@@ -720,7 +736,7 @@ impl Engine {
 /// What every patch of a sub-block reads: its clocks, sidechain input, parameters, JS
 /// channel data and MIDI input.
 struct SubBlock<'a> {
-    clocks: &'a [ClockState],
+    clocks: ClockRun,
     inputs: [&'a [f32]; 2],
     params: &'a [f32; NUM_PARAMS],
     channels: &'a ChannelBank,

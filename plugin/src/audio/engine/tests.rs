@@ -12,7 +12,7 @@ struct BarNotes {
 impl Patch for BarNotes {
     fn process(&mut self, ctx: &mut BlockContext) {
         for i in 0..ctx.len {
-            let c = ctx.clocks[i];
+            let c = ctx.clocks.at(i);
             if c.playing && self.last_bar != Some(c.bar) {
                 ctx.notes.push(TimedNote {
                     offset: i as u32,

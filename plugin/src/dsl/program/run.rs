@@ -290,7 +290,7 @@ impl Op {
                 each!(regs, f, *out, |j| ix.pull(g!(*trig, j), g!(*index, j), vals))
             }
             Op::Clp { cycles, offset, out } => {
-                let clocks = &f.ctx.clocks[f.base..f.base + nn];
+                let clocks = f.ctx.clocks.sub(f.base, f.base + nn);
                 let o = *out as usize * st;
                 for (j, c) in clocks.iter().enumerate() {
                     let v = clock_phase(
@@ -305,7 +305,7 @@ impl Op {
                 let clocks = f.ctx.clocks;
                 let base = f.base;
                 each!(regs, f, *out, |j| {
-                    let c = &clocks[base + j];
+                    let c = clocks.at(base + j);
                     if c.playing {
                         let bars_per_sample = c.bpm / 60.0 / c.beats_per_bar.max(1e-9) * inv_sr;
                         t.tick(
@@ -717,7 +717,7 @@ impl Op {
             Op::BitClock { out } => {
                 let clocks = f.ctx.clocks;
                 let base = f.base;
-                each!(regs, f, *out, |j| (clocks[base + j].bar_phase * 1_023.999_999_999).floor())
+                each!(regs, f, *out, |j| (clocks.at(base + j).bar_phase * 1_023.999_999_999).floor())
             }
         }
     }
