@@ -4,10 +4,11 @@
 //! bug). The test suite drives them with [`Mutator`]: deterministic, seeded mutation of a
 //! corpus of valid inputs (the examples, the seed session, small random checkpoints), for a
 //! bounded time per target (`cargo test -p sema_live --lib fuzz`; `SEMA_LIVE_FUZZ_SECS` sets
-//! the time per target, default 2 s). They take plain bytes, so a libFuzzer target can call
-//! them as they are (no `cargo fuzz` targets exist yet).
+//! the time per target, default 2 s). They take plain bytes, and the cargo-fuzz crate in
+//! `plugin/fuzz/` (a workspace of its own, built only by `cargo fuzz`) calls them as they
+//! are from one libFuzzer target each, with seeds and dictionaries (README, "Fuzzing").
 //!
-//! Inputs that once failed are kept in [`REGRESSIONS`] and run first.
+//! Inputs that once failed, in either, are kept in [`REGRESSIONS`] and run first.
 
 use std::path::Path;
 use std::sync::Arc;

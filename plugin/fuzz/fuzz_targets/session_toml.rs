@@ -1,0 +1,8 @@
+//! libFuzzer target for [`sema_live::fuzz::session_toml`].
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    sema_live::fuzz::session_toml(data);
+});
