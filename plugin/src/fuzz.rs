@@ -129,6 +129,15 @@ pub const REGRESSIONS: &[(&str, &[u8])] = &[
         "midi_file",
         b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x80\x00MTrk\x00\x00\x00\x04\x00\xff\x2f\x00",
     ),
+    // libFuzzer: the same rate in a header chunk after an unknown chunk (midly skips chunks
+    // it does not know, so the header it reads need not come first).
+    ("midi_file", b"XXXX\x00\x00\x00\x00MThd\x00\x00\x00\x06\x00\x00\x00\x01\x80\x28"),
+    // libFuzzer: 0 ticks per quarter note, with a note: its beats were NaN and the sort by
+    // time panicked.
+    (
+        "midi_file",
+        b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x00MTrk\x00\x00\x00\x0c\x00\x90\x3c\x40\x00\x80\x3c\x00\x00\xff\x2f\x00",
+    ),
 ];
 
 /// A deterministic mutator (xorshift): byte flips, inserts, deletions, duplications,
