@@ -22,4 +22,6 @@ pub(crate) mod patch;
 pub(crate) mod transport;
 
 pub use midi_in::{MidiIn, MidiInKind, MidiInView, MidiSource, StampedMidiIn};
-pub use patch::{BlockContext, ChannelBank, ClockRun, ClockState, FixedQueue, SampleBank, NUM_PARAMS};
+pub use patch::{
+    BlockContext, ChannelBank, ClockRun, ClockState, FixedQueue, SampleBank, NUM_PARAMS,
+};

@@ -20,9 +20,9 @@
 //! off, or the host gives no position or tempo, the clock free-runs at the tempo set in
 //! code (`clk`).
 
-use crate::audio::patch::{split_bars, ClockRun};
 #[cfg(test)]
 use crate::audio::patch::ClockState;
+use crate::audio::patch::{split_bars, ClockRun};
 
 /// What the engine needs from the host transport for one block; built from nice-plug's
 /// `Transport` by the plugin glue, and directly by tests and the offline renderer.

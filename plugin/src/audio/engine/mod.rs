@@ -14,8 +14,8 @@ use crate::audio::midi_in::{
 };
 use crate::audio::midi_out::{MidiEvent, NoteScheduler};
 use crate::audio::patch::{
-    BlockContext, ChannelBank, ClockRun, ClockState, FixedQueue, Patch, SampleBank, TimedNote, ToJsValue,
-    NUM_PARAMS,
+    BlockContext, ChannelBank, ClockRun, ClockState, FixedQueue, Patch, SampleBank, TimedNote,
+    ToJsValue, NUM_PARAMS,
 };
 use crate::audio::transport::{Clock, HostTime};
 

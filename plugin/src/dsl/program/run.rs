@@ -717,7 +717,8 @@ impl Op {
             Op::BitClock { out } => {
                 let clocks = f.ctx.clocks;
                 let base = f.base;
-                each!(regs, f, *out, |j| (clocks.at(base + j).bar_phase * 1_023.999_999_999).floor())
+                each!(regs, f, *out, |j| (clocks.at(base + j).bar_phase * 1_023.999_999_999)
+                    .floor())
             }
         }
     }
