@@ -256,30 +256,25 @@
       seed: o.seed === undefined ? null : o.seed,
     };
   }
+  // Continue and Drums: a model continues an input (by default the last bars played).
+  async function continuation(opts, job, family) {
+    const o = options(opts, job);
+    const m = model(o, family, job);
+    await m.initialize();
+    const input = o.input !== undefined ? o.input : g.host.phrase(o.inputBars === undefined ? 2 : o.inputBars);
+    const bars = o.bars === undefined ? 2 : Number(o.bars);
+    const a = common(o, m);
+    a.job = job;
+    a.seq = input;
+    a.steps = Math.round(bars * g.host.beatsPerBar * 4);
+    return N.ml('Studio', a);
+  }
   M.studio = Object.freeze({
-    async continue(opts) {
-      const o = options(opts, 'continue');
-      const m = model(o, 'rnn', 'continue');
-      await m.initialize();
-      const input = o.input !== undefined ? o.input : g.host.phrase(o.inputBars === undefined ? 2 : o.inputBars);
-      const bars = o.bars === undefined ? 2 : Number(o.bars);
-      const a = common(o, m);
-      a.job = 'continue';
-      a.seq = input;
-      a.steps = Math.round(bars * g.host.beatsPerBar * 4);
-      return N.ml('Studio', a);
+    continue(opts) {
+      return continuation(opts, 'continue', 'rnn');
     },
-    async drums(opts) {
-      const o = options(opts, 'drums');
-      const m = model(o, 'drums', 'drums');
-      await m.initialize();
-      const input = o.input !== undefined ? o.input : g.host.phrase(o.inputBars === undefined ? 2 : o.inputBars);
-      const bars = o.bars === undefined ? 2 : Number(o.bars);
-      const a = common(o, m);
-      a.job = 'drums';
-      a.seq = input;
-      a.steps = Math.round(bars * g.host.beatsPerBar * 4);
-      return N.ml('Studio', a);
+    drums(opts) {
+      return continuation(opts, 'drums', 'drums');
     },
     keep(seq, name) {
       if (seq === null || typeof seq !== 'object') throw new TypeError('host.studio.keep: expected a NoteSequence');
