@@ -338,6 +338,50 @@ impl ClockRun {
         }
     }
 
+    /// Bar positions (`bar + bar_phase` of [`at`](Self::at), as `clp` reads them) of the
+    /// run's samples `0..out.len()`, bit-identical to computing them one by one. When the
+    /// sample and bar numbers of the run are in the range where that arithmetic is exact
+    /// without branches (always, short of years of audio), it is one loop that
+    /// vectorises; otherwise sample by sample.
+    #[inline]
+    pub fn bar_positions(&self, out: &mut [f64]) {
+        use crate::dsp::sequencer::{floor_lane, FLOOR_LANE_LIMIT};
+        let n = out.len();
+        if n == 0 {
+            return;
+        }
+        // The sample numbers `first + i` are exact in f64, and the loop index fits an i32
+        // (which converts to f64 in vector registers).
+        let samples_exact =
+            self.first.checked_add(n as u64).is_some_and(|end| end < 1 << 52) && n < 1 << 30;
+        // Bar positions are affine in the sample: bounded at both ends, bounded between.
+        let in_range = |i: usize| {
+            let bars = (self.beats(i) - self.origin_beats) / self.beats_per_bar + 1e-9;
+            bars.abs() < FLOOR_LANE_LIMIT / 2.0
+        };
+        let bars_exact = self.origin_bar.unsigned_abs() < 1 << 50;
+        if !(samples_exact && bars_exact && in_range(0) && in_range(n - 1)) {
+            for (i, o) in out.iter_mut().enumerate() {
+                let c = self.at(i);
+                *o = crate::dsp::sequencer::bar_position(c.bar, c.bar_phase);
+            }
+            return;
+        }
+        let first = self.first as f64;
+        let origin_bar = self.origin_bar as f64;
+        let (anchor, bps, origin, bpb) =
+            (self.anchor_beats, self.beats_per_sample, self.origin_beats, self.beats_per_bar);
+        for (i, o) in (0i32..).zip(out.iter_mut()) {
+            // As `at` and `split_bars`: (first + i) as f64 is first + i exactly here, and
+            // so is the bar number plus the whole bars.
+            let beats = anchor + (first + f64::from(i)) * bps;
+            let bars = (beats - origin) / bpb;
+            let whole = floor_lane(bars + 1e-9);
+            let phase = (bars - whole).clamp(0.0, 1.0 - f64::EPSILON);
+            *o = (origin_bar + whole) + phase;
+        }
+    }
+
     /// The clock at sample `i` of the run, `None` past its end.
     pub fn get(&self, i: usize) -> Option<ClockState> {
         (i < self.len).then(|| self.at(i))
@@ -422,5 +466,51 @@ pub trait Patch: Send + 'static {
     /// The tempo (bpm, beats per bar) set by a constant `clk`, used when free-running.
     fn initial_clock(&self) -> Option<(f64, f64)> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::sequencer::bar_position;
+
+    fn check(run: ClockRun) {
+        let mut fast = vec![0.0; run.len()];
+        run.bar_positions(&mut fast);
+        for (i, v) in fast.iter().enumerate() {
+            let c = run.at(i);
+            let want = bar_position(c.bar, c.bar_phase);
+            assert_eq!(v.to_bits(), want.to_bits(), "sample {i} of {run:?}: {v} vs {want}");
+        }
+    }
+
+    #[test]
+    fn block_bar_positions_equal_the_per_sample_clock() {
+        // From the song start, at tempi that do and do not divide the sample rate.
+        for bpm in [120.0, 97.3, 181.0, 60.000_001] {
+            for beats in [4.0, 3.0, 7.0] {
+                check(ClockRun::from_song_start(0, 512, bpm, beats, 48_000.0));
+                check(ClockRun::from_song_start(1_234_567, 4096, bpm, beats, 44_100.0));
+            }
+        }
+        // A host position with its own anchor and bar origin (after a relocation, a
+        // change of metre), including a pre-roll before bar 0.
+        check(ClockRun::new(
+            -3.7,
+            17,
+            120.0 / 60.0 / 48_000.0,
+            (2.5, 9),
+            120.0,
+            3.0,
+            true,
+            48_000.0,
+            700,
+        ));
+        check(ClockRun::new(1e6 + 0.25, 5, 0.002_9, (12.0, -4), 174.0, 4.0, true, 48_000.0, 256));
+        // A stopped clock (no advance) and a run so far out that the sample-by-sample
+        // path takes over.
+        check(ClockRun::new(8.0, 99, 0.0, (0.0, 0), 120.0, 4.0, false, 48_000.0, 64));
+        check(ClockRun::new(0.0, (1 << 52) + 3, 1e-3, (0.0, 0), 120.0, 4.0, true, 48_000.0, 64));
+        check(ClockRun::new(0.0, 0, 1e13, (0.0, 0), 120.0, 4.0, true, 48_000.0, 64));
     }
 }

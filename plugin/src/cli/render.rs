@@ -54,28 +54,30 @@ pub struct Levels {
 }
 
 impl Levels {
-    /// Adds one block (eight lanes, so the loop vectorises: this runs over every sample
-    /// of an hour-long render).
+    /// Adds one block. Sixteen f32 lanes, so the loop vectorises (this runs over every
+    /// sample of an hour-long render): each lane sums the squares of at most a block's
+    /// 1/16th in f32 (a relative error of about 1e-5 for a block of 4096, far below what
+    /// a meter shows), then the block's sum joins the total in f64.
     pub fn add(&mut self, left: &[f32], right: &[f32]) {
         self.frames += left.len() as u64;
-        let mut peak = [0.0f32; 8];
-        let mut sum = [0.0f64; 8];
+        let mut peak = [0.0f32; 16];
+        let mut sum = [0.0f32; 16];
         for ch in [left, right] {
-            let mut chunks = ch.chunks_exact(8);
+            let mut chunks = ch.chunks_exact(16);
             for c in &mut chunks {
-                for k in 0..8 {
+                for k in 0..16 {
                     let x = c[k].abs();
                     peak[k] = if x > peak[k] { x } else { peak[k] };
-                    sum[k] += f64::from(c[k]) * f64::from(c[k]);
+                    sum[k] += c[k] * c[k];
                 }
             }
             for (k, &x) in chunks.remainder().iter().enumerate() {
                 peak[k] = peak[k].max(x.abs());
-                sum[k] += f64::from(x) * f64::from(x);
+                sum[k] += x * x;
             }
         }
         self.peak = peak.iter().fold(self.peak, |m, &x| m.max(x));
-        self.sum_sq += sum.iter().sum::<f64>();
+        self.sum_sq += sum.iter().map(|&x| f64::from(x)).sum::<f64>();
     }
 
     pub fn peak(&self) -> f32 {
@@ -304,6 +306,10 @@ impl OfflineEngine {
             }
             midi.block(pos as u64, n, &mut midi_in);
             let beats = pos as f64 / samples_per_beat;
+            // As the plugin's `process()` does: denormals flushed to zero (a decaying
+            // envelope or filter tail would otherwise slow the render down, and the
+            // render would differ from what the plugin plays).
+            let _denormals = crate::audio::denormals::DenormalGuard::new();
             let report = self.engine.process(BlockIo {
                 host: HostTime::playing_at(s.bpm, s.beats_per_bar as i32, beats),
                 sync: true,

@@ -84,7 +84,7 @@ fn blamp(t: f64, dt: f64) -> f64 {
 }
 
 /// A PolyBLEP oscillator: phase `t` in [0,1), waveform and pulse width.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct PolyBlep {
     /// Phase in [0, 1).
     t: f64,

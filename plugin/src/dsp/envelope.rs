@@ -4,7 +4,7 @@
 /// ADSR on a gate. Coefficients follow Maximilian's setters: the attack adds a fixed
 /// step per sample (`1 - 0.01^(1/N)`, N = attack in samples, so the rise takes about
 /// N/4.6 samples), decay and release multiply by `0.01^(1/N)` per sample (−40 dB in N).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Adsr {
     amplitude: f64,
     output: f64,
@@ -43,7 +43,9 @@ impl Adsr {
         if self.params != [a, d, s, r] {
             self.set(a, d, s, r, sr);
         }
-        let on = gate.is_finite() && gate.trunc() == 1.0;
+        // `trunc(gate) == 1` without the libm call baseline x86-64 makes for `trunc`
+        // (false for NaN and infinities too).
+        let on = (1.0..2.0).contains(&gate);
         const HOLD_TIME: u64 = 1;
         if on && !self.attack_phase && !self.hold_phase && !self.decay_phase {
             self.hold_count = 0;
@@ -90,7 +92,7 @@ impl Adsr {
 
 /// A line from 0 to 1 over `duration` ms, started by a rising edge of its trigger; it
 /// drops back to 0 after reaching the end and waits for the next trigger.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Line {
     value: f64,
     inc: f64,

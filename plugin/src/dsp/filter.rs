@@ -4,7 +4,7 @@
 use std::f64::consts::{PI, TAU};
 
 /// One-pole and resonant two-pole filters (one call site uses one of the modes).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Filter {
     /// One-pole state (previous output).
     y1: f64,
@@ -69,7 +69,7 @@ impl Filter {
 }
 
 /// State-variable filter with a mix of low, band, high and notch outputs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Svf {
     v0z: f64,
     v1: f64,

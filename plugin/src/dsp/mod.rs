@@ -24,7 +24,7 @@ pub(crate) mod trigger;
 
 /// A small, fast pseudo-random generator (xorshift64*), used for `noiz`, `bitnoise` and
 /// the chorus LFO. Deterministic per seed so renders are reproducible in tests.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Rng {
     state: u64,
 }

@@ -95,6 +95,57 @@ impl RatioSeq {
         }
     }
 
+    /// [`values_fast`](Self::values_fast) (with `values`) or
+    /// [`trig_fast`](Self::trig_fast) (without) for each phase of a block, into `out`:
+    /// the same results, with the state in locals through the loop and the common
+    /// one-point case (`[1]`, a step per cycle) tested without going through the list.
+    pub fn run_block(
+        &mut self,
+        phases: &[f64],
+        values: Option<&[f64]>,
+        inv_sr: f64,
+        out: &mut [f64],
+    ) {
+        let mut prev_phase = self.prev_phase;
+        let mut counter = self.counter;
+        let points = self.points.as_slice();
+        let single = match points {
+            [p] => Some(*p),
+            _ => None,
+        };
+        for (o, &phase) in out.iter_mut().zip(phases) {
+            if prev_phase > phase {
+                prev_phase = -inv_sr;
+            }
+            let prev = prev_phase;
+            prev_phase = phase;
+            let hit = match single {
+                Some(p) => prev <= p && phase > p,
+                None => points.iter().any(|&p| prev <= p && phase > p),
+            };
+            *o = match values {
+                Some(v) => {
+                    if hit {
+                        counter += 1;
+                        if counter >= v.len() {
+                            counter = 0;
+                        }
+                    }
+                    v.get(counter).copied().unwrap_or(0.0)
+                }
+                None => {
+                    if hit {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }
+            };
+        }
+        self.prev_phase = prev_phase;
+        self.counter = counter;
+    }
+
     /// 1 when `phase` wraps or crosses one of the cumulative, normalised ratio points.
     #[inline]
     #[cfg(test)]
@@ -147,17 +198,58 @@ pub fn bar_position(bar: i64, bar_phase: f64) -> f64 {
 /// NaN fall back to `f64::floor`.
 #[inline]
 pub fn fast_floor(x: f64) -> f64 {
-    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
-    if x.abs() < 2_251_799_813_685_248.0 {
-        let r = (x + MAGIC) - MAGIC;
-        if r > x {
-            r - 1.0
-        } else {
-            r
-        }
+    if x.abs() < FLOOR_LANE_LIMIT {
+        floor_lane(x)
     } else {
         x.floor()
     }
+}
+
+/// `|x|` below this keeps [`floor_lane`] exact (2^51).
+pub const FLOOR_LANE_LIMIT: f64 = 2_251_799_813_685_248.0;
+
+/// [`fast_floor`]'s rounding trick alone, without the range check: exact for
+/// `|x| < FLOOR_LANE_LIMIT`, branch-free so that loops over a block vectorise (callers
+/// check the range for the whole block first).
+#[inline(always)]
+pub fn floor_lane(x: f64) -> f64 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+    let r = (x + MAGIC) - MAGIC;
+    if r > x {
+        r - 1.0
+    } else {
+        r
+    }
+}
+
+/// [`clock_phase`] without branches, for a whole block at once: the same result when
+/// `|bars · cycles|` and `|offset|` are below [`FLOOR_LANE_LIMIT`] / 2 (see
+/// [`clock_phase_lane_ok`]).
+#[inline(always)]
+pub fn clock_phase_lane(bars: f64, cycles: f64, offset: f64) -> f64 {
+    let wrap = |x: f64| {
+        let f = x - floor_lane(x);
+        if f >= 1.0 {
+            0.0
+        } else {
+            f
+        }
+    };
+    let f = wrap(bars * cycles);
+    let shifted = wrap(f + offset);
+    if offset == 0.0 {
+        f
+    } else {
+        shifted
+    }
+}
+
+/// Whether [`clock_phase_lane`] gives exactly [`clock_phase`] for these arguments (false
+/// for NaN and infinities).
+#[inline(always)]
+pub fn clock_phase_lane_ok(bars: f64, cycles: f64, offset: f64) -> bool {
+    const HALF: f64 = FLOOR_LANE_LIMIT / 2.0;
+    ((bars * cycles).abs() < HALF) & (offset.abs() < HALF)
 }
 
 /// `x mod 1` in [0, 1).
@@ -184,7 +276,7 @@ pub fn clock_phase(bars: f64, cycles: f64, offset: f64) -> f64 {
 }
 
 /// `clt`: 1 on the first sample of each `clp` cycle, else 0.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct ClockTrig {
     /// Index of the cycle seen at the previous sample (`None` before the first).
     prev_cycle: Option<f64>,
@@ -224,6 +316,40 @@ impl ClockTrig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_sequencer_equals_the_per_sample_one() {
+        let inv_sr = 1.0 / 48_000.0;
+        // A phasor at an odd rate with a jump back (a relocation) in the middle.
+        let mut phases: Vec<f64> = (0..3000).map(|i| (i as f64 * 0.001_37).fract()).collect();
+        phases[1700..].iter_mut().for_each(|p| *p = (*p * 0.5 + 0.31).fract());
+        let values = [3.0, 1.0, 4.0, 1.5, 9.0];
+        for times in [&[1.0][..], &[1.0, 2.0, 1.0][..], &[0.5, 0.25, 0.25, 3.0][..]] {
+            for vals in [Some(&values[..]), None] {
+                let mut a = RatioSeq::new(8);
+                let mut b = RatioSeq::new(8);
+                a.prepare(times);
+                b.prepare(times);
+                let mut fast = vec![0.0; phases.len()];
+                let mut want = vec![0.0; phases.len()];
+                // In blocks of 512, as the engine calls it.
+                for (k, chunk) in phases.chunks(512).enumerate() {
+                    let n = vals.map_or(0, <[f64]>::len);
+                    a.begin(chunk[0], n, inv_sr);
+                    a.run_block(chunk, vals, inv_sr, &mut fast[k * 512..k * 512 + chunk.len()]);
+                    b.begin(chunk[0], n, inv_sr);
+                    for (j, &p) in chunk.iter().enumerate() {
+                        want[k * 512 + j] = match vals {
+                            Some(v) => b.values_fast(p, v, inv_sr),
+                            None => b.trig_fast(p, inv_sr),
+                        };
+                    }
+                }
+                assert_eq!(fast, want, "{times:?} {vals:?}");
+                assert!(want.iter().any(|&v| v != want[0]), "the sequence moves");
+            }
+        }
+    }
 
     const SR: f64 = 48_000.0;
 

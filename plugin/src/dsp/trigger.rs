@@ -2,7 +2,7 @@
 //! Maximilian's `maxiTrigger`, `maxiCounter`, `maxiIndex` and `maxiSampleAndHold`.
 
 /// Detects positive zero crossings and changes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Trigger {
     /// Previous input (Maximilian starts it at 1, so a constant positive input does not
     /// retrigger, but the very first positive sample does).
@@ -45,7 +45,7 @@ impl Trigger {
 }
 
 /// Counts rising edges of one input; a rising edge of the other resets to 0.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Counter {
     value: f64,
     inc: Trigger,
@@ -86,7 +86,7 @@ impl Index {
 }
 
 /// Sample and hold: takes a new input value every `hold_ms` milliseconds.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct SampleAndHold {
     phase: f64,
     held: f64,

@@ -108,7 +108,30 @@ fn median(mut f: impl FnMut() -> f32) -> f64 {
     v[RUNS / 2]
 }
 
+/// `PEER_PROFILE=<patch name or "seed">`: renders only that patch, ours, for about 5 s
+/// and exits (for `perf record`).
+fn profile_only() -> bool {
+    let Ok(name) = std::env::var("PEER_PROFILE") else { return false };
+    let code = match PATCHES.iter().find(|p| p.0 == name) {
+        Some(p) => p.1,
+        None if name == "seed" => SEED,
+        None => panic!("PEER_PROFILE: no patch {name:?}"),
+    };
+    let mut ours = Ours::new(code);
+    let t0 = Instant::now();
+    let mut n = 0;
+    while t0.elapsed().as_secs_f64() < 5.0 {
+        black_box(ours.render());
+        n += 1;
+    }
+    eprintln!("{name}: {:.3} ms per 10 s", t0.elapsed().as_secs_f64() * 1e3 / n as f64);
+    true
+}
+
 fn peers(c: &mut Criterion) {
+    if profile_only() {
+        return;
+    }
     let realtime = |t: f64| SECONDS as f64 / t;
     for (name, ours_code, glicol_code) in PATCHES {
         let mut ours = Ours::new(ours_code);

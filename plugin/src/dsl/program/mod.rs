@@ -159,6 +159,9 @@ pub struct Program {
     missing_samples: Vec<String>,
     /// Samples rendered so far.
     time: u64,
+    /// Whether a top-level `>` writes every output at every sample (no silence to
+    /// write first).
+    writes_all_outputs: bool,
 }
 
 /// What the compiler hands to [`Program::new`].
@@ -216,7 +219,9 @@ impl Program {
                 regs[i * stride..(i + 1) * stride].fill(*v);
             }
         }
+        let writes_all_outputs = ops.iter().any(|op| matches!(op, Op::DacAll { .. }));
         Ok(Program {
+            writes_all_outputs,
             ops,
             regs,
             stride,
@@ -265,9 +270,13 @@ impl Program {
     /// Blocks longer than the `max_block` given at compile time are rendered in chunks.
     pub fn process(&mut self, ctx: &mut BlockContext) {
         let len = ctx.len.min(ctx.clocks.len());
-        for out in ctx.outputs.iter_mut() {
-            let n = len.min(out.len());
-            out[..n].fill(0.0);
+        // `>` writes every output at every sample; other programs start from silence.
+        // Outputs are only written through `finite_f32`: NaN/inf never reach the host.
+        if !self.writes_all_outputs {
+            for out in ctx.outputs.iter_mut() {
+                let n = len.min(out.len());
+                out[..n].fill(0.0);
+            }
         }
         let sr = self.sample_rate;
         let inv_sr = 1.0 / sr;
@@ -280,26 +289,43 @@ impl Program {
                 self.time += 1;
             }
         } else {
-            let mut base = 0;
-            while base < len {
-                let n = (len - base).min(self.max_block);
-                let mut f =
-                    Frame { ctx, base, n, stride: self.stride, sr, inv_sr, time: self.time };
-                for op in self.ops.iter_mut() {
-                    op.run::<false>(&mut self.regs, &mut self.lists, &mut f);
-                }
-                self.time += n as u64;
-                base += n;
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { self.run_blocks_avx2(ctx, len) };
+                return;
             }
+            self.run_blocks(ctx, len);
         }
-        // NaN/inf must never reach the host.
-        for out in ctx.outputs.iter_mut() {
-            let n = len.min(out.len());
-            for s in out[..n].iter_mut() {
-                // `is_finite` compiles to a branch-free mask test the compiler can vectorise.
-                let v = *s;
-                *s = if v.is_finite() { v } else { 0.0 };
+    }
+
+    /// Block mode: each op over the whole block (in chunks of `max_block`).
+    #[inline(always)]
+    fn run_blocks_body(&mut self, ctx: &mut BlockContext, len: usize) {
+        let sr = self.sample_rate;
+        let inv_sr = 1.0 / sr;
+        let mut base = 0;
+        while base < len {
+            let n = (len - base).min(self.max_block);
+            let mut f = Frame { ctx, base, n, stride: self.stride, sr, inv_sr, time: self.time };
+            for op in self.ops.iter_mut() {
+                op.run::<false>(&mut self.regs, &mut self.lists, &mut f);
             }
+            self.time += n as u64;
+            base += n;
         }
+    }
+
+    fn run_blocks(&mut self, ctx: &mut BlockContext, len: usize) {
+        self.run_blocks_body(ctx, len)
+    }
+
+    /// [`run_blocks`](Self::run_blocks) compiled for AVX2: the loops over a block run four
+    /// f64 lanes at a time instead of two. No FMA: every multiply and add rounds as in
+    /// the baseline build, so the output is bit-identical.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_blocks_avx2(&mut self, ctx: &mut BlockContext, len: usize) {
+        self.run_blocks_body(ctx, len)
     }
 }

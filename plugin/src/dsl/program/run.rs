@@ -13,6 +13,95 @@ fn fin(x: f64) -> f64 {
     }
 }
 
+/// An output sample: NaN/inf (also a finite f64 beyond f32's range) never reach the
+/// host. Branch-free, so the output loops vectorise.
+#[inline(always)]
+fn finite_f32(x: f64) -> f32 {
+    let v = x as f32;
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// Runs `$body` with `$s` bound to an op's (small, `Copy`) state. In block mode that is
+/// a local copy, written back after the block: the state then stays in registers through
+/// the loop instead of being stored and reloaded at every sample (which would put a
+/// store-to-load round trip on an oscillator's phase, sample after sample).
+macro_rules! local {
+    ($state:expr, |$s:ident| $body:expr) => {{
+        if PER_SAMPLE {
+            let $s = &mut *$state;
+            $body
+        } else {
+            let mut copy = *$state;
+            let r = {
+                let $s = &mut copy;
+                $body
+            };
+            *$state = copy;
+            r
+        }
+    }};
+}
+
+/// Register `out`'s first `n` samples (mutable) and those of each of `ins` (shared), when
+/// `out` is none of `ins` (so the mutable slice overlaps no shared one). Block-mode
+/// loops over these slices vectorise without the overlap checks that indexing `regs`
+/// directly would need. `None` if `out` is one of `ins` (or, never in practice, a range
+/// falls outside `regs`).
+#[inline(always)]
+fn split_regs<const K: usize>(
+    regs: &mut [f64],
+    st: usize,
+    n: usize,
+    out: R,
+    ins: [R; K],
+) -> Option<(&mut [f64], [&[f64]; K])> {
+    let len = regs.len();
+    let fits = |r: R| {
+        (r as usize).checked_mul(st).and_then(|o| o.checked_add(n)).is_some_and(|e| e <= len)
+    };
+    if n > st || ins.contains(&out) || !fits(out) || !ins.iter().all(|&r| fits(r)) {
+        return None;
+    }
+    let ptr = regs.as_mut_ptr();
+    // SAFETY: every range lies within `regs` (checked just above). Register `r` owns
+    // `r * st .. r * st + st` and `n <= st`, so the ranges of different registers are
+    // disjoint, and `out` differs from every register of `ins`: the mutable slice
+    // overlaps none of the shared ones. All borrow `regs` for the returned lifetime.
+    unsafe {
+        let o = std::slice::from_raw_parts_mut(ptr.add(out as usize * st), n);
+        let i = ins.map(|r| &*std::slice::from_raw_parts(ptr.add(r as usize * st).cast_const(), n));
+        Some((o, i))
+    }
+}
+
+/// `out[j] = body` for every sample of the frame, with each `x` bound to its input
+/// register's value at `j`. In block mode a loop over slices ([`split_regs`]) that
+/// vectorises; per sample (or if `out` is also an input) through `each!`.
+macro_rules! lanes {
+    ($regs:ident, $f:ident, $out:expr, [$($x:ident = $in:expr),+], $body:expr) => {{
+        let out: R = $out;
+        let n = $f.len::<PER_SAMPLE>();
+        let st = $f.stride::<PER_SAMPLE>();
+        let split = if PER_SAMPLE { None } else { split_regs($regs, st, n, out, [$($in),+]) };
+        match split {
+            Some((o, [$($x),+])) => {
+                for (j, o) in o.iter_mut().enumerate() {
+                    $(let $x = $x[j];)+
+                    *o = $body;
+                }
+            }
+            None => each!($regs, $f, out, |j| {
+                $(let $x = g!($in, j);)+
+                $body
+            }),
+        }
+    }};
+}
+
 /// Builds a new register value from inputs for every sample of the frame.
 macro_rules! each {
     ($regs:ident, $f:ident, $out:expr, |$j:ident| $body:expr) => {{
@@ -61,6 +150,26 @@ impl Op {
         ) || matches!(self, Op::ListFn { kind, bodies, .. } if *kind != ListFnKind::Expa && bodies.iter().all(|b| b.iter().all(Op::is_stateless)))
     }
 }
+
+/// `out[j] = op(out[j], x[j])` over a block, as one loop that vectorises (block mode;
+/// sample by sample through the same operation if `x` is `out` itself).
+#[inline(always)]
+fn accumulate(regs: &mut [f64], st: usize, n: usize, out: R, x: R, op: impl Fn(f64, f64) -> f64) {
+    if let Some((o, [x])) = split_regs(regs, st, n, out, [x]) {
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = op(*o, x);
+        }
+    } else {
+        let o = out as usize * st;
+        for v in regs[o..o + n].iter_mut() {
+            *v = op(*v, *v);
+        }
+    }
+}
+
+/// Where `sum`/`mix` start adding: negative zero, as `Iterator::sum` for floats does
+/// (so the sum of `-0` is `-0`).
+const SUM_START: f64 = -0.0;
 
 /// Runs a lambda body (for `map` and friends). Kept out of line: `Op::run` is inlined
 /// into the sample loop and cannot inline itself recursively.
@@ -122,28 +231,23 @@ impl Op {
         }
         let (sr, inv_sr) = (f.sr, f.inv_sr);
         match self {
-            Op::Copy { a, out } => each!(regs, f, *out, |j| g!(*a, j)),
+            Op::Copy { a, out } => lanes!(regs, f, *out, [x = *a], x),
             Op::Bin { kind, a, b, out } => {
                 let (a, b) = (*a, *b);
                 match kind {
-                    BinKind::Add => each!(regs, f, *out, |j| g!(a, j) + g!(b, j)),
-                    BinKind::Sub => each!(regs, f, *out, |j| g!(a, j) - g!(b, j)),
-                    BinKind::Mul => each!(regs, f, *out, |j| g!(a, j) * g!(b, j)),
-                    BinKind::Div => each!(regs, f, *out, |j| {
-                        let d = g!(b, j);
-                        if d != 0.0 {
-                            g!(a, j) / d
-                        } else {
-                            0.0
-                        }
-                    }),
+                    BinKind::Add => lanes!(regs, f, *out, [x = a, y = b], x + y),
+                    BinKind::Sub => lanes!(regs, f, *out, [x = a, y = b], x - y),
+                    BinKind::Mul => lanes!(regs, f, *out, [x = a, y = b], x * y),
+                    BinKind::Div => {
+                        lanes!(regs, f, *out, [x = a, y = b], if y != 0.0 { x / y } else { 0.0 })
+                    }
                     BinKind::Mod => each!(regs, f, *out, |j| g!(a, j) % g!(b, j)),
                     BinKind::Pow => each!(regs, f, *out, |j| g!(a, j).powf(g!(b, j))),
                     BinKind::Gt => {
-                        each!(regs, f, *out, |j| if g!(a, j) > g!(b, j) { 1.0 } else { 0.0 })
+                        lanes!(regs, f, *out, [x = a, y = b], if x > y { 1.0 } else { 0.0 })
                     }
                     BinKind::Lt => {
-                        each!(regs, f, *out, |j| if g!(a, j) < g!(b, j) { 1.0 } else { 0.0 })
+                        lanes!(regs, f, *out, [x = a, y = b], if x < y { 1.0 } else { 0.0 })
                     }
                     BinKind::Dist => each!(regs, f, *out, |j| maps::atan_dist(g!(a, j), g!(b, j))),
                 }
@@ -151,18 +255,41 @@ impl Op {
             Op::Un { kind, a, out } => {
                 let a = *a;
                 match kind {
-                    UnKind::Abs => each!(regs, f, *out, |j| g!(a, j).abs()),
+                    UnKind::Abs => lanes!(regs, f, *out, [x = a], x.abs()),
                     UnKind::Mtof => each!(regs, f, *out, |j| maps::mtof(g!(a, j))),
                     UnKind::Ftom => each!(regs, f, *out, |j| maps::ftom(g!(a, j))),
                     UnKind::Softclip => each!(regs, f, *out, |j| maps::softclip(g!(a, j))),
-                    UnKind::Hardclip => each!(regs, f, *out, |j| maps::hardclip(g!(a, j))),
+                    UnKind::Hardclip => lanes!(regs, f, *out, [x = a], maps::hardclip(x)),
+                }
+            }
+            // Block mode adds argument by argument over the block (loops that vectorise)
+            // in the same order as the per-sample fold, so the sums are identical.
+            Op::Sum { args, scale, out } if !PER_SAMPLE => {
+                let scale = *scale;
+                // The compiler gives `sum`/`mix` at least one argument.
+                let Some(&first) = args.first() else { return };
+                lanes!(regs, f, *out, [x = first], SUM_START + x);
+                for &r in args.iter().skip(1) {
+                    accumulate(regs, st, nn, *out, r, |acc, x| acc + x);
+                }
+                if scale != 1.0 {
+                    let o = *out as usize * st;
+                    regs[o..o + nn].iter_mut().for_each(|v| *v *= scale);
                 }
             }
             Op::Sum { args, scale, out } => {
-                each!(regs, f, *out, |j| args.iter().map(|&r| g!(r, j)).sum::<f64>() * *scale)
+                each!(regs, f, *out, |j| args.iter().fold(SUM_START, |acc, &r| acc + g!(r, j))
+                    * *scale)
+            }
+            Op::Prod { args, out } if !PER_SAMPLE => {
+                let Some(&first) = args.first() else { return };
+                lanes!(regs, f, *out, [x = first], 1.0 * x);
+                for &r in args.iter().skip(1) {
+                    accumulate(regs, st, nn, *out, r, |acc, x| acc * x);
+                }
             }
             Op::Prod { args, out } => {
-                each!(regs, f, *out, |j| args.iter().map(|&r| g!(r, j)).product::<f64>())
+                each!(regs, f, *out, |j| args.iter().fold(1.0, |acc, &r| acc * g!(r, j)))
             }
             Op::Map { exp, x, in_lo, in_hi, out_lo, out_hi, out } => {
                 let (x, a, b, c, d) = (*x, *in_lo, *in_hi, *out_lo, *out_hi);
@@ -185,12 +312,22 @@ impl Op {
                 }
             }
             Op::Asym { x, a, b, out } => {
-                each!(regs, f, *out, |j| maps::asymclip(g!(*x, j), g!(*a, j), g!(*b, j)))
+                lanes!(regs, f, *out, [v = *x, lo = *a, hi = *b], maps::asymclip(v, lo, hi))
             }
-            Op::Osc { kind, freq, out, osc } => {
+            Op::Osc { kind, freq, out, osc } => local!(osc, |osc| {
                 let fr = *freq;
                 match kind {
-                    OscKind::Sin => each!(regs, f, *out, |j| osc.sine(fin(g!(fr, j)), inv_sr)),
+                    OscKind::Sin if PER_SAMPLE => {
+                        each!(regs, f, *out, |j| osc.sine(fin(g!(fr, j)), inv_sr))
+                    }
+                    OscKind::Sin => {
+                        // Two passes: the phases serially (the `phasor` is the phase the
+                        // sine reads, then the same increment), then the sines of the
+                        // whole block at once, vectorised.
+                        each!(regs, f, *out, |j| osc.phasor(fin(g!(fr, j)), inv_sr));
+                        let o = *out as usize * st;
+                        crate::dsp::oscillator::sin_turns_block(&mut regs[o..o + nn]);
+                    }
                     OscKind::Saw => each!(regs, f, *out, |j| osc.saw(fin(g!(fr, j)), inv_sr)),
                     OscKind::Tri => each!(regs, f, *out, |j| osc.triangle(fin(g!(fr, j)), inv_sr)),
                     OscKind::Pha => each!(regs, f, *out, |j| osc.phasor(fin(g!(fr, j)), inv_sr)),
@@ -198,22 +335,22 @@ impl Op {
                     OscKind::Imp => each!(regs, f, *out, |j| osc.impulse(fin(g!(fr, j)), inv_sr)),
                     OscKind::Sawn => each!(regs, f, *out, |j| osc.sawn(fin(g!(fr, j)), inv_sr)),
                 }
-            }
-            Op::Pul { freq, duty, out, osc } => {
+            }),
+            Op::Pul { freq, duty, out, osc } => local!(osc, |osc| {
                 each!(regs, f, *out, |j| osc.pulse(fin(g!(*freq, j)), g!(*duty, j), inv_sr))
-            }
-            Op::Ph2 { freq, start, end, out, osc } => {
+            }),
+            Op::Ph2 { freq, start, end, out, osc } => local!(osc, |osc| {
                 each!(regs, f, *out, |j| osc.phasor_between(
                     fin(g!(*freq, j)),
                     fin(g!(*start, j)),
                     fin(g!(*end, j)),
                     inv_sr
                 ))
-            }
+            }),
             Op::Noise { amp, out, rng } => {
-                each!(regs, f, *out, |j| rng.next_bipolar() * g!(*amp, j))
+                local!(rng, |rng| each!(regs, f, *out, |j| rng.next_bipolar() * g!(*amp, j)))
             }
-            Op::Blep { freq, wave, pw, out, osc } => each!(regs, f, *out, |j| {
+            Op::Blep { freq, wave, pw, out, osc } => local!(osc, |osc| each!(regs, f, *out, |j| {
                 if let Some(w) = wave {
                     osc.waveform = Waveform::from_index(g!(*w, j));
                 }
@@ -221,9 +358,11 @@ impl Op {
                     osc.pulse_width = g!(*p, j);
                 }
                 osc.play(fin(g!(*freq, j)), sr)
-            }),
-            Op::Sah { x, ms, out, s } => each!(regs, f, *out, |j| s.sah(g!(*x, j), g!(*ms, j), sr)),
-            Op::Env { gate, a, d, s, r, out, env } => {
+            })),
+            Op::Sah { x, ms, out, s } => {
+                local!(s, |s| each!(regs, f, *out, |j| s.sah(g!(*x, j), g!(*ms, j), sr)))
+            }
+            Op::Env { gate, a, d, s, r, out, env } => local!(env, |env| {
                 each!(regs, f, *out, |j| env.play(
                     g!(*gate, j),
                     g!(*a, j),
@@ -232,11 +371,11 @@ impl Op {
                     g!(*r, j),
                     sr
                 ))
-            }
-            Op::Line { trig, dur, out, line } => {
+            }),
+            Op::Line { trig, dur, out, line } => local!(line, |line| {
                 each!(regs, f, *out, |j| line.play(g!(*trig, j), g!(*dur, j), sr))
-            }
-            Op::Filter { kind, x, cutoff, res, out, f: flt } => {
+            }),
+            Op::Filter { kind, x, cutoff, res, out, f: flt } => local!(flt, |flt| {
                 let (x, c, r) = (*x, *cutoff, *res);
                 match kind {
                     FilterKind::Lpf => each!(regs, f, *out, |j| flt.lopass(g!(x, j), g!(c, j))),
@@ -248,8 +387,8 @@ impl Op {
                         each!(regs, f, *out, |j| flt.hires(g!(x, j), g!(c, j), g!(r, j), sr))
                     }
                 }
-            }
-            Op::Svf { x, cutoff, res, lp, bp, hp, notch, out, f: svf } => {
+            }),
+            Op::Svf { x, cutoff, res, lp, bp, hp, notch, out, f: svf } => local!(svf, |svf| {
                 each!(regs, f, *out, |j| svf.play(
                     g!(*x, j),
                     g!(*cutoff, j),
@@ -260,7 +399,7 @@ impl Op {
                     g!(*notch, j),
                     sr
                 ))
-            }
+            }),
             Op::Dl { x, size, fb, out, d } => {
                 each!(regs, f, *out, |j| d.dl(g!(*x, j), g!(*size, j), g!(*fb, j)))
             }
@@ -278,16 +417,42 @@ impl Op {
             Op::Reverb { x, room, absorb, out, r } => {
                 each!(regs, f, *out, |j| r.play(g!(*x, j), g!(*room, j), g!(*absorb, j)))
             }
-            Op::OnZx { x, out, t } => each!(regs, f, *out, |j| t.on_zx(g!(*x, j))),
+            Op::OnZx { x, out, t } => local!(t, |t| each!(regs, f, *out, |j| t.on_zx(g!(*x, j)))),
             Op::OnChange { x, tol, out, t } => {
-                each!(regs, f, *out, |j| t.on_changed(g!(*x, j), g!(*tol, j)))
+                local!(t, |t| each!(regs, f, *out, |j| t.on_changed(g!(*x, j), g!(*tol, j))))
             }
             Op::Count { inc, reset, out, c } => {
-                each!(regs, f, *out, |j| c.count(g!(*inc, j), g!(*reset, j)))
+                local!(c, |c| each!(regs, f, *out, |j| c.count(g!(*inc, j), g!(*reset, j))))
             }
             Op::Idx { trig, index, list, out, ix } => {
                 let vals = lists.get(*list);
                 each!(regs, f, *out, |j| ix.pull(g!(*trig, j), g!(*index, j), vals))
+            }
+            Op::Clp { cycles, offset, out } if !PER_SAMPLE => {
+                // The block's bar positions, then their phases, each a loop that
+                // vectorises; sample by sample where the branch-free phase would not be
+                // exact (huge or non-finite cycle counts and offsets).
+                use crate::dsp::sequencer::{clock_phase_lane, clock_phase_lane_ok};
+                let o = *out as usize * st;
+                f.ctx.clocks.sub(f.base, f.base + nn).bar_positions(&mut regs[o..o + nn]);
+                let (c, off, out) = (*cycles, *offset, *out);
+                if let Some((bars, [c, off])) = split_regs(regs, st, nn, out, [c, off]) {
+                    let exact = bars
+                        .iter()
+                        .zip(c.iter().zip(off))
+                        .fold(true, |ok, (&b, (&c, &off))| ok & clock_phase_lane_ok(b, c, off));
+                    if exact {
+                        for (b, (&c, &off)) in bars.iter_mut().zip(c.iter().zip(off)) {
+                            *b = clock_phase_lane(*b, c, off);
+                        }
+                    } else {
+                        for (b, (&c, &off)) in bars.iter_mut().zip(c.iter().zip(off)) {
+                            *b = clock_phase(*b, c, off);
+                        }
+                    }
+                } else {
+                    each!(regs, f, out, |j| clock_phase(g!(out, j), g!(c, j), g!(off, j)));
+                }
             }
             Op::Clp { cycles, offset, out } => {
                 let clocks = f.ctx.clocks.sub(f.base, f.base + nn);
@@ -301,7 +466,7 @@ impl Op {
                     regs[o + j] = v;
                 }
             }
-            Op::Clt { cycles, offset, out, t } => {
+            Op::Clt { cycles, offset, out, t } => local!(t, |t| {
                 let clocks = f.ctx.clocks;
                 let base = f.base;
                 each!(regs, f, *out, |j| {
@@ -320,7 +485,7 @@ impl Op {
                         0.0
                     }
                 })
-            }
+            }),
             Op::Clk { bpm, beats } => {
                 let j = nn - 1;
                 let (b, n) = (g!(*bpm, j), g!(*beats, j));
@@ -336,16 +501,19 @@ impl Op {
                     *times_version = Some(v);
                     seq.prepare(lists.get(*times));
                 }
+                let values = values.map(|v| lists.get(v));
+                seq.begin(g!(*phase, 0), values.map_or(0, <[f64]>::len), inv_sr);
+                if !PER_SAMPLE {
+                    if let Some((o, [ph])) = split_regs(regs, st, nn, *out, [*phase]) {
+                        seq.run_block(ph, values, inv_sr, o);
+                        return;
+                    }
+                }
                 match values {
                     Some(v) => {
-                        let v = lists.get(*v);
-                        seq.begin(g!(*phase, 0), v.len(), inv_sr);
                         each!(regs, f, *out, |j| seq.values_fast(g!(*phase, j), v, inv_sr))
                     }
-                    None => {
-                        seq.begin(g!(*phase, 0), 0, inv_sr);
-                        each!(regs, f, *out, |j| seq.trig_fast(g!(*phase, j), inv_sr))
-                    }
+                    None => each!(regs, f, *out, |j| seq.trig_fast(g!(*phase, j), inv_sr)),
                 }
             }
             Op::At { list, index, out } => {
@@ -574,7 +742,7 @@ impl Op {
                     let end = (f.base + nn).min(out.len());
                     if f.base < end {
                         for (d, s) in out[f.base..end].iter_mut().zip(src) {
-                            *d = *s as f32;
+                            *d = finite_f32(*s);
                         }
                     }
                 }
@@ -588,7 +756,7 @@ impl Op {
                         0
                     };
                     if let Some(s) = f.ctx.outputs[c].get_mut(f.base + j) {
-                        *s = g!(*x, j) as f32;
+                        *s = finite_f32(g!(*x, j));
                     }
                 }
             }
