@@ -343,7 +343,7 @@ impl ClockRun {
     /// sample and bar numbers of the run are in the range where that arithmetic is exact
     /// without branches (always, short of years of audio), it is one loop that
     /// vectorises; otherwise sample by sample.
-    #[inline]
+    #[inline(always)]
     pub fn bar_positions(&self, out: &mut [f64]) {
         use crate::dsp::sequencer::{floor_lane, FLOOR_LANE_LIMIT};
         let n = out.len();
@@ -371,14 +371,27 @@ impl ClockRun {
         let origin_bar = self.origin_bar as f64;
         let (anchor, bps, origin, bpb) =
             (self.anchor_beats, self.beats_per_sample, self.origin_beats, self.beats_per_bar);
-        for (i, o) in (0i32..).zip(out.iter_mut()) {
-            // As `at` and `split_bars`: (first + i) as f64 is first + i exactly here, and
-            // so is the bar number plus the whole bars.
-            let beats = anchor + (first + f64::from(i)) * bps;
-            let bars = (beats - origin) / bpb;
+        #[inline(always)]
+        fn run(out: &mut [f64], at: impl Fn(f64) -> f64) {
+            for (i, o) in (0i32..).zip(out.iter_mut()) {
+                *o = at(f64::from(i));
+            }
+        }
+        // As `at` and `split_bars`: (first + i) as f64 is first + i exactly here, and so
+        // is the bar number plus the whole bars.
+        let position = |bars: f64| {
             let whole = floor_lane(bars + 1e-9);
             let phase = (bars - whole).clamp(0.0, 1.0 - f64::EPSILON);
-            *o = (origin_bar + whole) + phase;
+            (origin_bar + whole) + phase
+        };
+        // Dividing by a power of two (2, 4, 8 beats a bar) is multiplying by its exact
+        // reciprocal: the same correctly rounded result without a division per sample.
+        let inv = 1.0 / bpb;
+        let power_of_two = bpb.is_normal() && inv.is_normal() && bpb.to_bits() << 12 == 0;
+        if power_of_two {
+            run(out, |i| position((anchor + (first + i) * bps - origin) * inv));
+        } else {
+            run(out, |i| position((anchor + (first + i) * bps - origin) / bpb));
         }
     }
 
@@ -507,6 +520,11 @@ mod tests {
             700,
         ));
         check(ClockRun::new(1e6 + 0.25, 5, 0.002_9, (12.0, -4), 174.0, 4.0, true, 48_000.0, 256));
+        // Bars of 2, 8 and 0.5 beats (divided through an exact reciprocal) and of 6 and
+        // 0.75 (divided).
+        for beats in [2.0, 8.0, 0.5, 6.0, 0.75] {
+            check(ClockRun::new(-1.3, 77, 0.002_73, (0.7, 3), 131.0, beats, true, 48_000.0, 999));
+        }
         // A stopped clock (no advance) and a run so far out that the sample-by-sample
         // path takes over.
         check(ClockRun::new(8.0, 99, 0.0, (0.0, 0), 120.0, 4.0, false, 48_000.0, 64));

@@ -60,24 +60,18 @@ impl Levels {
     /// a meter shows), then the block's sum joins the total in f64.
     pub fn add(&mut self, left: &[f32], right: &[f32]) {
         self.frames += left.len() as u64;
-        let mut peak = [0.0f32; 16];
-        let mut sum = [0.0f32; 16];
-        for ch in [left, right] {
-            let mut chunks = ch.chunks_exact(16);
-            for c in &mut chunks {
-                for k in 0..16 {
-                    let x = c[k].abs();
-                    peak[k] = if x > peak[k] { x } else { peak[k] };
-                    sum[k] += c[k] * c[k];
-                }
-            }
-            for (k, &x) in chunks.remainder().iter().enumerate() {
-                peak[k] = peak[k].max(x.abs());
-                sum[k] += x * x;
-            }
+        // Eight lanes at a time where the CPU has AVX2, four otherwise (same results).
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            let (peak, sum) = unsafe { block_levels_avx2(left, right) };
+            self.peak = self.peak.max(peak);
+            self.sum_sq += sum;
+            return;
         }
-        self.peak = peak.iter().fold(self.peak, |m, &x| m.max(x));
-        self.sum_sq += sum.iter().map(|&x| f64::from(x)).sum::<f64>();
+        let (peak, sum) = block_levels(left, right);
+        self.peak = self.peak.max(peak);
+        self.sum_sq += sum;
     }
 
     pub fn peak(&self) -> f32 {
@@ -90,6 +84,35 @@ impl Levels {
         }
         (self.sum_sq / (2 * self.frames) as f64).sqrt() as f32
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn block_levels_avx2(left: &[f32], right: &[f32]) -> (f32, f64) {
+    block_levels(left, right)
+}
+
+/// A block's peak and sum of squares (see [`Levels::add`]).
+#[inline(always)]
+fn block_levels(left: &[f32], right: &[f32]) -> (f32, f64) {
+    let mut peak = [0.0f32; 16];
+    let mut sum = [0.0f32; 16];
+    for ch in [left, right] {
+        let mut chunks = ch.chunks_exact(16);
+        for c in &mut chunks {
+            for k in 0..16 {
+                let x = c[k].abs();
+                peak[k] = if x > peak[k] { x } else { peak[k] };
+                sum[k] += c[k] * c[k];
+            }
+        }
+        for (k, &x) in chunks.remainder().iter().enumerate() {
+            peak[k] = peak[k].max(x.abs());
+            sum[k] += x * x;
+        }
+    }
+    let peak = peak.iter().fold(0.0f32, |m, &x| m.max(x));
+    (peak, sum.iter().map(|&x| f64::from(x)).sum::<f64>())
 }
 
 /// The result of a render.

@@ -96,9 +96,12 @@ impl RatioSeq {
     }
 
     /// [`values_fast`](Self::values_fast) (with `values`) or
-    /// [`trig_fast`](Self::trig_fast) (without) for each phase of a block, into `out`:
-    /// the same results, with the state in locals through the loop and the common
-    /// one-point case (`[1]`, a step per cycle) tested without going through the list.
+    /// [`trig_fast`](Self::trig_fast) (without) for each phase of a block, into `out`,
+    /// with the same results. The triggers are found in one pass that vectorises (the
+    /// phase each sample compares with is the previous sample's, or just below 0 after a
+    /// wrap); a block without a trigger (nearly all of them) then holds one value, and
+    /// only a block with one steps through its values sample by sample.
+    #[inline(always)]
     pub fn run_block(
         &mut self,
         phases: &[f64],
@@ -106,43 +109,55 @@ impl RatioSeq {
         inv_sr: f64,
         out: &mut [f64],
     ) {
-        let mut prev_phase = self.prev_phase;
-        let mut counter = self.counter;
-        let points = self.points.as_slice();
-        let single = match points {
-            [p] => Some(*p),
-            _ => None,
-        };
-        for (o, &phase) in out.iter_mut().zip(phases) {
-            if prev_phase > phase {
-                prev_phase = -inv_sr;
-            }
-            let prev = prev_phase;
-            prev_phase = phase;
-            let hit = match single {
-                Some(p) => prev <= p && phase > p,
-                None => points.iter().any(|&p| prev <= p && phase > p),
-            };
-            *o = match values {
-                Some(v) => {
-                    if hit {
-                        counter += 1;
-                        if counter >= v.len() {
-                            counter = 0;
-                        }
-                    }
-                    v.get(counter).copied().unwrap_or(0.0)
-                }
-                None => {
-                    if hit {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
-            };
+        let n = phases.len().min(out.len());
+        if n == 0 {
+            return;
         }
-        self.prev_phase = prev_phase;
+        let (phases, out) = (&phases[..n], &mut out[..n]);
+        let below_zero = -inv_sr;
+        let prev_of = |before: f64, phase: f64| if before > phase { below_zero } else { before };
+        let mut any = false;
+        match self.points.as_slice() {
+            &[p] => {
+                let hit = |prev: f64, phase: f64| (prev <= p) & (phase > p);
+                let first = hit(prev_of(self.prev_phase, phases[0]), phases[0]);
+                out[0] = if first { 1.0 } else { 0.0 };
+                for j in 1..n {
+                    let h = hit(prev_of(phases[j - 1], phases[j]), phases[j]);
+                    out[j] = if h { 1.0 } else { 0.0 };
+                }
+                any = out.iter().fold(false, |a, &h| a | (h != 0.0));
+            }
+            points => {
+                let prev0 = prev_of(self.prev_phase, phases[0]);
+                for (j, o) in out.iter_mut().enumerate() {
+                    let prev = if j == 0 { prev0 } else { prev_of(phases[j - 1], phases[j]) };
+                    let phase = phases[j];
+                    let h = points.iter().any(|&p| prev <= p && phase > p);
+                    any |= h;
+                    *o = if h { 1.0 } else { 0.0 };
+                }
+            }
+        }
+        self.prev_phase = phases[n - 1];
+        // Without values the trigger flags are the output.
+        let Some(values) = values else { return };
+        let len = values.len();
+        let value = |counter: usize| values.get(counter).copied().unwrap_or(0.0);
+        if !any {
+            out.fill(value(self.counter));
+            return;
+        }
+        let mut counter = self.counter;
+        for o in out.iter_mut() {
+            if *o != 0.0 {
+                counter += 1;
+                if counter >= len {
+                    counter = 0;
+                }
+            }
+            *o = value(counter);
+        }
         self.counter = counter;
     }
 

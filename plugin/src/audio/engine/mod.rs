@@ -459,11 +459,7 @@ impl Engine {
         }
         if self.gain == target {
             // Settled (nearly always): a constant factor, a loop the compiler vectorises.
-            let g = self.gain;
-            for (l, r) in out_l.iter_mut().zip(out_r.iter_mut()) {
-                *l = sanitize(*l * g);
-                *r = sanitize(*r * g);
-            }
+            scale_and_sanitize(out_l, out_r, self.gain);
         } else {
             for (l, r) in out_l.iter_mut().zip(out_r.iter_mut()) {
                 self.gain += (target - self.gain) * self.gain_coef;
@@ -776,6 +772,31 @@ impl SubBlock<'_> {
         patch.process(&mut ctx);
         ctx.clock_request
     }
+}
+
+/// `sanitize(x * gain)` for every sample of both channels.
+fn scale_and_sanitize(left: &mut [f32], right: &mut [f32], gain: f32) {
+    #[inline(always)]
+    fn body(left: &mut [f32], right: &mut [f32], g: f32) {
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            *l = sanitize(*l * g);
+            *r = sanitize(*r * g);
+        }
+    }
+    // Eight lanes instead of four where the CPU has AVX2 (the same multiplies and
+    // compares, so the same results).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn body_avx2(left: &mut [f32], right: &mut [f32], g: f32) {
+        body(left, right, g)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { body_avx2(left, right, gain) };
+        return;
+    }
+    body(left, right, gain)
 }
 
 #[inline]

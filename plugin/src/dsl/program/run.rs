@@ -73,7 +73,7 @@ fn split_regs<const K: usize>(
     // overlaps none of the shared ones. All borrow `regs` for the returned lifetime.
     unsafe {
         let o = std::slice::from_raw_parts_mut(ptr.add(out as usize * st), n);
-        let i = ins.map(|r| &*std::slice::from_raw_parts(ptr.add(r as usize * st).cast_const(), n));
+        let i = ins.map(|r| std::slice::from_raw_parts(ptr.add(r as usize * st).cast_const(), n));
         Some((o, i))
     }
 }
@@ -264,7 +264,9 @@ impl Op {
             }
             // Block mode adds argument by argument over the block (loops that vectorise)
             // in the same order as the per-sample fold, so the sums are identical.
-            Op::Sum { args, scale, out } if !PER_SAMPLE => {
+            // (An output that is also an argument would be overwritten before it is read:
+            // that case, which the compiler never makes, keeps the per-sample fold.)
+            Op::Sum { args, scale, out } if !PER_SAMPLE && !args.contains(out) => {
                 let scale = *scale;
                 // The compiler gives `sum`/`mix` at least one argument.
                 let Some(&first) = args.first() else { return };
@@ -281,7 +283,7 @@ impl Op {
                 each!(regs, f, *out, |j| args.iter().fold(SUM_START, |acc, &r| acc + g!(r, j))
                     * *scale)
             }
-            Op::Prod { args, out } if !PER_SAMPLE => {
+            Op::Prod { args, out } if !PER_SAMPLE && !args.contains(out) => {
                 let Some(&first) = args.first() else { return };
                 lanes!(regs, f, *out, [x = first], 1.0 * x);
                 for &r in args.iter().skip(1) {
