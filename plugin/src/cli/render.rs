@@ -60,15 +60,6 @@ impl Levels {
     /// a meter shows), then the block's sum joins the total in f64.
     pub fn add(&mut self, left: &[f32], right: &[f32]) {
         self.frames += left.len() as u64;
-        // Eight lanes at a time where the CPU has AVX2, four otherwise (same results).
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            let (peak, sum) = unsafe { block_levels_avx2(left, right) };
-            self.peak = self.peak.max(peak);
-            self.sum_sq += sum;
-            return;
-        }
         let (peak, sum) = block_levels(left, right);
         self.peak = self.peak.max(peak);
         self.sum_sq += sum;
@@ -84,12 +75,6 @@ impl Levels {
         }
         (self.sum_sq / (2 * self.frames) as f64).sqrt() as f32
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn block_levels_avx2(left: &[f32], right: &[f32]) -> (f32, f64) {
-    block_levels(left, right)
 }
 
 /// A block's peak and sum of squares (see [`Levels::add`]).

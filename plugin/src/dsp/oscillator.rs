@@ -64,11 +64,17 @@ impl Osc {
     /// Naive sawtooth -1..1 (the phase itself runs from -1 to 1).
     #[inline]
     pub fn saw(&mut self, freq: f64, inv_sr: f64) -> f64 {
+        self.saw_by(2.0 * freq * inv_sr)
+    }
+
+    /// [`saw`](Self::saw) with its phase increment (`2 · freq / sample_rate`) given.
+    #[inline]
+    pub fn saw_by(&mut self, inc: f64) -> f64 {
         let out = self.phase;
         if self.phase >= 1.0 {
             self.phase = wrap_down(self.phase, 2.0);
         }
-        self.phase += 2.0 * freq * inv_sr;
+        self.phase += inc;
         out
     }
 

@@ -330,7 +330,18 @@ impl Op {
                         let o = *out as usize * st;
                         crate::dsp::oscillator::sin_turns_block(&mut regs[o..o + nn]);
                     }
-                    OscKind::Saw => each!(regs, f, *out, |j| osc.saw(fin(g!(fr, j)), inv_sr)),
+                    OscKind::Saw if PER_SAMPLE => {
+                        each!(regs, f, *out, |j| osc.saw(fin(g!(fr, j)), inv_sr))
+                    }
+                    OscKind::Saw => {
+                        // Two passes: the increments (vectorised), then the serial phase
+                        // with nothing else on its loop.
+                        lanes!(regs, f, *out, [x = fr], 2.0 * fin(x) * inv_sr);
+                        let o = *out as usize * st;
+                        for v in regs[o..o + nn].iter_mut() {
+                            *v = osc.saw_by(*v);
+                        }
+                    }
                     OscKind::Tri => each!(regs, f, *out, |j| osc.triangle(fin(g!(fr, j)), inv_sr)),
                     OscKind::Pha => each!(regs, f, *out, |j| osc.phasor(fin(g!(fr, j)), inv_sr)),
                     OscKind::Sqr => each!(regs, f, *out, |j| osc.square(fin(g!(fr, j)), inv_sr)),
@@ -740,11 +751,31 @@ impl Op {
             }
             Op::DacAll { x } => {
                 let src = &regs[*x as usize * st..*x as usize * st + nn];
-                for out in f.ctx.outputs.iter_mut() {
-                    let end = (f.base + nn).min(out.len());
-                    if f.base < end {
-                        for (d, s) in out[f.base..end].iter_mut().zip(src) {
-                            *d = finite_f32(*s);
+                let base = f.base;
+                let (first, rest) = f.ctx.outputs.split_at_mut(1);
+                let first: &[f32] = match first.first_mut() {
+                    Some(out) => {
+                        let end = (base + nn).min(out.len());
+                        if base < end {
+                            for (d, s) in out[base..end].iter_mut().zip(src) {
+                                *d = finite_f32(*s);
+                            }
+                        }
+                        &out[base.min(end)..end]
+                    }
+                    None => &[],
+                };
+                // The other outputs get the same samples: a copy, not a conversion again.
+                for out in rest.iter_mut() {
+                    let end = (base + nn).min(out.len());
+                    if base < end {
+                        let dst = &mut out[base..end];
+                        if dst.len() == first.len() {
+                            dst.copy_from_slice(first);
+                        } else {
+                            for (d, s) in dst.iter_mut().zip(src) {
+                                *d = finite_f32(*s);
+                            }
                         }
                     }
                 }
