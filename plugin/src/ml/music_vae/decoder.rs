@@ -13,7 +13,7 @@
 //!   output of its previous segment (all-zero before the first).
 
 use crate::ml::core::checkpoint::Checkpoint;
-use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack, StackState};
+use crate::ml::core::lstm::{Dense, LstmWeights, RowStack};
 use crate::ml::error::ModelError;
 
 /// Where magenta.js keeps the conductor's variables.
@@ -53,8 +53,8 @@ pub(super) struct CoreDecoder {
     /// `z_to_initial_state`.
     z_to_state: Dense,
     /// The stack, fed `[previous output, z]` (`z` as its context input), with the output
-    /// projection.
-    stack: OneHotStack,
+    /// projection; native, so a batch of variations reads the weights once a step.
+    stack: RowStack,
     /// Output labels.
     depth: usize,
     /// Units per layer and number of layers.
@@ -101,10 +101,7 @@ impl CoreDecoder {
             ))));
         }
         let n = layers.len();
-        let mut stack =
-            OneHotStack::new(layers, Some(&proj), depth, z_to_state.input()).map_err(at)?;
-        // Small layers: one graph run per step beats four.
-        stack.set_fused_steps(true).map_err(at)?;
+        let stack = RowStack::new(&layers, Some(&proj), depth, z_to_state.input()).map_err(at)?;
         Ok(CoreDecoder { z_to_state, stack, depth, units, layers: n })
     }
 
@@ -151,7 +148,7 @@ struct Conductor {
     /// `initial_state`.
     init: Dense,
     /// The LSTM stack (its one input value is always 0).
-    stack: OneHotStack,
+    stack: RowStack,
     /// Units per layer and number of layers.
     units: usize,
     layers: usize,
@@ -221,7 +218,7 @@ impl Decoder {
                 }
                 let n = layers.len();
                 // Input: one value, always 0 (magenta.js feeds zeros [batch, 1]).
-                let stack = OneHotStack::new(layers, None, 1, 0).map_err(at)?;
+                let stack = RowStack::new(&layers, None, 1, 0).map_err(at)?;
                 Some(Conductor { init, stack, units, layers: n, segments })
             }
         };
@@ -257,12 +254,12 @@ impl Decoder {
         };
         let seg_len = num_steps / cond.segments;
         let states = initial_state(&cond.init, z, b, cond.layers, cond.units);
-        let mut state: StackState = cond.stack.state_from(b, &states)?;
+        let mut state = cond.stack.state_from(b, &states)?;
         let mut initial: Vec<Vec<Option<usize>>> = vec![vec![None; b]; parts];
         let zero_input = vec![None; b];
         for _ in 0..cond.segments {
             cond.stack.step(&zero_input, &mut state)?;
-            let emb = state.h(cond.layers - 1)?;
+            let emb = state.h(cond.layers - 1)?.to_vec();
             for (p, core) in self.cores.iter_mut().enumerate() {
                 let labels = core.decode(&emb, b, seg_len, &initial[p], pick)?;
                 for (r, l) in labels.into_iter().enumerate() {
