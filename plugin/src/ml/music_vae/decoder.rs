@@ -13,7 +13,7 @@
 //!   output of its previous segment (all-zero before the first).
 
 use crate::ml::core::checkpoint::Checkpoint;
-use crate::ml::core::lstm::{Dense, LstmWeights, RowStack};
+use crate::ml::core::lstm::{Dense, LstmWeights, PanelDense, RowStack};
 use crate::ml::error::ModelError;
 
 /// Where magenta.js keeps the conductor's variables.
@@ -21,7 +21,13 @@ const CONDUCTOR_PREFIX: &str = "decoder/hierarchical_level_0/";
 
 /// Splits `tanh(x @ W + b)` rows into `[c0, h0, c1, h1, ...]` state parts of `units` per
 /// layer (tf.split into equal chunks), for `b` rows.
-fn initial_state(dense: &Dense, x: &[f32], b: usize, layers: usize, units: usize) -> Vec<Vec<f32>> {
+fn initial_state(
+    dense: &PanelDense,
+    x: &[f32],
+    b: usize,
+    layers: usize,
+    units: usize,
+) -> Vec<Vec<f32>> {
     let init: Vec<f32> = dense.apply(x, b).iter().map(|v| v.tanh()).collect();
     let width = 2 * layers * units;
     (0..2 * layers)
@@ -51,7 +57,7 @@ fn equal_units(layers: &[LstmWeights], what: &str) -> Result<usize, ModelError> 
 /// One categorical LSTM decoder.
 pub(super) struct CoreDecoder {
     /// `z_to_initial_state`.
-    z_to_state: Dense,
+    z_to_state: PanelDense,
     /// The stack, fed `[previous output, z]` (`z` as its context input), with the output
     /// projection; native, so a batch of variations reads the weights once a step.
     stack: RowStack,
@@ -102,6 +108,7 @@ impl CoreDecoder {
         }
         let n = layers.len();
         let stack = RowStack::new(&layers, Some(&proj), depth, z_to_state.input()).map_err(at)?;
+        let z_to_state = PanelDense::new(&z_to_state);
         Ok(CoreDecoder { z_to_state, stack, depth, units, layers: n })
     }
 
@@ -146,7 +153,7 @@ impl CoreDecoder {
 /// The conductor of a hierarchical model.
 struct Conductor {
     /// `initial_state`.
-    init: Dense,
+    init: PanelDense,
     /// The LSTM stack (its one input value is always 0).
     stack: RowStack,
     /// Units per layer and number of layers.
@@ -219,7 +226,7 @@ impl Decoder {
                 let n = layers.len();
                 // Input: one value, always 0 (magenta.js feeds zeros [batch, 1]).
                 let stack = RowStack::new(&layers, None, 1, 0).map_err(at)?;
-                Some(Conductor { init, stack, units, layers: n, segments })
+                Some(Conductor { init: PanelDense::new(&init), stack, units, layers: n, segments })
             }
         };
         Ok(Decoder { conductor, cores })

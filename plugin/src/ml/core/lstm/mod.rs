@@ -45,7 +45,7 @@ pub use native::PackedStack;
 pub use nets::{CellNet, DenseNet, StackState};
 #[cfg(test)]
 pub use nets::{StepNet, StepSpec};
-pub use rows::RowStack;
+pub use rows::{PanelDense, RowStack};
 pub use stack::OneHotStack;
 pub use weights::{Dense, LstmWeights};
 

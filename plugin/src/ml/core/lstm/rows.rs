@@ -217,6 +217,40 @@ mod x86 {
     }
 }
 
+/// A dense layer `y = x @ W + b` run by the panel kernel: each output is the fma chain
+/// over the inputs in order from the bias, so a row gets the same bits in any batch (the
+/// MusicVAE decoders' `z` → initial state).
+pub struct PanelDense {
+    w: PanelMatrix,
+    bias: Vec<f32>,
+}
+
+impl PanelDense {
+    pub fn new(d: &Dense) -> Self {
+        PanelDense {
+            w: PanelMatrix::new(&d.kernel.data, d.output(), 0, d.input()),
+            bias: d.bias.clone(),
+        }
+    }
+
+    /// Input size.
+    pub fn input(&self) -> usize {
+        self.w.rows
+    }
+
+    /// Output size.
+    pub fn output(&self) -> usize {
+        self.w.cols
+    }
+
+    /// `x @ W + b` for `rows` rows of `x` (`[rows, input]`).
+    pub fn apply(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let mut y = self.bias.repeat(rows);
+        self.w.accumulate(x, rows, &mut y);
+        y
+    }
+}
+
 /// One layer: `[W_x; W_h]` (layer 0: `W_h` only; its input parts are `rows0` and the
 /// context) and the bias.
 struct Layer {
@@ -588,6 +622,19 @@ mod tests {
         assert!(e.message().contains("out of range"), "{e}");
         assert!(native.step(&[None], &mut st).is_err());
         assert!(native.set_context(&mut st, &z[..ctx]).is_err());
+        // The dense layer: the fma chain from the bias, row by row.
+        let dense = PanelDense::new(&proj);
+        assert_eq!((dense.input(), dense.output()), (12, d));
+        let xs = rng.vec(3 * 12, 1.0);
+        let y = dense.apply(&xs, 3);
+        for r in 0..3 {
+            for j in 0..d {
+                let want = (0..12).fold(proj.bias[j], |a, k| {
+                    xs[r * 12 + k].mul_add(proj.kernel.data[k * d + j], a)
+                });
+                assert_eq!(y[r * d + j].to_bits(), want.to_bits());
+            }
+        }
         let e = RowStack::new(&layers, Some(&proj), d, ctx + 1).err().unwrap();
         assert_eq!(e.kind(), ModelErrorKind::BadCheckpoint, "{e}");
         // Without a context input, the state starts from the bias.
