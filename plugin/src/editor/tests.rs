@@ -838,7 +838,7 @@ fn studio_panel_picture() {
     ed.export_path = "~/Music/Sema Live/notes.mid".into();
     let mut textures = Textures::default();
     let shot = |ed: &mut SemaEditor, textures: &mut Textures| {
-        let mut out = frame_keeping_textures(&ctx, ed);
+        let mut out = frame_keeping_textures(ctx, ed);
         textures.apply(&out.textures_delta);
         out.textures_delta.clear();
         out

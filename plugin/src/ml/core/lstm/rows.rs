@@ -239,6 +239,7 @@ impl PanelDense {
     }
 
     /// Output size.
+    #[cfg(test)]
     pub fn output(&self) -> usize {
         self.w.cols
     }
