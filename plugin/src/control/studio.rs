@@ -7,10 +7,16 @@
 //! MIDI input, through the engine's clip player), step through the variations, keep one
 //! into the session, as a .mid file or onto a JS channel, and undo a keep.
 //!
+//! The Drums panel's model is download-only: while it is missing, its **Fetch** button
+//! downloads it into the model cache with `sema-live model fetch`'s code
+//! ([`crate::ml::core::resolve::fetch`]) on a thread of its own ([`Studio::poll`] shows its
+//! progress and outcome), and the model is loaded once it is there.
+//!
 //! New model families plug in as a [`Family`] (which model a tool needs) and a job kind
 //! of [`crate::ml::studio::StudioJob`].
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use crate::audio::midi_in::Clip;
@@ -19,7 +25,7 @@ use crate::control::console::Source;
 use crate::control::state::KeptClip;
 use crate::js::phrase::{sequence_to_clip, ClipOptions};
 use crate::ml::core::note_seq::{Note, NoteSequence, QuantizationInfo};
-use crate::ml::core::resolve::{cache_path, cached, default_cache_dir};
+use crate::ml::core::resolve::{cache_path, cached, default_cache_dir, fetch};
 use crate::ml::studio::{ScaleChoice, StudioJob, MAX_VARIATIONS};
 use crate::ml::worker::{ModelId, ModelWorker, Request, Response, WorkerConfig};
 use crate::ControlSide;
@@ -182,6 +188,22 @@ pub enum Action {
     Audition(bool),
     Keep(KeepTo),
     Undo,
+    /// Download the Drums panel's model into the model cache.
+    FetchDrums,
+}
+
+/// What the download thread of [`Action::FetchDrums`] reports.
+enum FetchEvent {
+    Progress(String),
+    Done(Result<PathBuf, String>),
+}
+
+/// A download of the Drums panel's model in progress.
+struct Fetching {
+    events: mpsc::Receiver<FetchEvent>,
+    /// The latest progress message.
+    status: String,
+    started: Instant,
 }
 
 /// A job waiting for its model to load.
@@ -211,6 +233,11 @@ pub struct Studio {
     pub message: Option<(bool, String)>,
     /// Overrides the worker's configuration (tests: seed, bundled models).
     pub config: Option<WorkerConfig>,
+    /// Where the Drums panel's model comes from: [`DRUM_KIT_RNN_URL`] (tests: a local
+    /// server).
+    pub drum_url: String,
+    /// The download of the Drums panel's model, while it runs.
+    fetching: Option<Fetching>,
 }
 
 impl Default for Studio {
@@ -235,6 +262,8 @@ impl Studio {
             undo: Vec::new(),
             message: None,
             config: None,
+            drum_url: DRUM_KIT_RNN_URL.to_string(),
+            fetching: None,
         }
     }
 
@@ -266,6 +295,7 @@ impl Studio {
             Action::Audition(on) => self.audition(on, shared),
             Action::Keep(to) => self.keep(to, shared),
             Action::Undo => self.undo(shared),
+            Action::FetchDrums => self.fetch_drums(),
         };
         match outcome {
             Ok(Some(text)) => self.message = Some((false, text)),
@@ -355,7 +385,7 @@ impl Studio {
                         }
                     }
                     // The worker reads URLs from the cache only (its network is off).
-                    Family::DrumRnn => Request::LoadRnn { url_or_path: DRUM_KIT_RNN_URL.into() },
+                    Family::DrumRnn => Request::LoadRnn { url_or_path: self.drum_url.clone() },
                 };
                 let id = self.worker(shared).submit(req);
                 *self.slot(family) = Slot::Loading(id);
@@ -395,7 +425,89 @@ impl Studio {
     /// which model is missing and how to get it.
     pub fn drum_model_missing(&self) -> Option<String> {
         let cache = self.cache_dir();
-        cached(&cache, DRUM_KIT_RNN_URL).is_none().then(|| drums_missing_message(&cache))
+        cached(&cache, &self.drum_url)
+            .is_none()
+            .then(|| drums_missing_message(&cache, &self.drum_url))
+    }
+
+    /// What the download of the Drums panel's model is doing ("downloading … KB, 3 s"),
+    /// while it runs.
+    pub fn fetch_status(&self) -> Option<String> {
+        self.fetching
+            .as_ref()
+            .map(|f| format!("{} ({:.0} s)", f.status, f.started.elapsed().as_secs_f64()))
+    }
+
+    /// Starts downloading the Drums panel's model into the model cache on a thread of its
+    /// own (`sema-live model fetch`'s download); [`Studio::poll`] reports how it went.
+    fn fetch_drums(&mut self) -> Result<Option<String>, String> {
+        if self.fetching.is_some() {
+            return Err("drum_kit_rnn is already being downloaded".into());
+        }
+        if self.drum_model_missing().is_none() {
+            return Ok(Some("drum_kit_rnn is in the model cache already".into()));
+        }
+        let (url, cache) = (self.drum_url.clone(), self.cache_dir());
+        let (tx, events) = mpsc::channel();
+        let spawned =
+            std::thread::Builder::new().name("sema-studio-fetch".into()).spawn(move || {
+                let progress = tx.clone();
+                let result = fetch(&url, &cache, &mut |p| {
+                    let _ = progress.send(FetchEvent::Progress(p.message));
+                });
+                // The Studio may be gone (the plugin closed): nobody to tell.
+                let _ = tx
+                    .send(FetchEvent::Done(result.map(|(dir, _)| dir).map_err(|e| e.to_string())));
+            });
+        if let Err(e) = spawned {
+            return Err(format!("cannot start the download of drum_kit_rnn: {e}"));
+        }
+        self.fetching = Some(Fetching {
+            events,
+            status: format!("fetching drum_kit_rnn from {}", self.drum_url),
+            started: Instant::now(),
+        });
+        Ok(None)
+    }
+
+    /// Takes the download thread's news: progress, then the outcome. Once the model is in
+    /// the cache, the worker loads it (so the panel's next run need not wait).
+    fn poll_fetch(&mut self, shared: &ControlSide) {
+        let Some(f) = self.fetching.as_mut() else { return };
+        let mut done = None;
+        loop {
+            match f.events.try_recv() {
+                Ok(FetchEvent::Progress(text)) => f.status = text,
+                Ok(FetchEvent::Done(result)) => {
+                    done = Some(result);
+                    break;
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    done = Some(Err("the download thread ended without an answer".into()));
+                    break;
+                }
+            }
+        }
+        let Some(result) = done else { return };
+        let secs = f.started.elapsed().as_secs_f64();
+        self.fetching = None;
+        match result {
+            Ok(dir) => {
+                self.message = Some((
+                    false,
+                    format!("drum_kit_rnn downloaded in {secs:.1} s to {}", dir.display()),
+                ));
+                if self.drums == Slot::None {
+                    let url_or_path = self.drum_url.clone();
+                    let id = self.worker(shared).submit(Request::LoadRnn { url_or_path });
+                    self.drums = Slot::Loading(id);
+                }
+            }
+            Err(e) => {
+                self.message = Some((true, format!("the download of drum_kit_rnn failed: {e}")))
+            }
+        }
     }
 
     /// The worker, started on first use with the instance's settings (seed, host
@@ -418,8 +530,10 @@ impl Studio {
         })
     }
 
-    /// Collects the worker's answers (call every frame; never blocks).
+    /// Collects the worker's answers and the model download's news (call every frame;
+    /// never blocks).
     pub fn poll(&mut self, shared: &ControlSide) {
+        self.poll_fetch(shared);
         let Some(worker) = self.worker.as_ref() else { return };
         while let Some(p) = worker.try_progress() {
             shared.console.info(Source::Model, format!("Studio: {}", p.message));
@@ -630,17 +744,18 @@ impl Studio {
     }
 }
 
-/// What the Drums panel says while its model is not in the model cache `cache`.
-pub fn drums_missing_message(cache: &Path) -> String {
+/// What the Drums panel says while its model (from `url`) is not in the model cache
+/// `cache`.
+pub fn drums_missing_message(cache: &Path, url: &str) -> String {
     format!(
         "Drums needs the model MusicRNN drum_kit_rnn (11.9 MB), which is not in the model \
          cache ({}). Sema Live does not bundle it (download-only: no licence-clean drum data \
-         to train one). Get it once with the network on: run `sema-live model fetch \
-         {DRUM_KIT_RNN_URL}`, or load it once from live code (`new \
-         mm.MusicRNN('{DRUM_KIT_RNN_URL}')`); or copy its checkpoint folder from that URL \
-         to {}. Then run Drums again.",
+         to train one). Get it once with the network on: press Fetch below, or run \
+         `sema-live model fetch {url}`, or load it once from live code (`new \
+         mm.MusicRNN('{url}')`); or copy its checkpoint folder from that URL to {}. Then \
+         run Drums again.",
         cache.display(),
-        cache_path(cache, DRUM_KIT_RNN_URL).display()
+        cache_path(cache, url).display()
     )
 }
 

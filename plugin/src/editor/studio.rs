@@ -34,6 +34,8 @@ pub fn studio_panel(
     // Drums' model is download-only: say what is missing before a run is tried.
     let drums_missing =
         if studio.settings.tool == Tool::Drums { studio.drum_model_missing() } else { None };
+    let fetching = studio.fetch_status();
+    let drum_url = studio.drum_url.clone();
     let s = &mut studio.settings;
     match s.tool {
         Tool::Continue => {
@@ -74,6 +76,22 @@ pub fn studio_panel(
                     egui::RichText::new(format!("Model missing: {missing}"))
                         .color(Color32::from_rgb(240, 170, 90)),
                 );
+                // The download runs on a thread of its own; the panel shows its progress.
+                ui.horizontal_wrapped(|ui| match &fetching {
+                    Some(status) => {
+                        ui.spinner();
+                        ui.label(format!("Fetching: {status}"));
+                    }
+                    None => {
+                        if ui
+                            .button("Fetch drum_kit_rnn (11.9 MB)")
+                            .on_hover_text(format!("Downloads {drum_url} into the model cache"))
+                            .clicked()
+                        {
+                            actions.push(Action::FetchDrums);
+                        }
+                    }
+                });
             }
         }
     }

@@ -346,37 +346,58 @@ fn scop_values_reach_the_scope() {
     assert_eq!(scope_range([0.0, f32::NAN]), (-0.5, 0.5));
 }
 
-/// The Studio's Continue panel end to end: a 2-bar phrase played in, Continue with 4
-/// variations gives 4 clips; auditioning the third plays it from the next bar line (MIDI
-/// out of the engine); keep writes it into the session, a .mid file and a JS channel;
-/// undo takes each keep back.
-#[test]
-fn studio_continue_auditions_keeps_and_undoes() {
-    use crate::audio::engine::BlockIo;
-    use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, StampedMidiIn};
-    use crate::audio::transport::HostTime;
-    use crate::control::studio::{Action, Input, KeepTo, Tool};
+/// The Studio tests' setting: a plugin whose host plays bar 4 (beat 16) at 120 bpm in
+/// 4/4, an editor with the Studio panel open, the Studio's model worker seeded and
+/// offline with a model cache of its own (empty), and a folder for kept .mid files.
+struct StudioFixture {
+    plugin: crate::SemaLive,
+    shared: Arc<ControlSide>,
+    ed: SemaEditor,
+    ctx: egui::Context,
+    /// The Studio's model cache.
+    cache: tempfile::TempDir,
+    /// Where kept .mid files go.
+    folder: tempfile::TempDir,
+}
 
-    let mut plugin = crate::SemaLive::default();
-    let shared = plugin.shared.clone();
-    let mut ed = SemaEditor::new(shared.clone());
-    let ctx = egui::Context::default();
-    // The host plays bar 4 (beat 16) at 120 bpm in 4/4.
-    let clock = crate::audio::patch::ClockState {
-        bar: 4,
-        bar_phase: 0.0,
-        bpm: 120.0,
-        beats_per_bar: 4.0,
-        playing: true,
-        sample_rate: 48_000.0,
-    };
-    shared.status.publish(&clock);
-    shared.js.view.bar.store(4, Ordering::Relaxed);
-    // Bars 2 and 3: eight quarter notes of C major, as the JS thread records them.
-    let played = [60u8, 62, 64, 65, 67, 65, 64, 62];
-    {
-        let mut rec = shared.js.view.phrases.lock();
-        for (i, &key) in played.iter().enumerate() {
+impl StudioFixture {
+    fn new(seed: u64) -> Self {
+        let plugin = crate::SemaLive::default();
+        let shared = plugin.shared.clone();
+        let mut ed = SemaEditor::new(shared.clone());
+        let clock = crate::audio::patch::ClockState {
+            bar: 4,
+            bar_phase: 0.0,
+            bpm: 120.0,
+            beats_per_bar: 4.0,
+            playing: true,
+            sample_rate: 48_000.0,
+        };
+        shared.status.publish(&clock);
+        shared.js.view.bar.store(4, Ordering::Relaxed);
+        let cache = tempfile::tempdir().expect("temp dir");
+        let folder = tempfile::tempdir().expect("temp dir");
+        {
+            let mut st = shared.studio.lock();
+            let mut cfg = crate::ml::WorkerConfig::new(crate::ml::default_bundled_dir());
+            cfg.seed = Some(seed);
+            cfg.allow_network = false;
+            cfg.cache_dir = cache.path().to_path_buf();
+            st.config = Some(cfg);
+            st.settings.folder = folder.path().display().to_string();
+        }
+        // The panels open from the session row's toggle (saved with the layout).
+        shared.controller.lock().session_mut().editor.studio_width = Some(380.0);
+        ed.layout.studio_width = Some(380.0);
+        StudioFixture { plugin, shared, ed, ctx: egui::Context::default(), cache, folder }
+    }
+
+    /// Bars 2 and 3 played in: quarter notes of `keys` from beat 8, as the JS thread
+    /// records them.
+    fn play_in(&self, keys: &[u8]) {
+        use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, StampedMidiIn};
+        let mut rec = self.shared.js.view.phrases.lock();
+        for (i, &key) in keys.iter().enumerate() {
             for (at, kind) in
                 [(i as f64, MidiInKind::NoteOn), (i as f64 + 0.9, MidiInKind::NoteOff)]
             {
@@ -399,45 +420,116 @@ fn studio_continue_auditions_keeps_and_undoes() {
             }
         }
     }
-    let folder = tempfile::tempdir().expect("temp dir");
+
+    fn frame(&mut self) -> egui::FullOutput {
+        frame(&self.ctx, &mut self.ed, vec![])
+    }
+
+    /// The text of a frame.
+    fn shown(&mut self) -> String {
+        shown_text(&self.frame())
+    }
+
+    /// Applies a panel action as the editor does after a frame.
+    fn apply(&self, action: crate::control::studio::Action) {
+        self.shared.studio.lock().apply(action, &self.shared);
+    }
+
+    /// Draws frames (which poll the Studio) until `done` holds for the Studio, failing
+    /// after 60 s or as soon as the Studio shows an error.
+    fn frames_until(&mut self, what: &str, done: impl Fn(&crate::control::studio::Studio) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            {
+                let st = self.shared.studio.lock();
+                if done(&st) {
+                    return;
+                }
+                let error = st.message.as_ref().filter(|m| m.0);
+                assert!(Instant::now() < deadline && error.is_none(), "{what}: {:?}", st.message);
+            }
+            self.frame();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Runs the selected tool and waits for its variations.
+    fn run(&mut self) -> crate::control::studio::Results {
+        self.apply(crate::control::studio::Action::Run);
+        self.frames_until("run", |st| st.results.is_some());
+        self.shared.studio.lock().results.clone().expect("results")
+    }
+
+    /// Renders the engine from the start of bar 4 (after a resync) for up to two bars;
+    /// the sample (counted from bar 4) and MIDI channel of the first note-on of `pitch`.
+    fn first_note_on(&mut self, pitch: i32) -> Option<(usize, u8)> {
+        use crate::audio::engine::BlockIo;
+        use crate::audio::transport::HostTime;
+        self.shared.controller.lock().resync(&mut self.plugin.engine, 48_000.0, 512);
+        let (mut l, mut r) = (vec![0.0f32; 500], vec![0.0f32; 500]);
+        let mut pos = 0usize;
+        while pos < 2 * 96_000 {
+            let report = self.plugin.engine.process(BlockIo {
+                host: HostTime::playing_at(120.0, 4, 16.0 + pos as f64 / 24_000.0),
+                sync: true,
+                gain: 1.0,
+                params: [0.0; crate::audio::NUM_PARAMS],
+                inputs: [&[], &[]],
+                outputs: [&mut l, &mut r],
+                midi_in: &[],
+                midi_thru: false,
+            });
+            if let Some(e) = report.midi.iter().find(|e| e.on && e.key as i32 == pitch) {
+                return Some((pos + e.timing as usize, e.channel));
+            }
+            pos += 500;
+        }
+        None
+    }
+}
+
+/// The sample (from bar 4 at 120 bpm, 48 kHz) where a note of `seq` starting first
+/// plays when auditioned from bar 5, and its pitch.
+fn first_note_in_bar_5(seq: &crate::ml::core::note_seq::NoteSequence) -> (usize, i32) {
+    let first = seq.notes.iter().min_by_key(|n| n.quantized_start_step).expect("a note");
+    (96_000 + first.quantized_start_step.unwrap_or(0) as usize * 6_000, first.pitch)
+}
+
+/// The Studio's Continue panel end to end: a 2-bar phrase played in, Continue with 4
+/// variations gives 4 clips; auditioning the third plays it from the next bar line (MIDI
+/// out of the engine); keep writes it into the session, a .mid file and a JS channel;
+/// undo takes each keep back.
+#[test]
+fn studio_continue_auditions_keeps_and_undoes() {
+    use crate::control::studio::{Action, Input, KeepTo, Tool};
+
+    let mut fx = StudioFixture::new(7);
+    let shared = fx.shared.clone();
+    // Bars 2 and 3: eight quarter notes of C major.
+    fx.play_in(&[60, 62, 64, 65, 67, 65, 64, 62]);
     {
         let mut st = shared.studio.lock();
-        let mut cfg = crate::ml::WorkerConfig::new(crate::ml::default_bundled_dir());
-        cfg.seed = Some(7);
-        cfg.allow_network = false;
-        st.config = Some(cfg);
         let s = &mut st.settings;
         (s.tool, s.input, s.input_bars, s.bars, s.variations) =
             (Tool::Continue, Input::Played, 2, 2, 4);
-        s.folder = folder.path().display().to_string();
         s.js_channel = 5;
     }
-    // The panels open from the session row's toggle (saved with the layout).
-    shared.controller.lock().session_mut().editor.studio_width = Some(380.0);
-    ed.layout.studio_width = Some(380.0);
     let closed = {
         let mut other = SemaEditor::new(shared.clone());
         other.layout.studio_width = None;
         frame(&egui::Context::default(), &mut other, vec![]).shapes.len()
     };
-    frame(&ctx, &mut ed, vec![]);
-    assert!(frame(&ctx, &mut ed, vec![]).shapes.len() > closed, "the Studio panel draws");
+    fx.frame();
+    assert!(fx.frame().shapes.len() > closed, "the Studio panel draws");
 
-    shared.studio.lock().apply(Action::Run, &shared);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while shared.studio.lock().results.is_none() {
-        assert!(Instant::now() < deadline, "{:?}", shared.studio.lock().message);
-        frame(&ctx, &mut ed, vec![]);
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let variations = shared.studio.lock().results.clone().expect("results").variations;
+    let variations = fx.run().variations;
     assert_eq!(variations.len(), 4);
     for v in &variations {
         assert_eq!(v.total_quantized_steps, Some(32), "2 bars of 16ths");
         assert!(!v.notes.is_empty());
     }
     // Results are drawn as clips to pick from.
-    assert!(frame(&ctx, &mut ed, vec![]).shapes.len() > closed);
+    assert!(fx.frame().shapes.len() > closed);
 
     // Audition the third: it plays from the first sample of bar 5, as MIDI out.
     let chosen = variations[2].clone();
@@ -447,31 +539,12 @@ fn studio_continue_auditions_keeps_and_undoes() {
         st.apply(Action::Audition(true), &shared);
         assert_eq!(st.auditioning, Some(2), "{:?}", st.message);
     }
-    shared.controller.lock().resync(&mut plugin.engine, 48_000.0, 512);
-    let first = chosen.notes.iter().min_by_key(|n| n.quantized_start_step).expect("a note").clone();
-    let first_sample = 96_000 + first.quantized_start_step.unwrap_or(0) as usize * 6_000;
-    let mut on = None;
-    let (mut l, mut r) = (vec![0.0f32; 500], vec![0.0f32; 500]);
-    let mut pos = 0usize;
-    while pos < 96_000 + 96_000 && on.is_none() {
-        let report = plugin.engine.process(BlockIo {
-            host: HostTime::playing_at(120.0, 4, 16.0 + pos as f64 / 24_000.0),
-            sync: true,
-            gain: 1.0,
-            params: [0.0; crate::audio::NUM_PARAMS],
-            inputs: [&[], &[]],
-            outputs: [&mut l, &mut r],
-            midi_in: &[],
-            midi_thru: false,
-        });
-        on = report
-            .midi
-            .iter()
-            .find(|e| e.on && e.key as i32 == first.pitch)
-            .map(|e| pos + e.timing as usize);
-        pos += 500;
-    }
-    assert_eq!(on, Some(first_sample), "the first note of variation 3 at its step of bar 5");
+    let (first_sample, pitch) = first_note_in_bar_5(&chosen);
+    assert_eq!(
+        fx.first_note_on(pitch).map(|(at, _)| at),
+        Some(first_sample),
+        "the first note of variation 3 at its step of bar 5"
+    );
 
     // Keep: into the session, as a .mid file, onto JS channel 5.
     {
@@ -484,7 +557,7 @@ fn studio_continue_auditions_keeps_and_undoes() {
     let kept = shared.controller.lock().session().studio_clips.clone();
     assert_eq!(kept.len(), 1);
     assert_eq!((kept[0].name.as_str(), &kept[0].sequence), ("Continue 1", &chosen));
-    let path = folder.path().join("continue-1.mid");
+    let path = fx.folder.path().join("continue-1.mid");
     let notes = crate::cli::midi_file::decode_notes(&std::fs::read(&path).expect("the .mid"))
         .expect("a MIDI file");
     let mut want: Vec<(f64, f64, u8)> = chosen
@@ -501,16 +574,16 @@ fn studio_continue_auditions_keeps_and_undoes() {
     assert_eq!(freqs.map(|f| f.len()), Some(chosen.notes.len()));
     // A kept clip is an input of the next run.
     shared.studio.lock().settings.input = Input::Kept(0);
-    assert!(frame(&ctx, &mut ed, vec![]).shapes.len() > closed);
+    assert!(fx.frame().shapes.len() > closed);
 
     // Undo, newest first.
     for _ in 0..3 {
-        shared.studio.lock().apply(Action::Undo, &shared);
+        fx.apply(Action::Undo);
     }
     assert!(!shared.controller.lock().session().channels.contains_key(&5));
     assert!(!path.exists());
     assert!(shared.controller.lock().session().studio_clips.is_empty());
-    shared.studio.lock().apply(Action::Undo, &shared);
+    fx.apply(Action::Undo);
     let message = shared.studio.lock().message.clone();
     assert_eq!(message, Some((true, "nothing to undo".to_string())));
 }
@@ -532,6 +605,45 @@ fn shown_text(out: &egui::FullOutput) -> String {
     text
 }
 
+/// The Drums panel set up on a 2-bar beat kept in the session (4 variations of 2 bars).
+fn drums_fixture(seed: u64) -> StudioFixture {
+    use crate::control::state::KeptClip;
+    use crate::control::studio::{Input, Tool};
+    let fx = StudioFixture::new(seed);
+    let beat = crate::ml::studio::tests::beat();
+    fx.shared
+        .controller
+        .lock()
+        .session_mut()
+        .studio_clips
+        .push(KeptClip { name: "Beat".into(), sequence: beat });
+    let mut st = fx.shared.studio.lock();
+    let s = &mut st.settings;
+    (s.tool, s.drum_input, s.input_bars, s.bars, s.variations, s.temperature) =
+        (Tool::Drums, Input::Kept(0), 2, 2, 4, 1.0);
+    drop(st);
+    fx
+}
+
+/// Checks 4 Drums variations: 2 bars of drum hits on drum_kit_rnn's pitches, not all
+/// the same.
+fn assert_drum_clips(results: &crate::control::studio::Results) {
+    assert_eq!(results.tool, crate::control::studio::Tool::Drums);
+    let variations = &results.variations;
+    assert_eq!(variations.len(), 4);
+    let first_pitches: Vec<i32> =
+        crate::ml::core::drums::DEFAULT_DRUM_PITCH_CLASSES.iter().map(|c| c[0]).collect();
+    for v in variations {
+        assert_eq!(v.total_quantized_steps, Some(32), "2 bars of 16ths");
+        assert!(!v.notes.is_empty());
+        assert!(v
+            .notes
+            .iter()
+            .all(|n| n.is_drum == Some(true) && first_pitches.contains(&n.pitch)));
+    }
+    assert!(variations.iter().any(|v| v != &variations[0]), "the variations differ");
+}
+
 /// The Studio's Drums panel: while drum_kit_rnn is not in the model cache, the panel and
 /// a run name the model, its URL and the command that fetches it; with a drum_kit_rnn
 /// checkpoint in the cache (random weights at a small size), Drums with 4 variations
@@ -539,60 +651,22 @@ fn shown_text(out: &egui::FullOutput) -> String {
 /// other panels' clips are.
 #[test]
 fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
-    use crate::audio::engine::BlockIo;
-    use crate::audio::transport::HostTime;
-    use crate::control::state::KeptClip;
-    use crate::control::studio::{Action, Input, KeepTo, Tool, DRUM_KIT_RNN_URL};
+    use crate::control::studio::{Action, KeepTo, DRUM_KIT_RNN_URL};
     use crate::ml::core::checkpoint::Storage;
     use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
     use crate::ml::random_checkpoint::{write_rnn_family, RnnFamily};
 
-    let mut plugin = crate::SemaLive::default();
-    let shared = plugin.shared.clone();
-    let mut ed = SemaEditor::new(shared.clone());
-    let ctx = egui::Context::default();
-    let clock = crate::audio::patch::ClockState {
-        bar: 4,
-        bar_phase: 0.0,
-        bpm: 120.0,
-        beats_per_bar: 4.0,
-        playing: true,
-        sample_rate: 48_000.0,
-    };
-    shared.status.publish(&clock);
-    shared.js.view.bar.store(4, Ordering::Relaxed);
-    // The input: a 2-bar beat kept in the session.
-    let beat = crate::ml::studio::tests::beat();
-    shared
-        .controller
-        .lock()
-        .session_mut()
-        .studio_clips
-        .push(KeptClip { name: "Beat".into(), sequence: beat.clone() });
-    let cache = tempfile::tempdir().expect("temp dir");
-    let folder = tempfile::tempdir().expect("temp dir");
-    {
-        let mut st = shared.studio.lock();
-        let mut cfg = crate::ml::WorkerConfig::new(crate::ml::default_bundled_dir());
-        cfg.seed = Some(11);
-        cfg.allow_network = false;
-        cfg.cache_dir = cache.path().to_path_buf();
-        st.config = Some(cfg);
-        let s = &mut st.settings;
-        (s.tool, s.drum_input, s.input_bars, s.bars, s.variations, s.temperature) =
-            (Tool::Drums, Input::Kept(0), 2, 2, 4, 1.0);
-        s.folder = folder.path().display().to_string();
-    }
-    shared.controller.lock().session_mut().editor.studio_width = Some(380.0);
-    ed.layout.studio_width = Some(380.0);
+    let mut fx = drums_fixture(11);
+    let shared = fx.shared.clone();
 
     // No model in the cache: the panel says which one and how to get it, before a run...
-    frame(&ctx, &mut ed, vec![]);
-    let shown = shown_text(&frame(&ctx, &mut ed, vec![]));
+    fx.frame();
+    let shown = fx.shown();
     assert!(shown.contains("Model missing"), "{shown}");
     assert!(shown.contains("drum_kit_rnn"), "{shown}");
+    assert!(shown.contains("Fetch drum_kit_rnn"), "{shown}");
     // ...and a run fails with the model, its URL and the fetch command, starting nothing.
-    shared.studio.lock().apply(Action::Run, &shared);
+    fx.apply(Action::Run);
     {
         let st = shared.studio.lock();
         let (error, text) = st.message.clone().expect("a message");
@@ -607,44 +681,21 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
         }
         assert!(!st.busy() && st.results.is_none());
     }
+    shared.studio.lock().message = None;
 
     // The model fetched into the cache (here: a random checkpoint of drum_kit_rnn's shape).
-    let dir = cache_path(cache.path(), DRUM_KIT_RNN_URL);
+    let dir = cache_path(fx.cache.path(), DRUM_KIT_RNN_URL);
     write_rnn_family(&dir, &RnnFamily::drum_kit_rnn(vec![32, 24]), Storage::Float32, 9)
         .expect("checkpoint");
     std::fs::write(dir.join(COMPLETE_MARKER), b"").expect("marker");
-    let shown = shown_text(&frame(&ctx, &mut ed, vec![]));
+    let shown = fx.shown();
     assert!(!shown.contains("Model missing"), "{shown}");
+    assert!(!shown.contains("Fetch drum_kit_rnn"), "{shown}");
 
-    shared.studio.lock().apply(Action::Run, &shared);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while shared.studio.lock().results.is_none() {
-        let st = shared.studio.lock();
-        assert!(
-            Instant::now() < deadline && !st.message.as_ref().is_some_and(|m| m.0),
-            "{:?}",
-            st.message
-        );
-        drop(st);
-        frame(&ctx, &mut ed, vec![]);
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let results = shared.studio.lock().results.clone().expect("results");
-    assert_eq!(results.tool, Tool::Drums);
+    let results = fx.run();
+    assert_drum_clips(&results);
     let variations = results.variations;
-    assert_eq!(variations.len(), 4);
-    let first_pitches: Vec<i32> =
-        crate::ml::core::drums::DEFAULT_DRUM_PITCH_CLASSES.iter().map(|c| c[0]).collect();
-    for v in &variations {
-        assert_eq!(v.total_quantized_steps, Some(32), "2 bars of 16ths");
-        assert!(!v.notes.is_empty());
-        assert!(v
-            .notes
-            .iter()
-            .all(|n| n.is_drum == Some(true) && first_pitches.contains(&n.pitch)));
-    }
-    assert!(variations.iter().any(|v| v != &variations[0]), "the variations differ");
-    let shown = shown_text(&frame(&ctx, &mut ed, vec![]));
+    let shown = fx.shown();
     assert!(shown.contains("Drums variations"), "{shown}");
 
     // Audition the second: its first hit leaves on MIDI channel 10 at its step of bar 5.
@@ -655,31 +706,12 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
         st.apply(Action::Audition(true), &shared);
         assert_eq!((st.auditioning, st.channel()), (Some(1), 9), "{:?}", st.message);
     }
-    shared.controller.lock().resync(&mut plugin.engine, 48_000.0, 512);
-    let first = chosen.notes.iter().min_by_key(|n| n.quantized_start_step).expect("a hit").clone();
-    let first_sample = 96_000 + first.quantized_start_step.unwrap_or(0) as usize * 6_000;
-    let mut on = None;
-    let (mut l, mut r) = (vec![0.0f32; 500], vec![0.0f32; 500]);
-    let mut pos = 0usize;
-    while pos < 96_000 + 96_000 && on.is_none() {
-        let report = plugin.engine.process(BlockIo {
-            host: HostTime::playing_at(120.0, 4, 16.0 + pos as f64 / 24_000.0),
-            sync: true,
-            gain: 1.0,
-            params: [0.0; crate::audio::NUM_PARAMS],
-            inputs: [&[], &[]],
-            outputs: [&mut l, &mut r],
-            midi_in: &[],
-            midi_thru: false,
-        });
-        on = report
-            .midi
-            .iter()
-            .find(|e| e.on && e.key as i32 == first.pitch)
-            .map(|e| (pos + e.timing as usize, e.channel));
-        pos += 500;
-    }
-    assert_eq!(on, Some((first_sample, 9)), "the first hit of variation 2, on channel 10");
+    let (first_sample, pitch) = first_note_in_bar_5(&chosen);
+    assert_eq!(
+        fx.first_note_on(pitch),
+        Some((first_sample, 9)),
+        "the first hit of variation 2, on channel 10"
+    );
 
     // Keep: into the session as "Drums 1", and as a .mid file.
     {
@@ -691,11 +723,92 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
     let kept = shared.controller.lock().session().studio_clips.clone();
     assert_eq!(kept.len(), 2);
     assert_eq!((kept[1].name.as_str(), &kept[1].sequence), ("Drums 1", &chosen));
-    let bytes = std::fs::read(folder.path().join("drums-1.mid")).expect("the .mid");
+    let bytes = std::fs::read(fx.folder.path().join("drums-1.mid")).expect("the .mid");
     let notes = crate::cli::midi_file::decode_notes(&bytes).expect("a MIDI file");
     assert_eq!(notes.len(), chosen.notes.len());
     // Channel 10's note-on status byte (0x99) is in the file.
     assert!(bytes.contains(&0x99), "note-ons on channel 10");
+}
+
+/// The Drums panel's Fetch button downloads the missing model with `sema-live model
+/// fetch`'s code from a local HTTP server, on a thread of its own: the panel shows the
+/// download while it runs, a failed download (404) as an error with the Fetch button
+/// back, and a good one puts the model in the cache, where the panel picks it up (no
+/// "Model missing", the worker loads it) and Drums makes 4 clips from it.
+#[test]
+fn studio_drums_fetch_button_downloads_the_model() {
+    use crate::control::studio::Action;
+    use crate::ml::core::checkpoint::Storage;
+    use crate::ml::core::resolve::tests::{serve, serve_on};
+    use crate::ml::core::resolve::{cache_path, cached};
+    use crate::ml::random_checkpoint::{write_rnn_family, RnnFamily};
+
+    let served = tempfile::tempdir().expect("temp dir");
+    let ckpt = served.path().join("music_rnn/drum_kit_rnn");
+    write_rnn_family(&ckpt, &RnnFamily::drum_kit_rnn(vec![32, 24]), Storage::Float32, 9)
+        .expect("checkpoint");
+    let files = std::fs::read_dir(&ckpt).expect("served files").count();
+    let mut fx = drums_fixture(12);
+    let shared = fx.shared.clone();
+
+    // A wrong URL: the download fails (404), the panel says so and offers Fetch again.
+    let (base, server) = serve(served.path().to_path_buf(), 1);
+    shared.studio.lock().drum_url = format!("{base}/music_rnn/no_such_model");
+    fx.apply(Action::FetchDrums);
+    assert!(shared.studio.lock().fetch_status().is_some(), "the download started");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while shared.studio.lock().fetch_status().is_some() {
+        assert!(Instant::now() < deadline, "the failed download ends");
+        fx.frame();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (error, text) = shared.studio.lock().message.clone().expect("a message");
+    assert!(error, "{text}");
+    assert!(text.contains("download of drum_kit_rnn failed"), "{text}");
+    assert!(text.contains("no_such_model/config.json"), "{text}");
+    server.join().expect("the server answered");
+    let shown = fx.shown();
+    assert!(shown.contains("Model missing") && shown.contains("Fetch drum_kit_rnn"), "{shown}");
+
+    // The right URL: the panel shows the download, then the model is there. The server
+    // answers only once the panel has been drawn (connections wait in its backlog).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let url = format!("http://{}/music_rnn/drum_kit_rnn", listener.local_addr().expect("addr"));
+    shared.studio.lock().drum_url = url.clone();
+    shared.studio.lock().message = None;
+    fx.apply(Action::FetchDrums);
+    assert!(shared.studio.lock().fetch_status().is_some(), "the download started");
+    // A second press while it runs is refused.
+    fx.apply(Action::FetchDrums);
+    let (error, text) = shared.studio.lock().message.clone().expect("a message");
+    assert!(error && text.contains("already being downloaded"), "{text}");
+    shared.studio.lock().message = None;
+    let shown = fx.shown();
+    assert!(shown.contains("Fetching: "), "{shown}");
+    assert!(shown.contains("drum_kit_rnn"), "{shown}");
+    assert!(!shown.contains("Fetch drum_kit_rnn ("), "no second Fetch button: {shown}");
+    assert!(shared.studio.lock().fetch_status().is_some(), "still waiting for the server");
+    let server = serve_on(listener, served.path().to_path_buf(), files);
+    fx.frames_until("fetch", |st| st.fetch_status().is_none());
+    server.join().expect("the server answered every request");
+    let dir = cache_path(fx.cache.path(), &url);
+    assert_eq!(cached(fx.cache.path(), &url), Some(dir.clone()));
+    let (error, text) = shared.studio.lock().message.clone().expect("a message");
+    assert!(!error && text.contains("drum_kit_rnn downloaded"), "{text}");
+    assert!(text.contains(&dir.display().to_string()), "{text}");
+    let shown = fx.shown();
+    assert!(!shown.contains("Model missing"), "{shown}");
+    assert_eq!(
+        crate::ml::core::checkpoint::load(&dir).expect("the downloaded checkpoint").vars,
+        crate::ml::core::checkpoint::load(&ckpt).expect("the served checkpoint").vars
+    );
+    // Pressing Fetch now only says the model is there.
+    fx.apply(Action::FetchDrums);
+    let (error, text) = shared.studio.lock().message.clone().expect("a message");
+    assert!(!error && text.contains("in the model cache already"), "{text}");
+    assert!(shared.studio.lock().fetch_status().is_none());
+    // Drums runs on the downloaded model (the server is gone: it came from the cache).
+    assert_drum_clips(&fx.run());
 }
 
 /// A picture of the Studio panel (Continue, 4 variations, the third selected) drawn from
@@ -706,83 +819,43 @@ fn studio_drums_names_the_missing_model_then_makes_4_drum_clips() {
 #[test]
 fn studio_panel_picture() {
     use super::snapshot::{rasterise, write_png, Textures};
-    use crate::audio::midi_in::{MidiIn, MidiInKind, MidiSource, StampedMidiIn};
     use crate::control::studio::{Action, Input, Tool};
 
-    let plugin = crate::SemaLive::default();
-    let shared = plugin.shared.clone();
-    let mut ed = SemaEditor::new(shared.clone());
-    let ctx = egui::Context::default();
-    let clock = crate::audio::patch::ClockState {
-        bar: 4,
-        bar_phase: 0.0,
-        bpm: 120.0,
-        beats_per_bar: 4.0,
-        playing: true,
-        sample_rate: 48_000.0,
-    };
-    shared.status.publish(&clock);
-    shared.js.view.bar.store(4, Ordering::Relaxed);
-    {
-        let mut rec = shared.js.view.phrases.lock();
-        for (i, &key) in [60u8, 62, 64, 65, 67, 65, 64, 62].iter().enumerate() {
-            for (at, kind) in
-                [(i as f64, MidiInKind::NoteOn), (i as f64 + 0.9, MidiInKind::NoteOff)]
-            {
-                let event = MidiIn {
-                    timing: 0,
-                    kind,
-                    channel: 0,
-                    key,
-                    value: 0.8,
-                    source: MidiSource::Host,
-                };
-                rec.push(&StampedMidiIn {
-                    event,
-                    bars: 2.0 + at / 4.0,
-                    beats: 8.0 + at,
-                    bpm: 120.0,
-                    beats_per_bar: 4.0,
-                    playing: true,
-                });
-            }
-        }
-    }
+    let mut fx = StudioFixture::new(7);
+    fx.play_in(&[60, 62, 64, 65, 67, 65, 64, 62]);
+    let shared = fx.shared.clone();
     {
         let mut st = shared.studio.lock();
-        let mut cfg = crate::ml::WorkerConfig::new(crate::ml::default_bundled_dir());
-        cfg.seed = Some(7);
-        cfg.allow_network = false;
-        st.config = Some(cfg);
         let s = &mut st.settings;
         (s.tool, s.input, s.input_bars, s.bars, s.variations) =
             (Tool::Continue, Input::Played, 2, 2, 4);
         s.folder = "~/Music/Sema Live/clips".into();
     }
     shared.controller.lock().session_mut().editor.studio_width = Some(420.0);
+    let (ed, ctx) = (&mut fx.ed, &fx.ctx);
     ed.layout.studio_width = Some(420.0);
     ed.session_path = "~/Music/Sema Live/session.sema.toml".into();
     ed.export_path = "~/Music/Sema Live/notes.mid".into();
     let mut textures = Textures::default();
     let shot = |ed: &mut SemaEditor, textures: &mut Textures| {
-        let mut out = frame_keeping_textures(&ctx, ed);
+        let mut out = frame_keeping_textures(ctx, ed);
         textures.apply(&out.textures_delta);
         out.textures_delta.clear();
         out
     };
-    shot(&mut ed, &mut textures);
+    shot(ed, &mut textures);
     shared.studio.lock().apply(Action::Run, &shared);
     let deadline = Instant::now() + Duration::from_secs(60);
     while shared.studio.lock().results.is_none() {
         assert!(Instant::now() < deadline, "{:?}", shared.studio.lock().message);
-        shot(&mut ed, &mut textures);
+        shot(ed, &mut textures);
         std::thread::sleep(Duration::from_millis(5));
     }
     shared.studio.lock().apply(Action::Select(2), &shared);
     // The status line says how long the batch took: a fixed text keeps the picture stable.
     shared.studio.lock().message = Some((false, "Continue: 4 variations in one batch".into()));
-    shot(&mut ed, &mut textures);
-    let out = shot(&mut ed, &mut textures);
+    shot(ed, &mut textures);
+    let out = shot(ed, &mut textures);
     let primitives = ctx.tessellate(out.shapes, out.pixels_per_point);
     let size = egui::vec2(1180.0, 760.0);
     let bg = ctx.global_style().visuals.panel_fill;

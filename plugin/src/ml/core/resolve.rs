@@ -405,7 +405,7 @@ fn download_into(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ml::core::checkpoint::Storage;
     use crate::ml::random_checkpoint::{write_rnn, RnnSizes};
@@ -455,12 +455,23 @@ mod tests {
         assert!(msgs.iter().any(|m| m.contains("using the bundled basic_rnn model")));
     }
 
-    /// Serves files of `root` over HTTP/1.0 on 127.0.0.1 until `requests` were answered.
-    fn serve(root: PathBuf, requests: usize) -> (String, std::thread::JoinHandle<()>) {
-        use std::io::BufRead;
+    /// Serves files of `root` over HTTP/1.0 on 127.0.0.1 until `requests` were answered;
+    /// returns the base URL and the server thread.
+    pub(crate) fn serve(root: PathBuf, requests: usize) -> (String, std::thread::JoinHandle<()>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let h = std::thread::spawn(move || {
+        (base, serve_on(listener, root, requests))
+    }
+
+    /// [`serve`] on a bound `listener` (connections made before this call wait in its
+    /// backlog, so a test can hold a download until it has looked at it).
+    pub(crate) fn serve_on(
+        listener: std::net::TcpListener,
+        root: PathBuf,
+        requests: usize,
+    ) -> std::thread::JoinHandle<()> {
+        use std::io::BufRead;
+        std::thread::spawn(move || {
             for stream in listener.incoming().take(requests) {
                 let mut stream = stream.unwrap();
                 let mut line = String::new();
@@ -485,8 +496,7 @@ mod tests {
                     }
                 }
             }
-        });
-        (base, h)
+        })
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!   output of its previous segment (all-zero before the first).
 
 use crate::ml::core::checkpoint::Checkpoint;
-use crate::ml::core::lstm::{Dense, LstmWeights, OneHotStack, StackState};
+use crate::ml::core::lstm::{Dense, LstmWeights, PanelDense, RowStack};
 use crate::ml::error::ModelError;
 
 /// Where magenta.js keeps the conductor's variables.
@@ -21,7 +21,13 @@ const CONDUCTOR_PREFIX: &str = "decoder/hierarchical_level_0/";
 
 /// Splits `tanh(x @ W + b)` rows into `[c0, h0, c1, h1, ...]` state parts of `units` per
 /// layer (tf.split into equal chunks), for `b` rows.
-fn initial_state(dense: &Dense, x: &[f32], b: usize, layers: usize, units: usize) -> Vec<Vec<f32>> {
+fn initial_state(
+    dense: &PanelDense,
+    x: &[f32],
+    b: usize,
+    layers: usize,
+    units: usize,
+) -> Vec<Vec<f32>> {
     let init: Vec<f32> = dense.apply(x, b).iter().map(|v| v.tanh()).collect();
     let width = 2 * layers * units;
     (0..2 * layers)
@@ -51,10 +57,10 @@ fn equal_units(layers: &[LstmWeights], what: &str) -> Result<usize, ModelError> 
 /// One categorical LSTM decoder.
 pub(super) struct CoreDecoder {
     /// `z_to_initial_state`.
-    z_to_state: Dense,
+    z_to_state: PanelDense,
     /// The stack, fed `[previous output, z]` (`z` as its context input), with the output
-    /// projection.
-    stack: OneHotStack,
+    /// projection; native, so a batch of variations reads the weights once a step.
+    stack: RowStack,
     /// Output labels.
     depth: usize,
     /// Units per layer and number of layers.
@@ -101,10 +107,8 @@ impl CoreDecoder {
             ))));
         }
         let n = layers.len();
-        let mut stack =
-            OneHotStack::new(layers, Some(&proj), depth, z_to_state.input()).map_err(at)?;
-        // Small layers: one graph run per step beats four.
-        stack.set_fused_steps(true).map_err(at)?;
+        let stack = RowStack::new(&layers, Some(&proj), depth, z_to_state.input()).map_err(at)?;
+        let z_to_state = PanelDense::new(&z_to_state);
         Ok(CoreDecoder { z_to_state, stack, depth, units, layers: n })
     }
 
@@ -149,9 +153,9 @@ impl CoreDecoder {
 /// The conductor of a hierarchical model.
 struct Conductor {
     /// `initial_state`.
-    init: Dense,
+    init: PanelDense,
     /// The LSTM stack (its one input value is always 0).
-    stack: OneHotStack,
+    stack: RowStack,
     /// Units per layer and number of layers.
     units: usize,
     layers: usize,
@@ -221,8 +225,8 @@ impl Decoder {
                 }
                 let n = layers.len();
                 // Input: one value, always 0 (magenta.js feeds zeros [batch, 1]).
-                let stack = OneHotStack::new(layers, None, 1, 0).map_err(at)?;
-                Some(Conductor { init, stack, units, layers: n, segments })
+                let stack = RowStack::new(&layers, None, 1, 0).map_err(at)?;
+                Some(Conductor { init: PanelDense::new(&init), stack, units, layers: n, segments })
             }
         };
         Ok(Decoder { conductor, cores })
@@ -257,12 +261,12 @@ impl Decoder {
         };
         let seg_len = num_steps / cond.segments;
         let states = initial_state(&cond.init, z, b, cond.layers, cond.units);
-        let mut state: StackState = cond.stack.state_from(b, &states)?;
+        let mut state = cond.stack.state_from(b, &states)?;
         let mut initial: Vec<Vec<Option<usize>>> = vec![vec![None; b]; parts];
         let zero_input = vec![None; b];
         for _ in 0..cond.segments {
             cond.stack.step(&zero_input, &mut state)?;
-            let emb = state.h(cond.layers - 1)?;
+            let emb = state.h(cond.layers - 1)?.to_vec();
             for (p, core) in self.cores.iter_mut().enumerate() {
                 let labels = core.decode(&emb, b, seg_len, &initial[p], pick)?;
                 for (r, l) in labels.into_iter().enumerate() {

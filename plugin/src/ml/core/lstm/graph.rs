@@ -131,7 +131,8 @@ impl GraphBuilder {
         self.node(op, inputs, 1, None).remove(0)
     }
 
-    /// `x @ W + b`.
+    /// `x @ W + b` (the tests' `StepNet`).
+    #[cfg(test)]
     pub(super) fn dense(&mut self, x: &str, d: &Dense) -> String {
         let k = self.constant("w", &d.kernel.shape, &d.kernel.data);
         let b = self.constant("b", &[d.output()], &d.bias);
@@ -139,7 +140,8 @@ impl GraphBuilder {
         self.op1("Add", &[&m, &b])
     }
 
-    /// One `basicLSTMCell` step; returns (c', h').
+    /// One `basicLSTMCell` step; returns (c', h') (the tests' `StepNet`).
+    #[cfg(test)]
     pub(super) fn lstm(
         &mut self,
         x: &str,

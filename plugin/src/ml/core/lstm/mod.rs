@@ -5,12 +5,13 @@
 //! are fixed per graph (models keep one per batch size they have been asked for, so N
 //! variations cost one weight pass per step), except `DenseNet`'s symbolic row count.
 //!
-//! - `StepNet`: one time step of a whole stack of `tf.basicLSTMCell`s, state in and out,
-//!   plus an optional output projection.
+//! - `StepNet` (tests only, the reference the stacks are checked against): one time step
+//!   of a whole stack of `tf.basicLSTMCell`s, state in and out, plus an optional output
+//!   projection.
 //! - `CellNet`: the recurrent half of one layer, given the input part of its gates.
 //! - `DenseNet`: `x @ W (+ b)` for a fixed or any number of rows.
-//! - `OneHotStack`: a stack fed one-hot classes (MusicRNN, the MusicVAE encoder and
-//!   decoder) built from those. A step at batch 1 is bound by reading the weights from
+//! - `OneHotStack`: a stack fed one-hot classes (MusicRNN, the MusicVAE encoder) built
+//!   from those. A step at batch 1 is bound by reading the weights from
 //!   cache, so it reads as few as it can: the one-hot part of layer 0 is a row of `W_x`,
 //!   a fixed context input (the VAE's `z`) is multiplied once per call, and a primer runs
 //!   layer by layer with one batched matmul per upper layer for its input parts. The
@@ -24,20 +25,27 @@
 //!   tract, for quantised checkpoints (the weights stay uint8/uint16 in memory and are
 //!   dequantised inside the mat-vec loop to exactly tfjs's values) and for float32 stacks
 //!   too large for tract's packed second copy.
+//! - `RowStack`: a one-hot stack with a context input (the MusicVAE decoders) run by a
+//!   native kernel that reads each weight once for up to 8 rows, so N variations cost
+//!   one pass over the weights per step.
 //!
 //! Files: `weights` (layer weights, dense kernels), `graph` (the ONNX builder), `nets`
 //! (the tract nets and stack state), `stack` (`OneHotStack`), `packed` (native mat-vec
-//! kernels), `native` (`PackedStack`).
+//! kernels), `native` (`PackedStack`), `rows` (`RowStack` and its batched kernel).
 
 mod graph;
 mod native;
 mod nets;
 pub(crate) mod packed;
+mod rows;
 mod stack;
 mod weights;
 
 pub use native::PackedStack;
-pub use nets::{CellNet, DenseNet, StackState, StepNet, StepSpec};
+pub use nets::{CellNet, DenseNet, StackState};
+#[cfg(test)]
+pub use nets::{StepNet, StepSpec};
+pub use rows::{PanelDense, RowStack};
 pub use stack::OneHotStack;
 pub use weights::{Dense, LstmWeights};
 
@@ -110,7 +118,6 @@ mod tests {
                 inputs: inputs.clone(),
                 layers: layers.clone(),
                 projection: Some(proj.clone()),
-                gates_input: false,
             };
             let mut net = StepNet::build(&spec, batch).unwrap();
             let mut states: Vec<Vec<f32>> = sizes
@@ -198,7 +205,6 @@ mod tests {
                 inputs: vec![d],
                 layers: layers.clone(),
                 projection: Some(proj.clone()),
-                gates_input: false,
             };
             let mut stack = OneHotStack::new(layers.clone(), Some(&proj), d, 0).unwrap();
             assert_eq!(stack.layer_sizes(), sizes);
@@ -214,10 +220,6 @@ mod tests {
             // Then steps for 3 rows fed different classes.
             let mut st3 = st.repeat_rows(3).unwrap();
             assert_eq!(st3.batch, 3);
-            // The fused step graph gives the same values as the separate networks.
-            let mut fused = OneHotStack::new(layers.clone(), Some(&proj), d, 0).unwrap();
-            fused.set_fused_steps(true).unwrap();
-            let mut fst = st3.clone();
             let mut net3 = StepNet::build(&spec, 3).unwrap();
             let mut states3: Vec<Vec<f32>> = states.iter().map(|v| v.repeat(3)).collect();
             for _ in 0..4 {
@@ -228,8 +230,6 @@ mod tests {
                 let opt: Vec<Option<usize>> = classes.iter().map(|&k| Some(k)).collect();
                 let got = stack.step(&opt, &mut st3).unwrap();
                 assert!(max_diff(&got, &want) < 1e-5, "step logits {got:?} vs {want:?}");
-                let f = fused.step(&opt, &mut fst).unwrap();
-                assert!(max_diff(&f, &got) < 1e-6, "fused logits {f:?} vs {got:?}");
             }
             let e = stack.step(&[Some(0), None], &mut st3).unwrap_err();
             assert_eq!(e.kind(), ModelErrorKind::BadInput, "{e}");
@@ -250,12 +250,8 @@ mod tests {
             kernel: Var { shape: vec![4, d], data: rng.vec(4 * d, 0.5) },
             bias: rng.vec(d, 0.5),
         };
-        let spec = StepSpec {
-            inputs: vec![d],
-            layers: layers.clone(),
-            projection: Some(proj.clone()),
-            gates_input: false,
-        };
+        let spec =
+            StepSpec { inputs: vec![d], layers: layers.clone(), projection: Some(proj.clone()) };
         let seq: Vec<usize> =
             (0..PRIME_CHUNK + 45).map(|_| (rng.next_u64() % d as u64) as usize).collect();
         let mut net = StepNet::build(&spec, 1).unwrap();
@@ -320,27 +316,16 @@ mod tests {
         let mut rng = Lcg::new(1);
         let l0 = random_layer(&mut rng, 5, 8);
         let l1 = random_layer(&mut rng, 7, 8);
-        let spec = StepSpec {
-            inputs: vec![5],
-            layers: vec![l0.clone(), l1],
-            projection: None,
-            gates_input: false,
-        };
+        let spec = StepSpec { inputs: vec![5], layers: vec![l0.clone(), l1], projection: None };
         let e = StepNet::build(&spec, 1).err().unwrap();
         assert_eq!(e.kind(), ModelErrorKind::BadCheckpoint, "{e}");
         assert!(e.message().contains("layer 1 expects input size 7"), "{e}");
-        let spec = StepSpec {
-            inputs: vec![4],
-            layers: vec![l0.clone()],
-            projection: None,
-            gates_input: false,
-        };
+        let spec = StepSpec { inputs: vec![4], layers: vec![l0.clone()], projection: None };
         assert_eq!(
             StepNet::build(&spec, 1).err().map(|e| e.kind()),
             Some(ModelErrorKind::BadCheckpoint)
         );
-        let spec =
-            StepSpec { inputs: vec![5], layers: vec![l0], projection: None, gates_input: false };
+        let spec = StepSpec { inputs: vec![5], layers: vec![l0], projection: None };
         let mut net = StepNet::build(&spec, 2).unwrap();
         let z = vec![0f32; 3];
         let e = net.run(&[&z, &z, &z]).unwrap_err();

@@ -7,7 +7,9 @@ use crate::ml::error::ModelError;
 
 use super::*;
 
-/// Shape of a step network: its inputs and what it computes.
+/// Shape of a step network: its inputs and what it computes (the tests' reference for
+/// the stacks).
+#[cfg(test)]
 #[derive(Clone, Debug)]
 pub struct StepSpec {
     /// Sizes of the step inputs concatenated (in order) to form layer 0's input.
@@ -16,16 +18,13 @@ pub struct StepSpec {
     pub layers: Vec<LstmWeights>,
     /// Projection of the top `h` to logits, if any.
     pub projection: Option<Dense>,
-    /// Layer 0 takes the input part of its gates (`x @ W_x`, `4 * units` values per row,
-    /// computed by the caller) as the single step input instead of `x`, and reads only
-    /// its recurrent weights.
-    pub gates_input: bool,
 }
 
 /// A compiled step of an LSTM stack for a fixed batch size.
 ///
 /// Inputs, in order: the step inputs of `StepSpec::inputs`, then `c_l`, `h_l` for each
 /// layer. Outputs: `c_l'`, `h_l'` for each layer, then the logits if there is a projection.
+#[cfg(test)]
 pub struct StepNet {
     /// Reused run state, so a step allocates no plan-level structures.
     pub(super) state: TypedSimpleState,
@@ -35,6 +34,7 @@ pub struct StepNet {
     pub(super) input_sizes: Vec<usize>,
 }
 
+#[cfg(test)]
 impl StepNet {
     /// Builds and optimises the graph of `spec` for `batch` rows.
     pub fn build(spec: &StepSpec, batch: usize) -> Result<Self, ModelError> {
@@ -43,15 +43,7 @@ impl StepNet {
         }
         let batch = batch.max(1);
         let in_size: usize = spec.inputs.iter().sum();
-        if spec.gates_input {
-            if spec.inputs != [4 * spec.layers[0].units] {
-                return Err(ModelError::engine(format!(
-                    "layer 0 takes its {} gate inputs, the model feeds {:?}",
-                    4 * spec.layers[0].units,
-                    spec.inputs
-                )));
-            }
-        } else if spec.layers[0].input != in_size {
+        if spec.layers[0].input != in_size {
             return Err(ModelError::bad_checkpoint(format!(
                 "layer 0 expects input size {} but the model feeds {in_size}",
                 spec.layers[0].input
@@ -103,11 +95,7 @@ impl StepNet {
         };
         for (l, w) in spec.layers.iter().enumerate() {
             let (c, h) = states[l].clone();
-            let (c2, h2) = if l == 0 && spec.gates_input {
-                g.lstm_recurrent(&x, &c, &h, w, &one)
-            } else {
-                g.lstm(&x, &c, &h, w, &one)
-            };
+            let (c2, h2) = g.lstm(&x, &c, &h, w, &one);
             g.expose(&c2, &format!("c{l}_out"), &[batch, w.units]);
             g.expose(&h2, &format!("h{l}_out"), &[batch, w.units]);
             x = h2;
@@ -123,7 +111,6 @@ impl StepNet {
 
     /// Runs one step. `inputs` are the step inputs then the states, each `batch * size`
     /// values; returns the new states then the logits, as flat vectors.
-    #[cfg(test)]
     pub fn run(&mut self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, ModelError> {
         if inputs.len() != self.input_sizes.len() {
             return Err(ModelError::bad_input(format!(
@@ -153,22 +140,6 @@ impl StepNet {
                     .map_err(terr("reading step output"))
             })
             .collect()
-    }
-
-    /// Runs one step on tensors (no copies): the step inputs then the states, each
-    /// `[batch, size]`; returns the new states then the logits.
-    pub fn run_values(&mut self, inputs: TVec<TValue>) -> Result<TVec<TValue>, ModelError> {
-        if inputs.len() != self.input_sizes.len()
-            || inputs.iter().zip(&self.input_sizes).any(|(t, &n)| t.shape() != [self.batch, n])
-        {
-            return Err(ModelError::bad_input(format!(
-                "step: inputs {:?}, expected {} rows of {:?}",
-                inputs.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>(),
-                self.batch,
-                self.input_sizes
-            )));
-        }
-        self.state.run(inputs).map_err(terr("running step"))
     }
 }
 

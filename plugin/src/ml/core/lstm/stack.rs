@@ -42,12 +42,6 @@ pub struct OneHotStack {
     pub(super) out: Option<DenseNet>,
     /// Recurrent halves per batch size, built on first use.
     pub(super) cells: std::collections::HashMap<usize, Vec<CellNet>>,
-    /// The output projection's weights (for the fused step networks).
-    pub(super) projection: Option<Dense>,
-    /// Whether `step` runs one fused graph per step (see `set_fused_steps`).
-    pub(super) fused: bool,
-    /// Fused step networks per batch size, built on first use.
-    pub(super) step_nets: std::collections::HashMap<usize, StepNet>,
 }
 
 impl OneHotStack {
@@ -133,9 +127,6 @@ impl OneHotStack {
             proj_rows: Default::default(),
             out,
             cells: Default::default(),
-            projection: projection.cloned(),
-            fused: false,
-            step_nets: Default::default(),
         };
         stack.cells(1)?;
         Ok(stack)
@@ -144,33 +135,6 @@ impl OneHotStack {
     /// Units per layer.
     pub fn layer_sizes(&self) -> Vec<usize> {
         self.layers.iter().map(|l| l.units).collect()
-    }
-
-    /// Makes `step` run the whole stack as one graph per batch size (layer 0's gate
-    /// input part, then all layers and the projection; the same sums as the separate
-    /// networks). Fewer graph runs per step, which pays for small models, at the cost of
-    /// a second packed copy of the weights when `prime` is also used. Builds the batch-1
-    /// network now.
-    pub fn set_fused_steps(&mut self, on: bool) -> Result<(), ModelError> {
-        self.fused = on;
-        if on {
-            self.step_net(1)?;
-        }
-        Ok(())
-    }
-
-    pub(super) fn step_net(&mut self, batch: usize) -> Result<&mut StepNet, ModelError> {
-        if !self.step_nets.contains_key(&batch) {
-            let spec = StepSpec {
-                inputs: vec![4 * self.layers[0].units],
-                layers: self.layers.clone(),
-                projection: self.projection.clone(),
-                gates_input: true,
-            };
-            let net = StepNet::build(&spec, batch)?;
-            self.step_nets.insert(batch, net);
-        }
-        self.step_nets.get_mut(&batch).ok_or_else(|| ModelError::engine("step network missing"))
     }
 
     /// The input parts of layers 1.. for `batch` rows: the any-rows nets for one row,
@@ -246,7 +210,9 @@ impl OneHotStack {
     }
 
     /// Sets the context input of every row (`[batch, context]` row-major) for the steps
-    /// that follow; its part of layer 0's gates is computed here, once.
+    /// that follow; its part of layer 0's gates is computed here, once (the tests compare
+    /// `RowStack` with it).
+    #[cfg(test)]
     pub fn set_context(
         &mut self,
         state: &mut StackState,
@@ -454,27 +420,6 @@ impl OneHotStack {
         }
         let mut x = self.input_rows(rows, state.context_gates.as_deref())?;
         let nl = self.layers.len();
-        if self.fused {
-            let mut inputs: TVec<TValue> = tvec![x];
-            for (c, h) in &state.layers {
-                inputs.push(c.clone());
-                inputs.push(h.clone());
-            }
-            let has_logits = self.out.is_some();
-            let mut out = self.step_net(b)?.run_values(inputs)?;
-            let logits = if has_logits {
-                let t = out.pop().ok_or_else(|| ModelError::engine("step gave no logits"))?;
-                f32s(&t)?.to_vec()
-            } else {
-                Vec::new()
-            };
-            for l in (0..nl).rev() {
-                let h = out.pop().ok_or_else(|| ModelError::engine("step gave no h"))?;
-                let c = out.pop().ok_or_else(|| ModelError::engine("step gave no c"))?;
-                state.layers[l] = (c, h);
-            }
-            return Ok(logits);
-        }
         for l in 0..nl {
             if l > 0 {
                 let h_below = state.layers[l - 1].1.clone();
