@@ -189,13 +189,16 @@ pub fn sin_turns(x: f64) -> f64 {
     if !x.is_finite() {
         return f64::NAN;
     }
-    // t in [-0.5, 0.5], then folded to [-0.25, 0.25] (sin(π - a) = sin(a)).
-    let mut t = x - crate::dsp::sequencer::fast_floor(x + 0.5);
-    if t > 0.25 {
-        t = 0.5 - t;
-    } else if t < -0.25 {
-        t = -0.5 - t;
-    }
+    sin_of_offset(x - crate::dsp::sequencer::fast_floor(x + 0.5))
+}
+
+/// `sin(2π·t)` for `t` in [-0.5, 0.5]: folded to [-0.25, 0.25] (sin(π - a) = sin(a)),
+/// then the Taylor polynomial. The fold is two selects (the second never applies after
+/// the first), so loops over a block vectorise.
+#[inline(always)]
+fn sin_of_offset(t: f64) -> f64 {
+    let t = if t > 0.25 { 0.5 - t } else { t };
+    let t = if t < -0.25 { -0.5 - t } else { t };
     let z = t * TAU;
     let z2 = z * z;
     const C3: f64 = -1.0 / 6.0;
@@ -208,22 +211,11 @@ pub fn sin_turns(x: f64) -> f64 {
 }
 
 /// [`sin_turns`] without branches, for finite `x` with `|x + 0.5| < 2^51` (the same
-/// operations in the same order, so the same result; the quarter-turn fold is a pair of
-/// selects). Written so a loop over a block vectorises.
+/// operations in the same order, so the same result). Written so a loop over a block
+/// vectorises.
 #[inline(always)]
 fn sin_turns_lane(x: f64) -> f64 {
-    let t = x - crate::dsp::sequencer::floor_lane(x + 0.5);
-    let t = if t > 0.25 { 0.5 - t } else { t };
-    let t = if t < -0.25 { -0.5 - t } else { t };
-    let z = t * TAU;
-    let z2 = z * z;
-    const C3: f64 = -1.0 / 6.0;
-    const C5: f64 = 1.0 / 120.0;
-    const C7: f64 = -1.0 / 5040.0;
-    const C9: f64 = 1.0 / 362_880.0;
-    const C11: f64 = -1.0 / 39_916_800.0;
-    const C13: f64 = 1.0 / 6_227_020_800.0;
-    z * (1.0 + z2 * (C3 + z2 * (C5 + z2 * (C7 + z2 * (C9 + z2 * (C11 + z2 * C13))))))
+    sin_of_offset(x - crate::dsp::sequencer::floor_lane(x + 0.5))
 }
 
 #[inline(always)]

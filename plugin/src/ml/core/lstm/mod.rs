@@ -56,6 +56,47 @@ use crate::ml::core::checkpoint::Var;
 #[cfg(test)]
 use stack::PRIME_CHUNK;
 
+use crate::ml::error::ModelError;
+
+/// Checks that a stack's layers chain: layer 0 takes `input` values, each next layer the
+/// units of the one below, and `projection` (if any) the top layer's units. Shared by
+/// the one-hot stack and the batched row stack.
+pub(crate) fn check_shapes(
+    layers: &[LstmWeights],
+    projection: Option<&Dense>,
+    input: usize,
+) -> Result<(), ModelError> {
+    let Some(first) = layers.first() else {
+        return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
+    };
+    if first.input != input {
+        return Err(ModelError::bad_checkpoint(format!(
+            "layer 0 expects input size {} but the model feeds {input}",
+            first.input
+        )));
+    }
+    for l in 1..layers.len() {
+        if layers[l].input != layers[l - 1].units {
+            return Err(ModelError::bad_checkpoint(format!(
+                "layer {l} expects input size {} but layer {} has {} units",
+                layers[l].input,
+                l - 1,
+                layers[l - 1].units
+            )));
+        }
+    }
+    let top = layers[layers.len() - 1].units;
+    if let Some(p) = projection {
+        if p.input() != top {
+            return Err(ModelError::bad_checkpoint(format!(
+                "output projection expects {} inputs, top layer has {top} units",
+                p.input()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Plain-Rust reference of the cell math in f64 (tests, parity checks and the
 /// bidirectional encoder's one-off work). `x` is one row; `c`, `h` are updated in place.
 pub fn reference_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) {

@@ -71,32 +71,7 @@ impl OneHotStack {
             return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
         }
         let context = before + after;
-        if layers[0].input != depth + context {
-            return Err(ModelError::bad_checkpoint(format!(
-                "layer 0 expects input size {} but the model feeds {}",
-                layers[0].input,
-                depth + context
-            )));
-        }
-        for l in 1..layers.len() {
-            if layers[l].input != layers[l - 1].units {
-                return Err(ModelError::bad_checkpoint(format!(
-                    "layer {l} expects input size {} but layer {} has {} units",
-                    layers[l].input,
-                    l - 1,
-                    layers[l - 1].units
-                )));
-            }
-        }
-        let top = layers[layers.len() - 1].units;
-        if let Some(p) = projection {
-            if p.input() != top {
-                return Err(ModelError::bad_checkpoint(format!(
-                    "output projection expects {} inputs, top layer has {top} units",
-                    p.input()
-                )));
-            }
-        }
+        check_shapes(&layers, projection, depth + context)?;
         let cols0 = 4 * layers[0].units;
         let k0 = &layers[0].kernel.data;
         let rows0 = k0[before * cols0..(before + depth) * cols0].to_vec();
