@@ -71,6 +71,16 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The ids of this process's threads.
+fn threads() -> Vec<u32> {
+    let mut ids: Vec<u32> = std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|t| t.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
 fn children(conn: &RustConnection, window: XWindow) -> Vec<XWindow> {
     conn.query_tree(window)
         .ok()
@@ -107,6 +117,8 @@ fn the_editor_opens_embedded_in_a_host_window() {
     conn.map_window(parent).expect("map");
     conn.flush().expect("flush");
 
+    // Threads before the plugin exists: every thread it starts must be gone at the end.
+    let before = threads();
     let mut instance = common::instantiate();
     let handle = instance.plugin_handle();
     let gui: PluginGui = handle.get_extension().expect("the plugin has a GUI");
@@ -140,4 +152,14 @@ fn the_editor_opens_embedded_in_a_host_window() {
     gui.hide(&handle).expect("hide");
     gui.destroy(&handle);
     wait_for("the editor window to close", || children(&conn, parent).is_empty().then_some(()));
+
+    // The editor's window thread ends too. baseview 0.4.2 joins it on close, except when its
+    // close request races the thread's own shutdown (it then logs "X11 thread
+    // disconnected" and returns without joining): that thread then still tears down its
+    // OpenGL context, and a process exiting under it dies with SIGSEGV. A host unloading
+    // the plugin right after closing its GUI would meet the same, so the test waits for it.
+    drop(instance);
+    wait_for("the plugin's threads to end", || {
+        threads().iter().all(|t| before.contains(t)).then_some(())
+    });
 }
