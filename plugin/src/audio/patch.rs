@@ -345,10 +345,31 @@ impl ClockRun {
     /// vectorises; otherwise sample by sample.
     #[inline(always)]
     pub fn bar_positions(&self, out: &mut [f64]) {
-        use crate::dsp::sequencer::{floor_lane, FLOOR_LANE_LIMIT};
-        let n = out.len();
+        let fast =
+            self.each_bar_position(out.len(), crate::dsp::sequencer::floor_lane, |i, p| out[i] = p);
+        if !fast {
+            for (i, o) in out.iter_mut().enumerate() {
+                let c = self.at(i);
+                *o = crate::dsp::sequencer::bar_position(c.bar, c.bar_phase);
+            }
+        }
+    }
+
+    /// The branch-free part of [`bar_positions`](Self::bar_positions): calls `each(i,
+    /// position)` for the samples `0..n` in order and returns true, or calls nothing and
+    /// returns false when the run is outside the range where this is exact. `floor` is
+    /// `f64::floor` or another function equal to it below 2^51 (the caller picks what
+    /// its target compiles best).
+    #[inline(always)]
+    pub fn each_bar_position(
+        &self,
+        n: usize,
+        floor: impl Fn(f64) -> f64,
+        mut each: impl FnMut(usize, f64),
+    ) -> bool {
+        use crate::dsp::sequencer::FLOOR_LANE_LIMIT;
         if n == 0 {
-            return;
+            return true;
         }
         // The sample numbers `first + i` are exact in f64, and the loop index fits an i32
         // (which converts to f64 in vector registers).
@@ -361,26 +382,16 @@ impl ClockRun {
         };
         let bars_exact = self.origin_bar.unsigned_abs() < 1 << 50;
         if !(samples_exact && bars_exact && in_range(0) && in_range(n - 1)) {
-            for (i, o) in out.iter_mut().enumerate() {
-                let c = self.at(i);
-                *o = crate::dsp::sequencer::bar_position(c.bar, c.bar_phase);
-            }
-            return;
+            return false;
         }
         let first = self.first as f64;
         let origin_bar = self.origin_bar as f64;
         let (anchor, bps, origin, bpb) =
             (self.anchor_beats, self.beats_per_sample, self.origin_beats, self.beats_per_bar);
-        #[inline(always)]
-        fn run(out: &mut [f64], at: impl Fn(f64) -> f64) {
-            for (i, o) in (0i32..).zip(out.iter_mut()) {
-                *o = at(f64::from(i));
-            }
-        }
         // As `at` and `split_bars`: (first + i) as f64 is first + i exactly here, and so
         // is the bar number plus the whole bars.
         let position = |bars: f64| {
-            let whole = floor_lane(bars + 1e-9);
+            let whole = floor(bars + 1e-9);
             let phase = (bars - whole).clamp(0.0, 1.0 - f64::EPSILON);
             (origin_bar + whole) + phase
         };
@@ -389,10 +400,15 @@ impl ClockRun {
         let inv = 1.0 / bpb;
         let power_of_two = bpb.is_normal() && inv.is_normal() && bpb.to_bits() << 12 == 0;
         if power_of_two {
-            run(out, |i| position((anchor + (first + i) * bps - origin) * inv));
+            for (i, k) in (0i32..).zip(0..n) {
+                each(k, position((anchor + (first + f64::from(i)) * bps - origin) * inv));
+            }
         } else {
-            run(out, |i| position((anchor + (first + i) * bps - origin) / bpb));
+            for (i, k) in (0i32..).zip(0..n) {
+                each(k, position((anchor + (first + f64::from(i)) * bps - origin) / bpb));
+            }
         }
+        true
     }
 
     /// The clock at sample `i` of the run, `None` past its end.

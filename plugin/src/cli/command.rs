@@ -14,6 +14,7 @@ use crate::cli::render::{OfflineEngine, RenderSettings};
 use crate::cli::session::Session;
 use crate::cli::wav_out::WavOut;
 use crate::control::console::Console;
+use crate::control::samples::SampleSources;
 use crate::js;
 use crate::ml::cli::ModelArgs;
 use crate::ml::core::resolve::{default_bundled_dir, default_cache_dir};
@@ -225,8 +226,16 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
         None => MidiFeed::empty(),
     };
     let console = Arc::new(Console::new());
+    let mut samples = SampleSources::from_env();
+    if session.js.trim().is_empty() {
+        // Without JS the code cannot change during the render: only the samples it plays
+        // are loaded (a bare patch starts without decoding the kit and the folders).
+        if let Ok(names) = crate::dsl::sample_names(&session.dsl) {
+            samples = samples.only(names);
+        }
+    }
     let mut offline_engine =
-        OfflineEngine::new(session.to_state(), settings.clone(), console.clone());
+        OfflineEngine::with_samples(session.to_state(), settings.clone(), console.clone(), samples);
     // Compile errors are reported once, here, with the file name (not also echoed by the
     // console while the engine is set up).
     if let Err(errors) = offline_engine.controller.lock().compile(&session.dsl) {

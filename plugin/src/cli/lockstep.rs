@@ -343,6 +343,7 @@ mod tests {
             folder: data.path().join("no-folder"),
             data: data.path().to_path_buf(),
             pack_url: None,
+            only: None,
         };
         let state = SessionState { dsl: ">{{4}clt}\\later;".into(), ..SessionState::default() };
         let settings = RenderSettings { bars: 2, ..RenderSettings::default() };

@@ -1,12 +1,18 @@
-//! A streaming WAV writer for renders: 32-bit float stereo, written block by block
-//! through a buffered file as the render goes, the sizes in the header patched at the end.
-//! The file is byte for byte what `hound` writes for the same samples (its header, with
-//! the sizes filled in), without hound's per-sample calls.
-//! Memory stays constant however long the render: one block of bytes and the file buffer.
+//! A streaming WAV writer for renders: 32-bit float stereo, written block by block as
+//! the render goes, the sizes in the header patched at the end. The file is byte for byte
+//! what `hound` writes for the same samples (its header, with the sizes filled in),
+//! without hound's per-sample calls.
+//!
+//! The render's thread only interleaves each block into a chunk of bytes; a writer thread
+//! of its own hands full chunks to the file, so on a machine with two cores the engine
+//! renders the next blocks while the last ones are written. Memory stays constant however
+//! long the render: [`CHUNKS`] chunks of [`CHUNK`] bytes go round between the two threads.
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 /// Bytes of the RIFF header, `fmt ` chunk and `data` chunk header (WAVEFORMATEXTENSIBLE).
 const HEADER_LEN: u64 = 68;
@@ -14,8 +20,10 @@ const HEADER_LEN: u64 = 68;
 const FRAME_BYTES: u64 = 8;
 /// The largest data chunk a RIFF file can describe (its sizes are 32-bit).
 const MAX_DATA: u64 = u32::MAX as u64 - HEADER_LEN;
-/// Size of the file buffer.
-const BUFFER: usize = 1 << 20;
+/// Bytes handed to the writer thread at a time (a whole number of frames).
+const CHUNK: usize = 1 << 20;
+/// Chunks going round: one being filled, the others queued or being written.
+const CHUNKS: usize = 3;
 
 /// An error writing the WAV file, naming it.
 #[derive(Debug)]
@@ -35,9 +43,16 @@ impl std::error::Error for WavError {}
 /// See the module documentation.
 pub struct WavOut {
     path: PathBuf,
-    file: BufWriter<File>,
-    /// Interleaved little-endian bytes of the block being written (reused).
-    bytes: Vec<u8>,
+    /// The chunk being filled with interleaved little-endian bytes.
+    chunk: Vec<u8>,
+    /// Full chunks to the writer thread.
+    full: Option<SyncSender<Vec<u8>>>,
+    /// Written chunks back from it, to be filled again.
+    empty: Receiver<Vec<u8>>,
+    /// Chunks made so far (at most [`CHUNKS`]).
+    made: usize,
+    /// The writer thread: gives the file back when its queue closes, or the first error.
+    writer: Option<JoinHandle<std::io::Result<File>>>,
     frames: u64,
     sample_rate: u32,
     /// The header of an empty file (see [`template`]).
@@ -50,17 +65,33 @@ impl WavOut {
         let err = |e: std::io::Error| WavError { path: path.to_path_buf(), message: e.to_string() };
         let template = template(sample_rate)
             .map_err(|message| WavError { path: path.to_path_buf(), message })?;
-        let file = File::create(path).map_err(err)?;
+        let mut file = File::create(path).map_err(err)?;
+        let (full, queued) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
+        let (written, empty) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
         let mut out = Self {
             path: path.to_path_buf(),
-            file: BufWriter::with_capacity(BUFFER, file),
-            bytes: Vec::with_capacity(4096 * FRAME_BYTES as usize),
+            chunk: Vec::with_capacity(CHUNK),
+            full: Some(full),
+            empty,
+            made: 1,
+            writer: None,
             frames: 0,
             sample_rate,
             template,
         };
-        let header = out.header();
-        out.file.write_all(&header).map_err(err)?;
+        file.write_all(&out.header()).map_err(err)?;
+        let writer = std::thread::Builder::new()
+            .name("sema-live wav writer".into())
+            .spawn(move || {
+                for chunk in queued {
+                    file.write_all(&chunk)?;
+                    // The render may have finished with its chunks: nothing to give back.
+                    let _ = written.send(chunk);
+                }
+                Ok(file)
+            })
+            .map_err(err)?;
+        out.writer = Some(writer);
         Ok(out)
     }
 
@@ -73,8 +104,8 @@ impl WavOut {
     /// Appends one block: `left` and `right` have the same length.
     pub fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), WavError> {
         debug_assert_eq!(left.len(), right.len());
-        let n = left.len().min(right.len()) as u64;
-        if (self.frames + n) * FRAME_BYTES > MAX_DATA {
+        let n = left.len().min(right.len());
+        if (self.frames + n as u64) * FRAME_BYTES > MAX_DATA {
             // The sizes in the header are 32-bit.
             return Err(self.error(format!(
                 "a WAV file holds at most {} frames of 32-bit stereo ({:.1} hours at {} Hz); \
@@ -84,25 +115,72 @@ impl WavOut {
                 self.sample_rate
             )));
         }
-        self.bytes.clear();
-        for (l, r) in left.iter().zip(right) {
-            self.bytes.extend_from_slice(&l.to_le_bytes());
-            self.bytes.extend_from_slice(&r.to_le_bytes());
+        let mut done = 0;
+        while done < n {
+            let room = (CHUNK - self.chunk.len()) / FRAME_BYTES as usize;
+            let take = room.min(n - done);
+            interleave(&mut self.chunk, &left[done..done + take], &right[done..done + take]);
+            done += take;
+            if self.chunk.len() + FRAME_BYTES as usize > CHUNK {
+                self.send_chunk()?;
+            }
         }
-        self.file.write_all(&self.bytes).map_err(|e| self.error(e.to_string()))?;
-        self.frames += n;
+        self.frames += n as u64;
         Ok(())
     }
 
-    /// Writes the final sizes into the header and flushes the file.
+    /// Hands the current chunk to the writer thread and takes an empty one.
+    fn send_chunk(&mut self) -> Result<(), WavError> {
+        let next = if self.made < CHUNKS {
+            self.made += 1;
+            Vec::with_capacity(CHUNK)
+        } else {
+            // Waits while the writer is [`CHUNKS`] - 1 chunks behind; a closed channel
+            // means the writer stopped on an error.
+            match self.empty.recv() {
+                Ok(mut c) => {
+                    c.clear();
+                    c
+                }
+                Err(_) => return Err(self.writer_error()),
+            }
+        };
+        let chunk = std::mem::replace(&mut self.chunk, next);
+        let sent = self.full.as_ref().map(|f| f.send(chunk).is_ok()).unwrap_or(false);
+        if sent {
+            Ok(())
+        } else {
+            Err(self.writer_error())
+        }
+    }
+
+    /// Waits for the writer thread to end; its error (or the file, which is then closed).
+    fn join_writer(&mut self) -> Result<File, WavError> {
+        self.full = None;
+        match self.writer.take().map(|w| w.join()) {
+            Some(Ok(Ok(file))) => Ok(file),
+            Some(Ok(Err(e))) => Err(self.error(e.to_string())),
+            Some(Err(_)) => Err(self.error("the WAV writer thread failed".into())),
+            None => Err(self.error("the WAV writer stopped earlier".into())),
+        }
+    }
+
+    /// Why the writer thread stopped.
+    fn writer_error(&mut self) -> WavError {
+        match self.join_writer() {
+            Ok(_) => self.error("the WAV writer stopped".into()),
+            Err(e) => e,
+        }
+    }
+
+    /// Writes the last chunk, then the final sizes into the header, and closes the file.
     pub fn finish(mut self) -> Result<(), WavError> {
+        if !self.chunk.is_empty() {
+            self.send_chunk()?;
+        }
+        let mut file = self.join_writer()?;
         let header = self.header();
-        let result = self
-            .file
-            .flush()
-            .and_then(|_| self.file.seek(SeekFrom::Start(0)))
-            .and_then(|_| self.file.write_all(&header))
-            .and_then(|_| self.file.flush());
+        let result = file.seek(SeekFrom::Start(0)).and_then(|_| file.write_all(&header));
         result.map_err(|e| self.error(e.to_string()))
     }
 
@@ -119,6 +197,27 @@ impl WavOut {
         h[4..8].copy_from_slice(&(data + len as u32 - 8).to_le_bytes());
         h[len - 4..].copy_from_slice(&data.to_le_bytes());
         h
+    }
+}
+
+impl Drop for WavOut {
+    /// An unfinished file (the render failed) still ends its writer thread.
+    fn drop(&mut self) {
+        self.full = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Appends the frames of `left` and `right` to `out` as interleaved little-endian f32.
+fn interleave(out: &mut Vec<u8>, left: &[f32], right: &[f32]) {
+    let start = out.len();
+    out.resize(start + left.len() * FRAME_BYTES as usize, 0);
+    for ((frame, l), r) in out[start..].chunks_exact_mut(FRAME_BYTES as usize).zip(left).zip(right)
+    {
+        frame[..4].copy_from_slice(&l.to_le_bytes());
+        frame[4..].copy_from_slice(&r.to_le_bytes());
     }
 }
 
@@ -176,6 +275,33 @@ mod tests {
         }
         h.finalize().expect("finalize");
         assert_eq!(std::fs::read(&path).expect("read"), bytes.into_inner());
+    }
+
+    #[test]
+    fn a_render_longer_than_the_chunks_round_trips_in_order() {
+        // 3.5 chunks' worth of frames in odd-sized blocks: every chunk is reused.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("long.wav");
+        let frames = (CHUNK / FRAME_BYTES as usize) * (CHUNKS + 1) + 12_345;
+        let left: Vec<f32> = (0..frames).map(|i| i as f32).collect();
+        let right: Vec<f32> = (0..frames).map(|i| -(i as f32) - 0.5).collect();
+        let mut w = WavOut::create(&path, 48_000).expect("create");
+        let mut at = 0;
+        for block in [1usize, 511, 4096, 777].iter().cycle() {
+            let n = (*block).min(frames - at);
+            w.write(&left[at..at + n], &right[at..at + n]).expect("block");
+            at += n;
+            if at == frames {
+                break;
+            }
+        }
+        w.finish().expect("finish");
+        let mut r = hound::WavReader::open(&path).expect("hound opens it");
+        assert_eq!(r.duration() as usize, frames);
+        for (i, s) in r.samples::<f32>().enumerate() {
+            let want = if i % 2 == 0 { left[i / 2] } else { right[i / 2] };
+            assert_eq!(s.expect("sample"), want, "sample {i}");
+        }
     }
 
     #[test]

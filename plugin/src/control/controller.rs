@@ -825,6 +825,7 @@ mod tests {
             folder: std::path::PathBuf::from("/nonexistent/sema-live-samples"),
             data: tempfile::tempdir().expect("tempdir").keep(),
             pack_url: None,
+            only: None,
         });
         c.resync(&mut engine, 48_000.0, 512);
         c.set_active(true);

@@ -244,6 +244,9 @@ pub struct SampleSources {
     pub data: PathBuf,
     /// Base URL of Sema's pack (`<url><file>.wav`); None disables downloads.
     pub pack_url: Option<String>,
+    /// Load only these names (sorted): a render whose code cannot change needs no more,
+    /// and starts without decoding the whole kit and folder. None loads everything.
+    pub only: Option<Vec<String>>,
 }
 
 impl SampleSources {
@@ -259,7 +262,20 @@ impl SampleSources {
             Ok(u) => Some(u.trim().to_string()),
             Err(_) => Some(DEFAULT_PACK_URL.to_string()),
         };
-        Self { folder, data, pack_url }
+        Self { folder, data, pack_url, only: None }
+    }
+
+    /// The same sources, loading only `names` (see [`SampleSources::only`]).
+    pub fn only(mut self, mut names: Vec<String>) -> Self {
+        names.sort();
+        names.dedup();
+        self.only = Some(names);
+        self
+    }
+
+    /// Whether the sample `name` is to be loaded.
+    fn wants(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|o| o.binary_search_by(|n| n.as_str().cmp(name)).is_ok())
     }
 
     /// The folder downloaded pack samples are cached in.
@@ -293,13 +309,27 @@ pub fn data_dir() -> PathBuf {
     }
 }
 
-/// FNV-1a over the kit: names its folder, so a new build never reads a stale kit.
+/// FNV-1a over the kit, eight bytes at a time (it runs on every activation): names its
+/// folder, so a new build never reads a stale kit.
 fn kit_fingerprint() -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |word: u64| {
+        h ^= word;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
     for k in KIT {
-        for b in k.name.bytes().chain(k.wav.iter().copied()) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        for b in k.name.bytes() {
+            mix(u64::from(b));
+        }
+        mix(k.wav.len() as u64);
+        let mut words = k.wav.chunks_exact(8);
+        for w in &mut words {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(w);
+            mix(u64::from_le_bytes(bytes));
+        }
+        for &b in words.remainder() {
+            mix(u64::from(b));
         }
     }
     h
@@ -343,34 +373,48 @@ fn stamps(dir: &Path) -> Stamps {
 pub fn load_library(src: &SampleSources, rate: f64, console: &Console) -> (SampleLibrary, Stamps) {
     let mut lib = SampleLibrary::new();
     let warn = |w: String| console.push(Level::Warn, Source::System, w);
-    match write_kit(&src.data) {
-        Ok(dir) => {
-            // The kit is made at 48 kHz and not resampled (quick to load on activation):
-            // at other host rates the players step through it at its own rate.
-            for w in lib.load_dir(&dir, None, |_| Origin::Kit) {
-                warn(w);
+    let from_memory = |lib: &mut SampleLibrary, kit: &mut dyn Iterator<Item = &KitSample>| {
+        for k in kit {
+            match samples::read_wav(k.wav, None) {
+                Ok(b) => lib.insert_entry(k.name, Arc::new(b), Origin::Kit),
+                Err(e) => warn(format!("built-in sample {}: {e}", k.name)),
             }
         }
-        Err(e) => {
-            // Not fatal: the kit is in the binary.
-            warn(format!("the built-in sample kit was not written to the data folder ({e}); using it from memory"));
-            for k in KIT {
-                match samples::read_wav(k.wav, None) {
-                    Ok(b) => lib.insert_entry(k.name, Arc::new(b), Origin::Kit),
-                    Err(e) => warn(format!("built-in sample {}: {e}", k.name)),
+    };
+    if src.only.is_some() {
+        // A few names: straight from the binary, without writing the kit to disk.
+        from_memory(&mut lib, &mut KIT.iter().filter(|k| src.wants(k.name)));
+    } else {
+        match write_kit(&src.data) {
+            Ok(dir) => {
+                // The kit is made at 48 kHz and not resampled (quick to load on
+                // activation): at other host rates the players step through it at its
+                // own rate.
+                for w in lib.load_dir(&dir, None, |_| Origin::Kit) {
+                    warn(w);
                 }
+            }
+            Err(e) => {
+                // Not fatal: the kit is in the binary.
+                warn(format!("the built-in sample kit was not written to the data folder ({e}); using it from memory"));
+                from_memory(&mut lib, &mut KIT.iter());
             }
         }
     }
+    if src.only.as_ref().is_some_and(|o| o.iter().all(|n| lib.contains(n))) {
+        // Everything wanted is in the kit: the folders are not even listed.
+        return (lib, Stamps::new());
+    }
+    let wanted = |name: &str| src.wants(name);
     let pack = src.pack_dir();
     if pack.is_dir() {
-        for w in lib.load_dir(&pack, Some(rate), Origin::SemaPack) {
+        for w in lib.load_dir_filtered(&pack, Some(rate), Origin::SemaPack, wanted) {
             warn(w);
         }
     }
     let mut stamp = Stamps::new();
     if src.folder.is_dir() {
-        for w in lib.load_dir(&src.folder, Some(rate), Origin::Folder) {
+        for w in lib.load_dir_filtered(&src.folder, Some(rate), Origin::Folder, wanted) {
             warn(w);
         }
         stamp = stamps(&src.folder);
@@ -772,6 +816,39 @@ mod tests {
     }
 
     #[test]
+    fn a_render_loads_only_the_names_its_program_plays() {
+        let data = tempfile::tempdir().unwrap();
+        let folder = data.path().join("folder");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("mine.wav"), wav_bytes(480, 48_000)).unwrap();
+        std::fs::write(folder.join("other.wav"), wav_bytes(480, 48_000)).unwrap();
+        let all =
+            SampleSources { folder, data: data.path().join("data"), pack_url: None, only: None };
+        let names =
+            crate::dsl::sample_names(">{{{4}clt}\\909b, {{2}clt}\\mine, {{3}clt}\\nowhere}mix;")
+                .expect("compiles");
+        assert_eq!(names, ["909b", "mine", "nowhere"]);
+        let console = Console::new();
+        let (lib, _) = load_library(&all.clone().only(names), 48_000.0, &console);
+        assert_eq!(lib.names(), ["909b", "mine"]);
+        // The kit came from the binary: nothing was written to the data folder.
+        assert!(!all.data.join("kit").exists());
+        // The same buffers as a full load.
+        let (full, _) = load_library(&all, 48_000.0, &console);
+        assert!(full.names().len() > KIT.len(), "{:?}", full.names());
+        for name in ["909b", "mine"] {
+            let (a, b) = (lib.entry(name).unwrap(), full.entry(name).unwrap());
+            assert_eq!(a.buffer.data, b.buffer.data, "{name}");
+            assert_eq!(a.origin, b.origin, "{name}");
+        }
+        // A program of kit sounds only does not even list the folder.
+        let kit_only = all.clone().only(vec!["909".into()]);
+        assert_eq!(load_library(&kit_only, 48_000.0, &console).0.names(), ["909"]);
+        // No samples at all: an empty library.
+        assert!(load_library(&all.only(Vec::new()), 48_000.0, &console).0.names().is_empty());
+    }
+
+    #[test]
     fn a_pack_sample_is_downloaded_cached_and_played() {
         let (url, asked) = serve("elstatic-old1.wav", wav_bytes(2205, 22_050));
         let data = tempfile::tempdir().unwrap();
@@ -779,6 +856,7 @@ mod tests {
             folder: data.path().join("folder"),
             data: data.path().to_path_buf(),
             pack_url: Some(url.clone()),
+            only: None,
         };
         let (c, console) = attached(src.clone());
         crate::control::controller::eval_dsl(&c, ">{{4}clt}\\elstaticold1;").expect("compiles");
@@ -810,6 +888,7 @@ mod tests {
             folder: data.path().join("folder"),
             data: data.path().to_path_buf(),
             pack_url: Some(format!("http://127.0.0.1:{port}/build/")),
+            only: None,
         };
         let (c, console) = attached(src);
         crate::control::controller::eval_dsl(&c, ">{{{4}clt}\\bello, {{2}clt}\\nosuchthing}add;")
@@ -840,6 +919,7 @@ mod tests {
             folder: folder.clone(),
             data: data.path().to_path_buf(),
             pack_url: None,
+            only: None,
         };
         let (c, _console) = attached(src);
         crate::control::controller::eval_dsl(&c, ">{{4}clt}\\dropped;").expect("compiles");

@@ -79,6 +79,16 @@ pub fn compile(src: &str, env: &CompileEnv) -> Result<Program, Vec<Diagnostic>> 
     compiler::compile_program(&stmts, env, true)
 }
 
+/// The sample names `src` plays (each once, sorted), or why it does not
+/// compile. A renderer whose code cannot change loads only these.
+pub fn sample_names(src: &str) -> Result<Vec<String>, Vec<Diagnostic>> {
+    let stmts = parser::parse(src).map_err(|d| vec![d])?;
+    let env =
+        CompileEnv { sample_rate: 48_000.0, max_block: 1, samples: Arc::new(SampleLibrary::new()) };
+    // With no library every name the program plays is missing.
+    compiler::compile_program(&stmts, &env, true).map(|p| p.missing_samples().to_vec())
+}
+
 /// Parses and compiles `src` without audio: reports every error the compiler finds
 /// (sample names are not checked, as no sample folder is known here).
 pub fn check(src: &str) -> Result<(), Vec<Diagnostic>> {

@@ -98,11 +98,26 @@ impl SampleLibrary {
         rate: Option<f64>,
         origin: impl Fn(PathBuf) -> Origin,
     ) -> Vec<String> {
+        self.load_dir_filtered(dir, rate, origin, |_| true)
+    }
+
+    /// [`SampleLibrary::load_dir`] for the files whose playable name `wanted` accepts
+    /// (the others are neither read nor warned about).
+    pub fn load_dir_filtered(
+        &mut self,
+        dir: &Path,
+        rate: Option<f64>,
+        origin: impl Fn(PathBuf) -> Origin,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
         let mut warnings = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for p in wav_files(dir, &mut warnings) {
             let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let name = sample_name(&stem);
+            if !name.is_empty() && !wanted(&name) {
+                continue;
+            }
             if name.is_empty() {
                 warnings
                     .push(format!("{}: the name has no letters or digits, skipped", p.display()));

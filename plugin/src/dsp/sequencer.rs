@@ -239,11 +239,12 @@ pub fn floor_lane(x: f64) -> f64 {
 
 /// [`clock_phase`] without branches, for a whole block at once: the same result when
 /// `|bars · cycles|` and `|offset|` are below [`FLOOR_LANE_LIMIT`] / 2 (see
-/// [`clock_phase_lane_ok`]).
+/// [`clock_phase_lane_ok`]). `floor` is [`floor_lane`], or [`floor_rounded`] where the
+/// CPU rounds in one instruction (the two are equal in that range).
 #[inline(always)]
-pub fn clock_phase_lane(bars: f64, cycles: f64, offset: f64) -> f64 {
+pub fn clock_phase_lane_by(bars: f64, cycles: f64, offset: f64, floor: impl Fn(f64) -> f64) -> f64 {
     let wrap = |x: f64| {
-        let f = x - floor_lane(x);
+        let f = x - floor(x);
         if f >= 1.0 {
             0.0
         } else {
@@ -259,7 +260,16 @@ pub fn clock_phase_lane(bars: f64, cycles: f64, offset: f64) -> f64 {
     }
 }
 
-/// Whether [`clock_phase_lane`] gives exactly [`clock_phase`] for these arguments (false
+/// [`floor_lane`] through `f64::floor`: one instruction (`roundpd`) in code compiled for
+/// SSE4.1 or later, and on AArch64. Adding zero turns `floor(-0.0)` into `+0.0`, as
+/// [`floor_lane`] gives; every other value is unchanged, so the two are equal wherever
+/// [`floor_lane`] is exact.
+#[inline(always)]
+pub fn floor_rounded(x: f64) -> f64 {
+    x.floor() + 0.0
+}
+
+/// Whether [`clock_phase_lane_by`] gives exactly [`clock_phase`] for these arguments (false
 /// for NaN and infinities).
 #[inline(always)]
 pub fn clock_phase_lane_ok(bars: f64, cycles: f64, offset: f64) -> bool {
@@ -401,6 +411,20 @@ mod tests {
     fn fast_floor_matches_floor() {
         for x in [-2.5, -2.0, -0.1, 0.0, 0.3, 1.0, 7.9, 1e12 + 0.5, -1e12 - 0.5] {
             assert_eq!(fast_floor(x), x.floor(), "{x}");
+        }
+    }
+
+    #[test]
+    fn floor_rounded_is_floor_lane_bit_for_bit() {
+        let mut rng = crate::dsp::Rng::new(7);
+        let mut xs = vec![-0.0, 0.0, -1.0, -0.5, 0.5, 1.0 - f64::EPSILON, -f64::MIN_POSITIVE];
+        xs.extend([1125899906842624.5, -1125899906842624.5, 1e15 + 0.25]);
+        for _ in 0..100_000 {
+            let scale = 10f64.powi((rng.next_unit() * 16.0) as i32);
+            xs.push(rng.next_bipolar() * scale);
+        }
+        for x in xs.into_iter().filter(|x| !(x.abs() >= FLOOR_LANE_LIMIT)) {
+            assert_eq!(floor_rounded(x).to_bits(), floor_lane(x).to_bits(), "{x:e}");
         }
     }
 

@@ -1,6 +1,8 @@
 //! Running ops: one `match` over [`Op`], compiled twice (per-sample and per-block).
 
 use super::*;
+use crate::audio::patch::ClockRun;
+use crate::dsp::sequencer::{clock_phase_lane_by, clock_phase_lane_ok, floor_lane, floor_rounded};
 
 /// A frequency input with NaN/inf replaced by 0, so one bad sample (e.g. `pow` of a
 /// negative number) cannot leave an oscillator's phase NaN for good.
@@ -165,6 +167,49 @@ fn accumulate(regs: &mut [f64], st: usize, n: usize, out: R, x: R, op: impl Fn(f
             *v = op(*v, *v);
         }
     }
+}
+
+/// `clp` over a block in one pass: `out[i]` is [`clock_phase`] of sample `i`'s bar
+/// position with `c[i]` cycles and offset `off[i]`, bit for bit. Returns false (with
+/// `out` unspecified) where the branch-free arithmetic would not be exact; the caller
+/// then goes sample by sample. Rounds down with `roundpd` where the CPU has it (AVX2
+/// machines, checked at run time, and AArch64), else with [`floor_lane`]'s adds.
+#[inline(always)]
+fn clp_block(clocks: &ClockRun, c: &[f64], off: &[f64], out: &mut [f64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (and so SSE4.1's `roundpd`), checked just above.
+            return unsafe { clp_block_avx2(clocks, c, off, out) };
+        }
+        clp_block_by(clocks, c, off, out, floor_lane)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    clp_block_by(clocks, c, off, out, floor_rounded)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn clp_block_avx2(clocks: &ClockRun, c: &[f64], off: &[f64], out: &mut [f64]) -> bool {
+    clp_block_by(clocks, c, off, out, floor_rounded)
+}
+
+#[inline(always)]
+fn clp_block_by(
+    clocks: &ClockRun,
+    c: &[f64],
+    off: &[f64],
+    out: &mut [f64],
+    floor: impl Fn(f64) -> f64 + Copy,
+) -> bool {
+    let n = out.len().min(c.len()).min(off.len());
+    let (c, off, out) = (&c[..n], &off[..n], &mut out[..n]);
+    let mut exact = true;
+    let fast = clocks.each_bar_position(n, floor, |i, bars| {
+        exact &= clock_phase_lane_ok(bars, c[i], off[i]);
+        out[i] = clock_phase_lane_by(bars, c[i], off[i], floor);
+    });
+    fast && exact
 }
 
 /// Where `sum`/`mix` start adding: negative zero, as `Iterator::sum` for floats does
@@ -442,28 +487,18 @@ impl Op {
                 each!(regs, f, *out, |j| ix.pull(g!(*trig, j), g!(*index, j), vals))
             }
             Op::Clp { cycles, offset, out } if !PER_SAMPLE => {
-                // The block's bar positions, then their phases, each a loop that
-                // vectorises; sample by sample where the branch-free phase would not be
-                // exact (huge or non-finite cycle counts and offsets).
-                use crate::dsp::sequencer::{clock_phase_lane, clock_phase_lane_ok};
-                let o = *out as usize * st;
-                f.ctx.clocks.sub(f.base, f.base + nn).bar_positions(&mut regs[o..o + nn]);
+                // One pass over the block: each sample's bar position and its phase,
+                // branch-free (see `clp_block`); sample by sample where that would not be
+                // exact (huge or non-finite cycle counts and offsets, years of audio).
+                let clocks = f.ctx.clocks.sub(f.base, f.base + nn);
                 let (c, off, out) = (*cycles, *offset, *out);
-                if let Some((bars, [c, off])) = split_regs(regs, st, nn, out, [c, off]) {
-                    let exact = bars
-                        .iter()
-                        .zip(c.iter().zip(off))
-                        .fold(true, |ok, (&b, (&c, &off))| ok & clock_phase_lane_ok(b, c, off));
-                    if exact {
-                        for (b, (&c, &off)) in bars.iter_mut().zip(c.iter().zip(off)) {
-                            *b = clock_phase_lane(*b, c, off);
-                        }
-                    } else {
-                        for (b, (&c, &off)) in bars.iter_mut().zip(c.iter().zip(off)) {
-                            *b = clock_phase(*b, c, off);
-                        }
-                    }
-                } else {
+                let done = match split_regs(regs, st, nn, out, [c, off]) {
+                    Some((dst, [c, off])) => clp_block(&clocks, c, off, dst),
+                    None => false,
+                };
+                if !done {
+                    let o = out as usize * st;
+                    clocks.bar_positions(&mut regs[o..o + nn]);
                     each!(regs, f, out, |j| clock_phase(g!(out, j), g!(c, j), g!(off, j)));
                 }
             }
@@ -922,5 +957,58 @@ impl Op {
                     .floor())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused `clp` kernel (whichever `floor` this CPU gets) equals the per-sample
+    /// clock and phase bit for bit, or declines.
+    #[test]
+    fn clp_block_is_the_per_sample_phase_bit_for_bit() {
+        let runs = [
+            ClockRun::from_song_start(0, 512, 120.0, 4.0, 48_000.0),
+            ClockRun::from_song_start(1_234_567, 4096, 97.3, 7.0, 44_100.0),
+            ClockRun::new(-3.7, 17, 120.0 / 60.0 / 48_000.0, (2.5, 9), 120.0, 3.0, true, 48e3, 700),
+            ClockRun::new(1e6 + 0.25, 5, 0.002_9, (12.0, -4), 174.0, 4.0, true, 48_000.0, 256),
+            ClockRun::new(-1.3, 77, 0.002_73, (0.7, 3), 131.0, 6.0, true, 48_000.0, 999),
+            ClockRun::new(8.0, 99, 0.0, (0.0, 0), 120.0, 4.0, false, 48_000.0, 64),
+        ];
+        let cycles = [15.0, 1.0, 0.01, 1.0 / 3.0, -1.0, 0.0, -0.0, 1e17, f64::NAN];
+        let offsets = [0.0, -0.0, 0.25, -0.5, 1.75, 1e17, f64::INFINITY];
+        let mut declined = 0;
+        for run in &runs {
+            let n = run.len();
+            for (k, &cyc) in cycles.iter().enumerate() {
+                for &o in &offsets {
+                    // A varying input too: the cycle count changes inside the block.
+                    let c: Vec<f64> = (0..n)
+                        .map(|i| if i % 97 == 0 { cycles[(k + 1) % 5] } else { cyc })
+                        .collect();
+                    let off = vec![o; n];
+                    let mut out = vec![0.0; n];
+                    if !clp_block(run, &c, &off, &mut out) {
+                        // Only for inputs out of the exact range.
+                        assert!(!(cyc.abs() <= 15.0 && o.abs() <= 1.75), "{run:?} {cyc} {o}");
+                        declined += 1;
+                        continue;
+                    }
+                    for i in 0..n {
+                        let s = run.at(i);
+                        let want = clock_phase(bar_position(s.bar, s.bar_phase), c[i], off[i]);
+                        assert_eq!(
+                            out[i].to_bits(),
+                            want.to_bits(),
+                            "{run:?} c {} off {o} i {i}",
+                            c[i]
+                        );
+                    }
+                }
+            }
+        }
+        // NaN cycles and huge or infinite offsets always are.
+        assert!(declined >= runs.len() * (offsets.len() + 2 * (cycles.len() - 1)));
     }
 }
