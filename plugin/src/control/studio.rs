@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::audio::midi_in::Clip;
+use crate::audio::midi_in::{Clip, ClipNote};
 use crate::cli::midi_file::{self, TimedEvent};
 use crate::control::console::Source;
 pub use crate::control::state::StudioModels;
@@ -923,7 +923,7 @@ impl Studio {
                 bpm: clock.bpm,
                 beats_per_bar: bpb,
             };
-            sequence_to_clip(seq, &options)?
+            self.clip_of(seq, &options)?
         } else {
             Clip {
                 start_bar: clock.bar,
@@ -941,6 +941,30 @@ impl Studio {
         } else {
             "audition stopped".into()
         }))
+    }
+
+    /// The clip that auditions `seq`: on `options.channel`, except a trio's, whose parts
+    /// play each on its channel ([`Studio::note_channel`]).
+    fn clip_of(&self, seq: &NoteSequence, options: &ClipOptions) -> Result<Clip, String> {
+        let trio = self.results.as_ref().is_some_and(|r| r.model.parts == Parts::Trio);
+        if !trio {
+            return sequence_to_clip(seq, options);
+        }
+        let mut clip = sequence_to_clip(&NoteSequence { notes: Vec::new(), ..seq.clone() }, options)?;
+        let mut channels: Vec<u8> = seq.notes.iter().map(|n| self.note_channel(n)).collect();
+        channels.sort_unstable();
+        channels.dedup();
+        for channel in channels {
+            let part = NoteSequence {
+                notes: seq.notes.iter().filter(|n| self.note_channel(n) == channel).cloned().collect(),
+                ..seq.clone()
+            };
+            let part = sequence_to_clip(&part, &ClipOptions { channel, ..*options })?;
+            clip.length_beats = clip.length_beats.max(part.length_beats);
+            clip.notes.extend(part.notes.into_iter().map(|n| ClipNote { channel: Some(channel), ..n }));
+        }
+        clip.notes.sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats).then(a.pitch.cmp(&b.pitch)));
+        Ok(clip)
     }
 
     /// Keeps the selected variation.

@@ -630,7 +630,7 @@ impl SemaEditor {
                     if ui
                         .toggle_value(&mut studio_open, "Studio")
                         .on_hover_text(
-                            "Continue, Generate, Interpolate: variations to audition and keep",
+                            "Continue, Generate, Interpolate, Drums: variations to audition",
                         )
                         .changed()
                     {

@@ -460,6 +460,33 @@ impl StudioFixture {
         self.shared.studio.lock().results.clone().expect("results")
     }
 
+    /// Renders the engine from the start of bar 4 (after a resync) for two bars; every
+    /// note-on as (sample counted from bar 4, MIDI channel, key).
+    fn note_ons(&mut self) -> Vec<(usize, u8, u8)> {
+        use crate::audio::engine::BlockIo;
+        use crate::audio::transport::HostTime;
+        self.shared.controller.lock().resync(&mut self.plugin.engine, 48_000.0, 512);
+        let (mut l, mut r) = (vec![0.0f32; 500], vec![0.0f32; 500]);
+        let mut ons = Vec::new();
+        for block in 0..2 * 96_000 / 500 {
+            let pos = block * 500;
+            let report = self.plugin.engine.process(BlockIo {
+                host: HostTime::playing_at(120.0, 4, 16.0 + pos as f64 / 24_000.0),
+                sync: true,
+                gain: 1.0,
+                params: [0.0; crate::audio::NUM_PARAMS],
+                inputs: [&[], &[]],
+                outputs: [&mut l, &mut r],
+                midi_in: &[],
+                midi_thru: false,
+            });
+            ons.extend(
+                report.midi.iter().filter(|e| e.on).map(|e| (pos + e.timing as usize, e.channel, e.key)),
+            );
+        }
+        ons
+    }
+
     /// Renders the engine from the start of bar 4 (after a resync) for up to two bars;
     /// the sample (counted from bar 4) and MIDI channel of the first note-on of `pitch`.
     fn first_note_on(&mut self, pitch: i32) -> Option<(usize, u8)> {
@@ -946,6 +973,26 @@ fn studio_trio_results_keep_each_part_on_its_channel() {
         assert_eq!(st.note_channel(&crate::ml::core::note_seq::Note { instrument: Some(2), is_drum: Some(true), ..Default::default() }), 9);
     }
     shared.studio.lock().apply(Action::Select(best), &shared);
+    // Auditioned from bar 5, each part's notes leave on its channel.
+    shared.studio.lock().apply(Action::Audition(true), &shared);
+    let ons = fx.note_ons();
+    // Bar 5 is the clip's first bar (the rendering covers bars 4 and 5).
+    let first_bar: Vec<_> =
+        chosen.notes.iter().filter(|n| n.quantized_start_step < Some(16)).collect();
+    assert!(first_bar.len() >= 2, "{first_bar:?}");
+    for n in first_bar {
+        let channel = match (n.instrument, n.is_drum) {
+            (_, Some(true)) => 9,
+            (Some(1), _) => 1,
+            _ => 0,
+        };
+        let at = 96_000 + n.quantized_start_step.unwrap_or(0) as usize * 6_000;
+        assert!(
+            ons.contains(&(at, channel, n.pitch as u8)),
+            "{n:?} on channel {} at sample {at}: {ons:?}",
+            channel + 1
+        );
+    }
     shared.studio.lock().apply(Action::Keep(KeepTo::MidiFile), &shared);
     let bytes = std::fs::read(fx.folder.path().join("generate-1.mid")).expect("the .mid");
     for (instrument, status) in [(0, 0x90u8), (1, 0x91), (2, 0x99)] {
@@ -956,7 +1003,7 @@ fn studio_trio_results_keep_each_part_on_its_channel() {
     assert!(parts(&chosen) >= 2, "a variation with at least two parts");
 }
 
-/// A fetch from a slow server (4 KB every 20 ms) is cancelled from the panel: the thread
+/// A fetch from a slow server (4 KB every 50 ms) is cancelled from the panel: the thread
 /// ends within a second, the model cache holds nothing (no model, no partial folder),
 /// the panel says it was cancelled and offers Fetch again.
 #[test]
@@ -979,7 +1026,7 @@ fn studio_fetch_can_be_cancelled() {
         served.path().to_path_buf(),
         files,
         4096,
-        Duration::from_millis(20),
+        Duration::from_millis(50),
         None,
     );
     shared.studio.lock().checkpoints = base;
