@@ -420,8 +420,20 @@ mod tests {
         let mut notes = vec![
             ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 200, velocity: 2.0, channel: None },
             ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 61, velocity: 0.0, channel: None },
-            ClipNote { start_beats: f64::NAN, end_beats: 1.0, pitch: 62, velocity: 1.0, channel: None },
-            ClipNote { start_beats: 0.5, end_beats: f64::NAN, pitch: 63, velocity: 1.0, channel: None },
+            ClipNote {
+                start_beats: f64::NAN,
+                end_beats: 1.0,
+                pitch: 62,
+                velocity: 1.0,
+                channel: None,
+            },
+            ClipNote {
+                start_beats: 0.5,
+                end_beats: f64::NAN,
+                pitch: 63,
+                velocity: 1.0,
+                channel: None,
+            },
             ClipNote { start_beats: 5.0, end_beats: 6.0, pitch: 64, velocity: 1.0, channel: None },
         ];
         // Thousands of notes on one sample: most are dropped, none sticks.
@@ -465,7 +477,10 @@ mod tests {
             p.process(&clocks(now, true));
             let (out, ins) = p.events();
             for (o, i) in out.iter().zip(ins) {
-                assert_eq!((o.channel, o.key, o.on), (i.channel, i.key, i.kind == MidiInKind::NoteOn));
+                assert_eq!(
+                    (o.channel, o.key, o.on),
+                    (i.channel, i.key, i.kind == MidiInKind::NoteOn)
+                );
                 ev.push((now + o.timing as u64, o.on, o.channel, o.key));
             }
             now += BLOCK as u64;

@@ -250,9 +250,10 @@ mod tests {
             serde_json::from_str(r#"{"version":1,"dsl":">{440}sin;"}"#).expect("parse");
         assert_eq!(old.studio_models, StudioModels::default());
         // A state naming one panel's model only: the others keep their defaults.
-        let part: SessionState =
-            serde_json::from_str(r#"{"studio_models":{"drums":"drum_kit_rnn","generate":"trio_4bar"}}"#)
-                .expect("parse");
+        let part: SessionState = serde_json::from_str(
+            r#"{"studio_models":{"drums":"drum_kit_rnn","generate":"trio_4bar"}}"#,
+        )
+        .expect("parse");
         assert_eq!(part.studio_models.generate, "trio_4bar");
         assert_eq!(part.studio_models.continuation, "basic_rnn");
     }

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use crate::audio::midi_in::{Clip, ClipNote};
 use crate::cli::midi_file::{self, TimedEvent};
 use crate::control::console::Source;
-pub use crate::control::state::StudioModels;
 use crate::control::state::KeptClip;
+pub use crate::control::state::StudioModels;
 use crate::js::phrase::{sequence_to_clip, ClipOptions};
 use crate::ml::core::note_seq::{Note, NoteSequence, QuantizationInfo};
 use crate::ml::core::resolve::{
@@ -154,7 +154,7 @@ pub const MODELS: &[StudioModel] = &[
         name: "basic_rnn",
         path: "music_rnn/basic_rnn",
         kind: ModelKind::MusicRnn,
-        what: "melodies (bundled)",
+        what: "melodies",
         bars: 0,
         parts: Parts::Melody,
         size: None,
@@ -164,7 +164,7 @@ pub const MODELS: &[StudioModel] = &[
         name: "melody_rnn",
         path: "music_rnn/melody_rnn",
         kind: ModelKind::MusicRnn,
-        what: "melodies (lookback RNN)",
+        what: "melodies",
         bars: 0,
         parts: Parts::Melody,
         size: None,
@@ -174,7 +174,7 @@ pub const MODELS: &[StudioModel] = &[
         name: "attention_rnn",
         path: "music_rnn/attention_rnn",
         kind: ModelKind::MusicRnn,
-        what: "melodies (attention RNN, longer arcs)",
+        what: "melodies (attention over the last steps)",
         bars: 0,
         parts: Parts::Melody,
         size: None,
@@ -194,7 +194,7 @@ pub const MODELS: &[StudioModel] = &[
         name: "mel_2bar_small",
         path: "music_vae/mel_2bar_small",
         kind: ModelKind::MusicVae,
-        what: "2-bar melodies (bundled)",
+        what: "2-bar melodies",
         bars: 2,
         parts: Parts::Melody,
         size: None,
@@ -768,10 +768,8 @@ impl Studio {
         let (name, secs) = (f.model.name, f.started.elapsed().as_secs_f64());
         match result {
             Ok(dir) => {
-                self.message = Some((
-                    false,
-                    format!("{name} downloaded in {secs:.1} s to {}", dir.display()),
-                ));
+                self.message =
+                    Some((false, format!("{name} downloaded in {secs:.1} s to {}", dir.display())));
                 self.load(f.model, shared);
             }
             Err(e) if e.kind() == ModelErrorKind::Cancelled => {
@@ -950,20 +948,28 @@ impl Studio {
         if !trio {
             return sequence_to_clip(seq, options);
         }
-        let mut clip = sequence_to_clip(&NoteSequence { notes: Vec::new(), ..seq.clone() }, options)?;
+        let mut clip =
+            sequence_to_clip(&NoteSequence { notes: Vec::new(), ..seq.clone() }, options)?;
         let mut channels: Vec<u8> = seq.notes.iter().map(|n| self.note_channel(n)).collect();
         channels.sort_unstable();
         channels.dedup();
         for channel in channels {
             let part = NoteSequence {
-                notes: seq.notes.iter().filter(|n| self.note_channel(n) == channel).cloned().collect(),
+                notes: seq
+                    .notes
+                    .iter()
+                    .filter(|n| self.note_channel(n) == channel)
+                    .cloned()
+                    .collect(),
                 ..seq.clone()
             };
             let part = sequence_to_clip(&part, &ClipOptions { channel, ..*options })?;
             clip.length_beats = clip.length_beats.max(part.length_beats);
-            clip.notes.extend(part.notes.into_iter().map(|n| ClipNote { channel: Some(channel), ..n }));
+            clip.notes
+                .extend(part.notes.into_iter().map(|n| ClipNote { channel: Some(channel), ..n }));
         }
-        clip.notes.sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats).then(a.pitch.cmp(&b.pitch)));
+        clip.notes
+            .sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats).then(a.pitch.cmp(&b.pitch)));
         Ok(clip)
     }
 

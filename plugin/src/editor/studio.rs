@@ -58,11 +58,17 @@ pub fn studio_panel(
         Tool::Interpolate => {
             input_row(ui, "From", "interp-from", &mut s.from, kept);
             input_row(ui, "To", "interp-to", &mut s.to, kept);
-            ui.label(format!("Inputs: their first {} bar(s) ({}'s length)", model.bars, model.name));
+            ui.label(format!(
+                "Inputs: their first {} bar(s) ({}'s length)",
+                model.bars, model.name
+            ));
             common_row(ui, &mut s.temperature, &mut s.variations, 2, "Steps");
         }
         Tool::Drums => {
-            ui.label(format!("Continues a drum pattern with MusicRNN {} (download-only).", model.name));
+            ui.label(format!(
+                "Continues a drum pattern with MusicRNN {} (download-only).",
+                model.name
+            ));
             input_row(ui, "Input", "drums-input", &mut s.drum_input, kept);
             ui.horizontal(|ui| {
                 ui.label("Input bars");
@@ -131,7 +137,9 @@ fn model_picker(ui: &mut egui::Ui, studio: &Studio, tool: Tool, models: &mut Stu
             .show_ui(ui, |ui| {
                 for m in tool.models().iter().filter_map(|n| StudioModel::named(n)) {
                     let r = ui.selectable_label(std::ptr::eq(m, current), entry(m));
-                    if r.on_hover_text(format!("{} {}: {}", m.class(), m.name, m.what)).clicked() {
+                    let origin = if m.bundled { "bundled" } else { "download-only" };
+                    let hover = format!("{} {}: {} ({origin})", m.class(), m.name, m.what);
+                    if r.on_hover_text(hover).clicked() {
                         picked = Some(m.name);
                     }
                 }
@@ -160,8 +168,7 @@ fn fetch_row(
         Some((name, status)) => {
             ui.spinner();
             ui.label(format!("Fetching {name}: {status}"));
-            if ui.button("Cancel").on_hover_text("Stops the download; nothing is kept").clicked()
-            {
+            if ui.button("Cancel").on_hover_text("Stops the download; nothing is kept").clicked() {
                 actions.push(Action::CancelFetch);
             }
         }
@@ -229,8 +236,11 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
     ui.separator();
     let n = r.variations.len();
     ui.horizontal_wrapped(|ui| {
-        ui.label(format!("{} variations", r.tool.name()))
-            .on_hover_text(format!("{} {}", r.model.class(), r.model.name));
+        ui.label(format!("{} variations", r.tool.name())).on_hover_text(format!(
+            "{} {}",
+            r.model.class(),
+            r.model.name
+        ));
         for i in 0..n {
             if ui.selectable_label(studio.selected == i, format!("{}", i + 1)).clicked() {
                 actions.push(Action::Select(i));

@@ -430,6 +430,25 @@ impl StudioFixture {
         shown_text(&self.frame())
     }
 
+    /// Clicks the text `text` (drawn exactly so) in the next frame, as a user would: the
+    /// pointer moves there, presses and releases.
+    fn click_text(&mut self, text: &str) {
+        let out = self.frame();
+        let Some(pos) = text_pos(&out, text) else {
+            panic!("{text:?} is not drawn: {}", shown_text(&out))
+        };
+        let button = |pressed| egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        };
+        frame(&self.ctx, &mut self.ed, vec![egui::Event::PointerMoved(pos)]);
+        frame(&self.ctx, &mut self.ed, vec![button(true)]);
+        frame(&self.ctx, &mut self.ed, vec![button(false)]);
+        self.frame();
+    }
+
     /// Applies a panel action as the editor does after a frame.
     fn apply(&self, action: crate::control::studio::Action) {
         self.shared.studio.lock().apply(action, &self.shared);
@@ -481,7 +500,11 @@ impl StudioFixture {
                 midi_thru: false,
             });
             ons.extend(
-                report.midi.iter().filter(|e| e.on).map(|e| (pos + e.timing as usize, e.channel, e.key)),
+                report
+                    .midi
+                    .iter()
+                    .filter(|e| e.on)
+                    .map(|e| (pos + e.timing as usize, e.channel, e.key)),
             );
         }
         ons
@@ -613,6 +636,20 @@ fn studio_continue_auditions_keeps_and_undoes() {
     fx.apply(Action::Undo);
     let message = shared.studio.lock().message.clone();
     assert_eq!(message, Some((true, "nothing to undo".to_string())));
+}
+
+/// The centre of the first text the frame draws that is exactly `text`.
+fn text_pos(out: &egui::FullOutput, text: &str) -> Option<egui::Pos2> {
+    fn walk(shape: &egui::Shape, text: &str) -> Option<egui::Pos2> {
+        match shape {
+            egui::Shape::Text(t) if t.galley.text() == text => {
+                Some(t.pos + t.galley.rect.center().to_vec2())
+            }
+            egui::Shape::Vec(shapes) => shapes.iter().find_map(|s| walk(s, text)),
+            _ => None,
+        }
+    }
+    out.shapes.iter().find_map(|c| walk(&c.shape, text))
 }
 
 /// Every text the frame draws, joined by newlines.
@@ -898,11 +935,21 @@ fn studio_model_picker_generates_4_bars_and_names_a_missing_model() {
     assert!(shown.contains("Model") && shown.contains("mel_2bar_small"), "{shown}");
     assert!(!shown.contains("Model missing") && !shown.contains("Fetch "), "{shown}");
 
-    // trio_4bar, not in the cache: named as missing, with its Fetch button.
-    Tool::Generate.pick(&mut shared.controller.lock().session_mut().studio_models, "trio_4bar");
+    // trio_4bar, not in the cache, is listed with "(fetch)"; picked (clicked in the
+    // open picker), the panel names it as missing, with its Fetch button.
+    fx.click_text("mel_2bar_small");
+    let shown = fx.shown();
+    for entry in ["mel_4bar_small_q2 (fetch)", "mel_16bar_small_q2 (fetch)", "trio_4bar (fetch)"] {
+        assert!(shown.contains(entry), "{entry:?} listed: {shown}");
+    }
+    fx.click_text("trio_4bar (fetch)");
+    assert_eq!(shared.controller.lock().session().studio_models.generate, "trio_4bar");
     let shown = fx.shown();
     assert!(shown.contains("trio_4bar (fetch)"), "{shown}");
-    assert!(shown.contains("Model missing: Generate needs the model MusicVAE trio_4bar"), "{shown}");
+    assert!(
+        shown.contains("Model missing: Generate needs the model MusicVAE trio_4bar"),
+        "{shown}"
+    );
     assert!(shown.contains("Fetch trio_4bar (17.6 MB)"), "{shown}");
     fx.apply(Action::Run);
     {
@@ -916,8 +963,8 @@ fn studio_model_picker_generates_4_bars_and_names_a_missing_model() {
 
     // mel_4bar_small_q2 in the cache: Generate ×2 gives 2 clips of 4 bars.
     cache_random_vae(&fx, "mel_4bar_small_q2");
-    Tool::Generate
-        .pick(&mut shared.controller.lock().session_mut().studio_models, "mel_4bar_small_q2");
+    fx.click_text("trio_4bar (fetch)");
+    fx.click_text("mel_4bar_small_q2");
     let shown = fx.shown();
     assert!(shown.contains("mel_4bar_small_q2"), "{shown}");
     assert!(!shown.contains("(fetch)") && !shown.contains("Model missing"), "{shown}");
@@ -928,10 +975,19 @@ fn studio_model_picker_generates_4_bars_and_names_a_missing_model() {
         assert_eq!(v.total_quantized_steps, Some(64), "4 bars of 16ths");
         assert!(v.notes.iter().all(|n| n.quantized_end_step.unwrap_or(0) <= 64));
     }
-    assert!(results.variations.iter().any(|v| v.notes.iter().any(|n| n.quantized_start_step >= Some(32))), "notes past bar 2");
+    assert!(
+        results
+            .variations
+            .iter()
+            .any(|v| v.notes.iter().any(|n| n.quantized_start_step >= Some(32))),
+        "notes past bar 2"
+    );
     // The bundled model is one pick away, and Interpolate kept its own.
     let saved = shared.controller.lock().session().studio_models.clone();
-    assert_eq!((saved.generate.as_str(), saved.interpolate.as_str()), ("mel_4bar_small_q2", "mel_2bar_small"));
+    assert_eq!(
+        (saved.generate.as_str(), saved.interpolate.as_str()),
+        ("mel_4bar_small_q2", "mel_2bar_small")
+    );
     let state = serde_json::to_string(shared.controller.lock().session()).expect("state");
     assert!(state.contains(r#""generate":"mel_4bar_small_q2""#), "saved with the session");
 }
@@ -969,8 +1025,21 @@ fn studio_trio_results_keep_each_part_on_its_channel() {
     let chosen = results.variations[best].clone();
     {
         let st = shared.studio.lock();
-        assert_eq!(st.note_channel(&crate::ml::core::note_seq::Note { instrument: Some(1), ..Default::default() }), 1);
-        assert_eq!(st.note_channel(&crate::ml::core::note_seq::Note { instrument: Some(2), is_drum: Some(true), ..Default::default() }), 9);
+        assert_eq!(
+            st.note_channel(&crate::ml::core::note_seq::Note {
+                instrument: Some(1),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            st.note_channel(&crate::ml::core::note_seq::Note {
+                instrument: Some(2),
+                is_drum: Some(true),
+                ..Default::default()
+            }),
+            9
+        );
     }
     shared.studio.lock().apply(Action::Select(best), &shared);
     // Auditioned from bar 5, each part's notes leave on its channel.
@@ -1069,8 +1138,8 @@ fn studio_fetch_can_be_cancelled() {
 #[test]
 fn closing_the_plugin_mid_fetch_cancels_and_joins_the_download() {
     use crate::control::studio::Action;
-    use crate::ml::core::resolve::tests::serve_slowly;
     use crate::ml::core::resolve::cache_path;
+    use crate::ml::core::resolve::tests::serve_slowly;
     use crate::ml::random_checkpoint::{write_rnn_family, RnnFamily};
 
     let served = tempfile::tempdir().expect("temp dir");

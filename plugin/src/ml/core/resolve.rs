@@ -617,7 +617,9 @@ pub(crate) mod tests {
                 }
                 let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/');
                 let Ok(body) = std::fs::read(root.join(path)) else {
-                    let _ = stream.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = stream.write_all(
+                        b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
                     continue;
                 };
                 let head = format!(
@@ -696,7 +698,8 @@ pub(crate) mod tests {
         let served = root.path().join("served");
         let server = serve_slowly(listener, served, files, 4096, Duration::from_millis(20), None);
         let cache = root.path().join("cache");
-        let (took, result) = fetch_then_cancel(url.clone(), cache.clone(), Duration::from_millis(400));
+        let (took, result) =
+            fetch_then_cancel(url.clone(), cache.clone(), Duration::from_millis(400));
         let e = result.unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::Cancelled, "{e}");
         assert!(e.message().contains("cancelled") && e.message().contains(&url), "{e}");
@@ -727,7 +730,8 @@ pub(crate) mod tests {
         let server =
             serve_slowly(listener, served, files, 4096, Duration::from_millis(1), Some(stall));
         let cache = root.path().join("cache");
-        let (took, result) = fetch_then_cancel(url.clone(), cache.clone(), Duration::from_millis(300));
+        let (took, result) =
+            fetch_then_cancel(url.clone(), cache.clone(), Duration::from_millis(300));
         let e = result.unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::Cancelled, "{e}");
         assert!(took < Duration::from_secs(1), "the download ended {took:?} after the cancel");
