@@ -992,6 +992,87 @@ fn studio_model_picker_generates_4_bars_and_names_a_missing_model() {
     assert!(state.contains(r#""generate":"mel_4bar_small_q2""#), "saved with the session");
 }
 
+/// Continue on attention_rnn and Interpolate on mel_4bar_small_q2, both picked and read
+/// from the model cache (random checkpoints): Continue gives 4 continuations of the
+/// played phrase; Interpolate reads its ends over the model's 4 bars and gives 3 steps of
+/// 4 bars.
+#[test]
+fn studio_continue_and_interpolate_run_on_picked_cached_models() {
+    use crate::control::state::KeptClip;
+    use crate::control::studio::{Input, StudioModel, Tool};
+    use crate::ml::core::checkpoint::Storage;
+    use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
+    use crate::ml::random_checkpoint::{write_attention_rnn, RnnSizes};
+
+    let mut fx = StudioFixture::new(17);
+    let shared = fx.shared.clone();
+    fx.play_in(&[60, 62, 64, 65, 67, 65, 64, 62]);
+    let model = StudioModel::named("attention_rnn").expect("catalogued");
+    let dir = cache_path(fx.cache.path(), &shared.studio.lock().url(model));
+    let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![24, 24] };
+    write_attention_rnn(&dir, &sizes, 8, Storage::Float32, 4).expect("checkpoint");
+    std::fs::write(dir.join(COMPLETE_MARKER), b"").expect("marker");
+    cache_random_vae(&fx, "mel_4bar_small_q2");
+    {
+        let mut c = shared.controller.lock();
+        let models = &mut c.session_mut().studio_models;
+        Tool::Continue.pick(models, "attention_rnn");
+        Tool::Interpolate.pick(models, "mel_4bar_small_q2");
+    }
+    {
+        let mut st = shared.studio.lock();
+        let s = &mut st.settings;
+        (s.tool, s.input, s.input_bars, s.bars, s.variations, s.temperature) =
+            (Tool::Continue, Input::Played, 2, 2, 4, 1.5);
+    }
+    let results = fx.run();
+    assert_eq!(results.model.name, "attention_rnn");
+    assert_eq!(results.variations.len(), 4);
+    for v in &results.variations {
+        assert_eq!(v.total_quantized_steps, Some(32));
+        assert!(v.notes.iter().all(|n| (48..=83).contains(&n.pitch)), "{v:?}");
+    }
+
+    // Interpolate: from the played phrase (4 bars read: it fills bars 2 and 3) to a kept
+    // 4-bar clip.
+    let kept = results.variations[0].clone();
+    let four_bars = crate::ml::core::note_seq::NoteSequence {
+        notes: kept
+            .notes
+            .iter()
+            .flat_map(|n| {
+                let later = crate::ml::core::note_seq::Note {
+                    quantized_start_step: n.quantized_start_step.map(|s| s + 32),
+                    quantized_end_step: n.quantized_end_step.map(|s| s + 32),
+                    ..n.clone()
+                };
+                [n.clone(), later]
+            })
+            .collect(),
+        total_quantized_steps: Some(64),
+        ..kept.clone()
+    };
+    shared
+        .controller
+        .lock()
+        .session_mut()
+        .studio_clips
+        .push(KeptClip { name: "Four".into(), sequence: four_bars });
+    {
+        let mut st = shared.studio.lock();
+        let s = &mut st.settings;
+        (s.tool, s.from, s.to, s.variations, s.temperature) =
+            (Tool::Interpolate, Input::Played, Input::Kept(0), 3, 0.0);
+        st.results = None;
+    }
+    let shown = fx.shown();
+    assert!(shown.contains("first 4 bar(s)"), "{shown}");
+    let results = fx.run();
+    assert_eq!((results.tool, results.model.name), (Tool::Interpolate, "mel_4bar_small_q2"));
+    assert_eq!(results.variations.len(), 3);
+    assert!(results.variations.iter().all(|v| v.total_quantized_steps == Some(64)));
+}
+
 /// trio_4bar's results (a random checkpoint in the cache): each variation holds melody,
 /// bass and drums; kept as a .mid file, each part is on its own channel (melody 1, bass
 /// 2, drums 10).
