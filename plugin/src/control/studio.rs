@@ -614,10 +614,28 @@ impl Studio {
         }
     }
 
-    /// Asks the worker to load `model` (unless it holds it or is loading it).
+    /// Asks the worker to load `model` (unless it holds it or is loading it). Models no
+    /// panel has picked any more (and no job uses) are dropped first, so switching models
+    /// does not pile them up in memory.
     fn load(&mut self, model: &'static StudioModel, shared: &ControlSide) {
         if self.slot(model.name).is_some() {
             return;
+        }
+        let picked: Vec<&str> = Tool::ALL.iter().map(|t| Self::model(*t, shared).name).collect();
+        let running = self.running.map(|r| r.2.name);
+        let stale: Vec<(&'static str, ModelId)> = self
+            .slots
+            .iter()
+            .filter_map(|(name, slot)| match slot {
+                Slot::Ready(id) if !picked.contains(name) && running != Some(*name) => {
+                    Some((*name, *id))
+                }
+                _ => None,
+            })
+            .collect();
+        for (name, id) in stale {
+            self.set_slot(name, None);
+            self.worker(shared).submit(Request::Unload { model: id });
         }
         let url_or_path = self.source(model, shared);
         let req = match model.kind {
@@ -726,6 +744,19 @@ impl Studio {
         f.cancel.cancel();
         f.status = format!("cancelling the download of {}", f.model.name);
         Ok(None)
+    }
+
+    /// The models the worker holds, by name (tests).
+    #[cfg(test)]
+    pub(crate) fn loaded(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Ready(_)))
+            .map(|(n, _)| *n)
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// The cancel handle of the download in progress (tests: it is shared with the

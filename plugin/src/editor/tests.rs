@@ -1071,6 +1071,18 @@ fn studio_continue_and_interpolate_run_on_picked_cached_models() {
     assert_eq!((results.tool, results.model.name), (Tool::Interpolate, "mel_4bar_small_q2"));
     assert_eq!(results.variations.len(), 3);
     assert!(results.variations.iter().all(|v| v.total_quantized_steps == Some(64)));
+    assert_eq!(shared.studio.lock().loaded(), ["attention_rnn", "mel_4bar_small_q2"]);
+
+    // Continue back on the bundled basic_rnn: attention_rnn, picked by no panel now, is
+    // dropped from the worker when basic_rnn loads.
+    Tool::Continue.pick(&mut shared.controller.lock().session_mut().studio_models, "basic_rnn");
+    {
+        let mut st = shared.studio.lock();
+        st.settings.tool = Tool::Continue;
+        st.results = None;
+    }
+    assert_eq!(fx.run().model.name, "basic_rnn");
+    assert_eq!(shared.studio.lock().loaded(), ["basic_rnn", "mel_4bar_small_q2"]);
 }
 
 /// trio_4bar's results (a random checkpoint in the cache): each variation holds melody,
