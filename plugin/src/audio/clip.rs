@@ -21,6 +21,7 @@ pub const CLIP_EVENTS_PER_BLOCK: usize = 1024;
 /// phase lands a rounding error below it.
 const EPS_BEATS: f64 = 1e-7;
 const KEYS: usize = 128;
+const CHANNELS: usize = 16;
 
 /// The audio thread's clip player. See the module documentation.
 pub struct ClipPlayer {
@@ -32,14 +33,14 @@ pub struct ClipPlayer {
     /// Find the cursor from the position at the next playing sample (after a new clip,
     /// a stop or a relocation) instead of stepping on from where it was.
     seek: bool,
-    /// End of each sounding key, in beats from the clip's start (across loop cycles);
-    /// `f64::INFINITY` when the key is not sounding.
-    ends: [f64; KEYS],
+    /// End of each sounding key of each channel, in beats from the clip's start (across
+    /// loop cycles); `f64::INFINITY` when the key is not sounding.
+    ends: [[f64; KEYS]; CHANNELS],
+    /// Bit `c` is set while channel `c` may have sounding notes (only those are scanned).
+    channels: u16,
     sounding: usize,
     /// The earliest of `ends`.
     next_end: f64,
-    /// Channel the sounding notes were started on.
-    channel: u8,
     out: FixedQueue<MidiEvent>,
     ins: FixedQueue<MidiIn>,
 }
@@ -58,10 +59,10 @@ impl ClipPlayer {
             next: 0,
             cycle: 0,
             seek: true,
-            ends: [f64::INFINITY; KEYS],
+            ends: [[f64::INFINITY; KEYS]; CHANNELS],
+            channels: 0,
             sounding: 0,
             next_end: f64::INFINITY,
-            channel: 0,
             out: FixedQueue::with_capacity(CLIP_EVENTS_PER_BLOCK),
             ins: FixedQueue::with_capacity(CLIP_EVENTS_PER_BLOCK),
         }
@@ -106,18 +107,24 @@ impl ClipPlayer {
         if self.sounding == 0 {
             return;
         }
-        for key in 0..KEYS {
-            if self.ends[key].is_finite() {
-                self.end_note(offset, key);
+        for ch in 0..CHANNELS {
+            if self.channels & (1 << ch) == 0 {
+                continue;
+            }
+            for key in 0..KEYS {
+                if self.ends[ch][key].is_finite() {
+                    self.end_note(offset, ch, key);
+                }
             }
         }
+        self.channels = 0;
         self.next_end = f64::INFINITY;
     }
 
-    fn end_note(&mut self, offset: u32, key: usize) {
-        self.ends[key] = f64::INFINITY;
+    fn end_note(&mut self, offset: u32, ch: usize, key: usize) {
+        self.ends[ch][key] = f64::INFINITY;
         self.sounding -= 1;
-        let (channel, key) = (self.channel, key as u8);
+        let (channel, key) = (ch as u8, key as u8);
         // Room for every note-off is kept when note-ons are accepted (`start_note`).
         self.out.push(MidiEvent { timing: offset, on: false, channel, key, velocity: 0.0 });
         self.ins.push(MidiIn {
@@ -130,9 +137,9 @@ impl ClipPlayer {
         });
     }
 
-    fn start_note(&mut self, offset: u32, key: u8, velocity: f32, end: f64) {
-        let k = key as usize;
-        let retrigger = self.ends[k].is_finite();
+    fn start_note(&mut self, offset: u32, channel: u8, key: u8, velocity: f32, end: f64) {
+        let (ch, k) = (channel as usize, key as usize);
+        let retrigger = self.ends[ch][k].is_finite();
         // Keep room for the note-off of every sounding note (and of this one).
         let needed = self.sounding + 2 + usize::from(retrigger);
         if self.out.len() + needed > self.out.capacity()
@@ -141,9 +148,8 @@ impl ClipPlayer {
             return;
         }
         if retrigger {
-            self.end_note(offset, k);
+            self.end_note(offset, ch, k);
         }
-        let channel = self.channel;
         self.out.push(MidiEvent { timing: offset, on: true, channel, key, velocity });
         self.ins.push(MidiIn {
             timing: offset,
@@ -153,7 +159,8 @@ impl ClipPlayer {
             value: velocity,
             source: MidiSource::Clip,
         });
-        self.ends[k] = end;
+        self.ends[ch][k] = end;
+        self.channels |= 1 << ch;
         self.sounding += 1;
         self.next_end = self.next_end.min(end);
     }
@@ -183,12 +190,22 @@ impl ClipPlayer {
         // Note-offs first: a note ending where another starts is released before.
         if self.sounding > 0 && pos + EPS_BEATS >= self.next_end {
             let mut next_end = f64::INFINITY;
-            for key in 0..KEYS {
-                let end = self.ends[key];
-                if end <= pos + EPS_BEATS {
-                    self.end_note(offset, key);
-                } else {
-                    next_end = next_end.min(end);
+            for ch in 0..CHANNELS {
+                if self.channels & (1 << ch) == 0 {
+                    continue;
+                }
+                let mut still = false;
+                for key in 0..KEYS {
+                    let end = self.ends[ch][key];
+                    if end <= pos + EPS_BEATS {
+                        self.end_note(offset, ch, key);
+                    } else if end.is_finite() {
+                        next_end = next_end.min(end);
+                        still = true;
+                    }
+                }
+                if !still {
+                    self.channels &= !(1 << ch);
                 }
             }
             self.next_end = next_end;
@@ -236,10 +253,8 @@ impl ClipPlayer {
             } else {
                 n.start_beats
             };
-            if self.sounding == 0 {
-                self.channel = clip.channel.min(15);
-            }
-            self.start_note(offset, n.pitch.min(127), n.velocity.min(1.0), base + end);
+            let channel = n.channel.unwrap_or(clip.channel).min(15);
+            self.start_note(offset, channel, n.pitch.min(127), n.velocity.min(1.0), base + end);
         }
     }
 }
@@ -260,7 +275,7 @@ mod tests {
     }
 
     fn note(start: f64, end: f64, pitch: u8) -> ClipNote {
-        ClipNote { start_beats: start, end_beats: end, pitch, velocity: 0.9 }
+        ClipNote { start_beats: start, end_beats: end, pitch, velocity: 0.9, channel: None }
     }
 
     fn clip(start_bar: i64, notes: Vec<ClipNote>, length: f64, looping: bool) -> Box<Clip> {
@@ -403,11 +418,23 @@ mod tests {
     fn bad_notes_are_skipped_and_a_full_block_keeps_room_for_note_offs() {
         let mut p = ClipPlayer::new();
         let mut notes = vec![
-            ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 200, velocity: 2.0 },
-            ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 61, velocity: 0.0 },
-            ClipNote { start_beats: f64::NAN, end_beats: 1.0, pitch: 62, velocity: 1.0 },
-            ClipNote { start_beats: 0.5, end_beats: f64::NAN, pitch: 63, velocity: 1.0 },
-            ClipNote { start_beats: 5.0, end_beats: 6.0, pitch: 64, velocity: 1.0 },
+            ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 200, velocity: 2.0, channel: None },
+            ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 61, velocity: 0.0, channel: None },
+            ClipNote {
+                start_beats: f64::NAN,
+                end_beats: 1.0,
+                pitch: 62,
+                velocity: 1.0,
+                channel: None,
+            },
+            ClipNote {
+                start_beats: 0.5,
+                end_beats: f64::NAN,
+                pitch: 63,
+                velocity: 1.0,
+                channel: None,
+            },
+            ClipNote { start_beats: 5.0, end_beats: 6.0, pitch: 64, velocity: 1.0, channel: None },
         ];
         // Thousands of notes on one sample: most are dropped, none sticks.
         notes.extend((0..5000).map(|i| note(2.0, 3.0, (i % 60) as u8)));
@@ -422,6 +449,62 @@ mod tests {
         assert!(!ev.iter().any(|e| e.2 == 61 || e.2 == 62 || e.2 == 64));
         // The zero-length note ends on the next sample.
         assert!(ev.contains(&(BEAT / 2, true, 63)) && ev.contains(&(BEAT / 2 + 1, false, 63)));
+        assert_eq!(p.sounding(), 0);
+    }
+
+    /// Notes with channels of their own (a trio: bass on channel 2, drums on 10) play
+    /// there; the same key on two channels sounds twice and each ends on its own
+    /// channel, also when the clip is replaced mid-note.
+    #[test]
+    fn notes_play_on_their_own_channels() {
+        let on = |ch: Option<u8>, start: f64, end: f64, pitch: u8| ClipNote {
+            channel: ch,
+            ..note(start, end, pitch)
+        };
+        let notes = vec![
+            on(None, 0.0, 2.0, 60),
+            on(Some(1), 0.0, 3.0, 36),
+            on(Some(9), 0.0, 0.25, 36),
+            on(Some(9), 1.0, 1.25, 36),
+        ];
+        let mut p = ClipPlayer::new();
+        p.replace(clip(0, notes, 4.0, false), 0);
+        let mut ev = Vec::new();
+        let mut now = 0u64;
+        // Up to just before beat 2, where 60 ends.
+        while now + BLOCK as u64 <= 2 * BEAT {
+            p.begin_block();
+            p.process(&clocks(now, true));
+            let (out, ins) = p.events();
+            for (o, i) in out.iter().zip(ins) {
+                assert_eq!(
+                    (o.channel, o.key, o.on),
+                    (i.channel, i.key, i.kind == MidiInKind::NoteOn)
+                );
+                ev.push((now + o.timing as u64, o.on, o.channel, o.key));
+            }
+            now += BLOCK as u64;
+        }
+        assert_eq!(
+            ev,
+            vec![
+                (0, true, 2, 60),
+                (0, true, 1, 36),
+                (0, true, 9, 36),
+                (BEAT / 4, false, 9, 36),
+                (BEAT, true, 9, 36),
+                (BEAT + BEAT / 4, false, 9, 36),
+            ],
+            "the bass's 36 sounds on through the kicks"
+        );
+        assert_eq!(p.sounding(), 2);
+        // Replaced mid-note: each sounding note ends on its channel.
+        p.begin_block();
+        p.replace(clip(5, vec![note(0.0, 1.0, 70)], 4.0, false), 3);
+        let mut offs: Vec<(u32, bool, u8, u8)> =
+            p.events().0.iter().map(|e| (e.timing, e.on, e.channel, e.key)).collect();
+        offs.sort();
+        assert_eq!(offs, vec![(3, false, 1, 36), (3, false, 2, 60)]);
         assert_eq!(p.sounding(), 0);
     }
 }

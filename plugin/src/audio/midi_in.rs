@@ -80,6 +80,9 @@ pub struct ClipNote {
     pub pitch: u8,
     /// Velocity 0..=1 (0 plays nothing).
     pub velocity: f32,
+    /// MIDI channel 0..=15 of this note; None: the clip's (a Studio trio plays melody,
+    /// bass and drums on channels of their own).
+    pub channel: Option<u8>,
 }
 
 /// Notes the engine plays from the first sample of bar `start_bar`: as MIDI out (which
@@ -94,7 +97,7 @@ pub struct Clip {
     pub notes: Vec<ClipNote>,
     /// Length in quarter-note beats (the clip ends there, or loops).
     pub length_beats: f64,
-    /// MIDI channel 0..=15 of the notes it sends.
+    /// MIDI channel 0..=15 of the notes it sends (those without a channel of their own).
     pub channel: u8,
     /// Plays again from its start after `length_beats` (auditioning on the host's loop).
     pub looping: bool,

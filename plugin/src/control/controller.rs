@@ -920,7 +920,8 @@ mod tests {
             Arc::new(Console::new()),
         );
         c.set_active(true);
-        let note = ClipNote { start_beats: 0.5, end_beats: 1.0, pitch: 64, velocity: 0.8 };
+        let note =
+            ClipNote { start_beats: 0.5, end_beats: 1.0, pitch: 64, velocity: 0.8, channel: None };
         let clip =
             Clip { start_bar: 3, notes: vec![note], length_beats: 4.0, channel: 1, looping: false };
         c.send_clip(clip.clone()).expect("sent");

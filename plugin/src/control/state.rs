@@ -102,6 +102,43 @@ pub struct SessionState {
     /// Clips kept from the Studio panels (inputs of later runs, saved with the project).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub studio_clips: Vec<KeptClip>,
+    /// The model each Studio panel runs (older states, without the field, get the
+    /// defaults).
+    #[serde(skip_serializing_if = "StudioModels::is_default")]
+    pub studio_models: StudioModels,
+}
+
+/// The model picked in each Studio panel, by magenta.js name (see
+/// `control::studio::MODELS`; a name a panel does not offer reads as its default).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StudioModels {
+    /// Continue's melody MusicRNN.
+    #[serde(rename = "continue")]
+    pub continuation: String,
+    /// Generate's MusicVAE.
+    pub generate: String,
+    /// Interpolate's MusicVAE.
+    pub interpolate: String,
+    /// Drums' drum MusicRNN.
+    pub drums: String,
+}
+
+impl Default for StudioModels {
+    fn default() -> Self {
+        StudioModels {
+            continuation: "basic_rnn".into(),
+            generate: "mel_2bar_small".into(),
+            interpolate: "mel_2bar_small".into(),
+            drums: "drum_kit_rnn".into(),
+        }
+    }
+}
+
+impl StudioModels {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// A variation kept from the Studio panels.
@@ -129,6 +166,7 @@ impl Default for SessionState {
             seed: None,
             layers_models: BTreeMap::new(),
             studio_clips: Vec::new(),
+            studio_models: StudioModels::default(),
         }
     }
 }
@@ -194,6 +232,30 @@ mod tests {
         let old: SessionState =
             serde_json::from_str(r#"{"version":1,"dsl":">{440}sin;"}"#).expect("parse");
         assert!(old.layers_models.is_empty());
+    }
+
+    #[test]
+    fn studio_models_round_trip_and_old_states_get_the_defaults() {
+        let mut s = SessionState::default();
+        let json = serde_json::to_string(&s).expect("serialise");
+        assert!(!json.contains("studio_models"), "absent while default: older builds read it");
+        s.studio_models.generate = "mel_4bar_small_q2".into();
+        s.studio_models.continuation = "melody_rnn".into();
+        let json = serde_json::to_string(&s).expect("serialise");
+        assert!(json.contains(r#""continue":"melody_rnn""#), "{json}");
+        let back: SessionState = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back.studio_models, s.studio_models);
+        assert_eq!(back.studio_models.interpolate, "mel_2bar_small");
+        let old: SessionState =
+            serde_json::from_str(r#"{"version":1,"dsl":">{440}sin;"}"#).expect("parse");
+        assert_eq!(old.studio_models, StudioModels::default());
+        // A state naming one panel's model only: the others keep their defaults.
+        let part: SessionState = serde_json::from_str(
+            r#"{"studio_models":{"drums":"drum_kit_rnn","generate":"trio_4bar"}}"#,
+        )
+        .expect("parse");
+        assert_eq!(part.studio_models.generate, "trio_4bar");
+        assert_eq!(part.studio_models.continuation, "basic_rnn");
     }
 
     #[test]

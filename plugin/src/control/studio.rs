@@ -7,37 +7,51 @@
 //! MIDI input, through the engine's clip player), step through the variations, keep one
 //! into the session, as a .mid file or onto a JS channel, and undo a keep.
 //!
-//! The Drums panel's model is download-only: while it is missing, its **Fetch** button
-//! downloads it into the model cache with `sema-live model fetch`'s code
-//! ([`crate::ml::core::resolve::fetch`]) on a thread of its own ([`Studio::poll`] shows its
-//! progress and outcome), and the model is loaded once it is there.
+//! Each panel runs the model picked for it ([`StudioModels`], saved with the session)
+//! from the [`MODELS`] it offers ([`Tool::models`]). A model that is neither bundled nor
+//! in the model cache is offered with a **Fetch** button: it downloads it with `sema-live
+//! model fetch`'s code ([`crate::ml::core::resolve::fetch_cancellable`]) on a thread of
+//! its own ([`Studio::poll`] shows its progress and outcome); **Cancel** stops it, and so
+//! does dropping the Studio (the plugin closing), which waits for the thread to end. The
+//! model is loaded once it is in the cache.
 //!
-//! New model families plug in as a [`Family`] (which model a tool needs) and a job kind
-//! of [`crate::ml::studio::StudioJob`].
+//! New model families plug in as a [`StudioModel`] and a job kind of
+//! [`crate::ml::studio::StudioJob`].
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Instant;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
-use crate::audio::midi_in::Clip;
+use crate::audio::midi_in::{Clip, ClipNote};
 use crate::cli::midi_file::{self, TimedEvent};
 use crate::control::console::Source;
 use crate::control::state::KeptClip;
+pub use crate::control::state::StudioModels;
 use crate::js::phrase::{sequence_to_clip, ClipOptions};
 use crate::ml::core::note_seq::{Note, NoteSequence, QuantizationInfo};
-use crate::ml::core::resolve::{cache_path, cached, default_cache_dir, fetch};
+use crate::ml::core::resolve::{
+    cache_path, cached, default_cache_dir, fetch_cancellable, CancelDownload,
+};
+use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::studio::{ScaleChoice, StudioJob, MAX_VARIATIONS};
-use crate::ml::worker::{ModelId, ModelWorker, Request, Response, WorkerConfig};
+use crate::ml::worker::{ModelId, ModelKind, ModelWorker, Request, Response, WorkerConfig};
 use crate::ControlSide;
 
 /// Steps per quarter note of everything the Studio makes (the melody models' grid).
 const SPQ: u32 = 4;
 /// Longest input or result, in bars.
 pub const MAX_BARS: u32 = 8;
+/// Where magenta.js's hosted checkpoints are (a model's URL is this, `/`, its path).
+pub const CHECKPOINTS: &str = "https://storage.googleapis.com/magentadata/js/checkpoints";
 /// Where the Drums panel's model comes from (download-only: read from the model cache,
-/// which `sema-live model fetch` fills).
+/// which `sema-live model fetch` fills); the tests' name for its URL.
+#[cfg(test)]
 pub const DRUM_KIT_RNN_URL: &str =
     "https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/drum_kit_rnn";
+/// How long dropping the Studio waits for a cancelled download's thread to end (it ends
+/// at once unless it is still connecting; then it ends within the 10 s connect timeout,
+/// on its own, leaving nothing in the cache).
+const FETCH_JOIN: Duration = Duration::from_secs(3);
 
 /// The panels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,25 +73,185 @@ impl Tool {
             Tool::Drums => "Drums",
         }
     }
-}
 
-/// The model a tool runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Family {
-    /// The bundled `basic_rnn` MusicRNN.
-    MelodyRnn,
-    /// The bundled `mel_2bar_small` MusicVAE.
-    MelodyVae,
-    /// MusicRNN `drum_kit_rnn`, from the model cache (not bundled).
-    DrumRnn,
-}
-
-impl Family {
-    fn model_name(self) -> &'static str {
+    /// The models the panel offers (names in [`MODELS`]), its default (bundled or, for
+    /// Drums, the only one) first: melody MusicRNNs for Continue (the chord-conditioned
+    /// one needs chords, which the panel has no input for), MusicVAEs for Generate and
+    /// Interpolate, the drum MusicRNN for Drums.
+    pub fn models(self) -> &'static [&'static str] {
         match self {
-            Family::MelodyRnn => "basic_rnn",
-            Family::MelodyVae => "mel_2bar_small",
-            Family::DrumRnn => "drum_kit_rnn",
+            Tool::Continue => &["basic_rnn", "melody_rnn", "attention_rnn"],
+            Tool::Generate | Tool::Interpolate => &[
+                "mel_2bar_small",
+                "mel_4bar_small_q2",
+                "mel_16bar_small_q2",
+                "drums_2bar_lokl_small",
+                "trio_4bar",
+            ],
+            Tool::Drums => &["drum_kit_rnn"],
+        }
+    }
+
+    /// The panel's model in `models` (its default when the name is not one it offers).
+    pub fn model(self, models: &StudioModels) -> &'static StudioModel {
+        let name = match self {
+            Tool::Continue => &models.continuation,
+            Tool::Generate => &models.generate,
+            Tool::Interpolate => &models.interpolate,
+            Tool::Drums => &models.drums,
+        };
+        let offered = self.models();
+        let name = offered.iter().find(|m| **m == name.as_str()).unwrap_or(&offered[0]);
+        // Every offered name is in MODELS (tested); the first entry keeps this total.
+        StudioModel::named(name).unwrap_or(&MODELS[0])
+    }
+
+    /// Picks `name` for the panel in `models`.
+    pub fn pick(self, models: &mut StudioModels, name: &str) {
+        let slot = match self {
+            Tool::Continue => &mut models.continuation,
+            Tool::Generate => &mut models.generate,
+            Tool::Interpolate => &mut models.interpolate,
+            Tool::Drums => &mut models.drums,
+        };
+        *slot = name.to_string();
+    }
+}
+
+/// What a model's results hold, for their MIDI channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parts {
+    /// One melody.
+    Melody,
+    /// Drum hits (`isDrum`), on the drum channel.
+    Drums,
+    /// Melody (instrument 0), bass (instrument 1) and drums (`isDrum`), each on its channel.
+    Trio,
+}
+
+/// A model the panels offer.
+#[derive(Debug, PartialEq)]
+pub struct StudioModel {
+    /// magenta.js's name for it (the last part of its URL).
+    pub name: &'static str,
+    /// Its path under [`CHECKPOINTS`].
+    pub path: &'static str,
+    pub kind: ModelKind,
+    /// What it makes (the picker's hover text and Generate's description).
+    pub what: &'static str,
+    /// Length of its results (MusicVAE) in bars of 4/4; 0 for a MusicRNN (any length).
+    pub bars: u32,
+    pub parts: Parts,
+    /// Download size, where known.
+    pub size: Option<&'static str>,
+    /// Bundled with the plugin: always there, offline.
+    pub bundled: bool,
+}
+
+/// The models of the panels (see [`Tool::models`]).
+pub const MODELS: &[StudioModel] = &[
+    StudioModel {
+        name: "basic_rnn",
+        path: "music_rnn/basic_rnn",
+        kind: ModelKind::MusicRnn,
+        what: "melodies",
+        bars: 0,
+        parts: Parts::Melody,
+        size: None,
+        bundled: true,
+    },
+    StudioModel {
+        name: "melody_rnn",
+        path: "music_rnn/melody_rnn",
+        kind: ModelKind::MusicRnn,
+        what: "melodies",
+        bars: 0,
+        parts: Parts::Melody,
+        size: None,
+        bundled: false,
+    },
+    StudioModel {
+        name: "attention_rnn",
+        path: "music_rnn/attention_rnn",
+        kind: ModelKind::MusicRnn,
+        what: "melodies (attention over the last steps)",
+        bars: 0,
+        parts: Parts::Melody,
+        size: None,
+        bundled: false,
+    },
+    StudioModel {
+        name: "drum_kit_rnn",
+        path: "music_rnn/drum_kit_rnn",
+        kind: ModelKind::MusicRnn,
+        what: "drum beats (9 drum classes)",
+        bars: 0,
+        parts: Parts::Drums,
+        size: Some("11.9 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "mel_2bar_small",
+        path: "music_vae/mel_2bar_small",
+        kind: ModelKind::MusicVae,
+        what: "2-bar melodies",
+        bars: 2,
+        parts: Parts::Melody,
+        size: None,
+        bundled: true,
+    },
+    StudioModel {
+        name: "mel_4bar_small_q2",
+        path: "music_vae/mel_4bar_small_q2",
+        kind: ModelKind::MusicVae,
+        what: "4-bar melodies",
+        bars: 4,
+        parts: Parts::Melody,
+        size: Some("26.5 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "mel_16bar_small_q2",
+        path: "music_vae/mel_16bar_small_q2",
+        kind: ModelKind::MusicVae,
+        what: "16-bar melodies (hierarchical)",
+        bars: 16,
+        parts: Parts::Melody,
+        size: Some("23.5 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "drums_2bar_lokl_small",
+        path: "music_vae/drums_2bar_lokl_small",
+        kind: ModelKind::MusicVae,
+        what: "2-bar drum beats",
+        bars: 2,
+        parts: Parts::Drums,
+        size: Some("18.5 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "trio_4bar",
+        path: "music_vae/trio_4bar",
+        kind: ModelKind::MusicVae,
+        what: "4 bars of melody, bass and drums",
+        bars: 4,
+        parts: Parts::Trio,
+        size: Some("17.6 MB"),
+        bundled: false,
+    },
+];
+
+impl StudioModel {
+    pub fn named(name: &str) -> Option<&'static StudioModel> {
+        MODELS.iter().find(|m| m.name == name)
+    }
+
+    /// `mm.MusicRNN` / `mm.MusicVAE`'s class name.
+    pub fn class(&self) -> &'static str {
+        match self.kind {
+            ModelKind::MusicRnn => "MusicRNN",
+            ModelKind::MusicVae => "MusicVAE",
         }
     }
 }
@@ -99,7 +273,8 @@ pub struct Settings {
     pub tool: Tool,
     /// Continue's input.
     pub input: Input,
-    /// Bars of input taken from the played phrase or a file.
+    /// Bars of input taken from the played phrase or a file (Interpolate: the model's
+    /// length).
     pub input_bars: u32,
     /// Length of each continuation, in bars.
     pub bars: u32,
@@ -115,6 +290,9 @@ pub struct Settings {
     pub use_key: bool,
     /// MIDI channel (0..=15) the audition of melodies plays on.
     pub midi_channel: u8,
+    /// MIDI channel (0..=15) of a trio's bass (auditioned and written to .mid files);
+    /// channel 2 by default.
+    pub bass_channel: u8,
     /// MIDI channel (0..=15) of drum results (auditioned and written to .mid files);
     /// 9, General MIDI's drum channel 10, by default.
     pub drum_channel: u8,
@@ -138,6 +316,7 @@ impl Default for Settings {
             drum_input: Input::Played,
             use_key: true,
             midi_channel: 0,
+            bass_channel: 1,
             drum_channel: 9,
             js_channel: 1,
             folder: crate::control::samples::data_dir().join("clips").display().to_string(),
@@ -148,7 +327,6 @@ impl Default for Settings {
 /// A model the Studio's worker holds (or is loading).
 #[derive(Clone, Debug, PartialEq)]
 enum Slot {
-    None,
     Loading(u64),
     Ready(ModelId),
 }
@@ -157,6 +335,8 @@ enum Slot {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Results {
     pub tool: Tool,
+    /// The model that made them.
+    pub model: &'static StudioModel,
     /// Quantized (4 steps per quarter), each `totalQuantizedSteps` long.
     pub variations: Vec<NoteSequence>,
     /// Time the worker took for the whole batch, in ms.
@@ -188,27 +368,52 @@ pub enum Action {
     Audition(bool),
     Keep(KeepTo),
     Undo,
-    /// Download the Drums panel's model into the model cache.
-    FetchDrums,
+    /// Download this model (a name in [`MODELS`]) into the model cache.
+    Fetch(String),
+    /// Stop the download in progress.
+    CancelFetch,
 }
 
-/// What the download thread of [`Action::FetchDrums`] reports.
+/// What the download thread of [`Action::Fetch`] reports.
 enum FetchEvent {
     Progress(String),
-    Done(Result<PathBuf, String>),
+    Done(Result<PathBuf, ModelError>),
 }
 
-/// A download of the Drums panel's model in progress.
+/// A model download in progress.
 struct Fetching {
+    model: &'static StudioModel,
     events: mpsc::Receiver<FetchEvent>,
     /// The latest progress message.
     status: String,
     started: Instant,
+    cancel: Arc<CancelDownload>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Fetching {
+    /// Cancels the download and waits up to `limit` for its thread to end; true when it
+    /// ended.
+    fn stop(&mut self, limit: Duration) -> bool {
+        self.cancel.cancel();
+        let Some(thread) = self.thread.take() else { return true };
+        let deadline = Instant::now() + limit;
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+            true
+        } else {
+            // Still connecting: it ends by itself at the connect timeout, cleaning up.
+            false
+        }
+    }
 }
 
 /// A job waiting for its model to load.
 struct Waiting {
-    family: Family,
+    model: &'static StudioModel,
     job: StudioJob,
     variations: usize,
     tool: Tool,
@@ -218,12 +423,11 @@ struct Waiting {
 pub struct Studio {
     pub settings: Settings,
     worker: Option<ModelWorker>,
-    rnn: Slot,
-    vae: Slot,
-    drums: Slot,
+    /// The models the worker holds or loads, by name.
+    slots: Vec<(&'static str, Slot)>,
     waiting: Option<Waiting>,
-    /// The job in flight: request id, tool, when it was sent.
-    running: Option<(u64, Tool, Instant)>,
+    /// The job in flight: request id, tool, model, when it was sent.
+    running: Option<(u64, Tool, &'static StudioModel, Instant)>,
     pub results: Option<Results>,
     pub selected: usize,
     /// The variation the engine plays on the host's loop, if any.
@@ -233,10 +437,10 @@ pub struct Studio {
     pub message: Option<(bool, String)>,
     /// Overrides the worker's configuration (tests: seed, bundled models).
     pub config: Option<WorkerConfig>,
-    /// Where the Drums panel's model comes from: [`DRUM_KIT_RNN_URL`] (tests: a local
+    /// Where the download-only models come from: [`CHECKPOINTS`] (tests: a local
     /// server).
-    pub drum_url: String,
-    /// The download of the Drums panel's model, while it runs.
+    pub checkpoints: String,
+    /// The model download, while it runs.
     fetching: Option<Fetching>,
 }
 
@@ -246,14 +450,22 @@ impl Default for Studio {
     }
 }
 
+impl Drop for Studio {
+    /// The plugin is closing: a model download in progress is cancelled (its partial
+    /// folder removed, nothing in the cache) and its thread joined.
+    fn drop(&mut self) {
+        if let Some(mut f) = self.fetching.take() {
+            f.stop(FETCH_JOIN);
+        }
+    }
+}
+
 impl Studio {
     pub fn new() -> Self {
         Studio {
             settings: Settings::default(),
             worker: None,
-            rnn: Slot::None,
-            vae: Slot::None,
-            drums: Slot::None,
+            slots: Vec::new(),
             waiting: None,
             running: None,
             results: None,
@@ -262,7 +474,7 @@ impl Studio {
             undo: Vec::new(),
             message: None,
             config: None,
-            drum_url: DRUM_KIT_RNN_URL.to_string(),
+            checkpoints: CHECKPOINTS.to_string(),
             fetching: None,
         }
     }
@@ -275,10 +487,15 @@ impl Studio {
     /// What the panel shows beside the run button.
     pub fn activity(&self) -> Option<String> {
         if let Some(w) = &self.waiting {
-            return Some(format!("loading {}…", w.family.model_name()));
+            return Some(format!("loading {}…", w.model.name));
         }
-        self.running.as_ref().map(|(_, tool, t)| {
-            format!("{} running… {:.0} ms", tool.name(), t.elapsed().as_secs_f64() * 1e3)
+        self.running.as_ref().map(|(_, tool, model, t)| {
+            format!(
+                "{} ({}) running… {:.0} ms",
+                tool.name(),
+                model.name,
+                t.elapsed().as_secs_f64() * 1e3
+            )
         })
     }
 
@@ -295,7 +512,8 @@ impl Studio {
             Action::Audition(on) => self.audition(on, shared),
             Action::Keep(to) => self.keep(to, shared),
             Action::Undo => self.undo(shared),
-            Action::FetchDrums => self.fetch_drums(),
+            Action::Fetch(name) => self.fetch(&name),
+            Action::CancelFetch => self.cancel_fetch(),
         };
         match outcome {
             Ok(Some(text)) => self.message = Some((false, text)),
@@ -304,16 +522,28 @@ impl Studio {
         }
     }
 
+    /// The model the session picked for `tool`.
+    pub fn model(tool: Tool, shared: &ControlSide) -> &'static StudioModel {
+        tool.model(&shared.controller.lock().session().studio_models)
+    }
+
     /// Starts the selected tool's job (after loading its model if needed).
     fn run(&mut self, shared: &ControlSide) -> Result<Option<String>, String> {
         if self.busy() {
             return Err("a job is still running: wait for its variations".into());
         }
         let s = self.settings.clone();
+        let model = Self::model(s.tool, shared);
+        if let Some(missing) = self.missing(s.tool, model) {
+            return Err(missing);
+        }
         let variations = s.variations.clamp(1, MAX_VARIATIONS);
-        let (family, job, variations) = match s.tool {
+        let bpb = shared.status.clock().beats_per_bar.max(1.0);
+        let steps = (s.bars.clamp(1, MAX_BARS) as f64 * bpb * SPQ as f64).round() as usize;
+        let input_bars = s.input_bars.clamp(1, MAX_BARS);
+        let (job, variations) = match s.tool {
             Tool::Continue => {
-                let primer = self.input(&s.input, shared)?;
+                let primer = self.input(&s.input, input_bars, shared)?;
                 if primer.notes.is_empty() {
                     return Err(match s.input {
                         Input::Played => format!(
@@ -324,28 +554,21 @@ impl Studio {
                         _ => "Continue: the input has no notes".into(),
                     });
                 }
-                let bpb = shared.status.clock().beats_per_bar.max(1.0);
-                let steps = (s.bars.clamp(1, MAX_BARS) as f64 * bpb * SPQ as f64).round();
-                (
-                    Family::MelodyRnn,
-                    StudioJob::Continue { primer, steps: steps as usize },
-                    variations,
-                )
+                (StudioJob::Continue { primer, steps }, variations)
             }
-            Tool::Generate => (Family::MelodyVae, StudioJob::Generate, variations),
+            Tool::Generate => (StudioJob::Generate, variations),
             Tool::Interpolate => {
-                let a = self.input(&s.from, shared)?;
-                let b = self.input(&s.to, shared)?;
+                // The ends are read over the model's length.
+                let bars = model.bars.max(1);
+                let a = self.input(&s.from, bars, shared)?;
+                let b = self.input(&s.to, bars, shared)?;
                 if a.notes.is_empty() || b.notes.is_empty() {
                     return Err("Interpolate: both ends need notes".into());
                 }
-                (Family::MelodyVae, StudioJob::Interpolate { a, b }, variations.max(2))
+                (StudioJob::Interpolate { a, b }, variations.max(2))
             }
             Tool::Drums => {
-                if let Some(missing) = self.drum_model_missing() {
-                    return Err(missing);
-                }
-                let primer = self.input(&s.drum_input, shared)?;
+                let primer = self.input(&s.drum_input, input_bars, shared)?;
                 if primer.notes.is_empty() {
                     return Err(match s.drum_input {
                         Input::Played => format!(
@@ -356,63 +579,96 @@ impl Studio {
                         _ => "Drums: the input has no notes".into(),
                     });
                 }
-                let bpb = shared.status.clock().beats_per_bar.max(1.0);
-                let steps = (s.bars.clamp(1, MAX_BARS) as f64 * bpb * SPQ as f64).round();
-                (Family::DrumRnn, StudioJob::Drums { primer, steps: steps as usize }, variations)
+                (StudioJob::Drums { primer, steps }, variations)
             }
         };
-        self.waiting = Some(Waiting { family, job, variations, tool: s.tool });
+        self.waiting = Some(Waiting { model, job, variations, tool: s.tool });
         self.message = None;
         self.dispatch(shared);
         Ok(None)
     }
 
+    /// Where `model` is read from: the bundled folder, or its URL (the worker reads URLs
+    /// from the model cache only: its network is off).
+    fn source(&self, model: &StudioModel, shared: &ControlSide) -> String {
+        if model.bundled {
+            bundled_dir(shared).join(model.name).display().to_string()
+        } else {
+            self.url(model)
+        }
+    }
+
+    /// The URL `model` is fetched from.
+    pub fn url(&self, model: &StudioModel) -> String {
+        format!("{}/{}", self.checkpoints.trim_end_matches('/'), model.path)
+    }
+
+    fn slot(&self, name: &str) -> Option<&Slot> {
+        self.slots.iter().find(|(n, _)| *n == name).map(|(_, s)| s)
+    }
+
+    fn set_slot(&mut self, name: &'static str, slot: Option<Slot>) {
+        self.slots.retain(|(n, _)| *n != name);
+        if let Some(s) = slot {
+            self.slots.push((name, s));
+        }
+    }
+
+    /// Asks the worker to load `model` (unless it holds it or is loading it). Models no
+    /// panel has picked any more (and no job uses) are dropped first, so switching models
+    /// does not pile them up in memory.
+    fn load(&mut self, model: &'static StudioModel, shared: &ControlSide) {
+        if self.slot(model.name).is_some() {
+            return;
+        }
+        let picked: Vec<&str> = Tool::ALL.iter().map(|t| Self::model(*t, shared).name).collect();
+        let running = self.running.map(|r| r.2.name);
+        let stale: Vec<(&'static str, ModelId)> = self
+            .slots
+            .iter()
+            .filter_map(|(name, slot)| match slot {
+                Slot::Ready(id) if !picked.contains(name) && running != Some(*name) => {
+                    Some((*name, *id))
+                }
+                _ => None,
+            })
+            .collect();
+        for (name, id) in stale {
+            self.set_slot(name, None);
+            self.worker(shared).submit(Request::Unload { model: id });
+        }
+        let url_or_path = self.source(model, shared);
+        let req = match model.kind {
+            ModelKind::MusicRnn => Request::LoadRnn { url_or_path },
+            ModelKind::MusicVae => Request::LoadVae { url_or_path },
+        };
+        let id = self.worker(shared).submit(req);
+        self.set_slot(model.name, Some(Slot::Loading(id)));
+    }
+
     /// Sends the waiting job if its model is ready, else asks for the model once.
     fn dispatch(&mut self, shared: &ControlSide) {
-        let Some(family) = self.waiting.as_ref().map(|w| w.family) else { return };
-        let slot = self.slot(family).clone();
-        match slot {
-            Slot::Loading(_) => {}
-            Slot::None => {
-                let req = match family {
-                    Family::MelodyRnn | Family::MelodyVae => {
-                        let dir = bundled_dir(shared).join(family.model_name());
-                        let url_or_path = dir.display().to_string();
-                        if family == Family::MelodyRnn {
-                            Request::LoadRnn { url_or_path }
-                        } else {
-                            Request::LoadVae { url_or_path }
-                        }
-                    }
-                    // The worker reads URLs from the cache only (its network is off).
-                    Family::DrumRnn => Request::LoadRnn { url_or_path: self.drum_url.clone() },
-                };
-                let id = self.worker(shared).submit(req);
-                *self.slot(family) = Slot::Loading(id);
-            }
-            Slot::Ready(model) => {
+        let Some(model) = self.waiting.as_ref().map(|w| w.model) else { return };
+        match self.slot(model.name).cloned() {
+            Some(Slot::Loading(_)) => {}
+            None => self.load(model, shared),
+            Some(Slot::Ready(id)) => {
                 let Some(w) = self.waiting.take() else { return };
+                // Drums have no key: the mask applies to pitched parts only.
                 let scale =
                     if self.settings.use_key { ScaleChoice::Host } else { ScaleChoice::Off };
                 let temperature = Some(self.settings.temperature.clamp(0.0, 2.0));
-                let id = self.worker(shared).submit(Request::Studio {
-                    model,
+                let req = Request::Studio {
+                    model: id,
                     job: w.job,
                     variations: w.variations,
                     temperature,
                     scale,
                     seed: None,
-                });
-                self.running = Some((id, w.tool, Instant::now()));
+                };
+                let rid = self.worker(shared).submit(req);
+                self.running = Some((rid, w.tool, w.model, Instant::now()));
             }
-        }
-    }
-
-    fn slot(&mut self, family: Family) -> &mut Slot {
-        match family {
-            Family::MelodyRnn => &mut self.rnn,
-            Family::MelodyVae => &mut self.vae,
-            Family::DrumRnn => &mut self.drums,
         }
     }
 
@@ -421,53 +677,93 @@ impl Studio {
         self.config.as_ref().map_or_else(default_cache_dir, |c| c.cache_dir.clone())
     }
 
-    /// None when the Drums panel's model is in the model cache, else what the panel says:
-    /// which model is missing and how to get it.
-    pub fn drum_model_missing(&self) -> Option<String> {
-        let cache = self.cache_dir();
-        cached(&cache, &self.drum_url)
-            .is_none()
-            .then(|| drums_missing_message(&cache, &self.drum_url))
+    /// Whether `model` can run offline now: bundled, or in the model cache.
+    pub fn available(&self, model: &StudioModel) -> bool {
+        model.bundled || cached(&self.cache_dir(), &self.url(model)).is_some()
     }
 
-    /// What the download of the Drums panel's model is doing ("downloading … KB, 3 s"),
-    /// while it runs.
-    pub fn fetch_status(&self) -> Option<String> {
-        self.fetching
-            .as_ref()
-            .map(|f| format!("{} ({:.0} s)", f.status, f.started.elapsed().as_secs_f64()))
+    /// None when `tool`'s `model` is bundled or in the model cache, else what the panel
+    /// says: which model is missing and how to get it.
+    pub fn missing(&self, tool: Tool, model: &StudioModel) -> Option<String> {
+        (!self.available(model))
+            .then(|| missing_message(tool, model, &self.cache_dir(), &self.url(model)))
     }
 
-    /// Starts downloading the Drums panel's model into the model cache on a thread of its
-    /// own (`sema-live model fetch`'s download); [`Studio::poll`] reports how it went.
-    fn fetch_drums(&mut self) -> Result<Option<String>, String> {
-        if self.fetching.is_some() {
-            return Err("drum_kit_rnn is already being downloaded".into());
+    /// The model being downloaded and what the download is doing ("downloading … KB,
+    /// 3 s"), while it runs.
+    pub fn fetch_status(&self) -> Option<(&'static str, String)> {
+        self.fetching.as_ref().map(|f| {
+            (f.model.name, format!("{} ({:.0} s)", f.status, f.started.elapsed().as_secs_f64()))
+        })
+    }
+
+    /// Starts downloading the model `name` into the model cache on a thread of its own
+    /// (`sema-live model fetch`'s download); [`Studio::poll`] reports how it went.
+    fn fetch(&mut self, name: &str) -> Result<Option<String>, String> {
+        let model = StudioModel::named(name).ok_or_else(|| format!("no model {name:?}"))?;
+        if let Some(f) = &self.fetching {
+            return Err(format!(
+                "{} is being downloaded: wait for it or cancel it first",
+                f.model.name
+            ));
         }
-        if self.drum_model_missing().is_none() {
-            return Ok(Some("drum_kit_rnn is in the model cache already".into()));
+        if self.available(model) {
+            return Ok(Some(format!("{name} is in the model cache already")));
         }
-        let (url, cache) = (self.drum_url.clone(), self.cache_dir());
+        let (url, cache) = (self.url(model), self.cache_dir());
         let (tx, events) = mpsc::channel();
+        let cancel = Arc::new(CancelDownload::new());
+        let stop = cancel.clone();
+        let status = format!("fetching {name} from {url}");
         let spawned =
             std::thread::Builder::new().name("sema-studio-fetch".into()).spawn(move || {
                 let progress = tx.clone();
-                let result = fetch(&url, &cache, &mut |p| {
+                let result = fetch_cancellable(&url, &cache, &stop, &mut |p| {
                     let _ = progress.send(FetchEvent::Progress(p.message));
                 });
                 // The Studio may be gone (the plugin closed): nobody to tell.
-                let _ = tx
-                    .send(FetchEvent::Done(result.map(|(dir, _)| dir).map_err(|e| e.to_string())));
+                let _ = tx.send(FetchEvent::Done(result.map(|(dir, _)| dir)));
             });
-        if let Err(e) = spawned {
-            return Err(format!("cannot start the download of drum_kit_rnn: {e}"));
-        }
+        let thread = spawned.map_err(|e| format!("cannot start the download of {name}: {e}"))?;
         self.fetching = Some(Fetching {
+            model,
             events,
-            status: format!("fetching drum_kit_rnn from {}", self.drum_url),
+            status,
             started: Instant::now(),
+            cancel,
+            thread: Some(thread),
         });
         Ok(None)
+    }
+
+    /// Cancels the download in progress: it stops at its next chunk (a read waiting on
+    /// the network returns at once) and leaves nothing in the cache; [`Studio::poll`]
+    /// says it was cancelled.
+    fn cancel_fetch(&mut self) -> Result<Option<String>, String> {
+        let f = self.fetching.as_mut().ok_or("no download to cancel")?;
+        f.cancel.cancel();
+        f.status = format!("cancelling the download of {}", f.model.name);
+        Ok(None)
+    }
+
+    /// The models the worker holds, by name (tests).
+    #[cfg(test)]
+    pub(crate) fn loaded(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Ready(_)))
+            .map(|(n, _)| *n)
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The cancel handle of the download in progress (tests: it is shared with the
+    /// download's thread until the thread ends).
+    #[cfg(test)]
+    pub(crate) fn fetch_cancel_handle(&self) -> Option<Arc<CancelDownload>> {
+        self.fetching.as_ref().map(|f| f.cancel.clone())
     }
 
     /// Takes the download thread's news: progress, then the outcome. Once the model is in
@@ -477,36 +773,46 @@ impl Studio {
         let mut done = None;
         loop {
             match f.events.try_recv() {
-                Ok(FetchEvent::Progress(text)) => f.status = text,
+                Ok(FetchEvent::Progress(text)) => {
+                    if !f.cancel.is_cancelled() {
+                        f.status = text;
+                    }
+                }
                 Ok(FetchEvent::Done(result)) => {
                     done = Some(result);
                     break;
                 }
                 Err(mpsc::TryRecvError::Empty) => break,
                 Err(mpsc::TryRecvError::Disconnected) => {
-                    done = Some(Err("the download thread ended without an answer".into()));
+                    done = Some(Err(ModelError::new(
+                        ModelErrorKind::Download,
+                        "the download thread ended without an answer",
+                    )));
                     break;
                 }
             }
         }
         let Some(result) = done else { return };
-        let secs = f.started.elapsed().as_secs_f64();
-        self.fetching = None;
+        let Some(mut f) = self.fetching.take() else { return };
+        // It has sent its last word: the thread is ending.
+        f.stop(FETCH_JOIN);
+        let (name, secs) = (f.model.name, f.started.elapsed().as_secs_f64());
         match result {
             Ok(dir) => {
+                self.message =
+                    Some((false, format!("{name} downloaded in {secs:.1} s to {}", dir.display())));
+                self.load(f.model, shared);
+            }
+            Err(e) if e.kind() == ModelErrorKind::Cancelled => {
                 self.message = Some((
                     false,
-                    format!("drum_kit_rnn downloaded in {secs:.1} s to {}", dir.display()),
-                ));
-                if self.drums == Slot::None {
-                    let url_or_path = self.drum_url.clone();
-                    let id = self.worker(shared).submit(Request::LoadRnn { url_or_path });
-                    self.drums = Slot::Loading(id);
-                }
+                    format!(
+                        "the download of {name} was cancelled after {secs:.1} s: nothing was \
+                         kept in the model cache"
+                    ),
+                ))
             }
-            Err(e) => {
-                self.message = Some((true, format!("the download of drum_kit_rnn failed: {e}")))
-            }
+            Err(e) => self.message = Some((true, format!("the download of {name} failed: {e}"))),
         }
     }
 
@@ -543,41 +849,41 @@ impl Studio {
             done.push(c);
         }
         for (id, result) in done {
-            for (slot, family) in [
-                (&mut self.rnn, Family::MelodyRnn),
-                (&mut self.vae, Family::MelodyVae),
-                (&mut self.drums, Family::DrumRnn),
-            ] {
-                if *slot == Slot::Loading(id) {
-                    match &result {
-                        Ok(Response::Loaded { model, .. }) => *slot = Slot::Ready(*model),
-                        other => {
-                            *slot = Slot::None;
-                            let why = match other {
-                                Err(e) => e.to_string(),
-                                Ok(r) => format!("unexpected answer {r:?}"),
-                            };
-                            if self.waiting.as_ref().is_some_and(|w| w.family == family) {
-                                self.waiting = None;
-                            }
-                            self.message =
-                                Some((true, format!("cannot load {}: {why}", family.model_name())));
+            let loading = self.slots.iter().find(|(_, s)| *s == Slot::Loading(id)).map(|s| s.0);
+            if let Some(name) = loading {
+                match &result {
+                    Ok(Response::Loaded { model, .. }) => {
+                        self.set_slot(name, Some(Slot::Ready(*model)))
+                    }
+                    other => {
+                        self.set_slot(name, None);
+                        let why = match other {
+                            Err(e) => e.to_string(),
+                            Ok(r) => format!("unexpected answer {r:?}"),
+                        };
+                        if self.waiting.as_ref().is_some_and(|w| w.model.name == name) {
+                            self.waiting = None;
                         }
+                        self.message = Some((true, format!("cannot load {name}: {why}")));
                     }
                 }
             }
-            if let Some((rid, tool, started)) = self.running {
+            if let Some((rid, tool, model, started)) = self.running {
                 if rid == id {
                     self.running = None;
                     match result {
                         Ok(Response::Sequences(variations)) => {
                             let n = variations.len();
                             let ms = started.elapsed().as_secs_f64() * 1e3;
-                            self.results = Some(Results { tool, variations, ms });
+                            self.results = Some(Results { tool, model, variations, ms });
                             self.selected = 0;
                             self.message = Some((
                                 false,
-                                format!("{}: {n} variation(s) in {ms:.0} ms", tool.name()),
+                                format!(
+                                    "{} ({}): {n} variation(s) in {ms:.0} ms",
+                                    tool.name(),
+                                    model.name
+                                ),
                             ));
                             if self.auditioning.is_some() {
                                 self.apply(Action::Audition(true), shared);
@@ -594,10 +900,25 @@ impl Studio {
         self.dispatch(shared);
     }
 
-    /// The MIDI channel of the results: the drum channel for Drums, else the melodies'.
+    /// The MIDI channel of the results: the drum channel for a drum model's, else the
+    /// melodies' (a trio's parts each have their own: [`Studio::note_channel`]).
     pub fn channel(&self) -> u8 {
-        let drums = self.results.as_ref().is_some_and(|r| r.tool == Tool::Drums);
+        let drums = self.results.as_ref().is_some_and(|r| r.model.parts == Parts::Drums);
         if drums { self.settings.drum_channel } else { self.settings.midi_channel }.min(15)
+    }
+
+    /// The MIDI channel of one note of the results: drum hits (`isDrum`) on the drum
+    /// channel, a trio's bass (instrument 1) on the bass channel, melodies on the melody
+    /// channel.
+    pub fn note_channel(&self, note: &Note) -> u8 {
+        let s = &self.settings;
+        if note.is_drum == Some(true) {
+            s.drum_channel.min(15)
+        } else if note.instrument == Some(1) {
+            s.bass_channel.min(15)
+        } else {
+            s.midi_channel.min(15)
+        }
     }
 
     /// The variation shown and auditioned.
@@ -631,7 +952,7 @@ impl Studio {
                 bpm: clock.bpm,
                 beats_per_bar: bpb,
             };
-            sequence_to_clip(seq, &options)?
+            self.clip_of(seq, &options)?
         } else {
             Clip {
                 start_bar: clock.bar,
@@ -649,6 +970,38 @@ impl Studio {
         } else {
             "audition stopped".into()
         }))
+    }
+
+    /// The clip that auditions `seq`: on `options.channel`, except a trio's, whose parts
+    /// play each on its channel ([`Studio::note_channel`]).
+    fn clip_of(&self, seq: &NoteSequence, options: &ClipOptions) -> Result<Clip, String> {
+        let trio = self.results.as_ref().is_some_and(|r| r.model.parts == Parts::Trio);
+        if !trio {
+            return sequence_to_clip(seq, options);
+        }
+        let mut clip =
+            sequence_to_clip(&NoteSequence { notes: Vec::new(), ..seq.clone() }, options)?;
+        let mut channels: Vec<u8> = seq.notes.iter().map(|n| self.note_channel(n)).collect();
+        channels.sort_unstable();
+        channels.dedup();
+        for channel in channels {
+            let part = NoteSequence {
+                notes: seq
+                    .notes
+                    .iter()
+                    .filter(|n| self.note_channel(n) == channel)
+                    .cloned()
+                    .collect(),
+                ..seq.clone()
+            };
+            let part = sequence_to_clip(&part, &ClipOptions { channel, ..*options })?;
+            clip.length_beats = clip.length_beats.max(part.length_beats);
+            clip.notes
+                .extend(part.notes.into_iter().map(|n| ClipNote { channel: Some(channel), ..n }));
+        }
+        clip.notes
+            .sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats).then(a.pitch.cmp(&b.pitch)));
+        Ok(clip)
     }
 
     /// Keeps the selected variation.
@@ -673,7 +1026,9 @@ impl Studio {
                 std::fs::create_dir_all(&folder)
                     .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
                 let path = free_path(&folder, &tool.name().to_ascii_lowercase());
-                let bytes = sequence_to_midi(&seq, clock.bpm, clock.beats_per_bar, self.channel());
+                let bytes = sequence_to_midi(&seq, clock.bpm, clock.beats_per_bar, &|n| {
+                    self.note_channel(n)
+                });
                 std::fs::write(&path, bytes)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 self.undo.push(Kept::File { path: path.clone() });
@@ -720,9 +1075,14 @@ impl Studio {
         }
     }
 
-    /// The melody an input names, quantized at 4 steps per quarter.
-    fn input(&self, input: &Input, shared: &ControlSide) -> Result<NoteSequence, String> {
-        let bars = self.settings.input_bars.clamp(1, MAX_BARS);
+    /// The melody an input names, its first `bars` bars, quantized at 4 steps per
+    /// quarter.
+    fn input(
+        &self,
+        input: &Input,
+        bars: u32,
+        shared: &ControlSide,
+    ) -> Result<NoteSequence, String> {
         match input {
             Input::Played => Ok(shared.js.phrase(bars as i64)),
             Input::Kept(i) => {
@@ -744,18 +1104,26 @@ impl Studio {
     }
 }
 
-/// What the Drums panel says while its model (from `url`) is not in the model cache
+/// What `tool`'s panel says while its `model` (from `url`) is not in the model cache
 /// `cache`.
-pub fn drums_missing_message(cache: &Path, url: &str) -> String {
+pub fn missing_message(tool: Tool, model: &StudioModel, cache: &Path, url: &str) -> String {
+    let (name, class) = (model.name, model.class());
+    let size = model.size.map(|s| format!(" ({s})")).unwrap_or_default();
+    let why = match model.parts {
+        Parts::Melody => "Sema Live bundles basic_rnn and mel_2bar_small only",
+        Parts::Drums | Parts::Trio => {
+            "Sema Live bundles no drum or multitrack model: no licence-clean training data"
+        }
+    };
     format!(
-        "Drums needs the model MusicRNN drum_kit_rnn (11.9 MB), which is not in the model \
-         cache ({}). Sema Live does not bundle it (download-only: no licence-clean drum data \
-         to train one). Get it once with the network on: press Fetch below, or run \
-         `sema-live model fetch {url}`, or load it once from live code (`new \
-         mm.MusicRNN('{url}')`); or copy its checkpoint folder from that URL to {}. Then \
-         run Drums again.",
+        "{tool} needs the model {class} {name}{size}, which is not in the model cache ({}). \
+         It is download-only ({why}). Get it once with the network on: press Fetch below, \
+         or run `sema-live model fetch {url}`, or load it once from live code (`new \
+         mm.{class}('{url}')`); or copy its checkpoint folder from that URL to {}. Then run \
+         {tool} again.",
         cache.display(),
-        cache_path(cache, url).display()
+        cache_path(cache, url).display(),
+        tool = tool.name()
     )
 }
 
@@ -826,14 +1194,20 @@ fn free_path(folder: &Path, stem: &str) -> PathBuf {
         .unwrap_or_else(|| folder.join(format!("{stem}.mid")))
 }
 
-/// A quantized sequence as a MIDI file on `channel` (0..=15), its notes' velocities or 100.
-pub fn sequence_to_midi(seq: &NoteSequence, bpm: f64, beats_per_bar: f64, channel: u8) -> Vec<u8> {
-    let channel = channel.min(15);
+/// A quantized sequence as a MIDI file, each note on the channel (0..=15) `channel`
+/// gives it, with its velocity or 100.
+pub fn sequence_to_midi(
+    seq: &NoteSequence,
+    bpm: f64,
+    beats_per_bar: f64,
+    channel: &dyn Fn(&Note) -> u8,
+) -> Vec<u8> {
     let spq = seq.steps_per_quarter().unwrap_or(SPQ) as f64;
     let mut events = Vec::with_capacity(2 * seq.notes.len());
     for n in &seq.notes {
         let (Some(s), Some(e)) = (n.quantized_start_step, n.quantized_end_step) else { continue };
         let key = n.pitch.clamp(0, 127) as u8;
+        let channel = channel(n).min(15);
         let velocity = n.velocity.map_or(100.0, |v| v.clamp(1, 127) as f32) / 127.0;
         events.push(TimedEvent { beats: s as f64 / spq, on: true, channel, key, velocity });
         events.push(TimedEvent { beats: e as f64 / spq, on: false, channel, key, velocity: 0.0 });
@@ -867,5 +1241,69 @@ pub fn notes_to_sequence(notes: &[(f64, f64, u8)], beats: f64) -> NoteSequence {
         total_quantized_steps: Some(total),
         quantization_info: Some(QuantizationInfo { steps_per_quarter: SPQ }),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::core::resolve::{bundled_name, default_bundled_dir};
+
+    /// Each panel offers models of the kind its job needs, its default first; a name the
+    /// panel does not offer (an old session, another panel's model) reads as the default.
+    #[test]
+    fn panels_offer_catalogued_models_of_their_kind() {
+        for tool in Tool::ALL {
+            let offered = tool.models();
+            for name in offered {
+                let m = StudioModel::named(name).unwrap_or_else(|| panic!("{name} catalogued"));
+                let kind = match tool {
+                    Tool::Continue | Tool::Drums => ModelKind::MusicRnn,
+                    Tool::Generate | Tool::Interpolate => ModelKind::MusicVae,
+                };
+                assert_eq!(m.kind, kind, "{name} in {}", tool.name());
+                assert_eq!(m.path.rsplit('/').next(), Some(m.name));
+                assert_eq!(m.bars > 0, kind == ModelKind::MusicVae, "{name}");
+            }
+            assert_eq!(tool.model(&StudioModels::default()).name, offered[0]);
+        }
+        let mut m = StudioModels { generate: "basic_rnn".into(), ..StudioModels::default() };
+        assert_eq!(Tool::Generate.model(&m).name, "mel_2bar_small");
+        m.interpolate = "no such model".into();
+        assert_eq!(Tool::Interpolate.model(&m).name, "mel_2bar_small");
+        Tool::Continue.pick(&mut m, "attention_rnn");
+        assert_eq!(Tool::Continue.model(&m).name, "attention_rnn");
+        assert_eq!(m.generate, "basic_rnn", "the other panels keep theirs");
+        // The bundled ones are the bundled models, there without a download.
+        let studio = Studio::new();
+        for model in MODELS.iter().filter(|m| m.bundled) {
+            assert_eq!(model.name, bundled_name(model.kind));
+            assert!(default_bundled_dir().join(model.name).join("config.json").is_file());
+            assert!(studio.available(model) && studio.missing(Tool::Continue, model).is_none());
+        }
+        let drums = StudioModel::named("drum_kit_rnn").expect("catalogued");
+        assert_eq!(studio.url(drums), DRUM_KIT_RNN_URL);
+    }
+
+    /// What a panel says about a missing model names it, its size, URL and how to get it.
+    #[test]
+    fn the_missing_message_says_how_to_get_the_model() {
+        let model = StudioModel::named("drums_2bar_lokl_small").expect("catalogued");
+        let cache = Path::new("/cache");
+        let url = format!("{CHECKPOINTS}/music_vae/drums_2bar_lokl_small");
+        let text = missing_message(Tool::Generate, model, cache, &url);
+        for part in [
+            "Generate needs the model MusicVAE drums_2bar_lokl_small (18.5 MB)",
+            "not in the model cache (/cache)",
+            "no licence-clean training data",
+            &format!("`sema-live model fetch {url}`"),
+            &format!("mm.MusicVAE('{url}')"),
+            "/cache/storage.googleapis.com/magentadata/js/checkpoints/music_vae/drums_2bar_lokl_small",
+        ] {
+            assert!(text.contains(part), "{part:?} missing from {text}");
+        }
+        let melody = StudioModel::named("melody_rnn").expect("catalogued");
+        let text = missing_message(Tool::Continue, melody, cache, "https://x/melody_rnn");
+        assert!(text.contains("MusicRNN melody_rnn, which") && text.contains("bundles basic_rnn"));
     }
 }

@@ -392,16 +392,25 @@ impl SemaEditor {
 
     /// The Studio panels (see [`studio`]); returns what the user asked for.
     fn studio_panel(&mut self, ui: &mut egui::Ui) -> Vec<crate::control::studio::Action> {
-        let kept: Vec<String> = {
+        let (kept, mut models): (Vec<String>, _) = {
             let c = self.shared.controller.lock();
-            c.session().studio_clips.iter().map(|k| k.name.clone()).collect()
+            let kept = c.session().studio_clips.iter().map(|k| k.name.clone()).collect();
+            (kept, c.session().studio_models.clone())
         };
         let key = self.shared.js.view.scale().map(|s| s.label());
-        let mut st = self.shared.studio.lock();
-        if st.busy() {
-            ui.ctx().request_repaint();
+        let before = models.clone();
+        let actions = {
+            let mut st = self.shared.studio.lock();
+            if st.busy() || st.fetch_status().is_some() {
+                ui.ctx().request_repaint();
+            }
+            studio::studio_panel(ui, &mut st, &kept, key, &mut models)
+        };
+        // The picks are saved with the session.
+        if models != before {
+            self.shared.controller.lock().session_mut().studio_models = models;
         }
-        studio::studio_panel(ui, &mut st, &kept, key)
+        actions
     }
 
     fn controls(&self, ui: &mut egui::Ui, setter: &ParamSetter) {
@@ -621,7 +630,7 @@ impl SemaEditor {
                     if ui
                         .toggle_value(&mut studio_open, "Studio")
                         .on_hover_text(
-                            "Continue, Generate, Interpolate: variations to audition and keep",
+                            "Continue, Generate, Interpolate, Drums: variations to audition",
                         )
                         .changed()
                     {

@@ -7,17 +7,21 @@
 
 use egui::{Color32, Rect, Sense, Stroke, Vec2};
 
-use crate::control::studio::{Action, Input, KeepTo, Studio, Tool, MAX_BARS};
+use crate::control::studio::{
+    Action, Input, KeepTo, Parts, Studio, StudioModel, StudioModels, Tool, MAX_BARS,
+};
 use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::studio::MAX_VARIATIONS;
 
-/// Draws the panel; returns what was asked for. `kept` names the session's kept clips and
-/// `key` the host's key ("D minor", or None while the `scale` parameter is off).
+/// Draws the panel; returns what was asked for. `kept` names the session's kept clips,
+/// `key` the host's key ("D minor", or None while the `scale` parameter is off) and
+/// `models` the session's model of each panel (the picker changes it).
 pub fn studio_panel(
     ui: &mut egui::Ui,
     studio: &mut Studio,
     kept: &[String],
     key: Option<String>,
+    models: &mut StudioModels,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     ui.horizontal(|ui| {
@@ -30,12 +34,11 @@ pub fn studio_panel(
         }
     });
     ui.separator();
+    let tool = studio.settings.tool;
+    model_picker(ui, studio, tool, models);
+    let model = tool.model(models);
+    let missing = studio.missing(tool, model);
     let busy = studio.busy();
-    // Drums' model is download-only: say what is missing before a run is tried.
-    let drums_missing =
-        if studio.settings.tool == Tool::Drums { studio.drum_model_missing() } else { None };
-    let fetching = studio.fetch_status();
-    let drum_url = studio.drum_url.clone();
     let s = &mut studio.settings;
     match s.tool {
         Tool::Continue => {
@@ -49,20 +52,23 @@ pub fn studio_panel(
             common_row(ui, &mut s.temperature, &mut s.variations, 1, "Variations");
         }
         Tool::Generate => {
-            ui.label("New 2-bar melodies sampled from MusicVAE mel_2bar_small.");
+            ui.label(format!("New {} sampled from MusicVAE {}.", model.what, model.name));
             common_row(ui, &mut s.temperature, &mut s.variations, 1, "Variations");
         }
         Tool::Interpolate => {
             input_row(ui, "From", "interp-from", &mut s.from, kept);
             input_row(ui, "To", "interp-to", &mut s.to, kept);
-            ui.horizontal(|ui| {
-                ui.label("Input bars");
-                ui.add(egui::DragValue::new(&mut s.input_bars).range(1..=MAX_BARS));
-            });
+            ui.label(format!(
+                "Inputs: their first {} bar(s) ({}'s length)",
+                model.bars, model.name
+            ));
             common_row(ui, &mut s.temperature, &mut s.variations, 2, "Steps");
         }
         Tool::Drums => {
-            ui.label("Continues a drum pattern with MusicRNN drum_kit_rnn (download-only).");
+            ui.label(format!(
+                "Continues a drum pattern with MusicRNN {} (download-only).",
+                model.name
+            ));
             input_row(ui, "Input", "drums-input", &mut s.drum_input, kept);
             ui.horizontal(|ui| {
                 ui.label("Input bars");
@@ -71,31 +77,9 @@ pub fn studio_panel(
                 ui.add(egui::DragValue::new(&mut s.bars).range(1..=MAX_BARS).suffix(" bars"));
             });
             common_row(ui, &mut s.temperature, &mut s.variations, 1, "Variations");
-            if let Some(missing) = &drums_missing {
-                ui.label(
-                    egui::RichText::new(format!("Model missing: {missing}"))
-                        .color(Color32::from_rgb(240, 170, 90)),
-                );
-                // The download runs on a thread of its own; the panel shows its progress.
-                ui.horizontal_wrapped(|ui| match &fetching {
-                    Some(status) => {
-                        ui.spinner();
-                        ui.label(format!("Fetching: {status}"));
-                    }
-                    None => {
-                        if ui
-                            .button("Fetch drum_kit_rnn (11.9 MB)")
-                            .on_hover_text(format!("Downloads {drum_url} into the model cache"))
-                            .clicked()
-                        {
-                            actions.push(Action::FetchDrums);
-                        }
-                    }
-                });
-            }
         }
     }
-    if s.tool != Tool::Drums {
+    if model.parts != Parts::Drums {
         ui.horizontal(|ui| {
             let text = match &key {
                 Some(k) => format!("Key: {k} (host parameters)"),
@@ -104,6 +88,15 @@ pub fn studio_panel(
             ui.checkbox(&mut s.use_key, text);
         });
     }
+    // A download-only model not in the cache: say so before a run is tried, with Fetch.
+    if let Some(missing) = &missing {
+        ui.label(
+            egui::RichText::new(format!("Model missing: {missing}"))
+                .color(Color32::from_rgb(240, 170, 90)),
+        );
+    }
+    fetch_row(ui, studio, model, missing.is_some(), &mut actions);
+    let s = &studio.settings;
     let label = format!("{} ×{}", s.tool.name(), s.variations);
     let activity = studio.activity();
     ui.horizontal(|ui| {
@@ -122,6 +115,74 @@ pub fn studio_panel(
     }
     results(ui, studio, &mut actions);
     actions
+}
+
+/// The panel's model: a choice among the models it offers; one that is neither bundled
+/// nor in the model cache is listed with "(fetch)".
+fn model_picker(ui: &mut egui::Ui, studio: &Studio, tool: Tool, models: &mut StudioModels) {
+    let current = tool.model(models);
+    let entry = |m: &StudioModel| {
+        if studio.available(m) {
+            m.name.to_string()
+        } else {
+            format!("{} (fetch)", m.name)
+        }
+    };
+    ui.horizontal(|ui| {
+        ui.label("Model");
+        let mut picked = None;
+        egui::ComboBox::from_id_salt(("studio-model", tool.name()))
+            .selected_text(entry(current))
+            .width(220.0)
+            .show_ui(ui, |ui| {
+                for m in tool.models().iter().filter_map(|n| StudioModel::named(n)) {
+                    let r = ui.selectable_label(std::ptr::eq(m, current), entry(m));
+                    let origin = if m.bundled { "bundled" } else { "download-only" };
+                    let hover = format!("{} {}: {} ({origin})", m.class(), m.name, m.what);
+                    if r.on_hover_text(hover).clicked() {
+                        picked = Some(m.name);
+                    }
+                }
+            });
+        if let Some(name) = picked {
+            tool.pick(models, name);
+        }
+    });
+}
+
+/// The download of a model: progress and Cancel while one runs, else a Fetch button for
+/// `model` when it is `missing`.
+fn fetch_row(
+    ui: &mut egui::Ui,
+    studio: &Studio,
+    model: &StudioModel,
+    missing: bool,
+    actions: &mut Vec<Action>,
+) {
+    let fetching = studio.fetch_status();
+    if fetching.is_none() && !missing {
+        return;
+    }
+    // The download runs on a thread of its own; the panel shows its progress.
+    ui.horizontal_wrapped(|ui| match &fetching {
+        Some((name, status)) => {
+            ui.spinner();
+            ui.label(format!("Fetching {name}: {status}"));
+            if ui.button("Cancel").on_hover_text("Stops the download; nothing is kept").clicked() {
+                actions.push(Action::CancelFetch);
+            }
+        }
+        None => {
+            let size = model.size.map(|s| format!(" ({s})")).unwrap_or_default();
+            if ui
+                .button(format!("Fetch {}{size}", model.name))
+                .on_hover_text(format!("Downloads {} into the model cache", studio.url(model)))
+                .clicked()
+            {
+                actions.push(Action::Fetch(model.name.to_string()));
+            }
+        }
+    });
 }
 
 /// Temperature and the number of variations (at least `min`).
@@ -175,7 +236,11 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
     ui.separator();
     let n = r.variations.len();
     ui.horizontal_wrapped(|ui| {
-        ui.label(format!("{} variations", r.tool.name()));
+        ui.label(format!("{} variations", r.tool.name())).on_hover_text(format!(
+            "{} {}",
+            r.model.class(),
+            r.model.name
+        ));
         for i in 0..n {
             if ui.selectable_label(studio.selected == i, format!("{}", i + 1)).clicked() {
                 actions.push(Action::Select(i));
@@ -193,7 +258,7 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
     }
     let playing = studio.auditioning.is_some();
     let undo = studio.undo_depth() > 0;
-    let drums = r.tool == Tool::Drums;
+    let parts = r.model.parts;
     let s = &mut studio.settings;
     ui.horizontal_wrapped(|ui| {
         // Plain text: the default fonts have no ▶ / ■ glyphs (they drew as boxes).
@@ -207,11 +272,22 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
         {
             actions.push(Action::Audition(!playing));
         }
-        ui.label("MIDI ch");
-        let channel = if drums { &mut s.drum_channel } else { &mut s.midi_channel };
-        let mut ch = *channel + 1;
-        if ui.add(egui::DragValue::new(&mut ch).range(1..=16)).changed() {
-            *channel = ch - 1;
+        // Channels shown 1..=16; a trio's parts each have one.
+        let channel = |ui: &mut egui::Ui, label: &str, channel: &mut u8| {
+            ui.label(label);
+            let mut ch = *channel + 1;
+            if ui.add(egui::DragValue::new(&mut ch).range(1..=16)).changed() {
+                *channel = ch - 1;
+            }
+        };
+        match parts {
+            Parts::Melody => channel(ui, "MIDI ch", &mut s.midi_channel),
+            Parts::Drums => channel(ui, "MIDI ch", &mut s.drum_channel),
+            Parts::Trio => {
+                channel(ui, "Melody ch", &mut s.midi_channel);
+                channel(ui, "Bass", &mut s.bass_channel);
+                channel(ui, "Drums", &mut s.drum_channel);
+            }
         }
     });
     ui.horizontal_wrapped(|ui| {
@@ -260,7 +336,16 @@ fn piano_roll(ui: &mut egui::Ui, seq: &NoteSequence) {
         painter.line_segment([egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())], grid);
         s += 16.0;
     }
-    let fill = Color32::from_rgb(110, 170, 240);
+    // Melody blue; a trio's bass green and drum hits orange.
+    let fill = |n: &crate::ml::core::note_seq::Note| {
+        if n.is_drum == Some(true) && n.instrument.is_some() {
+            Color32::from_rgb(240, 170, 90)
+        } else if n.instrument == Some(1) {
+            Color32::from_rgb(120, 200, 130)
+        } else {
+            Color32::from_rgb(110, 170, 240)
+        }
+    };
     for n in &seq.notes {
         let (Some(a), Some(b)) = (n.quantized_start_step, n.quantized_end_step) else { continue };
         let x0 = rect.left() + rect.width() * a as f32 / steps;
@@ -268,6 +353,6 @@ fn piano_roll(ui: &mut egui::Ui, seq: &NoteSequence) {
         let y = rect.bottom() - (n.pitch - lo + 1) as f32 * row;
         let r =
             Rect::from_min_max(egui::pos2(x0, y), egui::pos2(x1.max(x0 + 2.0), y + row.max(2.0)));
-        painter.rect_filled(r, 1.0, fill);
+        painter.rect_filled(r, 1.0, fill(n));
     }
 }

@@ -430,6 +430,25 @@ impl StudioFixture {
         shown_text(&self.frame())
     }
 
+    /// Clicks the text `text` (drawn exactly so) in the next frame, as a user would: the
+    /// pointer moves there, presses and releases.
+    fn click_text(&mut self, text: &str) {
+        let out = self.frame();
+        let Some(pos) = text_pos(&out, text) else {
+            panic!("{text:?} is not drawn: {}", shown_text(&out))
+        };
+        let button = |pressed| egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        };
+        frame(&self.ctx, &mut self.ed, vec![egui::Event::PointerMoved(pos)]);
+        frame(&self.ctx, &mut self.ed, vec![button(true)]);
+        frame(&self.ctx, &mut self.ed, vec![button(false)]);
+        self.frame();
+    }
+
     /// Applies a panel action as the editor does after a frame.
     fn apply(&self, action: crate::control::studio::Action) {
         self.shared.studio.lock().apply(action, &self.shared);
@@ -458,6 +477,37 @@ impl StudioFixture {
         self.apply(crate::control::studio::Action::Run);
         self.frames_until("run", |st| st.results.is_some());
         self.shared.studio.lock().results.clone().expect("results")
+    }
+
+    /// Renders the engine from the start of bar 4 (after a resync) for two bars; every
+    /// note-on as (sample counted from bar 4, MIDI channel, key).
+    fn note_ons(&mut self) -> Vec<(usize, u8, u8)> {
+        use crate::audio::engine::BlockIo;
+        use crate::audio::transport::HostTime;
+        self.shared.controller.lock().resync(&mut self.plugin.engine, 48_000.0, 512);
+        let (mut l, mut r) = (vec![0.0f32; 500], vec![0.0f32; 500]);
+        let mut ons = Vec::new();
+        for block in 0..2 * 96_000 / 500 {
+            let pos = block * 500;
+            let report = self.plugin.engine.process(BlockIo {
+                host: HostTime::playing_at(120.0, 4, 16.0 + pos as f64 / 24_000.0),
+                sync: true,
+                gain: 1.0,
+                params: [0.0; crate::audio::NUM_PARAMS],
+                inputs: [&[], &[]],
+                outputs: [&mut l, &mut r],
+                midi_in: &[],
+                midi_thru: false,
+            });
+            ons.extend(
+                report
+                    .midi
+                    .iter()
+                    .filter(|e| e.on)
+                    .map(|e| (pos + e.timing as usize, e.channel, e.key)),
+            );
+        }
+        ons
     }
 
     /// Renders the engine from the start of bar 4 (after a resync) for up to two bars;
@@ -586,6 +636,20 @@ fn studio_continue_auditions_keeps_and_undoes() {
     fx.apply(Action::Undo);
     let message = shared.studio.lock().message.clone();
     assert_eq!(message, Some((true, "nothing to undo".to_string())));
+}
+
+/// The centre of the first text the frame draws that is exactly `text`.
+fn text_pos(out: &egui::FullOutput, text: &str) -> Option<egui::Pos2> {
+    fn walk(shape: &egui::Shape, text: &str) -> Option<egui::Pos2> {
+        match shape {
+            egui::Shape::Text(t) if t.galley.text() == text => {
+                Some(t.pos + t.galley.rect.center().to_vec2())
+            }
+            egui::Shape::Vec(shapes) => shapes.iter().find_map(|s| walk(s, text)),
+            _ => None,
+        }
+    }
+    out.shapes.iter().find_map(|c| walk(&c.shape, text))
 }
 
 /// Every text the frame draws, joined by newlines.
@@ -753,8 +817,8 @@ fn studio_drums_fetch_button_downloads_the_model() {
 
     // A wrong URL: the download fails (404), the panel says so and offers Fetch again.
     let (base, server) = serve(served.path().to_path_buf(), 1);
-    shared.studio.lock().drum_url = format!("{base}/music_rnn/no_such_model");
-    fx.apply(Action::FetchDrums);
+    shared.studio.lock().checkpoints = format!("{base}/nowhere");
+    fx.apply(Action::Fetch("drum_kit_rnn".into()));
     assert!(shared.studio.lock().fetch_status().is_some(), "the download started");
     let deadline = Instant::now() + Duration::from_secs(60);
     while shared.studio.lock().fetch_status().is_some() {
@@ -765,7 +829,7 @@ fn studio_drums_fetch_button_downloads_the_model() {
     let (error, text) = shared.studio.lock().message.clone().expect("a message");
     assert!(error, "{text}");
     assert!(text.contains("download of drum_kit_rnn failed"), "{text}");
-    assert!(text.contains("no_such_model/config.json"), "{text}");
+    assert!(text.contains("nowhere/music_rnn/drum_kit_rnn/config.json"), "{text}");
     server.join().expect("the server answered");
     let shown = fx.shown();
     assert!(shown.contains("Model missing") && shown.contains("Fetch drum_kit_rnn"), "{shown}");
@@ -773,18 +837,20 @@ fn studio_drums_fetch_button_downloads_the_model() {
     // The right URL: the panel shows the download, then the model is there. The server
     // answers only once the panel has been drawn (connections wait in its backlog).
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
-    let url = format!("http://{}/music_rnn/drum_kit_rnn", listener.local_addr().expect("addr"));
-    shared.studio.lock().drum_url = url.clone();
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let url = format!("{base}/music_rnn/drum_kit_rnn");
+    shared.studio.lock().checkpoints = base;
     shared.studio.lock().message = None;
-    fx.apply(Action::FetchDrums);
+    fx.apply(Action::Fetch("drum_kit_rnn".into()));
     assert!(shared.studio.lock().fetch_status().is_some(), "the download started");
     // A second press while it runs is refused.
-    fx.apply(Action::FetchDrums);
+    fx.apply(Action::Fetch("drum_kit_rnn".into()));
     let (error, text) = shared.studio.lock().message.clone().expect("a message");
-    assert!(error && text.contains("already being downloaded"), "{text}");
+    assert!(error && text.contains("drum_kit_rnn is being downloaded"), "{text}");
     shared.studio.lock().message = None;
     let shown = fx.shown();
-    assert!(shown.contains("Fetching: "), "{shown}");
+    assert!(shown.contains("Fetching drum_kit_rnn: "), "{shown}");
+    assert!(shown.contains("Cancel"), "{shown}");
     assert!(shown.contains("drum_kit_rnn"), "{shown}");
     assert!(!shown.contains("Fetch drum_kit_rnn ("), "no second Fetch button: {shown}");
     assert!(shared.studio.lock().fetch_status().is_some(), "still waiting for the server");
@@ -803,12 +869,423 @@ fn studio_drums_fetch_button_downloads_the_model() {
         crate::ml::core::checkpoint::load(&ckpt).expect("the served checkpoint").vars
     );
     // Pressing Fetch now only says the model is there.
-    fx.apply(Action::FetchDrums);
+    fx.apply(Action::Fetch("drum_kit_rnn".into()));
     let (error, text) = shared.studio.lock().message.clone().expect("a message");
     assert!(!error && text.contains("in the model cache already"), "{text}");
     assert!(shared.studio.lock().fetch_status().is_none());
     // Drums runs on the downloaded model (the server is gone: it came from the cache).
     assert_drum_clips(&fx.run());
+}
+
+/// A random MusicVAE checkpoint shaped like `name` (mel_4bar_small_q2 or trio_4bar, small
+/// layers) written to `dir`.
+fn write_random_vae(dir: &std::path::Path, name: &str) {
+    use crate::ml::core::checkpoint::Storage;
+    use crate::ml::random_checkpoint::{write_vae_family, Hierarchy, VaeData, VaeFamily};
+    let family = match name {
+        "mel_4bar_small_q2" => VaeFamily {
+            data: VaeData::Melody { min_pitch: 21, max_pitch: 108 },
+            num_steps: 64,
+            encoder: 24,
+            decoder: vec![16, 16],
+            z: 8,
+            hierarchy: None,
+        },
+        "trio_4bar" => VaeFamily {
+            data: VaeData::Trio { melody: (21, 108), bass: (33, 56) },
+            num_steps: 64,
+            encoder: 16,
+            decoder: vec![16],
+            z: 8,
+            hierarchy: Some(Hierarchy { segments: 4, encoder_top: 16, conductor: vec![16] }),
+        },
+        other => panic!("no random {other}"),
+    };
+    write_vae_family(dir, &family, Storage::Float32, 21).expect("checkpoint");
+}
+
+/// Puts a random checkpoint of the MusicVAE `name` into the fixture's model cache, where
+/// a fetch of its magenta.js URL would put it.
+fn cache_random_vae(fx: &StudioFixture, name: &str) {
+    use crate::control::studio::StudioModel;
+    use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
+    let model = StudioModel::named(name).expect("a Studio model");
+    let url = fx.shared.studio.lock().url(model);
+    let dir = cache_path(fx.cache.path(), &url);
+    write_random_vae(&dir, name);
+    std::fs::write(dir.join(COMPLETE_MARKER), b"").expect("marker");
+}
+
+/// The model picker: Generate on mel_4bar_small_q2 (a random checkpoint in the model
+/// cache) makes 2 clips of 4 bars; a model not in the cache (trio_4bar) is listed with
+/// "(fetch)", the panel names it with its Fetch button and a run says how to get it.
+/// The picks are saved with the session.
+#[test]
+fn studio_model_picker_generates_4_bars_and_names_a_missing_model() {
+    use crate::control::studio::{Action, Tool};
+
+    let mut fx = StudioFixture::new(5);
+    let shared = fx.shared.clone();
+    {
+        let mut st = shared.studio.lock();
+        (st.settings.tool, st.settings.variations) = (Tool::Generate, 2);
+    }
+    // The bundled default: no Fetch anywhere.
+    let shown = fx.shown();
+    assert!(shown.contains("Model") && shown.contains("mel_2bar_small"), "{shown}");
+    assert!(!shown.contains("Model missing") && !shown.contains("Fetch "), "{shown}");
+
+    // trio_4bar, not in the cache, is listed with "(fetch)"; picked (clicked in the
+    // open picker), the panel names it as missing, with its Fetch button.
+    fx.click_text("mel_2bar_small");
+    let shown = fx.shown();
+    for entry in ["mel_4bar_small_q2 (fetch)", "mel_16bar_small_q2 (fetch)", "trio_4bar (fetch)"] {
+        assert!(shown.contains(entry), "{entry:?} listed: {shown}");
+    }
+    fx.click_text("trio_4bar (fetch)");
+    assert_eq!(shared.controller.lock().session().studio_models.generate, "trio_4bar");
+    let shown = fx.shown();
+    assert!(shown.contains("trio_4bar (fetch)"), "{shown}");
+    assert!(
+        shown.contains("Model missing: Generate needs the model MusicVAE trio_4bar"),
+        "{shown}"
+    );
+    assert!(shown.contains("Fetch trio_4bar (17.6 MB)"), "{shown}");
+    fx.apply(Action::Run);
+    {
+        let st = shared.studio.lock();
+        let (error, text) = st.message.clone().expect("a message");
+        assert!(error && text.contains("sema-live model fetch"), "{text}");
+        assert!(text.contains("music_vae/trio_4bar"), "{text}");
+        assert!(!st.busy() && st.results.is_none());
+    }
+    shared.studio.lock().message = None;
+
+    // mel_4bar_small_q2 in the cache: Generate ×2 gives 2 clips of 4 bars.
+    cache_random_vae(&fx, "mel_4bar_small_q2");
+    fx.click_text("trio_4bar (fetch)");
+    fx.click_text("mel_4bar_small_q2");
+    let shown = fx.shown();
+    assert!(shown.contains("mel_4bar_small_q2"), "{shown}");
+    assert!(!shown.contains("(fetch)") && !shown.contains("Model missing"), "{shown}");
+    let results = fx.run();
+    assert_eq!(results.model.name, "mel_4bar_small_q2");
+    assert_eq!(results.variations.len(), 2);
+    for v in &results.variations {
+        assert_eq!(v.total_quantized_steps, Some(64), "4 bars of 16ths");
+        assert!(v.notes.iter().all(|n| n.quantized_end_step.unwrap_or(0) <= 64));
+    }
+    assert!(
+        results
+            .variations
+            .iter()
+            .any(|v| v.notes.iter().any(|n| n.quantized_start_step >= Some(32))),
+        "notes past bar 2"
+    );
+    // The bundled model is one pick away, and Interpolate kept its own.
+    let saved = shared.controller.lock().session().studio_models.clone();
+    assert_eq!(
+        (saved.generate.as_str(), saved.interpolate.as_str()),
+        ("mel_4bar_small_q2", "mel_2bar_small")
+    );
+    let state = serde_json::to_string(shared.controller.lock().session()).expect("state");
+    assert!(state.contains(r#""generate":"mel_4bar_small_q2""#), "saved with the session");
+}
+
+/// Continue on attention_rnn and Interpolate on mel_4bar_small_q2, both picked and read
+/// from the model cache (random checkpoints): Continue gives 4 continuations of the
+/// played phrase; Interpolate reads its ends over the model's 4 bars and gives 3 steps of
+/// 4 bars.
+#[test]
+fn studio_continue_and_interpolate_run_on_picked_cached_models() {
+    use crate::control::state::KeptClip;
+    use crate::control::studio::{Input, StudioModel, Tool};
+    use crate::ml::core::checkpoint::Storage;
+    use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
+    use crate::ml::random_checkpoint::{write_attention_rnn, RnnSizes};
+
+    let mut fx = StudioFixture::new(17);
+    let shared = fx.shared.clone();
+    fx.play_in(&[60, 62, 64, 65, 67, 65, 64, 62]);
+    let model = StudioModel::named("attention_rnn").expect("catalogued");
+    let dir = cache_path(fx.cache.path(), &shared.studio.lock().url(model));
+    let sizes = RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![24, 24] };
+    write_attention_rnn(&dir, &sizes, 8, Storage::Float32, 4).expect("checkpoint");
+    std::fs::write(dir.join(COMPLETE_MARKER), b"").expect("marker");
+    cache_random_vae(&fx, "mel_4bar_small_q2");
+    {
+        let mut c = shared.controller.lock();
+        let models = &mut c.session_mut().studio_models;
+        Tool::Continue.pick(models, "attention_rnn");
+        Tool::Interpolate.pick(models, "mel_4bar_small_q2");
+    }
+    {
+        let mut st = shared.studio.lock();
+        let s = &mut st.settings;
+        (s.tool, s.input, s.input_bars, s.bars, s.variations, s.temperature) =
+            (Tool::Continue, Input::Played, 2, 2, 4, 1.5);
+    }
+    let results = fx.run();
+    assert_eq!(results.model.name, "attention_rnn");
+    assert_eq!(results.variations.len(), 4);
+    for v in &results.variations {
+        assert_eq!(v.total_quantized_steps, Some(32));
+        assert!(v.notes.iter().all(|n| (48..=83).contains(&n.pitch)), "{v:?}");
+    }
+
+    // Interpolate: from the played phrase (4 bars read: it fills bars 2 and 3) to a kept
+    // 4-bar clip.
+    let kept = results.variations[0].clone();
+    let four_bars = crate::ml::core::note_seq::NoteSequence {
+        notes: kept
+            .notes
+            .iter()
+            .flat_map(|n| {
+                let later = crate::ml::core::note_seq::Note {
+                    quantized_start_step: n.quantized_start_step.map(|s| s + 32),
+                    quantized_end_step: n.quantized_end_step.map(|s| s + 32),
+                    ..n.clone()
+                };
+                [n.clone(), later]
+            })
+            .collect(),
+        total_quantized_steps: Some(64),
+        ..kept.clone()
+    };
+    shared
+        .controller
+        .lock()
+        .session_mut()
+        .studio_clips
+        .push(KeptClip { name: "Four".into(), sequence: four_bars });
+    {
+        let mut st = shared.studio.lock();
+        let s = &mut st.settings;
+        (s.tool, s.from, s.to, s.variations, s.temperature) =
+            (Tool::Interpolate, Input::Played, Input::Kept(0), 3, 0.0);
+        st.results = None;
+    }
+    let shown = fx.shown();
+    assert!(shown.contains("first 4 bar(s)"), "{shown}");
+    let results = fx.run();
+    assert_eq!((results.tool, results.model.name), (Tool::Interpolate, "mel_4bar_small_q2"));
+    assert_eq!(results.variations.len(), 3);
+    assert!(results.variations.iter().all(|v| v.total_quantized_steps == Some(64)));
+    assert_eq!(shared.studio.lock().loaded(), ["attention_rnn", "mel_4bar_small_q2"]);
+
+    // Continue back on the bundled basic_rnn: attention_rnn, picked by no panel now, is
+    // dropped from the worker when basic_rnn loads.
+    Tool::Continue.pick(&mut shared.controller.lock().session_mut().studio_models, "basic_rnn");
+    {
+        let mut st = shared.studio.lock();
+        st.settings.tool = Tool::Continue;
+        st.results = None;
+    }
+    assert_eq!(fx.run().model.name, "basic_rnn");
+    assert_eq!(shared.studio.lock().loaded(), ["basic_rnn", "mel_4bar_small_q2"]);
+}
+
+/// trio_4bar's results (a random checkpoint in the cache): each variation holds melody,
+/// bass and drums; kept as a .mid file, each part is on its own channel (melody 1, bass
+/// 2, drums 10).
+#[test]
+fn studio_trio_results_keep_each_part_on_its_channel() {
+    use crate::control::studio::{Action, KeepTo, Tool};
+
+    let mut fx = StudioFixture::new(9);
+    let shared = fx.shared.clone();
+    cache_random_vae(&fx, "trio_4bar");
+    Tool::Generate.pick(&mut shared.controller.lock().session_mut().studio_models, "trio_4bar");
+    {
+        let mut st = shared.studio.lock();
+        let s = &mut st.settings;
+        (s.tool, s.variations, s.temperature, s.use_key) = (Tool::Generate, 4, 1.5, false);
+    }
+    let results = fx.run();
+    assert_eq!(results.variations.len(), 4);
+    let all: Vec<_> = results.variations.iter().flat_map(|v| v.notes.iter()).collect();
+    assert!(all.iter().any(|n| n.instrument == Some(0)), "melody notes");
+    assert!(all.iter().any(|n| n.instrument == Some(1)), "bass notes");
+    assert!(all.iter().any(|n| n.is_drum == Some(true)), "drum hits");
+    // The variation with the most parts, kept as .mid.
+    let parts = |v: &crate::ml::core::note_seq::NoteSequence| {
+        [Some(0), Some(1), Some(2)]
+            .iter()
+            .filter(|i| v.notes.iter().any(|n| n.instrument == **i))
+            .count()
+    };
+    let best = (0..4).max_by_key(|&i| parts(&results.variations[i])).unwrap_or(0);
+    let chosen = results.variations[best].clone();
+    {
+        let st = shared.studio.lock();
+        assert_eq!(
+            st.note_channel(&crate::ml::core::note_seq::Note {
+                instrument: Some(1),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            st.note_channel(&crate::ml::core::note_seq::Note {
+                instrument: Some(2),
+                is_drum: Some(true),
+                ..Default::default()
+            }),
+            9
+        );
+    }
+    shared.studio.lock().apply(Action::Select(best), &shared);
+    // Auditioned from bar 5, each part's notes leave on its channel.
+    shared.studio.lock().apply(Action::Audition(true), &shared);
+    let ons = fx.note_ons();
+    // Bar 5 is the clip's first bar (the rendering covers bars 4 and 5).
+    let first_bar: Vec<_> =
+        chosen.notes.iter().filter(|n| n.quantized_start_step < Some(16)).collect();
+    assert!(first_bar.len() >= 2, "{first_bar:?}");
+    for n in first_bar {
+        let channel = match (n.instrument, n.is_drum) {
+            (_, Some(true)) => 9,
+            (Some(1), _) => 1,
+            _ => 0,
+        };
+        let at = 96_000 + n.quantized_start_step.unwrap_or(0) as usize * 6_000;
+        assert!(
+            ons.contains(&(at, channel, n.pitch as u8)),
+            "{n:?} on channel {} at sample {at}: {ons:?}",
+            channel + 1
+        );
+    }
+    shared.studio.lock().apply(Action::Keep(KeepTo::MidiFile), &shared);
+    let bytes = std::fs::read(fx.folder.path().join("generate-1.mid")).expect("the .mid");
+    for (instrument, status) in [(0, 0x90u8), (1, 0x91), (2, 0x99)] {
+        if chosen.notes.iter().any(|n| n.instrument == Some(instrument)) {
+            assert!(bytes.contains(&status), "part {instrument}: note-ons {status:#x}");
+        }
+    }
+    assert!(parts(&chosen) >= 2, "a variation with at least two parts");
+}
+
+/// A fetch from a slow server (4 KB every 50 ms) is cancelled from the panel: the thread
+/// ends within a second, the model cache holds nothing (no model, no partial folder),
+/// the panel says it was cancelled and offers Fetch again.
+#[test]
+fn studio_fetch_can_be_cancelled() {
+    use crate::control::studio::{Action, Tool};
+    use crate::ml::core::resolve::tests::serve_slowly;
+    use crate::ml::core::resolve::{cache_path, cached};
+
+    let served = tempfile::tempdir().expect("temp dir");
+    let ckpt = served.path().join("music_vae/mel_4bar_small_q2");
+    write_random_vae(&ckpt, "mel_4bar_small_q2");
+    let files = std::fs::read_dir(&ckpt).expect("served files").count();
+    let mut fx = StudioFixture::new(3);
+    let shared = fx.shared.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let url = format!("{base}/music_vae/mel_4bar_small_q2");
+    let server = serve_slowly(
+        listener,
+        served.path().to_path_buf(),
+        files,
+        4096,
+        Duration::from_millis(50),
+        None,
+    );
+    shared.studio.lock().checkpoints = base;
+    shared.studio.lock().settings.tool = Tool::Generate;
+    Tool::Generate
+        .pick(&mut shared.controller.lock().session_mut().studio_models, "mel_4bar_small_q2");
+    let shown = fx.shown();
+    assert!(shown.contains("Fetch mel_4bar_small_q2 (26.5 MB)"), "{shown}");
+    fx.apply(Action::Fetch("mel_4bar_small_q2".into()));
+    // The shards are coming in, slowly.
+    fx.frames_until("download", |st| {
+        st.fetch_status().is_some_and(|(_, s)| s.contains("KB") || s.contains("checkpoint"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let shown = fx.shown();
+    assert!(shown.contains("Fetching mel_4bar_small_q2: ") && shown.contains("Cancel"), "{shown}");
+    let handle = shared.studio.lock().fetch_cancel_handle().expect("a download");
+    let t0 = Instant::now();
+    fx.apply(Action::CancelFetch);
+    fx.frames_until("cancel", |st| st.fetch_status().is_none());
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(1), "the download ended {took:?} after Cancel");
+    assert_eq!(Arc::strong_count(&handle), 1, "the download's thread has ended");
+    let (error, text) = shared.studio.lock().message.clone().expect("a message");
+    assert!(!error && text.contains("mel_4bar_small_q2 was cancelled"), "{text}");
+    let shown = fx.shown();
+    assert!(shown.contains("cancelled"), "{shown}");
+    assert!(shown.contains("Fetch mel_4bar_small_q2"), "Fetch is offered again: {shown}");
+    assert!(cached(fx.cache.path(), &url).is_none());
+    let dir = cache_path(fx.cache.path(), &url);
+    assert!(!dir.exists(), "no model in the cache");
+    let parent = dir.parent().expect("a parent");
+    let left: Vec<_> = std::fs::read_dir(parent).into_iter().flatten().flatten().collect();
+    assert!(left.is_empty(), "nothing left beside it: {left:?}");
+    server.join().expect("the server saw the client go");
+}
+
+/// The plugin closes mid-download (a server that stopped sending): dropping the Studio
+/// cancels the download and joins its thread at once; nothing reaches the cache.
+#[test]
+fn closing_the_plugin_mid_fetch_cancels_and_joins_the_download() {
+    use crate::control::studio::Action;
+    use crate::ml::core::resolve::cache_path;
+    use crate::ml::core::resolve::tests::serve_slowly;
+    use crate::ml::random_checkpoint::{write_rnn_family, RnnFamily};
+
+    let served = tempfile::tempdir().expect("temp dir");
+    let ckpt = served.path().join("music_rnn/drum_kit_rnn");
+    write_rnn_family(
+        &ckpt,
+        &RnnFamily::drum_kit_rnn(vec![128, 128]),
+        crate::ml::core::checkpoint::Storage::Float32,
+        9,
+    )
+    .expect("checkpoint");
+    let files = std::fs::read_dir(&ckpt).expect("served files").count();
+    let mut fx = drums_fixture(13);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (release, stall) = std::sync::mpsc::channel::<()>();
+    let server = serve_slowly(
+        listener,
+        served.path().to_path_buf(),
+        files,
+        4096,
+        Duration::from_millis(1),
+        Some(stall),
+    );
+    let shared = fx.shared.clone();
+    shared.studio.lock().checkpoints = base.clone();
+    fx.apply(Action::Fetch("drum_kit_rnn".into()));
+    fx.frames_until("download", |st| {
+        st.fetch_status().is_some_and(|(_, s)| s.contains("checkpoint"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let handle = shared.studio.lock().fetch_cancel_handle().expect("a download");
+    assert!(!handle.is_cancelled());
+    let cache = fx.cache.path().to_path_buf();
+    let keep_cache = std::mem::replace(&mut fx.cache, tempfile::tempdir().expect("temp dir"));
+    // The plugin and its editor close: the Studio goes with their shared state.
+    let gone = Arc::downgrade(&shared);
+    drop(shared);
+    let t0 = Instant::now();
+    drop(fx);
+    let took = t0.elapsed();
+    assert!(gone.upgrade().is_none(), "the shared state (and the Studio) were dropped");
+    assert!(handle.is_cancelled());
+    assert_eq!(Arc::strong_count(&handle), 1, "the download's thread has ended");
+    assert!(took < Duration::from_secs(1), "dropping took {took:?}");
+    let dir = cache_path(&cache, &format!("{base}/music_rnn/drum_kit_rnn"));
+    assert!(!dir.exists());
+    let left: Vec<_> =
+        std::fs::read_dir(dir.parent().expect("parent")).into_iter().flatten().flatten().collect();
+    assert!(left.is_empty(), "no partial download left: {left:?}");
+    drop(release);
+    server.join().expect("the server ended");
+    drop(keep_cache);
 }
 
 /// A picture of the Studio panel (Continue, 4 variations, the third selected) drawn from

@@ -291,7 +291,13 @@ pub fn sequence_to_clip(seq: &NoteSequence, opts: &ClipOptions) -> Result<Clip, 
             Some(v) => v,
             None => n.velocity.map_or(100.0, |v| v.clamp(0, 127) as f32) / 127.0,
         };
-        notes.push(ClipNote { start_beats: start, end_beats: end, pitch: n.pitch as u8, velocity });
+        notes.push(ClipNote {
+            start_beats: start,
+            end_beats: end,
+            pitch: n.pitch as u8,
+            velocity,
+            channel: None,
+        });
     }
     notes.sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats).then(a.pitch.cmp(&b.pitch)));
     let last_end = notes.iter().map(|n| n.end_beats).fold(0.0, f64::max);
@@ -492,7 +498,13 @@ mod tests {
         assert_eq!((c.start_bar, c.channel, c.length_beats), (3, 2, 8.0));
         assert_eq!(
             c.notes[0],
-            ClipNote { start_beats: 0.0, end_beats: 0.5, pitch: 60, velocity: 100.0 / 127.0 }
+            ClipNote {
+                start_beats: 0.0,
+                end_beats: 0.5,
+                pitch: 60,
+                velocity: 100.0 / 127.0,
+                channel: None
+            }
         );
         assert_eq!(
             (c.notes[1].start_beats, c.notes[1].end_beats, c.notes[1].velocity),
@@ -513,7 +525,13 @@ mod tests {
             .unwrap();
         assert_eq!(
             c.notes,
-            vec![ClipNote { start_beats: 1.0, end_beats: 5.5, pitch: 70, velocity: 0.5 }]
+            vec![ClipNote {
+                start_beats: 1.0,
+                end_beats: 5.5,
+                pitch: 70,
+                velocity: 0.5,
+                channel: None
+            }]
         );
         assert_eq!(c.length_beats, 8.0);
         assert!(c.looping);

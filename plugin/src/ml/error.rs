@@ -15,6 +15,8 @@ pub enum ModelErrorKind {
     NotFound,
     /// Downloading a checkpoint failed.
     Download,
+    /// A download was cancelled ([`crate::ml::core::resolve::CancelDownload`]).
+    Cancelled,
     /// A corrupt or inconsistent checkpoint: invalid `config.json` or manifest, truncated
     /// or mismatched shards, missing variables, shapes that do not fit together.
     BadCheckpoint,

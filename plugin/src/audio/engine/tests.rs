@@ -412,8 +412,8 @@ fn a_clip_plays_from_its_bar_into_midi_out_and_the_dsl() {
     let clip = Clip {
         start_bar: 1,
         notes: vec![
-            ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 64, velocity: 0.9 },
-            ClipNote { start_beats: 2.0, end_beats: 3.0, pitch: 67, velocity: 0.9 },
+            ClipNote { start_beats: 0.0, end_beats: 1.0, pitch: 64, velocity: 0.9, channel: None },
+            ClipNote { start_beats: 2.0, end_beats: 3.0, pitch: 67, velocity: 0.9, channel: None },
         ],
         length_beats: 4.0,
         channel: 3,

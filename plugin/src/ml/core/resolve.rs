@@ -6,17 +6,75 @@
 //! not bundle) is an error naming the URL, never silently another model.
 //!
 //! Downloads go through a `<name>.partial-<pid>-<n>` sibling folder that is removed when
-//! the download fails; folders of that kind left by a crashed process are removed the
-//! first time a process resolves a URL (once they are older than the download timeout).
+//! the download fails or is cancelled, and renamed to the cache folder only once every
+//! file is there; folders of that kind left by a crashed process are removed the first
+//! time a process resolves a URL (once they are older than the download timeout). A
+//! download started with a [`CancelDownload`] stops when it is cancelled from another
+//! thread: between chunks, and at once when blocked on a read (its connection is closed).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::ml::core::checkpoint::ManifestGroup;
 use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::worker::{ModelKind, Progress};
+
+/// Stops a download from another thread ([`fetch_cancellable`]): the download checks it
+/// between chunks, and [`CancelDownload::cancel`] closes the download's connections so a
+/// read waiting on a stalled server returns at once. The download then removes its
+/// partial folder and fails with [`ModelErrorKind::Cancelled`]; nothing reaches the cache.
+/// (Name resolution and a TCP connect in progress are not interrupted: they end within
+/// the connect timeout, 10 s, and the download stops then.)
+#[derive(Default)]
+pub struct CancelDownload {
+    cancelled: AtomicBool,
+    /// The HTTP agent of the download in progress (its connections are shut down on
+    /// cancel).
+    agent: Mutex<Option<ureq::Agent>>,
+}
+
+impl CancelDownload {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels the download (now if it runs, at its start if it has not started yet).
+    pub fn cancel(&self) {
+        // The flag first: a download attaching its agent after this sees it.
+        self.cancelled.store(true, Ordering::SeqCst);
+        if let Some(agent) = self.agent.lock().take() {
+            agent.shutdown();
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Registers the download's agent (so [`CancelDownload::cancel`] can interrupt it);
+    /// an error when it was cancelled already.
+    fn attach(&self, agent: &ureq::Agent, url: &str) -> Result<(), ModelError> {
+        let mut slot = self.agent.lock();
+        if self.is_cancelled() {
+            return Err(cancelled(url));
+        }
+        *slot = Some(agent.clone());
+        Ok(())
+    }
+
+    fn detach(&self) {
+        self.agent.lock().take();
+    }
+}
+
+/// The error of a cancelled download of `url`.
+fn cancelled(url: &str) -> ModelError {
+    ModelError::new(ModelErrorKind::Cancelled, format!("the download of {url} was cancelled"))
+}
 
 /// Marker written into a cache folder once every file of the checkpoint is there.
 pub(crate) const COMPLETE_MARKER: &str = ".complete";
@@ -123,6 +181,17 @@ pub fn fetch(
     cache_dir: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(PathBuf, bool), ModelError> {
+    fetch_cancellable(url, cache_dir, &CancelDownload::new(), progress)
+}
+
+/// [`fetch`] that stops when `cancel` is cancelled (from another thread): then nothing is
+/// left in the cache and the error's kind is [`ModelErrorKind::Cancelled`].
+pub fn fetch_cancellable(
+    url: &str,
+    cache_dir: &Path,
+    cancel: &CancelDownload,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(PathBuf, bool), ModelError> {
     let url = url.trim().trim_end_matches('/');
     if !is_url(url) {
         return Err(ModelError::bad_input(format!(
@@ -133,7 +202,7 @@ pub fn fetch(
         return Ok((dir, false));
     }
     let dir = cache_path(cache_dir, url);
-    download(url, &dir, progress)?;
+    download(url, &dir, cancel, progress)?;
     Ok((dir, true))
 }
 
@@ -190,7 +259,7 @@ pub fn resolve(
     SWEPT.call_once(|| {
         remove_stale_partials(&opts.cache_dir, DOWNLOAD_TIMEOUT);
     });
-    match download(url, &dir, progress) {
+    match download(url, &dir, &CancelDownload::new(), progress) {
         Ok(()) => Ok(Resolved {
             description: format!("{url} (downloaded to {})", dir.display()),
             dir,
@@ -303,8 +372,14 @@ fn failed(url: &str, error: impl std::fmt::Display) -> ModelError {
 }
 
 /// Downloads a checkpoint into `dir` through a sibling `.partial-…` folder, so an
-/// interrupted download never looks complete; the folder is removed when it fails.
-fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<(), ModelError> {
+/// interrupted download never looks complete; the folder is removed when it fails or is
+/// cancelled.
+fn download(
+    url: &str,
+    dir: &Path,
+    cancel: &CancelDownload,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), ModelError> {
     static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
     let mut partial_name = dir.file_name().unwrap_or_default().to_os_string();
     partial_name.push(format!(
@@ -313,7 +388,8 @@ fn download(url: &str, dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         DOWNLOADS.fetch_add(1, Ordering::Relaxed)
     ));
     let partial = dir.with_file_name(partial_name);
-    let result = download_into(url, dir, &partial, progress);
+    let result = download_into(url, dir, &partial, cancel, progress);
+    cancel.detach();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&partial);
     }
@@ -324,6 +400,7 @@ fn download_into(
     url: &str,
     dir: &Path,
     partial: &Path,
+    cancel: &CancelDownload,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), ModelError> {
     let config = ureq::Agent::config_builder()
@@ -331,6 +408,15 @@ fn download_into(
         .timeout_global(Some(DOWNLOAD_TIMEOUT))
         .build();
     let agent = ureq::Agent::new_with_config(config);
+    cancel.attach(&agent, url)?;
+    // A failure after a cancel (the connection was closed under a read) is the cancel.
+    let fail = |u: &str, e: &dyn std::fmt::Display| {
+        if cancel.is_cancelled() {
+            cancelled(url)
+        } else {
+            failed(u, e)
+        }
+    };
     std::fs::create_dir_all(partial).map_err(|e| ModelError::io("create", partial, e))?;
 
     let fetch = |name: &str,
@@ -339,14 +425,21 @@ fn download_into(
                  span: f32|
      -> Result<Vec<u8>, ModelError> {
         let u = format!("{url}/{name}");
-        let mut resp = agent.get(&u).call().map_err(|e| failed(&u, e))?;
+        if cancel.is_cancelled() {
+            return Err(cancelled(url));
+        }
+        let mut resp = agent.get(&u).call().map_err(|e| fail(&u, &e))?;
         let total = resp.body().content_length();
         let mut reader = resp.body_mut().as_reader();
         let mut data = Vec::new();
         let mut chunk = vec![0u8; 1 << 16];
         let mut last = 0usize;
         loop {
-            let n = reader.read(&mut chunk).map_err(|e| failed(&u, e))?;
+            let n = reader.read(&mut chunk).map_err(|e| fail(&u, &e))?;
+            // Checked between chunks: a cancel ends the download at the next one.
+            if cancel.is_cancelled() {
+                return Err(cancelled(url));
+            }
             if n == 0 {
                 break;
             }
@@ -388,6 +481,9 @@ fn download_into(
         write(shard, &data)?;
     }
     write(COMPLETE_MARKER, b"")?;
+    if cancel.is_cancelled() {
+        return Err(cancelled(url));
+    }
     // Another instance finished the same download first (and may be reading it): keep
     // its copy.
     if dir.join(COMPLETE_MARKER).is_file() && has_checkpoint(dir) {
@@ -497,6 +593,152 @@ pub(crate) mod tests {
                 }
             }
         })
+    }
+
+    /// Serves files of `root` like [`serve_on`], slowly: each body in `chunk`-byte pieces
+    /// with `pause` between them. With `stall`, a body longer than one chunk stops after
+    /// its first chunk until `stall`'s sender is dropped (a server that stopped sending).
+    /// Ends at the first write that fails (the client went away) or after `requests`.
+    pub(crate) fn serve_slowly(
+        listener: std::net::TcpListener,
+        root: PathBuf,
+        requests: usize,
+        chunk: usize,
+        pause: Duration,
+        stall: Option<std::sync::mpsc::Receiver<()>>,
+    ) -> std::thread::JoinHandle<()> {
+        use std::io::BufRead;
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let Ok(mut stream) = stream else { return };
+                let mut line = String::new();
+                if std::io::BufReader::new(&mut stream).read_line(&mut line).is_err() {
+                    return;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/');
+                let Ok(body) = std::fs::read(root.join(path)) else {
+                    let _ = stream.write_all(
+                        b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue;
+                };
+                let head = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                for (i, piece) in body.chunks(chunk.max(1)).enumerate() {
+                    if stream.write_all(piece).and_then(|()| stream.flush()).is_err() {
+                        return;
+                    }
+                    if i == 0 && body.len() > chunk {
+                        if let Some(stall) = &stall {
+                            let _ = stall.recv();
+                        }
+                    }
+                    std::thread::sleep(pause);
+                }
+            }
+        })
+    }
+
+    /// A checkpoint of about 1 MB (several shards) in `served/ckpt`; its file count.
+    fn served_checkpoint(root: &Path) -> usize {
+        let served = root.join("served/ckpt");
+        write_rnn(
+            &served,
+            &RnnSizes { min_pitch: 48, max_pitch: 83, layers: vec![180] },
+            Storage::Float32,
+            3,
+        )
+        .unwrap();
+        std::fs::read_dir(&served).unwrap().count()
+    }
+
+    /// Runs `fetch_cancellable` of `url` on a thread, cancels it once the shards are being
+    /// downloaded (after `after`), and returns how long the thread took to end after the
+    /// cancel and its result.
+    fn fetch_then_cancel(
+        url: String,
+        cache: PathBuf,
+        after: Duration,
+    ) -> (Duration, Result<(PathBuf, bool), ModelError>) {
+        let cancel = std::sync::Arc::new(CancelDownload::new());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let c = cancel.clone();
+        let thread = std::thread::spawn(move || {
+            fetch_cancellable(&url, &cache, &c, &mut |p| {
+                let _ = tx.send(p.message);
+            })
+        });
+        // The manifest is in: the shards come next.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !rx.try_iter().any(|m| m.starts_with("downloading checkpoint")) {
+            assert!(std::time::Instant::now() < deadline, "the download never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(after);
+        assert!(!thread.is_finished(), "still downloading when cancelled");
+        let t0 = std::time::Instant::now();
+        cancel.cancel();
+        let result = thread.join().unwrap();
+        (t0.elapsed(), result)
+    }
+
+    /// A slow server (4 KB every 20 ms): a cancel ends the download at its next chunk,
+    /// with a Cancelled error, nothing in the cache and no partial folder left.
+    #[test]
+    fn a_cancelled_fetch_ends_at_the_next_chunk_and_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let files = served_checkpoint(root.path());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/ckpt", listener.local_addr().unwrap());
+        let served = root.path().join("served");
+        let server = serve_slowly(listener, served, files, 4096, Duration::from_millis(20), None);
+        let cache = root.path().join("cache");
+        let (took, result) =
+            fetch_then_cancel(url.clone(), cache.clone(), Duration::from_millis(400));
+        let e = result.unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::Cancelled, "{e}");
+        assert!(e.message().contains("cancelled") && e.message().contains(&url), "{e}");
+        assert!(took < Duration::from_secs(1), "the download ended {took:?} after the cancel");
+        assert!(cached(&cache, &url).is_none());
+        assert!(!cache_path(&cache, &url).exists());
+        assert_no_partials(&cache);
+        // The server saw the client go (its write failed) and ended.
+        server.join().unwrap();
+        // A cancel before the start: nothing is asked of the network.
+        let cancel = CancelDownload::new();
+        cancel.cancel();
+        let e = fetch_cancellable("http://127.0.0.1:9/x/ckpt", &cache, &cancel, &mut |_| {})
+            .unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::Cancelled, "{e}");
+    }
+
+    /// A server that stopped sending mid-file: the cancel closes the connection, so the
+    /// read waiting on it returns at once (not after the 600 s timeout).
+    #[test]
+    fn a_cancel_interrupts_a_read_on_a_stalled_server() {
+        let root = tempfile::tempdir().unwrap();
+        let files = served_checkpoint(root.path());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/ckpt", listener.local_addr().unwrap());
+        let (release, stall) = std::sync::mpsc::channel::<()>();
+        let served = root.path().join("served");
+        let server =
+            serve_slowly(listener, served, files, 4096, Duration::from_millis(1), Some(stall));
+        let cache = root.path().join("cache");
+        let (took, result) =
+            fetch_then_cancel(url.clone(), cache.clone(), Duration::from_millis(300));
+        let e = result.unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::Cancelled, "{e}");
+        assert!(took < Duration::from_secs(1), "the download ended {took:?} after the cancel");
+        assert!(!cache_path(&cache, &url).exists());
+        assert_no_partials(&cache);
+        drop(release);
+        server.join().unwrap();
     }
 
     #[test]
