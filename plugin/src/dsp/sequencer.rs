@@ -238,9 +238,9 @@ pub fn floor_lane(x: f64) -> f64 {
 }
 
 /// [`clock_phase`] without branches, for a whole block at once: the same result when
-/// `|bars · cycles|` and `|offset|` are below [`FLOOR_LANE_LIMIT`] / 2 (see
-/// [`clock_phase_lane_ok`]). `floor` is [`floor_lane`], or [`floor_rounded`] where the
-/// CPU rounds in one instruction (the two are equal in that range).
+/// `|bars · cycles|` and `|offset|` are below [`FLOOR_LANE_LIMIT`] / 2. `floor` is
+/// [`floor_lane`], or [`floor_rounded`] where the CPU rounds in one instruction (the two
+/// are equal in that range).
 #[inline(always)]
 pub fn clock_phase_lane_by(bars: f64, cycles: f64, offset: f64, floor: impl Fn(f64) -> f64) -> f64 {
     let wrap = |x: f64| {
@@ -267,14 +267,6 @@ pub fn clock_phase_lane_by(bars: f64, cycles: f64, offset: f64, floor: impl Fn(f
 #[inline(always)]
 pub fn floor_rounded(x: f64) -> f64 {
     x.floor() + 0.0
-}
-
-/// Whether [`clock_phase_lane_by`] gives exactly [`clock_phase`] for these arguments (false
-/// for NaN and infinities).
-#[inline(always)]
-pub fn clock_phase_lane_ok(bars: f64, cycles: f64, offset: f64) -> bool {
-    const HALF: f64 = FLOOR_LANE_LIMIT / 2.0;
-    ((bars * cycles).abs() < HALF) & (offset.abs() < HALF)
 }
 
 /// `x mod 1` in [0, 1).

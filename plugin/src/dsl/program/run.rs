@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::audio::patch::ClockRun;
-use crate::dsp::sequencer::{clock_phase_lane_by, clock_phase_lane_ok, floor_lane, floor_rounded};
+use crate::dsp::sequencer::{clock_phase_lane_by, floor_lane, floor_rounded};
 
 /// A frequency input with NaN/inf replaced by 0, so one bad sample (e.g. `pow` of a
 /// negative number) cannot leave an oscillator's phase NaN for good.
@@ -171,7 +171,7 @@ fn accumulate(regs: &mut [f64], st: usize, n: usize, out: R, x: R, op: impl Fn(f
 
 /// `clp` over a block in one pass: `out[i]` is [`clock_phase`] of sample `i`'s bar
 /// position with `c[i]` cycles and offset `off[i]`, bit for bit. Returns false (with
-/// `out` unspecified) where the branch-free arithmetic would not be exact; the caller
+/// `out` unspecified) where the branch-free arithmetic might not be exact; the caller
 /// then goes sample by sample. Rounds down with `roundpd` where the CPU has it (AVX2
 /// machines, checked at run time, and AArch64), else with [`floor_lane`]'s adds.
 #[inline(always)]
@@ -182,34 +182,61 @@ fn clp_block(clocks: &ClockRun, c: &[f64], off: &[f64], out: &mut [f64]) -> bool
             // SAFETY: the CPU has AVX2 (and so SSE4.1's `roundpd`), checked just above.
             return unsafe { clp_block_avx2(clocks, c, off, out) };
         }
-        clp_block_by(clocks, c, off, out, floor_lane)
+        clp_block_by(clocks, c, off, out, floor_lane, floor_lane)
     }
     #[cfg(not(target_arch = "x86_64"))]
-    clp_block_by(clocks, c, off, out, floor_rounded)
+    clp_block_by(clocks, c, off, out, f64::floor, floor_rounded)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn clp_block_avx2(clocks: &ClockRun, c: &[f64], off: &[f64], out: &mut [f64]) -> bool {
-    clp_block_by(clocks, c, off, out, floor_rounded)
+    clp_block_by(clocks, c, off, out, f64::floor, floor_rounded)
 }
 
+/// `floor_pos` rounds the bar positions down (their argument is never `-0`, so
+/// `f64::floor` serves), `floor` the phases (see [`floor_rounded`]).
 #[inline(always)]
 fn clp_block_by(
     clocks: &ClockRun,
     c: &[f64],
     off: &[f64],
     out: &mut [f64],
+    floor_pos: impl Fn(f64) -> f64,
     floor: impl Fn(f64) -> f64 + Copy,
 ) -> bool {
+    use crate::dsp::sequencer::FLOOR_LANE_LIMIT;
     let n = out.len().min(c.len()).min(off.len());
+    if n == 0 {
+        return true;
+    }
     let (c, off, out) = (&c[..n], &off[..n], &mut out[..n]);
-    let mut exact = true;
-    let fast = clocks.each_bar_position(n, floor, |i, bars| {
-        exact &= clock_phase_lane_ok(bars, c[i], off[i]);
-        out[i] = clock_phase_lane_by(bars, c[i], off[i], floor);
-    });
-    fast && exact
+    // The phase is exact while |bars · c| and |offset| stay below 2^50. Bar positions
+    // are affine in the sample, so the largest |bars| is at an end of the block (plus a
+    // bar for rounding): checking the inputs against that bound first keeps the checks
+    // out of the phase loop, whose length of dependent operations is what limits it.
+    let half = FLOOR_LANE_LIMIT / 2.0;
+    let ends = [clocks.at(0), clocks.at(n - 1)];
+    let bars = ends.iter().fold(1.0f64, |m, s| m.max(bar_position(s.bar, s.bar_phase).abs() + 1.0));
+    let c_limit = half / (2.0 * bars);
+    let (mut fits, mut no_offset) = (true, true);
+    for (&c, &o) in c.iter().zip(off) {
+        fits &= (c.abs() < c_limit) & (o.abs() < half);
+        no_offset &= o == 0.0;
+    }
+    if !fits {
+        return false;
+    }
+    if no_offset {
+        // `{n}clp`: no second wrap.
+        clocks.each_bar_position(n, floor_pos, |i, bars| {
+            out[i] = clock_phase_lane_by(bars, c[i], 0.0, floor);
+        })
+    } else {
+        clocks.each_bar_position(n, floor_pos, |i, bars| {
+            out[i] = clock_phase_lane_by(bars, c[i], off[i], floor);
+        })
+    }
 }
 
 /// Where `sum`/`mix` start adding: negative zero, as `Iterator::sum` for floats does
