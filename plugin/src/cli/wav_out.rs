@@ -8,7 +8,7 @@
 //! renders the next blocks while the last ones are written. Memory stays constant however
 //! long the render: [`CHUNKS`] chunks of [`CHUNK`] bytes go round between the two threads.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -66,8 +66,9 @@ pub struct WavOut {
     made: usize,
     /// The writer thread: gives the file back when its queue closes, or the first error.
     writer: Option<JoinHandle<std::io::Result<File>>>,
-    /// Deletes the file this one replaces (see [`set_aside`]).
-    remover: Option<JoinHandle<()>>,
+    /// Whether the file is a regular file (its length is set at the end; not for a
+    /// link to a device such as /dev/null).
+    regular: bool,
     frames: u64,
     sample_rate: u32,
     /// The header of an empty file (see [`template`]).
@@ -80,8 +81,12 @@ impl WavOut {
         let err = |e: std::io::Error| WavError { path: path.to_path_buf(), message: e.to_string() };
         let template = template(sample_rate)
             .map_err(|message| WavError { path: path.to_path_buf(), message })?;
-        let remover = set_aside(path);
-        let mut file = File::create(path).map_err(err)?;
+        // An earlier take is written over, not truncated first: truncating a long file in
+        // place frees all its blocks and cached pages before the first new byte (for a
+        // 115 MB take on ext4, longer than rendering it again), while writing over them
+        // reuses both. The length is set when the render ends (see `finish`).
+        let mut file = OpenOptions::new().write(true).create(true).open(path).map_err(err)?;
+        let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
         let (full, queued) = mpsc::sync_channel::<Chunk>(CHUNKS);
         let (written, empty) = mpsc::sync_channel::<Chunk>(CHUNKS);
         let mut out = Self {
@@ -91,7 +96,7 @@ impl WavOut {
             empty,
             made: 1,
             writer: None,
-            remover,
+            regular,
             frames: 0,
             sample_rate,
             template,
@@ -200,11 +205,19 @@ impl WavOut {
         }
         let mut file = self.join_writer()?;
         let header = self.header();
-        let result = file.seek(SeekFrom::Start(0)).and_then(|_| file.write_all(&header));
-        if let Some(r) = self.remover.take() {
-            let _ = r.join();
-        }
+        let result = self
+            .cut(&file)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(&header));
         result.map_err(|e| self.error(e.to_string()))
+    }
+
+    /// Cuts the file after the frames written (an earlier, longer take's tail).
+    fn cut(&self, file: &File) -> std::io::Result<()> {
+        if self.regular {
+            file.set_len(HEADER_LEN + self.frames * FRAME_BYTES)?;
+        }
+        Ok(())
     }
 
     fn error(&self, message: String) -> WavError {
@@ -228,35 +241,10 @@ impl Drop for WavOut {
     fn drop(&mut self) {
         self.full = None;
         if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
-        if let Some(r) = self.remover.take() {
-            let _ = r.join();
-        }
-    }
-}
-
-/// Moves an existing regular file at `path` aside and deletes it on a thread of its own.
-/// Truncating a long earlier take in place frees its blocks and pages before the first
-/// byte of the new one is written (for a 115 MB file on ext4 that took longer than
-/// rendering it again); aside, that work runs while the render does. A symbolic link
-/// (e.g. to /dev/null) is left alone and written through, as before.
-fn set_aside(path: &Path) -> Option<JoinHandle<()>> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    if !meta.file_type().is_file() || meta.len() < CHUNK as u64 {
-        return None;
-    }
-    let name = path.file_name()?.to_string_lossy();
-    let aside = path.with_file_name(format!(".{name}.replaced-{}", std::process::id()));
-    std::fs::rename(path, &aside).ok()?;
-    let remove = move || {
-        let _ = std::fs::remove_file(&aside);
-    };
-    match std::thread::Builder::new().name("sema-live wav remover".into()).spawn(remove.clone()) {
-        Ok(h) => Some(h),
-        Err(_) => {
-            remove();
-            None
+            // A failed render still ends where its last block did (no earlier take's tail).
+            if let Ok(Ok(file)) = w.join() {
+                let _ = self.cut(&file);
+            }
         }
     }
 }
@@ -368,7 +356,7 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, ["take.wav"]);
-        // A symbolic link is written through, not replaced.
+        // A symbolic link is written through (not replaced) and its target cut.
         #[cfg(unix)]
         {
             let target = dir.path().join("target.wav");
