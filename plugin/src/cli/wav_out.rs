@@ -85,7 +85,8 @@ impl WavOut {
         // place frees all its blocks and cached pages before the first new byte (for a
         // 115 MB take on ext4, longer than rendering it again), while writing over them
         // reuses both. The length is set when the render ends (see `finish`).
-        let mut file = OpenOptions::new().write(true).create(true).open(path).map_err(err)?;
+        let mut file =
+            OpenOptions::new().write(true).create(true).truncate(false).open(path).map_err(err)?;
         let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
         let (full, queued) = mpsc::sync_channel::<Chunk>(CHUNKS);
         let (written, empty) = mpsc::sync_channel::<Chunk>(CHUNKS);
