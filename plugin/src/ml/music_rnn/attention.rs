@@ -91,16 +91,7 @@ impl AttentionStack {
             )));
         };
         // Each layer takes the one below (checked here: a step would index out of bounds).
-        for l in 1..layers.len() {
-            if layers[l].input != layers[l - 1].units {
-                return Err(ModelError::bad_checkpoint(format!(
-                    "layer {l} expects input size {} but layer {} has {} units",
-                    layers[l].input,
-                    l - 1,
-                    layers[l - 1].units
-                )));
-            }
-        }
+        crate::ml::core::lstm::check_chain(&layers)?;
         // magenta.js: the attention size is the first layer's size.
         let attn_size = first.units;
         let input_proj =

@@ -58,6 +58,41 @@ use stack::PRIME_CHUNK;
 
 use crate::ml::error::ModelError;
 
+/// Checks that each layer takes the units of the one below as its input (a step would
+/// index out of bounds otherwise).
+pub(crate) fn check_chain(layers: &[LstmWeights]) -> Result<(), ModelError> {
+    for l in 1..layers.len() {
+        if layers[l].input != layers[l - 1].units {
+            return Err(ModelError::bad_checkpoint(format!(
+                "layer {l} expects input size {} but layer {} has {} units",
+                layers[l].input,
+                l - 1,
+                layers[l - 1].units
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a batched step's classes: one per row of `batch`, each below `depth` (`None`
+/// is an all-zero input). Shared by the packed and the row stacks.
+pub(crate) fn check_classes(
+    classes: &[Option<usize>],
+    batch: usize,
+    depth: usize,
+) -> Result<(), ModelError> {
+    if classes.len() != batch {
+        return Err(ModelError::bad_input(format!(
+            "step: {} classes for {batch} rows",
+            classes.len()
+        )));
+    }
+    match classes.iter().flatten().find(|&&k| k >= depth) {
+        Some(k) => Err(ModelError::bad_input(format!("class {k} out of range (depth {depth})"))),
+        None => Ok(()),
+    }
+}
+
 /// Checks that a stack's layers chain: layer 0 takes `input` values, each next layer the
 /// units of the one below, and `projection` (if any) the top layer's units. Shared by
 /// the one-hot stack and the batched row stack.
@@ -75,16 +110,7 @@ pub(crate) fn check_shapes(
             first.input
         )));
     }
-    for l in 1..layers.len() {
-        if layers[l].input != layers[l - 1].units {
-            return Err(ModelError::bad_checkpoint(format!(
-                "layer {l} expects input size {} but layer {} has {} units",
-                layers[l].input,
-                l - 1,
-                layers[l - 1].units
-            )));
-        }
-    }
+    check_chain(layers)?;
     let top = layers[layers.len() - 1].units;
     if let Some(p) = projection {
         if p.input() != top {
@@ -121,12 +147,12 @@ pub fn reference_step(w: &LstmWeights, x: &[f32], c: &mut [f32], h: &mut [f32]) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
-    use crate::ml::error::ModelErrorKind;
     use crate::ml::random_checkpoint::Lcg;
 
-    fn random_layer(rng: &mut Lcg, input: usize, units: usize) -> LstmWeights {
+    /// A layer of random weights (input `input`, `units` cells).
+    pub(crate) fn random_layer(rng: &mut Lcg, input: usize, units: usize) -> LstmWeights {
         LstmWeights {
             kernel: Var {
                 shape: vec![input + units, 4 * units],
@@ -137,6 +163,20 @@ mod tests {
             units,
         }
     }
+
+    /// The largest absolute difference of two equally long vectors.
+    pub(crate) fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{max_diff, random_layer};
+    use super::*;
+    use crate::ml::error::ModelErrorKind;
+    use crate::ml::random_checkpoint::Lcg;
 
     #[test]
     fn step_net_matches_reference_for_stacks_and_batches() {
@@ -220,11 +260,6 @@ mod tests {
             *states = out;
         }
         logits
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 
     #[test]

@@ -236,13 +236,7 @@ impl PackedStack {
     }
 
     fn check_class(&self, k: usize) -> Result<(), ModelError> {
-        if k >= self.depth {
-            return Err(ModelError::bad_input(format!(
-                "class {k} out of range (depth {})",
-                self.depth
-            )));
-        }
-        Ok(())
+        super::check_classes(&[Some(k)], 1, self.depth)
     }
 
     /// Feeds a known class sequence to one row from the zero state, layer by layer, and
@@ -300,15 +294,7 @@ impl PackedStack {
         state: &mut PackedState,
     ) -> Result<Vec<f32>, ModelError> {
         let b = state.batch;
-        if classes.len() != b {
-            return Err(ModelError::bad_input(format!(
-                "step: {} classes for {b} rows",
-                classes.len()
-            )));
-        }
-        for k in classes.iter().flatten() {
-            self.check_class(*k)?;
-        }
+        super::check_classes(classes, b, self.depth)?;
         let mut gin = Vec::new();
         let mut rec = Vec::new();
         let mut gates = Vec::new();

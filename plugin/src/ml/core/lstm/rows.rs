@@ -402,18 +402,7 @@ impl RowStack {
         state: &mut RowState,
     ) -> Result<Vec<f32>, ModelError> {
         let b = state.batch;
-        if classes.len() != b {
-            return Err(ModelError::bad_input(format!(
-                "step: {} classes for {b} rows",
-                classes.len()
-            )));
-        }
-        if let Some(k) = classes.iter().flatten().find(|&&k| k >= self.depth) {
-            return Err(ModelError::bad_input(format!(
-                "class {k} out of range (depth {})",
-                self.depth
-            )));
-        }
+        super::check_classes(classes, b, self.depth)?;
         let RowState { c, h, base, gates, x, .. } = state;
         let Some(base) = base.as_ref() else {
             return Err(ModelError::bad_input("LSTM stack: the context input is not set"));
@@ -466,6 +455,7 @@ impl RowStack {
 mod tests {
     use super::*;
     use crate::ml::core::checkpoint::Var;
+    use crate::ml::core::lstm::test_support::{max_diff, random_layer};
     use crate::ml::core::lstm::{reference_step, OneHotStack};
     use crate::ml::error::ModelErrorKind;
     use crate::ml::random_checkpoint::Lcg;
@@ -509,23 +499,6 @@ mod tests {
                 assert!(same(&one, &y[r * cols..(r + 1) * cols]), "row {r} of {n}");
             }
         }
-    }
-
-    fn random_layer(rng: &mut Lcg, input: usize, units: usize) -> LstmWeights {
-        LstmWeights {
-            kernel: Var {
-                shape: vec![input + units, 4 * units],
-                data: rng.vec((input + units) * 4 * units, 0.3),
-            },
-            bias: rng.vec(4 * units, 0.3),
-            input,
-            units,
-        }
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 
     /// The native stack computes tract's stack (and the f64 reference) to float
