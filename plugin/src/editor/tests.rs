@@ -510,31 +510,13 @@ impl StudioFixture {
         ons
     }
 
-    /// Renders the engine from the start of bar 4 (after a resync) for up to two bars;
-    /// the sample (counted from bar 4) and MIDI channel of the first note-on of `pitch`.
+    /// Renders the engine from the start of bar 4 (after a resync) for two bars; the sample
+    /// (counted from bar 4) and MIDI channel of the first note-on of `pitch`.
     fn first_note_on(&mut self, pitch: i32) -> Option<(usize, u8)> {
-        use crate::audio::engine::BlockIo;
-        use crate::audio::transport::HostTime;
-        self.shared.controller.lock().resync(&mut self.plugin.engine, 48_000.0, 512);
-        let (mut l, mut r) = (vec![0.0f32; 500], vec![0.0f32; 500]);
-        let mut pos = 0usize;
-        while pos < 2 * 96_000 {
-            let report = self.plugin.engine.process(BlockIo {
-                host: HostTime::playing_at(120.0, 4, 16.0 + pos as f64 / 24_000.0),
-                sync: true,
-                gain: 1.0,
-                params: [0.0; crate::audio::NUM_PARAMS],
-                inputs: [&[], &[]],
-                outputs: [&mut l, &mut r],
-                midi_in: &[],
-                midi_thru: false,
-            });
-            if let Some(e) = report.midi.iter().find(|e| e.on && e.key as i32 == pitch) {
-                return Some((pos + e.timing as usize, e.channel));
-            }
-            pos += 500;
-        }
-        None
+        self.note_ons()
+            .into_iter()
+            .find(|&(_, _, key)| i32::from(key) == pitch)
+            .map(|(at, ch, _)| (at, ch))
     }
 }
 
