@@ -217,8 +217,9 @@ fn clp_block_by(
     // out of the phase loop, whose length of dependent operations is what limits it.
     let half = FLOOR_LANE_LIMIT / 2.0;
     let ends = [clocks.at(0), clocks.at(n - 1)];
-    let bars = ends.iter().fold(1.0f64, |m, s| m.max(bar_position(s.bar, s.bar_phase).abs() + 1.0));
-    let c_limit = half / (2.0 * bars);
+    let reach =
+        ends.iter().fold(1.0f64, |m, s| m.max(bar_position(s.bar, s.bar_phase).abs() + 1.0));
+    let c_limit = half / (2.0 * reach);
     let (mut fits, mut no_offset) = (true, true);
     for (&c, &o) in c.iter().zip(off) {
         fits &= (c.abs() < c_limit) & (o.abs() < half);
