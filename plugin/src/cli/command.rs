@@ -308,12 +308,8 @@ fn render(path: &Path, out: &Path, args: RenderArgs) -> Result<(), Box<dyn Error
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut wav = WavOut::create(&out.join("audio.wav"), settings.sample_rate as u32)?;
     let started = std::time::Instant::now();
-    let rendered = offline_engine.render_into(
-        js.as_mut(),
-        &mut feed,
-        |l, r| wav.write(l, r),
-        |f| bar.set_position((f * 1000.0) as u64),
-    )?;
+    let rendered = offline_engine
+        .render_to(js.as_mut(), &mut feed, &mut wav, |f| bar.set_position((f * 1000.0) as u64))?;
     wav.finish()?;
     let took = started.elapsed().as_secs_f64();
     bar.finish_and_clear();

@@ -100,6 +100,44 @@ fn block_levels(left: &[f32], right: &[f32]) -> (f32, f64) {
     (peak, sum.iter().map(|&x| f64::from(x)).sum::<f64>())
 }
 
+/// Where a render's blocks go: the engine renders each block straight into the sink's
+/// buffers (the WAV writer's chunks, see [`crate::cli::wav_out`]), so streaming a render
+/// copies nothing on the render's thread.
+pub trait BlockSink {
+    type Error;
+    /// Buffers (left, right) of `n` frames for the next block, which the engine overwrites.
+    fn block(&mut self, n: usize) -> Result<[&mut [f32]; 2], Self::Error>;
+    /// The `n` frames last asked for with [`BlockSink::block`] are rendered.
+    fn done(&mut self, n: usize) -> Result<(), Self::Error>;
+}
+
+/// A sink that reads each block: the engine renders into buffers of its own, then
+/// `read(left, right)` sees the block.
+struct ReadEach<F> {
+    left: Vec<f32>,
+    right: Vec<f32>,
+    read: F,
+}
+
+impl<F, E> BlockSink for ReadEach<F>
+where
+    F: FnMut(&[f32], &[f32]) -> Result<(), E>,
+{
+    type Error = E;
+
+    fn block(&mut self, n: usize) -> Result<[&mut [f32]; 2], E> {
+        if self.left.len() < n {
+            self.left.resize(n, 0.0);
+            self.right.resize(n, 0.0);
+        }
+        Ok([&mut self.left[..n], &mut self.right[..n]])
+    }
+
+    fn done(&mut self, n: usize) -> Result<(), E> {
+        (self.read)(&self.left[..n], &self.right[..n])
+    }
+}
+
 /// The result of a render.
 pub struct Rendered {
     /// Stereo audio, kept only by [`OfflineEngine::render_with`] (streamed renders hand
@@ -279,11 +317,25 @@ impl OfflineEngine {
     /// by a thousandth.
     pub fn render_into<E>(
         &mut self,
+        js: Option<&mut LockstepJs>,
+        midi: &mut MidiFeed,
+        sink: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
+        progress: impl FnMut(f64),
+    ) -> Result<Rendered, E> {
+        let block = self.settings.block;
+        let mut sink = ReadEach { left: vec![0.0; block], right: vec![0.0; block], read: sink };
+        self.render_to(js, midi, &mut sink, progress)
+    }
+
+    /// Like [`OfflineEngine::render_into`], the engine rendering each block straight into
+    /// `sink`'s buffers.
+    pub fn render_to<S: BlockSink>(
+        &mut self,
         mut js: Option<&mut LockstepJs>,
         midi: &mut MidiFeed,
-        mut sink: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
+        sink: &mut S,
         mut progress: impl FnMut(f64),
-    ) -> Result<Rendered, E> {
+    ) -> Result<Rendered, S::Error> {
         let s = self.settings.clone();
         let samples_per_beat = s.sample_rate * 60.0 / s.bpm;
         let beats_per_bar = f64::from(s.beats_per_bar.max(1));
@@ -291,8 +343,6 @@ impl OfflineEngine {
         let total = (s.bars as f64 * samples_per_bar).round() as usize;
         let mut levels = Levels::default();
         let mut events = Vec::new();
-        let mut l = vec![0.0f32; s.block];
-        let mut r = vec![0.0f32; s.block];
         let mut midi_in = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         let mut stamped = Vec::with_capacity(MAX_EVENTS_PER_BLOCK);
         let mut to_js = Vec::new();
@@ -318,13 +368,20 @@ impl OfflineEngine {
             // envelope or filter tail would otherwise slow the render down, and the
             // render would differ from what the plugin plays).
             let _denormals = crate::audio::denormals::DenormalGuard::new();
+            let [l, r] = match sink.block(n) {
+                Ok(buffers) => buffers,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
             let report = self.engine.process(BlockIo {
                 host: HostTime::playing_at(s.bpm, s.beats_per_bar as i32, beats),
                 sync: true,
                 gain: 1.0,
                 params: s.params,
                 inputs: [&[], &[]],
-                outputs: [&mut l[..n], &mut r[..n]],
+                outputs: [&mut *l, &mut *r],
                 midi_in: &midi_in,
                 midi_thru: false,
             });
@@ -347,8 +404,8 @@ impl OfflineEngine {
                 stamped.extend_from_slice(report.midi_in);
                 js.after_block(t, &to_js, &stamped);
             }
-            levels.add(&l[..n], &r[..n]);
-            if let Err(e) = sink(&l[..n], &r[..n]) {
+            levels.add(l, r);
+            if let Err(e) = sink.done(n) {
                 failed = Some(e);
                 break;
             }

@@ -3,10 +3,12 @@
 //! what `hound` writes for the same samples (its header, with the sizes filled in),
 //! without hound's per-sample calls.
 //!
-//! The render's thread only interleaves each block into a chunk of bytes; a writer thread
-//! of its own hands full chunks to the file, so on a machine with two cores the engine
-//! renders the next blocks while the last ones are written. Memory stays constant however
-//! long the render: [`CHUNKS`] chunks of [`CHUNK`] bytes go round between the two threads.
+//! The engine renders each block straight into a chunk of this writer's memory (see
+//! [`BlockSink`]), left and right as they come out of it; a writer thread of its own
+//! interleaves full chunks into the file's byte order and writes them. So on a machine
+//! with two cores the render's thread only renders, while the last blocks are
+//! interleaved and written beside it. Memory stays constant however long the render:
+//! [`CHUNKS`] chunks of [`CHUNK_FLOATS`] samples go round between the two threads.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -14,27 +16,55 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
+use crate::cli::render::BlockSink;
+
 /// Bytes of the RIFF header, `fmt ` chunk and `data` chunk header (WAVEFORMATEXTENSIBLE).
 const HEADER_LEN: u64 = 68;
 /// Bytes per stereo frame of 32-bit floats.
 const FRAME_BYTES: u64 = 8;
 /// The largest data chunk a RIFF file can describe (its sizes are 32-bit).
 const MAX_DATA: u64 = u32::MAX as u64 - HEADER_LEN;
-/// Bytes handed to the writer thread at a time (a whole number of frames).
-const CHUNK: usize = 1 << 20;
+/// Samples (both channels) handed to the writer thread at a time: 1 MB.
+const CHUNK_FLOATS: usize = 1 << 18;
+/// The longest block a chunk takes, in frames.
+pub const MAX_BLOCK: usize = CHUNK_FLOATS / 2;
 /// Chunks going round: one being filled, the others queued or being written.
 const CHUNKS: usize = 3;
 
-/// A buffer of [`CHUNK`] bytes, the first `len` of them filled. Made once and reused,
-/// never cleared: a fresh `Vec` per chunk (or zeroing it) cost a tenth of a fast render.
+/// Blocks of samples in the engine's layout: each block's left frames, then its right
+/// frames, the blocks one after the other. Made once and reused, never cleared: a fresh
+/// buffer per chunk (or zeroing it) cost a tenth of a fast render.
 struct Chunk {
-    bytes: Box<[u8]>,
+    samples: Box<[f32]>,
+    /// Samples used.
     len: usize,
+    /// The frames of each block, in order.
+    blocks: Vec<usize>,
 }
 
 impl Chunk {
     fn new() -> Self {
-        Chunk { bytes: vec![0u8; CHUNK].into_boxed_slice(), len: 0 }
+        Chunk { samples: vec![0.0; CHUNK_FLOATS].into_boxed_slice(), len: 0, blocks: Vec::new() }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.blocks.clear();
+    }
+
+    /// Interleaves the chunk's blocks into `out` as little-endian f32 frames; returns the
+    /// bytes written.
+    fn interleave_into(&self, out: &mut [u8]) -> usize {
+        let (mut at, mut written) = (0, 0);
+        for &n in &self.blocks {
+            let left = &self.samples[at..at + n];
+            let right = &self.samples[at + n..at + 2 * n];
+            let bytes = n * FRAME_BYTES as usize;
+            interleave(&mut out[written..written + bytes], left, right);
+            at += 2 * n;
+            written += bytes;
+        }
+        written
     }
 }
 
@@ -56,7 +86,7 @@ impl std::error::Error for WavError {}
 /// See the module documentation.
 pub struct WavOut {
     path: PathBuf,
-    /// The chunk being filled with interleaved little-endian bytes.
+    /// The chunk the engine renders into.
     chunk: Chunk,
     /// Full chunks to the writer thread.
     full: Option<SyncSender<Chunk>>,
@@ -106,10 +136,13 @@ impl WavOut {
         let writer = std::thread::Builder::new()
             .name("sema-live wav writer".into())
             .spawn(move || {
+                // The file's bytes of one chunk, made once.
+                let mut bytes = vec![0u8; CHUNK_FLOATS * 4];
                 for chunk in queued {
-                    file.write_all(&chunk.bytes[..chunk.len])?;
+                    let n = chunk.interleave_into(&mut bytes);
                     // The render may have finished with its chunks: nothing to give back.
                     let _ = written.send(chunk);
+                    file.write_all(&bytes[..n])?;
                 }
                 Ok(file)
             })
@@ -124,34 +157,20 @@ impl WavOut {
         self.frames
     }
 
-    /// Appends one block: `left` and `right` have the same length.
+    /// Appends `left` and `right` (the same length), copied into the chunks a block of at
+    /// most [`MAX_BLOCK`] frames at a time. (A render hands its blocks over as a
+    /// [`BlockSink`] instead, which the engine renders into without a copy.)
+    #[cfg(test)]
     pub fn write(&mut self, left: &[f32], right: &[f32]) -> Result<(), WavError> {
         debug_assert_eq!(left.len(), right.len());
         let n = left.len().min(right.len());
-        if (self.frames + n as u64) * FRAME_BYTES > MAX_DATA {
-            // The sizes in the header are 32-bit.
-            return Err(self.error(format!(
-                "a WAV file holds at most {} frames of 32-bit stereo ({:.1} hours at {} Hz); \
-                 render fewer bars",
-                MAX_DATA / FRAME_BYTES,
-                (MAX_DATA / FRAME_BYTES) as f64 / f64::from(self.sample_rate) / 3600.0,
-                self.sample_rate
-            )));
+        for at in (0..n).step_by(MAX_BLOCK) {
+            let m = MAX_BLOCK.min(n - at);
+            let [l, r] = self.block(m)?;
+            l.copy_from_slice(&left[at..at + m]);
+            r.copy_from_slice(&right[at..at + m]);
+            self.done(m)?;
         }
-        let mut done = 0;
-        while done < n {
-            let room = (CHUNK - self.chunk.len) / FRAME_BYTES as usize;
-            let take = room.min(n - done);
-            let at = self.chunk.len;
-            let bytes = &mut self.chunk.bytes[at..at + take * FRAME_BYTES as usize];
-            interleave(bytes, &left[done..done + take], &right[done..done + take]);
-            self.chunk.len += take * FRAME_BYTES as usize;
-            done += take;
-            if self.chunk.len + FRAME_BYTES as usize > CHUNK {
-                self.send_chunk()?;
-            }
-        }
-        self.frames += n as u64;
         Ok(())
     }
 
@@ -165,7 +184,7 @@ impl WavOut {
             // means the writer stopped on an error.
             match self.empty.recv() {
                 Ok(mut c) => {
-                    c.len = 0;
+                    c.clear();
                     c
                 }
                 Err(_) => return Err(self.writer_error()),
@@ -201,7 +220,7 @@ impl WavOut {
 
     /// Writes the last chunk, then the final sizes into the header, and closes the file.
     pub fn finish(mut self) -> Result<(), WavError> {
-        if self.chunk.len > 0 {
+        if !self.chunk.blocks.is_empty() {
             self.send_chunk()?;
         }
         let mut file = self.join_writer()?;
@@ -234,6 +253,42 @@ impl WavOut {
         h[4..8].copy_from_slice(&(data + len as u32 - 8).to_le_bytes());
         h[len - 4..].copy_from_slice(&data.to_le_bytes());
         h
+    }
+}
+
+impl BlockSink for WavOut {
+    type Error = WavError;
+
+    /// Room for the next block's `n` frames in the current chunk (a full chunk goes to the
+    /// writer thread first).
+    fn block(&mut self, n: usize) -> Result<[&mut [f32]; 2], WavError> {
+        if n > MAX_BLOCK {
+            return Err(self.error(format!("a block of {n} frames (at most {MAX_BLOCK})")));
+        }
+        if (self.frames + n as u64) * FRAME_BYTES > MAX_DATA {
+            // The sizes in the header are 32-bit.
+            return Err(self.error(format!(
+                "a WAV file holds at most {} frames of 32-bit stereo ({:.1} hours at {} Hz); \
+                 render fewer bars",
+                MAX_DATA / FRAME_BYTES,
+                (MAX_DATA / FRAME_BYTES) as f64 / f64::from(self.sample_rate) / 3600.0,
+                self.sample_rate
+            )));
+        }
+        if self.chunk.len + 2 * n > CHUNK_FLOATS {
+            self.send_chunk()?;
+        }
+        let at = self.chunk.len;
+        let (left, right) = self.chunk.samples[at..at + 2 * n].split_at_mut(n);
+        Ok([left, right])
+    }
+
+    /// The block [`BlockSink::block`] gave room for is rendered.
+    fn done(&mut self, n: usize) -> Result<(), WavError> {
+        self.chunk.len += 2 * n;
+        self.chunk.blocks.push(n);
+        self.frames += n as u64;
+        Ok(())
     }
 }
 
@@ -319,7 +374,7 @@ mod tests {
         // 3.5 chunks' worth of frames in odd-sized blocks: every chunk is reused.
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("long.wav");
-        let frames = (CHUNK / FRAME_BYTES as usize) * (CHUNKS + 1) + 12_345;
+        let frames = MAX_BLOCK * (CHUNKS + 1) + 12_345;
         let left: Vec<f32> = (0..frames).map(|i| i as f32).collect();
         let right: Vec<f32> = (0..frames).map(|i| -(i as f32) - 0.5).collect();
         let mut w = WavOut::create(&path, 48_000).expect("create");
@@ -345,7 +400,7 @@ mod tests {
     fn a_long_earlier_take_is_replaced_and_removed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("take.wav");
-        std::fs::write(&path, vec![7u8; 3 * CHUNK]).expect("an earlier take");
+        std::fs::write(&path, vec![7u8; 12 * CHUNK_FLOATS]).expect("an earlier take");
         let mut w = WavOut::create(&path, 48_000).expect("create");
         w.write(&[0.5; 100], &[-0.5; 100]).expect("block");
         w.finish().expect("finish");
@@ -361,12 +416,39 @@ mod tests {
         #[cfg(unix)]
         {
             let target = dir.path().join("target.wav");
-            std::fs::write(&target, vec![7u8; 3 * CHUNK]).expect("target");
+            std::fs::write(&target, vec![7u8; 12 * CHUNK_FLOATS]).expect("target");
             let link = dir.path().join("link.wav");
             std::os::unix::fs::symlink(&target, &link).expect("symlink");
             WavOut::create(&link, 48_000).expect("create").finish().expect("finish");
             assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
             assert_eq!(hound::WavReader::open(&target).expect("target").duration(), 0);
+        }
+    }
+
+    #[test]
+    fn blocks_rendered_into_the_chunks_are_written_in_order() {
+        // Blocks filled in place as the engine fills them, crossing chunk boundaries.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("blocks.wav");
+        let mut w = WavOut::create(&path, 48_000).expect("create");
+        let mut next = 0u32;
+        for _ in 0..(3 * CHUNKS * MAX_BLOCK / 1000 + 7) {
+            let [l, r] = w.block(1000).expect("room");
+            for (a, b) in l.iter_mut().zip(r.iter_mut()) {
+                *a = next as f32;
+                *b = -(next as f32);
+                next += 1;
+            }
+            w.done(1000).expect("done");
+        }
+        let err = w.block(MAX_BLOCK + 1).err().expect("too long a block");
+        assert!(err.to_string().contains("blocks.wav"), "{err}");
+        w.finish().expect("finish");
+        let mut r = hound::WavReader::open(&path).expect("hound opens it");
+        assert_eq!(r.duration(), next);
+        for (i, s) in r.samples::<f32>().enumerate() {
+            let frame = (i / 2) as f32;
+            assert_eq!(s.expect("sample"), if i % 2 == 0 { frame } else { -frame }, "{i}");
         }
     }
 
