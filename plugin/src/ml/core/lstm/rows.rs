@@ -51,12 +51,13 @@ pub(crate) struct PanelMatrix {
     data: Vec<f32>,
 }
 
-/// Accumulators of up to [`GROUP`] panels for up to [`MAX_ROWS`] rows.
-type Acc = [[f32; PANEL * GROUP]; MAX_ROWS];
-
 /// A kernel: `g` panels (`w`: `[g][k][PANEL]`) for `m` (≤ [`KERNEL_ROWS`]) rows of `x`
-/// (`[m, k]`), into `acc` (`m` rows).
-type Kernel = fn(&[f32], &[f32], usize, usize, usize, &mut [[f32; PANEL * GROUP]]);
+/// (`[m, k]`), accumulated in place into `y`: row `i`'s `g * PANEL` outputs start at
+/// `y[i * stride]`.
+type Kernel = fn(&[f32], &[f32], usize, usize, usize, &mut [f32], usize);
+
+/// Room for a group's last panels past the matrix's columns (rows of [`GROUP`] panels).
+type Padded = [f32; KERNEL_ROWS * PANEL * GROUP];
 
 impl PanelMatrix {
     /// Rows `row0..row0 + rows` of the row-major `[.., cols]` matrix `w`.
@@ -87,9 +88,6 @@ impl PanelMatrix {
         let (rows, cols) = (self.rows, self.cols);
         assert!(x.len() == n * rows && y.len() == n * cols, "accumulate: sizes");
         let count = cols.div_ceil(PANEL);
-        // Columns past `width` of a last group hold stale values the kernel may read but
-        // nobody uses.
-        let mut acc: Acc = [[0f32; PANEL * GROUP]; MAX_ROWS];
         let mut r0 = 0;
         while r0 < n {
             let m = (n - r0).min(MAX_ROWS);
@@ -99,22 +97,32 @@ impl PanelMatrix {
                 let full = group(m);
                 let g = if count - p >= full { full } else { 1 };
                 let c0 = p * PANEL;
-                let width = (g * PANEL).min(cols - c0);
-                for (i, a) in acc.iter_mut().enumerate().take(m) {
-                    let at = (r0 + i) * cols + c0;
-                    a[..width].copy_from_slice(&y[at..at + width]);
-                }
                 let w = &self.data[p * rows * PANEL..(p + g) * rows * PANEL];
                 let mut s = 0;
                 while s < m {
                     let ms = (m - s).min(KERNEL_ROWS);
                     let xs = &x[(r0 + s) * rows..(r0 + s + ms) * rows];
-                    kernel(w, xs, rows, ms, g, &mut acc[s..s + ms]);
+                    let at = (r0 + s) * cols + c0;
+                    if c0 + g * PANEL <= cols {
+                        // Whole panels: the kernel works on `y` itself.
+                        let end = at + (ms - 1) * cols + g * PANEL;
+                        kernel(w, xs, rows, ms, g, &mut y[at..end], cols);
+                    } else {
+                        // The group runs past the last column: through a padded copy.
+                        let width = cols - c0;
+                        let stride = PANEL * GROUP;
+                        let mut pad: Padded = [0.0; KERNEL_ROWS * PANEL * GROUP];
+                        for i in 0..ms {
+                            let src = &y[at + i * cols..at + i * cols + width];
+                            pad[i * stride..i * stride + width].copy_from_slice(src);
+                        }
+                        kernel(w, xs, rows, ms, g, &mut pad, stride);
+                        for i in 0..ms {
+                            let dst = &mut y[at + i * cols..at + i * cols + width];
+                            dst.copy_from_slice(&pad[i * stride..i * stride + width]);
+                        }
+                    }
                     s += ms;
-                }
-                for (i, a) in acc.iter().enumerate().take(m) {
-                    let at = (r0 + i) * cols + c0;
-                    y[at..at + width].copy_from_slice(&a[..width]);
                 }
                 p += g;
             }
@@ -124,13 +132,13 @@ impl PanelMatrix {
 }
 
 /// `g` panels for `m` (1..=4) rows (see [`Kernel`]).
-fn panels(w: &[f32], x: &[f32], k: usize, m: usize, g: usize, acc: &mut [[f32; PANEL * GROUP]]) {
+fn panels(w: &[f32], x: &[f32], k: usize, m: usize, g: usize, y: &mut [f32], stride: usize) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has AVX2 and FMA (checked above).
-        return unsafe { x86::panels(w, x, k, m, g, acc) };
+        return unsafe { x86::panels(w, x, k, m, g, y, stride) };
     }
-    panels_portable(w, x, k, m, g, acc)
+    panels_portable(w, x, k, m, g, y, stride)
 }
 
 fn panels_portable(
@@ -139,13 +147,15 @@ fn panels_portable(
     k: usize,
     m: usize,
     g: usize,
-    acc: &mut [[f32; PANEL * GROUP]],
+    y: &mut [f32],
+    stride: usize,
 ) {
     for (q, wq) in w.chunks_exact(k * PANEL).enumerate().take(g) {
         for (kk, wr) in wq.chunks_exact(PANEL).enumerate() {
-            for (i, a) in acc.iter_mut().enumerate().take(m) {
+            for i in 0..m {
                 let xv = x[i * k + kk];
-                for (a, &wv) in a[q * PANEL..(q + 1) * PANEL].iter_mut().zip(wr) {
+                let at = i * stride + q * PANEL;
+                for (a, &wv) in y[at..at + PANEL].iter_mut().zip(wr) {
                     *a = xv.mul_add(wv, *a);
                 }
             }
@@ -158,38 +168,59 @@ mod x86 {
     use super::{group, GROUP, PANEL};
     use std::arch::x86_64::*;
 
-    type Rows = [[f32; PANEL * GROUP]];
-
     /// `m` (1..=4) rows × `g` panels: [`group`]`(m)` panels, 2 (the rows past 4 of a
     /// group of 5 to 8), or 1 (the last few panels).
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn panels(w: &[f32], x: &[f32], k: usize, m: usize, g: usize, acc: &mut Rows) {
-        assert!(w.len() >= g * k * PANEL && x.len() >= m * k && acc.len() >= m, "panels: sizes");
+    pub(super) fn panels(
+        w: &[f32],
+        x: &[f32],
+        k: usize,
+        m: usize,
+        g: usize,
+        y: &mut [f32],
+        stride: usize,
+    ) {
+        assert!(
+            w.len() >= g * k * PANEL
+                && x.len() >= m * k
+                && m >= 1
+                && g <= GROUP
+                && y.len() >= (m - 1) * stride + g * PANEL,
+            "panels: sizes"
+        );
         match (m, g) {
-            (1, 1) => tile::<1, 1>(w, x, k, acc),
-            (2, 1) => tile::<2, 1>(w, x, k, acc),
-            (3, 1) => tile::<3, 1>(w, x, k, acc),
-            (4, 1) => tile::<4, 1>(w, x, k, acc),
-            (1, 2) => tile::<1, 2>(w, x, k, acc),
-            (2, 2) => tile::<2, 2>(w, x, k, acc),
-            (3, 2) => tile::<3, 2>(w, x, k, acc),
-            (4, 2) => tile::<4, 2>(w, x, k, acc),
-            (1, _) if g == group(1) => tile::<1, { group(1) }>(w, x, k, acc),
-            (2, _) if g == group(2) => tile::<2, { group(2) }>(w, x, k, acc),
-            (3, _) if g == group(3) => tile::<3, { group(3) }>(w, x, k, acc),
+            (1, 1) => tile::<1, 1>(w, x, k, y, stride),
+            (2, 1) => tile::<2, 1>(w, x, k, y, stride),
+            (3, 1) => tile::<3, 1>(w, x, k, y, stride),
+            (4, 1) => tile::<4, 1>(w, x, k, y, stride),
+            (1, 2) => tile::<1, 2>(w, x, k, y, stride),
+            (2, 2) => tile::<2, 2>(w, x, k, y, stride),
+            (3, 2) => tile::<3, 2>(w, x, k, y, stride),
+            (4, 2) => tile::<4, 2>(w, x, k, y, stride),
+            (1, _) if g == group(1) => tile::<1, { group(1) }>(w, x, k, y, stride),
+            (2, _) if g == group(2) => tile::<2, { group(2) }>(w, x, k, y, stride),
+            (3, _) if g == group(3) => tile::<3, { group(3) }>(w, x, k, y, stride),
             _ => unreachable!("panels: {m} rows × {g} panels"),
         }
     }
 
-    /// `M·G` accumulators; per `k`, `G` weight loads and `M` broadcasts.
+    /// `M·G` accumulators, loaded from `y` and stored back; per `k`, `G` weight loads and
+    /// `M` broadcasts.
     #[target_feature(enable = "avx2,fma")]
-    fn tile<const M: usize, const G: usize>(w: &[f32], x: &[f32], k: usize, acc: &mut Rows) {
-        let (wp, xp) = (w.as_ptr(), x.as_ptr());
+    fn tile<const M: usize, const G: usize>(
+        w: &[f32],
+        x: &[f32],
+        k: usize,
+        y: &mut [f32],
+        stride: usize,
+    ) {
+        let (wp, xp, yp) = (w.as_ptr(), x.as_ptr(), y.as_mut_ptr());
         let mut a = [[_mm256_setzero_ps(); G]; M];
-        for (ai, row) in a.iter_mut().zip(acc.iter()) {
+        for (i, ai) in a.iter_mut().enumerate() {
             for (q, v) in ai.iter_mut().enumerate() {
-                // SAFETY: `8q + 8 <= 8G <= 64`, inside the row.
-                *v = unsafe { _mm256_loadu_ps(row.as_ptr().add(q * PANEL)) };
+                // SAFETY: `i * stride + 8q + 8 <= (M - 1) * stride + 8G <= y.len()`
+                // (asserted by the caller).
+                *v = unsafe { _mm256_loadu_ps(yp.add(i * stride + q * PANEL)) };
             }
         }
         for kk in 0..k {
@@ -208,10 +239,10 @@ mod x86 {
                 }
             }
         }
-        for (ai, row) in a.iter().zip(acc.iter_mut()) {
+        for (i, ai) in a.iter().enumerate() {
             for (q, v) in ai.iter().enumerate() {
                 // SAFETY: as above.
-                unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(q * PANEL), *v) };
+                unsafe { _mm256_storeu_ps(yp.add(i * stride + q * PANEL), *v) };
             }
         }
     }
