@@ -441,7 +441,7 @@ mod tests {
             }
             w.done(1000).expect("done");
         }
-        let err = w.block(MAX_BLOCK + 1).err().expect("too long a block");
+        let err = w.block(MAX_BLOCK + 1).expect_err("too long a block");
         assert!(err.to_string().contains("blocks.wav"), "{err}");
         w.finish().expect("finish");
         let mut r = hound::WavReader::open(&path).expect("hound opens it");
