@@ -32,17 +32,15 @@ pub(crate) const MAX_ROWS: usize = 8;
 /// second reading the panels from L1 or L2).
 const KERNEL_ROWS: usize = 4;
 
-/// Panels a pass takes at once for `m` rows: 8 or 9 accumulators for up to 3 rows
+/// Panels a pass takes at once for `m` rows: 8 or 9 accumulators for up to 4 rows
 /// (enough independent FMA chains to keep both FMA units busy: FMA latency 4, two a
-/// cycle) plus the weight vectors and a broadcast within the 16 AVX2 registers; 4 rows
-/// (and groups of 5 to 8, as 4 and the rest over the same panels) take 3 panels, 12
-/// accumulators with 3 weight vectors and one broadcast: all 16 registers, which the
-/// AVX2 kernel allocates by hand (see `x86::tile_4x3`).
+/// cycle) plus the weight vectors and a broadcast within the 16 AVX2 registers.
 const fn group(m: usize) -> usize {
     match m {
         1 => 8,
         2 => 4,
-        _ => 3,
+        3 => 3,
+        _ => 2,
     }
 }
 
@@ -96,9 +94,9 @@ impl PanelMatrix {
             let m = (n - r0).min(MAX_ROWS);
             let mut p = 0;
             while p < count {
-                // The last panels two or one at a time.
-                let (full, left) = (group(m), count - p);
-                let g = if left >= full { full } else { left.min(2) };
+                // The last panels one at a time.
+                let full = group(m);
+                let g = if count - p >= full { full } else { 1 };
                 let c0 = p * PANEL;
                 let w = &self.data[p * rows * PANEL..(p + g) * rows * PANEL];
                 let mut s = 0;
@@ -171,8 +169,8 @@ mod x86 {
     use super::{group, GROUP, PANEL};
     use std::arch::x86_64::*;
 
-    /// `m` (1..=4) rows × `g` panels: [`group`]`(m)` panels (3 for the rows past 4 of a
-    /// group of 5 to 8), or 2 or 1 (the last few panels).
+    /// `m` (1..=4) rows × `g` panels: [`group`]`(m)` panels, 2 (the rows past 4 of a
+    /// group of 5 to 8), or 1 (the last few panels).
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn panels(
         w: &[f32],
@@ -200,112 +198,10 @@ mod x86 {
             (2, 2) => tile::<2, 2>(w, x, k, y, stride),
             (3, 2) => tile::<3, 2>(w, x, k, y, stride),
             (4, 2) => tile::<4, 2>(w, x, k, y, stride),
-            (1, 3) => tile::<1, 3>(w, x, k, y, stride),
-            (2, 3) => tile::<2, 3>(w, x, k, y, stride),
-            (3, 3) => tile::<3, 3>(w, x, k, y, stride),
-            // SAFETY: the sizes are asserted above.
-            (4, 3) => unsafe { tile_4x3(w, x, k, y, stride) },
             (1, _) if g == group(1) => tile::<1, { group(1) }>(w, x, k, y, stride),
             (2, _) if g == group(2) => tile::<2, { group(2) }>(w, x, k, y, stride),
+            (3, _) if g == group(3) => tile::<3, { group(3) }>(w, x, k, y, stride),
             _ => unreachable!("panels: {m} rows × {g} panels"),
-        }
-    }
-
-    /// 4 rows × 3 panels, the registers allocated by hand: `ymm0`–`ymm11` hold the
-    /// accumulators (row-major), `ymm12`–`ymm14` a row of the three panels' weights,
-    /// `ymm15` one row's input broadcast. (The compiler's allocation of the same tile
-    /// spilled accumulators to the stack and ran at half the speed.) Per `k`: 3 weight
-    /// loads, 4 broadcasts and 12 FMAs, each accumulator's chain in order over `k`, as
-    /// [`tile`] computes it.
-    ///
-    /// # Safety
-    /// The CPU has AVX2 and FMA; `w` holds 3 panels of `k` rows of PANEL, `x` 4 rows of
-    /// `k`, and `y` 4 rows of 24 values `stride` apart.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile_4x3(w: &[f32], x: &[f32], k: usize, y: &mut [f32], stride: usize) {
-        if k == 0 {
-            return;
-        }
-        let (wp, xp, yp) = (w.as_ptr(), x.as_ptr(), y.as_mut_ptr());
-        // SAFETY (all pointers): inside `w`, `x` and `y` by the caller's sizes.
-        let (w0, w1, w2) = unsafe { (wp, wp.add(k * PANEL), wp.add(2 * k * PANEL)) };
-        let (x0, x1, x2, x3) = unsafe { (xp, xp.add(k), xp.add(2 * k), xp.add(3 * k)) };
-        let (y0, y1, y2, y3) =
-            unsafe { (yp, yp.add(stride), yp.add(2 * stride), yp.add(3 * stride)) };
-        // The loop index counts bytes of `x` (4 a step); the weights advance 32 bytes a
-        // step, so they are addressed with the index scaled by 8.
-        let end = k * 4;
-        // SAFETY: see the function's contract; the loop reads `w0..w2[0..k * PANEL]` and
-        // `x0..x3[0..k]`, and the accumulators are `y0..y3[0..24]`.
-        unsafe {
-            std::arch::asm!(
-                "vmovups ymm0, [{y0}]",
-                "vmovups ymm1, [{y0} + 32]",
-                "vmovups ymm2, [{y0} + 64]",
-                "vmovups ymm3, [{y1}]",
-                "vmovups ymm4, [{y1} + 32]",
-                "vmovups ymm5, [{y1} + 64]",
-                "vmovups ymm6, [{y2}]",
-                "vmovups ymm7, [{y2} + 32]",
-                "vmovups ymm8, [{y2} + 64]",
-                "vmovups ymm9, [{y3}]",
-                "vmovups ymm10, [{y3} + 32]",
-                "vmovups ymm11, [{y3} + 64]",
-                "xor {i}, {i}",
-                "2:",
-                "vmovups ymm12, [{w0} + {i} * 8]",
-                "vmovups ymm13, [{w1} + {i} * 8]",
-                "vmovups ymm14, [{w2} + {i} * 8]",
-                "vbroadcastss ymm15, [{x0} + {i}]",
-                "vfmadd231ps ymm0, ymm15, ymm12",
-                "vfmadd231ps ymm1, ymm15, ymm13",
-                "vfmadd231ps ymm2, ymm15, ymm14",
-                "vbroadcastss ymm15, [{x1} + {i}]",
-                "vfmadd231ps ymm3, ymm15, ymm12",
-                "vfmadd231ps ymm4, ymm15, ymm13",
-                "vfmadd231ps ymm5, ymm15, ymm14",
-                "vbroadcastss ymm15, [{x2} + {i}]",
-                "vfmadd231ps ymm6, ymm15, ymm12",
-                "vfmadd231ps ymm7, ymm15, ymm13",
-                "vfmadd231ps ymm8, ymm15, ymm14",
-                "vbroadcastss ymm15, [{x3} + {i}]",
-                "vfmadd231ps ymm9, ymm15, ymm12",
-                "vfmadd231ps ymm10, ymm15, ymm13",
-                "vfmadd231ps ymm11, ymm15, ymm14",
-                "add {i}, 4",
-                "cmp {i}, {end}",
-                "jne 2b",
-                "vmovups [{y0}], ymm0",
-                "vmovups [{y0} + 32], ymm1",
-                "vmovups [{y0} + 64], ymm2",
-                "vmovups [{y1}], ymm3",
-                "vmovups [{y1} + 32], ymm4",
-                "vmovups [{y1} + 64], ymm5",
-                "vmovups [{y2}], ymm6",
-                "vmovups [{y2} + 32], ymm7",
-                "vmovups [{y2} + 64], ymm8",
-                "vmovups [{y3}], ymm9",
-                "vmovups [{y3} + 32], ymm10",
-                "vmovups [{y3} + 64], ymm11",
-                w0 = in(reg) w0,
-                w1 = in(reg) w1,
-                w2 = in(reg) w2,
-                x0 = in(reg) x0,
-                x1 = in(reg) x1,
-                x2 = in(reg) x2,
-                x3 = in(reg) x3,
-                y0 = in(reg) y0,
-                y1 = in(reg) y1,
-                y2 = in(reg) y2,
-                y3 = in(reg) y3,
-                end = in(reg) end,
-                i = out(reg) _,
-                out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-                out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
-                out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
-                out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
-                options(nostack),
-            );
         }
     }
 
