@@ -5,9 +5,9 @@
 //! A decoder small enough to stay in cache (mel_2bar_small: 3 MB a step) costs one pass
 //! over its weights per step at batch 1, and the multiply-adds of each further row. The
 //! kernel keeps the accumulators of every row of some columns in registers while those
-//! columns' weights stream past once (AVX2 + FMA, 8, 9 or 12 registers: 1 row × 64
-//! columns, 2 × 32, 3 × 24, 4 × 24; 5 to 8 rows as 4 and the rest over the same columns,
-//! which are then in L1 or L2), so 4 rows cost little more than one. The kernel adds
+//! columns' weights stream past once (AVX2 + FMA, 8 or 9 registers: 1 row × 64 columns,
+//! 2 × 32, 3 × 24, 4 × 16; 5 to 8 rows as 4 and the rest over the same columns, which
+//! are then in L1 or L2), so 4 rows cost little more than one. The kernel adds
 //! into the outputs in place (each row `stride` apart), so no tile is copied in or out.
 //!
 //! Every output is the chain `acc = fma(x[k], w[k][j], acc)` over `k` in order from its
