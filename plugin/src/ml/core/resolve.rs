@@ -657,6 +657,21 @@ pub(crate) mod tests {
         std::fs::read_dir(&served).unwrap().count()
     }
 
+    /// A checkpoint served 4 KB at a time with `pause` between chunks (and, with `stall`,
+    /// stopping mid-file until that channel closes): its temporary folder, URL and server.
+    fn slow_checkpoint_server(
+        pause: Duration,
+        stall: Option<std::sync::mpsc::Receiver<()>>,
+    ) -> (tempfile::TempDir, String, std::thread::JoinHandle<()>) {
+        let root = tempfile::tempdir().unwrap();
+        let files = served_checkpoint(root.path());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/ckpt", listener.local_addr().unwrap());
+        let served = root.path().join("served");
+        let server = serve_slowly(listener, served, files, 4096, pause, stall);
+        (root, url, server)
+    }
+
     /// Runs `fetch_cancellable` of `url` on a thread, cancels it once the shards are being
     /// downloaded (after `after`), and returns how long the thread took to end after the
     /// cancel and its result.
@@ -691,12 +706,7 @@ pub(crate) mod tests {
     /// with a Cancelled error, nothing in the cache and no partial folder left.
     #[test]
     fn a_cancelled_fetch_ends_at_the_next_chunk_and_leaves_nothing() {
-        let root = tempfile::tempdir().unwrap();
-        let files = served_checkpoint(root.path());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/ckpt", listener.local_addr().unwrap());
-        let served = root.path().join("served");
-        let server = serve_slowly(listener, served, files, 4096, Duration::from_millis(20), None);
+        let (root, url, server) = slow_checkpoint_server(Duration::from_millis(20), None);
         let cache = root.path().join("cache");
         let (took, result) =
             fetch_then_cancel(url.clone(), cache.clone(), Duration::from_millis(400));
@@ -721,14 +731,8 @@ pub(crate) mod tests {
     /// read waiting on it returns at once (not after the 600 s timeout).
     #[test]
     fn a_cancel_interrupts_a_read_on_a_stalled_server() {
-        let root = tempfile::tempdir().unwrap();
-        let files = served_checkpoint(root.path());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/ckpt", listener.local_addr().unwrap());
         let (release, stall) = std::sync::mpsc::channel::<()>();
-        let served = root.path().join("served");
-        let server =
-            serve_slowly(listener, served, files, 4096, Duration::from_millis(1), Some(stall));
+        let (root, url, server) = slow_checkpoint_server(Duration::from_millis(1), Some(stall));
         let cache = root.path().join("cache");
         let (took, result) =
             fetch_then_cancel(url.clone(), cache.clone(), Duration::from_millis(300));

@@ -67,10 +67,8 @@ impl OneHotStack {
         depth: usize,
         after: usize,
     ) -> Result<Self, ModelError> {
-        if layers.is_empty() {
-            return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
-        }
         let context = before + after;
+        // Also refuses a stack without layers.
         check_shapes(&layers, projection, depth + context)?;
         let cols0 = 4 * layers[0].units;
         let k0 = &layers[0].kernel.data;
