@@ -38,36 +38,9 @@ pub struct StepNet {
 impl StepNet {
     /// Builds and optimises the graph of `spec` for `batch` rows.
     pub fn build(spec: &StepSpec, batch: usize) -> Result<Self, ModelError> {
-        if spec.layers.is_empty() {
-            return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
-        }
         let batch = batch.max(1);
         let in_size: usize = spec.inputs.iter().sum();
-        if spec.layers[0].input != in_size {
-            return Err(ModelError::bad_checkpoint(format!(
-                "layer 0 expects input size {} but the model feeds {in_size}",
-                spec.layers[0].input
-            )));
-        }
-        for l in 1..spec.layers.len() {
-            if spec.layers[l].input != spec.layers[l - 1].units {
-                return Err(ModelError::bad_checkpoint(format!(
-                    "layer {l} expects input size {} but layer {} has {} units",
-                    spec.layers[l].input,
-                    l - 1,
-                    spec.layers[l - 1].units
-                )));
-            }
-        }
-        let top = spec.layers.last().map(|l| l.units).unwrap_or(0);
-        if let Some(p) = &spec.projection {
-            if p.input() != top {
-                return Err(ModelError::bad_checkpoint(format!(
-                    "output projection expects {} inputs, top layer has {top} units",
-                    p.input()
-                )));
-            }
-        }
+        super::check_shapes(&spec.layers, spec.projection.as_ref(), in_size)?;
         let mut g = GraphBuilder::new();
         let mut input_sizes = Vec::new();
         let step_inputs: Vec<String> = spec

@@ -342,10 +342,9 @@ impl RowStack {
         depth: usize,
         context: usize,
     ) -> Result<Self, ModelError> {
-        let Some(first) = layers.first() else {
-            return Err(ModelError::bad_checkpoint("LSTM stack has no layers"));
-        };
+        // Also refuses a stack without layers.
         super::check_shapes(layers, projection, depth + context)?;
+        let first = &layers[0];
         let cols0 = 4 * first.units;
         let k0 = &first.kernel.data;
         let rows0 = k0[..depth * cols0].to_vec();
