@@ -322,8 +322,8 @@ impl OfflineEngine {
         sink: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
         progress: impl FnMut(f64),
     ) -> Result<Rendered, E> {
-        let block = self.settings.block;
-        let mut sink = ReadEach { left: vec![0.0; block], right: vec![0.0; block], read: sink };
+        // Its buffers grow to the first block's size.
+        let mut sink = ReadEach { left: Vec::new(), right: Vec::new(), read: sink };
         self.render_to(js, midi, &mut sink, progress)
     }
 
