@@ -17,7 +17,7 @@ use crate::ml::core::note_seq::NoteSequence;
 use crate::ml::core::scale::{ClassMask, Scale};
 use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_rnn::{sample_class, MusicRnn};
-use crate::ml::music_vae::{interpolated_zs, normal, MusicVae};
+use crate::ml::music_vae::{interpolated_zs, normal, MusicVae, Sampler};
 
 /// Most variations one job makes (the panels offer 1–8).
 pub const MAX_VARIATIONS: usize = 8;
@@ -169,8 +169,7 @@ pub fn generate_variations(
     let z: Vec<Vec<f32>> =
         rngs.iter_mut().map(|rng| (0..zd).map(|_| normal(rng)).collect()).collect();
     let mask = scale.and_then(|s| vae.converter.melody().map(|c| s.class_mask(c)));
-    let mut pick = picker(mask, temperature, rngs);
-    vae.decode_with(&z, &mut pick)
+    vae.decode_with(&z, &mut Sampler::new(temperature, mask, rngs))
 }
 
 /// Interpolate: `rngs.len()` melodies (at least 2) from `a` to `b`, decoded as one batch.
@@ -195,8 +194,7 @@ pub fn interpolate_variations(
     let zs = vae.encode(&ends)?;
     let z = interpolated_zs(&zs, rngs.len())?;
     let mask = scale.and_then(|s| vae.converter.melody().map(|c| s.class_mask(c)));
-    let mut pick = picker(mask, temperature, rngs);
-    vae.decode_with(&z, &mut pick)
+    vae.decode_with(&z, &mut Sampler::new(temperature, mask, rngs))
 }
 
 #[cfg(test)]

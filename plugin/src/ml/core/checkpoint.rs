@@ -88,6 +88,18 @@ pub struct ConverterArgs {
     /// The trio's drum part.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drums_args: Option<Box<ConverterArgs>>,
+    /// Grid steps per quarter note (GrooveConverter; default 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps_per_quarter: Option<u32>,
+    /// GrooveConverter: the input's velocities and offsets left out (the model adds them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub humanize: Option<bool>,
+    /// GrooveConverter: every input note on one drum class, velocity 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tapify: Option<bool>,
+    /// GrooveConverter: one model step per drum class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_instruments: Option<bool>,
 }
 
 /// `config.json` of a checkpoint.

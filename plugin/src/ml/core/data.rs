@@ -9,12 +9,17 @@
 //!   `[melody one-hot, bass one-hot, drums one-hot]`; the model decodes three label
 //!   sequences (one decoder per part).
 //!
-//! Input rows are given as their set columns (every input of these converters is 0/1),
-//! which is what the LSTM stacks consume.
+//! - `GrooveConverter`: drum performances as hits, velocities and offsets, both ways
+//!   (the GrooVAE models; [`GrooveConverter`]).
+//!
+//! Input rows are given as their set columns (every input of the categorical converters
+//! is 0/1), which is what the LSTM stacks consume; a groove's rows are dense values
+//! ([`GrooveConverter::to_tensor`]) and its outputs values rather than labels.
 
 use crate::ml::core::checkpoint::{ConverterArgs, ConverterSpec};
 use crate::ml::core::converter::{MelodyConverter, MAX_SEQUENCE_STEPS};
 use crate::ml::core::drums::DrumsConverter;
+use crate::ml::core::groove::GrooveConverter;
 use crate::ml::core::note_seq::{Note, NoteSequence};
 use crate::ml::error::{ModelError, ModelErrorKind};
 
@@ -34,6 +39,8 @@ pub enum DataConverter {
     DrumsOneHot(DrumsConverter),
     /// Melody, bass and drums.
     Trio(TrioConverter),
+    /// Drum performances (hits, velocities, offsets) both ways.
+    Groove(GrooveConverter),
 }
 
 /// Melody, bass and drums (magenta.js `TrioConverter`), all of `num_steps` steps.
@@ -94,9 +101,12 @@ impl DataConverter {
                 let drums = DrumsConverter::new(d.pitch_classes.clone(), Some(n)).map_err(at)?;
                 Ok(DataConverter::Trio(TrioConverter { melody, bass, drums }))
             }
+            "GrooveConverter" => {
+                GrooveConverter::from_args(a).map(DataConverter::Groove).map_err(at)
+            }
             other => Err(ModelError::unsupported(format!(
                 "unsupported dataConverter {other:?} (supported: MelodyConverter, \
-                 DrumsConverter, DrumsOneHotConverter, TrioConverter)"
+                 DrumsConverter, DrumsOneHotConverter, TrioConverter, GrooveConverter)"
             ))),
         }
     }
@@ -117,6 +127,7 @@ impl DataConverter {
             DataConverter::DrumRoll(_) => "DrumsConverter",
             DataConverter::DrumsOneHot(_) => "DrumsOneHotConverter",
             DataConverter::Trio(_) => "TrioConverter",
+            DataConverter::Groove(_) => "GrooveConverter",
         }
     }
 
@@ -126,6 +137,7 @@ impl DataConverter {
             DataConverter::Melody(m) => m.num_steps,
             DataConverter::DrumRoll(d) | DataConverter::DrumsOneHot(d) => d.num_steps,
             DataConverter::Trio(t) => t.melody.num_steps,
+            DataConverter::Groove(g) => Some(g.rows()),
         }
     }
 
@@ -136,6 +148,7 @@ impl DataConverter {
             DataConverter::DrumRoll(d) => d.roll_depth(),
             DataConverter::DrumsOneHot(d) => d.one_hot_depth(),
             DataConverter::Trio(t) => t.melody.depth() + t.bass.depth() + t.drums.one_hot_depth(),
+            DataConverter::Groove(g) => g.depth(),
         }
     }
 
@@ -147,6 +160,7 @@ impl DataConverter {
             DataConverter::Trio(t) => {
                 vec![t.melody.depth(), t.bass.depth(), t.drums.one_hot_depth()]
             }
+            DataConverter::Groove(g) => vec![g.depth()],
         }
     }
 
@@ -160,6 +174,9 @@ impl DataConverter {
                 Ok(d.to_labels(ns)?.into_iter().map(|k| k.into_iter().collect()).collect())
             }
             DataConverter::Trio(t) => t.to_input(ns),
+            DataConverter::Groove(_) => Err(ModelError::engine(
+                "GrooveConverter: a groove's input rows are dense (to_tensor)",
+            )),
         }
     }
 
@@ -184,6 +201,11 @@ impl DataConverter {
                 d.to_note_sequence(&parts[0], steps_per_quarter, qpm)
             }
             DataConverter::Trio(t) => t.to_note_sequence(parts, steps_per_quarter, qpm),
+            DataConverter::Groove(_) => {
+                return Err(ModelError::engine(
+                    "GrooveConverter: a groove is decoded to values, not labels",
+                ))
+            }
         })
     }
 }
@@ -339,8 +361,18 @@ mod tests {
             DataConverter::from_spec(&spec(json!({"type": "DrumsOneHotConverter", "args": {}})))
                 .unwrap();
         assert_eq!((o.input_depth(), o.num_steps()), (512, None));
+        // GrooVAE's converter needs numSteps; tap2drum_2bar's config reads.
         let e = DataConverter::from_spec(&spec(json!({"type": "GrooveConverter", "args": {}})))
             .unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::BadCheckpoint, "{e}");
+        assert!(e.message().contains("numSteps"), "{e}");
+        let g = DataConverter::from_spec(&spec(json!({"type": "GrooveConverter",
+            "args": {"numSteps": 32, "tapify": true}})))
+        .unwrap();
+        assert_eq!((g.input_depth(), g.output_depths(), g.num_steps()), (27, vec![27], Some(32)));
+        let e =
+            DataConverter::from_spec(&spec(json!({"type": "PerformanceConverter", "args": {}})))
+                .unwrap_err();
         assert_eq!(e.kind(), ModelErrorKind::Unsupported, "{e}");
         let e = DataConverter::from_spec(&spec(
             json!({"type": "TrioConverter", "args": {"numSteps": 8}}),

@@ -18,6 +18,7 @@ pub(crate) mod converter;
 pub(crate) mod data;
 pub(crate) mod drums;
 pub(crate) mod embedded;
+pub(crate) mod groove;
 pub(crate) mod lstm;
 pub(crate) mod note_seq;
 pub(crate) mod resolve;

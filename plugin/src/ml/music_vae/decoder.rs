@@ -6,6 +6,8 @@
 //!   or a softmax sample at a temperature);
 //! - a *split* decoder: several core decoders that each decode the same `z` (the trio's
 //!   melody, bass and drums), their outputs side by side;
+//! - a *groove* decoder (`GrooveDecoder`, the GrooVAE models): a core decoder whose step
+//!   output is not a label but values (hits, velocities, offsets) fed back as they are;
 //! - a *conductor* (`ConductorDecoder`, hierarchical models): an LSTM run on an all-zero
 //!   input from `tanh(z @ initial_state + b)`, whose top `h` after each of its
 //!   `numSegments` steps is the `z` of the core decoders for one segment of
@@ -61,16 +63,24 @@ pub(super) struct CoreDecoder {
     /// The stack, fed `[previous output, z]` (`z` as its context input), with the output
     /// projection; native, so a batch of variations reads the weights once a step.
     stack: RowStack,
-    /// Output labels.
+    /// Output labels (or values, for a dense decoder).
     depth: usize,
+    /// Fed its previous output as values (GrooVAE), not as a one-hot label.
+    dense: bool,
     /// Units per layer and number of layers.
     units: usize,
     layers: usize,
 }
 
 impl CoreDecoder {
-    /// Reads the decoder under `prefix` (e.g. `decoder/`) for labels of `depth`.
-    fn from_checkpoint(ck: &Checkpoint, prefix: &str, depth: usize) -> Result<Self, ModelError> {
+    /// Reads the decoder under `prefix` (e.g. `decoder/`) for labels of `depth`, or
+    /// (`dense`) outputs of `depth` values.
+    fn from_checkpoint(
+        ck: &Checkpoint,
+        prefix: &str,
+        depth: usize,
+        dense: bool,
+    ) -> Result<Self, ModelError> {
         let at = |e: ModelError| e.context(format_args!("decoder {prefix}"));
         if ck.has(&format!("{prefix}nade/w_enc")) {
             return Err(at(ModelError::unsupported(
@@ -107,9 +117,15 @@ impl CoreDecoder {
             ))));
         }
         let n = layers.len();
-        let stack = RowStack::new(&layers, Some(&proj), depth, z_to_state.input()).map_err(at)?;
+        let zd = z_to_state.input();
+        let stack = if dense {
+            RowStack::new_dense(&layers, Some(&proj), depth, zd)
+        } else {
+            RowStack::new(&layers, Some(&proj), depth, zd)
+        }
+        .map_err(at)?;
         let z_to_state = PanelDense::new(&z_to_state);
-        Ok(CoreDecoder { z_to_state, stack, depth, units, layers: n })
+        Ok(CoreDecoder { z_to_state, stack, depth, dense, units, layers: n })
     }
 
     /// Size of the `z` this decoder reads.
@@ -148,6 +164,34 @@ impl CoreDecoder {
         }
         Ok(out)
     }
+
+    /// Decodes `len` steps of a dense decoder for the `b` rows of `z`: each step, row
+    /// `r`'s projection goes through `sample(r, values)`, which turns it in place into the
+    /// step's output; that is fed back as the next input (all-zero before the first).
+    /// Returns each row's outputs, `[b][len * depth]`.
+    fn decode_dense(
+        &mut self,
+        z: &[f32],
+        b: usize,
+        len: usize,
+        sample: &mut dyn FnMut(usize, &mut [f32]),
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let states = initial_state(&self.z_to_state, z, b, self.layers, self.units);
+        let mut state = self.stack.state_from(b, &states)?;
+        self.stack.set_context(&mut state, z)?;
+        let d = self.depth;
+        let mut input = vec![0f32; b * d];
+        let mut out = vec![Vec::with_capacity(len * d); b];
+        for _ in 0..len {
+            let mut values = self.stack.step_dense(&input, &mut state)?;
+            for (r, row) in values.chunks_exact_mut(d).enumerate() {
+                sample(r, row);
+                out[r].extend_from_slice(row);
+            }
+            input = values;
+        }
+        Ok(out)
+    }
 }
 
 /// The conductor of a hierarchical model.
@@ -172,13 +216,20 @@ pub(super) struct Decoder {
 }
 
 impl Decoder {
-    /// Reads the decoder of a checkpoint whose converter samples parts of `depths` labels,
-    /// hierarchical with `segments` conductor steps when given.
+    /// Reads the decoder of a checkpoint whose converter samples parts of `depths` labels
+    /// (or, `dense`, one part of `depths[0]` values), hierarchical with `segments`
+    /// conductor steps when given.
     pub(super) fn from_checkpoint(
         ck: &Checkpoint,
         depths: &[usize],
         segments: Option<usize>,
+        dense: bool,
     ) -> Result<Self, ModelError> {
+        if dense && (segments.is_some() || depths.len() != 1) {
+            return Err(ModelError::unsupported(
+                "hierarchical or multi-part groove decoders are not supported",
+            ));
+        }
         let base = if segments.is_some() { "core_decoder/" } else { "" };
         let prefixes: Vec<String> = if depths.len() > 1 {
             (0..depths.len()).map(|i| format!("{base}core_decoder_{i}/decoder/")).collect()
@@ -188,7 +239,7 @@ impl Decoder {
         let cores = prefixes
             .iter()
             .zip(depths)
-            .map(|(p, &d)| CoreDecoder::from_checkpoint(ck, p, d))
+            .map(|(p, &d)| CoreDecoder::from_checkpoint(ck, p, d, dense))
             .collect::<Result<Vec<_>, _>>()?;
         let zc = cores[0].z_dims();
         if let Some(c) = cores.iter().find(|c| c.z_dims() != zc) {
@@ -237,6 +288,21 @@ impl Decoder {
         match &self.conductor {
             Some(c) => c.init.input(),
             None => self.cores[0].z_dims(),
+        }
+    }
+
+    /// Decodes the `b` rows of `z` to `num_steps` steps of values of a dense (groove)
+    /// decoder: `[b][num_steps * depth]` (see `CoreDecoder::decode_dense`).
+    pub(super) fn decode_dense(
+        &mut self,
+        z: &[f32],
+        b: usize,
+        num_steps: usize,
+        sample: &mut dyn FnMut(usize, &mut [f32]),
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        match (&self.conductor, self.cores.as_mut_slice()) {
+            (None, [core]) if core.dense => core.decode_dense(z, b, num_steps, sample),
+            _ => Err(ModelError::bad_input("decode: this model's decoder outputs labels")),
         }
     }
 

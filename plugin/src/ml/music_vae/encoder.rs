@@ -120,14 +120,18 @@ pub(super) struct Encoder {
     top: Option<(Bidirectional, usize)>,
     /// `encoder/mu`.
     mu: Dense,
+    /// Reads dense rows (GrooVAE) rather than set columns.
+    dense: bool,
 }
 
 impl Encoder {
-    /// Reads the encoder for input rows of `depth` columns; hierarchical with `segments`.
+    /// Reads the encoder for input rows of `depth` columns (`dense`: `depth` values, flat
+    /// encoders only); hierarchical with `segments`.
     pub(super) fn from_checkpoint(
         ck: &Checkpoint,
         depth: usize,
         segments: Option<usize>,
+        dense: bool,
     ) -> Result<Self, ModelError> {
         let at = |e: ModelError| e.context("encoder");
         let mu = Dense::from_checkpoint(ck, "encoder/mu/kernel", "encoder/mu/bias").map_err(at)?;
@@ -144,10 +148,15 @@ impl Encoder {
                     ck,
                     "encoder/cell_0/bidirectional_rnn/",
                     depth,
-                    false,
+                    dense,
                 )
                 .map_err(at)?;
                 (base, None)
+            }
+            Some(_) if dense => {
+                return Err(at(ModelError::unsupported(
+                    "hierarchical encoders of dense inputs are not supported",
+                )))
             }
             Some(n) => {
                 let level =
@@ -171,7 +180,7 @@ impl Encoder {
                 mu.input()
             ))));
         }
-        Ok(Encoder { base, top, mu })
+        Ok(Encoder { base, top, mu, dense })
     }
 
     /// Size of `z`.
@@ -186,6 +195,9 @@ impl Encoder {
         inputs: &[Vec<Vec<usize>>],
         num_steps: usize,
     ) -> Result<Vec<f32>, ModelError> {
+        if self.dense {
+            return Err(ModelError::bad_input("encode: this encoder reads dense rows"));
+        }
         let b = inputs.len();
         let h = match self.top.as_mut() {
             None => self.base.run_rows(inputs, num_steps)?,
@@ -204,6 +216,21 @@ impl Encoder {
                 top.run_dense(&emb, b, *segments)?
             }
         };
+        Ok(self.mu.apply(&h, b))
+    }
+
+    /// `z` (the mean) of `b` sequences of dense rows, `x[r]` at `r * num_steps * depth`
+    /// (a flat encoder reading dense rows).
+    pub(super) fn encode_dense(
+        &mut self,
+        x: &[f32],
+        b: usize,
+        num_steps: usize,
+    ) -> Result<Vec<f32>, ModelError> {
+        if !self.dense || self.top.is_some() {
+            return Err(ModelError::bad_input("encode: this encoder reads one-hot rows"));
+        }
+        let h = self.base.run_dense(x, b, num_steps)?;
         Ok(self.mu.apply(&h, b))
     }
 }

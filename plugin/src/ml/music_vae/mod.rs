@@ -7,7 +7,11 @@
 //!
 //! [`encoder`] and [`decoder`] hold the networks; the data converter
 //! ([`DataConverter`]) turns NoteSequences into input rows and labels back into notes.
-//! Refused with a clear error: NADE, boolean and groove decoders, and models conditioned on
+//! - the GrooVAE models (`groovae_2bar_humanize`, `tap2drum_*bar`, `groovae_4bar`): a
+//!   drum performance (hits, velocities, offsets: `GrooveConverter`) in, one out, through a
+//!   flat encoder and a decoder fed its own previous output as values.
+//!
+//! Refused with a clear error: NADE and boolean decoders, and models conditioned on
 //! chords, key or other controls.
 
 mod decoder;
@@ -22,7 +26,8 @@ use rand::Rng;
 
 use crate::ml::core::checkpoint::{self, Checkpoint};
 use crate::ml::core::data::DataConverter;
-use crate::ml::core::note_seq::NoteSequence;
+use crate::ml::core::note_seq::{NoteSequence, DEFAULT_QPM};
+use crate::ml::core::scale::ClassMask;
 use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_rnn::sample_class;
 use crate::ml::music_rnn::MAX_BATCH;
@@ -34,6 +39,79 @@ pub fn normal(rng: &mut impl Rng) -> f32 {
     let u1 = rng.random::<f64>().max(1e-300);
     let u2 = rng.random::<f64>();
     ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+/// How a decoder's step output becomes what it is fed next.
+pub trait Draw {
+    /// A class from a categorical decoder's `logits` for row `row` (which it may change:
+    /// a key's mask).
+    fn label(&mut self, row: usize, logits: &mut [f32]) -> usize;
+    /// A GrooVAE decoder's output for row `row`, turned in place into hits, velocities
+    /// and offsets (see [`groove_sample`]).
+    fn values(&mut self, row: usize, values: &mut [f32]);
+}
+
+/// magenta.js's sampling at `temperature` (0: greedy): softmax sampling of a class
+/// (masked by `mask`, a key's scale), or a groove's hits drawn against uniform
+/// thresholds. Row `r` draws from `rngs[r]`, or every row from `rngs[0]` when it is the
+/// only one (a batch drawn from one stream).
+pub struct Sampler<'a, R> {
+    pub temperature: f32,
+    pub mask: Option<ClassMask>,
+    rngs: &'a mut [R],
+}
+
+impl<'a, R: Rng> Sampler<'a, R> {
+    /// `rngs` must not be empty.
+    pub fn new(temperature: f32, mask: Option<ClassMask>, rngs: &'a mut [R]) -> Self {
+        assert!(!rngs.is_empty(), "Sampler: no random streams");
+        Sampler { temperature, mask, rngs }
+    }
+
+    fn rng(&mut self, row: usize) -> &mut R {
+        let n = self.rngs.len();
+        &mut self.rngs[if n == 1 { 0 } else { row % n }]
+    }
+}
+
+impl<R: Rng> Draw for Sampler<'_, R> {
+    fn label(&mut self, row: usize, logits: &mut [f32]) -> usize {
+        if let Some(m) = &self.mask {
+            m.apply(logits);
+        }
+        let t = self.temperature;
+        sample_class(logits, t, self.rng(row))
+    }
+
+    fn values(&mut self, row: usize, values: &mut [f32]) {
+        let t = self.temperature;
+        groove_sample(values, t, self.rng(row));
+    }
+}
+
+/// magenta.js `GrooveDecoder.sample`: the output's thirds are hits, velocities and
+/// offsets; velocities go through a sigmoid, offsets through tanh, and a hit is 1 where
+/// `sigmoid(hit / temperature)` beats a uniform draw (temperature 0: where `sigmoid(hit)`
+/// is above 0.5), else 0.
+pub fn groove_sample(values: &mut [f32], temperature: f32, rng: &mut impl Rng) {
+    let k = values.len() / 3;
+    let (hits, rest) = values.split_at_mut(k);
+    let (velocities, offsets) = rest.split_at_mut(k);
+    let sigmoid = |x: f32| (1.0 / (1.0 + (-(x as f64)).exp())) as f32;
+    for v in velocities {
+        *v = sigmoid(*v);
+    }
+    for v in offsets {
+        *v = (*v as f64).tanh() as f32;
+    }
+    for h in hits {
+        let on = if temperature > 0.0 {
+            sigmoid(*h / temperature) > rng.random::<f32>()
+        } else {
+            sigmoid(*h) > 0.5
+        };
+        *h = if on { 1.0 } else { 0.0 };
+    }
 }
 
 /// A loaded MusicVAE.
@@ -101,10 +179,14 @@ impl MusicVae {
                 "the checkpoint has a conductor but its converter has no numSegments",
             )));
         }
+        let groove = matches!(converter, DataConverter::Groove(_));
+        if groove && segments.is_some() {
+            return refuse("hierarchical GrooVAE models are not supported");
+        }
         let encoder =
-            Encoder::from_checkpoint(ck, converter.input_depth(), segments).map_err(at)?;
-        let decoder =
-            Decoder::from_checkpoint(ck, &converter.output_depths(), segments).map_err(at)?;
+            Encoder::from_checkpoint(ck, converter.input_depth(), segments, groove).map_err(at)?;
+        let decoder = Decoder::from_checkpoint(ck, &converter.output_depths(), segments, groove)
+            .map_err(at)?;
         if encoder.z_dims() != decoder.z_dims() {
             return Err(at(ModelError::bad_checkpoint(format!(
                 "encoder/mu gives {} dims but the decoder takes z of {}",
@@ -143,16 +225,21 @@ impl MusicVae {
                 "encode: at most {MAX_BATCH} sequences per call"
             )));
         }
-        let inputs = seqs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                self.converter
-                    .to_input(s)
-                    .map_err(|e| e.context(format_args!("encode: sequence {i}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let z = self.encoder.encode(&inputs, self.num_steps)?;
+        let at = |i: usize| move |e: ModelError| e.context(format_args!("encode: sequence {i}"));
+        let z = if let DataConverter::Groove(g) = &self.converter {
+            let mut x = Vec::with_capacity(seqs.len() * g.rows() * g.depth());
+            for (i, s) in seqs.iter().enumerate() {
+                x.extend(g.to_tensor(s).map_err(at(i))?);
+            }
+            self.encoder.encode_dense(&x, seqs.len(), self.num_steps)?
+        } else {
+            let inputs = seqs
+                .iter()
+                .enumerate()
+                .map(|(i, s)| self.converter.to_input(s).map_err(at(i)))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.encoder.encode(&inputs, self.num_steps)?
+        };
         Ok(z.chunks(self.z_dims()).map(|c| c.to_vec()).collect())
     }
 
@@ -169,15 +256,28 @@ impl MusicVae {
 
     /// Decodes latent vectors (one batch) to labels per part, with the pick of each class
     /// left to `pick(row, logits)`, which may change the row's logits (a key's mask) and
-    /// returns the class fed back (see `MusicRnn::continue_events_with`).
+    /// returns the class fed back (see `MusicRnn::continue_events_with`). Categorical
+    /// decoders only.
     pub fn decode_labels_with(
         &mut self,
         z: &[Vec<f32>],
         pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
     ) -> Result<Vec<Vec<Vec<usize>>>, ModelError> {
+        if self.is_groove() {
+            return Err(ModelError::bad_input(
+                "decode: a GrooVAE model decodes to hits, velocities and offsets, not labels",
+            ));
+        }
+        let Some(flat) = self.checked_z(z)? else { return Ok(Vec::new()) };
+        self.decoder.decode(&flat, z.len(), self.num_steps, pick)
+    }
+
+    /// A batch of latent vectors as one row-major block, after checking their number,
+    /// sizes and values; None for an empty batch.
+    fn checked_z(&self, z: &[Vec<f32>]) -> Result<Option<Vec<f32>>, ModelError> {
         let b = z.len();
         if b == 0 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         if b > MAX_BATCH {
             return Err(ModelError::bad_input(format!(
@@ -194,8 +294,12 @@ impl MusicVae {
         if z.iter().flatten().any(|v| !v.is_finite()) {
             return Err(ModelError::bad_input("decode: z contains NaN or infinity"));
         }
-        let flat: Vec<f32> = z.iter().flatten().copied().collect();
-        self.decoder.decode(&flat, b, self.num_steps, pick)
+        Ok(Some(z.iter().flatten().copied().collect()))
+    }
+
+    /// Whether this is a GrooVAE model (its outputs are values, not labels).
+    pub fn is_groove(&self) -> bool {
+        matches!(self.converter, DataConverter::Groove(_))
     }
 
     /// `decode(z, temperature)`: sequences at 4 steps per quarter, 120 qpm.
@@ -205,17 +309,24 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
-        self.decode_with(z, &mut |_, logits| sample_class(logits, temperature, rng))
+        self.decode_with(z, &mut Sampler::new(temperature, None, std::slice::from_mut(rng)))
     }
 
-    /// [`MusicVae::decode`] with the pick of each class left to `pick` (see
-    /// [`MusicVae::decode_labels_with`]).
+    /// [`MusicVae::decode`] with each step's output drawn by `draw`: a class (see
+    /// [`MusicVae::decode_labels_with`]) or, for a GrooVAE model, its values.
     pub fn decode_with(
         &mut self,
         z: &[Vec<f32>],
-        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+        draw: &mut dyn Draw,
     ) -> Result<Vec<NoteSequence>, ModelError> {
-        let labels = self.decode_labels_with(z, pick)?;
+        if let DataConverter::Groove(g) = &self.converter {
+            let Some(flat) = self.checked_z(z)? else { return Ok(Vec::new()) };
+            let rows = self
+                .decoder
+                .decode_dense(&flat, z.len(), self.num_steps, &mut |r, v| draw.values(r, v))?;
+            return rows.iter().map(|t| g.to_note_sequence(t, DEFAULT_QPM)).collect();
+        }
+        let labels = self.decode_labels_with(z, &mut |r, logits| draw.label(r, logits))?;
         labels.iter().map(|parts| self.converter.to_note_sequence(parts, 4, None)).collect()
     }
 
@@ -240,7 +351,11 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<NoteSequence>, ModelError> {
-        self.interpolate_with(seqs, n, &mut |_, logits| sample_class(logits, temperature, rng))
+        self.interpolate_with(
+            seqs,
+            n,
+            &mut Sampler::new(temperature, None, std::slice::from_mut(rng)),
+        )
     }
 
     /// [`MusicVae::interpolate`] with the pick of each class left to `pick` (see
@@ -249,7 +364,7 @@ impl MusicVae {
         &mut self,
         seqs: &[NoteSequence],
         n: usize,
-        pick: &mut dyn FnMut(usize, &mut [f32]) -> usize,
+        draw: &mut dyn Draw,
     ) -> Result<Vec<NoteSequence>, ModelError> {
         if n == 0 {
             return Err(ModelError::bad_input(
@@ -258,7 +373,7 @@ impl MusicVae {
         }
         let zs = self.encode(seqs)?;
         let z = interpolated_zs(&zs, n)?;
-        self.decode_with(&z, pick)
+        self.decode_with(&z, draw)
     }
 }
 

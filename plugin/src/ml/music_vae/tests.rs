@@ -277,6 +277,7 @@ fn drums_and_hierarchical_models_match_reference() {
                 s.notes.extend(drum_seq(&[(36, 0), (38, 4)], 8).notes);
                 vec![s]
             }
+            VaeData::Groove { .. } => unreachable!("groove_models_match_reference"),
         };
         let m = check_against_reference(dir.path(), &seqs);
         assert_eq!(m.segments, segments);
@@ -320,4 +321,146 @@ fn wrong_checkpoints_are_refused() {
     let e = MusicVae::load(dir.path()).err().unwrap();
     assert_eq!(e.kind(), ModelErrorKind::BadCheckpoint, "{e}");
     assert!(e.message().contains("numSegments"), "{e}");
+}
+
+/// A greedy groove decode in plain Rust: the step output's values (after
+/// `groove_sample`) fed back with `z`, from zeros; `[steps * depth]`.
+fn reference_groove(ck: &Checkpoint, z: &[f32], steps: usize) -> Vec<f32> {
+    let layers =
+        LstmWeights::discover(ck, |l| format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/"))
+            .unwrap();
+    let proj = Dense::from_checkpoint(
+        ck,
+        "decoder/output_projection/kernel",
+        "decoder/output_projection/bias",
+    )
+    .unwrap();
+    let mut st = init_state(ck, "decoder/z_to_initial_state/", z, &layers);
+    let mut p = vec![0f32; proj.output()];
+    let mut out = Vec::new();
+    let mut rng = SmallRng::seed_from_u64(0);
+    for _ in 0..steps {
+        let mut x: Vec<f32> = p.iter().chain(z.iter()).copied().collect();
+        for (l, w) in layers.iter().enumerate() {
+            let (c, hh) = &mut st[l];
+            reference_step(w, &x, c, hh);
+            x = hh.clone();
+        }
+        p = proj.apply(&x, 1);
+        groove_sample(&mut p, 0.0, &mut rng);
+        out.extend_from_slice(&p);
+    }
+    out
+}
+
+fn drum_hit(pitch: i32, velocity: i32, start: f64) -> Note {
+    Note {
+        pitch,
+        velocity: Some(velocity),
+        start_time: Some(start),
+        end_time: Some(start + 0.1),
+        is_drum: Some(true),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn groove_models_match_reference() {
+    let cases = [
+        VaeData::Groove { humanize: false, tapify: false, split: false },
+        VaeData::Groove { humanize: true, tapify: false, split: false },
+        VaeData::Groove { humanize: false, tapify: true, split: true },
+    ];
+    // Two bars at 120 qpm would be 32 steps; 8 steps (one half bar) keep this quick.
+    let seqs = vec![
+        NoteSequence {
+            notes: vec![
+                drum_hit(36, 110, 0.01),
+                drum_hit(42, 70, 0.12),
+                drum_hit(38, 96, 0.51),
+                drum_hit(46, 40, 0.74),
+            ],
+            total_time: Some(1.0),
+            ..Default::default()
+        },
+        NoteSequence {
+            notes: vec![drum_hit(51, 80, 0.0), drum_hit(49, 127, 0.37)],
+            total_time: Some(1.0),
+            ..Default::default()
+        },
+    ];
+    for (i, data) in cases.into_iter().enumerate() {
+        let family = VaeFamily {
+            data: data.clone(),
+            num_steps: 8,
+            encoder: 12,
+            decoder: vec![10, 10],
+            z: 6,
+            hierarchy: None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write_vae_family(dir.path(), &family, Storage::Float32, 50 + i as u64).unwrap();
+        let ck = checkpoint::load(dir.path()).unwrap();
+        let mut m = MusicVae::from_checkpoint(&ck).unwrap();
+        assert!(m.is_groove() && m.describe().contains("GrooveConverter"));
+        let DataConverter::Groove(g) = m.converter.clone() else { unreachable!() };
+        let z = m.encode(&seqs).unwrap();
+        for (s, zv) in seqs.iter().zip(&z) {
+            let t = g.to_tensor(s).unwrap();
+            let rows: Vec<Vec<f32>> = t.chunks(g.depth()).map(|r| r.to_vec()).collect();
+            let want = reference_encode(&ck, &rows, None);
+            for (a, b) in zv.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-4, "case {i}: z {a} vs {b}");
+            }
+        }
+        // Greedy decode: the same hits, and velocities and offsets to float rounding.
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut zs = z.clone();
+        zs.push(vec![1.5, -2.0, 0.3, 2.2, -0.7, 1.1]);
+        let mut values = Vec::new();
+        let got = m
+            .decode_with(&zs, &mut |r: usize, v: &mut [f32]| {
+                groove_sample(v, 0.0, &mut rng);
+                values.push((r, v.to_vec()));
+            })
+            .unwrap();
+        let mut hits = 0;
+        for (r, zv) in zs.iter().enumerate() {
+            let want = reference_groove(&ck, zv, g.rows());
+            let mine: Vec<f32> =
+                values.iter().filter(|(k, _)| *k == r).flat_map(|(_, v)| v.clone()).collect();
+            assert_eq!(mine.len(), want.len());
+            for (k, (a, b)) in mine.iter().zip(&want).enumerate() {
+                assert!((a - b).abs() < 1e-4, "case {i} row {r} value {k}: {a} vs {b}");
+            }
+            // The notes are those of the values drawn; the reference's to the microsecond.
+            assert_eq!(got[r], g.to_note_sequence(&mine, 120.0).unwrap(), "case {i} row {r}");
+            let ns = g.to_note_sequence(&want, 120.0).unwrap();
+            assert_eq!(got[r].notes.len(), ns.notes.len(), "case {i} row {r}");
+            for (a, b) in got[r].notes.iter().zip(&ns.notes) {
+                assert_eq!((a.pitch, a.velocity), (b.pitch, b.velocity), "case {i} row {r}");
+                let dt = (a.start_time.unwrap() - b.start_time.unwrap()).abs();
+                assert!(dt < 1e-6, "case {i} row {r}: start times {dt} apart");
+            }
+            hits += ns.notes.len();
+        }
+        assert!(hits > 0, "case {i}: no hits at all");
+        // Sampling at a temperature draws hits (0 or 1) and may differ from greedy.
+        let warm = m.decode(&zs, 1.0, &mut rng).unwrap();
+        assert_eq!(warm.len(), 3);
+        assert!(warm.iter().flat_map(|s| &s.notes).all(|n| n.is_drum == Some(true)));
+        // Labels are not what a groove decodes to.
+        let e = m.decode_labels(&zs, 0.0, &mut rng).unwrap_err();
+        assert!(e.message().contains("GrooVAE"), "{e}");
+    }
+}
+
+/// A closure draws a groove's values (the tests' probe); labels are not asked of it.
+impl<F: FnMut(usize, &mut [f32])> Draw for F {
+    fn label(&mut self, _: usize, _: &mut [f32]) -> usize {
+        panic!("a groove model asked for a label")
+    }
+    fn values(&mut self, row: usize, values: &mut [f32]) {
+        self(row, values)
+    }
 }

@@ -23,7 +23,7 @@ use crate::ml::error::{ModelError, ModelErrorKind};
 use crate::ml::music_rnn::sample_class;
 use crate::ml::music_rnn::MusicRnn;
 use crate::ml::music_vae::midime::MidiMe;
-use crate::ml::music_vae::MusicVae;
+use crate::ml::music_vae::{MusicVae, Sampler};
 use crate::ml::shared;
 use crate::ml::studio::{self, ScaleChoice, StudioJob};
 use parking_lot::MutexGuard;
@@ -715,7 +715,8 @@ impl WorkerState {
                 let host = (self.config.scale)();
                 let mut m = self.vae(model)?;
                 let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
-                let out = m.decode_with(&z, &mut pick(mask, t, &mut rng));
+                let out =
+                    m.decode_with(&z, &mut Sampler::new(t, mask, std::slice::from_mut(&mut rng)));
                 drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
@@ -731,7 +732,8 @@ impl WorkerState {
                     .map(|_| (0..zd).map(|_| crate::ml::music_vae::normal(&mut rng)).collect())
                     .collect();
                 let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
-                let out = m.decode_with(&z, &mut pick(mask, t, &mut rng));
+                let out =
+                    m.decode_with(&z, &mut Sampler::new(t, mask, std::slice::from_mut(&mut rng)));
                 drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
@@ -743,7 +745,11 @@ impl WorkerState {
                 let host = (self.config.scale)();
                 let mut m = self.vae(model)?;
                 let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
-                let out = m.interpolate_with(&seqs, n, &mut pick(mask, t, &mut rng));
+                let out = m.interpolate_with(
+                    &seqs,
+                    n,
+                    &mut Sampler::new(t, mask, std::slice::from_mut(&mut rng)),
+                );
                 drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
@@ -780,7 +786,8 @@ impl WorkerState {
                 let host = (self.config.scale)();
                 let mut m = self.vae(vae)?;
                 let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
-                let out = m.decode_with(&z?, &mut pick(mask, t, &mut rng));
+                let out =
+                    m.decode_with(&z?, &mut Sampler::new(t, mask, std::slice::from_mut(&mut rng)));
                 drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)

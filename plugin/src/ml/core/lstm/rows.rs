@@ -293,14 +293,17 @@ struct Layer {
 }
 
 /// An LSTM stack fed a one-hot class (or nothing) and a context vector per row, with an
-/// optional output projection to logits.
+/// optional output projection to logits; or ([`RowStack::new_dense`]) fed `depth` dense
+/// values (the GrooVAE decoder's previous output) and the context.
 pub struct RowStack {
-    /// Number of classes (the one-hot part of layer 0's input, first).
+    /// Number of classes (the one-hot part of layer 0's input, first), or of dense values.
     depth: usize,
     /// Size of the context input (after the one-hot part).
     context: usize,
-    /// The one-hot part's rows of layer 0's `W_x`, `[depth, 4 * units0]`.
+    /// The one-hot part's rows of layer 0's `W_x`, `[depth, 4 * units0]` (one-hot stacks).
     rows0: Vec<f32>,
+    /// The dense part's rows of layer 0's `W_x` (dense stacks).
+    dense_w: Option<PanelMatrix>,
     /// The context part of layer 0's `W_x`.
     context_w: Option<PanelMatrix>,
     layers: Vec<Layer>,
@@ -332,6 +335,14 @@ impl RowState {
     }
 }
 
+/// Layer 0's input of one step: a class per row, or dense values (and their rows of
+/// `W_x`).
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Classes(&'a [Option<usize>]),
+    Dense(&'a PanelMatrix, &'a [f32]),
+}
+
 impl RowStack {
     /// Checks the shapes and packs the weights. Layer 0's input is a one-hot class of
     /// `depth` followed by a `context` vector (0 for none); `projection` maps the top `h`
@@ -342,12 +353,37 @@ impl RowStack {
         depth: usize,
         context: usize,
     ) -> Result<Self, ModelError> {
+        Self::build(layers, projection, depth, context, false)
+    }
+
+    /// [`RowStack::new`] for a layer 0 fed `depth` dense values (then the context):
+    /// step with [`RowStack::step_dense`].
+    pub fn new_dense(
+        layers: &[LstmWeights],
+        projection: Option<&Dense>,
+        depth: usize,
+        context: usize,
+    ) -> Result<Self, ModelError> {
+        Self::build(layers, projection, depth, context, true)
+    }
+
+    fn build(
+        layers: &[LstmWeights],
+        projection: Option<&Dense>,
+        depth: usize,
+        context: usize,
+        dense: bool,
+    ) -> Result<Self, ModelError> {
         // Also refuses a stack without layers.
         super::check_shapes(layers, projection, depth + context)?;
         let first = &layers[0];
         let cols0 = 4 * first.units;
         let k0 = &first.kernel.data;
-        let rows0 = k0[..depth * cols0].to_vec();
+        let (rows0, dense_w) = if dense {
+            (Vec::new(), Some(PanelMatrix::new(k0, cols0, 0, depth)))
+        } else {
+            (k0[..depth * cols0].to_vec(), None)
+        };
         let context_w = (context > 0).then(|| PanelMatrix::new(k0, cols0, depth, context));
         let packed = layers
             .iter()
@@ -364,7 +400,7 @@ impl RowStack {
             .collect();
         let projection = projection
             .map(|p| (PanelMatrix::new(&p.kernel.data, p.output(), 0, p.input()), p.bias.clone()));
-        Ok(RowStack { depth, context, rows0, context_w, layers: packed, projection })
+        Ok(RowStack { depth, context, rows0, dense_w, context_w, layers: packed, projection })
     }
 
     /// Units per layer.
@@ -432,8 +468,30 @@ impl RowStack {
         classes: &[Option<usize>],
         state: &mut RowState,
     ) -> Result<Vec<f32>, ModelError> {
+        if self.dense_w.is_some() {
+            return Err(ModelError::bad_input("LSTM stack: this stack takes dense inputs"));
+        }
+        super::check_classes(classes, state.batch, self.depth)?;
+        self.step_input(Input::Classes(classes), state)
+    }
+
+    /// [`RowStack::step`] of a dense stack: row `r` fed `inputs[r * depth..][..depth]`.
+    pub fn step_dense(&self, inputs: &[f32], state: &mut RowState) -> Result<Vec<f32>, ModelError> {
+        let Some(w) = &self.dense_w else {
+            return Err(ModelError::bad_input("LSTM stack: this stack takes one-hot classes"));
+        };
+        if inputs.len() != state.batch * self.depth {
+            return Err(ModelError::bad_input(format!(
+                "LSTM stack: {} input values, expected {}",
+                inputs.len(),
+                state.batch * self.depth
+            )));
+        }
+        self.step_input(Input::Dense(w, inputs), state)
+    }
+
+    fn step_input(&self, input: Input, state: &mut RowState) -> Result<Vec<f32>, ModelError> {
         let b = state.batch;
-        super::check_classes(classes, b, self.depth)?;
         let RowState { c, h, base, gates, x, .. } = state;
         let Some(base) = base.as_ref() else {
             return Err(ModelError::bad_input("LSTM stack: the context input is not set"));
@@ -443,14 +501,19 @@ impl RowStack {
             gates.clear();
             if l == 0 {
                 gates.extend_from_slice(base);
-                for (r, k) in classes.iter().enumerate() {
-                    if let Some(k) = *k {
-                        let row = &self.rows0[k * cols..(k + 1) * cols];
-                        gates[r * cols..(r + 1) * cols]
-                            .iter_mut()
-                            .zip(row)
-                            .for_each(|(g, &w)| *g += w);
+                match input {
+                    Input::Classes(classes) => {
+                        for (r, k) in classes.iter().enumerate() {
+                            if let Some(k) = *k {
+                                let row = &self.rows0[k * cols..(k + 1) * cols];
+                                gates[r * cols..(r + 1) * cols]
+                                    .iter_mut()
+                                    .zip(row)
+                                    .for_each(|(g, &w)| *g += w);
+                            }
+                        }
                     }
+                    Input::Dense(w, v) => w.accumulate(v, b, gates),
                 }
                 layer.weights.accumulate(&h[0], b, gates);
             } else {
