@@ -1,9 +1,11 @@
 // Parity with the real magenta.js for the model families beyond melodies: random-weight
 // checkpoints shaped like `drum_kit_rnn`, `chord_pitches_improv`, `drums_2bar_lokl_small`,
-// `mel_4bar_small_q2`, `trio_4bar` and `mel_16bar_small_q2` (each family's converter,
+// `mel_4bar_small_q2`, `trio_4bar`, `mel_16bar_small_q2` and the GrooVAE models
+// (`groovae_2bar_humanize`, `tap2drum_*bar`, `groovae_4bar`; each family's converter,
 // inputs and variable names; small layers) are run by `tests/parity/parity.mjs` in Node and
 // by Sema Live's models: greedy continuations and decodes must give exactly the same
-// notes, encoded z must agree within 1e-4, and chord symbols must be read alike.
+// notes (a groove's: the same drums and velocities, times within a microsecond), encoded
+// z must agree within 1e-4, and chord symbols must be read alike.
 //
 // Needs Node and `npm install` in `tests/parity/` (see tests/parity/README.md); without
 // them the test prints why and passes, unless `SEMA_LIVE_PARITY=1` demands it (CI).
@@ -247,6 +249,7 @@ fn magenta_js_parity_of_model_families() {
                     notes.extend(random_drums(&mut rng, n));
                     quantized(notes, n)
                 }
+                VaeData::Groove { tapify, .. } => random_performance(&mut rng, n, tapify),
             })
             .collect();
         let extra_z: Vec<Vec<f32>> = (0..2).map(|_| rng.vec(family.z, 2.0)).collect();
@@ -342,5 +345,140 @@ fn magenta_js_parity_of_model_families() {
     eprintln!(
         "parity: {compared} sequences identical, max |dz| = {max_dz:e}; {} chord symbols read alike ({accepted} accepted)",
         symbols.len()
+    );
+}
+
+/// A random drum performance of `steps` 16ths at 120 qpm (unquantized): each step hits
+/// each class with probability 1/5, at a random pitch of the class, velocity 20..=127,
+/// up to 0.06 s off the grid (never before the start); with `others`, a few non-drum
+/// pitches too (a tapped rhythm).
+fn random_performance(rng: &mut Lcg, steps: i64, others: bool) -> NoteSequence {
+    let step = 0.125;
+    let mut notes = Vec::new();
+    for s in 0..steps {
+        let mut classes: Vec<&[i32]> = DEFAULT_DRUM_PITCH_CLASSES.to_vec();
+        if others {
+            classes.push(&[60, 64, 67]);
+        }
+        for class in classes {
+            if rng.next_u64().is_multiple_of(5) {
+                let jitter = (rng.next_u64() % 121) as f64 / 1000.0 - 0.06;
+                let start = (s as f64 * step + jitter).max(0.0);
+                notes.push(Note {
+                    pitch: class[(rng.next_u64() % class.len() as u64) as usize],
+                    velocity: Some(20 + (rng.next_u64() % 108) as i32),
+                    start_time: Some(start),
+                    end_time: Some(start + 0.05),
+                    is_drum: Some(true),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    NoteSequence { notes, total_time: Some(steps as f64 * step), ..Default::default() }
+}
+
+/// Notes as (pitch, velocity, start time in µs) from magenta.js JSON.
+fn js_hits(v: &Value) -> Vec<(i64, i64, f64)> {
+    v["notes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|n| {
+                    (
+                        n["pitch"].as_i64().unwrap_or(-1),
+                        n["velocity"].as_i64().unwrap_or(0),
+                        n["startTime"].as_f64().unwrap_or(f64::NAN) * 1e6,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn magenta_js_parity_of_groove_models() {
+    let Some(node) = node_dir_or_skip() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let mut rng = Lcg::new(16);
+    let groove = |humanize, tapify| VaeData::Groove { humanize, tapify };
+    let family = |data, num_steps| VaeFamily {
+        data,
+        num_steps,
+        encoder: 32,
+        decoder: vec![24, 24],
+        z: 16,
+        hierarchy: None,
+    };
+    let cases: Vec<(&str, VaeFamily, Storage)> = vec![
+        ("groove_2bar_f32", family(groove(false, false), 32), Storage::Float32),
+        ("groove_humanize_u8", family(groove(true, false), 32), Storage::Uint8),
+        ("tap2drum_u16", family(groove(false, true), 32), Storage::Uint16),
+        ("groove_4bar_f32", family(groove(false, false), 64), Storage::Float32),
+    ];
+    let mut jobs = Vec::new();
+    let mut inputs = Vec::new();
+    for (i, (name, family, storage)) in cases.iter().enumerate() {
+        write_vae_family(&root.path().join(name), family, *storage, 500 + i as u64).unwrap();
+        let tap = matches!(family.data, VaeData::Groove { tapify: true, .. });
+        let seqs: Vec<NoteSequence> =
+            (0..3).map(|_| random_performance(&mut rng, family.num_steps as i64, tap)).collect();
+        let extra_z: Vec<Vec<f32>> = (0..2).map(|_| rng.vec(family.z, 2.0)).collect();
+        jobs.push(json!({"name": name, "dir": name, "encode": seqs, "decode": extra_z}));
+        inputs.push(seqs);
+    }
+    let js = run_node(&node, &json!({"root": root.path(), "vae": jobs}), root.path());
+
+    let mut srng = SmallRng::seed_from_u64(0);
+    let (mut compared, mut max_dz, mut max_dt) = (0, 0f32, 0f64);
+    for (i, (name, _, _)) in cases.iter().enumerate() {
+        let mut m = MusicVae::load(&root.path().join(name)).unwrap();
+        let res = &js["vae"][i];
+        let z = m.encode(&inputs[i]).unwrap();
+        let jz: Vec<Vec<f32>> = serde_json::from_value(res["z"].clone()).unwrap();
+        assert_eq!(z.len(), jz.len());
+        for (a, b) in z.iter().flatten().zip(jz.iter().flatten()) {
+            max_dz = max_dz.max((a - b).abs());
+        }
+        assert!(max_dz < 1e-4, "{name}: encoded z differs by {max_dz}");
+        let dz: Vec<Vec<f32>> = serde_json::from_value(res["decodeZ"].clone()).unwrap();
+        let got = m.decode(&dz, 0.0, &mut srng).unwrap();
+        let want = res["decoded"].as_array().unwrap();
+        assert_eq!(got.len(), want.len());
+        let mut velocities = std::collections::BTreeSet::new();
+        for (k, (g, w)) in got.iter().zip(want).enumerate() {
+            let jw = js_hits(w);
+            let mine: Vec<(i64, i64, f64)> = g
+                .notes
+                .iter()
+                .map(|n| {
+                    (
+                        n.pitch as i64,
+                        n.velocity.unwrap_or(0) as i64,
+                        n.start_time.unwrap_or(0.0) * 1e6,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                mine.len(),
+                jw.len(),
+                "{name}: decode {k} has {} hits, magenta.js {}",
+                mine.len(),
+                jw.len()
+            );
+            for (a, b) in mine.iter().zip(&jw) {
+                assert_eq!((a.0, a.1), (b.0, b.1), "{name}: decode {k}: {a:?} vs {b:?}");
+                max_dt = max_dt.max((a.2 - b.2).abs());
+                velocities.insert(a.1);
+            }
+            assert_eq!(g.total_time, w["totalTime"].as_f64(), "{name}");
+            compared += 1;
+        }
+        assert!(max_dt < 1.0, "{name}: start times differ by {max_dt} µs");
+        // Guard against vacuous comparisons: hits of several velocities.
+        assert!(velocities.len() >= 3, "{name}: only velocities {velocities:?}");
+    }
+    eprintln!(
+        "groove parity: {compared} decodes identical, max |dz| = {max_dz:e}, max |dt| = {max_dt:.3} µs"
     );
 }

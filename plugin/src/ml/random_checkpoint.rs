@@ -326,15 +326,13 @@ pub enum VaeData {
         /// Bass pitch range.
         bass: (i32, i32),
     },
-    /// Drum performances (`GrooveConverter`, 9 classes): 27 values in and out a step
-    /// (3 with `split`, one step per class), as the GrooVAE models.
+    /// Drum performances (`GrooveConverter`, 9 classes): 27 values in and out a step, as
+    /// the GrooVAE models.
     Groove {
         /// Input velocities and offsets left out (`groovae_2bar_humanize`).
         humanize: bool,
         /// Every input note on one class (`tap2drum_*bar`).
         tapify: bool,
-        /// `splitInstruments`.
-        split: bool,
     },
 }
 
@@ -380,10 +378,7 @@ impl VaeFamily {
                 let parts = vec![mel(melody), mel(bass), 512];
                 (parts.iter().sum(), parts)
             }
-            VaeData::Groove { split, .. } => {
-                let d = if split { 3 } else { 27 };
-                (d, vec![d])
-            }
+            VaeData::Groove { .. } => (27, vec![27]),
         }
     }
 
@@ -399,9 +394,8 @@ impl VaeFamily {
                 "melArgs": {"minPitch": melody.0, "maxPitch": melody.1},
                 "bassArgs": {"minPitch": bass.0, "maxPitch": bass.1},
                 "drumsArgs": {}}}),
-            VaeData::Groove { humanize, tapify, split } => json!({"type": "GrooveConverter",
-                "args": {"numSteps": self.num_steps, "humanize": humanize, "tapify": tapify,
-                    "splitInstruments": split}}),
+            VaeData::Groove { humanize, tapify } => json!({"type": "GrooveConverter",
+                "args": {"numSteps": self.num_steps, "humanize": humanize, "tapify": tapify}}),
         };
         if let Some(h) = &self.hierarchy {
             c["args"]["numSegments"] = json!(h.segments);

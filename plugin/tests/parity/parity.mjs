@@ -60,8 +60,10 @@ function quantized(ns) {
 
 function plain(ns) {
   return {
-    notes: ns.notes.map((n) => ({ pitch: n.pitch, quantizedStartStep: n.quantizedStartStep, quantizedEndStep: n.quantizedEndStep, instrument: n.instrument || 0 })),
+    // Unquantized results (GrooVAE) carry times and velocities instead of steps.
+    notes: ns.notes.map((n) => ({ pitch: n.pitch, quantizedStartStep: n.quantizedStartStep, quantizedEndStep: n.quantizedEndStep, instrument: n.instrument || 0, startTime: n.startTime, endTime: n.endTime, velocity: n.velocity })),
     totalQuantizedSteps: ns.totalQuantizedSteps,
+    totalTime: ns.totalTime,
   };
 }
 

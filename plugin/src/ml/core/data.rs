@@ -137,7 +137,7 @@ impl DataConverter {
             DataConverter::Melody(m) => m.num_steps,
             DataConverter::DrumRoll(d) | DataConverter::DrumsOneHot(d) => d.num_steps,
             DataConverter::Trio(t) => t.melody.num_steps,
-            DataConverter::Groove(g) => Some(g.rows()),
+            DataConverter::Groove(g) => Some(g.num_steps),
         }
     }
 

@@ -4,11 +4,12 @@
 //! and an offset (-1..1: twice the distance from the grid step, in steps).
 //!
 //! A tensor row is `[hits, velocities, offsets]` of every class at one step (27 values
-//! for the 9 standard classes), or, with `splitInstruments`, `[hit, velocity, offset]`
-//! of one class, the classes of a step in turn. `humanize` leaves the input's velocities
-//! and offsets at 0 (the model puts them in); `tapify` moves every input note to one
-//! class (3) with velocity 0, keeping its timing (the model turns a tapped rhythm into
-//! drums).
+//! for the 9 standard classes). `humanize` leaves the input's velocities and offsets at 0
+//! (the model puts them in); `tapify` moves every input note to one class (3) with
+//! velocity 0, keeping its timing (the model turns a tapped rhythm into drums).
+//!
+//! `splitInstruments` (one model step per class) is refused: no hosted model uses it,
+//! and magenta.js decodes only `numSteps` of its `numSteps × classes` steps.
 
 use std::collections::HashMap;
 
@@ -36,7 +37,6 @@ pub struct GrooveConverter {
     pub steps_per_quarter: u32,
     pub humanize: bool,
     pub tapify: bool,
-    pub split_instruments: bool,
 }
 
 /// A drum hit of a step: its velocity (0 when absent, as a protobuf default) and start.
@@ -76,11 +76,15 @@ impl GrooveConverter {
                 TAPIFY_CLASS + 1
             )));
         }
-        let split_instruments = a.split_instruments.unwrap_or(false);
-        let rows = if split_instruments { num_steps * pitch_classes.len() } else { num_steps };
-        if rows > MAX_STEPS {
+        if a.split_instruments == Some(true) {
+            return Err(ModelError::unsupported(
+                "GrooveConverter: splitInstruments is not supported (magenta.js decodes only \
+                 numSteps of such a model's numSteps × classes steps)",
+            ));
+        }
+        if num_steps > MAX_STEPS {
             return Err(ModelError::bad_checkpoint(format!(
-                "GrooveConverter: {rows} steps is too many (at most {MAX_STEPS})"
+                "GrooveConverter: {num_steps} steps is too many (at most {MAX_STEPS})"
             )));
         }
         let steps_per_quarter = match a.steps_per_quarter {
@@ -105,7 +109,6 @@ impl GrooveConverter {
             steps_per_quarter,
             humanize: a.humanize.unwrap_or(false),
             tapify,
-            split_instruments,
         })
     }
 
@@ -114,26 +117,12 @@ impl GrooveConverter {
         self.pitch_classes.len()
     }
 
-    /// Values per tensor row: `3 * classes`, or 3 with `splitInstruments`.
+    /// Values per tensor row: `3 * classes`.
     pub fn depth(&self) -> usize {
-        if self.split_instruments {
-            PER_DRUM
-        } else {
-            PER_DRUM * self.classes()
-        }
+        PER_DRUM * self.classes()
     }
 
-    /// Tensor rows per sequence (the model's steps): `numSteps`, times the classes with
-    /// `splitInstruments`.
-    pub fn rows(&self) -> usize {
-        if self.split_instruments {
-            self.num_steps * self.classes()
-        } else {
-            self.num_steps
-        }
-    }
-
-    /// The tensor of a sequence, `[rows, depth]` row-major (`toTensor`). An unquantized
+    /// The tensor of a sequence, `[numSteps, depth]` row-major (`toTensor`). An unquantized
     /// sequence is quantized first; offsets come from the notes' start times (0 without).
     pub fn to_tensor(&self, ns: &NoteSequence) -> Result<Vec<f32>, ModelError> {
         let what = "GrooveConverter";
@@ -186,19 +175,17 @@ impl GrooveConverter {
             Some(t) => 2.0 * (h.step as f64 * step_len - t) / step_len,
         };
         let depth = self.depth();
-        let mut out = vec![0f32; self.rows() * depth];
+        let mut out = vec![0f32; n * depth];
         for s in 0..n {
             for d in 0..classes {
                 let Some(h) = hits[s * classes + d] else { continue };
                 let vel =
                     if self.humanize || self.tapify { 0.0 } else { h.velocity as f64 / 127.0 };
                 let off = if self.humanize { 0.0 } else { offset(&h) };
-                let (row, hit_at, stride) =
-                    if self.split_instruments { (s * classes + d, 0, 1) } else { (s, d, classes) };
-                let base = row * depth + hit_at;
-                out[base] = 1.0;
-                out[base + stride] = vel as f32;
-                out[base + 2 * stride] = off as f32;
+                let at = s * depth + d;
+                out[at] = 1.0;
+                out[at + classes] = vel as f32;
+                out[at + 2 * classes] = off as f32;
             }
         }
         Ok(out)
@@ -210,22 +197,18 @@ impl GrooveConverter {
     /// notes are off the grid).
     pub fn to_note_sequence(&self, t: &[f32], qpm: f64) -> Result<NoteSequence, ModelError> {
         let (classes, depth) = (self.classes(), self.depth());
-        if t.len() % (classes * PER_DRUM) != 0 {
+        if t.len() % depth != 0 {
             return Err(ModelError::engine(format!(
                 "GrooveConverter: {} values are not whole steps of {classes} drums",
                 t.len()
             )));
         }
-        let steps = t.len() / (classes * PER_DRUM);
+        let steps = t.len() / depth;
         let step_len = 60.0 / qpm / self.steps_per_quarter as f64;
         let mut notes = Vec::new();
-        for (s, step) in t.chunks(classes * PER_DRUM).enumerate() {
+        for (s, step) in t.chunks(depth).enumerate() {
             for (d, pitches) in self.pitch_classes.iter().enumerate() {
-                let (hit, vel, off) = if self.split_instruments {
-                    (step[d * depth], step[d * depth + 1], step[d * depth + 2])
-                } else {
-                    (step[d], step[classes + d], step[2 * classes + d])
-                };
+                let (hit, vel, off) = (step[d], step[classes + d], step[2 * classes + d]);
                 if hit <= 0.5 {
                     continue;
                 }
@@ -298,7 +281,7 @@ mod tests {
     #[test]
     fn performances_become_hits_velocities_and_offsets() {
         let c = conv(|_| {});
-        assert_eq!((c.classes(), c.depth(), c.rows()), (9, 27, 4));
+        assert_eq!((c.classes(), c.depth(), c.num_steps), (9, 27, 4));
         let t = c.to_tensor(&performance()).unwrap();
         assert_eq!(t.len(), 4 * 27);
         let at = |s: usize, part: usize, d: usize| t[s * 27 + part * 9 + d];
@@ -322,13 +305,6 @@ mod tests {
         assert_eq!(hits, vec![0, 1, 2, 3]);
         assert!(tap.iter().enumerate().all(|(i, &v)| i % 27 % 9 == 3 || v == 0.0));
         assert!(close(tap[18 + 3], -0.4) && tap[9 + 3] == 0.0);
-
-        // splitInstruments: one row per class per step, [hit, velocity, offset].
-        let s = conv(|a| a.split_instruments = Some(true));
-        assert_eq!((s.depth(), s.rows()), (3, 36));
-        let st = s.to_tensor(&performance()).unwrap();
-        assert_eq!(&st[..3], &[1.0, (100.0f64 / 127.0) as f32, -0.4]);
-        assert!(st[(9 + 1) * 3] == 1.0 && st[(18 + 2) * 3] == 1.0);
 
         // Too long for the model: a located error.
         let mut long = performance();
@@ -399,5 +375,6 @@ mod tests {
             ModelErrorKind::BadCheckpoint
         );
         assert_eq!(bad(|a| a.steps_per_quarter = Some(0)), ModelErrorKind::BadCheckpoint);
+        assert_eq!(bad(|a| a.split_instruments = Some(true)), ModelErrorKind::Unsupported);
     }
 }

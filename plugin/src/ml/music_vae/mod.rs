@@ -227,7 +227,7 @@ impl MusicVae {
         }
         let at = |i: usize| move |e: ModelError| e.context(format_args!("encode: sequence {i}"));
         let z = if let DataConverter::Groove(g) = &self.converter {
-            let mut x = Vec::with_capacity(seqs.len() * g.rows() * g.depth());
+            let mut x = Vec::with_capacity(seqs.len() * g.num_steps * g.depth());
             for (i, s) in seqs.iter().enumerate() {
                 x.extend(g.to_tensor(s).map_err(at(i))?);
             }

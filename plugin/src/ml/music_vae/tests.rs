@@ -367,9 +367,9 @@ fn drum_hit(pitch: i32, velocity: i32, start: f64) -> Note {
 #[test]
 fn groove_models_match_reference() {
     let cases = [
-        VaeData::Groove { humanize: false, tapify: false, split: false },
-        VaeData::Groove { humanize: true, tapify: false, split: false },
-        VaeData::Groove { humanize: false, tapify: true, split: true },
+        VaeData::Groove { humanize: false, tapify: false },
+        VaeData::Groove { humanize: true, tapify: false },
+        VaeData::Groove { humanize: false, tapify: true },
     ];
     // Two bars at 120 qpm would be 32 steps; 8 steps (one half bar) keep this quick.
     let seqs = vec![
@@ -426,7 +426,7 @@ fn groove_models_match_reference() {
             .unwrap();
         let mut hits = 0;
         for (r, zv) in zs.iter().enumerate() {
-            let want = reference_groove(&ck, zv, g.rows());
+            let want = reference_groove(&ck, zv, g.num_steps);
             let mine: Vec<f32> =
                 values.iter().filter(|(k, _)| *k == r).flat_map(|(_, v)| v.clone()).collect();
             assert_eq!(mine.len(), want.len());
