@@ -122,6 +122,10 @@ pub struct StudioModels {
     pub interpolate: String,
     /// Drums' drum MusicRNN.
     pub drums: String,
+    /// Drumify's GrooVAE (tap to drums).
+    pub drumify: String,
+    /// Groove's GrooVAE.
+    pub groove: String,
 }
 
 impl Default for StudioModels {
@@ -131,6 +135,8 @@ impl Default for StudioModels {
             generate: "mel_2bar_small".into(),
             interpolate: "mel_2bar_small".into(),
             drums: "drum_kit_rnn".into(),
+            drumify: "tap2drum_2bar".into(),
+            groove: "groovae_2bar_humanize".into(),
         }
     }
 }

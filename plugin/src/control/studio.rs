@@ -60,10 +60,19 @@ pub enum Tool {
     Generate,
     Interpolate,
     Drums,
+    Drumify,
+    Groove,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 4] = [Tool::Continue, Tool::Generate, Tool::Interpolate, Tool::Drums];
+    pub const ALL: [Tool; 6] = [
+        Tool::Continue,
+        Tool::Generate,
+        Tool::Interpolate,
+        Tool::Drums,
+        Tool::Drumify,
+        Tool::Groove,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -71,13 +80,16 @@ impl Tool {
             Tool::Generate => "Generate",
             Tool::Interpolate => "Interpolate",
             Tool::Drums => "Drums",
+            Tool::Drumify => "Drumify",
+            Tool::Groove => "Groove",
         }
     }
 
     /// The models the panel offers (names in [`MODELS`]), its default (bundled or, for
     /// Drums, the only one) first: melody MusicRNNs for Continue (the chord-conditioned
     /// one needs chords, which the panel has no input for), MusicVAEs for Generate and
-    /// Interpolate, the drum MusicRNN for Drums.
+    /// Interpolate, the drum MusicRNN for Drums, GrooVAE's tap-to-drums models for Drumify
+    /// and its groove models for Groove.
     pub fn models(self) -> &'static [&'static str] {
         match self {
             Tool::Continue => &["basic_rnn", "melody_rnn", "attention_rnn"],
@@ -89,6 +101,8 @@ impl Tool {
                 "trio_4bar",
             ],
             Tool::Drums => &["drum_kit_rnn"],
+            Tool::Drumify => &["tap2drum_2bar", "tap2drum_1bar", "tap2drum_3bar", "tap2drum_4bar"],
+            Tool::Groove => &["groovae_2bar_humanize", "groovae_4bar"],
         }
     }
 
@@ -99,6 +113,8 @@ impl Tool {
             Tool::Generate => &models.generate,
             Tool::Interpolate => &models.interpolate,
             Tool::Drums => &models.drums,
+            Tool::Drumify => &models.drumify,
+            Tool::Groove => &models.groove,
         };
         let offered = self.models();
         let name = offered.iter().find(|m| **m == name.as_str()).unwrap_or(&offered[0]);
@@ -113,6 +129,8 @@ impl Tool {
             Tool::Generate => &mut models.generate,
             Tool::Interpolate => &mut models.interpolate,
             Tool::Drums => &mut models.drums,
+            Tool::Drumify => &mut models.drumify,
+            Tool::Groove => &mut models.groove,
         };
         *slot = name.to_string();
     }
@@ -127,6 +145,9 @@ pub enum Parts {
     Drums,
     /// Melody (instrument 0), bass (instrument 1) and drums (`isDrum`), each on its channel.
     Trio,
+    /// Drum performances (GrooVAE): hits off the grid with their own velocities, on the
+    /// drum channel.
+    Groove,
 }
 
 /// A model the panels offer.
@@ -240,6 +261,66 @@ pub const MODELS: &[StudioModel] = &[
         size: Some("17.6 MB"),
         bundled: false,
     },
+    StudioModel {
+        name: "tap2drum_1bar",
+        path: "groovae/tap2drum_1bar",
+        kind: ModelKind::MusicVae,
+        what: "1 bar of drums from a tapped rhythm",
+        bars: 1,
+        parts: Parts::Groove,
+        size: Some("15.6 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "tap2drum_2bar",
+        path: "groovae/tap2drum_2bar",
+        kind: ModelKind::MusicVae,
+        what: "2 bars of drums from a tapped rhythm",
+        bars: 2,
+        parts: Parts::Groove,
+        size: Some("15.6 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "tap2drum_3bar",
+        path: "groovae/tap2drum_3bar",
+        kind: ModelKind::MusicVae,
+        what: "3 bars of drums from a tapped rhythm",
+        bars: 3,
+        parts: Parts::Groove,
+        size: Some("15.6 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "tap2drum_4bar",
+        path: "groovae/tap2drum_4bar",
+        kind: ModelKind::MusicVae,
+        what: "4 bars of drums from a tapped rhythm",
+        bars: 4,
+        parts: Parts::Groove,
+        size: Some("15.6 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "groovae_2bar_humanize",
+        path: "music_vae/groovae_2bar_humanize",
+        kind: ModelKind::MusicVae,
+        what: "2 bars of a drum pattern played with feel (velocities and timing)",
+        bars: 2,
+        parts: Parts::Groove,
+        size: Some("15.8 MB"),
+        bundled: false,
+    },
+    StudioModel {
+        name: "groovae_4bar",
+        path: "music_vae/groovae_4bar",
+        kind: ModelKind::MusicVae,
+        what: "4 bars of a drum performance re-grooved (an autoencoder of grooves)",
+        bars: 4,
+        parts: Parts::Groove,
+        size: Some("15.8 MB"),
+        bundled: false,
+    },
 ];
 
 impl StudioModel {
@@ -286,6 +367,8 @@ pub struct Settings {
     pub to: Input,
     /// The drum pattern Drums continues.
     pub drum_input: Input,
+    /// The rhythm Drumify turns into drums, the drum pattern Groove grooves.
+    pub groove_input: Input,
     /// Sample under the host's key/scale parameters (else unconstrained).
     pub use_key: bool,
     /// MIDI channel (0..=15) the audition of melodies plays on.
@@ -314,6 +397,7 @@ impl Default for Settings {
             from: Input::Played,
             to: Input::Kept(0),
             drum_input: Input::Played,
+            groove_input: Input::Played,
             use_key: true,
             midi_channel: 0,
             bass_channel: 1,
@@ -580,6 +664,29 @@ impl Studio {
                     });
                 }
                 (StudioJob::Drums { primer, steps }, variations)
+            }
+            Tool::Drumify | Tool::Groove => {
+                // The input is read over the model's length.
+                let input = self.input(&s.groove_input, model.bars.max(1), shared)?;
+                if input.notes.is_empty() {
+                    return Err(match s.groove_input {
+                        Input::Played => format!(
+                            "{}: nothing was played in the last {} bar(s): play a rhythm (the \
+                             transport must run) or pick a kept clip or a .mid file",
+                            s.tool.name(),
+                            model.bars
+                        ),
+                        _ => format!("{}: the input has no notes", s.tool.name()),
+                    });
+                }
+                let qpm = shared.status.clock().bpm;
+                let qpm = if qpm.is_finite() && qpm > 0.0 { qpm } else { 120.0 };
+                let job = if s.tool == Tool::Drumify {
+                    StudioJob::Drumify { input, qpm }
+                } else {
+                    StudioJob::Groove { input, qpm }
+                };
+                (job, variations)
             }
         };
         self.waiting = Some(Waiting { model, job, variations, tool: s.tool });
@@ -903,7 +1010,10 @@ impl Studio {
     /// The MIDI channel of the results: the drum channel for a drum model's, else the
     /// melodies' (a trio's parts each have their own: [`Studio::note_channel`]).
     pub fn channel(&self) -> u8 {
-        let drums = self.results.as_ref().is_some_and(|r| r.model.parts == Parts::Drums);
+        let drums = self
+            .results
+            .as_ref()
+            .is_some_and(|r| matches!(r.model.parts, Parts::Drums | Parts::Groove));
         if drums { self.settings.drum_channel } else { self.settings.midi_channel }.min(15)
     }
 
@@ -944,12 +1054,15 @@ impl Studio {
         let bpb = clock.beats_per_bar.max(1.0);
         let clip = if on {
             let seq = self.current().ok_or("nothing to audition: run a panel first")?;
+            // A groove's velocities are part of it; other models' results have none.
+            let groove = self.results.as_ref().is_some_and(|r| r.model.parts == Parts::Groove);
             let options = ClipOptions {
                 start_bar: clock.bar + 1,
                 channel: self.channel(),
-                velocity: Some(0.8),
+                velocity: if groove { None } else { Some(0.8) },
                 looping: true,
-                bpm: clock.bpm,
+                // An unquantized result (a groove) is timed at the tempo it was made for.
+                bpm: if seq.is_quantized() { clock.bpm } else { sequence_qpm(seq) },
                 beats_per_bar: bpb,
             };
             self.clip_of(seq, &options)?
@@ -1037,7 +1150,10 @@ impl Studio {
             KeepTo::JsChannel => {
                 let id = self.settings.js_channel;
                 let mut notes: Vec<&Note> = seq.notes.iter().collect();
-                notes.sort_by_key(|n| n.quantized_start_step);
+                notes.sort_by(|a, b| {
+                    let at = |n: &Note| note_beats(&seq, n).map_or(f64::MAX, |b| b.0);
+                    at(a).total_cmp(&at(b))
+                });
                 let freqs: Vec<f64> =
                     notes.iter().map(|n| crate::dsp::maps::mtof(n.pitch as f64)).collect();
                 let mut c = shared.controller.lock();
@@ -1111,7 +1227,7 @@ pub fn missing_message(tool: Tool, model: &StudioModel, cache: &Path, url: &str)
     let size = model.size.map(|s| format!(" ({s})")).unwrap_or_default();
     let why = match model.parts {
         Parts::Melody => "Sema Live bundles basic_rnn and mel_2bar_small only",
-        Parts::Drums | Parts::Trio => {
+        Parts::Drums | Parts::Trio | Parts::Groove => {
             "Sema Live bundles no drum or multitrack model: no licence-clean training data"
         }
     };
@@ -1202,18 +1318,42 @@ pub fn sequence_to_midi(
     beats_per_bar: f64,
     channel: &dyn Fn(&Note) -> u8,
 ) -> Vec<u8> {
-    let spq = seq.steps_per_quarter().unwrap_or(SPQ) as f64;
     let mut events = Vec::with_capacity(2 * seq.notes.len());
     for n in &seq.notes {
-        let (Some(s), Some(e)) = (n.quantized_start_step, n.quantized_end_step) else { continue };
+        let Some((s, e)) = note_beats(seq, n) else { continue };
         let key = n.pitch.clamp(0, 127) as u8;
         let channel = channel(n).min(15);
         let velocity = n.velocity.map_or(100.0, |v| v.clamp(1, 127) as f32) / 127.0;
-        events.push(TimedEvent { beats: s as f64 / spq, on: true, channel, key, velocity });
-        events.push(TimedEvent { beats: e as f64 / spq, on: false, channel, key, velocity: 0.0 });
+        events.push(TimedEvent { beats: s, on: true, channel, key, velocity });
+        events.push(TimedEvent { beats: e, on: false, channel, key, velocity: 0.0 });
     }
-    let end = seq.total_quantized_steps.map(|t| t as f64 / spq);
+    let end = match seq.steps_per_quarter() {
+        Some(spq) => seq.total_quantized_steps.map(|t| t as f64 / spq as f64),
+        None => seq.total_time.map(|t| t * sequence_qpm(seq) / 60.0),
+    };
     midi_file::encode_until(&events, bpm, beats_per_bar.round().clamp(1.0, 32.0) as u8, end)
+}
+
+/// The first tempo of `seq` (120 qpm without one).
+fn sequence_qpm(seq: &NoteSequence) -> f64 {
+    seq.tempos.first().map(|t| t.qpm).filter(|q| q.is_finite() && *q > 0.0).unwrap_or(120.0)
+}
+
+/// A note's start and end in beats: by its steps in a quantized sequence, by its times in
+/// an unquantized one (a groove's, off the grid) at the sequence's first tempo. None for a
+/// note without them or starting before 0.
+fn note_beats(seq: &NoteSequence, n: &Note) -> Option<(f64, f64)> {
+    let (s, e) = match seq.steps_per_quarter() {
+        Some(spq) => {
+            let spq = spq as f64;
+            (n.quantized_start_step? as f64 / spq, n.quantized_end_step? as f64 / spq)
+        }
+        None => {
+            let beats = sequence_qpm(seq) / 60.0;
+            (n.start_time? * beats, n.end_time? * beats)
+        }
+    };
+    (s.is_finite() && e.is_finite() && s >= 0.0).then_some((s, e.max(s)))
 }
 
 /// Notes (start beat, end beat, key) of the first `beats` beats as a quantized sequence of
@@ -1259,9 +1399,14 @@ mod tests {
                 let m = StudioModel::named(name).unwrap_or_else(|| panic!("{name} catalogued"));
                 let kind = match tool {
                     Tool::Continue | Tool::Drums => ModelKind::MusicRnn,
-                    Tool::Generate | Tool::Interpolate => ModelKind::MusicVae,
+                    Tool::Generate | Tool::Interpolate | Tool::Drumify | Tool::Groove => {
+                        ModelKind::MusicVae
+                    }
                 };
                 assert_eq!(m.kind, kind, "{name} in {}", tool.name());
+                // GrooVAE's panels offer GrooVAE models only, and the others none.
+                let groove = matches!(tool, Tool::Drumify | Tool::Groove);
+                assert_eq!(m.parts == Parts::Groove, groove, "{name} in {}", tool.name());
                 assert_eq!(m.path.rsplit('/').next(), Some(m.name));
                 assert_eq!(m.bars > 0, kind == ModelKind::MusicVae, "{name}");
             }

@@ -1,5 +1,5 @@
 //! The Studio panels (Magenta Studio's workflow, no code needed): tabs for Continue,
-//! Generate, Interpolate and Drums, the settings of the selected one, its run button, and
+//! Generate, Interpolate, Drums, Drumify and Groove, the settings of the selected one, its run button, and
 //! the variations of the last run as clips to step through, audition on the host's loop,
 //! keep and undo. The state lives in [`crate::control::studio::Studio`]; this file only
 //! draws it and returns the [`Action`]s the user asked for, which the editor applies after
@@ -78,8 +78,22 @@ pub fn studio_panel(
             });
             common_row(ui, &mut s.temperature, &mut s.variations, 1, "Variations");
         }
+        Tool::Drumify | Tool::Groove => {
+            let (does, input) = if s.tool == Tool::Drumify {
+                ("Turns a tapped rhythm into drums", "Rhythm")
+            } else {
+                ("Plays a drum pattern with feel (velocities and timing)", "Drums")
+            };
+            ui.label(format!(
+                "{does} with GrooVAE {} (download-only): {}.",
+                model.name, model.what
+            ));
+            input_row(ui, input, "groove-input", &mut s.groove_input, kept);
+            ui.label(format!("Input: its first {} bar(s) ({}'s length)", model.bars, model.name));
+            common_row(ui, &mut s.temperature, &mut s.variations, 1, "Variations");
+        }
     }
-    if model.parts != Parts::Drums {
+    if !matches!(model.parts, Parts::Drums | Parts::Groove) {
         ui.horizontal(|ui| {
             let text = match &key {
                 Some(k) => format!("Key: {k} (host parameters)"),
@@ -282,7 +296,7 @@ fn results(ui: &mut egui::Ui, studio: &mut Studio, actions: &mut Vec<Action>) {
         };
         match parts {
             Parts::Melody => channel(ui, "MIDI ch", &mut s.midi_channel),
-            Parts::Drums => channel(ui, "MIDI ch", &mut s.drum_channel),
+            Parts::Drums | Parts::Groove => channel(ui, "MIDI ch", &mut s.drum_channel),
             Parts::Trio => {
                 channel(ui, "Melody ch", &mut s.midi_channel);
                 channel(ui, "Bass", &mut s.bass_channel);
@@ -318,7 +332,22 @@ fn piano_roll(ui: &mut egui::Ui, seq: &NoteSequence) {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-    let steps = seq.total_quantized_steps.unwrap_or(32).max(1) as f32;
+    // Steps of a quantized sequence; a groove's times (off the grid) in 16ths of its tempo.
+    let qpm = seq.tempos.first().map(|t| t.qpm).filter(|q| *q > 0.0).unwrap_or(120.0);
+    let per_second = (qpm / 60.0 * 4.0) as f32;
+    let span = |n: &crate::ml::core::note_seq::Note| -> Option<(f32, f32)> {
+        match (n.quantized_start_step, n.quantized_end_step, n.start_time, n.end_time) {
+            (Some(a), Some(b), ..) => Some((a as f32, b as f32)),
+            (_, _, Some(a), Some(b)) => Some((a as f32 * per_second, b as f32 * per_second)),
+            _ => None,
+        }
+    };
+    let steps = match (seq.total_quantized_steps, seq.total_time) {
+        (Some(t), _) => t as f32,
+        (None, Some(t)) => (t as f32 * per_second).round(),
+        _ => 32.0,
+    }
+    .max(1.0);
     let (lo, hi) = seq
         .notes
         .iter()
@@ -336,20 +365,27 @@ fn piano_roll(ui: &mut egui::Ui, seq: &NoteSequence) {
         painter.line_segment([egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())], grid);
         s += 16.0;
     }
-    // Melody blue; a trio's bass green and drum hits orange.
+    // Melody blue; a trio's bass green and drum hits orange; a groove's hits fainter as
+    // they are softer.
     let fill = |n: &crate::ml::core::note_seq::Note| {
-        if n.is_drum == Some(true) && n.instrument.is_some() {
+        let c = if n.is_drum == Some(true) && n.instrument.is_some() {
             Color32::from_rgb(240, 170, 90)
         } else if n.instrument == Some(1) {
             Color32::from_rgb(120, 200, 130)
         } else {
             Color32::from_rgb(110, 170, 240)
+        };
+        match n.velocity {
+            Some(v) if n.start_time.is_some() && n.quantized_start_step.is_none() => {
+                c.gamma_multiply(0.3 + 0.7 * v.clamp(0, 127) as f32 / 127.0)
+            }
+            _ => c,
         }
     };
     for n in &seq.notes {
-        let (Some(a), Some(b)) = (n.quantized_start_step, n.quantized_end_step) else { continue };
-        let x0 = rect.left() + rect.width() * a as f32 / steps;
-        let x1 = rect.left() + rect.width() * b as f32 / steps;
+        let Some((a, b)) = span(n) else { continue };
+        let x0 = rect.left() + rect.width() * a / steps;
+        let x1 = rect.left() + rect.width() * b / steps;
         let y = rect.bottom() - (n.pitch - lo + 1) as f32 * row;
         let r =
             Rect::from_min_max(egui::pos2(x0, y), egui::pos2(x1.max(x0 + 2.0), y + row.max(2.0)));

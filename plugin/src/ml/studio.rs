@@ -34,6 +34,12 @@ pub enum StudioJob {
     /// Continues the drum pattern `primer` (quantized) by `steps` steps with a drum
     /// MusicRNN (`drum_kit_rnn`: magenta.js's drums one-hot converter and pitch classes).
     Drums { primer: NoteSequence, steps: usize },
+    /// Turns the rhythm `input` into drums with a GrooVAE tap-to-drums model
+    /// (`tap2drum_*bar`); results timed at `qpm`.
+    Drumify { input: NoteSequence, qpm: f64 },
+    /// Puts velocities and timing into the drum pattern `input` with a GrooVAE model
+    /// (`groovae_2bar_humanize`, `groovae_4bar`); results timed at `qpm`.
+    Groove { input: NoteSequence, qpm: f64 },
 }
 
 impl StudioJob {
@@ -44,6 +50,8 @@ impl StudioJob {
             StudioJob::Generate => "Generate",
             StudioJob::Interpolate { .. } => "Interpolate",
             StudioJob::Drums { .. } => "Drums",
+            StudioJob::Drumify { .. } => "Drumify",
+            StudioJob::Groove { .. } => "Groove",
         }
     }
 }
@@ -156,6 +164,71 @@ pub fn drums_variations(
     rnn.continue_sequence_with(primer, steps, n, &mut pick)
 }
 
+/// Drumify and Groove (`what`): `rngs.len()` drum performances from the GrooVAE `vae`,
+/// as one batch: `input` (its first `numSteps` steps: later notes are left out) is
+/// encoded once, and each variation decodes that code with its own stream (hits drawn
+/// at `temperature`; at 0 every variation is the same). The results are timed at `qpm`
+/// (their notes off the 16th grid, with velocities).
+pub fn groove_variations(
+    what: &str,
+    vae: &mut MusicVae,
+    input: &NoteSequence,
+    qpm: f64,
+    temperature: f32,
+    rngs: &mut [SmallRng],
+) -> Result<Vec<NoteSequence>, ModelError> {
+    check_batch(rngs, what)?;
+    let DataConverter::Groove(g) = &vae.converter else {
+        return Err(ModelError::new(
+            ModelErrorKind::WrongModel,
+            format!(
+                "{what} needs a GrooVAE model (GrooveConverter), not a model with a {}",
+                vae.converter.name()
+            ),
+        ));
+    };
+    if !(qpm.is_finite() && qpm > 0.0) {
+        return Err(ModelError::bad_input(format!("{what}: invalid tempo {qpm} qpm")));
+    }
+    let input = first_steps(input, g.num_steps, g.steps_per_quarter)?;
+    let z = vae.encode(std::slice::from_ref(&input))?;
+    let zs = vec![z[0].clone(); rngs.len()];
+    let out = vae.decode_with(&zs, &mut Sampler::new(temperature, None, rngs))?;
+    Ok(out.into_iter().map(|s| retime(s, qpm)).collect())
+}
+
+/// `seq` without the notes that start at or after step `steps` (a grid of
+/// `steps_per_quarter`), quantized if it was not.
+fn first_steps(
+    seq: &NoteSequence,
+    steps: usize,
+    steps_per_quarter: u32,
+) -> Result<NoteSequence, ModelError> {
+    let mut q = if seq.is_quantized() {
+        seq.clone()
+    } else {
+        crate::ml::core::note_seq::quantize_note_sequence(seq, steps_per_quarter)?
+    };
+    q.notes.retain(|n| n.quantized_start_step.is_some_and(|s| s < steps as i64));
+    q.total_quantized_steps = Some(steps as i64);
+    Ok(q)
+}
+
+/// An unquantized sequence at its first tempo (120 qpm without one) moved to `qpm`: the
+/// same beats, so it plays in time at the host's tempo. A hit played ahead of the first
+/// step (a negative start) starts at 0.
+fn retime(mut seq: NoteSequence, qpm: f64) -> NoteSequence {
+    let from = seq.tempos.first().map(|t| t.qpm).filter(|q| *q > 0.0).unwrap_or(120.0);
+    let k = from / qpm;
+    for n in &mut seq.notes {
+        n.start_time = n.start_time.map(|t| (t * k).max(0.0));
+        n.end_time = n.end_time.map(|t| (t * k).max(0.0));
+    }
+    seq.total_time = seq.total_time.map(|t| t * k);
+    seq.tempos = vec![crate::ml::core::note_seq::Tempo { time: 0.0, qpm }];
+    seq
+}
+
 /// Generate: `rngs.len()` melodies, each from a draw of z ~ N(0, 1) made with its own
 /// stream, decoded as one batch.
 pub fn generate_variations(
@@ -226,6 +299,25 @@ pub(crate) mod tests {
         };
         write_vae(dir, &sizes, Storage::Float32, 12).unwrap();
         MusicVae::load(dir).unwrap()
+    }
+
+    /// Notes `(pitch, start step, end step)` as a quantized sequence of `steps` steps.
+    fn quantized(notes: &[(i32, i64, i64)], steps: i64) -> NoteSequence {
+        NoteSequence {
+            notes: notes
+                .iter()
+                .map(|&(pitch, s, e)| Note {
+                    pitch,
+                    velocity: Some(100),
+                    quantized_start_step: Some(s),
+                    quantized_end_step: Some(e),
+                    ..Default::default()
+                })
+                .collect(),
+            total_quantized_steps: Some(steps),
+            quantization_info: Some(QuantizationInfo { steps_per_quarter: 4 }),
+            ..Default::default()
+        }
     }
 
     fn primer() -> NoteSequence {
@@ -337,6 +429,73 @@ pub(crate) mod tests {
         assert!(e.message().contains("drum_kit_rnn"), "{e}");
         let e = drums_variations(&mut drums, &p, 8, 1.0, &mut streams(1, 9)).unwrap_err();
         assert!(e.message().contains("1 to 8 variations"), "{e}");
+    }
+
+    /// A small random GrooVAE (2 bars, 9 drum classes) at `dir`.
+    pub(crate) fn small_groove(dir: &std::path::Path, tapify: bool) -> MusicVae {
+        use crate::ml::random_checkpoint::{write_vae_family, VaeData, VaeFamily};
+        let family = VaeFamily {
+            data: VaeData::Groove { humanize: !tapify, tapify },
+            num_steps: 32,
+            encoder: 16,
+            decoder: vec![12, 12],
+            z: 6,
+            hierarchy: None,
+        };
+        write_vae_family(dir, &family, Storage::Float32, 21).unwrap();
+        MusicVae::load(dir).unwrap()
+    }
+
+    #[test]
+    fn groove_variations_are_drum_performances_at_the_hosts_tempo() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vae = small_groove(&dir.path().join("tap"), true);
+        // A tapped rhythm (any pitch), 3 bars: the third is past the model's 2 and left out.
+        let mut tap = quantized(&[(60, 0, 1), (60, 4, 5), (62, 6, 7), (60, 12, 13)], 48);
+        tap.notes.push(Note {
+            pitch: 60,
+            velocity: Some(90),
+            quantized_start_step: Some(40),
+            quantized_end_step: Some(41),
+            ..Default::default()
+        });
+        let out =
+            groove_variations("Drumify", &mut vae, &tap, 90.0, 1.0, &mut streams(5, 4)).unwrap();
+        assert_eq!(out.len(), 4);
+        let step = 60.0 / 90.0 / 4.0;
+        for v in &out {
+            // Timed at 90 qpm: 32 steps of a 16th at that tempo.
+            assert!((v.total_time.unwrap() - 32.0 * step).abs() < 1e-9);
+            assert_eq!(v.tempos[0].qpm, 90.0);
+            assert!(!v.is_quantized());
+            for n in &v.notes {
+                assert_eq!(n.is_drum, Some(true));
+                assert!(DEFAULT_DRUM_PITCH_CLASSES.iter().any(|c| c[0] == n.pitch));
+                assert!((0..=127).contains(&n.velocity.unwrap()));
+                let t = n.start_time.unwrap();
+                assert!((0.0..32.0 * step).contains(&t), "{t}");
+            }
+        }
+        let hits: usize = out.iter().map(|v| v.notes.len()).sum();
+        assert!(hits > 8, "{hits} hits in 4 variations");
+        // One code, drawn 4 ways: the variations differ; each is its stream's run alone.
+        assert!(out.iter().any(|v| v != &out[0]), "4 identical variations");
+        let mut third = vec![streams(5, 4).swap_remove(2)];
+        let alone = groove_variations("Drumify", &mut vae, &tap, 90.0, 1.0, &mut third).unwrap();
+        assert_eq!(alone[0], out[2]);
+        // Greedy: every variation the same.
+        let greedy =
+            groove_variations("Drumify", &mut vae, &tap, 90.0, 0.0, &mut streams(5, 3)).unwrap();
+        assert!(greedy.iter().all(|v| v == &greedy[0]));
+        // A melody MusicVAE is refused, by name; so is a bad tempo.
+        let mut melody = small_vae(&dir.path().join("mel"));
+        let e = groove_variations("Groove", &mut melody, &tap, 90.0, 1.0, &mut streams(1, 2))
+            .unwrap_err();
+        assert_eq!(e.kind(), ModelErrorKind::WrongModel, "{e}");
+        assert!(e.message().starts_with("Groove needs a GrooVAE model"), "{e}");
+        let e =
+            groove_variations("Groove", &mut vae, &tap, 0.0, 1.0, &mut streams(1, 2)).unwrap_err();
+        assert!(e.message().contains("tempo"), "{e}");
     }
 
     #[test]

@@ -222,9 +222,13 @@
   const RNN_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn';
   const VAE_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_vae/mel_2bar_small';
   const DRUMS_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/drum_kit_rnn';
+  const DRUMIFY_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/groovae/tap2drum_2bar';
+  const GROOVE_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_vae/groovae_2bar_humanize';
   let rnn = null;
   let vae = null;
   let drums = null;
+  let drumify = null;
+  let groove = null;
   function options(opts, what) {
     if (opts === undefined || opts === null) return {};
     if (typeof opts !== 'object') throw new TypeError('host.studio.' + what + ': the options must be an object');
@@ -239,6 +243,8 @@
     }
     if (kind === 'rnn') return rnn || (rnn = new MusicRNN(RNN_URL));
     if (kind === 'drums') return drums || (drums = new MusicRNN(DRUMS_URL));
+    if (kind === 'drumify') return drumify || (drumify = new MusicVAE(DRUMIFY_URL));
+    if (kind === 'groove') return groove || (groove = new MusicVAE(GROOVE_URL));
     return vae || (vae = new MusicVAE(VAE_URL));
   }
   // key: undefined → the host's key/scale parameters; null/false/'off' → none; 'D minor'.
@@ -269,12 +275,31 @@
     a.steps = Math.round(bars * g.host.beatsPerBar * 4);
     return N.ml('Studio', a);
   }
+  // Drumify and Groove: a GrooVAE model turns an input (by default the last bars played)
+  // into drum performances timed at the host's tempo.
+  async function grooveJob(opts, job) {
+    const o = options(opts, job);
+    const m = model(o, job, job);
+    await m.initialize();
+    const input = o.input !== undefined ? o.input : g.host.phrase(o.inputBars === undefined ? 2 : o.inputBars);
+    const a = common(o, m);
+    a.job = job;
+    a.seq = input;
+    a.qpm = g.host.bpm > 0 ? g.host.bpm : 120;
+    return N.ml('Studio', a);
+  }
   M.studio = Object.freeze({
     continue(opts) {
       return continuation(opts, 'continue', 'rnn');
     },
     drums(opts) {
       return continuation(opts, 'drums', 'drums');
+    },
+    drumify(opts) {
+      return grooveJob(opts, 'drumify');
+    },
+    groove(opts) {
+      return grooveJob(opts, 'groove');
     },
     keep(seq, name) {
       if (seq === null || typeof seq !== 'object') throw new TypeError('host.studio.keep: expected a NoteSequence');

@@ -130,7 +130,8 @@ pub fn build_request(kind: &str, a: &Value) -> Result<Request, ModelError> {
     })
 }
 
-/// `host.studio.continue/drums/generate/interpolate`: the `job`, `model`, `variations` (1..=8),
+/// `host.studio.continue/drums/generate/interpolate/drumify/groove`: the `job`, `model`,
+/// `variations` (1..=8),
 /// `temperature`, `key` ("host", "off" or a key such as "D minor") and `seed` fields.
 fn studio_request(a: &Value) -> Result<Request, ModelError> {
     let job = a.get("job").and_then(Value::as_str).unwrap_or("");
@@ -139,6 +140,8 @@ fn studio_request(a: &Value) -> Result<Request, ModelError> {
         "generate" => "host.studio.generate",
         "interpolate" => "host.studio.interpolate",
         "drums" => "host.studio.drums",
+        "drumify" => "host.studio.drumify",
+        "groove" => "host.studio.groove",
         _ => return Err(ModelError::bad_input(format!("host.studio: unknown job {job:?}"))),
     };
     let job = match job {
@@ -150,6 +153,22 @@ fn studio_request(a: &Value) -> Result<Request, ModelError> {
             primer: sequence(a.get("seq").unwrap_or(&Value::Null), name)?,
             steps: count(a, "steps", name, MAX_STEPS)?,
         },
+        "drumify" | "groove" => {
+            let input = sequence(a.get("seq").unwrap_or(&Value::Null), name)?;
+            let qpm = match a.get("qpm").and_then(Value::as_f64) {
+                Some(q) if q.is_finite() && q > 0.0 => q,
+                _ => {
+                    return Err(ModelError::bad_input(format!(
+                        "{name}: qpm must be a positive number"
+                    )))
+                }
+            };
+            if job == "drumify" {
+                StudioJob::Drumify { input, qpm }
+            } else {
+                StudioJob::Groove { input, qpm }
+            }
+        }
         "generate" => StudioJob::Generate,
         _ => match sequences(a, name)?.as_slice() {
             [from, to] => StudioJob::Interpolate { a: from.clone(), b: to.clone() },

@@ -801,6 +801,7 @@ impl WorkerState {
                 };
                 let seed = seed.unwrap_or_else(|| self.rng.random());
                 let mut rngs = studio::streams(seed, variations);
+                let job_name = job.name();
                 let out = match job {
                     StudioJob::Continue { primer, steps } => {
                         let primer = quantized(primer)?;
@@ -819,6 +820,11 @@ impl WorkerState {
                         let primer = quantized(primer)?;
                         let mut m = self.rnn(model)?;
                         studio::drums_variations(&mut m, &primer, steps, t, &mut rngs)
+                    }
+                    StudioJob::Drumify { input, qpm } | StudioJob::Groove { input, qpm } => {
+                        let what = job_name;
+                        let mut m = self.vae(model)?;
+                        studio::groove_variations(what, &mut m, &input, qpm, t, &mut rngs)
                     }
                 };
                 out.map(Response::Sequences)
