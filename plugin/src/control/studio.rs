@@ -1318,12 +1318,31 @@ pub fn sequence_to_midi(
     beats_per_bar: f64,
     channel: &dyn Fn(&Note) -> u8,
 ) -> Vec<u8> {
-    let mut events = Vec::with_capacity(2 * seq.notes.len());
-    for n in &seq.notes {
-        let Some((s, e)) = note_beats(seq, n) else { continue };
-        let key = n.pitch.clamp(0, 127) as u8;
-        let channel = channel(n).min(15);
-        let velocity = n.velocity.map_or(100.0, |v| v.clamp(1, 127) as f32) / 127.0;
+    // (start, end, channel, key, velocity) by start.
+    let mut notes: Vec<(f64, f64, u8, u8, f32)> = seq
+        .notes
+        .iter()
+        .filter_map(|n| {
+            let (s, e) = note_beats(seq, n)?;
+            let velocity = n.velocity.map_or(100.0, |v| v.clamp(1, 127) as f32) / 127.0;
+            Some((s, e, channel(n).min(15), n.pitch.clamp(0, 127) as u8, velocity))
+        })
+        .collect();
+    notes.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // A note of a key still sounding when that key starts again (a groove's hits a step
+    // long, one late and the next early) ends there: a MIDI key is on or off.
+    let mut last: std::collections::HashMap<(u8, u8), usize> = std::collections::HashMap::new();
+    for i in 0..notes.len() {
+        let (start, _, channel, key, _) = notes[i];
+        if let Some(j) = last.insert((channel, key), i) {
+            notes[j].1 = notes[j].1.min(start);
+        }
+    }
+    let mut events = Vec::with_capacity(2 * notes.len());
+    for (s, e, channel, key, velocity) in notes {
+        if e <= s {
+            continue;
+        }
         events.push(TimedEvent { beats: s, on: true, channel, key, velocity });
         events.push(TimedEvent { beats: e, on: false, channel, key, velocity: 0.0 });
     }

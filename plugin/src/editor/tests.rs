@@ -1348,3 +1348,110 @@ fn frame_keeping_textures(ctx: &egui::Context, ed: &mut SemaEditor) -> egui::Ful
     };
     ctx.run_ui(raw, |ui| ed.draw(ui, &setter))
 }
+
+/// The Studio's Drumify panel end to end: picked by clicking its tab, it names its
+/// missing model (tap2drum_2bar, download-only); with a GrooVAE checkpoint of that shape
+/// in the cache (random weights), a rhythm played in becomes 4 drum performances (hits
+/// off the 16th grid, velocities of their own); the audition plays the chosen one from
+/// the next bar line on MIDI channel 10 at its own times and velocities, and keeping it
+/// writes those into the session and a .mid file.
+#[test]
+fn studio_drumify_turns_a_played_rhythm_into_4_grooves() {
+    use crate::control::studio::{Action, Input, KeepTo, StudioModel, Tool};
+    use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
+
+    let mut fx = StudioFixture::new(21);
+    let shared = fx.shared.clone();
+    fx.play_in(&[60, 60, 64, 60, 60, 67, 60, 64]);
+    fx.frame();
+    fx.click_text("Drumify");
+    assert_eq!(shared.studio.lock().settings.tool, Tool::Drumify);
+    let shown = fx.shown();
+    assert!(shown.contains("Model missing") && shown.contains("tap2drum_2bar"), "{shown}");
+    assert!(shown.contains("Turns a tapped rhythm into drums"), "{shown}");
+
+    // The model fetched into the cache: a random checkpoint of a 2-bar GrooVAE.
+    let model = StudioModel::named("tap2drum_2bar").expect("catalogued");
+    let url = shared.studio.lock().url(model);
+    assert!(url.ends_with("/groovae/tap2drum_2bar"), "{url}");
+    let dir = cache_path(fx.cache.path(), &url);
+    drop(crate::ml::studio::tests::small_groove(&dir, true));
+    std::fs::write(dir.join(COMPLETE_MARKER), b"").expect("marker");
+    assert!(!fx.shown().contains("Model missing"));
+    {
+        let mut st = shared.studio.lock();
+        let s = &mut st.settings;
+        (s.groove_input, s.variations, s.temperature) = (Input::Played, 4, 1.0);
+    }
+    let results = fx.run();
+    assert_eq!(results.tool, Tool::Drumify);
+    let v = &results.variations;
+    assert_eq!(v.len(), 4);
+    let step = 60.0 / 120.0 / 4.0;
+    let off_grid = |n: &crate::ml::core::note_seq::Note| {
+        let s = n.start_time.unwrap_or(0.0) / step;
+        (s - s.round()).abs() > 1e-3
+    };
+    for seq in v {
+        assert!(!seq.is_quantized() && !seq.notes.is_empty());
+        assert!((seq.total_time.unwrap_or(0.0) - 32.0 * step).abs() < 1e-9, "2 bars");
+        assert!(seq.notes.iter().all(|n| n.is_drum == Some(true)));
+    }
+    assert!(v.iter().any(|s| s != &v[0]), "the variations differ");
+    let all: Vec<_> = v.iter().flat_map(|s| &s.notes).collect();
+    assert!(all.iter().any(|n| off_grid(n)), "some hits are off the grid");
+    let velocities: std::collections::BTreeSet<_> = all.iter().map(|n| n.velocity).collect();
+    assert!(velocities.len() > 3, "{velocities:?}");
+    assert!(fx.shown().contains("Drumify variations"));
+
+    // Audition the second from bar 5: its hits leave on channel 10 at their own times.
+    let chosen = v[1].clone();
+    {
+        let mut st = shared.studio.lock();
+        st.apply(Action::Select(1), &shared);
+        st.apply(Action::Audition(true), &shared);
+        assert_eq!((st.auditioning, st.channel()), (Some(1), 9), "{:?}", st.message);
+    }
+    // The render covers bars 4 and 5: the variation's first bar.
+    let ons = fx.note_ons();
+    let mut want: Vec<(usize, u8)> = chosen
+        .notes
+        .iter()
+        .map(|n| (96_000 + (n.start_time.unwrap() * 48_000.0).round() as usize, n.pitch as u8))
+        .filter(|&(at, _)| at < 192_000)
+        .collect();
+    want.sort();
+    let bar5: Vec<(usize, u8)> = ons
+        .iter()
+        .filter(|&&(at, ch, _)| ch == 9 && (96_000..192_000).contains(&at))
+        .map(|&(at, _, key)| (at, key))
+        .collect();
+    assert!(want.len() > 4);
+    assert_eq!(bar5.len(), want.len(), "{bar5:?} vs {want:?}");
+    for ((at, key), (want_at, want_key)) in bar5.iter().zip(&want) {
+        assert_eq!(key, want_key);
+        assert!(at.abs_diff(*want_at) <= 1, "hit at {at}, expected {want_at}");
+    }
+
+    // Keep: the session holds the performance as made; the .mid file its times.
+    {
+        let mut st = shared.studio.lock();
+        st.apply(Action::Keep(KeepTo::Session), &shared);
+        st.apply(Action::Keep(KeepTo::MidiFile), &shared);
+        assert_eq!(st.undo_depth(), 2, "{:?}", st.message);
+    }
+    let kept = shared.controller.lock().session().studio_clips.clone();
+    assert_eq!((kept[0].name.as_str(), &kept[0].sequence), ("Drumify 1", &chosen));
+    let bytes = std::fs::read(fx.folder.path().join("drumify-1.mid")).expect("the .mid");
+    let mut notes = crate::cli::midi_file::decode_notes(&bytes).expect("a MIDI file");
+    // By key, then time (hits of different keys may be a tick apart).
+    notes.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.total_cmp(&b.0)));
+    assert_eq!(notes.len(), chosen.notes.len());
+    let mut beats: Vec<(f64, u8)> =
+        chosen.notes.iter().map(|n| (n.start_time.unwrap() * 2.0, n.pitch as u8)).collect();
+    beats.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.total_cmp(&b.0)));
+    for (n, (b, key)) in notes.iter().zip(&beats) {
+        assert_eq!(n.2, *key);
+        assert!((n.0 - b).abs() < 0.01, "a hit at beat {} in the file, {b} made", n.0);
+    }
+}
