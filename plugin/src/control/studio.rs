@@ -1249,18 +1249,17 @@ pub const MAX_KEPT: usize = 256;
 /// `host.studio.keep(seq, name)`: keeps `seq` in the session's Studio clips as the
 /// panels' **Keep → Session** does (an input of later runs, saved with the project).
 /// A clip of the same `name` is replaced (live code may keep one every few bars);
-/// without a name it is kept as "JS 1", "JS 2", …. An unquantized sequence is quantized
-/// at 4 steps per quarter first. Returns the name.
+/// without a name it is kept as "JS 1", "JS 2", …. An unquantized sequence (a groove,
+/// off the grid) is kept as it is, once it quantizes at 4 steps per quarter (as the
+/// panels read their inputs). Returns the name.
 pub fn keep_in_session(
     clips: &mut Vec<KeptClip>,
     name: Option<&str>,
     seq: NoteSequence,
 ) -> Result<String, String> {
-    let seq = if seq.is_quantized() {
-        seq
-    } else {
-        crate::ml::core::note_seq::quantize_note_sequence(&seq, SPQ).map_err(|e| e.to_string())?
-    };
+    if !seq.is_quantized() {
+        crate::ml::core::note_seq::quantize_note_sequence(&seq, SPQ).map_err(|e| e.to_string())?;
+    }
     if seq.notes.len() > crate::js::phrase::MAX_CLIP_NOTES {
         return Err(format!(
             "a kept clip holds at most {} notes, this one has {}",

@@ -573,6 +573,73 @@ const beat = {notes: [0, 4, 8, 12, 16, 20, 24, 28].flatMap(s =>
     assert!(h.errors().is_empty(), "{:?}", h.errors());
 }
 
+/// `host.studio.drumify` and `host.studio.groove` run GrooVAE models (tap2drum_2bar and
+/// groovae_2bar_humanize, read from the model cache by their URLs): a rhythm becomes 4
+/// drum performances timed at the host's tempo (unquantized, off the grid, with
+/// velocities), the same again with the same seed; a melody MusicVAE given as `model` is
+/// refused; a performance kept keeps its timing.
+#[test]
+fn host_studio_drumify_and_groove() {
+    use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
+    let dir = models();
+    let cfg = config(dir.path());
+    for (url, tap) in [
+        ("https://storage.googleapis.com/magentadata/js/checkpoints/groovae/tap2drum_2bar", true),
+        (
+            "https://storage.googleapis.com/magentadata/js/checkpoints/music_vae/groovae_2bar_humanize",
+            false,
+        ),
+    ] {
+        let ck = cache_path(&cfg.cache_dir, url);
+        drop(crate::ml::studio::tests::small_groove(&ck, tap));
+        std::fs::write(ck.join(COMPLETE_MARKER), b"").expect("marker");
+    }
+    let mut h = Harness::new(cfg, dir.path().to_path_buf());
+    let source = "\
+importScripts('https://cdn.jsdelivr.net/npm/@magenta/music@1.23.1/es6/music_vae.js');
+const taps = {notes: [0, 3, 6, 8, 12, 16, 19, 22, 24, 28].map(s =>
+  ({pitch: 60, velocity: 90, quantizedStartStep: s, quantizedEndStep: s + 1})),
+  totalQuantizedSteps: 32, quantizationInfo: {stepsPerQuarter: 4}};
+(async () => {
+  const d = await host.studio.drumify({input: taps, variations: 4, temperature: 1, seed: 2});
+  const again = await host.studio.drumify({input: taps, variations: 4, temperature: 1, seed: 2});
+  const g = await host.studio.groove({input: d[0], variations: 2, temperature: 0.5, seed: 1});
+  const all = d.concat(g);
+  const offGrid = all.some(c => c.notes.some(n => Math.abs(n.startTime * 8 - Math.round(n.startTime * 8)) > 1e-3));
+  const vels = new Set(all.flatMap(c => c.notes.map(n => n.velocity)));
+  console.log('drumify ' + d.length + ' ' + g.length + ' quantized=' + all.some(c => c.quantizationInfo)
+    + ' drums=' + all.every(c => c.notes.every(n => n.isDrum)) + ' same=' + (JSON.stringify(d) === JSON.stringify(again))
+    + ' offGrid=' + offGrid + ' velocities>3=' + (vels.size > 3) + ' total=' + d[0].totalTime
+    + ' qpm=' + d[0].tempos[0].qpm);
+  const mel = new music_vae.MusicVAE('https://storage.googleapis.com/magentadata/js/checkpoints/music_vae/mel_2bar_small');
+  try { await host.studio.groove({input: taps, model: mel}); } catch (e) { console.log('melody: ' + e.message); }
+  console.log('kept ' + host.studio.keep(d[1], 'beat') + ' ' + d[1].notes.length);
+})();
+";
+    h.rt.eval_block(source, 0, 1);
+    assert!(
+        h.pump_until(Duration::from_secs(120), |h| h.logs().iter().any(|l| l.starts_with("kept "))),
+        "{:?}",
+        h.console
+    );
+    let logs = h.logs();
+    let line = |prefix: &str| {
+        logs.iter().find(|t| t.starts_with(prefix)).cloned().unwrap_or_else(|| panic!("{logs:?}"))
+    };
+    // The host runs at 120 bpm here: 2 bars of 16ths last 4 s.
+    assert_eq!(
+        line("drumify "),
+        "drumify 4 2 quantized=false drums=true same=true offGrid=true velocities>3=true \
+         total=4 qpm=120"
+    );
+    assert!(line("melody: ").contains("needs a GrooVAE model"), "{logs:?}");
+    let kept = h.kept.lock().clone();
+    let n: usize = line("kept beat ").trim_start_matches("kept beat ").parse().expect("count");
+    assert_eq!(kept[0].sequence.notes.len(), n);
+    assert!(!kept[0].sequence.is_quantized(), "kept with its timing");
+    assert!(h.errors().is_empty(), "{:?}", h.errors());
+}
+
 /// Offline, `host.studio.drums` without drum_kit_rnn in the cache fails naming the model
 /// and how to get it.
 #[test]
