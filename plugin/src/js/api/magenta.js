@@ -218,7 +218,8 @@
   };
 
   // host.studio: Magenta Studio's jobs from live code (see API.md). Each job makes its
-  // variations as one batch; results are quantized NoteSequences ready for host.play.
+  // variations as one batch; results are NoteSequences ready for host.play (quantized,
+  // except Drumify's and Groove's drum performances, timed at the host's tempo).
   const RNN_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/basic_rnn';
   const VAE_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_vae/mel_2bar_small';
   const DRUMS_URL = 'https://storage.googleapis.com/magentadata/js/checkpoints/music_rnn/drum_kit_rnn';

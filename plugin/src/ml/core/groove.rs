@@ -197,7 +197,7 @@ impl GrooveConverter {
     /// notes are off the grid).
     pub fn to_note_sequence(&self, t: &[f32], qpm: f64) -> Result<NoteSequence, ModelError> {
         let (classes, depth) = (self.classes(), self.depth());
-        if t.len() % depth != 0 {
+        if !t.len().is_multiple_of(depth) {
             return Err(ModelError::engine(format!(
                 "GrooveConverter: {} values are not whole steps of {classes} drums",
                 t.len()
