@@ -365,10 +365,10 @@ fn piano_roll(ui: &mut egui::Ui, seq: &NoteSequence) {
         painter.line_segment([egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())], grid);
         s += 16.0;
     }
-    // Melody blue; a trio's bass green and drum hits orange; a groove's hits fainter as
-    // they are softer.
+    // Melody blue, a trio's bass green, drum hits orange; a groove's hits fainter as they
+    // are softer.
     let fill = |n: &crate::ml::core::note_seq::Note| {
-        let c = if n.is_drum == Some(true) && n.instrument.is_some() {
+        let c = if n.is_drum == Some(true) {
             Color32::from_rgb(240, 170, 90)
         } else if n.instrument == Some(1) {
             Color32::from_rgb(120, 200, 130)

@@ -1277,19 +1277,75 @@ fn closing_the_plugin_mid_fetch_cancels_and_joins_the_download() {
 /// picture (a relative path is taken from `plugin/`, where tests run).
 #[test]
 fn studio_panel_picture() {
-    use super::snapshot::{rasterise, write_png, Textures};
-    use crate::control::studio::{Action, Input, Tool};
+    use crate::control::studio::{Input, Tool};
 
     let mut fx = StudioFixture::new(7);
     fx.play_in(&[60, 62, 64, 65, 67, 65, 64, 62]);
-    let shared = fx.shared.clone();
     {
-        let mut st = shared.studio.lock();
+        let mut st = fx.shared.studio.lock();
         let s = &mut st.settings;
         (s.tool, s.input, s.input_bars, s.bars, s.variations) =
             (Tool::Continue, Input::Played, 2, 2, 4);
-        s.folder = "~/Music/Sema Live/clips".into();
     }
+    // The piano roll's notes, melody blue.
+    let blue = |p: &[u8; 3]| p == &[110, 170, 240];
+    studio_picture(
+        &mut fx,
+        2,
+        "Continue: 4 variations in one batch",
+        &blue,
+        "SEMA_LIVE_SCREENSHOT",
+    );
+}
+
+/// The same picture of the Drumify panel (a tapped rhythm, 4 grooves of a random
+/// tap2drum_2bar, the second selected; hits fainter as they are softer):
+/// `SEMA_LIVE_SCREENSHOT_DRUMIFY=$PWD/docs/studio-drumify.png cargo test -p sema_live
+/// --lib studio_drumify_picture`.
+#[test]
+fn studio_drumify_picture() {
+    use crate::control::studio::{Input, StudioModel, Tool};
+    use crate::ml::core::resolve::{cache_path, COMPLETE_MARKER};
+
+    let mut fx = StudioFixture::new(8);
+    fx.play_in(&[60, 60, 64, 60, 60, 67, 60, 64]);
+    let url = fx.shared.studio.lock().url(StudioModel::named("tap2drum_2bar").expect("model"));
+    let dir = cache_path(fx.cache.path(), &url);
+    drop(crate::ml::studio::tests::small_groove(&dir, true));
+    std::fs::write(dir.join(COMPLETE_MARKER), b"").expect("marker");
+    {
+        let mut st = fx.shared.studio.lock();
+        let s = &mut st.settings;
+        (s.tool, s.groove_input, s.variations, s.temperature) =
+            (Tool::Drumify, Input::Played, 4, 1.0);
+    }
+    // Hits of several loudnesses: orange, faded towards the background.
+    let hit = |p: &[u8; 3]| p[0] > 60 && p[0] as i32 > p[2] as i32 + 40;
+    studio_picture(
+        &mut fx,
+        1,
+        "Drumify: 4 grooves in one batch",
+        &hit,
+        "SEMA_LIVE_SCREENSHOT_DRUMIFY",
+    );
+}
+
+/// Runs the selected tool of `fx`, selects variation `select`, and rasterises the editor
+/// with `status` as the status line (a fixed text keeps the picture stable); checks the
+/// Studio panel holds anti-aliased text and over 100 pixels the piano roll's notes
+/// (`note`) paint; writes the PNG to the path in `$env` if it is set.
+fn studio_picture(
+    fx: &mut StudioFixture,
+    select: usize,
+    status: &str,
+    note: &dyn Fn(&[u8; 3]) -> bool,
+    env: &str,
+) {
+    use super::snapshot::{rasterise, write_png, Textures};
+    use crate::control::studio::Action;
+
+    let shared = fx.shared.clone();
+    shared.studio.lock().settings.folder = "~/Music/Sema Live/clips".into();
     shared.controller.lock().session_mut().editor.studio_width = Some(420.0);
     let (ed, ctx) = (&mut fx.ed, &fx.ctx);
     ed.layout.studio_width = Some(420.0);
@@ -1310,9 +1366,8 @@ fn studio_panel_picture() {
         shot(ed, &mut textures);
         std::thread::sleep(Duration::from_millis(5));
     }
-    shared.studio.lock().apply(Action::Select(2), &shared);
-    // The status line says how long the batch took: a fixed text keeps the picture stable.
-    shared.studio.lock().message = Some((false, "Continue: 4 variations in one batch".into()));
+    shared.studio.lock().apply(Action::Select(select), &shared);
+    shared.studio.lock().message = Some((false, status.into()));
     shot(ed, &mut textures);
     let out = shot(ed, &mut textures);
     let primitives = ctx.tessellate(out.shapes, out.pixels_per_point);
@@ -1328,9 +1383,9 @@ fn studio_panel_picture() {
         .collect();
     let distinct: std::collections::HashSet<[u8; 3]> = panel.iter().copied().collect();
     assert!(distinct.len() > 50, "{} colours: the text is drawn anti-aliased", distinct.len());
-    let note = panel.iter().filter(|p| p == &&[110, 170, 240]).count();
-    assert!(note > 100, "{note} pixels of the piano roll's notes");
-    if let Ok(path) = std::env::var("SEMA_LIVE_SCREENSHOT") {
+    let notes = panel.iter().filter(|p| note(p)).count();
+    assert!(notes > 100, "{notes} pixels of the piano roll's notes");
+    if let Ok(path) = std::env::var(env) {
         write_png(std::path::Path::new(&path), w, h, &img).expect("write the PNG");
         let bytes = std::fs::read(&path).expect("read it back");
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
