@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use rand::{rngs::SmallRng, SeedableRng};
 mod common;
-use common::parity::{node_dir_or_skip, run_node};
+use common::parity::{node_dir_or_skip, run_node, vae_round_trip};
 use common::{notes_of, rust_notes};
 use serde_json::json;
 
@@ -185,17 +185,9 @@ fn magenta_js_parity() {
     let mut max_dz = 0f32;
     for (i, (name, _, _)) in vae_cases.iter().enumerate() {
         let mut m = MusicVae::load(&root.path().join(name)).unwrap();
-        let res = &js["vae"][i];
-        let z = m.encode(&vae_inputs[i]).unwrap();
-        let jz: Vec<Vec<f32>> = serde_json::from_value(res["z"].clone()).unwrap();
-        for (a, b) in z.iter().flatten().zip(jz.iter().flatten()) {
-            max_dz = max_dz.max((a - b).abs());
-        }
+        let (dz, got, want) = vae_round_trip(&mut m, &vae_inputs[i], &js["vae"][i], &mut srng);
+        max_dz = max_dz.max(dz);
         assert!(max_dz < 1e-4, "{name}: encoded z differs by {max_dz}");
-        let dz: Vec<Vec<f32>> = serde_json::from_value(res["decodeZ"].clone()).unwrap();
-        let got = m.decode(&dz, 0.0, &mut srng).unwrap();
-        let want = res["decoded"].as_array().unwrap();
-        assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(want) {
             assert_eq!(rust_notes(g), notes_of(w), "{name}: decode differs");
             pitches.extend(g.notes.iter().map(|n| n.pitch));

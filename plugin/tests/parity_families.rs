@@ -14,7 +14,7 @@ use rand::{rngs::SmallRng, SeedableRng};
 use serde_json::{json, Value};
 
 mod common;
-use common::parity::{node_dir_or_skip, run_node};
+use common::parity::{node_dir_or_skip, run_node, vae_round_trip};
 
 use sema_live::ml::music_rnn::MusicRnn;
 use sema_live::ml::music_vae::MusicVae;
@@ -295,18 +295,9 @@ fn magenta_js_parity_of_model_families() {
     let mut max_dz = 0f32;
     for (i, (name, _, _)) in vae_cases.iter().enumerate() {
         let mut m = MusicVae::load(&root.path().join(name)).unwrap();
-        let res = &js["vae"][i];
-        let z = m.encode(&vae_inputs[i]).unwrap();
-        let jz: Vec<Vec<f32>> = serde_json::from_value(res["z"].clone()).unwrap();
-        assert_eq!(z.len(), jz.len());
-        for (a, b) in z.iter().flatten().zip(jz.iter().flatten()) {
-            max_dz = max_dz.max((a - b).abs());
-        }
+        let (dz, got, want) = vae_round_trip(&mut m, &vae_inputs[i], &js["vae"][i], &mut srng);
+        max_dz = max_dz.max(dz);
         assert!(max_dz < 1e-4, "{name}: encoded z differs by {max_dz}");
-        let dz: Vec<Vec<f32>> = serde_json::from_value(res["decodeZ"].clone()).unwrap();
-        let got = m.decode(&dz, 0.0, &mut srng).unwrap();
-        let want = res["decoded"].as_array().unwrap();
-        assert_eq!(got.len(), want.len());
         for (k, (g, w)) in got.iter().zip(want).enumerate() {
             assert_eq!(notes(g), js_notes(w), "{name}: decode {k} differs");
             assert_eq!(g.total_quantized_steps, w["totalQuantizedSteps"].as_i64(), "{name}");
@@ -433,18 +424,9 @@ fn magenta_js_parity_of_groove_models() {
     let (mut compared, mut max_dz, mut max_dt) = (0, 0f32, 0f64);
     for (i, (name, _, _)) in cases.iter().enumerate() {
         let mut m = MusicVae::load(&root.path().join(name)).unwrap();
-        let res = &js["vae"][i];
-        let z = m.encode(&inputs[i]).unwrap();
-        let jz: Vec<Vec<f32>> = serde_json::from_value(res["z"].clone()).unwrap();
-        assert_eq!(z.len(), jz.len());
-        for (a, b) in z.iter().flatten().zip(jz.iter().flatten()) {
-            max_dz = max_dz.max((a - b).abs());
-        }
+        let (dz, got, want) = vae_round_trip(&mut m, &inputs[i], &js["vae"][i], &mut srng);
+        max_dz = max_dz.max(dz);
         assert!(max_dz < 1e-4, "{name}: encoded z differs by {max_dz}");
-        let dz: Vec<Vec<f32>> = serde_json::from_value(res["decodeZ"].clone()).unwrap();
-        let got = m.decode(&dz, 0.0, &mut srng).unwrap();
-        let want = res["decoded"].as_array().unwrap();
-        assert_eq!(got.len(), want.len());
         let mut velocities = std::collections::BTreeSet::new();
         for (k, (g, w)) in got.iter().zip(want).enumerate() {
             let jw = js_hits(w);

@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rand::rngs::SmallRng;
+use sema_live::ml::music_vae::MusicVae;
+use sema_live::ml::NoteSequence;
 use serde_json::Value;
 
 /// The folder holding `node_modules/@magenta/music`: `$PARITY_NODE_DIR`, else
@@ -42,4 +45,25 @@ pub fn run_node(dir: &Path, job: &Value, root: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!("parity.mjs printed no JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
     })
+}
+
+/// One MusicVAE result of `parity.mjs` (`res`: its `z`, `decodeZ` and `decoded`) against
+/// `m`: encodes `inputs` and returns the largest |z - magenta.js's z|, then decodes
+/// magenta.js's `decodeZ` greedily and returns those sequences beside magenta.js's.
+pub fn vae_round_trip<'a>(
+    m: &mut MusicVae,
+    inputs: &[NoteSequence],
+    res: &'a Value,
+    rng: &mut SmallRng,
+) -> (f32, Vec<NoteSequence>, &'a [Value]) {
+    let z = m.encode(inputs).unwrap();
+    let jz: Vec<Vec<f32>> = serde_json::from_value(res["z"].clone()).unwrap();
+    assert_eq!(z.len(), jz.len());
+    let dz =
+        z.iter().flatten().zip(jz.iter().flatten()).fold(0f32, |d, (a, b)| d.max((a - b).abs()));
+    let decode_z: Vec<Vec<f32>> = serde_json::from_value(res["decodeZ"].clone()).unwrap();
+    let got = m.decode(&decode_z, 0.0, rng).unwrap();
+    let want = res["decoded"].as_array().map(Vec::as_slice).unwrap_or_default();
+    assert_eq!(got.len(), want.len());
+    (dz, got, want)
 }

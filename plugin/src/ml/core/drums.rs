@@ -43,6 +43,33 @@ pub const MAX_CLASSES: usize = 16;
 const MAX_STEPS: usize = crate::ml::core::converter::MAX_SEQUENCE_STEPS;
 
 /// Drum pitch classes and a sequence length.
+/// A drum converter's pitch classes (`classes`, or the 9 standard ones) after checking
+/// them (1 to [`MAX_CLASSES`], none empty; errors name the converter `what`), and the
+/// class of each pitch (a pitch in two classes goes to the later one, as in magenta.js).
+pub(crate) fn pitch_classes_of(
+    what: &str,
+    classes: Option<Vec<Vec<i32>>>,
+) -> Result<(Vec<Vec<i32>>, HashMap<i32, usize>), ModelError> {
+    let classes =
+        classes.unwrap_or_else(|| DEFAULT_DRUM_PITCH_CLASSES.iter().map(|c| c.to_vec()).collect());
+    if classes.is_empty() || classes.len() > MAX_CLASSES {
+        return Err(ModelError::bad_checkpoint(format!(
+            "{what}: {} pitch classes (1..{MAX_CLASSES} supported)",
+            classes.len()
+        )));
+    }
+    if let Some(i) = classes.iter().position(|c| c.is_empty()) {
+        return Err(ModelError::bad_checkpoint(format!("{what}: pitch class {i} has no pitches")));
+    }
+    let mut pitch_to_class = HashMap::new();
+    for (c, pitches) in classes.iter().enumerate() {
+        for &p in pitches {
+            pitch_to_class.insert(p, c);
+        }
+    }
+    Ok((classes, pitch_to_class))
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct DrumsConverter {
     /// Pitches of each class; the first is the one generated.
@@ -59,29 +86,11 @@ impl DrumsConverter {
         pitch_classes: Option<Vec<Vec<i32>>>,
         num_steps: Option<usize>,
     ) -> Result<Self, ModelError> {
-        let pitch_classes = pitch_classes
-            .unwrap_or_else(|| DEFAULT_DRUM_PITCH_CLASSES.iter().map(|c| c.to_vec()).collect());
-        if pitch_classes.is_empty() || pitch_classes.len() > MAX_CLASSES {
-            return Err(ModelError::bad_checkpoint(format!(
-                "DrumsConverter: {} pitch classes (1..{MAX_CLASSES} supported)",
-                pitch_classes.len()
-            )));
-        }
-        if let Some(i) = pitch_classes.iter().position(|c| c.is_empty()) {
-            return Err(ModelError::bad_checkpoint(format!(
-                "DrumsConverter: pitch class {i} has no pitches"
-            )));
-        }
+        let (pitch_classes, pitch_to_class) = pitch_classes_of("DrumsConverter", pitch_classes)?;
         if let Some(n) = num_steps.filter(|&n| n > MAX_STEPS) {
             return Err(ModelError::bad_checkpoint(format!(
                 "DrumsConverter: numSteps {n} is too large (at most {MAX_STEPS})"
             )));
-        }
-        let mut pitch_to_class = HashMap::new();
-        for (c, pitches) in pitch_classes.iter().enumerate() {
-            for &p in pitches {
-                pitch_to_class.insert(p, c);
-            }
         }
         Ok(DrumsConverter { pitch_classes, pitch_to_class, num_steps })
     }

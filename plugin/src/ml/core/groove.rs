@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use crate::ml::core::checkpoint::ConverterArgs;
-use crate::ml::core::drums::DEFAULT_DRUM_PITCH_CLASSES;
+use crate::ml::core::drums::pitch_classes_of;
 use crate::ml::core::note_seq::{quantize_note_sequence, Note, NoteSequence, Tempo, DEFAULT_QPM};
 use crate::ml::error::ModelError;
 
@@ -22,8 +22,6 @@ use crate::ml::error::ModelError;
 const PER_DRUM: usize = 3;
 /// The class every note of a tapified input goes to (magenta.js `TAPIFY_CHANNEL`).
 const TAPIFY_CLASS: usize = 3;
-/// The largest drum-class count accepted (the drums converters' bound).
-const MAX_CLASSES: usize = crate::ml::core::drums::MAX_CLASSES;
 /// The longest sequence accepted, in steps.
 const MAX_STEPS: usize = crate::ml::core::converter::MAX_SEQUENCE_STEPS;
 
@@ -54,21 +52,8 @@ impl GrooveConverter {
             .num_steps
             .filter(|&n| n > 0)
             .ok_or_else(|| ModelError::bad_checkpoint("GrooveConverter needs numSteps"))?;
-        let pitch_classes = a
-            .pitch_classes
-            .clone()
-            .unwrap_or_else(|| DEFAULT_DRUM_PITCH_CLASSES.iter().map(|c| c.to_vec()).collect());
-        if pitch_classes.is_empty() || pitch_classes.len() > MAX_CLASSES {
-            return Err(ModelError::bad_checkpoint(format!(
-                "GrooveConverter: {} pitch classes (1..{MAX_CLASSES} supported)",
-                pitch_classes.len()
-            )));
-        }
-        if let Some(i) = pitch_classes.iter().position(|c| c.is_empty()) {
-            return Err(ModelError::bad_checkpoint(format!(
-                "GrooveConverter: pitch class {i} has no pitches"
-            )));
-        }
+        let (pitch_classes, pitch_to_class) =
+            pitch_classes_of("GrooveConverter", a.pitch_classes.clone())?;
         let tapify = a.tapify.unwrap_or(false);
         if tapify && pitch_classes.len() <= TAPIFY_CLASS {
             return Err(ModelError::bad_checkpoint(format!(
@@ -96,12 +81,6 @@ impl GrooveConverter {
                 )))
             }
         };
-        let mut pitch_to_class = HashMap::new();
-        for (c, pitches) in pitch_classes.iter().enumerate() {
-            for &p in pitches {
-                pitch_to_class.insert(p, c);
-            }
-        }
         Ok(GrooveConverter {
             pitch_classes,
             pitch_to_class,
@@ -236,7 +215,7 @@ impl GrooveConverter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ml::core::note_seq::QuantizationInfo;
     use crate::ml::error::ModelErrorKind;
@@ -247,7 +226,8 @@ mod tests {
         GrooveConverter::from_args(&a).unwrap()
     }
 
-    fn note(pitch: i32, velocity: i32, start: f64) -> Note {
+    /// A drum hit of `pitch` at `start` seconds (a tenth of a second long).
+    pub(crate) fn note(pitch: i32, velocity: i32, start: f64) -> Note {
         Note {
             pitch,
             velocity: Some(velocity),

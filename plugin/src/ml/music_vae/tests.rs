@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::ml::core::checkpoint::Storage;
+use crate::ml::core::groove::tests::note;
 use crate::ml::core::lstm::{reference_step, Dense, LstmWeights};
 use crate::ml::core::note_seq::{Note, QuantizationInfo};
 use crate::ml::music_rnn::sample_class;
@@ -108,14 +109,17 @@ fn init_state(
         .collect()
 }
 
-/// Greedy core decoder in plain Rust from `prev` (None: zeros).
-fn reference_core(
+/// A core decoder in plain Rust: from `tanh(z @ z_to_initial_state)`, `len` steps fed
+/// `[input, z]` (the first input `first`); `next` turns each step's projection into the
+/// next input.
+fn reference_run(
     ck: &Checkpoint,
     prefix: &str,
     z: &[f32],
     len: usize,
-    prev: Option<usize>,
-) -> Vec<usize> {
+    first: Vec<f32>,
+    next: &mut dyn FnMut(Vec<f32>) -> Vec<f32>,
+) {
     let layers =
         LstmWeights::discover(ck, |l| format!("{prefix}multi_rnn_cell/cell_{l}/lstm_cell/"))
             .unwrap();
@@ -125,14 +129,8 @@ fn reference_core(
         &format!("{prefix}output_projection/bias"),
     )
     .unwrap();
-    let d = proj.output();
     let mut st = init_state(ck, &format!("{prefix}z_to_initial_state/"), z, &layers);
-    let mut p = vec![0f32; d];
-    if let Some(k) = prev {
-        p[k] = 1.0;
-    }
-    let mut out = Vec::new();
-    let mut rng = SmallRng::seed_from_u64(0);
+    let mut p = first;
     for _ in 0..len {
         let mut x: Vec<f32> = p.iter().chain(z.iter()).copied().collect();
         for (l, w) in layers.iter().enumerate() {
@@ -140,11 +138,38 @@ fn reference_core(
             reference_step(w, &x, c, hh);
             x = hh.clone();
         }
-        let k = sample_class(&proj.apply(&x, 1), 0.0, &mut rng);
-        out.push(k);
-        p = vec![0f32; d];
-        p[k] = 1.0;
+        p = next(proj.apply(&x, 1));
     }
+}
+
+/// Greedy core decoder in plain Rust from `prev` (None: zeros).
+fn reference_core(
+    ck: &Checkpoint,
+    prefix: &str,
+    z: &[f32],
+    len: usize,
+    prev: Option<usize>,
+) -> Vec<usize> {
+    let d = Dense::from_checkpoint(
+        ck,
+        &format!("{prefix}output_projection/kernel"),
+        &format!("{prefix}output_projection/bias"),
+    )
+    .unwrap()
+    .output();
+    let one_hot = |k: usize| {
+        let mut p = vec![0f32; d];
+        p[k] = 1.0;
+        p
+    };
+    let mut out = Vec::new();
+    let mut rng = SmallRng::seed_from_u64(0);
+    let first = prev.map(one_hot).unwrap_or_else(|| vec![0f32; d]);
+    reference_run(ck, prefix, z, len, first, &mut |logits| {
+        let k = sample_class(&logits, 0.0, &mut rng);
+        out.push(k);
+        one_hot(k)
+    });
     out
 }
 
@@ -325,43 +350,15 @@ fn wrong_checkpoints_are_refused() {
 
 /// A greedy groove decode in plain Rust: the step output's values (after
 /// `groove_sample`) fed back with `z`, from zeros; `[steps * depth]`.
-fn reference_groove(ck: &Checkpoint, z: &[f32], steps: usize) -> Vec<f32> {
-    let layers =
-        LstmWeights::discover(ck, |l| format!("decoder/multi_rnn_cell/cell_{l}/lstm_cell/"))
-            .unwrap();
-    let proj = Dense::from_checkpoint(
-        ck,
-        "decoder/output_projection/kernel",
-        "decoder/output_projection/bias",
-    )
-    .unwrap();
-    let mut st = init_state(ck, "decoder/z_to_initial_state/", z, &layers);
-    let mut p = vec![0f32; proj.output()];
+fn reference_groove(ck: &Checkpoint, z: &[f32], steps: usize, depth: usize) -> Vec<f32> {
     let mut out = Vec::new();
     let mut rng = SmallRng::seed_from_u64(0);
-    for _ in 0..steps {
-        let mut x: Vec<f32> = p.iter().chain(z.iter()).copied().collect();
-        for (l, w) in layers.iter().enumerate() {
-            let (c, hh) = &mut st[l];
-            reference_step(w, &x, c, hh);
-            x = hh.clone();
-        }
-        p = proj.apply(&x, 1);
+    reference_run(ck, "decoder/", z, steps, vec![0f32; depth], &mut |mut p| {
         groove_sample(&mut p, 0.0, &mut rng);
         out.extend_from_slice(&p);
-    }
+        p
+    });
     out
-}
-
-fn drum_hit(pitch: i32, velocity: i32, start: f64) -> Note {
-    Note {
-        pitch,
-        velocity: Some(velocity),
-        start_time: Some(start),
-        end_time: Some(start + 0.1),
-        is_drum: Some(true),
-        ..Default::default()
-    }
 }
 
 #[test]
@@ -375,16 +372,16 @@ fn groove_models_match_reference() {
     let seqs = vec![
         NoteSequence {
             notes: vec![
-                drum_hit(36, 110, 0.01),
-                drum_hit(42, 70, 0.12),
-                drum_hit(38, 96, 0.51),
-                drum_hit(46, 40, 0.74),
+                note(36, 110, 0.01),
+                note(42, 70, 0.12),
+                note(38, 96, 0.51),
+                note(46, 40, 0.74),
             ],
             total_time: Some(1.0),
             ..Default::default()
         },
         NoteSequence {
-            notes: vec![drum_hit(51, 80, 0.0), drum_hit(49, 127, 0.37)],
+            notes: vec![note(51, 80, 0.0), note(49, 127, 0.37)],
             total_time: Some(1.0),
             ..Default::default()
         },
@@ -426,7 +423,7 @@ fn groove_models_match_reference() {
             .unwrap();
         let mut hits = 0;
         for (r, zv) in zs.iter().enumerate() {
-            let want = reference_groove(&ck, zv, g.num_steps);
+            let want = reference_groove(&ck, zv, g.num_steps, g.depth());
             let mine: Vec<f32> =
                 values.iter().filter(|(k, _)| *k == r).flat_map(|(_, v)| v.clone()).collect();
             assert_eq!(mine.len(), want.len());
