@@ -43,13 +43,16 @@ pub const MAX_CLASSES: usize = 16;
 const MAX_STEPS: usize = crate::ml::core::converter::MAX_SEQUENCE_STEPS;
 
 /// Drum pitch classes and a sequence length.
+/// The drum class of each pitch.
+pub(crate) type PitchToClass = HashMap<i32, usize>;
+
 /// A drum converter's pitch classes (`classes`, or the 9 standard ones) after checking
 /// them (1 to [`MAX_CLASSES`], none empty; errors name the converter `what`), and the
 /// class of each pitch (a pitch in two classes goes to the later one, as in magenta.js).
 pub(crate) fn pitch_classes_of(
     what: &str,
     classes: Option<Vec<Vec<i32>>>,
-) -> Result<(Vec<Vec<i32>>, HashMap<i32, usize>), ModelError> {
+) -> Result<(Vec<Vec<i32>>, PitchToClass), ModelError> {
     let classes =
         classes.unwrap_or_else(|| DEFAULT_DRUM_PITCH_CLASSES.iter().map(|c| c.to_vec()).collect());
     if classes.is_empty() || classes.len() > MAX_CLASSES {
