@@ -141,6 +141,14 @@ impl JsBridge {
         v.phrases.lock().phrase(bar - bars.max(1), bar as f64, bpm, bpb)
     }
 
+    /// [`JsBridge::phrase`] with the notes' times as played (see `PhraseRecorder::performance`).
+    pub fn performance(&self, bars: i64) -> crate::ml::core::note_seq::NoteSequence {
+        let v = &self.view;
+        let bar = v.bar.load(Ordering::Relaxed);
+        let (bpm, bpb) = (v.bpm.load(Ordering::Relaxed), v.beats_per_bar.load(Ordering::Relaxed));
+        v.phrases.lock().performance(bar - bars.max(1), bar as f64, bpm, bpb)
+    }
+
     /// Moves the runtime's console lines into the plugin console.
     pub fn drain_console(&self, console: &Console) {
         let thread = self.thread.lock();

@@ -666,8 +666,12 @@ impl Studio {
                 (StudioJob::Drums { primer, steps }, variations)
             }
             Tool::Drumify | Tool::Groove => {
-                // The input is read over the model's length.
-                let input = self.input(&s.groove_input, model.bars.max(1), shared)?;
+                // The input is read over the model's length; played in, with its timing.
+                let bars = model.bars.max(1);
+                let input = match s.groove_input {
+                    Input::Played => shared.js.performance(bars as i64),
+                    ref other => self.input(other, bars, shared)?,
+                };
                 if input.notes.is_empty() {
                     return Err(match s.groove_input {
                         Input::Played => format!(

@@ -144,6 +144,30 @@ impl PhraseRecorder {
     /// (bars, usually a bar line), quantised: see the module documentation. `bpm` sets
     /// the times in seconds and `beats_per_bar` (quarter notes) the steps per bar.
     pub fn phrase(&self, start_bar: i64, end: f64, bpm: f64, beats_per_bar: f64) -> NoteSequence {
+        self.phrase_with(start_bar, end, bpm, beats_per_bar, false)
+    }
+
+    /// [`PhraseRecorder::phrase`] with each note's `startTime`/`endTime` as played (seconds from
+    /// the phrase start at `bpm`) rather than on the grid: the steps are the same, the
+    /// times keep the playing's timing (which a GrooVAE model reads as offsets).
+    pub fn performance(
+        &self,
+        start_bar: i64,
+        end: f64,
+        bpm: f64,
+        beats_per_bar: f64,
+    ) -> NoteSequence {
+        self.phrase_with(start_bar, end, bpm, beats_per_bar, true)
+    }
+
+    fn phrase_with(
+        &self,
+        start_bar: i64,
+        end: f64,
+        bpm: f64,
+        beats_per_bar: f64,
+        timed: bool,
+    ) -> NoteSequence {
         let bpm = if bpm.is_finite() && bpm > 0.0 { bpm } else { 120.0 };
         let bpb =
             if beats_per_bar.is_finite() && beats_per_bar > 0.0 { beats_per_bar } else { 4.0 };
@@ -161,11 +185,19 @@ impl PhraseRecorder {
                     return None;
                 }
                 let e = step_of(n.end.unwrap_or(end).min(end)).clamp(s + 1, total);
+                // Seconds from the phrase start, as played or on the grid.
+                let seconds_of = |pos: f64| (pos - start) * steps_per_bar * seconds_per_step;
+                let (t0, t1) = if timed {
+                    let t0 = seconds_of(n.start).max(0.0);
+                    (t0, seconds_of(n.end.unwrap_or(end).min(end)).max(t0))
+                } else {
+                    (s as f64 * seconds_per_step, e as f64 * seconds_per_step)
+                };
                 Some(Note {
                     pitch: n.pitch as i32,
                     velocity: Some(n.velocity as i32),
-                    start_time: Some(s as f64 * seconds_per_step),
-                    end_time: Some(e as f64 * seconds_per_step),
+                    start_time: Some(t0),
+                    end_time: Some(t1),
                     quantized_start_step: Some(s),
                     quantized_end_step: Some(e),
                     ..Note::default()
@@ -366,7 +398,7 @@ mod tests {
         let p = r.phrase(2, 4.0, 120.0, 4.0);
         assert_eq!(steps(&p), vec![(60, 0, 2), (62, 4, 5), (64, 16, 23)]);
         assert_eq!(p.total_quantized_steps, Some(32));
-        assert_eq!(p.quantization_info.map(|q| q.steps_per_quarter), Some(4));
+        assert_eq!(p.quantization_info.as_ref().map(|q| q.steps_per_quarter), Some(4));
         assert_eq!(p.tempos[0].qpm, 120.0);
         // 120 bpm: a 16th is 0.125 s.
         assert_eq!(p.notes[2].start_time, Some(2.0));
@@ -375,6 +407,16 @@ mod tests {
         assert_eq!(p.notes[0].velocity, Some(102));
         // The same notes over one bar only: the last note is in the next bar.
         assert_eq!(steps(&r.phrase(2, 3.0, 120.0, 4.0)), vec![(60, 0, 2), (62, 4, 5)]);
+        // As a performance: the same steps, the times as played (a step is 0.125 s).
+        let t = r.performance(2, 4.0, 120.0, 4.0);
+        assert_eq!(steps(&t), steps(&p));
+        let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+        assert!(close(t.notes[0].start_time, 0.4 * 0.125), "{:?}", t.notes[0]);
+        assert!(close(t.notes[0].end_time, 1.6 * 0.125));
+        assert!(
+            close(t.notes[1].start_time, 4.1 * 0.125) && close(t.notes[1].end_time, 4.2 * 0.125)
+        );
+        assert!(close(t.notes[2].start_time, 15.6 * 0.125));
         // 3/4: 12 steps per bar, positions are still bars.
         let p34 = r.phrase(2, 4.0, 90.0, 3.0);
         assert_eq!(p34.total_quantized_steps, Some(24));
