@@ -1066,7 +1066,7 @@ impl Studio {
                 velocity: if groove { None } else { Some(0.8) },
                 looping: true,
                 // An unquantized result (a groove) is timed at the tempo it was made for.
-                bpm: if seq.is_quantized() { clock.bpm } else { sequence_qpm(seq) },
+                bpm: if seq.is_quantized() { clock.bpm } else { seq.qpm() },
                 beats_per_bar: bpb,
             };
             self.clip_of(seq, &options)?
@@ -1351,14 +1351,9 @@ pub fn sequence_to_midi(
     }
     let end = match seq.steps_per_quarter() {
         Some(spq) => seq.total_quantized_steps.map(|t| t as f64 / spq as f64),
-        None => seq.total_time.map(|t| t * sequence_qpm(seq) / 60.0),
+        None => seq.total_time.map(|t| t * seq.qpm() / 60.0),
     };
     midi_file::encode_until(&events, bpm, beats_per_bar.round().clamp(1.0, 32.0) as u8, end)
-}
-
-/// The first tempo of `seq` (120 qpm without one).
-fn sequence_qpm(seq: &NoteSequence) -> f64 {
-    seq.tempos.first().map(|t| t.qpm).filter(|q| q.is_finite() && *q > 0.0).unwrap_or(120.0)
 }
 
 /// A note's start and end in beats: by its steps in a quantized sequence, by its times in
@@ -1371,7 +1366,7 @@ fn note_beats(seq: &NoteSequence, n: &Note) -> Option<(f64, f64)> {
             (n.quantized_start_step? as f64 / spq, n.quantized_end_step? as f64 / spq)
         }
         None => {
-            let beats = sequence_qpm(seq) / 60.0;
+            let beats = seq.qpm() / 60.0;
             (n.start_time? * beats, n.end_time? * beats)
         }
     };

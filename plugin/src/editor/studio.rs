@@ -333,8 +333,7 @@ fn piano_roll(ui: &mut egui::Ui, seq: &NoteSequence) {
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
     // Steps of a quantized sequence; a groove's times (off the grid) in 16ths of its tempo.
-    let qpm = seq.tempos.first().map(|t| t.qpm).filter(|q| *q > 0.0).unwrap_or(120.0);
-    let per_second = (qpm / 60.0 * 4.0) as f32;
+    let per_second = (seq.qpm() / 60.0 * 4.0) as f32;
     let span = |n: &crate::ml::core::note_seq::Note| -> Option<(f32, f32)> {
         match (n.quantized_start_step, n.quantized_end_step, n.start_time, n.end_time) {
             (Some(a), Some(b), ..) => Some((a as f32, b as f32)),

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ml::core::data::DataConverter;
 use crate::ml::core::note_seq::NoteSequence;
-use crate::ml::core::scale::{ClassMask, Scale};
+use crate::ml::core::scale::Scale;
 use crate::ml::error::{ModelError, ModelErrorKind};
-use crate::ml::music_rnn::{sample_class, MusicRnn};
-use crate::ml::music_vae::{interpolated_zs, normal, MusicVae, Sampler};
+use crate::ml::music_rnn::MusicRnn;
+use crate::ml::music_vae::{interpolated_zs, normal, Draw, MusicVae, Sampler};
 
 /// Most variations one job makes (the panels offer 1–8).
 pub const MAX_VARIATIONS: usize = 8;
@@ -76,21 +76,6 @@ pub fn streams(seed: u64, n: usize) -> Vec<SmallRng> {
         .collect()
 }
 
-/// The pick of one class: the scale's mask, then greedy (temperature 0) or a sample at
-/// `temperature` from row `row`'s own stream.
-fn picker<'a>(
-    mask: Option<ClassMask>,
-    temperature: f32,
-    rngs: &'a mut [SmallRng],
-) -> impl FnMut(usize, &mut [f32]) -> usize + 'a {
-    move |row, logits| {
-        if let Some(m) = &mask {
-            m.apply(logits);
-        }
-        sample_class(logits, temperature, &mut rngs[row])
-    }
-}
-
 fn check_batch(rngs: &[SmallRng], what: &str) -> Result<(), ModelError> {
     if rngs.is_empty() || rngs.len() > MAX_VARIATIONS {
         return Err(ModelError::bad_input(format!(
@@ -133,8 +118,8 @@ pub fn continue_variations(
     }
     let mask = scale.and_then(|s| rnn.converter.melody().map(|c| s.class_mask(c)));
     let n = rngs.len();
-    let mut pick = picker(mask, temperature, rngs);
-    rnn.continue_sequence_with(&primer, steps, n, &mut pick)
+    let mut s = Sampler::new(temperature, mask, rngs);
+    rnn.continue_sequence_with(&primer, steps, n, &mut |r, logits| s.label(r, logits))
 }
 
 /// Drums: `rngs.len()` continuations of the drum pattern `primer` by `steps` steps, as
@@ -160,8 +145,8 @@ pub fn drums_variations(
         ));
     }
     let n = rngs.len();
-    let mut pick = picker(None, temperature, rngs);
-    rnn.continue_sequence_with(primer, steps, n, &mut pick)
+    let mut s = Sampler::new(temperature, None, rngs);
+    rnn.continue_sequence_with(primer, steps, n, &mut |r, logits| s.label(r, logits))
 }
 
 /// Drumify and Groove (`what`): `rngs.len()` drum performances from the GrooVAE `vae`,
@@ -218,8 +203,7 @@ fn first_steps(
 /// same beats, so it plays in time at the host's tempo. A hit played ahead of the first
 /// step (a negative start) starts at 0.
 fn retime(mut seq: NoteSequence, qpm: f64) -> NoteSequence {
-    let from = seq.tempos.first().map(|t| t.qpm).filter(|q| *q > 0.0).unwrap_or(120.0);
-    let k = from / qpm;
+    let k = seq.qpm() / qpm;
     for n in &mut seq.notes {
         n.start_time = n.start_time.map(|t| (t * k).max(0.0));
         n.end_time = n.end_time.map(|t| (t * k).max(0.0));
@@ -278,6 +262,7 @@ pub(crate) mod tests {
     use crate::ml::core::note_seq::{piano_phase, quantize_note_sequence};
     use crate::ml::core::note_seq::{Note, QuantizationInfo};
     use crate::ml::core::scale::{best_key, off_key_rate, ScaleKind};
+    use crate::ml::music_rnn::sample_class;
     use crate::ml::random_checkpoint::{
         write_rnn, write_rnn_family, write_vae, RnnFamily, RnnSizes, VaeSizes,
     };

@@ -141,6 +141,15 @@ impl NoteSequence {
         self.steps_per_quarter().is_some()
     }
 
+    /// The first tempo (quarter notes per minute), or 120 without a usable one.
+    pub fn qpm(&self) -> f64 {
+        self.tempos
+            .first()
+            .map(|t| t.qpm)
+            .filter(|q| q.is_finite() && *q > 0.0)
+            .unwrap_or(DEFAULT_QPM)
+    }
+
     /// Parses a NoteSequence from JSON text, with a message that says what was wrong.
     pub fn from_json(text: &str) -> Result<NoteSequence, ModelError> {
         serde_json::from_str(text)

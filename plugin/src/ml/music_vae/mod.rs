@@ -251,7 +251,8 @@ impl MusicVae {
         temperature: f32,
         rng: &mut impl Rng,
     ) -> Result<Vec<Vec<Vec<usize>>>, ModelError> {
-        self.decode_labels_with(z, &mut |_, logits| sample_class(logits, temperature, rng))
+        let mut s = Sampler::new(temperature, None, std::slice::from_mut(rng));
+        self.decode_labels_with(z, &mut |r, logits| s.label(r, logits))
     }
 
     /// Decodes latent vectors (one batch) to labels per part, with the pick of each class

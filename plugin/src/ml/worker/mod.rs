@@ -18,12 +18,11 @@ use rand::{Rng, SeedableRng};
 
 use crate::ml::core::note_seq::{quantize_note_sequence, NoteSequence};
 use crate::ml::core::resolve::{resolve, ResolveOptions, Resolved};
-use crate::ml::core::scale::{ClassMask, Scale};
+use crate::ml::core::scale::Scale;
 use crate::ml::error::{ModelError, ModelErrorKind};
-use crate::ml::music_rnn::sample_class;
 use crate::ml::music_rnn::MusicRnn;
 use crate::ml::music_vae::midime::MidiMe;
-use crate::ml::music_vae::{MusicVae, Sampler};
+use crate::ml::music_vae::{Draw, MusicVae, Sampler};
 use crate::ml::shared;
 use crate::ml::studio::{self, ScaleChoice, StudioJob};
 use parking_lot::MutexGuard;
@@ -681,8 +680,10 @@ impl WorkerState {
                 let host = (self.config.scale)();
                 let mut m = self.rnn(model)?;
                 let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
-                let out =
-                    m.continue_sequence_with(&seq, steps, count, &mut pick(mask, t, &mut rng));
+                // The host key's mask (when the `scale` parameter is on), then greedy or a
+                // sample from the worker's stream (the same draws as without a mask).
+                let mut s = Sampler::new(t, mask, std::slice::from_mut(&mut rng));
+                let out = m.continue_sequence_with(&seq, steps, count, &mut |r, l| s.label(r, l));
                 drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
@@ -694,13 +695,11 @@ impl WorkerState {
                 let host = (self.config.scale)();
                 let mut m = self.rnn(model)?;
                 let mask = host.and_then(|s| m.converter.melody().map(|c| s.class_mask(c)));
-                let out = m.continue_sequence_picking(
-                    &seq,
-                    steps,
-                    count,
-                    Some(&chords),
-                    &mut pick(mask, t, &mut rng),
-                );
+                let mut s = Sampler::new(t, mask, std::slice::from_mut(&mut rng));
+                let out =
+                    m.continue_sequence_picking(&seq, steps, count, Some(&chords), &mut |r, l| {
+                        s.label(r, l)
+                    });
                 drop(m);
                 self.rng = rng;
                 out.map(Response::Sequences)
@@ -834,22 +833,6 @@ impl WorkerState {
                 None => Err(no_such_model(format!("unload: no model with id {model}"))),
             },
         }
-    }
-}
-
-/// The pick of the magenta.js requests: the host key's mask (when the `scale` parameter
-/// is on), then greedy or a sample at `temperature` from the worker's stream (the same
-/// draws as without a mask).
-fn pick<'a>(
-    mask: Option<ClassMask>,
-    temperature: f32,
-    rng: &'a mut SmallRng,
-) -> impl FnMut(usize, &mut [f32]) -> usize + 'a {
-    move |_, logits| {
-        if let Some(m) = &mask {
-            m.apply(logits);
-        }
-        sample_class(logits, temperature, rng)
     }
 }
 
